@@ -1,0 +1,321 @@
+import { z } from 'zod';
+import {
+  ClientMsgId,
+  CrewCode,
+  DeviceId,
+  DeviceSecret,
+  DisplayName,
+  OptionalText,
+  Reaction,
+  Seq,
+  ShortText,
+  SpotifyUri,
+  Timestamp,
+} from './common.js';
+import { ERROR_CODE_LIST } from './errors.js';
+
+/*
+ * Every message of every generation is written down here once: its zod schema is the
+ * runtime check and `z.infer` gives its type. Unknown extra fields are dropped, not
+ * refused, because field gadgets may send more than they need to.
+ */
+
+// ---------------------------------------------------------------------------
+// Crew message payloads (`message {msg_type, payload}`, second generation onwards)
+// ---------------------------------------------------------------------------
+
+export const SongPush = z.object({
+  artist: ShortText(200),
+  track: ShortText(200),
+  album: OptionalText(200),
+  spotify_uri: SpotifyUri,
+  album_art_url: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+  note: OptionalText(280),
+});
+export type SongPush = z.infer<typeof SongPush>;
+
+export const MessagePayloads = {
+  text: z.object({ text: ShortText(500) }),
+  reaction: z.object({ reaction: Reaction, to_device: DeviceId.optional() }),
+  song_push: SongPush,
+  nudge: z.object({}),
+  hang_propose: z.object({
+    datetime: z.iso.datetime({ offset: true, local: true }),
+    description: ShortText(200),
+  }),
+  hang_confirm: z.object({ to_device: DeviceId.optional() }),
+} as const;
+
+export type MsgType = keyof typeof MessagePayloads;
+export const MSG_TYPES = Object.keys(MessagePayloads) as [MsgType, ...MsgType[]];
+
+/** `{msg_type, payload}` with the payload checked against its msg_type. */
+export const CrewMessageBody = z.discriminatedUnion('msg_type', [
+  z.object({ msg_type: z.literal('text'), payload: MessagePayloads.text }),
+  z.object({ msg_type: z.literal('reaction'), payload: MessagePayloads.reaction }),
+  z.object({ msg_type: z.literal('song_push'), payload: MessagePayloads.song_push }),
+  z.object({ msg_type: z.literal('nudge'), payload: MessagePayloads.nudge.default({}) }),
+  z.object({ msg_type: z.literal('hang_propose'), payload: MessagePayloads.hang_propose }),
+  z.object({ msg_type: z.literal('hang_confirm'), payload: MessagePayloads.hang_confirm.default({}) }),
+]);
+export type CrewMessageBody = z.infer<typeof CrewMessageBody>;
+
+// Fields every state-changing message of the current protocol carries.
+const stateChange = { client_msg_id: ClientMsgId.optional() };
+
+// ---------------------------------------------------------------------------
+// Device → relay
+// ---------------------------------------------------------------------------
+
+export const Inbound = {
+  // First generation. `protocol_version` and `device_secret` are the current protocol's
+  // additions; first-generation gadgets omit both.
+  register: z.object({
+    type: z.literal('register'),
+    device_id: DeviceId,
+    crew_code: CrewCode,
+    device_name: DisplayName,
+    protocol_version: z.number().int().positive().optional(),
+    device_secret: DeviceSecret.optional(),
+    ...stateChange,
+  }),
+  share_music: z.object({
+    type: z.literal('share_music'),
+    spotify_uri: SpotifyUri,
+    artist: ShortText(200),
+    track: ShortText(200),
+    album: OptionalText(200),
+    ...stateChange,
+  }),
+  reaction: z.object({
+    type: z.literal('reaction'),
+    reaction_type: Reaction,
+    ...stateChange,
+  }),
+  ping: z.object({ type: z.literal('ping') }),
+
+  // Second generation.
+  create_crew: z.object({
+    type: z.literal('create_crew'),
+    device_id: DeviceId.optional(),
+    display_name: DisplayName,
+    /** The code the gadget derived from its Pi serial at setup; used when free. */
+    crew_code: CrewCode.optional(),
+    crew_name: ShortText(40).optional(),
+    ...stateChange,
+  }),
+  join_crew: z.object({
+    type: z.literal('join_crew'),
+    crew_code: CrewCode,
+    device_id: DeviceId.optional(),
+    display_name: DisplayName,
+    ...stateChange,
+  }),
+  message: z.intersection(
+    z.object({ type: z.literal('message'), ...stateChange }),
+    CrewMessageBody,
+  ),
+
+  // Current protocol.
+  hello: z.object({
+    type: z.literal('hello'),
+    protocol_version: z.number().int().positive(),
+    device_id: DeviceId.optional(),
+    device_secret: DeviceSecret.optional(),
+    device_name: DisplayName,
+  }),
+  resume: z.object({ type: z.literal('resume'), crew_code: CrewCode, after_seq: Seq }),
+  leave_crew: z.object({ type: z.literal('leave_crew'), ...stateChange }),
+  rename_crew: z.object({ type: z.literal('rename_crew'), crew_name: ShortText(40), ...stateChange }),
+  remove_member: z.object({ type: z.literal('remove_member'), device_id: DeviceId, ...stateChange }),
+  rotate_code: z.object({ type: z.literal('rotate_code'), ...stateChange }),
+  set_display_name: z.object({ type: z.literal('set_display_name'), display_name: DisplayName, ...stateChange }),
+} as const;
+
+export type InboundType = keyof typeof Inbound;
+export type InboundOf<T extends InboundType> = z.infer<(typeof Inbound)[T]>;
+export type InboundMessage = { [T in InboundType]: InboundOf<T> }[InboundType];
+
+/** Inbound types that change state: they are acknowledged and deduplicated by client_msg_id. */
+export const STATE_CHANGING: ReadonlySet<InboundType> = new Set<InboundType>([
+  'register', 'share_music', 'reaction', 'create_crew', 'join_crew', 'message',
+  'leave_crew', 'rename_crew', 'remove_member', 'rotate_code', 'set_display_name',
+]);
+
+// ---------------------------------------------------------------------------
+// Relay → device
+// ---------------------------------------------------------------------------
+
+export const Member = z.object({
+  device_id: DeviceId,
+  display_name: DisplayName,
+  online: z.boolean(),
+  is_owner: z.boolean(),
+});
+export type Member = z.infer<typeof Member>;
+
+/** Crew state as the current protocol sees it (in `welcome`, `crew_created`, `crew_joined`). */
+export const CrewState = z.object({
+  crew_code: CrewCode,
+  crew_name: z.string(),
+  owner_device_id: DeviceId,
+  members: z.array(Member),
+  latest_seq: Seq,
+});
+export type CrewState = z.infer<typeof CrewState>;
+
+/** Present on everything the relay fans out to a crew, for current-protocol devices. */
+const fanOut = { seq: Seq.optional(), crew_code: CrewCode.optional() };
+
+export const Outbound = {
+  // First generation.
+  registered: z.object({ type: z.literal('registered'), device_id: DeviceId, device_secret: DeviceSecret.optional() }),
+  music_shared: z.object({
+    type: z.literal('music_shared'),
+    spotify_uri: SpotifyUri,
+    artist: z.string(),
+    track: z.string(),
+    album: z.string(),
+    pushed_by: z.string(),
+    timestamp: Timestamp,
+    ...fanOut,
+  }),
+  reaction: z.object({
+    type: z.literal('reaction'),
+    reaction_type: z.string(),
+    from: z.string(),
+    timestamp: Timestamp,
+    ...fanOut,
+  }),
+  pong: z.object({ type: z.literal('pong'), timestamp: Timestamp.optional() }),
+  spotify_auth_complete: z.object({
+    type: z.literal('spotify_auth_complete'),
+    tokens: z.object({
+      access_token: z.string(),
+      refresh_token: z.string().optional(),
+      expires_in: z.number().int().positive(),
+    }),
+  }),
+
+  // Second generation.
+  crew_created: z.object({
+    type: z.literal('crew_created'),
+    device_id: DeviceId,
+    crew_code: CrewCode,
+    device_secret: DeviceSecret.optional(),
+    crew: CrewState.optional(),
+  }),
+  crew_joined: z.object({
+    type: z.literal('crew_joined'),
+    device_id: DeviceId,
+    crew_code: CrewCode,
+    /** Device ids of every member, in join order. */
+    crew_members: z.array(DeviceId),
+    /** Display names, in the same order as crew_members. */
+    member_names: z.array(z.string()),
+    device_secret: DeviceSecret.optional(),
+    crew: CrewState.optional(),
+  }),
+  member_joined: z.object({
+    type: z.literal('member_joined'),
+    device_id: DeviceId,
+    display_name: z.string(),
+    ...fanOut,
+  }),
+  member_offline: z.object({
+    type: z.literal('member_offline'),
+    device_id: DeviceId,
+    display_name: z.string(),
+    ...fanOut,
+  }),
+  message: z.intersection(
+    z.object({
+      type: z.literal('message'),
+      from_device: DeviceId,
+      from_name: z.string(),
+      timestamp: Timestamp,
+      client_msg_id: ClientMsgId.optional(),
+      ...fanOut,
+    }),
+    CrewMessageBody,
+  ),
+  error: z.object({
+    type: z.literal('error'),
+    code: z.enum(ERROR_CODE_LIST),
+    /** Same as `code`: second-generation gadgets read `error`. */
+    error: z.enum(ERROR_CODE_LIST),
+    message: z.string(),
+    client_msg_id: ClientMsgId.optional(),
+    /** The type of the message that caused it, when it could be read. */
+    ref_type: z.string().optional(),
+    retry_after_ms: z.number().int().nonnegative().optional(),
+  }),
+
+  // Current protocol.
+  welcome: z.object({
+    type: z.literal('welcome'),
+    protocol_version: z.number().int().positive(),
+    device_id: DeviceId,
+    /** Sent once, when the relay issues the credential; the device must keep it. */
+    device_secret: DeviceSecret.optional(),
+    crew: CrewState.nullable(),
+    server_time: Timestamp,
+  }),
+  ack: z.object({
+    type: z.literal('ack'),
+    client_msg_id: ClientMsgId,
+    /** The crew seq the message was stored under, when it produced a crew event. */
+    seq: Seq.optional(),
+    /** True when the relay had already handled this client_msg_id. */
+    duplicate: z.boolean().optional(),
+  }),
+  resumed: z.object({
+    type: z.literal('resumed'),
+    crew_code: CrewCode,
+    after_seq: Seq,
+    latest_seq: Seq,
+    replayed: z.number().int().nonnegative(),
+  }),
+  resync: z.object({
+    type: z.literal('resync'),
+    crew_code: CrewCode,
+    reason: z.enum(['history_gone', 'ahead_of_relay']),
+    crew: CrewState,
+  }),
+  member_left: z.object({
+    type: z.literal('member_left'),
+    device_id: DeviceId,
+    display_name: z.string(),
+    removed: z.boolean(),
+    ...fanOut,
+  }),
+  member_renamed: z.object({
+    type: z.literal('member_renamed'),
+    device_id: DeviceId,
+    display_name: z.string(),
+    ...fanOut,
+  }),
+  crew_renamed: z.object({ type: z.literal('crew_renamed'), crew_name: z.string(), ...fanOut }),
+  /** Sent to the crew's members only; the old code stops working at once. */
+  crew_code_changed: z.object({
+    type: z.literal('crew_code_changed'),
+    old_crew_code: CrewCode,
+    new_crew_code: CrewCode,
+    ...fanOut,
+  }),
+  /** Sent to a device that left or was removed. */
+  crew_left: z.object({ type: z.literal('crew_left'), crew_code: CrewCode, removed: z.boolean() }),
+} as const;
+
+export type OutboundType = keyof typeof Outbound;
+export type OutboundOf<T extends OutboundType> = z.infer<(typeof Outbound)[T]>;
+export type OutboundMessage = { [T in OutboundType]: OutboundOf<T> }[OutboundType];
+
+/**
+ * What the relay fans out to a crew and stores under a seq: the current protocol's
+ * shape, from which the older dialects are derived (see dialects.ts).
+ */
+export type CrewEvent = Extract<
+  OutboundMessage,
+  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_code_changed' }
+>;
