@@ -18,7 +18,19 @@ export const ERROR_CODES = {
   not_owner: 'Only the crew owner may do this.',
   not_found: 'The thing this message refers to does not exist.',
   conflict: 'The request conflicts with the current state.',
+  link_invalid: 'This crew link is not valid; ask the gadget for a new one.',
+  link_expired: 'This crew link has expired, or the crew code changed, or the member left; ask the gadget for a new one.',
   resync_required: 'The history after the given sequence number is gone; take the current state instead.',
+  // History import (cloud/history): what is wrong with an uploaded Spotify export.
+  invalid_zip: 'The file is not a readable ZIP archive.',
+  zip_bomb: 'The ZIP archive unpacks to more than the relay accepts.',
+  unsafe_zip_entry: 'The ZIP archive contains a file name that points outside the archive.',
+  invalid_export: 'A streaming-history file in the ZIP is not in a Spotify export format.',
+  no_history_files: 'The ZIP archive contains no Spotify streaming-history files.',
+  // Spotify (cloud/spotify): sign-in hand-off and token broker.
+  spotify_not_configured: 'This relay has no Spotify app configured; its operator must set SPOTIFY_CLIENT_ID.',
+  spotify_signin_required: 'This gadget is not signed in to Spotify; start the sign-in from the gadget.',
+  spotify_unavailable: 'Spotify did not answer; the relay will try again shortly.',
   unavailable: 'The relay cannot reach its store right now; try again shortly.',
   internal_error: 'The relay failed to handle this message; it has been logged.',
 } as const;

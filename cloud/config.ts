@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.js';
+
+/**
+ * Relay settings come from the environment (see .env.example). Each variable has a
+ * default here, in one place; a bad value stops the relay with a sentence per problem.
+ */
+const port = z.coerce.number().int().min(0, 'must be 0–65535').max(65535, 'must be 0–65535');
+const positiveInt = (max: number) => z.coerce.number().int().positive().max(max);
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+
+/** express `trust proxy`: false, true, a hop count, or a list of addresses/subnets. */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value): boolean | number | string => {
+    if (value === '' || value === 'false' || value === '0') return false;
+    if (value === 'true') return true;
+    if (/^\d+$/.test(value)) return Number(value);
+    return value;
+  });
+
+const EnvSchema = z.object({
+  PORT: port.default(8080),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  LEELOO_DATA_DIR: z.string().trim().min(1).default('./data'),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional())
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: trustProxy.default(false),
+  HEARTBEAT_INTERVAL_MS: positiveInt(3_600_000).default(30_000),
+  MAX_PAYLOAD_BYTES: positiveInt(16 * 1024 * 1024).default(64 * 1024),
+  RATE_LIMIT_PER_SECOND: positiveInt(10_000).default(20),
+  RATE_LIMIT_BURST: positiveInt(100_000).default(40),
+  /** Frames refused in a row for rate before the socket is closed with 1008. */
+  RATE_LIMIT_CLOSE_AFTER: positiveInt(100_000).default(60),
+  /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  LOG_PRETTY: flag.default(false),
+  /** Bearer token of the admin API; unset turns the admin API off. */
+  ADMIN_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
+  /** History import: plays heard for less than this are skipped; the largest upload accepted. */
+  HISTORY_MIN_PLAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
+  /** How often the listening history of each member signed in with Spotify is collected. */
+  HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
+});
+
+export interface RelayConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly redisUrl: string | undefined;
+  readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  readonly trustProxy: boolean | number | string;
+  readonly heartbeatIntervalMs: number;
+  readonly maxPayloadBytes: number;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number; readonly closeAfter: number };
+  readonly eventRetentionDays: number;
+  readonly version: string;
+  /** The relay's external base URL (PUBLIC_URL), for links handed to phones. */
+  readonly publicUrl: string | undefined;
+  /** Spotify sign-in and token broker settings (cloud/spotify/spotify-config.ts). */
+  readonly spotify: SpotifyConfig;
+  /** ADMIN_TOKEN; the admin API answers 503 without one. */
+  readonly adminToken?: string;
+  /** History import and collection (cloud/history); defaults apply when absent. */
+  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly collectIntervalMs: number };
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`The relay configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export const RELAY_VERSION = '0.1.0';
+
+/** Reads the relay's settings from an environment; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
+  const result = EnvSchema.safeParse(env);
+  const spotify = loadSpotifyConfig(env);
+  if (!result.success || spotify.problems.length > 0) {
+    const issues = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`);
+    throw new ConfigError([...issues, ...spotify.problems]);
+  }
+  const e = result.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.LEELOO_DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST, closeAfter: e.RATE_LIMIT_CLOSE_AFTER },
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    version: RELAY_VERSION,
+    publicUrl: spotify.publicUrl,
+    spotify: spotify.spotify,
+    adminToken: e.ADMIN_TOKEN,
+    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
+  };
+}

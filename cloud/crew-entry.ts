@@ -1,0 +1,98 @@
+import { ProtocolError, type InboundOf } from '../protocol/index.js';
+import type { CoreDeps, Crews } from './crews.js';
+import type { Identity } from './identity.js';
+import type { Session } from './sessions.js';
+
+/**
+ * The three ways a device enters a crew: `register` (first generation: the crew is the code,
+ * created on first use), `create_crew` and `join_crew`. Second-generation gadgets read the
+ * very next frame as the answer, so the answer goes out before any fan-out or backlog.
+ */
+export class CrewEntry {
+  private readonly deps: CoreDeps;
+  private readonly crews: Crews;
+  private readonly identity: Identity;
+
+  constructor(deps: CoreDeps, crews: Crews, identity: Identity) {
+    this.deps = deps;
+    this.crews = crews;
+    this.identity = identity;
+  }
+
+  async register(session: Session, message: InboundOf<'register'>): Promise<void> {
+    const generation = (message.protocol_version ?? 1) >= 3 ? 3 : 1;
+    let issued: string | null = null;
+    if (session.gen === null) {
+      const result = await this.identity.authenticate(session, message.device_id, message.device_name, message.device_secret, generation);
+      if (result === false) return;
+      issued = result;
+    } else if (session.deviceId !== message.device_id) {
+      throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');
+    }
+    const before = await this.deps.store.crews.getMembership(session.deviceId!);
+    const crew =
+      (await this.deps.store.crews.getCrewByCode(message.crew_code)) ??
+      (await this.crews.createCrew(session.deviceId!, `${message.device_name}'s crew`, message.crew_code));
+    const previous = this.crews.isAttachedTo(session, crew.crewId);
+    this.crews.detach(session);
+    const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
+    // createCrew may already have moved the device, so the crew it left comes from `before`.
+    const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
+    const fromSeq = await this.crews.fromSeqFor(session, (await this.deps.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0);
+    session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
+    session.ack(message.client_msg_id);
+    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+  }
+
+  async createCrew(session: Session, message: InboundOf<'create_crew'>): Promise<void> {
+    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name))) return;
+    const before = await this.deps.store.crews.getMembership(session.deviceId!);
+    this.crews.detach(session);
+    const crewName = message.crew_name ?? `${message.display_name}'s crew`;
+    const crew = await this.crews.createCrew(session.deviceId!, crewName, message.crew_code);
+    const state = await this.crews.state(crew.crewId);
+    const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);
+    session.send({
+      type: 'crew_created',
+      device_id: session.deviceId!,
+      crew_code: crew.crewCode,
+      ...(session.generation === 3 ? { crew: state } : {}),
+    });
+    session.ack(message.client_msg_id);
+    const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
+    await this.enter(session, crew.crewId, leftCrewId, true, fromSeq);
+  }
+
+  async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<void> {
+    const crew = await this.deps.store.crews.getCrewByCode(message.crew_code);
+    if (!crew) {
+      // A second-generation gadget reads this as the answer, before it has identified.
+      session.fail('invalid_crew_code', `No crew has the code ${message.crew_code}.`, message.client_msg_id, { ref_type: 'join_crew' });
+      return;
+    }
+    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name))) return;
+    const previous = this.crews.isAttachedTo(session, crew.crewId);
+    this.crews.detach(session);
+    const { leftCrewId, alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
+    const state = await this.crews.state(crew.crewId);
+    const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);
+    session.send({
+      type: 'crew_joined',
+      device_id: session.deviceId!,
+      crew_code: crew.crewCode,
+      crew_members: state.members.map((m) => m.device_id),
+      member_names: state.members.map((m) => m.display_name),
+      ...(session.generation === 3 ? { crew: state } : {}),
+    });
+    session.ack(message.client_msg_id);
+    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+  }
+
+  /** After the answer: the old crew hears the device left, the new one that it is online. */
+  private async enter(session: Session, crewId: string, leftCrewId: string | null, announce: boolean, fromSeq: number): Promise<void> {
+    if (leftCrewId) await this.crews.announceLeft(leftCrewId, session);
+    const crew = await this.deps.store.crews.getCrew(crewId);
+    if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
+    await this.crews.goOnline(session, crew, fromSeq, announce);
+  }
+}

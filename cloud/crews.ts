@@ -1,0 +1,238 @@
+import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index.js';
+import type { RelayConfig } from './config.js';
+import { newCrewCode, newCrewId } from './crew-codes.js';
+import type { Delivery } from './delivery.js';
+import type { Logger } from './log.js';
+import type { Session, SessionRegistry } from './sessions.js';
+import type { CrewRecord, Store } from './store/store.js';
+
+export interface CoreDeps {
+  readonly config: RelayConfig;
+  readonly store: Store;
+  readonly registry: SessionRegistry;
+  readonly delivery: Delivery;
+  readonly log: Logger;
+  /** True once the relay is stopping: presence is no longer published. */
+  readonly stopping: () => boolean;
+}
+
+const CODE_ATTEMPTS = 50;
+
+export function requireCrew(session: Session): NonNullable<Session['crew']> {
+  if (!session.crew) throw new ProtocolError('not_in_crew', 'This device is not a member of a crew; create or join one first.');
+  return session.crew;
+}
+
+function requireOwner(session: Session): NonNullable<Session['crew']> {
+  const crew = requireCrew(session);
+  if (!crew.isOwner) throw new ProtocolError('not_owner', 'Only the crew owner may do this.');
+  return crew;
+}
+
+/** Crew membership and presence: create, join, leave, rename, remove, rotate, online/offline. */
+export class Crews {
+  private readonly deps: CoreDeps;
+
+  constructor(deps: CoreDeps) {
+    this.deps = deps;
+  }
+
+  private get store() {
+    return this.deps.store.crews;
+  }
+
+  async state(crewId: string): Promise<CrewState> {
+    const crew = await this.store.getCrew(crewId);
+    if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
+    const members = await this.store.listMembers(crewId);
+    return {
+      crew_code: crew.crewCode,
+      crew_name: crew.crewName,
+      owner_device_id: crew.ownerDeviceId,
+      members: members.map((m) => ({
+        device_id: m.deviceId,
+        display_name: m.displayName,
+        online: this.deps.registry.isOnline(m.deviceId),
+        is_owner: m.isOwner,
+      })),
+      latest_seq: crew.latestSeq,
+    };
+  }
+
+  /** Takes the session out of its crew's fan-out (it stays a member in the store). */
+  detach(session: Session): void {
+    if (session.crew) this.deps.registry.detach(session, session.crew.crewId);
+    session.crew = null;
+  }
+
+  /**
+   * The session's device is now online in `crew`: it gets what it has not seen since
+   * `fromSeq`, then the crew hears `member_joined`. Called after the answer was sent.
+   */
+  async goOnline(session: Session, crew: CrewRecord, fromSeq: number, announce = true): Promise<void> {
+    session.crew = { crewId: crew.crewId, crewCode: crew.crewCode, isOwner: crew.ownerDeviceId === session.deviceId };
+    await this.deps.delivery.attach(session, fromSeq);
+    if (!announce) return;
+    await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'member_joined', device_id: session.deviceId!, display_name: session.displayName },
+      { deviceId: session.deviceId! },
+    );
+  }
+
+  /** Where an older-dialect member resumes from; current-protocol devices use `resume` instead. */
+  async fromSeqFor(session: Session, latestSeq: number): Promise<number> {
+    if (session.generation === 3) return latestSeq;
+    const member = await this.store.getMembership(session.deviceId!);
+    return member?.deliveredSeq ?? latestSeq;
+  }
+
+  isAttachedTo(session: Session, crewId: string): boolean {
+    return session.crew?.crewId === crewId;
+  }
+
+  /** The socket closed: the crew hears `member_offline` unless a newer socket took over. */
+  async goOffline(session: Session): Promise<void> {
+    const crew = session.crew;
+    const current = this.deps.registry.isCurrent(session);
+    this.deps.registry.remove(session);
+    if (!crew || !current || this.deps.stopping()) return;
+    await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'member_offline', device_id: session.deviceId!, display_name: session.displayName },
+      { deviceId: session.deviceId! },
+    );
+  }
+
+  /** Creates a crew with the wanted code when free, else with a fresh one. */
+  async createCrew(ownerDeviceId: string, crewName: string, wantedCode?: string): Promise<CrewRecord> {
+    if (wantedCode) {
+      const existing = await this.store.getCrewByCode(wantedCode);
+      if (existing?.ownerDeviceId === ownerDeviceId) {
+        await this.store.addMember(existing.crewId, ownerDeviceId);
+        return (await this.store.getCrew(existing.crewId))!;
+      }
+      if (!existing) {
+        const created = await this.tryCreate(ownerDeviceId, crewName, wantedCode);
+        if (created) return created;
+      }
+    }
+    for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt += 1) {
+      const created = await this.tryCreate(ownerDeviceId, crewName, newCrewCode());
+      if (created) return created;
+    }
+    throw new ProtocolError('conflict', 'The relay could not find a free crew code; try again.');
+  }
+
+  private async tryCreate(ownerDeviceId: string, crewName: string, crewCode: string): Promise<CrewRecord | null> {
+    try {
+      return await this.store.createCrew({ crewId: newCrewId(), crewCode, crewName, ownerDeviceId });
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 'crew_code_taken') return null;
+      throw error;
+    }
+  }
+
+  /** Tells the crew a device left it (for joins that move a device between crews). */
+  async announceLeft(crewId: string, session: Session, removed = false): Promise<number> {
+    const { seq } = await this.deps.delivery.publish(
+      crewId,
+      { type: 'member_left', device_id: session.deviceId!, display_name: session.displayName, removed },
+      { deviceId: session.deviceId! },
+    );
+    return seq;
+  }
+
+  async leave(session: Session, message: InboundOf<'leave_crew'>): Promise<void> {
+    const crew = requireCrew(session);
+    const { newOwnerDeviceId } = await this.store.removeMember(crew.crewId, session.deviceId!);
+    this.detach(session);
+    session.send({ type: 'crew_left', crew_code: crew.crewCode, removed: false });
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'member_left', device_id: session.deviceId!, display_name: session.displayName, removed: false },
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
+    this.promoteOwner(crew.crewId, newOwnerDeviceId);
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  private promoteOwner(crewId: string, deviceId: string | null): void {
+    if (!deviceId) return;
+    for (const s of this.deps.registry.crewSessions(crewId)) {
+      if (s.deviceId === deviceId && s.crew) s.crew = { ...s.crew, isOwner: true };
+    }
+  }
+
+  async rename(session: Session, message: InboundOf<'rename_crew'>): Promise<void> {
+    const crew = requireOwner(session);
+    await this.store.renameCrew(crew.crewId, message.crew_name);
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'crew_renamed', crew_name: message.crew_name },
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  async removeMember(session: Session, message: InboundOf<'remove_member'>): Promise<void> {
+    const crew = requireOwner(session);
+    if (message.device_id === session.deviceId) {
+      throw new ProtocolError('conflict', 'The owner cannot remove themselves; use leave_crew instead.');
+    }
+    const target = (await this.store.listMembers(crew.crewId)).find((m) => m.deviceId === message.device_id);
+    if (!target) throw new ProtocolError('not_found', `Device ${message.device_id} is not a member of this crew.`);
+    await this.store.removeMember(crew.crewId, target.deviceId);
+    const targetSession = this.deps.registry.deviceSession(target.deviceId);
+    if (targetSession?.crew?.crewId === crew.crewId) {
+      this.detach(targetSession);
+      targetSession.send({ type: 'crew_left', crew_code: crew.crewCode, removed: true });
+    }
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'member_left', device_id: target.deviceId, display_name: target.displayName, removed: true },
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  async rotateCode(session: Session, message: InboundOf<'rotate_code'>): Promise<void> {
+    const crew = requireOwner(session);
+    const newCode = await this.freshCode(crew.crewId);
+    for (const s of this.deps.registry.crewSessions(crew.crewId)) if (s.crew) s.crew = { ...s.crew, crewCode: newCode };
+    if (session.crew) session.crew = { ...session.crew, crewCode: newCode };
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode },
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
+    // The owner learns the new code from the ack's event too: it is not fanned out to the sender.
+    session.send({ type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode, seq, crew_code: newCode });
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  private async freshCode(crewId: string): Promise<string> {
+    for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt += 1) {
+      const code = newCrewCode();
+      try {
+        await this.store.changeCrewCode(crewId, code);
+        return code;
+      } catch (error) {
+        if (!(error instanceof ProtocolError && error.code === 'crew_code_taken')) throw error;
+      }
+    }
+    throw new ProtocolError('conflict', 'The relay could not find a free crew code; try again.');
+  }
+
+  async setDisplayName(session: Session, message: InboundOf<'set_display_name'>): Promise<void> {
+    await this.store.saveDevice({ deviceId: session.deviceId!, displayName: message.display_name });
+    session.displayName = message.display_name;
+    if (!session.crew) return session.ack(message.client_msg_id);
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      session.crew.crewId,
+      { type: 'member_renamed', device_id: session.deviceId!, display_name: message.display_name },
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+}

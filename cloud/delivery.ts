@@ -1,0 +1,218 @@
+import { ProtocolError, renderEvent, type CrewEvent, type CrewState } from '../protocol/index.js';
+import type { CrewEventListener, PublishFrom } from './feature.js';
+import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Session, SessionRegistry } from './sessions.js';
+import type { AppendRequest, AppendResult, CrewEventInput, DeliveredMark, Store } from './store/store.js';
+
+interface Pending {
+  readonly request: AppendRequest;
+  readonly startedAt: bigint;
+  resolve(result: { seq: number; duplicate: boolean }): void;
+  reject(error: unknown): void;
+}
+
+const REPLAY_PAGE = 500;
+
+/** Events a device caused itself are not echoed back to it by live fan-out. */
+function isOwnEvent(event: CrewEvent, deviceId: string | null): boolean {
+  if (event.type === 'message') return event.from_device === deviceId;
+  return 'device_id' in event && event.device_id === deviceId;
+}
+
+/**
+ * Group commit → ack → fan-out. Appends made in the same tick are written in one
+ * transaction, so a burst of shares costs one fsync; each publish resolves after its
+ * event is durable and has been sent to the crew's sockets on this process.
+ */
+export class Delivery {
+  private pending: Pending[] = [];
+  private delivered = new Map<string, DeliveredMark>();
+  private scheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<CrewEventListener>();
+  private readonly store: Store;
+  private readonly registry: SessionRegistry;
+  private readonly metrics: RelayMetrics;
+  private readonly log: Logger;
+
+  constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger }) {
+    this.store = deps.store;
+    this.registry = deps.registry;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
+
+  publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ request: { crewId, event, from }, startedAt: process.hrtime.bigint(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  onCrewEvent(listener: CrewEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when everything published so far is written and delivery marks are saved. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.delivered.size > 0 || this.scheduled) {
+      this.schedule();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.flushing;
+    }
+    await this.flushing;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing = this.flushing.then(() => this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length > 0) await this.commit(batch);
+    await this.saveDeliveredMarks();
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    let results: (AppendResult | Error)[];
+    try {
+      results = await this.store.crews.appendEvents(batch.map((p) => p.request));
+    } catch (error) {
+      // One bad request must not fail the others: retry them one by one.
+      results = await Promise.all(batch.map((p) => this.store.crews.appendEvents([p.request]).then((r) => r[0]!, (e: Error) => e)));
+      this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
+    }
+    this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const [i, p] of batch.entries()) await this.settle(p, results[i]!);
+  }
+
+  private async settle(p: Pending, result: AppendResult | Error): Promise<void> {
+    if (result instanceof Error) {
+      p.reject(result instanceof ProtocolError ? result : new ProtocolError('unavailable'));
+      if (!(result instanceof ProtocolError)) this.log.error({ err: result }, 'crew event append failed');
+      return;
+    }
+    if (!result.duplicate) {
+      const crew = await this.store.crews.getCrew(p.request.crewId);
+      const event = { ...p.request.event, seq: result.seq, crew_code: crew?.crewCode ?? '' } as CrewEvent;
+      this.fanOut(p.request.crewId, event, p.request.from?.deviceId ?? null);
+      this.metrics.fanOutSeconds.observe(Number(process.hrtime.bigint() - p.startedAt) / 1e9);
+      this.notify(event, p.request.crewId);
+    }
+    p.resolve({ seq: result.seq, duplicate: result.duplicate });
+  }
+
+  private fanOut(crewId: string, event: CrewEvent, senderDeviceId: string | null): void {
+    for (const session of this.registry.crewSessions(crewId)) {
+      if (session.deviceId === senderDeviceId) continue;
+      if (session.replaying) session.held.push(event);
+      else this.sendEvent(session, event, false);
+    }
+  }
+
+  private notify(event: CrewEvent, crewId: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event, crewId);
+      } catch (error) {
+        this.log.error({ err: error, crewId }, 'crew event listener failed');
+      }
+    }
+  }
+
+  /** Sends one event in the session's dialect, at most once per seq. */
+  private sendEvent(session: Session, event: CrewEvent, includeOwn: boolean): boolean {
+    if (!session.crew || event.seq === undefined || event.seq <= session.sentSeq) return false;
+    session.sentSeq = event.seq;
+    const own = isOwnEvent(event, session.deviceId);
+    const rendered = own && !includeOwn ? null : renderEvent(event, session.generation);
+    if (rendered) session.send(rendered);
+    if (session.generation < 3 && session.deviceId) this.markDelivered(session.crew.crewId, session.deviceId, event.seq);
+    return rendered !== null;
+  }
+
+  private markDelivered(crewId: string, deviceId: string, seq: number): void {
+    this.delivered.set(`${crewId}\n${deviceId}`, { crewId, deviceId, seq });
+    this.schedule();
+  }
+
+  private async saveDeliveredMarks(): Promise<void> {
+    if (this.delivered.size === 0) return;
+    const marks = [...this.delivered.values()];
+    this.delivered = new Map();
+    try {
+      await this.store.crews.markDelivered(marks);
+    } catch (error) {
+      this.log.error({ err: error, marks: marks.length }, 'saving delivery marks failed');
+    }
+  }
+
+  /**
+   * Joins a session to its crew's live fan-out and sends what it has not seen since
+   * `fromSeq` (older dialects: what they missed while away). Live events wait meanwhile.
+   */
+  async attach(session: Session, fromSeq: number): Promise<void> {
+    if (!session.crew) return;
+    session.sentSeq = fromSeq;
+    // Attach first, holding live events, so nothing committed during the read is missed.
+    session.replaying = true;
+    this.registry.attach(session, session.crew.crewId);
+    await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, () => undefined);
+  }
+
+  /** The current protocol's resume: everything after afterSeq in order, then `resumed`; or `resync`. */
+  async resume(session: Session, afterSeq: number, state: () => Promise<CrewState>): Promise<void> {
+    const crew = session.crew!;
+    // Hold live events from here on, so none overtakes the replay.
+    session.replaying = true;
+    try {
+      const latest = (await this.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0;
+      const first = await this.store.crews.firstSeq(crew.crewId);
+      const gone = afterSeq < latest && (first === null || first > afterSeq + 1);
+      const reason = afterSeq > latest ? 'ahead_of_relay' : gone ? 'history_gone' : null;
+      if (reason) {
+        const current = await state();
+        session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
+        session.send({ type: 'resync', crew_code: crew.crewCode, reason, crew: current });
+        return;
+      }
+      session.sentSeq = afterSeq;
+      await this.replay(session, afterSeq, latest, true, (replayed) => {
+        session.send({ type: 'resumed', crew_code: crew.crewCode, after_seq: afterSeq, latest_seq: latest, replayed });
+      });
+    } finally {
+      this.release(session);
+    }
+  }
+
+  private release(session: Session): void {
+    session.replaying = false;
+    for (const event of session.held.splice(0)) this.sendEvent(session, event, false);
+  }
+
+  private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, then: (sent: number) => void): Promise<void> {
+    session.replaying = true;
+    let cursor = afterSeq;
+    let sent = 0;
+    try {
+      for (;;) {
+        const page = await this.store.crews.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
+        for (const stored of page) if (this.sendEvent(session, stored.event, includeOwn)) sent += 1;
+        if (page.length < REPLAY_PAGE) break;
+        cursor = page[page.length - 1]!.seq;
+      }
+      then(sent);
+    } finally {
+      this.release(session);
+    }
+  }
+}

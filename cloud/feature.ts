@@ -1,0 +1,73 @@
+import type express from 'express';
+import type {
+  CrewEvent,
+  ErrorCode,
+  Generation,
+  InboundMessage,
+  InboundType,
+  OutboundMessage,
+} from '../protocol/index.js';
+import type { RelayConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { CrewEventInput, Store } from './store/store.js';
+
+export type { CrewEventInput };
+
+/**
+ * A feature (Spotify, queue, history) plugs into the relay with the lifecycle of STYLE.md:
+ * the constructor stores dependencies and does nothing else, start() subscribes and starts
+ * timers, stop() undoes exactly that. A feature that fails to start is logged; the rest run.
+ */
+export interface Feature {
+  readonly name: string;
+  /** Socket message types this feature answers (types must be in protocol Inbound, not core types). */
+  readonly handlers?: Partial<Record<InboundType, MessageHandler>>;
+  /** HTTP routes, mounted at the root of the app. */
+  readonly router?: express.Router;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds a feature once the relay's context exists; cloud/main.ts lists these. */
+export type FeatureFactory = (context: RelayContext) => Feature;
+
+/** Only called for sessions that said hello/register (the relay answers `not_registered` otherwise). */
+export type MessageHandler = (session: SessionView, message: InboundMessage) => Promise<void>;
+
+export interface SessionCrew {
+  readonly crewId: string;
+  readonly crewCode: string;
+  readonly isOwner: boolean;
+}
+
+export interface SessionView {
+  readonly deviceId: string | null;
+  readonly generation: Generation;
+  readonly crew: SessionCrew | null;
+  send(message: OutboundMessage): void;
+  /** Sends an `error` frame with the code and a sentence. */
+  fail(code: ErrorCode, sentence?: string, clientMsgId?: string): void;
+  /** Sends `ack` when clientMsgId is given (current protocol); does nothing otherwise. */
+  ack(clientMsgId: string | undefined, seq?: number): void;
+}
+
+/** Called after an event is committed and fanned out, once per event (never for duplicates). */
+export type CrewEventListener = (event: CrewEvent, crewId: string) => void;
+
+export interface PublishFrom {
+  readonly deviceId: string;
+  readonly clientMsgId?: string;
+}
+
+export interface RelayContext {
+  readonly config: RelayConfig;
+  readonly store: Store;
+  readonly log: Logger;
+  /** Stores the event under the crew's next seq, then fans it out. Resolves after commit. */
+  publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }>;
+  /** Sends to one device if it is connected to this process (false if not). */
+  sendToDevice(deviceId: string, message: OutboundMessage): boolean;
+  isOnline(deviceId: string): boolean;
+  /** Subscribes to committed crew events; returns the unsubscribe function. */
+  onCrewEvent(listener: CrewEventListener): () => void;
+}

@@ -1,0 +1,95 @@
+import { ProtocolError, type Generation, type InboundOf } from '../protocol/index.js';
+import type { CoreDeps, Crews } from './crews.js';
+import { deviceSecretMatches, hashDeviceSecret, newDeviceId, newDeviceSecret } from './device-credentials.js';
+import type { Session } from './sessions.js';
+
+/** Close code sent after `unauthorized`: the device must not retry without its secret. */
+export const CLOSE_UNAUTHORIZED = 4001;
+/** Close code for a socket replaced by a newer connection of the same device. */
+export const CLOSE_REPLACED = 4002;
+
+/**
+ * Who is on a socket. The current protocol gets a device secret on first contact and must
+ * present it afterwards; older generations cannot hold one, so they keep their secretless
+ * ids but can never claim an id that has a secret.
+ */
+export class Identity {
+  private readonly deps: CoreDeps;
+  private readonly crews: Crews;
+
+  constructor(deps: CoreDeps, crews: Crews) {
+    this.deps = deps;
+    this.crews = crews;
+  }
+
+  async hello(session: Session, message: InboundOf<'hello'>): Promise<void> {
+    if (session.gen !== null) throw new ProtocolError('conflict', 'This connection has already identified itself.');
+    if (message.protocol_version < 3) {
+      throw new ProtocolError('unsupported_version', `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`);
+    }
+    const issued = await this.authenticate(session, message.device_id ?? newDeviceId(), message.device_name, message.device_secret, 3);
+    if (issued === false) return;
+    const membership = await this.deps.store.crews.getMembership(session.deviceId!);
+    const crew = membership ? await this.deps.store.crews.getCrew(membership.crewId) : null;
+    const state = crew ? await this.crews.state(crew.crewId) : null;
+    session.send({
+      type: 'welcome',
+      protocol_version: 3,
+      device_id: session.deviceId!,
+      ...(issued ? { device_secret: issued } : {}),
+      crew: state,
+      server_time: Date.now(),
+    });
+    if (crew && state) await this.crews.goOnline(session, crew, state.latest_seq);
+  }
+
+  /**
+   * Checks the device's credential and binds the session to it. Returns the newly issued
+   * secret (current protocol only), null when none was issued, or false after refusing.
+   */
+  async authenticate(
+    session: Session,
+    deviceId: string,
+    displayName: string,
+    secret: string | undefined,
+    generation: Generation,
+  ): Promise<string | null | false> {
+    const existing = await this.deps.store.crews.getDevice(deviceId);
+    if (existing?.secretHash && !deviceSecretMatches(secret, existing.secretHash)) return this.refuse(session, deviceId);
+    const issued = generation === 3 && !existing?.secretHash ? newDeviceSecret() : null;
+    const saved = await this.deps.store.crews.saveDevice({ deviceId, displayName, secretHash: issued ? hashDeviceSecret(issued) : undefined });
+    // Two first contacts racing for one id: only the secret that was stored counts.
+    if (issued && saved.secretHash !== hashDeviceSecret(issued)) return this.refuse(session, deviceId);
+    session.gen = generation;
+    session.deviceId = deviceId;
+    session.displayName = displayName;
+    const replaced = this.deps.registry.bindDevice(session, deviceId);
+    if (replaced) {
+      this.crews.detach(replaced);
+      replaced.close(CLOSE_REPLACED, 'replaced by a newer connection of this device');
+    }
+    return issued;
+  }
+
+  private refuse(session: Session, deviceId: string): false {
+    this.deps.log.warn({ deviceId, remote: session.remoteAddress }, 'device credential refused');
+    session.fail('unauthorized', `Device id ${deviceId} is registered with a device secret; present it to connect as this device.`);
+    session.close(CLOSE_UNAUTHORIZED, 'unauthorized');
+    return false;
+  }
+
+  /** Identifies a second-generation (or later) session on its create_crew/join_crew. */
+  async identifyForCrew(session: Session, deviceId: string | undefined, displayName: string): Promise<boolean> {
+    if (session.gen === null) {
+      return (await this.authenticate(session, deviceId ?? newDeviceId(), displayName, undefined, 2)) !== false;
+    }
+    if (deviceId !== undefined && deviceId !== session.deviceId) {
+      throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');
+    }
+    if (displayName !== session.displayName) {
+      await this.deps.store.crews.saveDevice({ deviceId: session.deviceId!, displayName });
+      session.displayName = displayName;
+    }
+    return true;
+  }
+}

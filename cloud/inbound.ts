@@ -1,0 +1,109 @@
+import type { RawData } from 'ws';
+import {
+  ProtocolError,
+  parseInbound,
+  type InboundMessage,
+  type InboundOf,
+  type InboundType,
+} from '../protocol/index.js';
+import type { RelayConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Session } from './sessions.js';
+
+export type CoreHandler<T extends InboundType> = (session: Session, message: InboundOf<T>) => Promise<void>;
+export type CoreHandlers = { [T in InboundType]?: CoreHandler<T> };
+type AnyHandler = (session: Session, message: InboundMessage) => Promise<void>;
+
+/** Types a session may send before it has identified itself. */
+const BEFORE_IDENTITY = new Set<InboundType>(['hello', 'register', 'create_crew', 'join_crew', 'ping']);
+
+/** Policy-violation close after sustained flooding. */
+export const CLOSE_POLICY = 1008;
+
+/**
+ * Every frame goes through here: rate limit, binary check, schema, identity, then the
+ * handler, one frame at a time per socket. A bad frame gets an `error`; a failing
+ * handler gets `internal_error` and a log line; neither touches any other socket.
+ */
+export class InboundRouter {
+  private readonly handlers = new Map<InboundType, AnyHandler>();
+  private readonly config: RelayConfig;
+  private readonly metrics: RelayMetrics;
+  private readonly log: Logger;
+
+  constructor(deps: { config: RelayConfig; metrics: RelayMetrics; log: Logger }) {
+    this.config = deps.config;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
+
+  /** Registers handlers; a type can have only one (a clash is a programming error). */
+  use(handlers: CoreHandlers | Partial<Record<InboundType, AnyHandler>>, owner: string): void {
+    for (const [type, handler] of Object.entries(handlers) as [InboundType, AnyHandler][]) {
+      if (this.handlers.has(type)) throw new Error(`${owner} registers a handler for "${type}", which already has one.`);
+      this.handlers.set(type, handler);
+    }
+  }
+
+  onFrame(session: Session, data: RawData, isBinary: boolean): void {
+    if (session.closing || !this.withinRate(session)) return;
+    if (isBinary) {
+      this.metrics.messagesIn.inc({ type: 'binary' });
+      session.fail('binary_frame');
+      return;
+    }
+    const parsed = parseInbound(rawText(data));
+    this.metrics.messagesIn.inc({ type: parsed.ok ? parsed.message.type : 'invalid' });
+    if (!parsed.ok) {
+      const extra = parsed.type ? { ref_type: parsed.type } : {};
+      session.fail(parsed.code, parsed.message, parsed.client_msg_id, extra);
+      return;
+    }
+    void session.enqueue(() => this.dispatch(session, parsed.message));
+  }
+
+  private withinRate(session: Session): boolean {
+    const taken = session.bucket.take();
+    if (taken.ok) {
+      session.refusedInRow = 0;
+      return true;
+    }
+    session.refusedInRow += 1;
+    if (session.refusedInRow >= this.config.rateLimit.closeAfter) {
+      this.log.warn({ deviceId: session.deviceId, remote: session.remoteAddress }, 'closing a flooding connection');
+      session.close(CLOSE_POLICY, 'rate limit exceeded');
+      return false;
+    }
+    session.fail('rate_limited', `Too many messages; wait ${taken.retryAfterMs} ms before sending again.`, undefined, {
+      retry_after_ms: taken.retryAfterMs,
+    });
+    return false;
+  }
+
+  private async dispatch(session: Session, message: InboundMessage): Promise<void> {
+    if (session.closing) return;
+    const clientMsgId = 'client_msg_id' in message ? message.client_msg_id : undefined;
+    try {
+      const handler = this.handlers.get(message.type);
+      if (!handler) throw new ProtocolError('unknown_type', `This relay does not handle "${message.type}" messages.`);
+      if (!session.identified && !BEFORE_IDENTITY.has(message.type)) {
+        throw new ProtocolError('not_registered', `Say hello (or register) before sending "${message.type}".`);
+      }
+      await handler(session, message);
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type });
+        return;
+      }
+      this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');
+      session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

@@ -1,0 +1,247 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import express from 'express';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ProtocolError } from '../protocol/index.js';
+import type { RelayConfig } from './config.js';
+import { CrewEntry } from './crew-entry.js';
+import { CrewMessages } from './crew-messages.js';
+import { Crews, requireCrew, type CoreDeps } from './crews.js';
+import { Delivery } from './delivery.js';
+import type { Feature, FeatureFactory, RelayContext } from './feature.js';
+import { Identity } from './identity.js';
+import { InboundRouter, type CoreHandlers } from './inbound.js';
+import type { Logger } from './log.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { Session, SessionRegistry } from './sessions.js';
+import { statusRoutes } from './status-routes.js';
+import type { Store } from './store/store.js';
+
+export interface RelayOptions {
+  readonly config: RelayConfig;
+  readonly store: Store;
+  readonly log: Logger;
+  /** Feature areas (Spotify, queue, history); cloud/main.ts builds this list. */
+  readonly features?: readonly FeatureFactory[];
+}
+
+export interface Relay {
+  readonly app: express.Express;
+  readonly context: RelayContext;
+  readonly metrics: RelayMetrics;
+  /** Listens on config.host:config.port (0 = any free port) and resolves with the real port. */
+  start(): Promise<{ port: number }>;
+  /** Stops accepting, closes sockets with 1001, flushes pending writes, stops features, closes the store. */
+  stop(): Promise<void>;
+}
+
+/** Close code for sockets when the relay goes down (going away). */
+export const CLOSE_GOING_AWAY = 1001;
+const CLOSE_WAIT_MS = 3000;
+const RETENTION_SWEEP_MS = 3_600_000;
+
+export function createRelay(options: RelayOptions): Relay {
+  const { config, store, log } = options;
+  const registry = new SessionRegistry();
+  const metrics = createRelayMetrics({ connections: () => registry.all.size, devicesOnline: () => registry.deviceCount });
+  const delivery = new Delivery({ store, registry, metrics, log });
+  let stopping = false;
+  const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
+  const crews = new Crews(deps);
+  const identity = new Identity(deps, crews);
+  const entry = new CrewEntry(deps, crews, identity);
+  const messages = new CrewMessages(deps);
+
+  const context: RelayContext = {
+    config,
+    store,
+    log,
+    publish: (crewId, event, from) => delivery.publish(crewId, event, from),
+    sendToDevice(deviceId, message) {
+      const session = registry.deviceSession(deviceId);
+      if (!session || session.closing) return false;
+      session.send(message);
+      return true;
+    },
+    isOnline: (deviceId) => registry.isOnline(deviceId),
+    onCrewEvent: (listener) => delivery.onCrewEvent(listener),
+  };
+
+  const router = new InboundRouter({ config, metrics, log });
+  router.use(coreHandlers(crews, identity, entry, messages, delivery), 'relay core');
+  const features = (options.features ?? []).map((build) => build(context));
+  for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
+
+  const app = buildApp(config, features, {
+    version: config.version,
+    store,
+    metrics,
+    startedAt: Date.now(),
+    connections: () => registry.all.size,
+    devicesOnline: () => registry.deviceCount,
+    stopping: () => stopping,
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes });
+  const server = http.createServer(app);
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://relay').pathname;
+    if (path !== '/ws' || stopping) return refuseUpgrade(socket, stopping ? 503 : 404);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+  });
+
+  function onConnection(ws: WebSocket, req: http.IncomingMessage): void {
+    const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress: clientAddress(req, app) });
+    registry.add(session);
+    ws.on('message', (data, isBinary) => router.onFrame(session, data, isBinary));
+    ws.on('pong', () => {
+      session.isAlive = true;
+    });
+    // ws reports oversized frames (then closes with 1009) and protocol errors here.
+    ws.on('error', (error) => log.debug({ err: error, deviceId: session.deviceId }, 'socket error'));
+    ws.on('close', () => {
+      session.closing = true;
+      void session.enqueue(() => crews.goOffline(session)).catch((error: unknown) => log.error({ err: error }, 'presence update failed'));
+    });
+  }
+
+  let heartbeat: NodeJS.Timeout | undefined;
+  let retention: NodeJS.Timeout | undefined;
+
+  // One interval for every socket: a socket that missed the previous ping is terminated.
+  function beat(): void {
+    for (const session of registry.all) {
+      if (!session.isAlive) {
+        session.ws.terminate();
+        continue;
+      }
+      session.isAlive = false;
+      session.ws.ping();
+    }
+  }
+
+  async function pruneHistory(): Promise<void> {
+    if (config.eventRetentionDays <= 0) return;
+    const removed = await store.crews.pruneEventsBefore(Date.now() - config.eventRetentionDays * 86_400_000);
+    if (removed > 0) log.info({ removed }, 'pruned crew events past retention');
+  }
+
+  async function start(): Promise<{ port: number }> {
+    for (const feature of features) {
+      try {
+        await feature.start();
+      } catch (error) {
+        log.error({ err: error, feature: feature.name }, 'feature failed to start; the relay runs without it');
+      }
+    }
+    await pruneHistory();
+    if (config.eventRetentionDays > 0) {
+      retention = setInterval(() => void pruneHistory().catch((e: unknown) => log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
+      retention.unref();
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    heartbeat = setInterval(beat, config.heartbeatIntervalMs);
+    const address = server.address();
+    return { port: typeof address === 'object' && address ? address.port : config.port };
+  }
+
+  async function stop(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(heartbeat);
+    clearInterval(retention);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeSockets(registry, wss);
+    server.closeAllConnections();
+    await closed;
+    await Promise.allSettled([...registry.all].map((s) => s.enqueue(async () => undefined)));
+    await delivery.drain();
+    for (const feature of [...features].reverse()) {
+      await feature.stop().catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'feature failed to stop'));
+    }
+    await delivery.drain();
+    await store.close();
+  }
+
+  return { app, context, metrics, start, stop };
+}
+
+type CoreParts = [Crews, Identity, CrewEntry, CrewMessages, Delivery];
+
+function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts): CoreHandlers {
+  return {
+    hello: (s, m) => identity.hello(s, m),
+    register: (s, m) => entry.register(s, m),
+    create_crew: (s, m) => entry.createCrew(s, m),
+    join_crew: (s, m) => entry.joinCrew(s, m),
+    leave_crew: (s, m) => crews.leave(s, m),
+    rename_crew: (s, m) => crews.rename(s, m),
+    remove_member: (s, m) => crews.removeMember(s, m),
+    rotate_code: (s, m) => crews.rotateCode(s, m),
+    set_display_name: (s, m) => crews.setDisplayName(s, m),
+    message: (s, m) => messages.message(s, m),
+    share_music: (s, m) => messages.shareMusic(s, m),
+    reaction: (s, m) => messages.reaction(s, m),
+    ping: async (s) => s.send({ type: 'pong', timestamp: Date.now() }),
+    resume: async (s, m) => {
+      const crew = requireCrew(s);
+      if (crew.crewCode !== m.crew_code) {
+        throw new ProtocolError('not_in_crew', `This device is not in crew ${m.crew_code}; its crew is ${crew.crewCode}.`);
+      }
+      await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId));
+    },
+  };
+}
+
+function buildApp(config: RelayConfig, features: readonly Feature[], status: Parameters<typeof statusRoutes>[0]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(statusRoutes(status));
+  for (const feature of features) if (feature.router) app.use(feature.router);
+  app.use((req, res) => {
+    res.status(404).json({ code: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
+  });
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = typeof error === 'object' && error && 'status' in error ? Number((error as { status: unknown }).status) : 500;
+    if (status >= 400 && status < 500) {
+      const code = (error as { type?: string }).type === 'entity.parse.failed' ? 'invalid_json' : status === 413 ? 'too_large' : 'invalid_message';
+      res.status(status).json({ code, message: error instanceof Error ? error.message : 'The request is invalid.' });
+      return;
+    }
+    res.status(500).json({ code: 'internal_error', message: 'The relay failed to handle this request; it has been logged.' });
+  });
+  return app;
+}
+
+function refuseUpgrade(socket: Duplex, status: 404 | 503): void {
+  const text = status === 404 ? 'Not Found' : 'Service Unavailable';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** The client's address with `trust proxy` applied, as express computes req.ip. */
+function clientAddress(req: http.IncomingMessage, app: express.Express): string | undefined {
+  const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+  const chain = [req.socket.remoteAddress ?? '', ...String(req.headers['x-forwarded-for'] ?? '').split(',').map((s) => s.trim()).filter(Boolean).reverse()];
+  let i = 0;
+  while (i < chain.length - 1 && trust(chain[i]!, i)) i += 1;
+  return chain[i];
+}
+
+async function closeSockets(registry: SessionRegistry, wss: WebSocketServer): Promise<void> {
+  const sockets = [...wss.clients];
+  if (sockets.length === 0) return;
+  const allClosed = Promise.all(sockets.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve())))));
+  for (const session of registry.all) session.close(CLOSE_GOING_AWAY, 'relay shutting down');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+  await Promise.race([allClosed, timeout]);
+  clearTimeout(timer);
+  for (const ws of wss.clients) ws.terminate();
+}

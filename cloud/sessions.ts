@@ -1,0 +1,147 @@
+import type { WebSocket } from 'ws';
+import {
+  errorFrame,
+  ERROR_CODES,
+  type CrewEvent,
+  type ErrorCode,
+  type Generation,
+  type OutboundMessage,
+} from '../protocol/index.js';
+import type { SessionCrew, SessionView } from './feature.js';
+import type { RelayMetrics } from './metrics.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface SessionOptions {
+  readonly rateLimit: { perSecond: number; burst: number };
+  readonly metrics: RelayMetrics;
+  readonly remoteAddress: string | undefined;
+}
+
+/** One per socket: who is on it, which dialect it speaks, its crew and its rate limit. */
+export class Session implements SessionView {
+  private static lastId = 0;
+  readonly id = ++Session.lastId;
+  readonly ws: WebSocket;
+  readonly bucket: TokenBucket;
+  readonly remoteAddress: string | undefined;
+  private readonly metrics: RelayMetrics;
+
+  /** Fixed by the first identifying message; null before it. */
+  gen: Generation | null = null;
+  deviceId: string | null = null;
+  displayName = '';
+  crew: SessionCrew | null = null;
+  /** Heartbeat flag: cleared at each ping, set by the pong. */
+  isAlive = true;
+  /** Frames refused for rate in a row; sustained abuse closes the socket. */
+  refusedInRow = 0;
+  /** Highest crew seq sent on this socket: guards against sending an event twice. */
+  sentSeq = 0;
+  /** While a replay runs, live events wait here so the order stays strict. */
+  replaying = false;
+  readonly held: CrewEvent[] = [];
+  /** Set once the socket is closing: nothing more is handled or sent. */
+  closing = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ws: WebSocket, options: SessionOptions) {
+    this.ws = ws;
+    this.metrics = options.metrics;
+    this.remoteAddress = options.remoteAddress;
+    this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+  }
+
+  get generation(): Generation {
+    return this.gen ?? 3;
+  }
+
+  get identified(): boolean {
+    return this.deviceId !== null && this.gen !== null;
+  }
+
+  /** Runs tasks one after another: a socket's messages are handled in the order they came. */
+  enqueue(task: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(task, task);
+    return this.chain;
+  }
+
+  send(message: OutboundMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+    this.metrics.messagesOut.inc({ type: message.type });
+  }
+
+  fail(code: ErrorCode, sentence: string = ERROR_CODES[code], clientMsgId?: string, extra: { ref_type?: string; retry_after_ms?: number } = {}): void {
+    this.metrics.errors.inc({ code });
+    this.send(errorFrame(code, sentence, { ...(clientMsgId ? { client_msg_id: clientMsgId } : {}), ...extra }));
+  }
+
+  ack(clientMsgId: string | undefined, seq?: number, duplicate = false): void {
+    if (!clientMsgId) return;
+    this.send({ type: 'ack', client_msg_id: clientMsgId, ...(seq !== undefined ? { seq } : {}), ...(duplicate ? { duplicate } : {}) });
+  }
+
+  close(code: number, reason: string): void {
+    this.closing = true;
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+  }
+}
+
+/** Every open session, indexed by device and by crew (for fan-out). */
+export class SessionRegistry {
+  readonly all = new Set<Session>();
+  private readonly byDevice = new Map<string, Session>();
+  private readonly byCrew = new Map<string, Set<Session>>();
+
+  add(session: Session): void {
+    this.all.add(session);
+  }
+
+  /** Makes this the device's session; returns the one it replaces, if any. */
+  bindDevice(session: Session, deviceId: string): Session | null {
+    const previous = this.byDevice.get(deviceId);
+    this.byDevice.set(deviceId, session);
+    return previous && previous !== session ? previous : null;
+  }
+
+  deviceSession(deviceId: string): Session | undefined {
+    return this.byDevice.get(deviceId);
+  }
+
+  /** Whether this session is still the one its device is reachable on. */
+  isCurrent(session: Session): boolean {
+    return session.deviceId !== null && this.byDevice.get(session.deviceId) === session;
+  }
+
+  isOnline(deviceId: string): boolean {
+    const session = this.byDevice.get(deviceId);
+    return session !== undefined && !session.closing;
+  }
+
+  attach(session: Session, crewId: string): void {
+    let set = this.byCrew.get(crewId);
+    if (!set) this.byCrew.set(crewId, (set = new Set()));
+    set.add(session);
+  }
+
+  detach(session: Session, crewId: string): void {
+    const set = this.byCrew.get(crewId);
+    if (!set) return;
+    set.delete(session);
+    if (set.size === 0) this.byCrew.delete(crewId);
+  }
+
+  crewSessions(crewId: string): ReadonlySet<Session> {
+    return this.byCrew.get(crewId) ?? new Set();
+  }
+
+  remove(session: Session): void {
+    this.all.delete(session);
+    if (session.crew) this.detach(session, session.crew.crewId);
+    if (this.isCurrent(session)) this.byDevice.delete(session.deviceId!);
+  }
+
+  get deviceCount(): number {
+    return this.byDevice.size;
+  }
+}

@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type SqliteDatabase = Database.Database;
+
+/**
+ * Opens (or creates) the embedded store's file. WAL lets readers run beside the writer;
+ * synchronous=FULL makes a commit durable before the relay acknowledges anything.
+ */
+export function openSqlite(file: string): SqliteDatabase {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    area TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    applied_at INTEGER NOT NULL,
+    PRIMARY KEY (area, version)
+  )`);
+  return db;
+}
+
+/**
+ * Applies an area's migrations that are not yet recorded, each in its own transaction.
+ * Version N is `sqlList[N-1]`: an area appends to its list and never edits an applied entry.
+ * Returns how many were applied now.
+ */
+export function runMigrations(db: SqliteDatabase, area: string, sqlList: readonly string[]): number {
+  const applied = db.prepare('SELECT version FROM schema_migrations WHERE area = ?').pluck().all(area) as number[];
+  const done = new Set(applied);
+  const record = db.prepare('INSERT INTO schema_migrations (area, version, applied_at) VALUES (?, ?, ?)');
+  let count = 0;
+  sqlList.forEach((sql, index) => {
+    const version = index + 1;
+    if (done.has(version)) return;
+    db.transaction(() => {
+      db.exec(sql);
+      record.run(area, version, Date.now());
+    })();
+    count += 1;
+  });
+  return count;
+}

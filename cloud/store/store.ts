@@ -1,0 +1,137 @@
+import path from 'node:path';
+import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import type { RelayConfig } from '../config.js';
+import type { HistoryStore } from '../history/history-store.js';
+import type { QueueStore } from '../queue/queue-store.js';
+import type { TokenStore } from '../spotify/token-store.js';
+import { openSqliteStore } from './sqlite-store.js';
+
+/** A crew event as the relay hands it to the store: no seq or crew code yet. */
+export type CrewEventInput = WithoutFanOut<CrewEvent>;
+// Distributes over the union so each event keeps its own fields.
+type WithoutFanOut<E> = E extends unknown ? Omit<E, 'seq' | 'crew_code'> : never;
+
+export interface DeviceRecord {
+  readonly deviceId: string;
+  readonly displayName: string;
+  /** sha256 of the device secret (hex); null for first/second-generation gadgets that never had one. */
+  readonly secretHash: string | null;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface CrewRecord {
+  readonly crewId: string;
+  readonly crewCode: string;
+  readonly crewName: string;
+  readonly ownerDeviceId: string;
+  /** The seq of the newest event ever appended (pruning never lowers it). */
+  readonly latestSeq: number;
+  readonly createdAt: number;
+}
+
+export interface MemberRecord {
+  readonly crewId: string;
+  readonly deviceId: string;
+  readonly displayName: string;
+  readonly isOwner: boolean;
+  readonly joinedAt: number;
+  /** The last seq sent to this member while it spoke an older dialect (no resume of its own). */
+  readonly deliveredSeq: number;
+}
+
+export interface StoredEvent {
+  readonly crewId: string;
+  readonly seq: number;
+  /** When the relay stored it (ms since epoch). */
+  readonly at: number;
+  /** The event with `seq` and the crew's current `crew_code` filled in. */
+  readonly event: CrewEvent;
+}
+
+export interface AppendRequest {
+  readonly crewId: string;
+  readonly event: CrewEventInput;
+  /** With a clientMsgId, a second append from the same device returns the first seq. */
+  readonly from?: { readonly deviceId: string; readonly clientMsgId?: string };
+}
+
+export interface AppendResult {
+  readonly seq: number;
+  readonly duplicate: boolean;
+  readonly at: number;
+}
+
+export interface DeliveredMark {
+  readonly crewId: string;
+  readonly deviceId: string;
+  readonly seq: number;
+}
+
+/** Devices, crews, memberships and each crew's durable event log. */
+export interface CrewStore {
+  getDevice(deviceId: string): Promise<DeviceRecord | null>;
+  /** Creates the device, or updates its display name and last-seen time. A secret hash is only set, never cleared. */
+  saveDevice(device: { deviceId: string; displayName: string; secretHash?: string | null }): Promise<DeviceRecord>;
+
+  /** Throws ProtocolError('crew_code_taken') when the code is in use. The owner becomes the first member. */
+  createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string }): Promise<CrewRecord>;
+  getCrew(crewId: string): Promise<CrewRecord | null>;
+  getCrewByCode(crewCode: string): Promise<CrewRecord | null>;
+  /** The crew a device is a member of (a device is in at most one crew). */
+  getMembership(deviceId: string): Promise<MemberRecord | null>;
+  /** Members in join order. */
+  listMembers(crewId: string): Promise<MemberRecord[]>;
+  /**
+   * Makes the device a member, leaving any other crew in the same transaction.
+   * Returns the crew it left (null when none, or when it was already in this crew).
+   */
+  addMember(crewId: string, deviceId: string): Promise<{ leftCrewId: string | null; alreadyMember: boolean }>;
+  /** Removes a membership. When the owner leaves, the longest-standing member becomes owner. */
+  removeMember(crewId: string, deviceId: string): Promise<{ removed: boolean; newOwnerDeviceId: string | null }>;
+  renameCrew(crewId: string, crewName: string): Promise<void>;
+  /** Throws ProtocolError('crew_code_taken') when the new code is in use. */
+  changeCrewCode(crewId: string, crewCode: string): Promise<void>;
+
+  /** Appends events in one transaction: per-crew seq, deduplicated by (device, client_msg_id). */
+  appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /** Events with afterSeq < seq <= toSeq (toSeq defaults to the newest), in seq order. */
+  readEvents(crewId: string, afterSeq: number, options?: { toSeq?: number; limit?: number }): Promise<StoredEvent[]>;
+  /** Events stored with fromMs <= at < toMs, in seq order. */
+  readEventsByTime(crewId: string, fromMs: number, toMs: number, options?: { limit?: number }): Promise<StoredEvent[]>;
+  /** The oldest seq still stored, or null when the crew's log is empty. */
+  firstSeq(crewId: string): Promise<number | null>;
+  markDelivered(marks: readonly DeliveredMark[]): Promise<void>;
+  /** Deletes events stored before the cutoff (retention); returns how many. */
+  pruneEventsBefore(cutoffMs: number): Promise<number>;
+  /** Numbers for the landing page and metrics. */
+  counts(): Promise<{ crews: number; devices: number; events: number }>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'redis';
+  readonly crews: CrewStore;
+  /** Members' plays, history imports and collector cursors (cloud/history). */
+  readonly history: HistoryStore;
+  /** The crew queues and their clocks (cloud/queue/queue-store.ts). */
+  readonly queue: QueueStore;
+  /** Spotify grants, sign-in sessions and crews' own apps, secrets encrypted (cloud/spotify/token-store.ts). */
+  readonly tokens: TokenStore;
+  // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
+  /** Throws when the store is unreachable (/ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const SQLITE_FILE_NAME = 'leeloo.db';
+
+/** Opens the store the configuration names. */
+export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'>): Promise<Store> {
+  if (config.redisUrl) {
+    throw new ProtocolError(
+      'unavailable',
+      'REDIS_URL is set, but the Redis store is not available in this build of the relay; unset REDIS_URL to use the embedded SQLite store.',
+    );
+  }
+  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
+}

@@ -1,0 +1,141 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+
+describe('device credentials and crew operations', () => {
+  let relay: InProcessRelay;
+  const open: TestClient[] = [];
+  const connect = async () => {
+    const c = await relay.connect();
+    open.push(c);
+    return c;
+  };
+  const hello = (c: TestClient, name: string, extra: Record<string, unknown> = {}) =>
+    c.request({ type: 'hello', protocol_version: 3, device_name: name, ...extra }, isType('welcome'));
+
+  beforeAll(async () => {
+    relay = await startInProcessRelay();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  it('refuses a device id that holds a secret without it, in every generation', async () => {
+    const owner = await connect();
+    const welcome = await hello(owner, 'Owner', { device_id: 'secret-dev' });
+    expect(welcome.device_secret).toBeTruthy();
+    const stored = await relay.store.crews.getDevice('secret-dev');
+    expect(stored?.secretHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored?.secretHash).not.toContain(welcome.device_secret);
+
+    const attempts: Record<string, unknown>[] = [
+      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'secret-dev' },
+      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'secret-dev', device_secret: 'x'.repeat(43) },
+      { type: 'register', device_id: 'secret-dev', crew_code: 'LEELOO-THFF', device_name: 'Thief' },
+      { type: 'create_crew', device_id: 'secret-dev', display_name: 'Thief' },
+    ];
+    for (const attempt of attempts) {
+      const thief = await connect();
+      thief.send(attempt);
+      expect(await thief.next()).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect((await thief.closed).code).toBe(4001);
+    }
+    // The owner was not disturbed, and its own secret still works (replacing the old socket).
+    await owner.barrier();
+    const again = await connect();
+    const back = await hello(again, 'Owner', { device_id: 'secret-dev', device_secret: welcome.device_secret });
+    expect(back.device_id).toBe('secret-dev');
+    expect((await owner.closed).code).toBe(4002);
+  });
+
+  it('first-generation ids stay secretless and keep working; hello upgrades them with a secret', async () => {
+    const g1 = await connect();
+    g1.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
+    expect(await g1.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
+    await g1.close();
+    const g1again = await connect();
+    g1again.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
+    expect(await g1again.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
+    await g1again.close();
+    const upgraded = await connect();
+    const welcome = await hello(upgraded, 'Legacy', { device_id: 'legacy-1' });
+    expect(welcome.device_secret).toBeTruthy();
+    expect((welcome.crew as { crew_code: string }).crew_code).toBe('LEELOO-LGCY');
+    await upgraded.close();
+    const oldFirmware = await connect();
+    oldFirmware.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
+    expect(await oldFirmware.next()).toMatchObject({ code: 'unauthorized' });
+  });
+
+  async function crewOfThree(): Promise<{ owner: TestClient; a: TestClient; b: TestClient; code: string; ids: string[] }> {
+    const owner = await connect();
+    const ow = await hello(owner, 'Boss');
+    const created = await owner.request({ type: 'create_crew', display_name: 'Boss' }, isType('crew_created'));
+    const code = created.crew_code as string;
+    const members: [TestClient, Frame][] = [];
+    for (const name of ['Ann', 'Bea']) {
+      const c = await connect();
+      const w = await hello(c, name);
+      await c.request({ type: 'join_crew', crew_code: code, display_name: name }, isType('crew_joined'));
+      await owner.next(isType('member_joined', { display_name: name }));
+      members.push([c, w]);
+    }
+    await members[0]![0].next(isType('member_joined', { display_name: 'Bea' }));
+    return { owner, a: members[0]![0], b: members[1]![0], code, ids: [ow.device_id as string, ...members.map(([, w]) => w.device_id as string)] };
+  }
+
+  it('only the owner renames, removes and rotates', async () => {
+    const { owner, a, b, code, ids } = await crewOfThree();
+    for (const message of [{ type: 'rename_crew', crew_name: 'Mine now' }, { type: 'rotate_code' }, { type: 'remove_member', device_id: ids[0] }]) {
+      a.send({ ...message, client_msg_id: 'no' });
+      expect(await a.next(isType('error'))).toMatchObject({ code: 'not_owner', client_msg_id: 'no' });
+    }
+
+    owner.send({ type: 'rename_crew', crew_name: 'Late shift', client_msg_id: 'rn' });
+    expect(await owner.next(isType('ack', { client_msg_id: 'rn' }))).toMatchObject({ seq: expect.any(Number) });
+    expect(await a.next(isType('crew_renamed'))).toMatchObject({ crew_name: 'Late shift' });
+
+    owner.send({ type: 'rotate_code', client_msg_id: 'rot' });
+    const changed = await b.next(isType('crew_code_changed'));
+    expect(changed.old_crew_code).toBe(code);
+    expect(changed.new_crew_code).not.toBe(code);
+    expect(changed.crew_code).toBe(changed.new_crew_code);
+    const stranger = await connect();
+    await hello(stranger, 'Late');
+    stranger.send({ type: 'join_crew', crew_code: code, display_name: 'Late' });
+    expect(await stranger.next(isType('error'))).toMatchObject({ code: 'invalid_crew_code' });
+
+    owner.send({ type: 'remove_member', device_id: ids[2], client_msg_id: 'rm' });
+    expect(await b.next(isType('crew_left'))).toMatchObject({ removed: true });
+    expect(await a.next(isType('member_left'))).toMatchObject({ device_id: ids[2], removed: true });
+    owner.send({ type: 'remove_member', device_id: ids[2], client_msg_id: 'rm2' });
+    expect(await owner.next(isType('error', { client_msg_id: 'rm2' }))).toMatchObject({ code: 'not_found' });
+    b.send({ type: 'message', msg_type: 'nudge', payload: {} });
+    expect(await b.next(isType('error'))).toMatchObject({ code: 'not_in_crew' });
+  });
+
+  it('leave, set_display_name, and joining another crew leaves the old one', async () => {
+    const { owner, a, b, ids } = await crewOfThree();
+    a.send({ type: 'set_display_name', display_name: 'Annie', client_msg_id: 'nm' });
+    expect(await owner.next(isType('member_renamed'))).toMatchObject({ device_id: ids[1], display_name: 'Annie' });
+
+    const other = await connect();
+    await hello(other, 'Other');
+    const otherCrew = await other.request({ type: 'create_crew', display_name: 'Other' }, isType('crew_created'));
+    a.send({ type: 'join_crew', crew_code: otherCrew.crew_code, display_name: 'Annie' });
+    expect(await a.next(isType('crew_joined'))).toMatchObject({ crew_code: otherCrew.crew_code });
+    expect(await owner.next(isType('member_left'))).toMatchObject({ device_id: ids[1], removed: false });
+    expect((await relay.store.crews.getMembership(ids[1]!))?.crewId).not.toBe((await relay.store.crews.getMembership(ids[0]!))?.crewId);
+
+    owner.send({ type: 'leave_crew', client_msg_id: 'bye' });
+    expect(await owner.next(isType('crew_left'))).toMatchObject({ removed: false });
+    await owner.next(isType('ack', { client_msg_id: 'bye' }));
+    expect(await b.next(isType('member_left', { device_id: ids[0] }))).toMatchObject({ removed: false });
+    // Ownership passed to the longest-standing member still there.
+    b.send({ type: 'rename_crew', crew_name: 'Bea rules', client_msg_id: 'own' });
+    expect(await b.next(isType('ack', { client_msg_id: 'own' }))).toMatchObject({ seq: expect.any(Number) });
+  });
+});

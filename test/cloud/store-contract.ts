@@ -1,0 +1,187 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../protocol/index.js';
+import type { CrewEventInput, Store } from '../../cloud/store/store.js';
+
+/**
+ * The Store contract: every implementation (embedded SQLite now, Redis later) runs these.
+ * `open` gives a fresh, empty store; `reopen` (optional) opens the same data again after close.
+ */
+export interface StoreFactory {
+  readonly name: string;
+  open(): Promise<Store>;
+  reopen?(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const text = (n: number): CrewEventInput => ({
+  type: 'message', from_device: 'dev-a', from_name: 'A', timestamp: 1000 + n, msg_type: 'text', payload: { text: `hello ${n}` },
+});
+
+export function storeContract(factory: StoreFactory): void {
+  describe(`Store contract: ${factory.name}`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await factory.open();
+    });
+    afterEach(async () => {
+      await store.close();
+      await factory.cleanup();
+    });
+
+    async function crewWith(code: string, ...deviceIds: string[]) {
+      for (const id of deviceIds) await store.crews.saveDevice({ deviceId: id, displayName: id.toUpperCase() });
+      const crew = await store.crews.createCrew({ crewId: `crew-${code}`, crewCode: `LEELOO-${code}`, crewName: 'Crew', ownerDeviceId: deviceIds[0]! });
+      for (const id of deviceIds.slice(1)) await store.crews.addMember(crew.crewId, id);
+      return crew;
+    }
+
+    it('pings while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('saves devices and never clears a secret hash', async () => {
+      expect(await store.crews.getDevice('dev-a')).toBeNull();
+      await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'A', secretHash: 'aa'.repeat(32) });
+      const renamed = await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: null });
+      expect(renamed).toMatchObject({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'aa'.repeat(32) });
+      const other = await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'bb'.repeat(32) });
+      expect(other.secretHash).toBe('aa'.repeat(32));
+    });
+
+    it('creates crews with unique codes; the owner is the first member', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(crew).toMatchObject({ crewCode: 'LEELOO-AAAA', ownerDeviceId: 'dev-a', latestSeq: 0 });
+      expect((await store.crews.getCrewByCode('LEELOO-AAAA'))?.crewId).toBe(crew.crewId);
+      expect(await store.crews.getCrewByCode('LEELOO-BBBB')).toBeNull();
+      await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      const taken = store.crews.createCrew({ crewId: 'crew-x', crewCode: 'LEELOO-AAAA', crewName: 'X', ownerDeviceId: 'dev-b' });
+      await expect(taken).rejects.toMatchObject({ code: 'crew_code_taken' });
+      await expect(taken).rejects.toBeInstanceOf(ProtocolError);
+      // The failed create left nothing behind: dev-b is in no crew.
+      expect(await store.crews.getMembership('dev-b')).toBeNull();
+    });
+
+    it('keeps members in join order, one crew per device', async () => {
+      const one = await crewWith('AAAA', 'dev-a', 'dev-b', 'dev-c');
+      expect((await store.crews.listMembers(one.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([
+        ['dev-a', true], ['dev-b', false], ['dev-c', false],
+      ]);
+      await store.crews.saveDevice({ deviceId: 'dev-z', displayName: 'Z' });
+      const two = await store.crews.createCrew({ crewId: 'crew-two', crewCode: 'LEELOO-BBBB', crewName: 'Two', ownerDeviceId: 'dev-z' });
+      expect(await store.crews.addMember(two.crewId, 'dev-b')).toEqual({ leftCrewId: one.crewId, alreadyMember: false });
+      expect(await store.crews.addMember(two.crewId, 'dev-b')).toEqual({ leftCrewId: null, alreadyMember: true });
+      expect((await store.crews.getMembership('dev-b'))?.crewId).toBe(two.crewId);
+      expect((await store.crews.listMembers(one.crewId)).map((m) => m.deviceId)).toEqual(['dev-a', 'dev-c']);
+      await expect(store.crews.addMember('crew-missing', 'dev-a')).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('passes ownership on when the owner leaves', async () => {
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
+      expect(await store.crews.removeMember(crew.crewId, 'dev-a')).toEqual({ removed: true, newOwnerDeviceId: 'dev-b' });
+      expect((await store.crews.getCrew(crew.crewId))?.ownerDeviceId).toBe('dev-b');
+      expect(await store.crews.removeMember(crew.crewId, 'dev-a')).toEqual({ removed: false, newOwnerDeviceId: null });
+    });
+
+    it('renames and changes codes; a taken code is refused', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await crewWith('BBBB', 'dev-b');
+      await store.crews.renameCrew(crew.crewId, 'Renamed');
+      await store.crews.changeCrewCode(crew.crewId, 'LEELOO-CCCC');
+      expect(await store.crews.getCrew(crew.crewId)).toMatchObject({ crewName: 'Renamed', crewCode: 'LEELOO-CCCC' });
+      expect(await store.crews.getCrewByCode('LEELOO-AAAA')).toBeNull();
+      await expect(store.crews.changeCrewCode(crew.crewId, 'LEELOO-BBBB')).rejects.toMatchObject({ code: 'crew_code_taken' });
+      await expect(store.crews.renameCrew('crew-missing', 'x')).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('appends with per-crew seq and deduplicates by device and client_msg_id', async () => {
+      const one = await crewWith('AAAA', 'dev-a');
+      const two = await crewWith('BBBB', 'dev-b');
+      const results = await store.crews.appendEvents([
+        { crewId: one.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
+        { crewId: two.crewId, event: text(2) },
+        { crewId: one.crewId, event: text(3), from: { deviceId: 'dev-a', clientMsgId: 'm2' } },
+        { crewId: one.crewId, event: text(4), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
+        { crewId: one.crewId, event: text(5), from: { deviceId: 'dev-b', clientMsgId: 'm1' } },
+      ]);
+      expect(results.map((r) => [r.seq, r.duplicate])).toEqual([[1, false], [1, false], [2, false], [1, true], [3, false]]);
+      expect((await store.crews.getCrew(one.crewId))?.latestSeq).toBe(3);
+      const events = await store.crews.readEvents(one.crewId, 0);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(events[0]!.event).toMatchObject({ type: 'message', seq: 1, crew_code: 'LEELOO-AAAA', payload: { text: 'hello 1' } });
+    });
+
+    it('appends nothing from a batch that fails', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const bad = store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: 'crew-missing', event: text(2) }]);
+      await expect(bad).rejects.toMatchObject({ code: 'not_found' });
+      expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
+      expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(0);
+    });
+
+    it('reads by seq range and by time range, and reports the first seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(await store.crews.firstSeq(crew.crewId)).toBeNull();
+      const before = Date.now();
+      for (let i = 1; i <= 7; i += 1) await store.crews.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
+      expect((await store.crews.readEvents(crew.crewId, 2, { toSeq: 5 })).map((e) => e.seq)).toEqual([3, 4, 5]);
+      expect((await store.crews.readEvents(crew.crewId, 2, { limit: 2 })).map((e) => e.seq)).toEqual([3, 4]);
+      expect(await store.crews.readEvents(crew.crewId, 7)).toEqual([]);
+      const byTime = await store.crews.readEventsByTime(crew.crewId, before, Date.now() + 1);
+      expect(byTime.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await store.crews.readEventsByTime(crew.crewId, 0, before)).toEqual([]);
+      expect(await store.crews.firstSeq(crew.crewId)).toBe(1);
+    });
+
+    it('fills in the current crew code after a rotation', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      await store.crews.changeCrewCode(crew.crewId, 'LEELOO-DDDD');
+      expect((await store.crews.readEvents(crew.crewId, 0))[0]!.event.crew_code).toBe('LEELOO-DDDD');
+    });
+
+    it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      await store.crews.addMember(crew.crewId, 'dev-b');
+      expect((await store.crews.getMembership('dev-b'))?.deliveredSeq).toBe(2);
+      await store.crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 2 }]);
+      await store.crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 1 }]);
+      expect((await store.crews.getMembership('dev-a'))?.deliveredSeq).toBe(2);
+    });
+
+    it('prunes by age but never lowers latest_seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      expect(await store.crews.pruneEventsBefore(Date.now() + 1000)).toBe(2);
+      expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
+      expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(2);
+      expect((await store.crews.appendEvents([{ crewId: crew.crewId, event: text(3) }]))[0]!.seq).toBe(3);
+    });
+
+    it('counts crews, devices and events', async () => {
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      expect(await store.crews.counts()).toEqual({ crews: 1, devices: 2, events: 1 });
+    });
+
+    it('keeps everything across a reopen', async () => {
+      if (!factory.reopen) return;
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
+      await store.close();
+      store = await factory.reopen();
+      expect((await store.crews.listMembers(crew.crewId)).map((m) => m.deviceId)).toEqual(['dev-a', 'dev-b']);
+      expect((await store.crews.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual([1]);
+      const again = await store.crews.appendEvents([{ crewId: crew.crewId, event: text(2), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
+      expect(again[0]).toMatchObject({ seq: 1, duplicate: true });
+    });
+
+    it('fails ping after close', async () => {
+      await store.close();
+      await expect(store.ping()).rejects.toThrow();
+      store = await factory.open();
+    });
+  });
+}

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite, runMigrations } from '../../cloud/store/sqlite.js';
+import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
+import { openStore } from '../../cloud/store/store.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { storeContract } from './store-contract.js';
+
+let dir: string | undefined;
+const file = () => path.join(dir!, 'leeloo.db');
+
+storeContract({
+  name: 'sqlite',
+  async open() {
+    dir = await makeTempDir('leeloo-store-');
+    return openSqliteStore(file());
+  },
+  async reopen() {
+    return openSqliteStore(file());
+  },
+  async cleanup() {
+    if (dir) await removeTempDir(dir);
+    dir = undefined;
+  },
+});
+
+describe('sqlite file and migrations', () => {
+  afterEach(async () => {
+    if (dir) await removeTempDir(dir);
+    dir = undefined;
+  });
+
+  it('opens in WAL mode with durable commits and foreign keys', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const db = openSqlite(file());
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
+    db.close();
+  });
+
+  it('applies each migration once and records it per area', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const db = openSqlite(file());
+    const list = ['CREATE TABLE t (x INTEGER)', 'ALTER TABLE t ADD COLUMN y INTEGER'];
+    expect(runMigrations(db, 'test', list)).toBe(2);
+    expect(runMigrations(db, 'test', list)).toBe(0);
+    expect(runMigrations(db, 'test', [...list, 'CREATE TABLE u (z INTEGER)'])).toBe(1);
+    expect(db.prepare("SELECT version FROM schema_migrations WHERE area = 'test' ORDER BY version").pluck().all()).toEqual([1, 2, 3]);
+    db.close();
+  });
+
+  it('rolls back a failing migration without recording it', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const db = openSqlite(file());
+    expect(() => runMigrations(db, 'test', ['CREATE TABLE t (x INTEGER); CREATE TABLE t (x INTEGER)'])).toThrow();
+    expect(db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'test'").pluck().get()).toBe(0);
+    expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 't'").pluck().get()).toBe(0);
+    db.close();
+  });
+
+  it('reopening an existing store runs no migration again', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    await (await openStore({ dataDir: dir, redisUrl: undefined })).close();
+    const store = openSqliteStore(file());
+    expect(store.db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'crews'").pluck().get()).toBe(1);
+    await store.close();
+  });
+
+  it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {
+    await expect(openStore({ dataDir: '/nonexistent', redisUrl: 'redis://127.0.0.1:6379' })).rejects.toThrow(/Redis store is not available/);
+  });
+});

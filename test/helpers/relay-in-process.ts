@@ -1,0 +1,51 @@
+import { loadConfig, type RelayConfig } from '../../cloud/config.js';
+import type { FeatureFactory } from '../../cloud/feature.js';
+import { createLogger } from '../../cloud/log.js';
+import { createRelay, type Relay } from '../../cloud/server.js';
+import { openStore, type Store } from '../../cloud/store/store.js';
+import { makeTempDir, removeTempDir } from './temp-dir.js';
+import { TestClient } from './ws-client.js';
+
+export interface InProcessRelay {
+  readonly relay: Relay;
+  readonly store: Store;
+  readonly config: RelayConfig;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  connect(): Promise<TestClient>;
+  /** Stops the relay (closes the store) and removes the temp data dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * createRelay in the test process on 127.0.0.1:0 with a temp data dir: fast, and lets a
+ * test pass features and env overrides (e.g. HEARTBEAT_INTERVAL_MS, RATE_LIMIT_*).
+ */
+export async function startInProcessRelay(
+  options: { env?: Record<string, string>; features?: FeatureFactory[] } = {},
+): Promise<InProcessRelay> {
+  const dataDir = await makeTempDir('leeloo-relay-');
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...options.env });
+  const store = await openStore(config);
+  const relay = createRelay({ config, store, log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), features: options.features });
+  const { port } = await relay.start();
+  let closed = false;
+  return {
+    relay,
+    store,
+    config,
+    port,
+    dataDir,
+    httpUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    connect: () => TestClient.connect(`ws://127.0.0.1:${port}/ws`),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await relay.stop();
+      await removeTempDir(dataDir);
+    },
+  };
+}
