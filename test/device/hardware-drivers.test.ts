@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseConfig, ConfigError } from '../../device/config.js';
+import { createSpiDisplay } from '../../device/spi-display.js';
+import { createFbDisplay } from '../../device/fb-display.js';
+import { createGpioButtons } from '../../device/gpio-buttons.js';
+import { FakeGpioPort } from '../fakes/gpio-line.js';
+import { SpidevRecorder } from '../fakes/spidev-recorder.js';
+import { SysfsTree } from '../fakes/sysfs-tree.js';
+import { BASE_SCREEN, renderSample } from '../fakes/sample-frames.js';
+
+let tree: SysfsTree;
+
+beforeEach(async () => {
+  tree = await SysfsTree.create();
+  await tree.gpiochip(512, 'pinctrl-bcm2711', 58);
+});
+
+afterEach(async () => {
+  await tree.remove();
+});
+
+function configErrors(raw: unknown): readonly string[] {
+  try {
+    parseConfig(raw, '/tmp');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.errors;
+    throw error;
+  }
+  return [];
+}
+
+describe('hardware config blocks', () => {
+  it('fills the fb, spi and gpio defaults for a Waveshare 3.5" (A)', () => {
+    const config = parseConfig({ display: { driver: 'spi' }, buttons: { driver: 'gpio' } }, '/tmp');
+    expect(config.display.spi).toMatchObject({ panel: 'ili9486', dcPin: 24, resetPin: 25, rotation: 90, bus: 0, chipSelect: 0 });
+    expect(config.display.fb.device).toBe('/dev/fb1');
+    expect(config.buttons.gpio.pins).toEqual({ prev: 5, next: 6, primary: 13, secondary: 19 });
+    expect(config.display.sleepAfterSeconds).toBe(300);
+  });
+
+  it('says what is wrong with bad hardware options', () => {
+    const errors = configErrors({
+      display: { driver: 'spi', fb: { device: '/dev/sda' }, spi: { panel: 'ssd1306', dcPin: 40, rotation: 45 } },
+      buttons: { driver: 'gpio', gpio: { pins: { primary: 'GPIO17' }, rotary: { a: 20 } } },
+    });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        '/display/fb/device must match pattern "^/dev/fb[0-9]+$"',
+        '/display/spi/panel must be one of "ili9486", "st7796", "st7789", "ili9341"',
+        '/display/spi/dcPin must be <= 27',
+        '/display/spi/rotation must be one of 0, 90, 180, 270',
+        '/buttons/gpio/pins/primary must be integer,null',
+        "/buttons/gpio/rotary must have required property 'b'",
+      ]),
+    );
+  });
+});
+
+describe('drivers built from the config', () => {
+  it('opens the SPI panel on the sysfs lines of a 6.6 kernel and splits to its bufsiz', async () => {
+    await tree.spidevBufsiz(8192);
+    const config = parseConfig({ display: { driver: 'spi' } }, '/tmp');
+    const gpio = new FakeGpioPort();
+    const spi = new SpidevRecorder(8192);
+    const opened: unknown[] = [];
+    const display = createSpiDisplay(config.display.spi, {
+      gpio,
+      sysfsRoot: tree.sys,
+      delay: async () => undefined,
+      openSpi: async (...args) => {
+        opened.push(args);
+        return spi;
+      },
+    });
+    await display.start();
+    expect(opened).toEqual([[0, 0, 16_000_000]]);
+    expect(gpio.line(512 + 24).writes.length).toBeGreaterThan(0);
+    expect(gpio.line(512 + 25).writes).toEqual([1, 0, 1]);
+    await display.present(renderSample(BASE_SCREEN));
+    expect(Math.max(...spi.transfers.map((t) => t.data.length))).toBe(8192);
+    await display.stop();
+    expect(gpio.line(512 + 24).released && spi.closed).toBe(true);
+  });
+
+  it('releases the lines it opened when spidev is missing', async () => {
+    const config = parseConfig({ display: { driver: 'spi' } }, '/tmp');
+    const gpio = new FakeGpioPort();
+    const display = createSpiDisplay(config.display.spi, {
+      gpio,
+      sysfsRoot: tree.sys,
+      openSpi: async () => {
+        throw Object.assign(new Error('/dev/spidev0.0 missing'), { code: 'spi_missing' });
+      },
+    });
+    await expect(display.start()).rejects.toMatchObject({ code: 'spi_missing' });
+    expect([...gpio.lines.values()].every((l) => l.released)).toBe(true);
+    await expect(display.present(renderSample(BASE_SCREEN))).rejects.toMatchObject({ code: 'not_started' });
+  });
+
+  it('blanks the framebuffer for screen sleep with the default fb backlight', async () => {
+    await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
+    const config = parseConfig({ display: { driver: 'fb', fb: { device: '/dev/fb1' } } }, '/tmp');
+    const display = createFbDisplay({ ...config.display.fb, device: join(tree.dev, 'fb1') }, { sysfsRoot: tree.sys });
+    await display.start();
+    await display.setBacklight(false);
+    expect(await readFile(join(tree.sys, 'class/graphics/fb1/blank'), 'utf8')).toBe('4');
+    await display.stop();
+  });
+
+  it('switches a sysfs backlight through bl_power', async () => {
+    await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
+    const dir = await tree.backlight('soc:backlight', { max: 255, blPower: true });
+    const display = createFbDisplay(
+      { device: join(tree.dev, 'fb1'), backlight: { kind: 'sysfs', pin: null, activeHigh: true, name: null } },
+      { sysfsRoot: tree.sys },
+    );
+    await display.start();
+    await display.setBacklight(false);
+    expect(await readFile(join(dir, 'bl_power'), 'utf8')).toBe('4');
+    await display.stop();
+  });
+
+  it('reports a missing sysfs backlight at start', async () => {
+    await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
+    const display = createFbDisplay(
+      { device: join(tree.dev, 'fb1'), backlight: { kind: 'sysfs', pin: null, activeHigh: true, name: null } },
+      { sysfsRoot: tree.sys },
+    );
+    await expect(display.start()).rejects.toMatchObject({ code: 'backlight_missing' });
+    await display.stop();
+  });
+
+  it('builds buttons without the pins set to null', async () => {
+    const config = parseConfig({ buttons: { driver: 'gpio', gpio: { pins: { prev: null, next: null } } } }, '/tmp');
+    const gpio = new FakeGpioPort();
+    const buttons = createGpioButtons(config.buttons, { gpio, sysfsRoot: tree.sys });
+    await buttons.start();
+    expect([...gpio.lines.keys()].sort()).toEqual([512 + 13, 512 + 19]);
+    await buttons.stop();
+  });
+});

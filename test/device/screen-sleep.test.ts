@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ScreenSleep } from '../../device/screen-sleep.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function rig(idleMs = 60_000, fail = false) {
+  const calls: boolean[] = [];
+  const errors: unknown[] = [];
+  const display = {
+    setBacklight: async (on: boolean) => {
+      calls.push(on);
+      if (fail) throw new Error('EACCES: bl_power');
+    },
+  };
+  const sleep = new ScreenSleep({ display, idleMs, onError: (e) => errors.push(e) });
+  return { sleep, calls, errors };
+}
+
+describe('ScreenSleep', () => {
+  it('turns the backlight off after the idle time, not before', async () => {
+    const { sleep, calls } = rig();
+    sleep.start();
+    await vi.advanceTimersByTimeAsync(59_999);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual([false]);
+    expect(sleep.asleep).toBe(true);
+  });
+
+  it('restarts the idle time on activity', async () => {
+    const { sleep, calls } = rig();
+    sleep.start();
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(await sleep.activity()).toBe(false);
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls).toEqual([false]);
+  });
+
+  it('wakes on activity, says so, and sleeps again later', async () => {
+    const { sleep, calls } = rig(1000);
+    sleep.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await sleep.activity()).toBe(true);
+    expect(await sleep.activity()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toEqual([false, true, false]);
+  });
+
+  it('never sleeps with idleMs 0 and does nothing after stop', async () => {
+    const never = rig(0);
+    never.sleep.start();
+    await vi.advanceTimersByTimeAsync(10_000_000);
+    expect(never.calls).toEqual([]);
+    const stopped = rig(1000);
+    stopped.sleep.start();
+    stopped.sleep.stop();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await stopped.sleep.activity()).toBe(false);
+    expect(stopped.calls).toEqual([]);
+  });
+
+  it('reports a backlight that fails instead of throwing', async () => {
+    const { sleep, errors } = rig(1000, true);
+    sleep.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(sleep.activity()).resolves.toBe(true);
+    expect(errors).toHaveLength(2);
+  });
+});
