@@ -1,0 +1,114 @@
+import type { SigninFailure } from './signin-handoff.js';
+import type { SigninSessionRecord } from './token-store.js';
+
+/*
+ * The phone pages of the Spotify sign-in hand-off. Plain HTML with inline CSS (no scripts),
+ * sized for a phone held in one hand; every sentence says what happened and what to do.
+ */
+
+export interface Page {
+  readonly status: number;
+  readonly html: string;
+}
+
+const escape = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const STYLE = `
+*{box-sizing:border-box}
+body{margin:0;font:17px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#101418;color:#eef2f5;
+ display:flex;min-height:100vh;align-items:center;justify-content:center;padding:20px}
+main{width:100%;max-width:420px;background:#1b2229;border-radius:18px;padding:28px 22px;overflow-wrap:anywhere}
+h1{font-size:1.45em;line-height:1.2;margin:0 0 12px}
+p{margin:0 0 14px;color:#c6d0d8}
+.who{background:#242d36;border-radius:12px;padding:12px 14px;margin:0 0 18px}
+.who b{color:#fff}
+.mark{font-size:2.4em;margin:0 0 8px}
+button,.button{display:block;width:100%;border:0;border-radius:999px;padding:15px 18px;font:inherit;font-weight:700;
+ text-align:center;text-decoration:none;background:#1ed760;color:#06130a;cursor:pointer}
+input{width:100%;font:inherit;font-size:1.3em;letter-spacing:.12em;text-transform:uppercase;padding:12px;border-radius:12px;
+ border:1px solid #3a4652;background:#0f1418;color:#fff;margin:0 0 14px}
+small{display:block;margin-top:16px;color:#8d9aa5}
+`;
+
+function layout(title: string, body: string, status = 200): Page {
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escape(title)} · LEELOO</title><style>${STYLE}</style></head>
+<body><main>${body}</main></body></html>`;
+  return { status, html };
+}
+
+function who(session: SigninSessionRecord): string {
+  const crew = session.crewName || session.crewCode;
+  return `<p class="who">Gadget <b>${escape(session.deviceName)}</b>${crew ? ` in crew <b>${escape(crew)}</b>` : ' (not in a crew yet)'}</p>`;
+}
+
+export function landingPage(session: SigninSessionRecord, now: number): Page {
+  const minutes = Math.max(1, Math.ceil((session.expiresAt - now) / 60_000));
+  return layout('Connect Spotify', `
+<h1>Connect Spotify to your LEELOO</h1>
+${who(session)}
+<p>Sign in with your own Spotify account so this gadget can show what you play and put your crew's tracks into your Spotify.</p>
+<form method="post" action="/s/${escape(session.code.replace('-', ''))}/continue"><button type="submit">Continue to Spotify</button></form>
+<small>Code ${escape(session.code)} · this link works for ${minutes} more minute${minutes === 1 ? '' : 's'}. LEELOO only reads what you play and adds tracks when you ask.</small>`);
+}
+
+export function successPage(session: SigninSessionRecord, spotifyName: string): Page {
+  return layout('Spotify connected', `
+<div class="mark" aria-hidden="true">✓</div>
+<h1>Spotify is connected</h1>
+${who(session)}
+<p>Signed in as <b>${escape(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`);
+}
+
+export function codeEntryPage(wrongCode: string | null): Page {
+  return layout('Enter the code', `
+<h1>Enter the code from your gadget</h1>
+<p>The sign-in screen shows a code like <b>ABCD-EFGH</b> under the QR code.</p>
+${wrongCode !== null ? `<p class="who">“${escape(wrongCode.slice(0, 20))}” is not a sign-in code: it has 8 letters and digits.</p>` : ''}
+<form method="get" action="/s"><input name="code" autocomplete="off" autocapitalize="characters" placeholder="ABCD-EFGH" required><button type="submit">Continue</button></form>`,
+  wrongCode !== null ? 400 : 200);
+}
+
+const FAILURES: Record<SigninFailure, { status: number; title: string; text: string }> = {
+  invalid: {
+    status: 404, title: 'This sign-in link is not valid',
+    text: 'The link is incomplete or was never made by a gadget. On your LEELOO, open the menu (long press), choose “Re-pair Spotify” and scan the new code.',
+  },
+  expired: {
+    status: 410, title: 'This sign-in link has expired',
+    text: 'Sign-in links work for 10 minutes, and a newer one replaces the older. On your LEELOO, open the menu (long press), choose “Re-pair Spotify” and scan the new code.',
+  },
+  used: {
+    status: 410, title: 'This sign-in link was already used',
+    text: 'Each link signs in once. If your gadget does not show your music, open its menu (long press), choose “Re-pair Spotify” and scan the new code.',
+  },
+  denied: {
+    status: 200, title: 'Spotify was not connected',
+    text: 'You chose not to give LEELOO access, so nothing was shared. To try again, scan the code on the gadget again.',
+  },
+  spotify_down: {
+    status: 502, title: 'Spotify is not answering',
+    text: 'Spotify did not complete the sign-in. Wait a minute, then open the same link again (it still works until it expires).',
+  },
+  wrong_crew: {
+    status: 409, title: 'This link is for another crew',
+    text: 'The gadget changed crews since this link was made, so it cannot be used. Start the sign-in again from the gadget.',
+  },
+  not_configured: {
+    status: 503, title: 'Spotify sign-in is not set up here',
+    text: 'This relay has no Spotify app configured. Ask the person who runs it, or the crew owner, to register one.',
+  },
+};
+
+export function failurePage(failure: SigninFailure, session?: SigninSessionRecord): Page {
+  const f = FAILURES[failure];
+  const retry = failure === 'spotify_down' && session ? `<a class="button" href="/s/${escape(session.code.replace('-', ''))}">Try again</a>` : '';
+  return layout(f.title, `
+<div class="mark" aria-hidden="true">!</div>
+<h1>${escape(f.title)}</h1>
+${session ? who(session) : ''}
+<p>${escape(f.text)}</p>${retry}`, f.status);
+}

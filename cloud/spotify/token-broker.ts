@@ -1,0 +1,179 @@
+import type { Logger } from '../log.js';
+import type { OutboundMessage, SpotifySigninReason } from '../../protocol/index.js';
+import { SpotifyError } from '../../device/spotify/spotify-http.js';
+import type { SpotifyAccounts, SpotifyApp, TokenAnswer } from './accounts.js';
+import type { SpotifyApps } from './spotify-apps.js';
+import type { TokenCipher } from './token-cipher.js';
+import type { GrantRecord, TokenStore } from './token-store.js';
+
+export interface AccessToken {
+  readonly accessToken: string;
+  /** ms since epoch. */
+  readonly expiresAt: number;
+  readonly apiUrl: string;
+}
+
+const SIGNIN_SENTENCES: Record<SpotifySigninReason, string> = {
+  no_grant: 'This gadget is not signed in to Spotify yet; scan the code on its screen to sign in.',
+  revoked: 'Spotify no longer accepts this sign-in (it was revoked or is older than Spotify allows); sign in again.',
+  app_changed: "The crew's Spotify app changed since this gadget signed in; sign in again.",
+};
+
+/** The gadget must be signed in (again): it should show the sign-in QR. */
+export class SigninRequiredError extends Error {
+  /** True when the gadget was already told (spotify_signin_required) as the grant died. */
+  notified = false;
+  constructor(readonly reason: SpotifySigninReason) {
+    super(SIGNIN_SENTENCES[reason]);
+    this.name = 'SigninRequiredError';
+  }
+}
+
+export function signinRequiredMessage(reason: SpotifySigninReason): OutboundMessage {
+  return { type: 'spotify_signin_required', reason, message: SIGNIN_SENTENCES[reason] };
+}
+
+export interface TokenBrokerDeps {
+  readonly store: TokenStore;
+  readonly cipher: TokenCipher;
+  readonly accounts: SpotifyAccounts;
+  readonly apps: SpotifyApps;
+  readonly apiUrl: string;
+  readonly log: Logger;
+  /** The crew a device is in now (its app decides how to refresh). */
+  readonly crewOf: (deviceId: string) => Promise<string | null>;
+  /** Tells a connected gadget; returns false when it is not connected to this process. */
+  readonly notifyDevice: (deviceId: string, message: OutboundMessage) => boolean;
+  readonly now?: () => number;
+  /** Tokens expiring within this margin are refreshed before they are handed out. */
+  readonly refreshMarginMs?: number;
+}
+
+const refreshContext = (deviceId: string) => `refresh:${deviceId}`;
+const accessContext = (deviceId: string) => `access:${deviceId}`;
+
+/**
+ * Hands out short-lived Spotify access tokens per gadget, refreshing ahead of expiry.
+ * Concurrent requests for one gadget share one refresh (single flight in this process;
+ * across processes the store's compare-and-set on the refresh token decides, and a loser
+ * takes the winner's tokens instead of reporting a false invalid_grant).
+ *
+ * Other relay features (the history collector) use `accessToken(deviceId)` and
+ * `signedInMembers()`.
+ */
+export class TokenBroker {
+  private readonly inflight = new Map<string, Promise<AccessToken>>();
+  private readonly now: () => number;
+  private readonly marginMs: number;
+
+  constructor(private readonly deps: TokenBrokerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.marginMs = deps.refreshMarginMs ?? 5 * 60_000;
+  }
+
+  /** A valid access token for the gadget; throws SigninRequiredError or SpotifyError. */
+  async accessTokenFor(deviceId: string): Promise<AccessToken> {
+    const grant = await this.liveGrant(deviceId);
+    const cached = this.cached(grant, this.marginMs);
+    return cached ?? this.singleFlight(deviceId, () => this.refresh(grant));
+  }
+
+  /** After Spotify refused `refused` with 401: a new token unless another call already replaced it. */
+  async refreshAfterRefusal(deviceId: string, refused: string): Promise<AccessToken> {
+    const grant = await this.liveGrant(deviceId);
+    const cached = this.cached(grant, this.marginMs);
+    if (cached && cached.accessToken !== refused) return cached;
+    return this.singleFlight(deviceId, () => this.refresh(grant));
+  }
+
+  /** For other features (ListeningAccess): the access token alone. */
+  async accessToken(deviceId: string): Promise<string> {
+    return (await this.accessTokenFor(deviceId)).accessToken;
+  }
+
+  /** Device ids of gadgets with a usable Spotify grant. */
+  signedInMembers(): Promise<string[]> {
+    return this.deps.store.listLiveGrants();
+  }
+
+  /** Stores the grant of a completed sign-in (replacing any older one). */
+  async saveNewGrant(input: {
+    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; displayName: string | null; notifyUntil: number;
+  }): Promise<AccessToken> {
+    const { deviceId, answer } = input;
+    if (!answer.refresh_token) throw new SpotifyError('bad_response', { detail: 'no refresh_token in the code exchange' });
+    const expiresAt = this.now() + answer.expires_in * 1000;
+    const grant: GrantRecord = {
+      deviceId, spotifyUserId: input.spotifyUserId, displayName: input.displayName, clientId: input.app.clientId,
+      refreshTokenEnc: this.deps.cipher.encrypt(answer.refresh_token, refreshContext(deviceId)),
+      accessTokenEnc: this.deps.cipher.encrypt(answer.access_token, accessContext(deviceId)),
+      accessExpiresAt: expiresAt, scope: answer.scope ?? '', status: 'live', deadReason: null,
+      notifyUntil: input.notifyUntil, updatedAt: this.now(),
+    };
+    await this.deps.store.saveGrant(grant);
+    return { accessToken: answer.access_token, expiresAt, apiUrl: this.deps.apiUrl };
+  }
+
+  private async liveGrant(deviceId: string): Promise<GrantRecord> {
+    const grant = await this.deps.store.getGrant(deviceId);
+    if (!grant) throw new SigninRequiredError('no_grant');
+    if (grant.status === 'dead') throw new SigninRequiredError(grant.deadReason ?? 'revoked');
+    return grant;
+  }
+
+  private cached(grant: GrantRecord, marginMs: number): AccessToken | null {
+    if (!grant.accessTokenEnc || grant.accessExpiresAt - marginMs <= this.now()) return null;
+    const accessToken = this.deps.cipher.decrypt(grant.accessTokenEnc, accessContext(grant.deviceId));
+    return { accessToken, expiresAt: grant.accessExpiresAt, apiUrl: this.deps.apiUrl };
+  }
+
+  private singleFlight(deviceId: string, run: () => Promise<AccessToken>): Promise<AccessToken> {
+    const running = this.inflight.get(deviceId);
+    if (running) return running;
+    const promise = run().finally(() => this.inflight.delete(deviceId));
+    this.inflight.set(deviceId, promise);
+    return promise;
+  }
+
+  private async refresh(grant: GrantRecord): Promise<AccessToken> {
+    const { deviceId } = grant;
+    const app = await this.deps.apps.byClientId(grant.clientId, await this.deps.crewOf(deviceId));
+    if (!app) return this.kill(grant, 'app_changed');
+    const refreshToken = this.deps.cipher.decrypt(grant.refreshTokenEnc, refreshContext(deviceId));
+    let answer: TokenAnswer;
+    try {
+      answer = await this.deps.accounts.refresh({ app, refreshToken });
+    } catch (error) {
+      if (error instanceof SpotifyError && error.code === 'invalid_grant') return this.afterInvalidGrant(grant);
+      throw error;
+    }
+    const expiresAt = this.now() + answer.expires_in * 1000;
+    // Always written with the current key: this is where key rotation re-encrypts old rows.
+    const stored = await this.deps.store.updateTokens(deviceId, grant.refreshTokenEnc, {
+      refreshTokenEnc: this.deps.cipher.encrypt(answer.refresh_token ?? refreshToken, refreshContext(deviceId)),
+      accessTokenEnc: this.deps.cipher.encrypt(answer.access_token, accessContext(deviceId)),
+      accessExpiresAt: expiresAt,
+    });
+    if (!stored) this.deps.log.info({ deviceId }, 'spotify grant changed during refresh; using the fresh answer');
+    this.deps.log.debug({ deviceId, rotated: Boolean(answer.refresh_token), expiresAt }, 'spotify token refreshed');
+    return { accessToken: answer.access_token, expiresAt, apiUrl: this.deps.apiUrl };
+  }
+
+  private async afterInvalidGrant(grant: GrantRecord): Promise<AccessToken> {
+    // Another relay process may have rotated the refresh token a moment ago.
+    const latest = await this.deps.store.getGrant(grant.deviceId);
+    if (latest && latest.status === 'live' && latest.refreshTokenEnc !== grant.refreshTokenEnc) {
+      const cached = this.cached(latest, 0);
+      if (cached) return cached;
+    }
+    return this.kill(grant, 'revoked');
+  }
+
+  private async kill(grant: GrantRecord, reason: 'revoked' | 'app_changed'): Promise<never> {
+    await this.deps.store.markGrantDead(grant.deviceId, reason, grant.refreshTokenEnc);
+    this.deps.log.warn({ deviceId: grant.deviceId, reason }, 'spotify grant is dead; the gadget must sign in again');
+    const error = new SigninRequiredError(reason);
+    error.notified = this.deps.notifyDevice(grant.deviceId, signinRequiredMessage(reason));
+    throw error;
+  }
+}

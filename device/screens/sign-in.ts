@@ -1,0 +1,86 @@
+import type { SKRSContext2D } from '@napi-rs/canvas';
+import QRCode from 'qrcode';
+import type { ButtonEvent } from '../hardware.js';
+import type { Screen, ScreenHost, ScreenView } from './screen.js';
+import { COLORS, fitText, font, wrapText } from './theme.js';
+
+export interface SigninSession {
+  readonly url: string;
+  readonly code: string;
+  readonly expiresAt: number;
+}
+
+/** The sign-in hand-off on the gadget: a QR code of the short link, the code, the time left. */
+export class SignInScreen implements Screen {
+  readonly id = 'sign_in';
+  readonly title = 'Spotify sign-in';
+  session: SigninSession | null = null;
+  /** Why there is no code to show (waiting for the relay, or its error). */
+  message = 'Asking the relay for a sign-in code…';
+  private qr: { url: string; size: number; modules: Uint8Array } | null = null;
+
+  /** `restart` asks the relay for a new session (after expiry, or from the button). */
+  constructor(private readonly restart: () => void) {}
+
+  draw(g: SKRSContext2D, { area, now }: ScreenView): void {
+    g.textAlign = 'left';
+    g.textBaseline = 'alphabetic';
+    const session = this.session;
+    if (!session || session.expiresAt <= now) {
+      const text = session ? 'The code expired. Press the main button for a new one.' : this.message;
+      g.fillStyle = COLORS.text;
+      g.font = font(18);
+      g.textAlign = 'center';
+      wrapText(g, text, area.w - 60, 3).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 - 10 + i * 24));
+      g.textAlign = 'left';
+      return;
+    }
+    const side = area.h - 24;
+    this.drawQr(g, session.url, area.x + 14, area.y + 12, side);
+    const tx = area.x + side + 34;
+    const tw = area.x + area.w - tx - 14;
+    g.fillStyle = COLORS.text;
+    g.font = font(18, 'bold');
+    wrapText(g, 'Scan with your phone to connect Spotify', tw, 3).forEach((line, i) => g.fillText(line, tx, area.y + 40 + i * 23));
+    g.fillStyle = COLORS.muted;
+    g.font = font(13);
+    g.fillText('or open the link and enter', tx, area.y + 132);
+    g.fillText(fitText(g, session.url.replace(/^https?:\/\//, '').replace(/\/s\/.*$/, '/s'), tw), tx, area.y + 150);
+    g.fillStyle = COLORS.accent;
+    g.font = font(28, 'bold');
+    g.fillText(session.code, tx, area.y + 190);
+    g.fillStyle = COLORS.muted;
+    g.font = font(14);
+    g.fillText(`Expires in ${timeLeft(session.expiresAt - now)}`, tx, area.y + 222);
+  }
+
+  onButton(event: ButtonEvent, _host: ScreenHost): boolean {
+    if (event.kind !== 'press' || event.button !== 'primary') return false;
+    this.restart();
+    return true;
+  }
+
+  /** Draws the QR modules as squares on a white quiet zone, scaled to whole pixels. */
+  private drawQr(g: SKRSContext2D, url: string, x: number, y: number, side: number): void {
+    if (this.qr?.url !== url) {
+      const code = QRCode.create(url, { errorCorrectionLevel: 'M' });
+      this.qr = { url, size: code.modules.size, modules: code.modules.data };
+    }
+    const { size, modules } = this.qr;
+    const scale = Math.floor(side / (size + 4));
+    const drawn = scale * (size + 4);
+    g.fillStyle = '#ffffff';
+    g.fillRect(x, y, drawn, drawn);
+    g.fillStyle = '#000000';
+    for (let row = 0; row < size; row++) {
+      for (let col = 0; col < size; col++) {
+        if (modules[row * size + col]) g.fillRect(x + (col + 2) * scale, y + (row + 2) * scale, scale, scale);
+      }
+    }
+  }
+}
+
+function timeLeft(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createCanvas, loadImage, type Image } from '@napi-rs/canvas';
+
+export interface ArtCacheOptions {
+  readonly dir: string;
+  /** Edge of the square art box, in pixels: images are stored at this size. */
+  readonly size: number;
+  /** Bytes on disk; the oldest files go first when over. */
+  readonly maxBytes: number;
+  /** Biggest download accepted. */
+  readonly maxDownloadBytes?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Album art, downloaded once, resized to the art box with the canvas and kept on disk as
+ * PNG under a size cap. `lookup` is synchronous for drawing: it answers from memory and
+ * starts a load when the image is not there yet (`onReady` then asks for a redraw).
+ */
+export class ArtCache {
+  private readonly memory = new Map<string, Image>();
+  private readonly loading = new Map<string, Promise<Image | null>>();
+
+  constructor(private readonly options: ArtCacheOptions, private readonly onReady: () => void = () => undefined) {}
+
+  lookup(url: string): Image | null {
+    const image = this.memory.get(url);
+    if (image) return image;
+    void this.get(url);
+    return null;
+  }
+
+  /** The resized image for the URL, from memory, disk or the network; null when it cannot be had. */
+  get(url: string): Promise<Image | null> {
+    const known = this.memory.get(url);
+    if (known) return Promise.resolve(known);
+    let pending = this.loading.get(url);
+    if (!pending) {
+      pending = this.load(url).finally(() => this.loading.delete(url));
+      this.loading.set(url, pending);
+    }
+    return pending;
+  }
+
+  private async load(url: string): Promise<Image | null> {
+    const file = path.join(this.options.dir, `${createHash('sha1').update(url).digest('hex')}.png`);
+    let bytes: Buffer | null = await fs.readFile(file).catch(() => null);
+    if (bytes) {
+      const now = new Date();
+      await fs.utimes(file, now, now).catch(() => undefined);
+    } else {
+      bytes = await this.download(url);
+      if (!bytes) return null;
+      await this.store(file, bytes);
+    }
+    const image = await loadImage(bytes).catch(() => null);
+    if (!image) return null;
+    this.remember(url, image);
+    this.onReady();
+    return image;
+  }
+
+  private async download(url: string): Promise<Buffer | null> {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000) });
+      const limit = this.options.maxDownloadBytes ?? 2_000_000;
+      if (!response.ok || Number(response.headers.get('content-length') ?? 0) > limit) return null;
+      const raw = Buffer.from(await response.arrayBuffer());
+      if (raw.length > limit) return null;
+      return await this.resize(raw);
+    } catch {
+      // Unreachable art is drawn as a placeholder; the next lookup tries again.
+      return null;
+    }
+  }
+
+  private async resize(raw: Buffer): Promise<Buffer> {
+    const source = await loadImage(raw);
+    const { size } = this.options;
+    const canvas = createCanvas(size, size);
+    const g = canvas.getContext('2d');
+    // Cover the square: crop the longer side of non-square art.
+    const scale = Math.max(size / source.width, size / source.height);
+    const w = source.width * scale;
+    const h = source.height * scale;
+    g.drawImage(source, (size - w) / 2, (size - h) / 2, w, h);
+    return canvas.toBuffer('image/png');
+  }
+
+  private async store(file: string, bytes: Buffer): Promise<void> {
+    await fs.mkdir(this.options.dir, { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temp, bytes);
+    await fs.rename(temp, file);
+    await this.evict();
+  }
+
+  /** Deletes the least recently used files until the directory fits the cap. */
+  private async evict(): Promise<void> {
+    const names = (await fs.readdir(this.options.dir)).filter((n) => n.endsWith('.png'));
+    const files = await Promise.all(names.map(async (name) => {
+      const stat = await fs.stat(path.join(this.options.dir, name));
+      return { name, size: stat.size, mtime: stat.mtimeMs };
+    }));
+    files.sort((a, b) => a.mtime - b.mtime);
+    let total = files.reduce((sum, f) => sum + f.size, 0);
+    for (const file of files) {
+      if (total <= this.options.maxBytes) break;
+      await fs.rm(path.join(this.options.dir, file.name), { force: true });
+      total -= file.size;
+    }
+  }
+
+  private remember(url: string, image: Image): void {
+    this.memory.delete(url);
+    this.memory.set(url, image);
+    // A few decoded images are enough for the screens; the rest stay on disk.
+    while (this.memory.size > 8) this.memory.delete(this.memory.keys().next().value!);
+  }
+}

@@ -1,0 +1,128 @@
+import type { Clock, TimerHandle } from '../clock.js';
+import { SpotifyError } from './spotify-http.js';
+import { pickAlbumImage, type SpotifyWebApi } from './web-api.js';
+
+/** What the now-playing screen shows; progress is interpolated from `fetchedAt`. */
+export interface NowPlaying {
+  readonly uri: string;
+  readonly track: string;
+  readonly artist: string;
+  readonly album: string;
+  readonly artUrl: string | null;
+  readonly durationMs: number;
+  readonly progressMs: number;
+  readonly isPlaying: boolean;
+  /** Clock time the progress was read at. */
+  readonly fetchedAt: number;
+}
+
+export const POLL_INTERVALS = {
+  playing: 5_000,
+  paused: 15_000,
+  idle: 30_000,
+  error: 30_000,
+  /** Poll again this long after the track should have ended, to catch the change quickly. */
+  afterTrackEnd: 750,
+  minimum: 1_000,
+} as const;
+
+/** Where the progress bar is now, without a request. */
+export function progressAt(playing: NowPlaying, now: number): number {
+  if (!playing.isPlaying) return playing.progressMs;
+  return Math.min(playing.durationMs, playing.progressMs + Math.max(0, now - playing.fetchedAt));
+}
+
+/** Adaptive interval: fast near a track change, normal while playing, slow when paused or idle. */
+export function nextPollDelay(playing: NowPlaying | null, now: number): number {
+  if (!playing) return POLL_INTERVALS.idle;
+  if (!playing.isPlaying) return POLL_INTERVALS.paused;
+  const remaining = playing.durationMs - progressAt(playing, now);
+  if (remaining < POLL_INTERVALS.playing) return Math.max(POLL_INTERVALS.minimum, remaining + POLL_INTERVALS.afterTrackEnd);
+  return POLL_INTERVALS.playing;
+}
+
+export interface PollerEvents {
+  onChange(playing: NowPlaying | null): void;
+  onError(error: Error): void;
+}
+
+/**
+ * Polls currently-playing with the ETag of the last answer. Runs only while awake: the
+ * screen sleeping stops it, waking polls at once.
+ */
+export class NowPlayingPoller {
+  private timer: TimerHandle | null = null;
+  private etag: string | null = null;
+  private current: NowPlaying | null = null;
+  private awake = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: SpotifyWebApi,
+    private readonly clock: Clock,
+    private readonly events: PollerEvents,
+    private readonly artSize = 160,
+  ) {}
+
+  get nowPlaying(): NowPlaying | null {
+    return this.current;
+  }
+
+  setAwake(awake: boolean): void {
+    if (awake === this.awake) return;
+    this.awake = awake;
+    this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (awake) void this.poll();
+  }
+
+  /** Polls now (e.g. right after signing in or queueing), after any poll under way. */
+  async pollNow(): Promise<void> {
+    await this.running;
+    this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    return this.poll();
+  }
+
+  private poll(): Promise<void> {
+    if (!this.awake) return Promise.resolve();
+    this.running ??= this.pollOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async pollOnce(): Promise<void> {
+    let delay: number;
+    try {
+      delay = await this.fetch();
+    } catch (error) {
+      this.events.onError(error as Error);
+      delay = error instanceof SpotifyError && error.retryAfterMs ? error.retryAfterMs : POLL_INTERVALS.error;
+    }
+    this.clock.clearTimeout(this.timer);
+    if (this.awake) this.timer = this.clock.setTimeout(() => void this.poll(), delay);
+  }
+
+  private async fetch(): Promise<number> {
+    const result = await this.api.currentlyPlaying(this.etag);
+    const now = this.clock.now();
+    if (result.kind === 'unchanged') {
+      // Same answer as before: progress moved on by itself (when playing).
+      if (this.current) this.current = { ...this.current, progressMs: progressAt(this.current, now), fetchedAt: now };
+      return nextPollDelay(this.current, now);
+    }
+    this.etag = result.etag;
+    const item = result.kind === 'playing' ? result.playing.item : null;
+    const next: NowPlaying | null = result.kind === 'playing' && item
+      ? {
+        uri: item.uri, track: item.name, artist: item.artists.map((a) => a.name).join(', '), album: item.album.name,
+        artUrl: pickAlbumImage(item, this.artSize), durationMs: item.duration_ms,
+        progressMs: result.playing.progress_ms ?? 0, isPlaying: result.playing.is_playing, fetchedAt: now,
+      }
+      : null;
+    this.current = next;
+    this.events.onChange(next);
+    return nextPollDelay(next, now);
+  }
+}

@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import { SongPush, type OutboundMessage } from '../../protocol/index.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Controller } from '../controller.js';
+import { ART_BOX, NowPlayingScreen } from '../screens/now-playing.js';
+import type { MenuEntry } from '../screens/screen.js';
+import { SignInScreen } from '../screens/sign-in.js';
+import { latestShare } from '../state.js';
+import { ArtCache } from './art-cache.js';
+import { NowPlayingPoller } from './now-playing-poller.js';
+import { NotSignedInError, RelayTokenSource } from './relay-tokens.js';
+import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from './spotify-http.js';
+import { SpotifyWebApi } from './web-api.js';
+
+export interface SpotifyLinkDeps {
+  readonly controller: Controller;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Album art cache directory (under the device data dir). */
+  readonly artDir: string;
+  readonly artCacheBytes?: number;
+  /** Until the relay names one with a token. */
+  readonly defaultApiUrl?: string;
+  readonly http?: SpotifyHttpOptions;
+}
+
+const NOTICE_MS = 4_000;
+
+/**
+ * The gadget's Spotify: sign-in screen, tokens from the relay, now-playing polling, and the
+ * actions (share what plays, queue or play the crew's shared track, re-pair). `attach()`
+ * adds its screens and menu entries before controller.start(); start()/stop() follow the
+ * controller's.
+ */
+export class SpotifyLink {
+  readonly nowPlaying: NowPlayingScreen;
+  readonly signIn: SignInScreen;
+  readonly tokens: RelayTokenSource;
+  readonly art: ArtCache;
+  private readonly poller: NowPlayingPoller;
+  private readonly web: SpotifyWebApi;
+  private unsubscribe: (() => void) | null = null;
+  private tick: TimerHandle | null = null;
+  private awake = true;
+
+  constructor(private readonly deps: SpotifyLinkDeps) {
+    const { controller, clock } = deps;
+    this.tokens = new RelayTokenSource(controller.relay, clock, deps.defaultApiUrl ?? 'https://api.spotify.com/v1');
+    this.web = new SpotifyWebApi({ http: new SpotifyHttp(deps.http), apiUrl: () => this.tokens.apiUrl, tokens: this.tokens, limiterKey: 'owner' });
+    this.art = new ArtCache({ dir: deps.artDir, size: ART_BOX, maxBytes: deps.artCacheBytes ?? 5_000_000 }, () => controller.invalidate());
+    this.poller = new NowPlayingPoller(this.web, clock, {
+      onChange: (playing) => {
+        this.nowPlaying.playing = playing;
+        controller.invalidate();
+      },
+      onError: (error) => this.onPollError(error),
+    }, ART_BOX);
+    this.nowPlaying = new NowPlayingScreen({ share: () => void this.shareNowPlaying(), signIn: () => this.repair() }, (url) => this.art.lookup(url));
+    this.signIn = new SignInScreen(() => this.repair());
+  }
+
+  /** Adds the screens and the menu entries; call before controller.start(). */
+  attach(): this {
+    this.deps.controller.screens.add(this.nowPlaying).add(this.signIn);
+    for (const entry of this.menuEntries()) this.deps.controller.screens.addMenuEntry(entry);
+    return this;
+  }
+
+  start(): void {
+    this.unsubscribe = this.deps.controller.relay.onEvent((event) => {
+      if (event.kind === 'frame' || event.kind === 'event') this.onFrame(event.message);
+      if (event.kind === 'connection' && event.connection.status === 'online') void this.checkSignIn();
+    });
+    this.scheduleTick();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.deps.clock.clearTimeout(this.tick);
+    this.tick = null;
+    this.poller.setAwake(false);
+  }
+
+  /** The screen sleeping stops polling; waking polls at once. */
+  setScreenAwake(awake: boolean): void {
+    this.awake = awake;
+    this.poller.setAwake(awake && this.nowPlaying.link === 'signed_in');
+  }
+
+  /** One press: shares what is playing with the crew (queued in the outbox when offline). */
+  async shareNowPlaying(): Promise<boolean> {
+    const playing = this.poller.nowPlaying;
+    if (!playing) return this.notify('Nothing is playing to share.', 'error');
+    const song = SongPush.safeParse({
+      artist: playing.artist, track: playing.track, album: playing.album, spotify_uri: playing.uri,
+      album_art_url: playing.artUrl ?? '', note: '',
+    });
+    if (!song.success) return this.notify('This track cannot be shared (local files are not on Spotify).', 'error');
+    try {
+      await this.deps.controller.shareTrack(song.data);
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message }, 'share failed');
+      return this.notify('Could not save the share; try again.', 'error');
+    }
+    const offline = this.deps.controller.state.connection.status !== 'online';
+    return this.notify(offline ? 'Shared — it goes out when the gadget is back online.' : 'Shared with your crew ✓', 'ok');
+  }
+
+  /** Puts the crew's newest shared track into the owner's Spotify: queue, or play now. */
+  async useSharedTrack(mode: 'queue' | 'play'): Promise<boolean> {
+    const share = latestShare(this.deps.controller.state);
+    if (!share) return this.notify('Nothing has been shared yet.', 'error');
+    try {
+      if (mode === 'queue') await this.web.addToQueue(share.share.spotify_uri);
+      else await this.web.play([share.share.spotify_uri]);
+    } catch (error) {
+      const text = error instanceof SpotifyError || error instanceof NotSignedInError ? error.message : 'Spotify did not take it; try again.';
+      return this.notify(text, 'error');
+    }
+    void this.poller.pollNow();
+    return this.notify(mode === 'queue' ? `Added "${share.share.track}" to your queue ✓` : `Playing "${share.share.track}" ✓`, 'ok');
+  }
+
+  /** Starts a new sign-in (re-pair) and shows the QR. */
+  repair(): void {
+    this.tokens.clear();
+    this.signIn.session = null;
+    this.signIn.message = this.deps.controller.relay.sendNow({ type: 'spotify_signin_start' })
+      ? 'Asking the relay for a sign-in code…'
+      : 'Not connected to the relay; the code appears once it is back.';
+    this.deps.controller.show('sign_in');
+  }
+
+  private menuEntries(): MenuEntry[] {
+    return [
+      { id: 'spotify_queue', order: 30, label: () => 'Add shared track to my queue', run: () => void this.useSharedTrack('queue').then(() => this.deps.controller.show('now_playing')) },
+      { id: 'spotify_play', order: 31, label: () => 'Play shared track now', run: () => void this.useSharedTrack('play').then(() => this.deps.controller.show('now_playing')) },
+      { id: 'spotify_repair', order: 40, label: () => 'Re-pair Spotify', run: () => this.repair() },
+    ];
+  }
+
+  private onFrame(message: OutboundMessage): void {
+    if (message.type === 'spotify_signin_session') {
+      this.signIn.session = { url: message.url, code: message.code, expiresAt: message.expires_at };
+      this.deps.controller.show('sign_in');
+      return;
+    }
+    if (message.type === 'error' && message.code === 'spotify_not_configured') {
+      this.signIn.message = message.message;
+      this.deps.controller.invalidate();
+    }
+    const learned = this.tokens.handle(message);
+    if (learned === 'signed_in') this.becameSignedIn(true);
+    if (learned === 'signin_required') this.becameSignedOut(true);
+  }
+
+  /** After each connect: asking for a token tells whether we are signed in (and collects an offline sign-in). */
+  private async checkSignIn(): Promise<void> {
+    try {
+      await this.tokens.token();
+      this.becameSignedIn(false);
+    } catch (error) {
+      if (!(error instanceof NotSignedInError)) this.deps.log.warn({ err: (error as Error).message }, 'spotify token check failed');
+    }
+  }
+
+  private becameSignedIn(justNow: boolean): void {
+    const was = this.nowPlaying.link;
+    this.nowPlaying.link = 'signed_in';
+    this.signIn.session = null;
+    this.poller.setAwake(this.awake);
+    if (justNow || was !== 'signed_in') {
+      if (justNow) this.notify('Spotify is connected ✓', 'ok');
+      if (justNow || this.deps.controller.currentScreen === 'sign_in') this.deps.controller.show('now_playing');
+    }
+  }
+
+  private becameSignedOut(startSignin: boolean): void {
+    this.nowPlaying.link = 'signed_out';
+    this.nowPlaying.playing = null;
+    this.poller.setAwake(false);
+    if (startSignin) this.repair();
+  }
+
+  private onPollError(error: Error): void {
+    if (error instanceof NotSignedInError) return this.becameSignedOut(false);
+    this.deps.log.warn({ err: error.message }, 'now-playing poll failed');
+  }
+
+  private notify(text: string, tone: 'ok' | 'error'): boolean {
+    this.nowPlaying.notice = { text, tone, until: this.deps.clock.now() + NOTICE_MS };
+    this.deps.controller.invalidate();
+    return tone === 'ok';
+  }
+
+  /** Once a second while a moving screen is up: the progress bar and the sign-in countdown. */
+  private scheduleTick(): void {
+    this.tick = this.deps.clock.setTimeout(() => {
+      const screen = this.deps.controller.currentScreen;
+      if (this.awake && (screen === 'sign_in' || screen === 'now_playing')) this.deps.controller.invalidate();
+      this.scheduleTick();
+    }, 1_000);
+  }
+}

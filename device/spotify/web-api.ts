@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { SpotifyError, type SpotifyHttp } from './spotify-http.js';
+
+/*
+ * The Spotify Web API calls LEELOO makes, with every answer checked by zod. Used by the
+ * gadget (now playing, queue, play) and by the relay (me, recently-played).
+ */
+
+const Image = z.object({ url: z.url(), width: z.number().nullable().optional(), height: z.number().nullable().optional() });
+
+export const Track = z.object({
+  // Local files have no id.
+  id: z.string().nullable(),
+  uri: z.string(),
+  name: z.string(),
+  duration_ms: z.number().int().nonnegative(),
+  artists: z.array(z.object({ name: z.string() })),
+  album: z.object({ name: z.string(), images: z.array(Image).default([]) }),
+});
+export type Track = z.infer<typeof Track>;
+
+export const CurrentlyPlaying = z.object({
+  timestamp: z.number(),
+  progress_ms: z.number().int().nonnegative().nullable(),
+  is_playing: z.boolean(),
+  currently_playing_type: z.string().optional(),
+  // Null during ads and for episodes (we do not ask for additional_types).
+  item: Track.nullable(),
+});
+export type CurrentlyPlaying = z.infer<typeof CurrentlyPlaying>;
+
+export const RecentlyPlayedPage = z.object({
+  items: z.array(z.object({ track: Track, played_at: z.iso.datetime({ offset: true }) })),
+  next: z.string().nullable(),
+  cursors: z.object({ after: z.string().nullable().optional(), before: z.string().nullable().optional() }).nullable(),
+  limit: z.number().int(),
+});
+export type RecentlyPlayedPage = z.infer<typeof RecentlyPlayedPage>;
+
+export const SpotifyProfile = z.object({ id: z.string().min(1), display_name: z.string().nullable().optional() });
+export type SpotifyProfile = z.infer<typeof SpotifyProfile>;
+
+/** Where access tokens come from: the relay broker on the gadget, the store on the relay. */
+export interface AccessTokenSource {
+  token(): Promise<string>;
+  /** Called once after a 401 with the token Spotify refused; returns a fresher one. */
+  refresh(refused: string): Promise<string>;
+}
+
+export type NowPlayingPoll =
+  | { kind: 'unchanged' }
+  | { kind: 'idle'; etag: null }
+  | { kind: 'playing'; playing: CurrentlyPlaying; etag: string | null };
+
+export interface WebApiOptions {
+  http: SpotifyHttp;
+  /** A function so the base URL can follow what the relay hands out with tokens. */
+  apiUrl: () => string;
+  tokens: AccessTokenSource;
+  /** The rate-limit key: one per Spotify user. */
+  limiterKey: string;
+}
+
+export class SpotifyWebApi {
+  constructor(private readonly options: WebApiOptions) {}
+
+  /** With the ETag of the last answer, Spotify may answer 304: nothing changed. */
+  async currentlyPlaying(etag?: string | null): Promise<NowPlayingPoll> {
+    const response = await this.call('GET', '/me/player/currently-playing', { headers: etag ? { 'if-none-match': etag } : {} });
+    if (response.status === 304) return { kind: 'unchanged' };
+    if (response.status === 204) return { kind: 'idle', etag: null };
+    const playing = await parse(response, CurrentlyPlaying);
+    return { kind: 'playing', playing, etag: response.headers.get('etag') };
+  }
+
+  async addToQueue(uri: string): Promise<void> {
+    await this.call('POST', `/me/player/queue?uri=${encodeURIComponent(uri)}`);
+  }
+
+  async play(uris: string[]): Promise<void> {
+    await this.call('PUT', '/me/player/play', { body: JSON.stringify({ uris }), headers: { 'content-type': 'application/json' } });
+  }
+
+  async recentlyPlayed(query: { limit?: number; after?: number; before?: number } = {}): Promise<RecentlyPlayedPage> {
+    const params = new URLSearchParams({ limit: String(query.limit ?? 50) });
+    if (query.after !== undefined) params.set('after', String(query.after));
+    if (query.before !== undefined) params.set('before', String(query.before));
+    return parse(await this.call('GET', `/me/player/recently-played?${params}`), RecentlyPlayedPage);
+  }
+
+  async me(): Promise<SpotifyProfile> {
+    return parse(await this.call('GET', '/me'), SpotifyProfile);
+  }
+
+  private async call(method: 'GET' | 'POST' | 'PUT', path: string, extra: { headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+    const send = (token: string) =>
+      this.options.http.send({
+        method,
+        url: this.options.apiUrl().replace(/\/$/, '') + path,
+        limiterKey: this.options.limiterKey,
+        headers: { ...extra.headers, authorization: `Bearer ${token}` },
+        body: extra.body,
+      });
+    const token = await this.options.tokens.token();
+    try {
+      return await send(token);
+    } catch (error) {
+      if (!(error instanceof SpotifyError) || error.code !== 'unauthorized') throw error;
+      return send(await this.options.tokens.refresh(token));
+    }
+  }
+}
+
+async function parse<T extends z.ZodType>(response: Response, schema: T): Promise<z.infer<T>> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw new SpotifyError('bad_response', { status: response.status, detail: 'not JSON' });
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new SpotifyError('bad_response', { status: response.status, detail: `${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() });
+  }
+  return result.data;
+}
+
+/** The album image closest to (and not smaller than, when possible) the wanted size. */
+export function pickAlbumImage(track: Track, size: number): string | null {
+  const images = [...track.album.images].sort((a, b) => (a.width ?? 0) - (b.width ?? 0));
+  return (images.find((i) => (i.width ?? 0) >= size) ?? images[images.length - 1])?.url ?? null;
+}

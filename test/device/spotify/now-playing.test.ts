@@ -1,0 +1,193 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
+import QRCode from 'qrcode';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ArtCache } from '../../../device/spotify/art-cache.js';
+import { NowPlayingPoller, nextPollDelay, POLL_INTERVALS, type NowPlaying } from '../../../device/spotify/now-playing-poller.js';
+import { SpotifyHttp } from '../../../device/spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../../device/spotify/web-api.js';
+import { ART_BOX, NowPlayingScreen } from '../../../device/screens/now-playing.js';
+import { ScreenRenderer } from '../../../device/screens/renderer.js';
+import { SignInScreen } from '../../../device/screens/sign-in.js';
+import { COLORS } from '../../../device/screens/theme.js';
+import { initialState } from '../../../device/state.js';
+import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
+import { ManualClock } from '../../fakes/manual-clock.js';
+
+let spotify: FakeSpotify;
+let dir: string;
+
+beforeEach(async () => {
+  spotify = await startFakeSpotify();
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'leeloo-art-'));
+});
+afterEach(async () => {
+  await spotify.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const playing = (over: Partial<NowPlaying> = {}): NowPlaying => ({
+  uri: 'spotify:track:T1', track: 'Joga', artist: 'Björk', album: 'Homogenic', artUrl: null,
+  durationMs: 200_000, progressMs: 50_000, isPlaying: true, fetchedAt: 1_000_000, ...over,
+});
+
+/** Renders a screen, encodes it as PNG and decodes it again; returns a pixel reader. */
+async function snapshot(screen: NowPlayingScreen | SignInScreen, now: number) {
+  const frame = new ScreenRenderer().render({ screen, state: initialState('Kitchen', 'ws://relay'), now, overlay: null });
+  const canvas = createCanvas(480, 320);
+  const g = canvas.getContext('2d');
+  const image = g.createImageData(480, 320);
+  image.data.set(frame.data);
+  g.putImageData(image, 0, 0);
+  const decoded = await loadImage(await canvas.encode('png'));
+  const back = createCanvas(decoded.width, decoded.height).getContext('2d');
+  back.drawImage(decoded, 0, 0);
+  const data = back.getImageData(0, 0, 480, 320).data;
+  return { data, at: (x: number, y: number) => [data[(y * 480 + x) * 4]!, data[(y * 480 + x) * 4 + 1]!, data[(y * 480 + x) * 4 + 2]!] };
+}
+
+const close = (a: number[], hex: string) => [1, 3, 5].every((i, k) => Math.abs(parseInt(hex.slice(i, i + 2), 16) - a[k]!) < 40);
+
+describe('adaptive polling', () => {
+  it('polls fast near the track end, normally while playing, slowly when paused or idle', () => {
+    expect(nextPollDelay(null, 0)).toBe(POLL_INTERVALS.idle);
+    expect(nextPollDelay(playing({ isPlaying: false }), 1_000_000)).toBe(POLL_INTERVALS.paused);
+    expect(nextPollDelay(playing(), 1_000_000)).toBe(POLL_INTERVALS.playing);
+    // 3 s left: poll just after the end.
+    expect(nextPollDelay(playing(), 1_000_000 + 147_000)).toBe(3_000 + POLL_INTERVALS.afterTrackEnd);
+    expect(nextPollDelay(playing(), 1_000_000 + 200_000)).toBe(POLL_INTERVALS.minimum);
+  });
+
+  it('uses the ETag, stops while the screen sleeps and polls at once on waking', async () => {
+    spotify.registerApp('app-1');
+    spotify.addUser({ id: 'anna' });
+    const authorize = await fetch(`${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb`, { redirect: 'manual' });
+    spotify.registerApp('app-1', 'secret-1');
+    const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+    const tokenAnswer = await fetch(`${spotify.accountsUrl}/api/token`, {
+      method: 'POST', headers: { authorization: `Basic ${Buffer.from('app-1:secret-1').toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb' }),
+    });
+    const { access_token } = (await tokenAnswer.json()) as { access_token: string };
+    spotify.setCurrentlyPlaying('anna', { track: fakeTrack('T1'), progress_ms: 10_000, is_playing: true });
+    const clock = new ManualClock();
+    const changes: (NowPlaying | null)[] = [];
+    let done: () => void = () => undefined;
+    const api = new SpotifyWebApi({ http: new SpotifyHttp(), apiUrl: () => spotify.apiUrl, limiterKey: 'anna', tokens: { token: async () => access_token, refresh: async () => access_token } });
+    const poller = new NowPlayingPoller(api, clock, { onChange: (p) => { changes.push(p); done(); }, onError: (e) => { throw e; } });
+    const changed = () => new Promise<void>((resolve) => { done = resolve; });
+
+    let next = changed();
+    poller.setAwake(true);
+    await next;
+    expect(changes[0]?.track).toBe('Track T1');
+    await poller.pollNow();
+    expect(spotify.log.filter((e) => e.endpoint === 'currently-playing').map((e) => e.status)).toEqual([200, 304]);
+    expect(clock.pending()).toEqual([POLL_INTERVALS.playing]);
+
+    poller.setAwake(false);
+    expect(clock.pending()).toEqual([]);
+    clock.advance(60_000);
+    expect(spotify.calls('currently-playing')).toBe(2);
+
+    spotify.setCurrentlyPlaying('anna', null);
+    next = changed();
+    poller.setAwake(true);
+    await next;
+    expect(changes.at(-1)).toBeNull();
+    expect(spotify.calls('currently-playing')).toBe(3);
+  });
+});
+
+describe('album art cache', () => {
+  it('downloads once, resizes to the art box, keeps it on disk and evicts the oldest over the cap', async () => {
+    const url = (id: string) => `${spotify.origin}/images/${id}.jpg`;
+    const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000 });
+    const image = await cache.get(url('A1'));
+    expect([image?.width, image?.height]).toEqual([ART_BOX, ART_BOX]);
+    await cache.get(url('A1'));
+    const again = await new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000 }).get(url('A1'));
+    expect(again?.width).toBe(ART_BOX);
+    expect(spotify.calls('image')).toBe(1);
+
+    const one = (await fs.stat(path.join(dir, (await fs.readdir(dir))[0]!))).size;
+    const small = new ArtCache({ dir, size: ART_BOX, maxBytes: one * 2 + 10 });
+    for (const id of ['B1', 'B2', 'B3']) await small.get(url(id));
+    const left = await fs.readdir(dir);
+    expect(left).toHaveLength(2);
+    expect(await new ArtCache({ dir, size: ART_BOX, maxBytes: 1e9 }).get(url('A1'))).not.toBeNull();
+    expect(spotify.calls('image')).toBe(5);
+  });
+
+  it('gives null for unreachable or non-image art', async () => {
+    const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000, timeoutMs: 2000 });
+    expect(await cache.get(`${spotify.origin}/nope.jpg`)).toBeNull();
+    expect(await cache.get('http://127.0.0.1:1/x.jpg')).toBeNull();
+  });
+});
+
+describe('Spotify screens (PNG snapshots compared structurally)', () => {
+  it('now playing: art from the cache, text, and a progress bar that moves between polls', async () => {
+    const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000 });
+    const artUrl = `${spotify.origin}/images/ART1.jpg`;
+    await cache.get(artUrl);
+    const screen = new NowPlayingScreen({ share: () => undefined, signIn: () => undefined }, (u) => cache.lookup(u));
+    screen.link = 'signed_in';
+    screen.playing = playing({ artUrl });
+    const early = await snapshot(screen, 1_000_000);
+    // The fake's art is a coloured square with a white centre; the renderer puts the body below the status bar.
+    const artTop = 30 + 18;
+    expect(close(early.at(20 + ART_BOX / 2, artTop + ART_BOX / 2), '#ffffff')).toBe(true);
+    expect(close(early.at(24, artTop + 6), '#ffffff')).toBe(false);
+    const barY = artTop + ART_BOX + 26 + 4;
+    const filled = (s: typeof early) => Array.from({ length: 440 }, (_, i) => s.at(20 + i, barY)).filter((p) => close(p, COLORS.accent)).length;
+    expect(filled(early)).toBeGreaterThan(440 * 0.2);
+    expect(filled(early)).toBeLessThan(440 * 0.3);
+    const later = await snapshot(screen, 1_000_000 + 100_000);
+    expect(filled(later)).toBeGreaterThan(440 * 0.7);
+    screen.playing = playing({ isPlaying: false });
+    expect(filled(await snapshot(screen, 1_000_000 + 100_000))).toBeLessThan(440 * 0.3);
+  });
+
+  it('now playing: a share confirmation banner, and the primary button shares', async () => {
+    let shared = 0;
+    const screen = new NowPlayingScreen({ share: () => void shared++, signIn: () => undefined });
+    screen.link = 'signed_in';
+    screen.playing = playing();
+    screen.notice = { text: 'Shared with your crew ✓', tone: 'ok', until: 1_000_000 + 4000 };
+    const shot = await snapshot(screen, 1_000_000);
+    expect(close(shot.at(240, 320 - 8 - 34), COLORS.online)).toBe(true);
+    expect(close((await snapshot(screen, 1_000_000 + 5000)).at(240, 320 - 8 - 34), COLORS.online)).toBe(false);
+    const host = { state: initialState('K', 'ws://r'), show: () => undefined, invalidate: () => undefined, react: () => undefined, markRead: () => undefined };
+    expect(screen.onButton({ kind: 'press', button: 'primary', at: 0 }, host)).toBe(true);
+    expect(screen.onButton({ kind: 'press', button: 'next', at: 0 }, host)).toBe(false);
+    expect(shared).toBe(1);
+  });
+
+  it('sign-in: a scannable QR code of the link, the code and the time left', async () => {
+    const screen = new SignInScreen(() => undefined);
+    screen.session = { url: 'https://leeloo.example/s/ABCDEFGH', code: 'ABCD-EFGH', expiresAt: 1_000_000 + 9 * 60_000 };
+    const shot = await snapshot(screen, 1_000_000);
+    // Sample the drawn modules at their centres and compare with the QR of the link.
+    const grid = (s: typeof shot) => {
+      const { size, data } = QRCode.create('https://leeloo.example/s/ABCDEFGH', { errorCorrectionLevel: 'M' }).modules;
+      const scale = Math.floor((320 - 30 - 24) / (size + 4));
+      let wrong = 0;
+      for (let r = 0; r < size; r++) {
+        for (let c = 0; c < size; c++) {
+          const p = s.at(14 + (c + 2) * scale + Math.floor(scale / 2), 30 + 12 + (r + 2) * scale + Math.floor(scale / 2));
+          if ((p[0]! < 128) !== Boolean(data[r * size + c])) wrong++;
+        }
+      }
+      return wrong;
+    };
+    expect(grid(shot)).toBe(0);
+    // The code in the accent colour to the right of the QR.
+    const accent = Array.from({ length: 120 }, (_, i) => shot.at(300 + i, 30 + 180)).filter((p) => close(p, COLORS.accent)).length;
+    expect(accent).toBeGreaterThan(5);
+    const expired = await snapshot(screen, 1_000_000 + 10 * 60_000);
+    expect(grid(expired)).toBeGreaterThan(100);
+  });
+});

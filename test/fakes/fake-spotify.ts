@@ -1,0 +1,535 @@
+/**
+ * A fake Spotify (Accounts service + Web API) on a real loopback HTTP server. The product
+ * takes its Spotify base URLs from configuration; tests point them at `accountsUrl` and
+ * `apiUrl`. Nothing here reaches the real Spotify.
+ *
+ *   const spotify = await startFakeSpotify();          // 127.0.0.1, port 0
+ *   spotify.registerApp('client-1');                   // PKCE app (add a secret for confidential apps)
+ *   spotify.addUser({ id: 'anna', displayName: 'Anna' });
+ *   ... SPOTIFY_ACCOUNTS_URL = spotify.accountsUrl, SPOTIFY_API_URL = spotify.apiUrl
+ *   await spotify.close();
+ *
+ * Accounts (at accountsUrl):
+ *   GET  /authorize       checks client_id, response_type=code, redirect_uri, scope, and
+ *                         code_challenge_method=S256; approves at once as `approveAs(userId)`
+ *                         (default: the first user added) and redirects 302 to
+ *                         redirect_uri?code=…&state=…, or ?error=access_denied&state=… after
+ *                         `denyNext()`. Unknown client → 400 page (as Spotify does).
+ *   POST /api/token       form body. authorization_code: one use per code, same redirect_uri,
+ *                         PKCE S256 check of code_verifier (or Basic auth with the app secret).
+ *                         refresh_token: invalid_grant when revoked/unknown; returns a new
+ *                         refresh token (old one dies) when `setRotateRefreshTokens(true)`.
+ * Web API (at apiUrl = origin + /v1), Bearer token required (401 when unknown/expired):
+ *   GET  /v1/me                          {id, display_name, product}
+ *   GET  /v1/me/player/currently-playing 200 with ETag (304 on If-None-Match), 204 when idle
+ *   GET  /v1/me/player                   playback state with device, 204 without active device
+ *   GET  /v1/me/player/queue             {currently_playing, queue}
+ *   POST /v1/me/player/queue?uri=…       204; 403 PREMIUM_REQUIRED / 404 NO_ACTIVE_DEVICE
+ *   PUT  /v1/me/player/play {uris}       204; same errors
+ *   GET  /v1/me/player/recently-played   limit (1–50, default 20), after | before (Unix ms,
+ *                                        not both → 400); newest first; cursors {after, before}
+ *                                        are the newest/oldest played_at returned; `next` pages
+ *                                        on in the same direction while more items remain.
+ *   GET  /images/ID.jpg | /images/ID.png real 300×300 JPEG / 64×64 PNG in a colour from ID.
+ *
+ * Control API (methods on the returned object):
+ *   registerApp(clientId, secret?)        addUser({id, displayName?, premium?, activeDevice?})
+ *   approveAs(userId) / denyNext()        setAccessTokenTtl(seconds)  (default 3600)
+ *   setRotateRefreshTokens(on)            revokeGrants(userId)  → refresh gives invalid_grant
+ *   expireAccessTokens(userId?)           → Web API answers 401 for those tokens
+ *   setPremium(userId, on) / setActiveDevice(userId, on)
+ *   setCurrentlyPlaying(userId, {track, progress_ms, is_playing} | null)
+ *   setRecentlyPlayed(userId, [{track, played_at: ISO string}])
+ *   script(endpoint, {status, body?, headers?, delayMs?}, {times?, userId?})  — answers the next
+ *       `times` (default 1) matching calls with this response instead of the normal one
+ *   rateLimit(endpoint, retryAfterSeconds, {times?, userId?})   — 429 with Retry-After
+ *   serverError(endpoint, times = 1, status = 503)               invalidGrantNext()
+ *   delay(endpoint, ms, {times?})         — the answer waits (for timeout tests)
+ *   calls(endpoint, userId?) → count      log → every request {endpoint, userId, status}
+ *   queueOf(userId) / playedOf(userId)    accessTokensOf(userId) / refreshTokensOf(userId)
+ *   lastAuthorize → the query of the last /authorize request
+ * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
+ * recently-played, image.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createCanvas } from '@napi-rs/canvas';
+
+export type FakeEndpoint =
+  | 'authorize' | 'token' | 'me' | 'currently-playing' | 'player' | 'queue-get' | 'queue' | 'play'
+  | 'recently-played' | 'image';
+
+export interface FakeTrack {
+  id: string;
+  name: string;
+  artists: string[];
+  album: string;
+  duration_ms: number;
+}
+
+export interface ScriptedResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
+interface Script {
+  endpoint: FakeEndpoint;
+  userId?: string;
+  remaining: number;
+  response: ScriptedResponse;
+}
+
+interface FakeUser {
+  id: string;
+  displayName: string;
+  premium: boolean;
+  activeDevice: boolean;
+  playing: { track: FakeTrack; progress_ms: number; is_playing: boolean } | null;
+  recent: { track: FakeTrack; played_at: string }[];
+  queue: string[];
+  played: string[];
+}
+
+interface Grant { userId: string; clientId: string; scope: string }
+interface AccessGrant extends Grant { expiresAt: number }
+interface CodeGrant extends Grant { redirectUri: string; challenge: string | null; used: boolean }
+
+export interface LogEntry { endpoint: FakeEndpoint; userId: string | null; status: number; method: string; path: string }
+
+export function fakeTrack(id: string, overrides: Partial<FakeTrack> = {}): FakeTrack {
+  return { id, name: `Track ${id}`, artists: [`Artist ${id}`], album: `Album ${id}`, duration_ms: 200_000, ...overrides };
+}
+
+export class FakeSpotify {
+  readonly accountsUrl: string;
+  readonly apiUrl: string;
+  readonly origin: string;
+  readonly log: LogEntry[] = [];
+  lastAuthorize: URLSearchParams | null = null;
+
+  private readonly apps = new Map<string, string | null>();
+  private readonly users = new Map<string, FakeUser>();
+  private readonly codes = new Map<string, CodeGrant>();
+  private readonly accessTokens = new Map<string, AccessGrant>();
+  private readonly refreshTokens = new Map<string, Grant>();
+  private readonly scripts: Script[] = [];
+  private readonly images = new Map<string, Buffer>();
+  private approver: string | null = null;
+  private denyOnce = false;
+  private ttlSeconds = 3600;
+  private rotate = false;
+
+  constructor(private readonly server: Server) {
+    const { port } = server.address() as AddressInfo;
+    this.origin = `http://127.0.0.1:${port}`;
+    this.accountsUrl = this.origin;
+    this.apiUrl = `${this.origin}/v1`;
+    server.on('request', (req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) this.json(res, 500, { error: { status: 500, message: String(error) } });
+      });
+    });
+  }
+
+  // ----- control API ------------------------------------------------------------------
+
+  registerApp(clientId: string, secret?: string): void {
+    this.apps.set(clientId, secret ?? null);
+  }
+
+  addUser(user: { id: string; displayName?: string; premium?: boolean; activeDevice?: boolean }): void {
+    this.users.set(user.id, {
+      id: user.id, displayName: user.displayName ?? user.id, premium: user.premium ?? true,
+      activeDevice: user.activeDevice ?? true, playing: null, recent: [], queue: [], played: [],
+    });
+    this.approver ??= user.id;
+  }
+
+  approveAs(userId: string): void { this.approver = userId; }
+  denyNext(): void { this.denyOnce = true; }
+  setAccessTokenTtl(seconds: number): void { this.ttlSeconds = seconds; }
+  setRotateRefreshTokens(on: boolean): void { this.rotate = on; }
+
+  revokeGrants(userId: string): void {
+    for (const [token, grant] of this.refreshTokens) if (grant.userId === userId) this.refreshTokens.delete(token);
+    this.expireAccessTokens(userId);
+  }
+
+  expireAccessTokens(userId?: string): void {
+    for (const grant of this.accessTokens.values()) if (!userId || grant.userId === userId) grant.expiresAt = 0;
+  }
+
+  setPremium(userId: string, on: boolean): void { this.user(userId).premium = on; }
+  setActiveDevice(userId: string, on: boolean): void { this.user(userId).activeDevice = on; }
+
+  setCurrentlyPlaying(userId: string, state: FakeUser['playing']): void {
+    this.user(userId).playing = state;
+  }
+
+  setRecentlyPlayed(userId: string, plays: { track: FakeTrack; played_at: string }[]): void {
+    this.user(userId).recent = [...plays].sort((a, b) => Date.parse(b.played_at) - Date.parse(a.played_at));
+  }
+
+  script(endpoint: FakeEndpoint, response: ScriptedResponse, options: { times?: number; userId?: string } = {}): void {
+    this.scripts.push({ endpoint, userId: options.userId, remaining: options.times ?? 1, response });
+  }
+
+  rateLimit(endpoint: FakeEndpoint, retryAfterSeconds: number, options: { times?: number; userId?: string } = {}): void {
+    this.script(endpoint, {
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+      body: endpoint === 'token' ? undefined : { error: { status: 429, message: 'API rate limit exceeded' } },
+    }, options);
+  }
+
+  serverError(endpoint: FakeEndpoint, times = 1, status = 503): void {
+    this.script(endpoint, { status, body: endpoint === 'token' ? 'upstream down' : { error: { status, message: 'Service unavailable' } } }, { times });
+  }
+
+  invalidGrantNext(): void {
+    this.script('token', { status: 400, body: { error: 'invalid_grant', error_description: 'Refresh token revoked' } });
+  }
+
+  delay(endpoint: FakeEndpoint, ms: number, options: { times?: number } = {}): void {
+    this.script(endpoint, { status: 0, delayMs: ms }, options);
+  }
+
+  calls(endpoint: FakeEndpoint, userId?: string): number {
+    return this.log.filter((e) => e.endpoint === endpoint && (userId === undefined || e.userId === userId)).length;
+  }
+
+  queueOf(userId: string): string[] { return [...this.user(userId).queue]; }
+  playedOf(userId: string): string[] { return [...this.user(userId).played]; }
+  accessTokensOf(userId: string): string[] {
+    return [...this.accessTokens].filter(([, g]) => g.userId === userId).map(([t]) => t);
+  }
+  refreshTokensOf(userId: string): string[] {
+    return [...this.refreshTokens].filter(([, g]) => g.userId === userId).map(([t]) => t);
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ----- request handling -------------------------------------------------------------
+
+  private user(id: string): FakeUser {
+    const user = this.users.get(id);
+    if (!user) throw new Error(`fake Spotify has no user "${id}"; call addUser first`);
+    return user;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
+    const body = await readBody(req);
+    const route = this.route(req.method ?? 'GET', url.pathname);
+    if (!route) {
+      this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
+      return;
+    }
+    const userId = route === 'authorize' ? null : route === 'token' ? this.tokenUser(body) : route === 'image' ? null : this.bearerUser(req);
+    const scripted = this.takeScript(route, userId);
+    if (scripted?.delayMs) await new Promise((r) => setTimeout(r, scripted.delayMs));
+    const status = scripted && scripted.status > 0
+      ? this.sendScripted(res, scripted)
+      : await this.answer(route, req, res, url, body, userId);
+    this.log.push({ endpoint: route, userId, status, method: req.method ?? 'GET', path: url.pathname });
+  }
+
+  private route(method: string, path: string): FakeEndpoint | null {
+    const table: Record<string, FakeEndpoint> = {
+      'GET /authorize': 'authorize', 'POST /api/token': 'token', 'GET /v1/me': 'me',
+      'GET /v1/me/player/currently-playing': 'currently-playing', 'GET /v1/me/player': 'player',
+      'GET /v1/me/player/queue': 'queue-get', 'POST /v1/me/player/queue': 'queue',
+      'PUT /v1/me/player/play': 'play', 'GET /v1/me/player/recently-played': 'recently-played',
+    };
+    if (method === 'GET' && /^\/images\/[A-Za-z0-9_-]+\.(jpg|png)$/.test(path)) return 'image';
+    return table[`${method} ${path}`] ?? null;
+  }
+
+  private takeScript(endpoint: FakeEndpoint, userId: string | null): ScriptedResponse | null {
+    const script = this.scripts.find((s) => s.endpoint === endpoint && (!s.userId || s.userId === userId));
+    if (!script) return null;
+    if (--script.remaining <= 0) this.scripts.splice(this.scripts.indexOf(script), 1);
+    return script.response;
+  }
+
+  private sendScripted(res: ServerResponse, scripted: ScriptedResponse): number {
+    const isText = typeof scripted.body === 'string';
+    res.writeHead(scripted.status, {
+      ...(scripted.body === undefined ? {} : { 'content-type': isText ? 'text/plain' : 'application/json' }),
+      ...scripted.headers,
+    });
+    res.end(scripted.body === undefined ? undefined : isText ? (scripted.body as string) : JSON.stringify(scripted.body));
+    return scripted.status;
+  }
+
+  private tokenUser(body: string): string | null {
+    const form = new URLSearchParams(body);
+    const key = form.get('grant_type') === 'refresh_token' ? form.get('refresh_token') : form.get('code');
+    if (!key) return null;
+    return (form.get('grant_type') === 'refresh_token' ? this.refreshTokens.get(key) : this.codes.get(key))?.userId ?? null;
+  }
+
+  private bearerUser(req: IncomingMessage): string | null {
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const grant = token ? this.accessTokens.get(token) : undefined;
+    return grant && grant.expiresAt > Date.now() ? grant.userId : null;
+  }
+
+  private async answer(
+    route: FakeEndpoint, req: IncomingMessage, res: ServerResponse, url: URL, body: string, userId: string | null,
+  ): Promise<number> {
+    if (route === 'authorize') return this.authorize(res, url.searchParams);
+    if (route === 'token') return this.token(req, res, new URLSearchParams(body));
+    if (route === 'image') return this.image(res, url.pathname);
+    if (!userId) return this.json(res, 401, { error: { status: 401, message: 'Invalid access token' } });
+    const user = this.user(userId);
+    switch (route) {
+      case 'me': return this.json(res, 200, { id: user.id, display_name: user.displayName, product: user.premium ? 'premium' : 'free', type: 'user', uri: `spotify:user:${user.id}` });
+      case 'currently-playing': return this.currentlyPlaying(req, res, user);
+      case 'player': return this.player(res, user);
+      case 'queue-get': return this.json(res, 200, { currently_playing: user.playing ? this.trackJson(user.playing.track) : null, queue: [] });
+      case 'queue': return this.addToQueue(res, user, url.searchParams.get('uri'));
+      case 'play': return this.play(res, user, body);
+      case 'recently-played': return this.recentlyPlayed(res, user, url);
+      default: return this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
+    }
+  }
+
+  private authorize(res: ServerResponse, query: URLSearchParams): number {
+    this.lastAuthorize = query;
+    const clientId = query.get('client_id') ?? '';
+    const redirectUri = query.get('redirect_uri') ?? '';
+    if (!this.apps.has(clientId)) return this.text(res, 400, 'INVALID_CLIENT: Invalid client');
+    if (query.get('response_type') !== 'code' || !/^https?:\/\//.test(redirectUri)) {
+      return this.text(res, 400, 'INVALID_REQUEST: response_type must be code and redirect_uri absolute');
+    }
+    const challenge = query.get('code_challenge');
+    if (challenge && query.get('code_challenge_method') !== 'S256') return this.text(res, 400, 'INVALID_REQUEST: code_challenge_method must be S256');
+    const target = new URL(redirectUri);
+    const state = query.get('state');
+    if (this.denyOnce || !this.approver) {
+      this.denyOnce = false;
+      target.searchParams.set('error', 'access_denied');
+    } else {
+      const code = `code-${token()}`;
+      this.codes.set(code, { userId: this.approver, clientId, scope: query.get('scope') ?? '', redirectUri, challenge, used: false });
+      target.searchParams.set('code', code);
+    }
+    if (state !== null) target.searchParams.set('state', state);
+    res.writeHead(302, { location: target.toString() });
+    res.end();
+    return 302;
+  }
+
+  private token(req: IncomingMessage, res: ServerResponse, form: URLSearchParams): number {
+    const client = this.client(req, form);
+    if (!client) return this.json(res, 400, { error: 'invalid_client', error_description: 'Invalid client' });
+    const grantType = form.get('grant_type');
+    if (grantType === 'authorization_code') return this.exchange(res, form, client);
+    if (grantType === 'refresh_token') return this.refresh(res, form, client.clientId);
+    return this.json(res, 400, { error: 'unsupported_grant_type', error_description: 'grant_type must be authorization_code or refresh_token' });
+  }
+
+  /** The calling app, from Basic auth (secret checked) or the client_id form field (PKCE). */
+  private client(req: IncomingMessage, form: URLSearchParams): { clientId: string; authenticated: boolean } | null {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (basic) {
+      const [id, secret] = Buffer.from(basic, 'base64').toString().split(':');
+      return id && this.apps.has(id) && this.apps.get(id) === secret ? { clientId: id, authenticated: true } : null;
+    }
+    const id = form.get('client_id') ?? '';
+    return this.apps.has(id) ? { clientId: id, authenticated: false } : null;
+  }
+
+  private exchange(res: ServerResponse, form: URLSearchParams, client: { clientId: string; authenticated: boolean }): number {
+    const grant = this.codes.get(form.get('code') ?? '');
+    const invalid = (description: string) => this.json(res, 400, { error: 'invalid_grant', error_description: description });
+    if (!grant || grant.used || grant.clientId !== client.clientId) return invalid('Invalid authorization code');
+    grant.used = true;
+    if (grant.redirectUri !== form.get('redirect_uri')) return invalid('Invalid redirect URI');
+    if (grant.challenge) {
+      const verifier = form.get('code_verifier') ?? '';
+      if (createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return invalid('code_verifier was incorrect');
+    } else if (!client.authenticated) {
+      return this.json(res, 400, { error: 'invalid_client', error_description: 'Client secret required without PKCE' });
+    }
+    const refresh = `rt-${token()}`;
+    this.refreshTokens.set(refresh, { userId: grant.userId, clientId: grant.clientId, scope: grant.scope });
+    return this.json(res, 200, { ...this.issueAccess(grant), refresh_token: refresh });
+  }
+
+  private refresh(res: ServerResponse, form: URLSearchParams, clientId: string): number {
+    const old = form.get('refresh_token') ?? '';
+    const grant = this.refreshTokens.get(old);
+    if (!grant || grant.clientId !== clientId) return this.json(res, 400, { error: 'invalid_grant', error_description: 'Refresh token revoked' });
+    const answer: Record<string, unknown> = this.issueAccess(grant);
+    if (this.rotate) {
+      const next = `rt-${token()}`;
+      this.refreshTokens.delete(old);
+      this.refreshTokens.set(next, grant);
+      answer.refresh_token = next;
+    }
+    return this.json(res, 200, answer);
+  }
+
+  private issueAccess(grant: Grant): { access_token: string; token_type: string; expires_in: number; scope: string } {
+    const access = `at-${token()}`;
+    this.accessTokens.set(access, { ...grant, expiresAt: Date.now() + this.ttlSeconds * 1000 });
+    return { access_token: access, token_type: 'Bearer', expires_in: this.ttlSeconds, scope: grant.scope };
+  }
+
+  private currentlyPlaying(req: IncomingMessage, res: ServerResponse, user: FakeUser): number {
+    if (!user.playing) return this.empty(res, 204);
+    const body = JSON.stringify({
+      timestamp: Date.now(), context: null, progress_ms: user.playing.progress_ms, is_playing: user.playing.is_playing,
+      currently_playing_type: 'track', item: this.trackJson(user.playing.track), actions: { disallows: {} },
+    });
+    const etag = `"${createHash('sha1').update(JSON.stringify([user.playing])).digest('hex').slice(0, 16)}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag });
+      res.end();
+      return 304;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', etag });
+    res.end(body);
+    return 200;
+  }
+
+  private player(res: ServerResponse, user: FakeUser): number {
+    if (!user.activeDevice) return this.empty(res, 204);
+    return this.json(res, 200, {
+      device: { id: `dev-${user.id}`, is_active: true, name: `${user.displayName}'s phone`, type: 'Smartphone', volume_percent: 60 },
+      shuffle_state: false, repeat_state: 'off', timestamp: Date.now(), context: null,
+      progress_ms: user.playing?.progress_ms ?? null, is_playing: user.playing?.is_playing ?? false,
+      item: user.playing ? this.trackJson(user.playing.track) : null, currently_playing_type: 'track',
+    });
+  }
+
+  private playerRefusal(res: ServerResponse, user: FakeUser): number | null {
+    if (!user.premium) return this.json(res, 403, { error: { status: 403, message: 'Player command failed: Premium required', reason: 'PREMIUM_REQUIRED' } });
+    if (!user.activeDevice) return this.json(res, 404, { error: { status: 404, message: 'Player command failed: No active device found', reason: 'NO_ACTIVE_DEVICE' } });
+    return null;
+  }
+
+  private addToQueue(res: ServerResponse, user: FakeUser, uri: string | null): number {
+    if (!uri || !/^spotify:(track|episode):[A-Za-z0-9]+$/.test(uri)) return this.json(res, 400, { error: { status: 400, message: 'Invalid base62 id' } });
+    const refused = this.playerRefusal(res, user);
+    if (refused !== null) return refused;
+    user.queue.push(uri);
+    return this.empty(res, 204);
+  }
+
+  private play(res: ServerResponse, user: FakeUser, body: string): number {
+    let uris: unknown;
+    try {
+      uris = body ? (JSON.parse(body) as { uris?: unknown }).uris : undefined;
+    } catch {
+      return this.json(res, 400, { error: { status: 400, message: 'Malformed json' } });
+    }
+    const refused = this.playerRefusal(res, user);
+    if (refused !== null) return refused;
+    if (Array.isArray(uris)) user.played.push(...uris.map(String));
+    return this.empty(res, 204);
+  }
+
+  private recentlyPlayed(res: ServerResponse, user: FakeUser, url: URL): number {
+    const q = url.searchParams;
+    const limit = Number(q.get('limit') ?? 20);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return this.json(res, 400, { error: { status: 400, message: 'Invalid limit' } });
+    if (q.has('after') && q.has('before')) return this.json(res, 400, { error: { status: 400, message: 'Only one of after and before may be given' } });
+    const after = q.has('after') ? Number(q.get('after')) : null;
+    const before = q.has('before') ? Number(q.get('before')) : null;
+    const at = (p: { played_at: string }) => Date.parse(p.played_at);
+    let pool = user.recent;
+    if (after !== null) pool = pool.filter((p) => at(p) > after);
+    if (before !== null) pool = pool.filter((p) => at(p) < before);
+    // Newest first; with `after`, the page closest to the cursor (so paging forward works).
+    const page = after !== null ? pool.slice(Math.max(0, pool.length - limit)) : pool.slice(0, limit);
+    const more = pool.length > page.length;
+    const cursors = page.length ? { after: String(at(page[0]!)), before: String(at(page[page.length - 1]!)) } : null;
+    const next = more && cursors
+      ? `${this.apiUrl}/me/player/recently-played?limit=${limit}&${after !== null ? `after=${cursors.after}` : `before=${cursors.before}`}`
+      : null;
+    return this.json(res, 200, {
+      href: url.toString(), limit, next, cursors, total: undefined,
+      items: page.map((p) => ({ track: this.trackJson(p.track), played_at: p.played_at, context: null })),
+    });
+  }
+
+  private image(res: ServerResponse, path: string): number {
+    let bytes = this.images.get(path);
+    if (!bytes) {
+      const [, id, ext] = /^\/images\/(.+)\.(jpg|png)$/.exec(path)!;
+      const size = ext === 'png' ? 64 : 300;
+      const canvas = createCanvas(size, size);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = `#${createHash('sha1').update(id!).digest('hex').slice(0, 6)}`;
+      ctx.fillRect(0, 0, size, size);
+      ctx.fillStyle = '#ffffff';
+      ctx.fillRect(size / 4, size / 4, size / 2, size / 2);
+      bytes = ext === 'png' ? canvas.toBuffer('image/png') : canvas.toBuffer('image/jpeg');
+      this.images.set(path, bytes);
+    }
+    res.writeHead(200, { 'content-type': path.endsWith('.png') ? 'image/png' : 'image/jpeg', 'content-length': bytes.length });
+    res.end(bytes);
+    return 200;
+  }
+
+  trackJson(track: FakeTrack): Record<string, unknown> {
+    return {
+      id: track.id, uri: `spotify:track:${track.id}`, name: track.name, type: 'track', duration_ms: track.duration_ms,
+      artists: track.artists.map((name, i) => ({ id: `ar${track.id}${i}`, name, uri: `spotify:artist:ar${track.id}${i}` })),
+      album: {
+        id: `al${track.id}`, name: track.album, uri: `spotify:album:al${track.id}`,
+        images: [
+          { url: `${this.origin}/images/${track.id}.jpg`, width: 300, height: 300 },
+          { url: `${this.origin}/images/${track.id}.png`, width: 64, height: 64 },
+        ],
+      },
+      external_urls: { spotify: `https://open.spotify.com/track/${track.id}` },
+    };
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): number {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+    return status;
+  }
+
+  private text(res: ServerResponse, status: number, body: string): number {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(body);
+    return status;
+  }
+
+  private empty(res: ServerResponse, status: number): number {
+    res.writeHead(status);
+    res.end();
+    return status;
+  }
+}
+
+function token(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export async function startFakeSpotify(): Promise<FakeSpotify> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return new FakeSpotify(server);
+}
