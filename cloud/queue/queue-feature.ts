@@ -1,0 +1,334 @@
+import express from 'express';
+import { ProtocolError, type InboundMessage, type InboundOf, type InboundType, type OutboundMessage } from '../../protocol/index.js';
+import { errorFrame } from '../../protocol/parse.js';
+import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
+import type { CrewEvent } from '../../protocol/messages.js';
+import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
+import { HistoryQueries } from '../history/queries.js';
+import { CrewPages } from '../web/crew-pages.js';
+import { loadLinkSecret, MemberLinks } from '../web/member-links.js';
+import { AirhornLimit } from './airhorn-limit.js';
+import {
+  addThrowbacks, addTrack, advance, clear, dueAt, emptyQueue, jam, needsFiller, pause, rememberApplied, removeTrack,
+  resume, setThrowback, skip, snapshotOf, vote, wasApplied, type Actor, type QueueResult, type QueueState,
+} from './crew-queue.js';
+import { KeyedLock } from './keyed-lock.js';
+import { loadQueueConfig, type QueueConfig } from './queue-config.js';
+import { QueueScheduler } from './scheduler.js';
+
+/** Tracks for throwback: shared on this weekday in past weeks, not played recently. */
+export type ThrowbackSource = (crewId: string, options: { nowMs: number; timeZone: string; limit: number }) => Promise<QueueTrack[]>;
+/** Fills in what a pasted link lacks (title, artist, duration) when the relay can ask Spotify. */
+export type TrackLookup = (crewId: string, spotifyUri: string) => Promise<Partial<QueueTrack> | null>;
+
+export interface QueueFeatureOptions {
+  readonly now?: () => number;
+  readonly config?: QueueConfig;
+  readonly throwback?: ThrowbackSource;
+  readonly lookupTrack?: TrackLookup;
+  /**
+   * Routes mounted behind the member link at /crew/api with res.locals.historyViewer set:
+   * the history feature's memberHistoryRouter (stats, import).
+   */
+  readonly memberApi?: (context: RelayContext) => express.Router;
+}
+
+export type QueueCommand = InboundOf<
+  'queue_add' | 'queue_vote' | 'queue_jam' | 'queue_remove' | 'queue_skip' | 'queue_pause' | 'queue_resume' |
+  'queue_clear' | 'queue_throwback' | 'airhorn'
+>;
+
+export interface CommandResult {
+  readonly seq?: number;
+  readonly duplicate: boolean;
+  readonly queue?: QueueSnapshot;
+}
+
+const THROWBACK_BATCH = 5;
+
+/**
+ * The crew's shared queue as a relay feature: socket handlers and HTTP routes run the
+ * same commands through crew-queue.ts, each change is saved (compare-and-set) and then
+ * fanned out as one `queue_state` crew event under the crew's seq; one scheduler keeps
+ * every crew's clock.
+ */
+export class QueueFeature implements Feature {
+  readonly name = 'queue';
+  readonly handlers: Partial<Record<InboundType, MessageHandler>>;
+  readonly router: express.Router;
+  private readonly context: RelayContext;
+  private readonly options: QueueFeatureOptions;
+  private readonly config: QueueConfig;
+  private readonly now: () => number;
+  private readonly locks = new KeyedLock();
+  private readonly scheduler: QueueScheduler;
+  private readonly airhorns: AirhornLimit;
+  private links: MemberLinks | null = null;
+  private pages: CrewPages | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(context: RelayContext, options: QueueFeatureOptions = {}) {
+    this.context = context;
+    this.options = options;
+    this.config = options.config ?? loadQueueConfig();
+    this.now = options.now ?? Date.now;
+    this.scheduler = new QueueScheduler((crewId) => this.tick(crewId), this.now, context.log);
+    this.airhorns = new AirhornLimit(this.config.airhorn);
+    this.handlers = this.socketHandlers();
+    this.router = express.Router();
+  }
+
+  async start(): Promise<void> {
+    this.links = new MemberLinks(await loadLinkSecret(this.config.linkSecret, this.context.config.dataDir), this.config.linkTtlMs);
+    if (!this.pages) {
+      this.pages = new CrewPages({ context: this.context, queue: this, links: this.links, now: this.now, memberApi: this.options.memberApi?.(this.context) });
+      this.router.use(this.pages.router);
+    }
+    this.pages.start();
+    this.unsubscribe = this.context.onCrewEvent((event, crewId) => this.onCrewEvent(event, crewId));
+    for (const active of await this.context.store.queue.listActive()) await this.restore(active.crewId);
+    this.scheduler.start();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.scheduler.stop();
+    this.pages?.stop();
+  }
+
+  /** The crew's queue as it is now. */
+  async snapshot(crewId: string): Promise<QueueSnapshot> {
+    const stored = await this.context.store.queue.load(crewId);
+    return snapshotOf(stored?.state ?? emptyQueue(), this.now());
+  }
+
+  /** A signed link to the crew pages for a member, as the gadget shows it in a QR code. */
+  issueLink(crewId: string, deviceId: string, crewCode: string): { url: string; expiresAt: number } {
+    if (!this.links) throw new ProtocolError('unavailable', 'The crew pages are starting; try again shortly.');
+    const { token, expiresAt } = this.links.issue(crewId, deviceId, crewCode, this.now());
+    return { url: `${this.publicUrl()}/c/${token}`, expiresAt };
+  }
+
+  /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
+  async run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult> {
+    if (command.type === 'airhorn') return this.airhorn(crewId, actor, command.client_msg_id);
+    const from = { deviceId: actor.deviceId, clientMsgId: command.client_msg_id };
+    const done = await this.mutate(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);
+    return done ?? { duplicate: false };
+  }
+
+  private async apply(crewId: string, state: QueueState, actor: Actor, command: QueueCommand, now: number): Promise<QueueResult> {
+    const limits = this.config.limits;
+    switch (command.type) {
+      case 'queue_add': {
+        const { type: _type, client_msg_id: _id, ...track } = command;
+        return addTrack(state, actor, await this.completeTrack(crewId, track), now, limits);
+      }
+      case 'queue_vote': return vote(state, actor, command.item_id, command.vote);
+      case 'queue_jam': return jam(state, actor, command.item_id, command.jam);
+      case 'queue_remove': return removeTrack(state, actor, command.item_id);
+      case 'queue_skip': return skip(state, actor, now, command.item_id, limits);
+      case 'queue_pause': return pause(state, actor, now);
+      case 'queue_resume': return resume(state, actor, now);
+      case 'queue_clear': return clear(state, actor);
+      case 'queue_throwback': return setThrowback(state, actor, command.enabled);
+      case 'airhorn': throw new ProtocolError('internal_error', 'An airhorn is not a queue change.');
+    }
+  }
+
+  private async completeTrack(crewId: string, track: QueueTrack): Promise<QueueTrack> {
+    if (track.duration_ms !== undefined || !this.options.lookupTrack) return track;
+    const found = await this.options.lookupTrack(crewId, track.spotify_uri).catch(() => null);
+    return found?.duration_ms ? { ...track, duration_ms: found.duration_ms } : track;
+  }
+
+  private async airhorn(crewId: string, actor: Actor, clientMsgId: string | undefined): Promise<CommandResult> {
+    const verdict = this.airhorns.take(crewId, actor.deviceId, this.now());
+    if (!verdict.ok) {
+      const who = verdict.scope === 'member' ? 'You sounded the airhorn' : 'Your crew sounded the airhorn too often';
+      throw new AirhornRefused(`${who} a moment ago; try again in ${Math.ceil(verdict.retryAfterMs / 1000)} s.`, verdict.retryAfterMs);
+    }
+    const event = { type: 'airhorn' as const, from_device: actor.deviceId, from_name: actor.name, timestamp: this.now() };
+    const { seq, duplicate } = await this.context.publish(crewId, event, { deviceId: actor.deviceId, clientMsgId });
+    return { seq, duplicate };
+  }
+
+  /**
+   * Loads, changes, saves (compare-and-set on the version) and announces a crew's queue,
+   * one change at a time per crew. A retried client_msg_id is recognised from the state
+   * itself, so it is never applied twice even across a crash.
+   */
+  private async mutate(
+    crewId: string,
+    op: (state: QueueState, now: number) => Promise<QueueResult | null>,
+    from?: { deviceId: string; clientMsgId?: string },
+    fillerTried = false,
+  ): Promise<CommandResult | null> {
+    return this.locks.run(crewId, async () => {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const stored = await this.context.store.queue.load(crewId);
+        const state = stored?.state ?? emptyQueue();
+        const key = from?.clientMsgId ? `${from.deviceId}:${from.clientMsgId}` : null;
+        if (key && wasApplied(state, key)) return { duplicate: true };
+        const now = this.now();
+        const result = await op(state, now);
+        if (!result) return null;
+        const next = key ? rememberApplied(result.state, key) : result.state;
+        if (!(await this.context.store.queue.save(crewId, next, stored ? state.version : 0, dueAt(next)))) continue;
+        const seq = await this.announce(crewId, next, result.change, now, from);
+        this.schedule(crewId, next, now, fillerTried);
+        return { seq, duplicate: false, queue: snapshotOf(next, now) };
+      }
+      throw new ProtocolError('conflict', 'The crew queue kept changing under this request; try again.');
+    });
+  }
+
+  private async announce(
+    crewId: string, state: QueueState, change: QueueChange, now: number, from?: { deviceId: string; clientMsgId?: string },
+  ): Promise<number> {
+    const event = { type: 'queue_state' as const, change, queue: snapshotOf(state, now) };
+    const { seq } = await this.context.publish(crewId, event, from);
+    await this.context.store.queue.markAnnounced(crewId, state.version);
+    return seq;
+  }
+
+  /** The clock's next end; an idle crew with throwback on gets one immediate try at filling. */
+  private schedule(crewId: string, state: QueueState, now: number, fillerTried = false): void {
+    const idleFiller = !fillerTried && state.nowPlaying === null && needsFiller(state, now);
+    this.scheduler.set(crewId, idleFiller ? now : dueAt(state));
+  }
+
+  /** The scheduler's call: fill from throwback if the queue runs dry, then advance the clock. */
+  private async tick(crewId: string): Promise<void> {
+    const result = await this.mutate(crewId, async (state, now) => {
+      let current = state;
+      let change: QueueChange | null = null;
+      if (needsFiller(current, now)) {
+        const playedLately = new Set(current.played.map((p) => p.uri));
+        const tracks = (await this.throwbackTracks(crewId, now)).filter((t) => !playedLately.has(t.spotify_uri));
+        const filled = addThrowbacks(current, tracks, now, this.config.limits);
+        if (filled) ({ state: current, change } = filled);
+      }
+      const advanced = advance(current, now, this.config.limits);
+      if (advanced) return advanced;
+      return change ? { state: current, change } : null;
+    }, undefined, true);
+    if (!result) {
+      const stored = await this.context.store.queue.load(crewId);
+      this.scheduler.set(crewId, stored ? dueAt(stored.state) : null);
+    }
+  }
+
+  private async throwbackTracks(crewId: string, nowMs: number): Promise<QueueTrack[]> {
+    if (!this.options.throwback) return [];
+    try {
+      return await this.options.throwback(crewId, { nowMs, timeZone: this.config.timeZone, limit: THROWBACK_BATCH });
+    } catch (error) {
+      this.context.log.warn({ err: error, crewId }, 'throwback could not read the crew history; the queue stays empty');
+      return [];
+    }
+  }
+
+  /** At start: announce a change a crash left unannounced, and put the crew's clock back on the scheduler. */
+  private async restore(crewId: string): Promise<void> {
+    const stored = await this.context.store.queue.load(crewId);
+    if (!stored) return;
+    const now = this.now();
+    if (stored.state.version > stored.announcedVersion) {
+      await this.announce(crewId, stored.state, { kind: 'restored', by: null }, now);
+    }
+    this.schedule(crewId, stored.state, now);
+  }
+
+  /** Every share (song_push, or a first-generation share_music stored as one) also enqueues. */
+  private onCrewEvent(event: CrewEvent, crewId: string): void {
+    if (event.type !== 'message' || event.msg_type !== 'song_push') return;
+    const actor: Actor = { deviceId: event.from_device, name: event.from_name, isOwner: false };
+    const { spotify_uri, track, artist, album, album_art_url } = event.payload;
+    if (!spotify_uri.startsWith('spotify:track:')) return;
+    const key = `share-seq-${event.seq ?? event.timestamp}`;
+    this.mutate(crewId, async (state, now) => {
+      const queued = state.nowPlaying?.uri === spotify_uri || state.pending.some((e) => e.uri === spotify_uri);
+      if (queued) return null;
+      return addTrack(state, actor, await this.completeTrack(crewId, { spotify_uri, track, artist, album, album_art_url }), now, this.config.limits);
+    }, { deviceId: event.from_device, clientMsgId: key }).catch((error: unknown) => {
+      this.context.log.info({ crewId, code: (error as ProtocolError).code }, `a share was not added to the queue: ${(error as Error).message}`);
+    });
+  }
+
+  private publicUrl(): string {
+    if (this.config.publicUrl) return this.config.publicUrl;
+    const host = ['0.0.0.0', '::'].includes(this.context.config.host) ? 'localhost' : this.context.config.host;
+    return `http://${host}:${this.context.config.port}`;
+  }
+
+  private socketHandlers(): Partial<Record<InboundType, MessageHandler>> {
+    const command: MessageHandler = (session, message) => this.onCommand(session, message as QueueCommand);
+    return {
+      queue_get: (session) => this.onGet(session),
+      crew_link: (session) => this.onLink(session),
+      queue_add: command, queue_vote: command, queue_jam: command, queue_remove: command, queue_skip: command,
+      queue_pause: command, queue_resume: command, queue_clear: command, queue_throwback: command, airhorn: command,
+    };
+  }
+
+  private async actorOf(session: SessionView): Promise<{ crewId: string; actor: Actor } | null> {
+    const membership = session.deviceId ? await this.context.store.crews.getMembership(session.deviceId) : null;
+    if (!membership) return null;
+    return { crewId: membership.crewId, actor: { deviceId: membership.deviceId, name: membership.displayName, isOwner: membership.isOwner } };
+  }
+
+  private async onCommand(session: SessionView, message: QueueCommand): Promise<void> {
+    const member = await this.actorOf(session);
+    if (!member) return session.fail('not_in_crew', 'Join a crew before using its queue.', message.client_msg_id);
+    try {
+      const result = await this.run(member.crewId, member.actor, message);
+      session.ack(message.client_msg_id, result.seq);
+    } catch (error) {
+      session.send(commandErrorFrame(error, message));
+    }
+  }
+
+  private async onGet(session: SessionView): Promise<void> {
+    const member = await this.actorOf(session);
+    if (!member) return session.fail('not_in_crew', 'Join a crew before asking for its queue.');
+    session.send({ type: 'queue_state', change: { kind: 'snapshot', by: null }, queue: await this.snapshot(member.crewId) });
+  }
+
+  private async onLink(session: SessionView): Promise<void> {
+    const member = await this.actorOf(session);
+    const crew = member && (await this.context.store.crews.getCrew(member.crewId));
+    if (!member || !crew) return session.fail('not_in_crew', 'Join a crew before asking for a link to its pages.');
+    const { url, expiresAt } = this.issueLink(crew.crewId, member.actor.deviceId, crew.crewCode);
+    session.send({ type: 'crew_link_issued', url, expires_at: expiresAt });
+  }
+}
+
+/** A refused airhorn: `rate_limited` with the wait. */
+export class AirhornRefused extends ProtocolError {
+  readonly retryAfterMs: number;
+  constructor(sentence: string, retryAfterMs: number) {
+    super('rate_limited', sentence);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+function commandErrorFrame(error: unknown, message: InboundMessage): OutboundMessage {
+  const extra = { client_msg_id: 'client_msg_id' in message ? message.client_msg_id : undefined, ref_type: message.type };
+  if (error instanceof AirhornRefused) return errorFrame('rate_limited', error.message, { ...extra, retry_after_ms: error.retryAfterMs });
+  if (error instanceof ProtocolError) return errorFrame(error.code, error.message, extra);
+  throw error;
+}
+
+/** The queue feature as cloud/main.ts lists it: throwback reads the crew's shares through HistoryQueries. */
+export function queueFeatureFactory(options: QueueFeatureOptions = {}): FeatureFactory {
+  return (context) => {
+    const queries = new HistoryQueries(context.store);
+    const throwback: ThrowbackSource = async (crewId, { nowMs, timeZone, limit }) =>
+      (await queries.throwback(crewId, { nowMs, timeZone, limit })).map((t) => ({
+        spotify_uri: t.spotify_uri, track: t.track, artist: t.artist, album: t.album, album_art_url: '',
+      }));
+    return new QueueFeature(context, { throwback, ...options });
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * The crew page's script, sent inline (the network may be closed: no CDN, no bundle).
+ * Plain ES2020 in a string; it talks only to /crew/api on the same origin, keeps the
+ * queue live from the SSE stream (/crew/api/events) and moves the clock locally,
+ * corrected by the server's time.
+ */
+export const CREW_PAGE_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var me = null, queue = null, offset = 0, busy = false;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === 'text') node.textContent = attrs[k];
+      else if (k === 'class') node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  function api(path, options) {
+    options = options || {};
+    var init = { method: options.method || 'GET', credentials: 'same-origin', headers: {} };
+    if (options.body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(options.body); }
+    return fetch('/crew/api' + path, init).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (body) {
+        if (!res.ok) { var e = new Error(body.message || ('The relay answered ' + res.status)); e.code = body.code; throw e; }
+        return body;
+      });
+    });
+  }
+
+  function toast(text) {
+    var t = $('toast'); t.textContent = text; t.hidden = false;
+    clearTimeout(toast.timer); toast.timer = setTimeout(function () { t.hidden = true; }, 4000);
+  }
+
+  function mmss(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  function serverNow() { return Date.now() + offset; }
+
+  function position(np) {
+    var at = np.paused_at !== null ? np.paused_at : serverNow();
+    return Math.min(Math.max(at - np.started_at, 0), np.clock_duration_ms);
+  }
+
+  function takeQueue(q) {
+    if (queue && q.version < queue.version) return;
+    offset = q.server_time - Date.now();
+    queue = q;
+    renderNow(); renderQueue();
+  }
+
+  function art(url, cls) {
+    if (url) return el('img', { class: cls, src: url, alt: '' });
+    return el('div', { class: cls, text: '♪' });
+  }
+
+  function renderNow() {
+    var box = $('now'); box.textContent = '';
+    var np = queue && queue.now_playing;
+    if (!np) { box.appendChild(el('div', { class: 'empty', text: 'Nothing is playing. Add a track below.' })); box.dataset.item = ''; return; }
+    box.dataset.item = np.item_id;
+    var by = np.throwback ? 'throwback from the crew’s history' : 'added by ' + np.added_by_name;
+    box.appendChild(art(np.album_art_url, 'art'));
+    box.appendChild(el('div', {}, [
+      el('div', { class: 'title', id: 'now-title', text: np.track }),
+      el('div', { class: 'artist', text: np.artist }),
+      el('div', { class: 'by', text: by + (np.jammed_by.length ? ' · 🔥 ' + np.jammed_by.length : '') }),
+    ]));
+    box.appendChild(el('div', { class: 'clock' }, [
+      el('div', { class: 'bar-track' }, [el('div', { class: 'bar-fill', id: 'now-bar' })]),
+      el('div', { class: 'times' }, [el('span', { id: 'now-pos' }), el('span', { id: 'now-state' }), el('span', { text: mmss(np.clock_duration_ms) })]),
+    ]));
+    var pause = $('pause');
+    if (pause) { pause.dataset.owner = np.paused_at !== null ? 'resume' : 'pause'; pause.textContent = np.paused_at !== null ? '▶ Resume' : '⏸ Pause'; }
+    tick();
+  }
+
+  function tick() {
+    var np = queue && queue.now_playing;
+    if (!np || !$('now-pos')) return;
+    var pos = position(np);
+    $('now-pos').textContent = mmss(pos);
+    $('now-bar').style.width = (100 * pos / np.clock_duration_ms).toFixed(2) + '%';
+    var st = $('now-state');
+    st.textContent = np.paused_at !== null ? 'paused' : '';
+    st.className = np.paused_at !== null ? 'paused-tag' : '';
+  }
+
+  function renderQueue() {
+    var list = $('queue'); list.textContent = '';
+    var items = queue ? queue.up_next : [];
+    $('queue-count').textContent = items.length ? String(items.length) : '';
+    if (!items.length) list.appendChild(el('li', { class: 'empty', text: 'The queue is empty.' + (queue && queue.throwback ? ' Throwback will fill it.' : '') }));
+    items.forEach(function (item) {
+      var up = item.voted_up.indexOf(me.device_id) >= 0, down = item.voted_down.indexOf(me.device_id) >= 0;
+      var jammed = item.jammed_by.indexOf(me.device_id) >= 0;
+      var canRemove = me.is_owner || item.added_by === me.device_id;
+      var meta = el('div', { class: 'meta' }, [
+        el('span', { text: item.throwback ? 'throwback' : 'by ' + item.added_by_name }),
+        item.throwback ? el('span', { class: 'tag tb', text: '⏪' }) : el('span', { class: 'tag', text: 'round ' + item.round }),
+      ]);
+      var controls = el('div', { class: 'votes' }, [
+        el('button', { type: 'button', class: 'up' + (up ? ' on' : ''), 'data-act': 'vote', 'data-vote': up ? 'none' : 'up', 'aria-label': 'Vote up', text: '▲' }),
+        el('span', { class: 'score', text: String(item.score) }),
+        el('button', { type: 'button', class: 'down' + (down ? ' on' : ''), 'data-act': 'vote', 'data-vote': down ? 'none' : 'down', 'aria-label': 'Vote down', text: '▼' }),
+        el('button', { type: 'button', class: 'jam' + (jammed ? ' on' : ''), 'data-act': 'jam', 'aria-label': 'Jam', text: '🔥' + (item.jammed_by.length || '') }),
+        canRemove ? el('button', { type: 'button', 'data-act': 'remove', 'aria-label': 'Remove', text: '✕' }) : null,
+      ]);
+      list.appendChild(el('li', { 'data-item': item.item_id }, [
+        el('div', { style: 'min-width:0' }, [el('div', { class: 't', text: item.track }), el('div', { class: 'a', text: item.artist }), meta]),
+        controls,
+      ]));
+    });
+    var tb = $('throwback'); if (tb && queue) tb.checked = queue.throwback;
+  }
+
+  function done(answer) { if (answer && answer.queue) takeQueue(answer.queue); }
+
+  $('queue').addEventListener('click', function (event) {
+    var button = event.target.closest('button[data-act]'); if (!button || busy) return;
+    var id = button.closest('li').dataset.item, act = button.dataset.act, call;
+    if (act === 'vote') call = api('/queue/' + id + '/vote', { method: 'POST', body: { vote: button.dataset.vote } });
+    else if (act === 'jam') call = api('/queue/' + id + '/jam', { method: 'POST', body: {} });
+    else call = api('/queue/' + id, { method: 'DELETE', body: {} });
+    busy = true;
+    call.then(done, function (e) { toast(e.message); }).then(function () { busy = false; });
+  });
+
+  $('add').addEventListener('submit', function (event) {
+    event.preventDefault();
+    $('add-error').textContent = '';
+    var body = { link: $('add-link').value, track: $('add-track').value, artist: $('add-artist').value };
+    api('/queue', { method: 'POST', body: body }).then(function (answer) {
+      $('add').reset(); done(answer);
+    }, function (e) { $('add-error').textContent = e.message; });
+  });
+
+  var owner = $('owner-controls');
+  if (owner) {
+    owner.addEventListener('click', function (event) {
+      var button = event.target.closest('button[data-owner]'); if (!button) return;
+      var body = button.dataset.owner === 'skip' && queue && queue.now_playing ? { item_id: queue.now_playing.item_id } : {};
+      api('/queue/' + button.dataset.owner, { method: 'POST', body: body }).then(done, function (e) { toast(e.message); });
+    });
+    $('throwback').addEventListener('change', function (event) {
+      api('/queue/throwback', { method: 'POST', body: { enabled: event.target.checked } }).then(done, function (e) { toast(e.message); });
+    });
+  }
+
+  $('airhorn').addEventListener('click', function () {
+    api('/airhorn', { method: 'POST', body: {} }).catch(function (e) { toast(e.message); });
+  });
+
+  function honk(from) {
+    $('horn-from').textContent = from + ' sounded the airhorn!';
+    $('horn').hidden = false;
+    clearTimeout(honk.timer); honk.timer = setTimeout(function () { $('horn').hidden = true; }, 1800);
+  }
+
+  function recentLine(e) {
+    var when = new Date(e.timestamp).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    var text;
+    if (e.type === 'airhorn') text = '📯 ' + e.from_name + ' sounded the airhorn';
+    else if (e.msg_type === 'song_push') text = '🎵 ' + e.from_name + ' shared “' + e.payload.track + '” by ' + e.payload.artist + (e.payload.note ? ' — ' + e.payload.note : '');
+    else if (e.msg_type === 'reaction') text = (e.payload.reaction === 'love' ? '❤️ ' : '🔥 ') + e.from_name + ' reacted';
+    else if (e.msg_type === 'text') text = '💬 ' + e.from_name + ': ' + e.payload.text;
+    else return null;
+    return el('li', {}, [el('div', { text: text }), el('div', { class: 'when', text: when })]);
+  }
+
+  function addRecent(e, atTop) {
+    var line = recentLine(e); if (!line) return;
+    var list = $('recent'), empty = list.querySelector('.empty'); if (empty) empty.remove();
+    if (atTop) list.insertBefore(line, list.firstChild); else list.appendChild(line);
+    while (list.children.length > 30) list.removeChild(list.lastChild);
+  }
+
+  function connect() {
+    var source = new EventSource('/crew/api/events');
+    source.onopen = function () { $('live').textContent = 'live'; $('live').className = 'live'; };
+    source.onerror = function () { $('live').textContent = 'reconnecting…'; $('live').className = 'live off'; };
+    source.addEventListener('queue_state', function (m) { takeQueue(JSON.parse(m.data).queue); });
+    source.addEventListener('airhorn', function (m) { var e = JSON.parse(m.data); honk(e.from_name); addRecent(e, true); });
+    source.addEventListener('message', function (m) { addRecent(JSON.parse(m.data), true); });
+    source.addEventListener('crew_renamed', function (m) { $('crew-name').textContent = JSON.parse(m.data).crew_name; });
+    source.addEventListener('expired', function (m) {
+      source.close(); $('live').textContent = 'link expired'; $('live').className = 'live off';
+      toast(JSON.parse(m.data).message);
+    });
+  }
+
+  // ---- stats: inline SVG charts ----
+  var SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function bars(title, rows, label) {
+    var wrap = el('div', { class: 'chart' }, [el('h3', { class: 'hint', text: title })]);
+    if (!rows.length) { wrap.appendChild(el('p', { class: 'empty', text: 'Nothing yet.' })); return wrap; }
+    var max = Math.max.apply(null, rows.map(function (r) { return r.plays; })) || 1, h = rows.length * 26;
+    var chart = svg('svg', { viewBox: '0 0 360 ' + h, width: '100%', role: 'img', 'aria-label': title });
+    rows.forEach(function (r, i) {
+      var w = Math.max(4, 170 * r.plays / max);
+      chart.appendChild(svg('rect', { x: 150, y: i * 26 + 4, width: w, height: 18, rx: 5, fill: i === 0 ? '#ff5c8a' : '#7c5cff' }));
+      chart.appendChild(svg('text', { x: 144, y: i * 26 + 17, 'text-anchor': 'end' }, label(r).slice(0, 24)));
+      chart.appendChild(svg('text', { x: 156 + w, y: i * 26 + 17 }, String(r.plays)));
+    });
+    wrap.appendChild(chart);
+    return wrap;
+  }
+
+  function heatmap(cells) {
+    var wrap = el('div', { class: 'chart' }, [el('h3', { class: 'hint', text: 'When the crew listens' })]);
+    var max = 0; cells.forEach(function (row) { row.forEach(function (v) { max = Math.max(max, v); }); });
+    var chart = svg('svg', { viewBox: '0 0 360 150', width: '100%', role: 'img', 'aria-label': 'Listening heatmap' });
+    ['Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa', 'Su'].forEach(function (d, day) {
+      chart.appendChild(svg('text', { x: 0, y: day * 18 + 26 }, d));
+      for (var hour = 0; hour < 24; hour += 1) {
+        var v = (cells[day] || [])[hour] || 0, a = max ? 0.08 + 0.92 * v / max : 0.08;
+        var cell = svg('rect', { x: 24 + hour * 14, y: day * 18 + 14, width: 12, height: 16, rx: 3, fill: 'rgba(255,92,138,' + a.toFixed(2) + ')' });
+        cell.appendChild(svg('title', {}, d + ' ' + hour + ':00 — ' + v));
+        chart.appendChild(cell);
+      }
+    });
+    [0, 6, 12, 18].forEach(function (hour) { chart.appendChild(svg('text', { x: 24 + hour * 14, y: 146 }, hour + 'h')); });
+    wrap.appendChild(chart);
+    return wrap;
+  }
+
+  function loadStats() {
+    var days = Number($('stats-range').value), to = Date.now(), from = to - days * 86400000;
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    var range = 'from=' + from + '&to=' + to;
+    Promise.all([
+      api('/history/top?kind=tracks&limit=5&' + range),
+      api('/history/top?kind=artists&limit=5&' + range),
+      api('/history/heatmap?tz=' + encodeURIComponent(tz) + '&' + range),
+    ]).then(function (r) {
+      var box = $('stats'); box.textContent = '';
+      box.appendChild(bars('Top tracks', r[0].items, function (t) { return t.track; }));
+      box.appendChild(bars('Top artists', r[1].items, function (a) { return a.artist; }));
+      box.appendChild(heatmap(r[2].cells));
+    }, function (e) {
+      $('stats').textContent = ''; $('stats').appendChild(el('p', { class: 'empty', text: 'Stats are not available: ' + e.message }));
+    });
+  }
+  $('stats-range').addEventListener('change', loadStats);
+
+  // ---- import ----
+  function showImport(p) {
+    var total = p.bytes_total || 1;
+    $('import-bar').style.width = Math.round(100 * (p.bytes_read || 0) / total) + '%';
+    var c = p.counts || {};
+    var counts = Object.keys(c).map(function (k) { return k.replace('_', ' ') + ' ' + c[k]; }).join(' · ');
+    $('import-status').textContent = p.state + (counts ? ': ' + counts : '');
+  }
+
+  $('import').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var file = $('import-file').files[0]; if (!file) return;
+    $('import-progress').hidden = false; $('import-bar').style.width = '0%';
+    $('import-status').textContent = 'uploading…';
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', '/crew/api/history/import');
+    xhr.setRequestHeader('content-type', 'application/zip');
+    xhr.upload.onprogress = function (e) { if (e.lengthComputable) $('import-bar').style.width = Math.round(100 * e.loaded / e.total) + '%'; };
+    xhr.onerror = function () { $('import-status').textContent = 'The upload failed; check the connection and try again.'; };
+    xhr.onload = function () {
+      var body = {}; try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+      if (xhr.status >= 300) { $('import-status').textContent = 'Import refused: ' + (body.message || xhr.status) + (body.code ? ' (' + body.code + ')' : ''); return; }
+      var events = new EventSource(body.events_url);
+      events.addEventListener('progress', function (m) { showImport(JSON.parse(m.data)); });
+      events.addEventListener('done', function (m) { showImport(JSON.parse(m.data)); events.close(); loadStats(); });
+      events.addEventListener('failed', function (m) {
+        var p = JSON.parse(m.data); events.close();
+        $('import-status').textContent = 'Import failed: ' + (p.error ? p.error.message + ' (' + p.error.code + ')' : 'unknown error');
+      });
+    };
+    xhr.send(file);
+  });
+
+  api('/state').then(function (state) {
+    me = state.me;
+    offset = state.server_time - Date.now();
+    takeQueue(state.queue);
+    (state.recent || []).forEach(function (e) { addRecent(e, false); });
+    connect();
+    loadStats();
+    setInterval(tick, 250);
+  }, function (e) { toast(e.message); });
+})();
+`;

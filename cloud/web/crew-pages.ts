@@ -1,0 +1,282 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/errors.js';
+import type { CrewEvent } from '../../protocol/messages.js';
+import { describeIssues } from '../../protocol/parse.js';
+import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
+import type { RelayContext } from '../feature.js';
+import type { Actor } from '../queue/crew-queue.js';
+import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
+import type { QueueSnapshot } from '../../protocol/queue.js';
+import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
+import type { CrewViewer, MemberLinks } from './member-links.js';
+
+/** What the pages need from the queue feature. */
+export interface QueueCommands {
+  run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult>;
+  snapshot(crewId: string): Promise<QueueSnapshot>;
+}
+
+export interface CrewPagesDeps {
+  readonly context: RelayContext;
+  readonly queue: QueueCommands;
+  readonly links: MemberLinks;
+  readonly now: () => number;
+  /** Mounted at /crew/api behind the member link, with res.locals.historyViewer set. */
+  readonly memberApi?: express.Router;
+}
+
+const COOKIE = 'leeloo_crew';
+const SSE_HEARTBEAT_MS = 25_000;
+const RECENT_EVENTS = 30;
+const PAGE_EVENT_TYPES = new Set(['queue_state', 'airhorn', 'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed']);
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  invalid_json: 400, invalid_message: 400, unauthorized: 401, link_invalid: 401, link_expired: 410, not_owner: 403,
+  not_found: 404, conflict: 409, too_large: 413, rate_limited: 429, unavailable: 503,
+};
+
+interface Stream {
+  readonly res: Response;
+  readonly viewer: CrewViewer;
+}
+
+/**
+ * The crew's pages for phones: `/c/<signed link>` trades the link for a cookie and sends
+ * the phone to `/crew`, so the link does not stay in the address bar, history or logs.
+ * `/crew/api/…` is the JSON API and `/crew/api/events` the live stream (SSE) of crew events.
+ */
+export class CrewPages {
+  readonly router = express.Router();
+  private readonly deps: CrewPagesDeps;
+  private readonly streams = new Map<string, Set<Stream>>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(deps: CrewPagesDeps) {
+    this.deps = deps;
+    this.routes();
+  }
+
+  start(): void {
+    this.unsubscribe = this.deps.context.onCrewEvent((event, crewId) => this.fanOut(event, crewId));
+    // One interval for every stream: proxies close idle connections.
+    this.heartbeat = setInterval(() => this.eachStream((s) => s.res.write(': keep-alive\n\n')), SSE_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.eachStream((s) => s.res.end());
+    this.streams.clear();
+  }
+
+  private routes(): void {
+    const r = this.router;
+    const json = express.json({ limit: '16kb' });
+    r.get('/c/:token', (req, res) => void this.openLink(req, res));
+    r.get('/crew', (req, res) => void this.page(req, res));
+    r.use('/crew/api', (req, res, next) => void this.authorize(req, res, next));
+    r.get('/crew/api/state', this.handle((viewer) => this.state(viewer)));
+    r.get('/crew/api/events', (req, res) => this.events(req, res));
+    r.post('/crew/api/queue', json, this.handle((viewer, req) => this.add(viewer, req.body)));
+    r.post('/crew/api/queue/:itemId/vote', json, this.command('queue_vote', (req) => ({ item_id: req.params.itemId, ...body(req) })));
+    r.post('/crew/api/queue/:itemId/jam', json, this.command('queue_jam', (req) => ({ item_id: req.params.itemId, ...body(req) })));
+    r.delete('/crew/api/queue/:itemId', json, this.command('queue_remove', (req) => ({ item_id: req.params.itemId, ...body(req) })));
+    r.post('/crew/api/queue/skip', json, this.command('queue_skip', body));
+    r.post('/crew/api/queue/pause', json, this.command('queue_pause', body));
+    r.post('/crew/api/queue/resume', json, this.command('queue_resume', body));
+    r.post('/crew/api/queue/clear', json, this.command('queue_clear', body));
+    r.post('/crew/api/queue/throwback', json, this.command('queue_throwback', body));
+    r.post('/crew/api/airhorn', json, this.command('airhorn', body));
+    if (this.deps.memberApi) r.use('/crew/api', this.deps.memberApi);
+    r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.')));
+    r.use('/crew', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+      if (res.headersSent) return next(error);
+      sendError(res, bodyParserError(error) ?? error);
+    });
+  }
+
+  private async openLink(req: Request, res: Response): Promise<void> {
+    try {
+      const token = String(req.params.token);
+      const viewer = await this.deps.links.authorize(this.deps.context.store, token, this.deps.now());
+      res.cookie(COOKIE, token, {
+        httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/crew', maxAge: viewer.expiresAt - this.deps.now(),
+      });
+      res.set('Referrer-Policy', 'no-referrer').redirect(303, '/crew');
+    } catch (error) {
+      this.linkError(res, error);
+    }
+  }
+
+  private async page(req: Request, res: Response): Promise<void> {
+    try {
+      const viewer = await this.viewerOf(req);
+      res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Security-Policy': PAGE_CSP });
+      res.type('html').send(crewPageHtml(viewer));
+    } catch (error) {
+      this.linkError(res, error);
+    }
+  }
+
+  private linkError(res: Response, error: unknown): void {
+    const known = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
+    if (!(error instanceof ProtocolError)) this.deps.context.log.error({ err: error }, 'crew page failed');
+    res.status(HTTP_STATUS[known.code] ?? 500).set('Cache-Control', 'no-store').type('html').send(linkErrorPageHtml(known.code, known.message));
+  }
+
+  private async viewerOf(req: Request): Promise<CrewViewer> {
+    const token = cookieValue(req.headers.cookie, COOKIE);
+    if (!token) throw new ProtocolError('link_invalid', 'Open the crew pages with the link your gadget shows (scan its QR code).');
+    return this.deps.links.authorize(this.deps.context.store, token, this.deps.now());
+  }
+
+  private async authorize(req: Request, res: Response, next: NextFunction): Promise<void> {
+    try {
+      const viewer = await this.viewerOf(req);
+      res.locals.viewer = viewer;
+      res.locals.historyViewer = { deviceId: viewer.deviceId, crewId: viewer.crewId };
+      next();
+    } catch (error) {
+      sendError(res, error);
+    }
+  }
+
+  private handle(work: (viewer: CrewViewer, req: Request) => Promise<unknown>) {
+    return (req: Request, res: Response) => {
+      work(res.locals.viewer as CrewViewer, req).then(
+        (answer) => res.json(answer),
+        (error: unknown) => sendError(res, error, this.deps.context),
+      );
+    };
+  }
+
+  private command(type: QueueCommand['type'], fields: (req: Request) => Record<string, unknown>) {
+    return this.handle(async (viewer, req) => {
+      const parsed = QueueInbound[type].safeParse({ ...fields(req), type });
+      if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
+      const result = await this.deps.queue.run(viewer.crewId, actorOf(viewer), parsed.data as QueueCommand);
+      return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
+    });
+  }
+
+  /** Adds a pasted link or URI; title and artist come from the form when the relay cannot look them up. */
+  private async add(viewer: CrewViewer, raw: unknown): Promise<unknown> {
+    const input = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const link = typeof input.link === 'string' ? input.link : typeof input.spotify_uri === 'string' ? input.spotify_uri : '';
+    const uri = spotifyTrackUriFrom(link);
+    if (!uri) throw new ProtocolError('invalid_message', 'Paste a Spotify track link (https://open.spotify.com/track/…) or URI (spotify:track:…).');
+    const parsed = QueueTrack.safeParse({ ...pick(input, ['track', 'artist', 'album', 'album_art_url', 'duration_ms']), spotify_uri: uri });
+    if (!parsed.success) throw new ProtocolError('invalid_message', `Add the title and artist: ${describeIssues(parsed.error)}.`);
+    const command = { type: 'queue_add' as const, ...parsed.data, client_msg_id: clientMsgId(input) };
+    const result = await this.deps.queue.run(viewer.crewId, actorOf(viewer), command);
+    return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
+  }
+
+  private async state(viewer: CrewViewer): Promise<unknown> {
+    const { store } = this.deps.context;
+    const [crew, members, queue] = await Promise.all([
+      store.crews.getCrew(viewer.crewId), store.crews.listMembers(viewer.crewId), this.deps.queue.snapshot(viewer.crewId),
+    ]);
+    const latest = crew?.latestSeq ?? 0;
+    const events = await store.crews.readEvents(viewer.crewId, Math.max(0, latest - 500));
+    const recent = events.map((e) => e.event).filter(isRecentItem).slice(-RECENT_EVENTS).reverse();
+    return {
+      me: { device_id: viewer.deviceId, display_name: viewer.displayName, is_owner: viewer.isOwner },
+      crew: {
+        crew_name: crew?.crewName ?? viewer.crewName,
+        members: members.map((m) => ({
+          device_id: m.deviceId, display_name: m.displayName, is_owner: m.isOwner, online: this.deps.context.isOnline(m.deviceId),
+        })),
+      },
+      queue, recent, latest_seq: latest, link_expires_at: viewer.expiresAt, server_time: this.deps.now(),
+    };
+  }
+
+  private events(req: Request, res: Response): void {
+    const viewer = res.locals.viewer as CrewViewer;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.write('retry: 3000\n\n');
+    const stream: Stream = { res, viewer };
+    const set = this.streams.get(viewer.crewId) ?? new Set<Stream>();
+    set.add(stream);
+    this.streams.set(viewer.crewId, set);
+    req.on('close', () => {
+      set.delete(stream);
+      if (set.size === 0) this.streams.delete(viewer.crewId);
+    });
+  }
+
+  private fanOut(event: CrewEvent, crewId: string): void {
+    const set = this.streams.get(crewId);
+    if (!set) return;
+    for (const stream of set) {
+      if (endsViewer(event, stream.viewer)) {
+        stream.res.write(`event: expired\ndata: ${JSON.stringify({ code: 'link_expired', message: ERROR_CODES.link_expired })}\n\n`);
+        stream.res.end();
+        set.delete(stream);
+      } else if (PAGE_EVENT_TYPES.has(event.type)) {
+        stream.res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      }
+    }
+  }
+
+  private eachStream(fn: (stream: Stream) => void): void {
+    for (const set of this.streams.values()) for (const stream of set) fn(stream);
+  }
+}
+
+// Inline script and styles only: the page loads nothing from anywhere else.
+const PAGE_CSP = "default-src 'self'; img-src 'self' https: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'";
+
+function endsViewer(event: CrewEvent, viewer: CrewViewer): boolean {
+  if (event.type === 'crew_code_changed') return true;
+  return event.type === 'member_left' && event.device_id === viewer.deviceId;
+}
+
+function isRecentItem(event: CrewEvent): boolean {
+  if (event.type === 'airhorn') return true;
+  return event.type === 'message' && ['song_push', 'reaction', 'text'].includes(event.msg_type);
+}
+
+function actorOf(viewer: CrewViewer): Actor {
+  return { deviceId: viewer.deviceId, name: viewer.displayName, isOwner: viewer.isOwner };
+}
+
+function body(req: Request): Record<string, unknown> {
+  return typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+}
+
+function pick(input: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => input[k] !== undefined && input[k] !== '').map((k) => [k, input[k]]));
+}
+
+function clientMsgId(input: Record<string, unknown>): string | undefined {
+  return typeof input.client_msg_id === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(input.client_msg_id) ? input.client_msg_id : undefined;
+}
+
+export function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(rest.join('='));
+  }
+  return null;
+}
+
+function bodyParserError(error: unknown): ProtocolError | null {
+  const type = (error as { type?: string }).type;
+  if (type === 'entity.parse.failed') return new ProtocolError('invalid_json', 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new ProtocolError('too_large', 'The request body is larger than 16 kB.');
+  return null;
+}
+
+function sendError(res: Response, error: unknown, context?: RelayContext): void {
+  if (!(error instanceof ProtocolError)) context?.log.error({ err: error }, 'crew API request failed');
+  const known = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
+  const retry = (error as { retryAfterMs?: number }).retryAfterMs;
+  if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
+  res.status(HTTP_STATUS[known.code] ?? 500).json({ code: known.code, error: known.code, message: known.message, ...(retry !== undefined ? { retry_after_ms: retry } : {}) });
+}

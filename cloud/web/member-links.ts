@@ -1,0 +1,107 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Signed links that let a crew member open the crew's pages on a phone without a
+ * password. A link is `v1.<payload>.<mac>`: the payload names the crew, the member, the
+ * expiry and a fingerprint of the crew code, and the MAC is HMAC-SHA256 with the
+ * relay's link secret. It stops working when it expires, when the crew code rotates
+ * (the fingerprint no longer matches) or when the member leaves (membership is checked
+ * on every use). The payload holds ids only: never the crew code itself, which would let
+ * whoever sees a link join the crew.
+ */
+
+export interface LinkClaims {
+  readonly crewId: string;
+  readonly deviceId: string;
+  readonly expiresAt: number;
+  readonly codeFingerprint: string;
+}
+
+export interface CrewViewer {
+  readonly crewId: string;
+  readonly crewCode: string;
+  readonly crewName: string;
+  readonly deviceId: string;
+  readonly displayName: string;
+  readonly isOwner: boolean;
+  readonly expiresAt: number;
+}
+
+const SECRET_FILE = 'link-secret';
+const TOKEN_PATTERN = /^v1\.([A-Za-z0-9_-]{10,400})\.([A-Za-z0-9_-]{43})$/;
+
+/** LEELOO_LINK_SECRET when set; otherwise 32 random bytes generated once and kept in the data dir (mode 0600). */
+export async function loadLinkSecret(configured: string | undefined, dataDir: string): Promise<Buffer> {
+  if (configured) return Buffer.from(configured, 'utf8');
+  const file = path.join(dataDir, SECRET_FILE);
+  await fs.mkdir(dataDir, { recursive: true });
+  try {
+    await fs.writeFile(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stored = (await fs.readFile(file, 'utf8')).trim();
+  if (stored.length < 32) throw new Error(`${file} holds a link secret shorter than 32 characters; delete it to make a new one.`);
+  return Buffer.from(stored, 'utf8');
+}
+
+export class MemberLinks {
+  private readonly secret: Buffer;
+  private readonly ttlMs: number;
+
+  constructor(secret: Buffer, ttlMs: number) {
+    this.secret = secret;
+    this.ttlMs = ttlMs;
+  }
+
+  issue(crewId: string, deviceId: string, crewCode: string, now: number): { token: string; expiresAt: number } {
+    const expiresAt = now + this.ttlMs;
+    const payload = Buffer.from(JSON.stringify({ c: crewId, d: deviceId, e: expiresAt, f: this.fingerprint(crewCode) })).toString('base64url');
+    return { token: `v1.${payload}.${this.mac(payload)}`, expiresAt };
+  }
+
+  /** Checks the MAC and the expiry; throws link_invalid or link_expired. */
+  verify(token: string, now: number): LinkClaims {
+    const match = TOKEN_PATTERN.exec(token);
+    if (!match || !this.macMatches(match[1]!, match[2]!)) {
+      throw new ProtocolError('link_invalid', 'This crew link is not valid (it may have been cut short when copied); ask the gadget for a new one.');
+    }
+    const claims = JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8')) as { c: string; d: string; e: number; f: string };
+    if (!(claims.e > now)) throw new ProtocolError('link_expired', 'This crew link has expired; ask the gadget for a new one.');
+    return { crewId: claims.c, deviceId: claims.d, expiresAt: claims.e, codeFingerprint: claims.f };
+  }
+
+  /** Verifies a link and checks it still names a member of the crew under its current code. */
+  async authorize(store: Store, token: string, now: number): Promise<CrewViewer> {
+    const claims = this.verify(token, now);
+    const [crew, membership] = await Promise.all([store.crews.getCrew(claims.crewId), store.crews.getMembership(claims.deviceId)]);
+    if (!crew || membership?.crewId !== crew.crewId) {
+      throw new ProtocolError('link_expired', 'This crew link belongs to a member who has left the crew; ask the gadget for a new one.');
+    }
+    if (this.fingerprint(crew.crewCode) !== claims.codeFingerprint) {
+      throw new ProtocolError('link_expired', 'The crew code has changed since this link was made; ask the gadget for a new one.');
+    }
+    return {
+      crewId: crew.crewId, crewCode: crew.crewCode, crewName: crew.crewName, deviceId: membership.deviceId,
+      displayName: membership.displayName, isOwner: membership.isOwner, expiresAt: claims.expiresAt,
+    };
+  }
+
+  private fingerprint(crewCode: string): string {
+    return createHmac('sha256', this.secret).update(`crew-code:${crewCode}`).digest('base64url').slice(0, 12);
+  }
+
+  private mac(payload: string): string {
+    return createHmac('sha256', this.secret).update(`v1.${payload}`).digest('base64url');
+  }
+
+  private macMatches(payload: string, mac: string): boolean {
+    const expected = Buffer.from(this.mac(payload));
+    const given = Buffer.from(mac);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+}
