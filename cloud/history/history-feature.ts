@@ -1,0 +1,70 @@
+import path from 'node:path';
+import express from 'express';
+import { SpotifyHttp } from '../../device/spotify/spotify-http.js';
+import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
+import type { ListeningAccess } from '../spotify/spotify-feature.js';
+import { ListeningCollector } from './collector.js';
+import { ImportJobs } from './import-jobs.js';
+import { HistoryQueries } from './queries.js';
+import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
+
+const DEFAULTS = { minPlayMs: 30_000, maxUploadBytes: 512 * 1024 ** 2, collectIntervalMs: 30 * 60_000 };
+
+/**
+ * History as a relay feature: the recently-played collector, the import job queue, and
+ * the admin routes. The member routes go to the crew pages (see historyFeatureFactory).
+ */
+export class HistoryFeature implements Feature {
+  readonly name = 'history';
+  readonly router: express.Router;
+  readonly memberRouter: express.Router;
+  readonly queries: HistoryQueries;
+  readonly jobs: ImportJobs;
+  readonly collector: ListeningCollector;
+
+  constructor(context: RelayContext, access: ListeningAccess) {
+    const settings = context.config.history ?? DEFAULTS;
+    const log = context.log.child({ feature: 'history' });
+    this.queries = new HistoryQueries(context.store);
+    this.jobs = new ImportJobs({
+      store: context.store.history, log, maxUploadBytes: settings.maxUploadBytes, minPlayMs: settings.minPlayMs,
+      uploadDir: path.join(context.config.dataDir, 'imports'),
+    });
+    this.collector = new ListeningCollector({
+      history: context.store.history,
+      access,
+      // A 429 is not waited out here: the collector moves that member back and goes on.
+      http: new SpotifyHttp({ maxRateLimitRetries: 0 }),
+      apiUrl: context.config.spotify.apiUrl,
+      log,
+      intervalMs: settings.collectIntervalMs,
+    });
+    const deps = { store: context.store, queries: this.queries, jobs: this.jobs, log };
+    this.memberRouter = memberHistoryRouter(deps);
+    this.router = adminHistoryRouter({ ...deps, adminToken: context.config.adminToken });
+  }
+
+  async start(): Promise<void> {
+    await this.jobs.start();
+    await this.collector.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.collector.stop();
+    await this.jobs.stop();
+  }
+}
+
+/**
+ * The factory for cloud/main.ts, and the member routes for the crew pages (which mount
+ * them behind the member link, with res.locals.historyViewer set) before the feature is built.
+ */
+export function historyFeatureFactory(access: ListeningAccess): { factory: FeatureFactory; memberApi: express.Router } {
+  let built: HistoryFeature | null = null;
+  const memberApi = express.Router();
+  memberApi.use((req, res, next) => {
+    if (built) built.memberRouter(req, res, next);
+    else res.status(503).json({ code: 'unavailable', error: 'unavailable', message: 'History is starting; try again in a moment.' });
+  });
+  return { factory: (context) => (built = new HistoryFeature(context, access)), memberApi };
+}

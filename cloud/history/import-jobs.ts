@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_ZIP_LIMITS, type ZipLimits } from './export-zip.js';
+import type { HistoryStore } from './history-store.js';
+import { importExport, type ImportCounts } from './importer.js';
+
+export type ImportState = 'queued' | 'reading' | 'committing' | 'done' | 'failed';
+
+/** What GET …/import/:jobId and the SSE stream send. */
+export interface ImportJobView {
+  readonly job_id: string;
+  readonly member_id: string;
+  readonly file_name: string;
+  readonly state: ImportState;
+  readonly bytes_read: number;
+  readonly bytes_total: number;
+  readonly counts: ImportCounts | null;
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
+}
+
+export interface ImportJobsOptions {
+  readonly store: HistoryStore;
+  readonly log: Logger;
+  readonly maxUploadBytes: number;
+  readonly minPlayMs: number;
+  readonly limits?: ZipLimits;
+  /**
+   * Where uploads wait for their turn: under the data dir, so that a large upload lands
+   * on the store's disk (not a RAM-backed /tmp) and a crash's leftovers are found again.
+   * Without one, a temp dir that stop() removes.
+   */
+  readonly uploadDir?: string;
+}
+
+type Listener = (view: ImportJobView) => void;
+const KEEP_FINISHED = 200;
+
+/**
+ * Uploaded export ZIPs become jobs that run one at a time (imports are heavy; the relay
+ * has other work). Progress is kept in memory; the result is recorded by the store.
+ */
+export class ImportJobs {
+  private readonly jobs = new Map<string, ImportJobView>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly options: ImportJobsOptions;
+  private queue: Promise<void> = Promise.resolve();
+  private uploadDir: string | null = null;
+
+  constructor(options: ImportJobsOptions) {
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    const dir = this.options.uploadDir ?? (await fs.promises.mkdtemp(path.join(os.tmpdir(), 'leeloo-imports-')));
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const name of await fs.promises.readdir(dir)) {
+      if (name.endsWith('.zip')) await fs.promises.rm(path.join(dir, name), { force: true });
+    }
+    this.uploadDir = dir;
+    const dropped = await this.options.store.discardAllStaging();
+    if (dropped > 0) this.options.log.warn({ rows: dropped }, 'dropped the staging of imports that did not finish');
+  }
+
+  /** Waits for the imports already queued; uploads after stop() are never run. */
+  async stop(): Promise<void> {
+    const running = this.queue;
+    this.queue = new Promise(() => {}); // nothing queued after stop() runs
+    const dir = this.uploadDir;
+    this.uploadDir = null;
+    await running;
+    if (dir && !this.options.uploadDir) await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Streams an upload to a temp file (refusing more than maxUploadBytes with too_large)
+   * and queues its import. Resolves with the queued job.
+   */
+  async receive(memberId: string, body: Readable, options: { fileName?: string; minPlayMs?: number } = {}): Promise<ImportJobView> {
+    if (!this.uploadDir) throw new ProtocolError('unavailable', 'History import is not running.');
+    const jobId = randomUUID();
+    const file = path.join(this.uploadDir, `${jobId}.zip`);
+    try {
+      await pipeline(body, byteLimit(this.options.maxUploadBytes), fs.createWriteStream(file, { mode: 0o600 }));
+    } catch (error) {
+      await fs.promises.rm(file, { force: true });
+      throw error instanceof ProtocolError ? error : new ProtocolError('invalid_message', 'The upload broke off before the whole file arrived.');
+    }
+    const view: ImportJobView = {
+      job_id: jobId, member_id: memberId, file_name: (options.fileName ?? 'upload.zip').slice(0, 200), state: 'queued',
+      bytes_read: 0, bytes_total: 0, counts: null,
+    };
+    this.update(view);
+    this.queue = this.queue.then(() => this.run(view, file, options.minPlayMs ?? this.options.minPlayMs));
+    return view;
+  }
+
+  get(jobId: string): ImportJobView | null {
+    return this.jobs.get(jobId) ?? null;
+  }
+
+  /** Calls back on every change of the job until it is done or failed; returns the unsubscribe. */
+  subscribe(jobId: string, listener: Listener): () => void {
+    let set = this.listeners.get(jobId);
+    if (!set) this.listeners.set(jobId, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private async run(queued: ImportJobView, file: string, minPlayMs: number): Promise<void> {
+    try {
+      const result = await importExport(this.options.store, file, {
+        memberId: queued.member_id, jobId: queued.job_id, fileName: queued.file_name, minPlayMs, limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
+        onProgress: (p) => this.update({ ...queued, state: p.state, bytes_read: p.bytesRead, bytes_total: p.bytesTotal, counts: p.counts }),
+      });
+      const last = this.jobs.get(queued.job_id) ?? queued;
+      this.update({ ...last, state: 'done', bytes_read: last.bytes_total, counts: result.counts });
+      this.options.log.info({ jobId: queued.job_id, member: queued.member_id, counts: result.counts }, 'history import done');
+    } catch (error) {
+      const failure = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
+      if (!(error instanceof ProtocolError)) this.options.log.error({ err: error, jobId: queued.job_id }, 'history import failed');
+      this.update({ ...(this.jobs.get(queued.job_id) ?? queued), state: 'failed', error: { code: failure.code, message: failure.message } });
+    } finally {
+      await fs.promises.rm(file, { force: true });
+    }
+  }
+
+  private update(view: ImportJobView): void {
+    this.jobs.set(view.job_id, view);
+    for (const listener of this.listeners.get(view.job_id) ?? []) listener(view);
+    if (view.state === 'done' || view.state === 'failed') {
+      this.listeners.delete(view.job_id);
+      this.forgetOldJobs();
+    }
+  }
+
+  private forgetOldJobs(): void {
+    for (const [id, job] of this.jobs) {
+      if (this.jobs.size <= KEEP_FINISHED) return;
+      if (job.state === 'done' || job.state === 'failed') this.jobs.delete(id);
+    }
+  }
+}
+
+function byteLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new ProtocolError('too_large', `The upload is larger than ${Math.floor(maxBytes / 1024 ** 2)} MB, the most the relay accepts.`));
+      else done(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import streamArray from 'stream-json/streamers/stream-array.js';
+import { ProtocolError } from '../../protocol/index.js';
+import { asZipError, DEFAULT_ZIP_LIMITS, openExportZip, type ExportEntry, type ZipLimits } from './export-zip.js';
+import type { HistoryStore } from './history-store.js';
+import type { PlayInput } from './plays.js';
+import { DEFAULT_MIN_PLAY_MS, readRecord, type SkipReason } from './spotify-export.js';
+
+export type ImportCounts = Record<'imported' | 'duplicate' | SkipReason, number>;
+
+export interface ImportProgress {
+  readonly state: 'reading' | 'committing';
+  /** Uncompressed bytes of the history files read so far, and in all. */
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  readonly counts: ImportCounts;
+}
+
+export interface ImportOptions {
+  readonly memberId: string;
+  readonly jobId?: string;
+  /** The name shown in the import record (the uploaded file's name). */
+  readonly fileName?: string;
+  readonly minPlayMs?: number;
+  readonly limits?: ZipLimits;
+  readonly batchSize?: number;
+  readonly now?: () => number;
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportResult {
+  readonly jobId: string;
+  readonly counts: ImportCounts;
+  readonly files: readonly { name: string; format: string; records: number }[];
+}
+
+const emptyCounts = (): ImportCounts => ({ imported: 0, duplicate: 0, too_short: 0, incognito: 0, no_track: 0, invalid: 0 });
+
+/**
+ * Imports a Spotify data-export ZIP into one member's plays. Records are streamed and
+ * staged in batches (memory stays bounded whatever the file size); the staged plays
+ * become plays in one transaction at the end, so an import that fails at any point
+ * leaves nothing behind. Throws ProtocolError (invalid_zip, zip_bomb, unsafe_zip_entry,
+ * invalid_export, no_history_files).
+ */
+export async function importExport(store: HistoryStore, zipPath: string, options: ImportOptions): Promise<ImportResult> {
+  const run = new ImportRun(store, options);
+  const zip = await openExportZip(zipPath, options.limits ?? DEFAULT_ZIP_LIMITS);
+  try {
+    run.bytesTotal = zip.entries.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
+    const files = [];
+    for (const entry of zip.entries) files.push(await run.readEntry(entry));
+    await run.flush();
+    run.report('committing');
+    const record = { jobId: run.jobId, memberId: options.memberId, fileName: options.fileName ?? path.basename(zipPath), startedAt: run.startedAt, counts: run.counts };
+    const { imported, duplicate } = await store.commitImport(record);
+    run.counts.imported = imported;
+    run.counts.duplicate += duplicate;
+    return { jobId: run.jobId, counts: run.counts, files };
+  } catch (error) {
+    await store.discardImport(run.jobId);
+    throw error instanceof ProtocolError ? error : asZipError(error);
+  } finally {
+    zip.close();
+  }
+}
+
+class ImportRun {
+  readonly jobId: string;
+  readonly startedAt: number;
+  readonly counts = emptyCounts();
+  bytesTotal = 0;
+  private bytesRead = 0;
+  private batch: PlayInput[] = [];
+  private readonly store: HistoryStore;
+  private readonly options: ImportOptions;
+  private readonly batchSize: number;
+  private readonly recordOptions;
+
+  constructor(store: HistoryStore, options: ImportOptions) {
+    this.store = store;
+    this.options = options;
+    this.jobId = options.jobId ?? randomUUID();
+    const now = options.now ?? Date.now;
+    this.startedAt = now();
+    this.batchSize = options.batchSize ?? 2000;
+    this.recordOptions = { memberId: options.memberId, minPlayMs: options.minPlayMs ?? DEFAULT_MIN_PLAY_MS, nowMs: this.startedAt };
+  }
+
+  async readEntry(entry: ExportEntry): Promise<{ name: string; format: string; records: number }> {
+    const items = this.itemStream(entry.name, await entry.open());
+    let records = 0;
+    let valid = 0;
+    try {
+      for await (const item of items) {
+        records += 1;
+        const outcome = readRecord(entry.format, (item as { value: unknown }).value, this.recordOptions);
+        if ('skip' in outcome) {
+          this.counts[outcome.skip] += 1;
+          if (outcome.skip !== 'invalid') valid += 1;
+          continue;
+        }
+        valid += 1;
+        this.batch.push(outcome.play);
+        if (this.batch.length >= this.batchSize) await this.flush();
+      }
+    } catch (error) {
+      throw asEntryError(entry.name, error);
+    }
+    if (records > 0 && valid === 0) {
+      throw new ProtocolError('invalid_export', `${entry.name} holds ${records} records, none in the ${entry.format === 'extended' ? 'extended streaming history' : 'account data'} format.`);
+    }
+    return { name: entry.name, format: entry.format, records };
+  }
+
+  async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const staged = await this.store.stageImport(this.jobId, batch);
+    this.counts.duplicate += batch.length - staged;
+    this.report('reading');
+  }
+
+  report(state: ImportProgress['state']): void {
+    this.options.onProgress?.({ state, bytesRead: this.bytesRead, bytesTotal: this.bytesTotal, counts: { ...this.counts } });
+  }
+
+  /** The entry's bytes, counted for progress, parsed as one top-level JSON array. */
+  private itemStream(name: string, data: Readable): Readable {
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.bytesRead += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const items = streamArray.withParserAsStream();
+    data.on('error', (error) => items.destroy(asZipError(error)));
+    counter.on('error', (error) => items.destroy(error));
+    data.pipe(counter).pipe(items);
+    return items;
+  }
+}
+
+function asEntryError(name: string, error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  const reason = (error instanceof Error ? error.message : String(error)).slice(0, 200);
+  return new ProtocolError('invalid_export', `${name} is not a JSON array of streaming-history records (${reason}).`);
+}

@@ -1,0 +1,224 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { DeviceId, describeIssues, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { ImportJobs, ImportJobView } from './import-jobs.js';
+import { memberCsv, memberJson } from './member-export.js';
+import { HistoryQueries, type HistoryScope } from './queries.js';
+
+/** Who is asking: set in res.locals.historyViewer by whatever authorised the request. */
+export interface HistoryViewer {
+  readonly deviceId: string;
+  readonly crewId: string | null;
+}
+
+export interface HistoryRouteDeps {
+  readonly store: Store;
+  readonly queries: HistoryQueries;
+  readonly jobs: ImportJobs;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_found: 404, not_in_crew: 409, too_large: 413, unavailable: 503,
+  invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
+};
+
+const DAY_MS = 86_400_000;
+/** ms since epoch, or an ISO date/time. */
+const instant = z.union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.datetime({ offset: true }).transform(Date.parse), z.iso.date().transform(Date.parse)]);
+const count = (max: number) => z.coerce.number().int().min(1).max(max);
+
+const RangeQuery = z.object({ from: instant.optional(), to: instant.optional(), member: DeviceId.optional() });
+const TopQuery = RangeQuery.extend({
+  kind: z.enum(['tracks', 'artists']).default('tracks'), by: z.enum(['plays', 'time']).default('plays'), limit: count(100).default(10),
+});
+const HeatmapQuery = RangeQuery.extend({ tz: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') });
+const OnThisDayQuery = z.object({
+  member: DeviceId.optional(), date: z.string().max(10).optional(), tz: z.string().max(64).default('UTC'),
+  mode: z.enum(['years', 'weeks']).default('years'), count: count(20).default(5), limit: count(100).default(20),
+});
+const ThrowbackQuery = z.object({ tz: z.string().max(64).default('UTC'), weeks: count(52).default(8), limit: count(50).default(10) });
+const ImportQuery = z.object({ min_play_ms: z.coerce.number().int().min(0).max(3_600_000).optional(), name: z.string().max(200).optional() });
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ProtocolError('invalid_message', `The query is not valid: ${describeIssues(result.error)}.`);
+  return result.data;
+}
+
+/** Sends a ProtocolError (or an unexpected error, logged) as `{code, error, message}`. */
+export function sendError(res: Response, error: unknown, log: Logger): void {
+  const known = error instanceof ProtocolError ? error : null;
+  if (!known) log.error({ err: error }, 'history request failed');
+  const code = known?.code ?? 'internal_error';
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (code === 'too_large') res.setHeader('connection', 'close');
+  res.status(STATUS[code] ?? 500).json({ code, error: code, message: known?.message ?? ERROR_CODES.internal_error });
+}
+
+type Handler = (req: Request, res: Response, viewer: HistoryViewer) => Promise<void>;
+
+/**
+ * The history API for one authorised member, mounted behind the crew pages' member link
+ * (or the admin token). Every path is documented in docs/ARCHITECTURE.md "History".
+ */
+export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
+  const router = express.Router();
+  const now = deps.now ?? Date.now;
+  const route = (handler: Handler) => async (req: Request, res: Response) => {
+    const viewer = res.locals.historyViewer as HistoryViewer | undefined;
+    if (!viewer) {
+      sendError(res, new ProtocolError('unauthorized', 'Open the crew page from the link your gadget shows.'), deps.log);
+      return;
+    }
+    try {
+      await handler(req, res, viewer);
+    } catch (error) {
+      sendError(res, error, deps.log);
+    }
+  };
+
+  /** The viewer's crew, or one member of it (?member=). */
+  async function scopeOf(viewer: HistoryViewer, member: string | undefined): Promise<HistoryScope> {
+    if (member === undefined) return viewer.crewId ? { crewId: viewer.crewId } : { memberId: viewer.deviceId };
+    if (member === viewer.deviceId) return { memberId: member };
+    const membership = await deps.store.crews.getMembership(member);
+    if (!viewer.crewId || membership?.crewId !== viewer.crewId) throw new ProtocolError('not_found', `${member} is not a member of this crew.`);
+    return { memberId: member };
+  }
+  const rangeOf = (q: { from?: number; to?: number }, defaultFrom: number) => {
+    const range = { fromMs: q.from ?? defaultFrom, toMs: q.to ?? now() + DAY_MS };
+    if (range.fromMs >= range.toMs) throw new ProtocolError('invalid_message', '"from" must be before "to".');
+    return range;
+  };
+
+  router.get('/history', route(async (req, res, viewer) => {
+    const q = parse(RangeQuery.extend({ limit: count(500).default(100) }), req.query);
+    const items = await deps.queries.timeline(await scopeOf(viewer, q.member), rangeOf(q, now() - 30 * DAY_MS), { limit: q.limit });
+    res.json({ items });
+  }));
+
+  router.get('/history/top', route(async (req, res, viewer) => {
+    const q = parse(TopQuery, req.query);
+    const scope = await scopeOf(viewer, q.member);
+    const options = { by: q.by, limit: q.limit };
+    const items = q.kind === 'tracks'
+      ? await deps.queries.topTracks(scope, rangeOf(q, 0), options)
+      : await deps.queries.topArtists(scope, rangeOf(q, 0), options);
+    res.json({ kind: q.kind, by: q.by, items });
+  }));
+
+  router.get('/history/heatmap', route(async (req, res, viewer) => {
+    const q = parse(HeatmapQuery, req.query);
+    res.json(await deps.queries.heatmap(await scopeOf(viewer, q.member), rangeOf(q, 0), { timeZone: q.tz, measure: q.measure }));
+  }));
+
+  router.get('/history/on-this-day', route(async (req, res, viewer) => {
+    const q = parse(OnThisDayQuery, req.query);
+    const days = await deps.queries.onThisDay(await scopeOf(viewer, q.member), {
+      date: q.date, timeZone: q.tz, mode: q.mode, count: q.count, limit: q.limit, nowMs: now(),
+    });
+    res.json({ days });
+  }));
+
+  router.get('/history/throwback', route(async (req, res, viewer) => {
+    const q = parse(ThrowbackQuery, req.query);
+    if (!viewer.crewId) throw new ProtocolError('not_in_crew', 'Throwback picks from a crew’s shares; join a crew first.');
+    res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit }) });
+  }));
+
+  router.get('/history/export.json', route(async (_req, res, viewer) => {
+    await streamDownload(res, 'application/json; charset=utf-8', `leeloo-${viewer.deviceId}.json`, memberJson(deps.store, viewer.deviceId, now()));
+  }));
+
+  router.get('/history/export.csv', route(async (_req, res, viewer) => {
+    await streamDownload(res, 'text/csv; charset=utf-8', `leeloo-${viewer.deviceId}.csv`, memberCsv(deps.store, viewer.deviceId));
+  }));
+
+  router.post('/history/import', route(async (req, res, viewer) => {
+    const q = parse(ImportQuery, req.query);
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!['application/zip', 'application/octet-stream', 'application/x-zip-compressed'].includes(type)) {
+      throw new ProtocolError('invalid_message', 'Send the export ZIP itself as the request body (Content-Type: application/zip).');
+    }
+    const job = await deps.jobs.receive(viewer.deviceId, req, { minPlayMs: q.min_play_ms, fileName: q.name });
+    const base = `${req.baseUrl}/history/import/${job.job_id}`;
+    res.status(202).json({ job_id: job.job_id, status_url: base, events_url: `${base}/events`, job });
+  }));
+
+  router.get('/history/import/:jobId', route(async (req, res, viewer) => {
+    res.json(jobOf(deps.jobs, String(req.params.jobId), viewer));
+  }));
+
+  router.get('/history/import/:jobId/events', route(async (req, res, viewer) => {
+    streamJob(deps.jobs, jobOf(deps.jobs, String(req.params.jobId), viewer), req, res);
+  }));
+
+  return router;
+}
+
+function jobOf(jobs: ImportJobs, jobId: string, viewer: HistoryViewer): ImportJobView {
+  const job = jobs.get(jobId);
+  // Another member's job is reported as missing: job ids are not for sharing.
+  if (!job || job.member_id !== viewer.deviceId) throw new ProtocolError('not_found', 'No import job has this id (jobs are kept for a while after they finish).');
+  return job;
+}
+
+/** Server-sent events: `progress` on every change, then `done` or `failed`, then the stream ends. */
+function streamJob(jobs: ImportJobs, job: ImportJobView, req: Request, res: Response): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  const send = (view: ImportJobView) => {
+    const event = view.state === 'done' ? 'done' : view.state === 'failed' ? 'failed' : 'progress';
+    res.write(`event: ${event}\ndata: ${JSON.stringify(view)}\n\n`);
+    if (event !== 'progress') res.end();
+  };
+  const unsubscribe = jobs.subscribe(job.job_id, send);
+  req.on('close', unsubscribe);
+  send(job);
+  if (res.writableEnded) unsubscribe();
+}
+
+async function streamDownload(res: Response, type: string, fileName: string, body: AsyncIterable<string>): Promise<void> {
+  res.writeHead(200, { 'content-type': type, 'content-disposition': `attachment; filename="${fileName}"`, 'cache-control': 'no-store' });
+  await pipeline(Readable.from(body), res);
+}
+
+/**
+ * The same API for the operator: `/admin/history/members/:deviceId/…` behind
+ * `Authorization: Bearer ADMIN_TOKEN` (503 without a configured token, 401 when wrong).
+ */
+export function adminHistoryRouter(deps: HistoryRouteDeps & { readonly adminToken: string | undefined }): express.Router {
+  const router = express.Router();
+  const member = memberHistoryRouter(deps);
+  router.use('/admin/history/members/:deviceId', async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      checkBearer(req.headers.authorization, deps.adminToken);
+      const deviceId = parse(DeviceId, req.params.deviceId);
+      if (!(await deps.store.crews.getDevice(deviceId))) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
+      const membership = await deps.store.crews.getMembership(deviceId);
+      res.locals.historyViewer = { deviceId, crewId: membership?.crewId ?? null } satisfies HistoryViewer;
+      next();
+    } catch (error) {
+      sendError(res, error, deps.log);
+    }
+  }, member);
+  return router;
+}
+
+function checkBearer(header: string | undefined, token: string | undefined): void {
+  if (!token) throw new ProtocolError('unavailable', 'The admin API is off: set ADMIN_TOKEN in the relay’s environment.');
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new ProtocolError('unauthorized', 'Send the admin token as "Authorization: Bearer …".');
+  }
+}
