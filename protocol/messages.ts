@@ -13,6 +13,8 @@ import {
   Timestamp,
 } from './common.js';
 import { ERROR_CODE_LIST } from './errors.js';
+import { QUEUE_STATE_CHANGING, QueueInbound, QueueOutbound } from './queue.js';
+import { SpotifyInbound, SpotifyOutbound } from './spotify.js';
 
 /*
  * Every message of every generation is written down here once: its zod schema is the
@@ -130,6 +132,12 @@ export const Inbound = {
   remove_member: z.object({ type: z.literal('remove_member'), device_id: DeviceId, ...stateChange }),
   rotate_code: z.object({ type: z.literal('rotate_code'), ...stateChange }),
   set_display_name: z.object({ type: z.literal('set_display_name'), display_name: DisplayName, ...stateChange }),
+
+  // The crew's shared queue (protocol/queue.ts).
+  ...QueueInbound,
+
+  // Spotify sign-in hand-off and token broker (protocol/spotify.ts).
+  ...SpotifyInbound,
 } as const;
 
 export type InboundType = keyof typeof Inbound;
@@ -140,6 +148,7 @@ export type InboundMessage = { [T in InboundType]: InboundOf<T> }[InboundType];
 export const STATE_CHANGING: ReadonlySet<InboundType> = new Set<InboundType>([
   'register', 'share_music', 'reaction', 'create_crew', 'join_crew', 'message',
   'leave_crew', 'rename_crew', 'remove_member', 'rotate_code', 'set_display_name',
+  ...QUEUE_STATE_CHANGING,
 ]);
 
 // ---------------------------------------------------------------------------
@@ -305,6 +314,12 @@ export const Outbound = {
   }),
   /** Sent to a device that left or was removed. */
   crew_left: z.object({ type: z.literal('crew_left'), crew_code: CrewCode, removed: z.boolean() }),
+
+  // The crew's shared queue (protocol/queue.ts).
+  ...QueueOutbound,
+
+  // Spotify sign-in hand-off and token broker (protocol/spotify.ts).
+  ...SpotifyOutbound,
 } as const;
 
 export type OutboundType = keyof typeof Outbound;
@@ -317,5 +332,5 @@ export type OutboundMessage = { [T in OutboundType]: OutboundOf<T> }[OutboundTyp
  */
 export type CrewEvent = Extract<
   OutboundMessage,
-  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_code_changed' }
+  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_code_changed' | 'queue_state' | 'airhorn' }
 >;

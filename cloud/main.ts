@@ -1,0 +1,67 @@
+import { ConfigError, loadConfig } from './config.js';
+import type { FeatureFactory } from './feature.js';
+import { historyFeatureFactory } from './history/history-feature.js';
+import { createLogger } from './log.js';
+import { queueFeatureFactory } from './queue/queue-feature.js';
+import { createRelay } from './server.js';
+import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
+import { openStore } from './store/store.js';
+
+/** Feature areas plugged into the relay; each area adds its factory here. */
+/** The Spotify feature first: `spotify.access` (ListeningAccess) is what the history collector uses. */
+const spotify = spotifyFeatureFactory();
+/** History collects through `spotify.access`; its member routes are mounted by the crew pages. */
+const history = historyFeatureFactory(spotify.access);
+const FEATURES: FeatureFactory[] = [spotify.factory, queueFeatureFactory({ memberApi: () => history.memberApi }), history.factory];
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
+  const log = createLogger(config.logLevel);
+  let store;
+  try {
+    store = await openStore(config);
+  } catch (error) {
+    log.fatal({ err: error }, error instanceof Error ? error.message : 'cannot open the store');
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(78);
+  }
+  const relay = createRelay({ config, store, log, features: FEATURES });
+  const { port } = await relay.start();
+  log.info({ port, host: config.host, store: store.kind, dataDir: config.dataDir, version: config.version }, 'listening');
+  process.send?.('ready');
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    relay.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  // PM2 on Windows and some supervisors send this message instead of a signal.
+  process.on('message', (message) => {
+    if (message === 'shutdown') shutdown('SIGTERM');
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`The relay failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

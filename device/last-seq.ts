@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
+
+/**
+ * The last crew seq this device has applied, per crew code (`last-seq.json`). It is
+ * what `resume {after_seq}` sends, so it is written only after an event is applied.
+ */
+export class LastSeqStore {
+  private readonly file: string;
+  private seqs: Record<string, number> = {};
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.file = path.join(dataDir, 'last-seq.json');
+  }
+
+  async load(): Promise<void> {
+    try {
+      const parsed = JSON.parse(await readFile(this.file, 'utf8')) as unknown;
+      if (typeof parsed !== 'object' || parsed === null) return;
+      for (const [code, seq] of Object.entries(parsed)) {
+        if (Number.isSafeInteger(seq) && (seq as number) >= 0) this.seqs[code] = seq as number;
+      }
+    } catch (error) {
+      // Missing or unreadable: resume from the crew's current seq, as a new member would.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.seqs = {};
+    }
+  }
+
+  get(crewCode: string): number | null {
+    return this.seqs[crewCode] ?? null;
+  }
+
+  /** Records a seq; writes are serialised so an older value never lands after a newer one. */
+  set(crewCode: string, seq: number): Promise<void> {
+    this.seqs = { ...this.seqs, [crewCode]: seq };
+    const snapshot = JSON.stringify(this.seqs);
+    this.writing = this.writing.then(() => writeFileAtomic(this.file, snapshot, 0o600));
+    return this.writing;
+  }
+
+  /** The crew code changed (rotation): carry the position over. */
+  rename(oldCode: string, newCode: string): Promise<void> {
+    const seq = this.seqs[oldCode];
+    return seq === undefined ? this.writing : this.set(newCode, seq);
+  }
+
+  flush(): Promise<void> {
+    return this.writing;
+  }
+}

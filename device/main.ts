@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type DeviceConfig } from './config.js';
+import { Controller } from './controller.js';
+import { SystemdNotifier } from './systemd-notify.js';
+import { createButtons, createDisplay } from './drivers.js';
+import { createLogger } from './log.js';
+import { SimDisplay } from './sim-display.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/leeloo/device.json';
+
+const USAGE = `Usage: node dist/device/main.js [--config FILE]
+
+Runs the LEELOO device daemon. The config file (JSON) defaults to
+$LEELOO_DEVICE_CONFIG, else ${DEFAULT_CONFIG_PATH}; see device/device.example.json.`;
+
+/** The --config value, else the environment, else the system path. */
+export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+    if (arg === '--config' || arg === '-c') {
+      const value = argv[i + 1];
+      if (!value || value.startsWith('-')) throw new ConfigError('config_missing', '--config needs a file path.');
+      return value;
+    }
+  }
+  return env.LEELOO_DEVICE_CONFIG || DEFAULT_CONFIG_PATH;
+}
+
+async function run(config: DeviceConfig, log: Logger): Promise<void> {
+  let stopping: Promise<void> | null = null;
+  // READY=1 and watchdog pings under systemd (Type=notify); a no-op elsewhere.
+  const notifier = new SystemdNotifier({ onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed') });
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    log.info({ signal }, 'stopping');
+    stopping = notifier
+      .stopping()
+      .then(() => controller.stop())
+      .then(() => process.exit(0))
+      .catch((error: Error) => {
+        log.error({ err: error.message }, 'stop failed');
+        process.exit(1);
+      });
+  };
+  const display = createDisplay(config, log);
+  const buttons = createButtons(config, log, { display, keyboard: process.stdin, onInterrupt: () => stop('SIGINT') });
+  const controller = new Controller({ config, display, buttons, log });
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  let crewCode: string | null = null;
+  controller.onStateChange((state) => {
+    if (!state.crew || state.crew.code === crewCode) return;
+    crewCode = state.crew.code;
+    // Operators (and npm start) read the crew code from this line.
+    process.stdout.write(`LEELOO device "${config.device.name}" crew: ${crewCode}\n`);
+  });
+  await controller.start();
+  await notifier.ready(`${config.display.driver} display, crew ${config.device.crewCode ?? 'new'}`);
+  notifier.start();
+  if (display instanceof SimDisplay && display.url) {
+    // Scripts (npm start) read this line to find the mirror.
+    process.stdout.write(`LEELOO device "${config.device.name}" mirror: ${display.url}\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  let config: DeviceConfig;
+  try {
+    config = loadConfig(configPathFrom(argv, process.env));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`leeloo-device: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG: systemd should not restart-loop on a bad config.
+  }
+  const log = createLogger(config.logLevel);
+  try {
+    await run(config, log);
+  } catch (error) {
+    log.fatal({ err: (error as Error).message }, 'the device daemon failed to start');
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
+
+/** Colours and type of every screen, so they read as one product. */
+export const COLORS = {
+  background: '#101218',
+  panel: '#1b1f2a',
+  panelLight: '#262b38',
+  text: '#f2f2f5',
+  muted: '#9aa0ae',
+  accent: '#ff5c8a',
+  love: '#ff3b6b',
+  fire: '#ff9f1c',
+  online: '#2ecc71',
+  offline: '#5c6270',
+  connecting: '#f5b82e',
+  error: '#e74c3c',
+} as const;
+
+export const STATUS_BAR_HEIGHT = 30;
+
+// Pi OS ships DejaVu; other Linux boxes often have Liberation. Registered under one
+// alias so screens name a single family and still fall back to the canvas default.
+const FONT_CANDIDATES = [
+  ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'],
+  ['/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf'],
+] as const;
+
+let fontFamily: string | null = null;
+
+/** The font family to draw with: a registered system font, else the canvas default sans-serif. */
+export function uiFont(): string {
+  if (fontFamily) return fontFamily;
+  fontFamily = 'sans-serif';
+  for (const files of FONT_CANDIDATES) {
+    if (!files.every((file) => existsSync(file))) continue;
+    for (const file of files) GlobalFonts.registerFromPath(file, 'LeelooUI');
+    fontFamily = 'LeelooUI, sans-serif';
+    break;
+  }
+  return fontFamily;
+}
+
+export function font(size: number, weight: 'normal' | 'bold' = 'normal'): string {
+  return `${weight} ${size}px ${uiFont()}`;
+}
+
+/** Shortens text with an ellipsis until it fits maxWidth at the current font. */
+export function fitText(g: SKRSContext2D, text: string, maxWidth: number): string {
+  if (g.measureText(text).width <= maxWidth) return text;
+  let low = 0;
+  let high = text.length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (g.measureText(text.slice(0, mid) + '…').width <= maxWidth) low = mid;
+    else high = mid - 1;
+  }
+  return text.slice(0, low).trimEnd() + '…';
+}
+
+/** Breaks text into at most maxLines lines that fit maxWidth; the last one is ellipsized. */
+export function wrapText(g: SKRSContext2D, text: string, maxWidth: number, maxLines: number): string[] {
+  const words = text.split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let line = '';
+  for (let i = 0; i < words.length; i++) {
+    const candidate = line ? `${line} ${words[i]}` : (words[i] as string);
+    if (g.measureText(candidate).width <= maxWidth || !line) {
+      line = candidate;
+      continue;
+    }
+    if (lines.length === maxLines - 1) {
+      lines.push(fitText(g, `${line} ${words.slice(i).join(' ')}`, maxWidth));
+      return lines;
+    }
+    lines.push(line);
+    line = words[i] as string;
+  }
+  if (line) lines.push(fitText(g, line, maxWidth));
+  return lines;
+}
+
+export function roundRect(g: SKRSContext2D, x: number, y: number, w: number, h: number, r: number): void {
+  g.beginPath();
+  g.roundRect(x, y, w, h, r);
+}
+
+/** A stable colour for a string (album-art placeholders, member avatars). */
+export function colorFor(seed: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 16777619);
+  const hue = (hash >>> 0) % 360;
+  return `hsl(${hue}, 55%, 42%)`;
+}
+
+export function initials(text: string): string {
+  const words = text.split(/[\s\-_/]+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
+  const letters = words.slice(0, 2).map((w) => [...w.replace(/^[^\p{L}\p{N}]+/u, '')][0] ?? '');
+  return letters.join('').toUpperCase() || '♪';
+}
+
+/** A heart, centred on (cx, cy), `size` wide. Drawn as a path: no emoji font on the Pi. */
+export function drawHeart(g: SKRSContext2D, cx: number, cy: number, size: number, color: string): void {
+  const s = size / 2;
+  g.save();
+  g.fillStyle = color;
+  g.beginPath();
+  g.moveTo(cx, cy + s * 0.9);
+  g.bezierCurveTo(cx - s * 1.4, cy - s * 0.1, cx - s * 0.6, cy - s * 1.1, cx, cy - s * 0.4);
+  g.bezierCurveTo(cx + s * 0.6, cy - s * 1.1, cx + s * 1.4, cy - s * 0.1, cx, cy + s * 0.9);
+  g.fill();
+  g.restore();
+}
+
+/** A flame, centred on (cx, cy), `size` tall. */
+export function drawFlame(g: SKRSContext2D, cx: number, cy: number, size: number, color: string): void {
+  const s = size / 2;
+  g.save();
+  g.fillStyle = color;
+  g.beginPath();
+  g.moveTo(cx, cy - s);
+  g.bezierCurveTo(cx + s * 0.2, cy - s * 0.4, cx + s * 0.8, cy - s * 0.2, cx + s * 0.7, cy + s * 0.35);
+  g.bezierCurveTo(cx + s * 0.6, cy + s * 0.9, cx - s * 0.6, cy + s * 0.9, cx - s * 0.7, cy + s * 0.35);
+  g.bezierCurveTo(cx - s * 0.75, cy - s * 0.05, cx - s * 0.35, cy - s * 0.25, cx - s * 0.25, cy - s * 0.55);
+  g.bezierCurveTo(cx - s * 0.05, cy - s * 0.3, cx + s * 0.05, cy - s * 0.55, cx, cy - s);
+  g.fill();
+  g.fillStyle = '#ffd166';
+  g.beginPath();
+  g.ellipse(cx, cy + s * 0.45, s * 0.3, s * 0.38, 0, 0, Math.PI * 2);
+  g.fill();
+  g.restore();
+}
+
+export function drawReactionIcon(g: SKRSContext2D, reaction: 'love' | 'fire', cx: number, cy: number, size: number): void {
+  if (reaction === 'love') drawHeart(g, cx, cy, size, COLORS.love);
+  else drawFlame(g, cx, cy, size, COLORS.fire);
+}

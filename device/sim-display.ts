@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createCanvas } from '@napi-rs/canvas';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { BUTTON_NAMES, type ButtonName, type Display, type Frame } from './hardware.js';
+import { mirrorPage } from './mirror-page.js';
+
+/** What the mirror page sends when a button is used: raw edges, or a whole gesture. */
+export interface MirrorInput {
+  readonly button: ButtonName;
+  readonly action: 'down' | 'up' | 'press' | 'long_press';
+}
+
+export interface MirrorInputSource {
+  onInput(listener: (input: MirrorInput) => void): () => void;
+}
+
+export interface SimDisplayOptions {
+  readonly title: string;
+  readonly log: Logger;
+  /** null: no PNG files, only the mirror. */
+  readonly snapshotDir: string | null;
+  readonly snapshotKeep: number;
+  readonly mirror: { enabled: boolean; host: string; port: number };
+  readonly width?: number;
+  readonly height?: number;
+}
+
+const SNAPSHOT_PATTERN = /^frame-(\d{6,})\.png$/;
+
+/**
+ * The simulated display: every changed frame becomes a PNG, written as a bounded
+ * series of snapshots plus `latest.png`, and pushed to every open mirror page.
+ */
+export class SimDisplay implements Display, MirrorInputSource {
+  readonly width: number;
+  readonly height: number;
+  private server: http.Server | null = null;
+  private sockets: WebSocketServer | null = null;
+  private readonly inputListeners = new Set<(input: MirrorInput) => void>();
+  private lastHash = '';
+  private lastPng: Buffer | null = null;
+  private snapshots: string[] = [];
+  private counter = 0;
+  private backlight = true;
+  private urlValue: string | null = null;
+
+  constructor(private readonly options: SimDisplayOptions) {
+    this.width = options.width ?? 480;
+    this.height = options.height ?? 320;
+  }
+
+  /** The mirror page's URL, once started (null when the mirror is off). */
+  get url(): string | null {
+    return this.urlValue;
+  }
+
+  /** The PNG of the frame on screen. */
+  get png(): Buffer | null {
+    return this.lastPng;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.snapshotDir) await this.openSnapshots(this.options.snapshotDir);
+    if (this.options.mirror.enabled) await this.startMirror();
+  }
+
+  async present(frame: Frame): Promise<void> {
+    if (frame.width !== this.width || frame.height !== this.height) {
+      throw new Error(`Frame is ${frame.width}×${frame.height}; this display is ${this.width}×${this.height}.`);
+    }
+    const hash = createHash('sha1').update(frame.data).digest('hex');
+    if (hash === this.lastHash) return;
+    this.lastHash = hash;
+    const png = await encodePng(frame);
+    this.lastPng = png;
+    this.broadcast(png);
+    if (this.options.snapshotDir) await this.writeSnapshot(this.options.snapshotDir, png);
+  }
+
+  async setBacklight(on: boolean): Promise<void> {
+    this.backlight = on;
+    this.broadcast(JSON.stringify({ type: 'backlight', on }));
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.sockets?.clients ?? []) client.close(1001, 'display stopping');
+    await new Promise<void>((resolve) => (this.sockets ? this.sockets.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+    this.sockets = null;
+    this.server = null;
+  }
+
+  onInput(listener: (input: MirrorInput) => void): () => void {
+    this.inputListeners.add(listener);
+    return () => this.inputListeners.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------
+
+  private async openSnapshots(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const existing = (await readdir(dir)).filter((name) => SNAPSHOT_PATTERN.test(name)).sort();
+    this.snapshots = existing;
+    const last = existing.at(-1);
+    this.counter = last ? Number(SNAPSHOT_PATTERN.exec(last)?.[1]) : 0;
+    await this.prune(dir);
+  }
+
+  private async writeSnapshot(dir: string, png: Buffer): Promise<void> {
+    if (this.options.snapshotKeep === 0) return;
+    const name = `frame-${String(++this.counter).padStart(6, '0')}.png`;
+    await writeFile(path.join(dir, name), png);
+    this.snapshots.push(name);
+    // Replaced by rename so a viewer never reads a half-written latest.png.
+    const temp = path.join(dir, '.latest.png.tmp');
+    await writeFile(temp, png);
+    await rename(temp, path.join(dir, 'latest.png'));
+    await this.prune(dir);
+  }
+
+  private async prune(dir: string): Promise<void> {
+    while (this.snapshots.length > this.options.snapshotKeep) {
+      const oldest = this.snapshots.shift() as string;
+      await unlink(path.join(dir, oldest)).catch(() => undefined);
+    }
+  }
+
+  private async startMirror(): Promise<void> {
+    const page = mirrorPage(this.options.title, this.width, this.height);
+    const server = http.createServer((req, res) => this.serve(req, res, page));
+    const sockets = new WebSocketServer({ server, path: '/mirror', maxPayload: 4096 });
+    sockets.on('connection', (socket) => this.onMirrorClient(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.mirror.port, this.options.mirror.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.sockets = sockets;
+    const { port } = server.address() as AddressInfo;
+    const host = this.options.mirror.host === '0.0.0.0' ? '127.0.0.1' : this.options.mirror.host;
+    this.urlValue = `http://${host}:${port}/`;
+    this.options.log.info({ url: this.urlValue }, 'screen mirror is serving');
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, page: string): void {
+    const url = new URL(req.url ?? '/', 'http://mirror');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page);
+    } else if (url.pathname === '/frame.png' && this.lastPng) {
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(this.lastPng);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+    }
+  }
+
+  private onMirrorClient(socket: WebSocket): void {
+    if (this.lastPng) socket.send(this.lastPng);
+    if (!this.backlight) socket.send(JSON.stringify({ type: 'backlight', on: false }));
+    socket.on('message', (data, isBinary) => {
+      const input = isBinary ? null : parseMirrorInput(String(data));
+      if (!input) {
+        socket.send(JSON.stringify({ type: 'error', code: 'invalid_message', message: 'Send {"type":"button","button":"prev|next|primary|secondary","action":"down|up|press|long_press"}.' }));
+        return;
+      }
+      for (const listener of this.inputListeners) listener(input);
+    });
+  }
+
+  private broadcast(data: Buffer | string): void {
+    for (const client of this.sockets?.clients ?? []) {
+      if (client.readyState === client.OPEN) client.send(data);
+    }
+  }
+}
+
+export function parseMirrorInput(text: string): MirrorInput | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { type, button, action } = value as Record<string, unknown>;
+  if (type !== 'button') return null;
+  if (!BUTTON_NAMES.includes(button as ButtonName)) return null;
+  if (!['down', 'up', 'press', 'long_press'].includes(action as string)) return null;
+  return { button: button as ButtonName, action: action as MirrorInput['action'] };
+}
+
+async function encodePng(frame: Frame): Promise<Buffer> {
+  const canvas = createCanvas(frame.width, frame.height);
+  const g = canvas.getContext('2d');
+  const image = g.createImageData(frame.width, frame.height);
+  image.data.set(frame.data);
+  g.putImageData(image, 0, 0);
+  return canvas.encode('png');
+}

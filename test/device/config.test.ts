@@ -1,0 +1,98 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CONFIG_DEFAULTS, ConfigError, configSchema, loadConfig, parseConfig } from '../../device/config.js';
+
+function errorsOf(raw: unknown): string[] {
+  try {
+    parseConfig(raw, '/etc/leeloo');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).errors];
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('device config', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'leeloo-config-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fills every absent property from the defaults and resolves paths against the config file', () => {
+    const config = parseConfig({ device: { name: 'Kitchen' } }, '/etc/leeloo');
+    expect(config.device).toEqual({ name: 'Kitchen', crewCode: null });
+    expect(config.relay.url).toBe(CONFIG_DEFAULTS.relay.url);
+    expect(config.dataDir).toBe('/etc/leeloo/data/device');
+    expect(config.sim.mirror.port).toBe(8081);
+  });
+
+  it('accepts a crew code in any case and keeps the canonical form', () => {
+    expect(parseConfig({ device: { name: 'A', crewCode: ' leeloo-7kq2 ' } }, '/').device.crewCode).toBe('LEELOO-7KQ2');
+  });
+
+  it('names the path and the problem of every wrong property', () => {
+    const errors = errorsOf({
+      relay: { url: 42 },
+      device: { name: '', crewCode: 'LEELOO-10OI' },
+      display: { driver: 'hdmi' },
+      sim: { mirror: { port: 70000 } },
+      colour: 'red',
+    });
+    expect(errors).toContain('/relay/url must be string');
+    expect(errors).toContain('/device/name must NOT have fewer than 1 characters');
+    expect(errors).toContain('/device/crewCode must look like LEELOO-XXXX (letters and digits without I, O, 0, 1)');
+    expect(errors).toContain('/display/driver must be one of "sim", "fb", "spi"');
+    expect(errors).toContain('/sim/mirror/port must be <= 65535');
+    expect(errors).toContain('/ has an unknown property "colour"');
+  });
+
+  it('refuses a relay URL that is not a WebSocket URL', () => {
+    expect(errorsOf({ relay: { url: 'http://relay.example.com/ws' } })).toEqual(['/relay/url must be a ws:// or wss:// URL']);
+  });
+
+  it('refuses a config that is not an object', () => {
+    expect(errorsOf([1, 2])).toEqual(['/ must be object']);
+  });
+
+  it('documents every property with title, description, default and examples', () => {
+    const missing: string[] = [];
+    const walk = (schema: Record<string, unknown>, where: string) => {
+      const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+      for (const [key, child] of Object.entries(properties)) {
+        for (const field of ['title', 'description', 'default', 'examples']) {
+          if (!(field in child)) missing.push(`${where}/${key} lacks ${field}`);
+        }
+        walk(child, `${where}/${key}`);
+      }
+    };
+    walk(configSchema(), '');
+    expect(missing).toEqual([]);
+  });
+
+  it('loads a file, and says clearly when it is missing or not JSON', async () => {
+    const good = path.join(dir, 'device.json');
+    await writeFile(good, JSON.stringify({ device: { name: 'Desk' }, dataDir: 'state' }));
+    expect(loadConfig(good).dataDir).toBe(path.join(dir, 'state'));
+
+    expect(() => loadConfig(path.join(dir, 'nope.json'))).toThrow(/No config file at .*nope\.json/);
+    const broken = path.join(dir, 'broken.json');
+    await writeFile(broken, '{"device": ');
+    try {
+      loadConfig(broken);
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).code).toBe('config_invalid_json');
+      expect((error as Error).message).toMatch(/is not valid JSON/);
+    }
+  });
+
+  it('ships an example config that validates', () => {
+    const example = path.resolve(import.meta.dirname, '../../device/device.example.json');
+    expect(loadConfig(example).display.driver).toBe('sim');
+  });
+});
