@@ -16,6 +16,7 @@ import type { Screen, ScreenHost } from './screens/screen.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
 import { StatusScreen } from './screens/status.js';
 import { SpotifyLink } from './spotify/spotify-link.js';
+import { QueueLink } from './queue-link.js';
 import {
   applyEvent,
   applyOwnMessage,
@@ -49,6 +50,8 @@ export class Controller {
   readonly relay: RelayClient;
   /** Spotify on the gadget: now playing, sign-in, share / queue / play (device/spotify). */
   readonly spotify: SpotifyLink;
+  /** The crew's shared queue on the gadget: queue screen, airhorn, crew page QR, play-along. */
+  readonly queue: QueueLink;
   private readonly clock: Clock;
   private readonly renderer: ScreenRenderer;
   private readonly menu: MenuScreen;
@@ -81,6 +84,8 @@ export class Controller {
       idleMs: deps.config.display.sleepAfterSeconds * 1000,
       clock: this.clock,
       onError: (error) => deps.log.warn({ err: (error as Error).message }, 'the backlight could not be switched'),
+      // Nobody sees now playing while the screen sleeps: stop asking Spotify until it wakes.
+      onChange: (awake) => this.spotify.setScreenAwake(awake),
     });
     this.menu = new MenuScreen(this.screens);
     this.spotify = new SpotifyLink({ controller: this, clock: this.clock, log: deps.log.child({ part: 'spotify' }), artDir: path.join(deps.config.dataDir, 'art') });
@@ -93,6 +98,8 @@ export class Controller {
       .add(this.menu)
       .addMenuEntry(CREW_CODE_ENTRY);
     this.spotify.attach();
+    this.queue = new QueueLink({ controller: this, clock: this.clock, log: deps.log.child({ part: 'queue' }), player: this.spotify.web, dataDir: deps.config.dataDir });
+    this.queue.attach();
   }
 
   get state(): DeviceState {
@@ -112,6 +119,7 @@ export class Controller {
     this.unsubscribe.push(this.relay.onEvent((event) => this.onRelayEvent(event)));
     this.spotify.start();
     this.unsubscribe.push(() => this.spotify.stop());
+    await this.queue.start();
     this.invalidate();
     await this.relay.start();
   }
@@ -120,6 +128,7 @@ export class Controller {
     this.running = false;
     this.sleep.stop();
     for (const off of this.unsubscribe.splice(0)) off();
+    await this.queue.stop();
     if (this.animation) this.clock.clearTimeout(this.animation.timer);
     this.animation = null;
     await this.relay.stop();
@@ -283,7 +292,8 @@ export class Controller {
     const newest = after.feed.at(-1);
     const added = newest && newest.key !== before.feed.at(-1)?.key ? newest : undefined;
     if (added && !added.mine && this.current !== 'menu') this.show(screenFor(added));
-    if ((added && !added.mine) || (after.flash && after.flash !== before.flash)) void this.sleep.activity();
+    const airhorn = message.type === 'airhorn';
+    if ((added && !added.mine) || (after.flash && after.flash !== before.flash) || airhorn) void this.sleep.activity();
   }
 
   private startAnimation(): void {

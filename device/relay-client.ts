@@ -365,7 +365,9 @@ export class RelayClient {
     if (this.phase === 'joining' && message.code === 'invalid_crew_code') {
       return this.fail(`No crew has the code ${this.options.crewCode}; check device.crewCode in the config.`);
     }
-    if (this.phase !== 'ready') this.fail(`The relay refused the connection: ${message.message}`);
+    if (this.phase !== 'ready') return this.fail(`The relay refused the connection: ${message.message}`);
+    // An answer to a sendNow() request (crew link, airhorn, token): the part that asked handles it.
+    this.emit({ kind: 'frame', message });
   }
 
   private async onOutboxError(id: string, message: OutboundOf<'error'>): Promise<void> {

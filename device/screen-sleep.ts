@@ -12,6 +12,8 @@ export interface ScreenSleepOptions {
   /** 0 disables sleeping. */
   idleMs: number;
   onError?: (error: unknown) => void;
+  /** Told when the screen falls asleep (false) or wakes (true): polling follows it. */
+  onChange?: (awake: boolean) => void;
   clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 }
 
@@ -47,6 +49,7 @@ export class ScreenSleep {
     this.arm();
     if (!this.sleeping) return false;
     this.sleeping = false;
+    this.options.onChange?.(true);
     await this.switch(true);
     return true;
   }
@@ -62,6 +65,7 @@ export class ScreenSleep {
     this.timer = null;
     if (!this.running || this.sleeping) return;
     this.sleeping = true;
+    this.options.onChange?.(false);
     await this.switch(false);
   }
 

@@ -79,6 +79,11 @@ export class SpotifyFeature implements Feature {
     };
   }
 
+  /** The Web API base URL, or null while Spotify is not configured (the queue's track lookup). */
+  get apiUrl(): string | null {
+    return this.broker ? this.context.config.spotify.apiUrl : null;
+  }
+
   /** For other features: the broker, or an access that reports nobody signed in. */
   get access(): ListeningAccess {
     return this.broker ?? NOT_CONFIGURED;

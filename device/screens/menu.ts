@@ -31,8 +31,12 @@ export class MenuScreen implements Screen {
     g.textBaseline = 'alphabetic';
     g.textAlign = 'left';
     const rowH = 56;
-    entries.forEach((entry, i) => {
-      const y = area.y + 10 + i * (rowH + 6);
+    // More entries than fit: scroll so the selected one stays in view.
+    const fits = Math.max(1, Math.floor((area.h - 30) / (rowH + 6)));
+    const first = Math.max(0, Math.min(this.selected - fits + 1, entries.length - fits));
+    entries.slice(first, first + fits).forEach((entry, shown) => {
+      const i = first + shown;
+      const y = area.y + 10 + shown * (rowH + 6);
       const chosen = i === this.selected;
       g.fillStyle = chosen ? COLORS.panelLight : COLORS.panel;
       roundRect(g, area.x + 12, y, area.w - 24, rowH, 10);

@@ -1,6 +1,6 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
-import QRCode from 'qrcode';
 import type { ButtonEvent } from '../hardware.js';
+import { drawQrCode } from './qr-code.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import { COLORS, fitText, font, wrapText } from './theme.js';
 
@@ -17,7 +17,6 @@ export class SignInScreen implements Screen {
   session: SigninSession | null = null;
   /** Why there is no code to show (waiting for the relay, or its error). */
   message = 'Asking the relay for a sign-in code…';
-  private qr: { url: string; size: number; modules: Uint8Array } | null = null;
 
   /** `restart` asks the relay for a new session (after expiry, or from the button). */
   constructor(private readonly restart: () => void) {}
@@ -36,7 +35,7 @@ export class SignInScreen implements Screen {
       return;
     }
     const side = area.h - 24;
-    this.drawQr(g, session.url, area.x + 14, area.y + 12, side);
+    drawQrCode(g, session.url, area.x + 14, area.y + 12, side);
     const tx = area.x + side + 34;
     const tw = area.x + area.w - tx - 14;
     g.fillStyle = COLORS.text;
@@ -59,28 +58,9 @@ export class SignInScreen implements Screen {
     this.restart();
     return true;
   }
-
-  /** Draws the QR modules as squares on a white quiet zone, scaled to whole pixels. */
-  private drawQr(g: SKRSContext2D, url: string, x: number, y: number, side: number): void {
-    if (this.qr?.url !== url) {
-      const code = QRCode.create(url, { errorCorrectionLevel: 'M' });
-      this.qr = { url, size: code.modules.size, modules: code.modules.data };
-    }
-    const { size, modules } = this.qr;
-    const scale = Math.floor(side / (size + 4));
-    const drawn = scale * (size + 4);
-    g.fillStyle = '#ffffff';
-    g.fillRect(x, y, drawn, drawn);
-    g.fillStyle = '#000000';
-    for (let row = 0; row < size; row++) {
-      for (let col = 0; col < size; col++) {
-        if (modules[row * size + col]) g.fillRect(x + (col + 2) * scale, y + (row + 2) * scale, scale, scale);
-      }
-    }
-  }
 }
 
-function timeLeft(ms: number): string {
+export function timeLeft(ms: number): string {
   const seconds = Math.max(0, Math.ceil(ms / 1000));
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
 }

@@ -38,7 +38,8 @@ export class SpotifyLink {
   readonly tokens: RelayTokenSource;
   readonly art: ArtCache;
   private readonly poller: NowPlayingPoller;
-  private readonly web: SpotifyWebApi;
+  /** The owner's Spotify Web API (tokens from the relay); play-along uses it too. */
+  readonly web: SpotifyWebApi;
   private unsubscribe: (() => void) | null = null;
   private tick: TimerHandle | null = null;
   private awake = true;

@@ -77,8 +77,21 @@ export class SpotifyWebApi {
     await this.call('POST', `/me/player/queue?uri=${encodeURIComponent(uri)}`);
   }
 
-  async play(uris: string[]): Promise<void> {
-    await this.call('PUT', '/me/player/play', { body: JSON.stringify({ uris }), headers: { 'content-type': 'application/json' } });
+  /** Plays the tracks on the active player, the first from `positionMs` when given. */
+  async play(uris: string[], positionMs?: number): Promise<void> {
+    const body = positionMs === undefined ? { uris } : { uris, position_ms: Math.max(0, Math.round(positionMs)) };
+    await this.call('PUT', '/me/player/play', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  }
+
+  async pause(): Promise<void> {
+    await this.call('PUT', '/me/player/pause');
+  }
+
+  /** The catalog track behind a `spotify:track:…` URI (the relay fills in what a pasted link lacks). */
+  async track(uri: string): Promise<Track> {
+    const id = /^spotify:track:([A-Za-z0-9]{22})$/.exec(uri)?.[1];
+    if (!id) throw new SpotifyError('bad_request', { detail: `not a track URI: ${uri}` });
+    return parse(await this.call('GET', `/tracks/${id}`), Track);
   }
 
   async recentlyPlayed(query: { limit?: number; after?: number; before?: number } = {}): Promise<RecentlyPlayedPage> {

@@ -18,8 +18,9 @@ function rig(idleMs = 60_000, fail = false) {
       if (fail) throw new Error('EACCES: bl_power');
     },
   };
-  const sleep = new ScreenSleep({ display, idleMs, onError: (e) => errors.push(e) });
-  return { sleep, calls, errors };
+  const changes: boolean[] = [];
+  const sleep = new ScreenSleep({ display, idleMs, onError: (e) => errors.push(e), onChange: (awake) => changes.push(awake) });
+  return { sleep, calls, errors, changes };
 }
 
 describe('ScreenSleep', () => {
@@ -65,6 +66,17 @@ describe('ScreenSleep', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(await stopped.sleep.activity()).toBe(false);
     expect(stopped.calls).toEqual([]);
+  });
+
+  it('tells its listener when the screen sleeps and wakes, once each', async () => {
+    const { sleep, changes } = rig(1_000);
+    sleep.start();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(changes).toEqual([false]);
+    await sleep.activity();
+    await sleep.activity();
+    expect(changes).toEqual([false, true]);
   });
 
   it('reports a backlight that fails instead of throwing', async () => {

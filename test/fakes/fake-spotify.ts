@@ -25,7 +25,9 @@
  *   GET  /v1/me/player                   playback state with device, 204 without active device
  *   GET  /v1/me/player/queue             {currently_playing, queue}
  *   POST /v1/me/player/queue?uri=…       204; 403 PREMIUM_REQUIRED / 404 NO_ACTIVE_DEVICE
- *   PUT  /v1/me/player/play {uris}       204; same errors
+ *   PUT  /v1/me/player/play {uris, position_ms?}  204; same errors (bodies kept: playRequestsOf)
+ *   PUT  /v1/me/player/pause             204; same errors (counted: calls('pause', user))
+ *   GET  /v1/tracks/{id}                 the catalog track (addCatalogTrack), 404 when unknown
  *   GET  /v1/me/player/recently-played   limit (1–50, default 20), after | before (Unix ms,
  *                                        not both → 400); newest first; cursors {after, before}
  *                                        are the newest/oldest played_at returned; `next` pages
@@ -40,6 +42,8 @@
  *   setPremium(userId, on) / setActiveDevice(userId, on)
  *   setCurrentlyPlaying(userId, {track, progress_ms, is_playing} | null)
  *   setRecentlyPlayed(userId, [{track, played_at: ISO string}])
+ *   addCatalogTrack(track)                what GET /v1/tracks/{id} knows
+ *   playRequestsOf(userId) → every accepted play body [{uris, position_ms?}]
  *   script(endpoint, {status, body?, headers?, delayMs?}, {times?, userId?})  — answers the next
  *       `times` (default 1) matching calls with this response instead of the normal one
  *   rateLimit(endpoint, retryAfterSeconds, {times?, userId?})   — 429 with Retry-After
@@ -49,7 +53,7 @@
  *   queueOf(userId) / playedOf(userId)    accessTokensOf(userId) / refreshTokensOf(userId)
  *   lastAuthorize → the query of the last /authorize request
  * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
- * recently-played, image.
+ * pause, track, recently-played, image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -58,7 +62,12 @@ import { createCanvas } from '@napi-rs/canvas';
 
 export type FakeEndpoint =
   | 'authorize' | 'token' | 'me' | 'currently-playing' | 'player' | 'queue-get' | 'queue' | 'play'
-  | 'recently-played' | 'image';
+  | 'pause' | 'track' | 'recently-played' | 'image';
+
+export interface PlayRequest {
+  uris?: string[];
+  position_ms?: number;
+}
 
 export interface FakeTrack {
   id: string;
@@ -91,6 +100,7 @@ interface FakeUser {
   recent: { track: FakeTrack; played_at: string }[];
   queue: string[];
   played: string[];
+  playRequests: PlayRequest[];
 }
 
 interface Grant { userId: string; clientId: string; scope: string }
@@ -117,6 +127,7 @@ export class FakeSpotify {
   private readonly refreshTokens = new Map<string, Grant>();
   private readonly scripts: Script[] = [];
   private readonly images = new Map<string, Buffer>();
+  private readonly catalog = new Map<string, FakeTrack>();
   private approver: string | null = null;
   private denyOnce = false;
   private ttlSeconds = 3600;
@@ -143,7 +154,7 @@ export class FakeSpotify {
   addUser(user: { id: string; displayName?: string; premium?: boolean; activeDevice?: boolean }): void {
     this.users.set(user.id, {
       id: user.id, displayName: user.displayName ?? user.id, premium: user.premium ?? true,
-      activeDevice: user.activeDevice ?? true, playing: null, recent: [], queue: [], played: [],
+      activeDevice: user.activeDevice ?? true, playing: null, recent: [], queue: [], played: [], playRequests: [],
     });
     this.approver ??= user.id;
   }
@@ -171,6 +182,10 @@ export class FakeSpotify {
 
   setRecentlyPlayed(userId: string, plays: { track: FakeTrack; played_at: string }[]): void {
     this.user(userId).recent = [...plays].sort((a, b) => Date.parse(b.played_at) - Date.parse(a.played_at));
+  }
+
+  addCatalogTrack(track: FakeTrack): void {
+    this.catalog.set(track.id, track);
   }
 
   script(endpoint: FakeEndpoint, response: ScriptedResponse, options: { times?: number; userId?: string } = {}): void {
@@ -203,6 +218,7 @@ export class FakeSpotify {
 
   queueOf(userId: string): string[] { return [...this.user(userId).queue]; }
   playedOf(userId: string): string[] { return [...this.user(userId).played]; }
+  playRequestsOf(userId: string): PlayRequest[] { return this.user(userId).playRequests.map((r) => ({ ...r })); }
   accessTokensOf(userId: string): string[] {
     return [...this.accessTokens].filter(([, g]) => g.userId === userId).map(([t]) => t);
   }
@@ -245,8 +261,10 @@ export class FakeSpotify {
       'GET /authorize': 'authorize', 'POST /api/token': 'token', 'GET /v1/me': 'me',
       'GET /v1/me/player/currently-playing': 'currently-playing', 'GET /v1/me/player': 'player',
       'GET /v1/me/player/queue': 'queue-get', 'POST /v1/me/player/queue': 'queue',
-      'PUT /v1/me/player/play': 'play', 'GET /v1/me/player/recently-played': 'recently-played',
+      'PUT /v1/me/player/play': 'play', 'PUT /v1/me/player/pause': 'pause',
+      'GET /v1/me/player/recently-played': 'recently-played',
     };
+    if (method === 'GET' && /^\/v1\/tracks\/[^/]+$/.test(path)) return 'track';
     if (method === 'GET' && /^\/images\/[A-Za-z0-9_-]+\.(jpg|png)$/.test(path)) return 'image';
     return table[`${method} ${path}`] ?? null;
   }
@@ -296,6 +314,8 @@ export class FakeSpotify {
       case 'queue-get': return this.json(res, 200, { currently_playing: user.playing ? this.trackJson(user.playing.track) : null, queue: [] });
       case 'queue': return this.addToQueue(res, user, url.searchParams.get('uri'));
       case 'play': return this.play(res, user, body);
+      case 'pause': return this.playerRefusal(res, user) ?? this.empty(res, 204);
+      case 'track': return this.catalogTrack(res, url.pathname.slice('/v1/tracks/'.length));
       case 'recently-played': return this.recentlyPlayed(res, user, url);
       default: return this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
     }
@@ -426,16 +446,27 @@ export class FakeSpotify {
   }
 
   private play(res: ServerResponse, user: FakeUser, body: string): number {
-    let uris: unknown;
+    let request: PlayRequest;
     try {
-      uris = body ? (JSON.parse(body) as { uris?: unknown }).uris : undefined;
+      request = body ? (JSON.parse(body) as PlayRequest) : {};
     } catch {
       return this.json(res, 400, { error: { status: 400, message: 'Malformed json' } });
     }
+    if (request.position_ms !== undefined && (!Number.isInteger(request.position_ms) || request.position_ms < 0)) {
+      return this.json(res, 400, { error: { status: 400, message: 'position_ms must be a non-negative integer' } });
+    }
     const refused = this.playerRefusal(res, user);
     if (refused !== null) return refused;
-    if (Array.isArray(uris)) user.played.push(...uris.map(String));
+    if (Array.isArray(request.uris)) user.played.push(...request.uris.map(String));
+    user.playRequests.push(request);
     return this.empty(res, 204);
+  }
+
+  private catalogTrack(res: ServerResponse, id: string): number {
+    if (!/^[A-Za-z0-9]{22}$/.test(id)) return this.json(res, 400, { error: { status: 400, message: 'Invalid base62 id' } });
+    const track = this.catalog.get(id);
+    if (!track) return this.json(res, 404, { error: { status: 404, message: 'Resource not found' } });
+    return this.json(res, 200, this.trackJson(track));
   }
 
   private recentlyPlayed(res: ServerResponse, user: FakeUser, url: URL): number {

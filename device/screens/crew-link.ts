@@ -1,0 +1,67 @@
+import type { SKRSContext2D } from '@napi-rs/canvas';
+import type { ButtonEvent } from '../hardware.js';
+import { drawQrCode } from './qr-code.js';
+import type { Screen, ScreenHost, ScreenView } from './screen.js';
+import { COLORS, fitText, font, wrapText } from './theme.js';
+
+export interface CrewLink {
+  readonly url: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * "Crew page on your phone": the signed member link the relay issued, as a QR code,
+ * with how long it stays valid. The main button asks for a fresh link.
+ */
+export class CrewLinkScreen implements Screen {
+  readonly id = 'crew_link';
+  readonly title = 'Crew page';
+  link: CrewLink | null = null;
+  /** Why there is no link to show (waiting for the relay, or its error). */
+  message = 'Asking the relay for a link to your crew page…';
+
+  constructor(private readonly renew: () => void) {}
+
+  draw(g: SKRSContext2D, { area, now }: ScreenView): void {
+    g.textAlign = 'left';
+    g.textBaseline = 'alphabetic';
+    const link = this.link;
+    if (!link || link.expiresAt <= now) {
+      const text = link ? 'This link has expired. Press the main button for a new one.' : this.message;
+      g.fillStyle = COLORS.text;
+      g.font = font(18);
+      g.textAlign = 'center';
+      wrapText(g, text, area.w - 60, 3).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 - 10 + i * 24));
+      g.textAlign = 'left';
+      return;
+    }
+    const side = area.h - 24;
+    drawQrCode(g, link.url, area.x + 14, area.y + 12, side);
+    const tx = area.x + side + 34;
+    const tw = area.x + area.w - tx - 14;
+    g.fillStyle = COLORS.text;
+    g.font = font(18, 'bold');
+    wrapText(g, 'Scan to open your crew page', tw, 3).forEach((line, i) => g.fillText(line, tx, area.y + 40 + i * 23));
+    g.fillStyle = COLORS.muted;
+    g.font = font(13);
+    wrapText(g, 'Queue, votes, stats and history import, on your phone. The link is yours: do not share it.', tw, 5)
+      .forEach((line, i) => g.fillText(line, tx, area.y + 104 + i * 17));
+    g.fillStyle = COLORS.accent;
+    g.font = font(15, 'bold');
+    g.fillText(fitText(g, `Valid ${validFor(link.expiresAt - now)}`, tw), tx, area.y + 222);
+  }
+
+  onButton(event: ButtonEvent, _host: ScreenHost): boolean {
+    if (event.kind !== 'press' || event.button !== 'primary') return false;
+    this.renew();
+    return true;
+  }
+}
+
+/** "for 6 more days", "for 5 more hours", "for 12 more minutes". */
+export function validFor(ms: number): string {
+  const minutes = Math.max(1, Math.floor(ms / 60_000));
+  if (minutes >= 48 * 60) return `for ${Math.floor(minutes / 1440)} more days`;
+  if (minutes >= 120) return `for ${Math.floor(minutes / 60)} more hours`;
+  return `for ${minutes} more minute${minutes === 1 ? '' : 's'}`;
+}

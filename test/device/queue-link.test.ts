@@ -1,0 +1,230 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import QRCode from 'qrcode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
+import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
+import { parseConfig } from '../../device/config.js';
+import { Controller } from '../../device/controller.js';
+import { crewPositionAt } from '../../device/crew-clock.js';
+import { createButtons, createDisplay } from '../../device/drivers.js';
+import type { Frame } from '../../device/hardware.js';
+import { STATUS_BAR_HEIGHT } from '../../device/screens/theme.js';
+import { startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
+import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { isType, type TestClient } from '../helpers/ws-client.js';
+
+/* The queue on a real gadget (Controller) against a real relay (in process) and the fake Spotify. */
+
+const log = pino({ level: 'silent' });
+const PUBLIC_URL = 'https://leeloo.example';
+const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'Q')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 240_000 });
+
+/** Waits for a condition the gadget reaches by itself; fails the test after the timeout. */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('the crew queue on the gadget', () => {
+  let spotify: FakeSpotify;
+  let relay: InProcessRelay;
+  let root: string;
+  let owner: TestClient;
+  let controller: Controller;
+  let presented: Frame | null = null;
+
+  beforeAll(async () => {
+    spotify = await startFakeSpotify();
+    spotify.registerApp('leeloo-relay-app');
+    spotify.addUser({ id: 'anna', displayName: 'Anna' });
+    relay = await startInProcessRelay({
+      env: {
+        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      },
+      features: [spotifyFeatureFactory().factory, queueFeatureFactory({ config: loadQueueConfig({}) })],
+    });
+    owner = await relay.connect();
+    await owner.request({ type: 'hello', protocol_version: 3, device_name: 'Olga' }, isType('welcome'));
+    const crew = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));
+
+    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-queue-gadget-'));
+    const config = parseConfig({
+      relay: { url: relay.wsUrl },
+      device: { name: 'Kitchen', crewCode: crew.crew_code },
+      dataDir: path.join(root, 'kitchen'),
+      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+    }, root);
+    const display = createDisplay(config, log);
+    const present = display.present.bind(display);
+    display.present = async (frame) => {
+      presented = frame;
+      await present(frame);
+    };
+    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
+    await controller.start();
+    await signIn();
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await owner?.close();
+    await relay?.close();
+    await spotify?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  /** The phone's part of the Spotify sign-in, as the owner of the gadget does it. */
+  async function signIn(): Promise<void> {
+    const link = controller.spotify;
+    await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
+    const url = link.signIn.session!.url.replace(PUBLIC_URL, relay.httpUrl);
+    const toSpotify = await fetch(`${url}/continue`, { method: 'POST', redirect: 'manual' });
+    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
+    await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    await waitUntil(() => link.nowPlaying.link === 'signed_in', 'the Spotify sign-in');
+  }
+
+  const press = (button: 'prev' | 'next' | 'primary' | 'secondary') =>
+    controller.queue.screen.onButton({ kind: 'press', button, at: Date.now() }, { ...hostOf(controller) });
+
+  it('asks for the queue after connecting and keeps the newest snapshot', async () => {
+    await waitUntil(() => controller.queue.queue !== null, 'the first queue snapshot');
+    expect(controller.queue.queue).toMatchObject({ now_playing: null, up_next: [] });
+    await owner.request({ type: 'queue_add', ...track(1), client_msg_id: 'add-1' }, isType('ack'));
+    await owner.request({ type: 'queue_add', ...track(2), client_msg_id: 'add-2' }, isType('ack'));
+    await waitUntil(() => controller.queue.queue?.up_next.length === 1, 'both tracks');
+    expect(controller.queue.queue?.now_playing?.spotify_uri).toBe(track(1).spotify_uri);
+    const version = controller.queue.queue!.version;
+    expect(controller.screens.rotation().map((s) => s.id).slice(0, 2)).toEqual(['now_playing', 'queue']);
+    // A stale snapshot (lower version) does not replace the newer one.
+    controller.relay['emit']({ kind: 'event', message: { type: 'queue_state', change: { kind: 'snapshot', by: null }, queue: { ...controller.queue.queue!, up_next: [], version: version - 1 } } });
+    expect(controller.queue.queue?.up_next).toHaveLength(1);
+  });
+
+  it('votes and jams from the buttons: the relay applies them for this member', async () => {
+    const me = controller.state.deviceId!;
+    controller.show('queue');
+    expect(press('next')).toBe(true);
+    expect(press('primary')).toBe(true);
+    const voted = await owner.next(isType('queue_state'));
+    expect(voted.change).toEqual({ kind: 'voted', item_id: controller.queue.queue!.up_next[0]!.item_id, by: me });
+    expect(press('secondary')).toBe(true);
+    const jammed = await owner.next(isType('queue_state'));
+    expect((jammed.change as { kind: string }).kind).toBe('jammed');
+    await waitUntil(() => controller.queue.queue?.up_next[0]?.jammed_by.includes(me) === true, 'the jam in the snapshot');
+    expect(controller.queue.queue?.up_next[0]?.voted_up).toEqual([me]);
+    // Pressed again: both are taken back.
+    press('primary');
+    press('secondary');
+    await waitUntil(() => controller.queue.queue?.up_next[0]?.jammed_by.length === 0, 'the jam taken back');
+    expect(controller.queue.queue?.up_next[0]?.voted_up).toEqual([]);
+  });
+
+  it("plays along: the crew's track goes into the owner's Spotify at the clock's position, pause pauses", async () => {
+    const along = controller.queue.playAlong;
+    await controller.queue.togglePlayAlong();
+    expect(along.enabled).toBe(true);
+    expect(JSON.parse(await readFile(path.join(root, 'kitchen', 'play-along.json'), 'utf8'))).toEqual({ enabled: true });
+    await waitUntil(() => spotify.playRequestsOf('anna').length === 1, 'the first play');
+    const first = spotify.playRequestsOf('anna')[0]!;
+    expect(first.uris).toEqual([track(1).spotify_uri]);
+    const expected = crewPositionAt(controller.queue.queue!.now_playing!, Date.now());
+    expect(Math.abs(first.position_ms! - expected)).toBeLessThan(2_000);
+
+    // The owner skips: the next crew track plays from (about) its start.
+    await owner.request({ type: 'queue_skip', client_msg_id: 'skip-1' }, isType('ack'));
+    await waitUntil(() => spotify.playRequestsOf('anna').length === 2, 'the next track');
+    expect(spotify.playRequestsOf('anna')[1]!.uris).toEqual([track(2).spotify_uri]);
+    expect(spotify.playRequestsOf('anna')[1]!.position_ms).toBeLessThan(2_000);
+
+    await owner.request({ type: 'queue_pause', client_msg_id: 'pause-1' }, isType('ack'));
+    await waitUntil(() => spotify.calls('pause', 'anna') === 1, 'the pause');
+    await waitUntil(() => along.status?.text === 'Paused along with the crew', 'the pause confirmation');
+
+    // No active player: the resume fails with Spotify's reason, shown on the queue screen.
+    spotify.setActiveDevice('anna', false);
+    await owner.request({ type: 'queue_resume', client_msg_id: 'resume-1' }, isType('ack'));
+    await waitUntil(() => along.status?.tone === 'error', 'the error');
+    expect(along.status?.text).toMatch(/no active player/);
+    spotify.setActiveDevice('anna', true);
+    spotify.setPremium('anna', false);
+    await owner.request({ type: 'queue_add', ...track(3), client_msg_id: 'add-3' }, isType('ack'));
+    await owner.request({ type: 'queue_skip', client_msg_id: 'skip-2' }, isType('ack'));
+    await waitUntil(() => /Premium/.test(along.status?.text ?? ''), 'the Premium error');
+    spotify.setPremium('anna', true);
+    // Nothing the gadget did caused more plays than the crew's changes (no loop through its own playback).
+    expect(spotify.playRequestsOf('anna')).toHaveLength(2);
+
+    await controller.queue.togglePlayAlong();
+    expect(along.enabled).toBe(false);
+    await owner.request({ type: 'queue_add', ...track(4), client_msg_id: 'add-4' }, isType('ack'));
+    await owner.request({ type: 'queue_skip', client_msg_id: 'skip-3' }, isType('ack'));
+    await waitUntil(() => controller.queue.queue?.now_playing?.spotify_uri === track(4).spotify_uri, 'the crew moving on');
+    expect(spotify.playRequestsOf('anna')).toHaveLength(2);
+  });
+
+  it('shows the airhorn animation when a crew mate sounds it, then returns', async () => {
+    controller.show('queue');
+    await owner.request({ type: 'airhorn', client_msg_id: 'horn-1' }, isType('ack'));
+    await waitUntil(() => controller.currentScreen === 'airhorn', 'the airhorn');
+    expect(controller.queue.airhorn.blast?.fromName).toBe('Olga');
+    await waitUntil(() => controller.currentScreen === 'queue', 'the return to the queue', 10_000);
+  });
+
+  it('sounds the airhorn from the gadget; a refusal is shown', async () => {
+    const heard = owner.next(isType('airhorn'));
+    expect(controller.queue.soundAirhorn()).toBe(true);
+    expect((await heard).from_name).toBe('Kitchen');
+    // Right again: the per-member gap refuses it.
+    expect(controller.queue.soundAirhorn()).toBe(true);
+    await waitUntil(() => controller.queue.screen.notice?.tone === 'error', 'the refusal');
+    expect(controller.queue.screen.notice?.text).toMatch(/airhorn/);
+  });
+
+  it('shows the crew page link as a QR code from the menu', async () => {
+    const entry = controller.screens.menu().find((e) => e.id === 'crew_page')!;
+    expect(entry.label(controller.state)).toBe('Crew page on your phone');
+    entry.run!(hostOf(controller));
+    expect(controller.currentScreen).toBe('crew_link');
+    await waitUntil(() => controller.queue.crewLink.link !== null, 'the crew link');
+    const link = controller.queue.crewLink.link!;
+    expect(link.url).toMatch(new RegExp(`^${PUBLIC_URL}/c/v1\\.`));
+    expect(link.expiresAt).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+    // The link works on the relay (the phone would open it).
+    const opened = await fetch(link.url.replace(PUBLIC_URL, relay.httpUrl), { redirect: 'manual' });
+    expect(opened.status).toBe(303);
+
+    controller.invalidate();
+    await controller.settled();
+    const frame = presented!;
+    const { size, data } = QRCode.create(link.url, { errorCorrectionLevel: 'M' }).modules;
+    const scale = Math.floor((320 - STATUS_BAR_HEIGHT - 24) / (size + 4));
+    let wrong = 0;
+    for (let r = 0; r < size; r++) {
+      for (let c = 0; c < size; c++) {
+        const x = 14 + (c + 2) * scale + Math.floor(scale / 2);
+        const y = STATUS_BAR_HEIGHT + 12 + (r + 2) * scale + Math.floor(scale / 2);
+        if ((frame.data[(y * frame.width + x) * 4]! < 128) !== Boolean(data[r * size + c])) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+});
+
+function hostOf(controller: Controller) {
+  return {
+    get state() { return controller.state; },
+    show: (id: string) => controller.show(id),
+    invalidate: () => controller.invalidate(),
+    react: () => undefined,
+    markRead: () => undefined,
+  };
+}
