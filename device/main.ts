@@ -5,6 +5,7 @@ import { SystemdNotifier } from './systemd-notify.js';
 import { createButtons, createDisplay } from './drivers.js';
 import { createLogger } from './log.js';
 import { SimDisplay } from './sim-display.js';
+import { simActionsFor } from './sim-panel.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/leeloo/device.json';
 
@@ -46,6 +47,8 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   const display = createDisplay(config, log);
   const buttons = createButtons(config, log, { display, keyboard: process.stdin, onInterrupt: () => stop('SIGINT') });
   const controller = new Controller({ config, display, buttons, log });
+  // The mirror page's simulator panel shares and sends through the controller, nothing more.
+  if (display instanceof SimDisplay) display.useActions(simActionsFor(controller));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   let crewCode: string | null = null;

@@ -6,8 +6,10 @@ import path from 'node:path';
 import { createCanvas } from '@napi-rs/canvas';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
 import { BUTTON_NAMES, type ButtonName, type Display, type Frame } from './hardware.js';
 import { mirrorPage } from './mirror-page.js';
+import { firstIssue, PanelRequest, panelError, runPanelRequest, SAMPLE_TRACKS, type PanelErrorReply, type PanelReply, type SimActions } from './sim-panel.js';
 
 /** What the mirror page sends when a button is used: raw edges, or a whole gesture. */
 export interface MirrorInput {
@@ -48,6 +50,7 @@ export class SimDisplay implements Display, MirrorInputSource {
   private counter = 0;
   private backlight = true;
   private urlValue: string | null = null;
+  private actions: SimActions | null = null;
 
   constructor(private readonly options: SimDisplayOptions) {
     this.width = options.width ?? 480;
@@ -101,6 +104,11 @@ export class SimDisplay implements Display, MirrorInputSource {
     return () => this.inputListeners.delete(listener);
   }
 
+  /** Turns on the mirror page's simulator panel (share a track, send a message) and what it calls. */
+  useActions(actions: SimActions): void {
+    this.actions = actions;
+  }
+
   // -------------------------------------------------------------------------
 
   private async openSnapshots(dir: string): Promise<void> {
@@ -132,9 +140,8 @@ export class SimDisplay implements Display, MirrorInputSource {
   }
 
   private async startMirror(): Promise<void> {
-    const page = mirrorPage(this.options.title, this.width, this.height);
-    const server = http.createServer((req, res) => this.serve(req, res, page));
-    const sockets = new WebSocketServer({ server, path: '/mirror', maxPayload: 4096 });
+    const server = http.createServer((req, res) => this.serve(req, res));
+    const sockets = new WebSocketServer({ server, path: '/mirror', maxPayload: 16_384 });
     sockets.on('connection', (socket) => this.onMirrorClient(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -151,13 +158,15 @@ export class SimDisplay implements Display, MirrorInputSource {
     this.options.log.info({ url: this.urlValue }, 'screen mirror is serving');
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse, page: string): void {
+  private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://mirror');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
     if (url.pathname === '/') {
+      // Built per request: the panel appears once actions are attached (daemon), not in bare display tests.
+      const page = mirrorPage(this.options.title, this.width, this.height, this.actions ? { samples: SAMPLE_TRACKS } : null);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page);
     } else if (url.pathname === '/frame.png' && this.lastPng) {
       res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(this.lastPng);
@@ -170,12 +179,15 @@ export class SimDisplay implements Display, MirrorInputSource {
     if (this.lastPng) socket.send(this.lastPng);
     if (!this.backlight) socket.send(JSON.stringify({ type: 'backlight', on: false }));
     socket.on('message', (data, isBinary) => {
-      const input = isBinary ? null : parseMirrorInput(String(data));
-      if (!input) {
-        socket.send(JSON.stringify({ type: 'error', code: 'invalid_message', message: 'Send {"type":"button","button":"prev|next|primary|secondary","action":"down|up|press|long_press"}.' }));
+      const parsed = isBinary ? binaryRefused() : parseMirrorMessage(String(data));
+      if (parsed.type === 'error') return reply(socket, parsed);
+      if (parsed.type === 'button') {
+        for (const listener of this.inputListeners) listener({ button: parsed.button, action: parsed.action });
         return;
       }
-      for (const listener of this.inputListeners) listener(input);
+      runPanelRequest(this.actions, parsed)
+        .then((answer) => reply(socket, answer))
+        .catch((error: Error) => this.options.log.error({ err: error.message }, 'a simulator panel request failed'));
     });
   }
 
@@ -186,19 +198,51 @@ export class SimDisplay implements Display, MirrorInputSource {
   }
 }
 
-export function parseMirrorInput(text: string): MirrorInput | null {
+const ButtonMessage = z.object({
+  type: z.literal('button'),
+  button: z.enum(BUTTON_NAMES),
+  action: z.enum(['down', 'up', 'press', 'long_press']),
+});
+
+/** Everything the mirror page may send: a button, or a simulator panel request. */
+export const MirrorMessage = z.discriminatedUnion('type', [ButtonMessage, ...PanelRequest.options]);
+export type MirrorMessage = z.infer<typeof MirrorMessage>;
+
+const MIRROR_MESSAGE_HELP =
+  'Send {"type":"button","button":"prev|next|primary|secondary","action":"down|up|press|long_press"}, ' +
+  '{"type":"share_track","request_id","track":{"link","artist","track","album"}} or {"type":"send_text","request_id","text"}.';
+
+/** A mirror socket frame checked against MirrorMessage, or the error reply it gets. */
+export function parseMirrorMessage(text: string): MirrorMessage | PanelErrorReply {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return null;
+    return invalid(`The frame is not JSON. ${MIRROR_MESSAGE_HELP}`);
   }
-  if (typeof value !== 'object' || value === null) return null;
-  const { type, button, action } = value as Record<string, unknown>;
-  if (type !== 'button') return null;
-  if (!BUTTON_NAMES.includes(button as ButtonName)) return null;
-  if (!['down', 'up', 'press', 'long_press'].includes(action as string)) return null;
-  return { button: button as ButtonName, action: action as MirrorInput['action'] };
+  const parsed = MirrorMessage.safeParse(value);
+  if (parsed.success) return parsed.data;
+  // Echo a usable request id so the page can show the error beside the right form.
+  const requestId = (value as { request_id?: unknown } | null)?.request_id;
+  return invalid(`${firstIssue(parsed.error)}. ${MIRROR_MESSAGE_HELP}`, typeof requestId === 'string' && requestId.length <= 40 ? requestId : undefined);
+}
+
+/** The button input of a mirror frame, or null when the frame is anything else. */
+export function parseMirrorInput(text: string): MirrorInput | null {
+  const parsed = parseMirrorMessage(text);
+  return parsed.type === 'button' ? { button: parsed.button, action: parsed.action } : null;
+}
+
+function invalid(message: string, requestId?: string): PanelErrorReply {
+  return panelError('invalid_message', message, requestId);
+}
+
+function binaryRefused(): PanelErrorReply {
+  return invalid(`Binary frames are not accepted. ${MIRROR_MESSAGE_HELP}`);
+}
+
+function reply(socket: WebSocket, answer: PanelReply): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(answer));
 }
 
 async function encodePng(frame: Frame): Promise<Buffer> {
