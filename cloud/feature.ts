@@ -70,4 +70,9 @@ export interface RelayContext {
   isOnline(deviceId: string): boolean;
   /** Subscribes to committed crew events; returns the unsubscribe function. */
   onCrewEvent(listener: CrewEventListener): () => void;
+  /**
+   * Where phones reach the relay, for links: PUBLIC_URL, or else this process's own
+   * address (the real port once listening) — right on one machine, wrong behind a proxy.
+   */
+  publicUrl(): string;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
 import type { FeatureFactory } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
@@ -5,6 +6,7 @@ import { createLogger } from './log.js';
 import { queueFeatureFactory } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
+import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { openStore } from './store/store.js';
 
 /** Feature areas plugged into the relay; each area adds its factory here. */
@@ -12,9 +14,25 @@ import { openStore } from './store/store.js';
 const spotify = spotifyFeatureFactory();
 /** History collects through `spotify.access`; its member routes are mounted by the crew pages. */
 const history = historyFeatureFactory(spotify.access);
-const FEATURES: FeatureFactory[] = [spotify.factory, queueFeatureFactory({ memberApi: () => history.memberApi }), history.factory];
+/** Tracks queued without a duration get theirs from Spotify, with the adder's (or the owner's) token. */
+const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
+const FEATURES: FeatureFactory[] = [
+  spotify.factory,
+  queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack }),
+  history.factory,
+];
+
+/**
+ * Settings come from the environment; a `.env` file (LEELOO_ENV_FILE, default ./.env;
+ * empty = none) fills in what the environment does not set.
+ */
+function loadEnvFile(): void {
+  const file = process.env.LEELOO_ENV_FILE ?? '.env';
+  if (file && existsSync(file)) process.loadEnvFile(file);
+}
 
 async function main(): Promise<void> {
+  loadEnvFile();
   let config;
   try {
     config = loadConfig(process.env);

@@ -46,6 +46,7 @@ export function createRelay(options: RelayOptions): Relay {
   const metrics = createRelayMetrics({ connections: () => registry.all.size, devicesOnline: () => registry.deviceCount });
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
+  let boundPort = config.port;
   const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
   const crews = new Crews(deps);
   const identity = new Identity(deps, crews);
@@ -65,6 +66,11 @@ export function createRelay(options: RelayOptions): Relay {
     },
     isOnline: (deviceId) => registry.isOnline(deviceId),
     onCrewEvent: (listener) => delivery.onCrewEvent(listener),
+    publicUrl() {
+      if (config.publicUrl) return config.publicUrl;
+      const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    },
   };
 
   const router = new InboundRouter({ config, metrics, log });
@@ -148,7 +154,8 @@ export function createRelay(options: RelayOptions): Relay {
     });
     heartbeat = setInterval(beat, config.heartbeatIntervalMs);
     const address = server.address();
-    return { port: typeof address === 'object' && address ? address.port : config.port };
+    boundPort = typeof address === 'object' && address ? address.port : config.port;
+    return { port: boundPort };
   }
 
   async function stop(): Promise<void> {

@@ -11,8 +11,6 @@ export interface QueueConfig {
   /** LEELOO_LINK_SECRET; undefined: generated once and kept in the data dir. */
   readonly linkSecret: string | undefined;
   readonly linkTtlMs: number;
-  /** Where phones reach the relay; undefined: derived from HOST and PORT. */
-  readonly publicUrl: string | undefined;
   /** The zone "same weekday" means for throwback. */
   readonly timeZone: string;
 }
@@ -28,7 +26,6 @@ const EnvSchema = z.object({
   LEELOO_AIRHORN_CREW_PER_MINUTE: int(1, 1000).default(4),
   LEELOO_LINK_SECRET: z.preprocess(blankIsUnset, z.string().min(32, 'must be at least 32 characters').optional()),
   LEELOO_LINK_TTL_HOURS: int(1, 24 * 365).default(24 * 7),
-  PUBLIC_URL: z.preprocess(blankIsUnset, z.url({ protocol: /^https?$/ }).optional()),
   LEELOO_TIME_ZONE: z
     .string()
     .default('UTC')
@@ -58,7 +55,6 @@ export function loadQueueConfig(env: Record<string, string | undefined> = proces
     airhorn: { memberGapMs: e.LEELOO_AIRHORN_MEMBER_GAP_MS, crewPerMinute: e.LEELOO_AIRHORN_CREW_PER_MINUTE },
     linkSecret: e.LEELOO_LINK_SECRET,
     linkTtlMs: e.LEELOO_LINK_TTL_HOURS * 3_600_000,
-    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     timeZone: e.LEELOO_TIME_ZONE,
   };
 }

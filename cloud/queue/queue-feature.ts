@@ -18,8 +18,12 @@ import { QueueScheduler } from './scheduler.js';
 
 /** Tracks for throwback: shared on this weekday in past weeks, not played recently. */
 export type ThrowbackSource = (crewId: string, options: { nowMs: number; timeZone: string; limit: number }) => Promise<QueueTrack[]>;
-/** Fills in what a pasted link lacks (title, artist, duration) when the relay can ask Spotify. */
-export type TrackLookup = (crewId: string, spotifyUri: string) => Promise<Partial<QueueTrack> | null>;
+/**
+ * Fills in what a pasted link or an old gadget lacks (duration, album, title, artist) when the
+ * relay can ask Spotify; `tokenHolders` are the members whose Spotify may be asked, in order
+ * (the adder, then the crew owner).
+ */
+export type TrackLookup = (crewId: string, spotifyUri: string, tokenHolders: readonly string[]) => Promise<Partial<QueueTrack> | null>;
 
 export interface QueueFeatureOptions {
   readonly now?: () => number;
@@ -107,7 +111,7 @@ export class QueueFeature implements Feature {
   issueLink(crewId: string, deviceId: string, crewCode: string): { url: string; expiresAt: number } {
     if (!this.links) throw new ProtocolError('unavailable', 'The crew pages are starting; try again shortly.');
     const { token, expiresAt } = this.links.issue(crewId, deviceId, crewCode, this.now());
-    return { url: `${this.publicUrl()}/c/${token}`, expiresAt };
+    return { url: `${this.context.publicUrl()}/c/${token}`, expiresAt };
   }
 
   /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
@@ -123,7 +127,7 @@ export class QueueFeature implements Feature {
     switch (command.type) {
       case 'queue_add': {
         const { type: _type, client_msg_id: _id, ...track } = command;
-        return addTrack(state, actor, await this.completeTrack(crewId, track), now, limits);
+        return addTrack(state, actor, await this.completeTrack(crewId, track, actor.deviceId), now, limits);
       }
       case 'queue_vote': return vote(state, actor, command.item_id, command.vote);
       case 'queue_jam': return jam(state, actor, command.item_id, command.jam);
@@ -137,10 +141,30 @@ export class QueueFeature implements Feature {
     }
   }
 
-  private async completeTrack(crewId: string, track: QueueTrack): Promise<QueueTrack> {
-    if (track.duration_ms !== undefined || !this.options.lookupTrack) return track;
-    const found = await this.options.lookupTrack(crewId, track.spotify_uri).catch(() => null);
-    return found?.duration_ms ? { ...track, duration_ms: found.duration_ms } : track;
+  /** A lookup that fails or finds nothing leaves the track as it was: the clock then runs on the default duration. */
+  private async completeTrack(crewId: string, track: QueueTrack, adder: string): Promise<QueueTrack> {
+    if (track.duration_ms !== undefined && track.track && track.artist) return track;
+    const found = await this.lookUp(crewId, adder, track.spotify_uri);
+    if (!found) return track;
+    return {
+      ...track,
+      track: track.track || found.track || track.track,
+      artist: track.artist || found.artist || track.artist,
+      album: track.album || found.album || '',
+      album_art_url: track.album_art_url || found.album_art_url || '',
+      duration_ms: track.duration_ms ?? found.duration_ms,
+    };
+  }
+
+  /** What Spotify says of a track, asked with the adder's token, else the owner's; null when nobody can ask. */
+  async lookUp(crewId: string, adder: string, spotifyUri: string): Promise<Partial<QueueTrack> | null> {
+    if (!this.options.lookupTrack) return null;
+    const owner = (await this.context.store.crews.getCrew(crewId))?.ownerDeviceId;
+    const holders = owner && owner !== adder ? [adder, owner] : [adder];
+    return this.options.lookupTrack(crewId, spotifyUri, holders).catch((error: unknown) => {
+      this.context.log.warn({ err: error, crewId }, 'track lookup failed; the queue uses what the member sent');
+      return null;
+    });
   }
 
   private async airhorn(crewId: string, actor: Actor, clientMsgId: string | undefined): Promise<CommandResult> {
@@ -251,16 +275,10 @@ export class QueueFeature implements Feature {
     this.mutate(crewId, async (state, now) => {
       const queued = state.nowPlaying?.uri === spotify_uri || state.pending.some((e) => e.uri === spotify_uri);
       if (queued) return null;
-      return addTrack(state, actor, await this.completeTrack(crewId, { spotify_uri, track, artist, album, album_art_url }), now, this.config.limits);
+      return addTrack(state, actor, await this.completeTrack(crewId, { spotify_uri, track, artist, album, album_art_url }, actor.deviceId), now, this.config.limits);
     }, { deviceId: event.from_device, clientMsgId: key }).catch((error: unknown) => {
       this.context.log.info({ crewId, code: (error as ProtocolError).code }, `a share was not added to the queue: ${(error as Error).message}`);
     });
-  }
-
-  private publicUrl(): string {
-    if (this.config.publicUrl) return this.config.publicUrl;
-    const host = ['0.0.0.0', '::'].includes(this.context.config.host) ? 'localhost' : this.context.config.host;
-    return `http://${host}:${this.context.config.port}`;
   }
 
   private socketHandlers(): Partial<Record<InboundType, MessageHandler>> {

@@ -14,6 +14,8 @@ import type { CrewViewer, MemberLinks } from './member-links.js';
 export interface QueueCommands {
   run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult>;
   snapshot(crewId: string): Promise<QueueSnapshot>;
+  /** Title, artist … of a track from Spotify, when a member's token can ask; null otherwise. */
+  lookUp(crewId: string, adder: string, spotifyUri: string): Promise<Partial<QueueTrack> | null>;
 }
 
 export interface CrewPagesDeps {
@@ -169,8 +171,14 @@ export class CrewPages {
     const link = typeof input.link === 'string' ? input.link : typeof input.spotify_uri === 'string' ? input.spotify_uri : '';
     const uri = spotifyTrackUriFrom(link);
     if (!uri) throw new ProtocolError('invalid_message', 'Paste a Spotify track link (https://open.spotify.com/track/…) or URI (spotify:track:…).');
-    const parsed = QueueTrack.safeParse({ ...pick(input, ['track', 'artist', 'album', 'album_art_url', 'duration_ms']), spotify_uri: uri });
-    if (!parsed.success) throw new ProtocolError('invalid_message', `Add the title and artist: ${describeIssues(parsed.error)}.`);
+    const typed = pick(input, ['track', 'artist', 'album', 'album_art_url', 'duration_ms']);
+    // A pasted link alone is enough when Spotify can name the track; what the person typed wins.
+    const needsLookup = !isFilled(typed.track) || !isFilled(typed.artist);
+    const found = needsLookup ? await this.deps.queue.lookUp(viewer.crewId, viewer.deviceId, uri) : null;
+    const parsed = QueueTrack.safeParse({ ...found, ...typed, spotify_uri: uri });
+    if (!parsed.success) {
+      throw new ProtocolError('invalid_message', `This track could not be looked up on Spotify; add the title and artist (${describeIssues(parsed.error)}).`);
+    }
     const command = { type: 'queue_add' as const, ...parsed.data, client_msg_id: clientMsgId(input) };
     const result = await this.deps.queue.run(viewer.crewId, actorOf(viewer), command);
     return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
@@ -279,4 +287,8 @@ function sendError(res: Response, error: unknown, context?: RelayContext): void 
   const retry = (error as { retryAfterMs?: number }).retryAfterMs;
   if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
   res.status(HTTP_STATUS[known.code] ?? 500).json({ code: known.code, error: known.code, message: known.message, ...(retry !== undefined ? { retry_after_ms: retry } : {}) });
+}
+
+function isFilled(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== '';
 }

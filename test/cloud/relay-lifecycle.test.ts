@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { isType, type TestClient } from '../helpers/ws-client.js';
@@ -80,6 +83,19 @@ describe('relay process lifecycle and HTTP', () => {
 
   it('refuses to start with REDIS_URL, saying why', async () => {
     await expect(RelayProcess.start({ env: { REDIS_URL: 'redis://127.0.0.1:6379' } })).rejects.toThrow(/Redis store is not available/);
+  });
+
+  it('reads settings from the .env file, the environment winning', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'leeloo-envfile-'));
+    const file = path.join(dir, '.env');
+    try {
+      await writeFile(file, 'RATE_LIMIT_BURST=plenty\nLOG_LEVEL=info\n');
+      await expect(RelayProcess.start({ env: { LEELOO_ENV_FILE: file } })).rejects.toThrow(/RATE_LIMIT_BURST/);
+      const relayWithEnv = await RelayProcess.start({ env: { LEELOO_ENV_FILE: file, RATE_LIMIT_BURST: '40' } });
+      await relayWithEnv.cleanup();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start with a bad setting, naming it', async () => {

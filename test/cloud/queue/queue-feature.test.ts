@@ -22,7 +22,6 @@ const config: QueueConfig = {
   airhorn: { memberGapMs: 15_000, crewPerMinute: 2 },
   linkSecret: 'x'.repeat(40),
   linkTtlMs: 3_600_000,
-  publicUrl: 'https://leeloo.example',
   timeZone: 'UTC',
 };
 
@@ -53,6 +52,7 @@ class Host {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
       },
+      publicUrl: () => 'https://leeloo.example',
     };
   }
 

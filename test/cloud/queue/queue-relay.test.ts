@@ -13,7 +13,7 @@ let owner: TestClient;
 let ann: TestClient;
 let crewCode: string;
 
-const config = { ...loadQueueConfig({}), publicUrl: undefined };
+const config = loadQueueConfig({});
 const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'R')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 200_000 });
 
 async function member(name: string, join?: string): Promise<TestClient> {

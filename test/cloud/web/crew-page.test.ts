@@ -37,7 +37,7 @@ beforeAll(async () => {
   relay = await startInProcessRelay({
     features: [
       queueFeatureFactory({
-        config: { ...loadQueueConfig({}), publicUrl: undefined },
+        config: loadQueueConfig({}),
         memberApi: (context) => {
           jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 5_000_000, minPlayMs: 30_000 });
           void jobs.start();
