@@ -23,6 +23,10 @@ import { CrewScreen } from '../device/screens/crew.js';
 import { MessagesScreen } from '../device/screens/messages.js';
 import { MenuScreen } from '../device/screens/menu.js';
 import { ScreenRegistry } from '../device/screens/registry.js';
+import { QueueScreen } from '../device/screens/queue.js';
+import { SignInScreen } from '../device/screens/sign-in.js';
+import { copyOf } from '../device/crew-clock.js';
+import type { QueueItemView } from '../protocol/queue.js';
 import { applyEvent, initialState, withConnection, withCrew, type DeviceState } from '../device/state.js';
 
 const SPEEDS_HZ = [16_000_000, 32_000_000, 62_500_000];
@@ -72,6 +76,28 @@ function crewState(): DeviceState {
   return applyEvent(s, message(2, 'dev-c', 'Marco', { msg_type: 'text', payload: { text: 'records at mine tonight?' } }));
 }
 
+function queueItem(n: number, track: string, artist: string, by: string, over: Partial<QueueItemView> = {}): QueueItemView {
+  return {
+    item_id: `q_bench${String(n).padStart(8, '0')}`, spotify_uri: `spotify:track:${'B'.repeat(21)}${n}`, track, artist,
+    album: '', album_art_url: '', duration_ms: 240_000, added_by: `dev-${by}`, added_by_name: by, added_at: NOW - 600_000 + n,
+    round: 1, score: 0, voted_up: [], voted_down: [], jammed_by: [], throwback: false, ...over,
+  };
+}
+
+const queue = new QueueScreen({ vote: () => undefined, jam: () => undefined });
+queue.queue = copyOf({
+  now_playing: { ...queueItem(0, 'Teardrop', 'Massive Attack', 'Ana'), started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000 },
+  up_next: [
+    queueItem(1, 'Digital Love', 'Daft Punk', 'Marco', { score: 2, voted_up: ['dev-a', 'dev-b'] }),
+    queueItem(2, 'Hyperballad', 'Björk', 'Kitchen', { jammed_by: ['dev-b'] }),
+    queueItem(3, 'Windowlicker', 'Aphex Twin', '', { throwback: true, added_by: null }),
+  ],
+  throwback: true, version: 12, server_time: NOW,
+}, NOW);
+
+const signIn = new SignInScreen(() => undefined);
+signIn.session = { url: 'https://leeloo.example.org/s/K7QD2M', code: 'K7QD2M', expiresAt: NOW + 540_000 };
+
 const state = crewState();
 const screens: Record<string, Screen> = {
   status: new StatusScreen(),
@@ -80,6 +106,8 @@ const screens: Record<string, Screen> = {
   crew: new CrewScreen(),
   messages: new MessagesScreen(),
   menu: new MenuScreen(new ScreenRegistry()),
+  queue,
+  sign_in: signIn,
 };
 
 function render(screen: Screen, s: DeviceState = state, now = NOW, overlay: number | null = null): Frame {
@@ -128,6 +156,7 @@ function updates(): Update[] {
   return [
     { name: 'progress +1 s', before: render(nowPlaying), after: render(nowPlaying, state, NOW + 1_000) },
     { name: 'progress +5 s (poll)', before: render(nowPlaying), after: render(nowPlaying, state, NOW + 5_000) },
+    { name: 'queue clock +1 s', before: render(queue), after: render(queue, state, NOW + 1_000) },
     { name: 'status countdown tick', before: render(nowPlaying, connecting), after: render(nowPlaying, connecting, NOW + 1_000) },
     { name: 'incoming share', before: render(screens.share!), after: render(screens.share!, incoming) },
     { name: 'reaction anim. frame', before: render(screens.share!, reacted, NOW, 0.5), after: render(screens.share!, reacted, NOW, 0.55) },

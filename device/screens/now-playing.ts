@@ -6,7 +6,8 @@ import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import type { ArtLookup } from './share.js';
 import { COLORS, fitText, font, roundRect, wrapText } from './theme.js';
 
-export type SpotifyLinkState = 'unknown' | 'signed_out' | 'signed_in';
+/** not_configured: the relay has no Spotify app for this crew, so nobody can sign in yet. */
+export type SpotifyLinkState = 'unknown' | 'signed_out' | 'signed_in' | 'not_configured';
 
 /** A line shown under the track for a few seconds: a confirmation or a Spotify error. */
 export interface Notice {
@@ -39,6 +40,9 @@ export class NowPlayingScreen implements Screen {
     g.textAlign = 'left';
     g.textBaseline = 'alphabetic';
     if (this.link === 'signed_out') this.drawCentered(g, area, 'Spotify is not connected', 'Press the main button to sign in with your phone.');
+    else if (this.link === 'not_configured') {
+      this.drawCentered(g, area, 'Spotify is not set up on this relay', "Its operator sets SPOTIFY_CLIENT_ID, or the crew owner registers the crew's own Spotify app.");
+    }
     else if (!this.playing) this.drawCentered(g, area, 'Nothing playing', 'Play something on Spotify; it shows up here.');
     else this.drawTrack(g, area, this.playing, now);
     if (this.notice && this.notice.until > now) this.drawNotice(g, area, this.notice);
@@ -46,7 +50,8 @@ export class NowPlayingScreen implements Screen {
 
   onButton(event: ButtonEvent, _host: ScreenHost): boolean {
     if (event.kind !== 'press' || event.button !== 'primary') return false;
-    if (this.link === 'signed_out') this.actions.signIn();
+    // Asking again is how a gadget learns that the crew owner has since registered an app.
+    if (this.link === 'signed_out' || this.link === 'not_configured') this.actions.signIn();
     else this.actions.share();
     return true;
   }
@@ -94,7 +99,7 @@ export class NowPlayingScreen implements Screen {
     g.fillText(title, area.x + area.w / 2, area.y + area.h / 2 - 12);
     g.fillStyle = COLORS.muted;
     g.font = font(15);
-    g.fillText(fitText(g, detail, area.w - 40), area.x + area.w / 2, area.y + area.h / 2 + 18);
+    wrapText(g, detail, area.w - 60, 2).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 + 18 + i * 20));
     g.textAlign = 'left';
   }
 

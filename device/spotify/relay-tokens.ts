@@ -45,7 +45,7 @@ export class RelayTokenSource implements AccessTokenSource {
   }
 
   /** Feeds relay frames in; returns what the gadget should learn from them. */
-  handle(message: OutboundMessage): 'signed_in' | 'signin_required' | null {
+  handle(message: OutboundMessage): 'signed_in' | 'signin_required' | 'not_configured' | null {
     if (message.type === 'spotify_auth_complete') {
       this.accept(message.tokens.access_token, this.clock.now() + message.tokens.expires_in * 1000);
       return 'signed_in';
@@ -61,7 +61,13 @@ export class RelayTokenSource implements AccessTokenSource {
       this.settle((w) => w.reject(new NotSignedInError(message.reason, message.message)));
       return 'signin_required';
     }
-    if (message.type === 'error' && (message.code === 'spotify_unavailable' || message.code === 'spotify_not_configured')) {
+    if (message.type === 'error' && message.code === 'spotify_not_configured') {
+      // Not a passing fault: nobody can sign in until the relay (or the crew owner) has a Spotify app.
+      this.token_ = null;
+      this.settle((w) => w.reject(new NotSignedInError('not_configured', message.message)));
+      return 'not_configured';
+    }
+    if (message.type === 'error' && message.code === 'spotify_unavailable') {
       this.settle((w) => w.reject(new SpotifyError('unavailable', { detail: message.message })));
     }
     return null;

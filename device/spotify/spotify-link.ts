@@ -154,6 +154,7 @@ export class SpotifyLink {
     const learned = this.tokens.handle(message);
     if (learned === 'signed_in') this.becameSignedIn(true);
     if (learned === 'signin_required') this.becameSignedOut(true);
+    if (learned === 'not_configured') this.becameUnavailableHere();
   }
 
   /** After each connect: asking for a token tells whether we are signed in (and collects an offline sign-in). */
@@ -182,6 +183,13 @@ export class SpotifyLink {
     this.nowPlaying.playing = null;
     this.poller.setAwake(false);
     if (startSignin) this.repair();
+  }
+
+  private becameUnavailableHere(): void {
+    this.nowPlaying.link = 'not_configured';
+    this.nowPlaying.playing = null;
+    this.poller.setAwake(false);
+    this.deps.controller.invalidate();
   }
 
   private onPollError(error: Error): void {

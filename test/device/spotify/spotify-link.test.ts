@@ -132,3 +132,44 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     expect(link.nowPlaying.link).toBe('signed_out');
   });
 });
+
+describe('Spotify on the gadget when the relay has no Spotify app', () => {
+  let relay: InProcessRelay;
+  let root: string;
+  let controller: Controller;
+
+  beforeAll(async () => {
+    relay = await startInProcessRelay({ features: [spotifyFeatureFactory().factory] });
+    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-none-'));
+    const config = parseConfig({
+      relay: { url: relay.wsUrl },
+      device: { name: 'Kitchen', crewCode: null },
+      dataDir: path.join(root, 'kitchen'),
+      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+    }, root);
+    const display = createDisplay(config, log);
+    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
+    await controller.start();
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await relay?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('says that Spotify is not set up here instead of offering a sign-in or blaming Spotify', async () => {
+    const link = controller.spotify;
+    await waitUntil(() => link.nowPlaying.link === 'not_configured', 'the relay saying it has no Spotify app');
+    expect(link.nowPlaying.playing).toBeNull();
+
+    await waitUntil(() => controller.state.crew !== null, 'the crew');
+    await controller.shareTrack({
+      artist: 'Portishead', track: 'Roads', album: 'Dummy', spotify_uri: 'spotify:track:ROADS1', album_art_url: '', note: '',
+    });
+    // Without Spotify the shared track cannot go into the owner's player; the relay's own sentence says why.
+    await waitUntil(() => controller.state.feed.some((f) => f.kind === 'share'), 'the own share in the feed');
+    expect(await link.useSharedTrack('play')).toBe(false);
+    expect(link.nowPlaying.notice?.text).toMatch(/no Spotify app configured/);
+  });
+});
