@@ -1,6 +1,6 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { ButtonEvent } from '../hardware.js';
-import { drawQrCode } from './qr-code.js';
+import { drawQrWaiting, drawQrWithHeading } from './qr-code.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import { COLORS, fitText, font, wrapText } from './theme.js';
 
@@ -27,21 +27,10 @@ export class CrewLinkScreen implements Screen {
     g.textBaseline = 'alphabetic';
     const link = this.link;
     if (!link || link.expiresAt <= now) {
-      const text = link ? 'This link has expired. Press the main button for a new one.' : this.message;
-      g.fillStyle = COLORS.text;
-      g.font = font(18);
-      g.textAlign = 'center';
-      wrapText(g, text, area.w - 60, 3).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 - 10 + i * 24));
-      g.textAlign = 'left';
+      drawQrWaiting(g, area, link ? 'This link has expired. Press the main button for a new one.' : this.message);
       return;
     }
-    const side = area.h - 24;
-    drawQrCode(g, link.url, area.x + 14, area.y + 12, side);
-    const tx = area.x + side + 34;
-    const tw = area.x + area.w - tx - 14;
-    g.fillStyle = COLORS.text;
-    g.font = font(18, 'bold');
-    wrapText(g, 'Scan to open your crew page', tw, 3).forEach((line, i) => g.fillText(line, tx, area.y + 40 + i * 23));
+    const { x: tx, width: tw } = drawQrWithHeading(g, area, link.url, 'Scan to open your crew page');
     g.fillStyle = COLORS.muted;
     g.font = font(13);
     wrapText(g, 'Queue, votes, stats and history import, on your phone. The link is yours: do not share it.', tw, 5)

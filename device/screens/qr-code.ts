@@ -1,5 +1,7 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import QRCode from 'qrcode';
+import type { ScreenView } from './screen.js';
+import { COLORS, font, wrapText } from './theme.js';
 
 /** Modules of the last few encoded texts: a screen redraws every second, encoding once is enough. */
 const encoded = new Map<string, { size: number; modules: Uint8Array }>();
@@ -34,4 +36,30 @@ export function drawQrCode(g: SKRSContext2D, text: string, x: number, y: number,
     }
   }
   return drawn;
+}
+
+type Area = ScreenView['area'];
+
+/** What a QR screen shows while it has no link: up to three centred lines. */
+export function drawQrWaiting(g: SKRSContext2D, area: Area, text: string): void {
+  g.fillStyle = COLORS.text;
+  g.font = font(18);
+  g.textAlign = 'center';
+  wrapText(g, text, area.w - 60, 3).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 - 10 + i * 24));
+  g.textAlign = 'left';
+}
+
+/**
+ * The QR code of `url` filling the left of the area, and a heading beside it; returns the
+ * text column (x and width) for what the screen adds below the heading.
+ */
+export function drawQrWithHeading(g: SKRSContext2D, area: Area, url: string, heading: string): { x: number; width: number } {
+  const side = area.h - 24;
+  drawQrCode(g, url, area.x + 14, area.y + 12, side);
+  const x = area.x + side + 34;
+  const width = area.x + area.w - x - 14;
+  g.fillStyle = COLORS.text;
+  g.font = font(18, 'bold');
+  wrapText(g, heading, width, 3).forEach((line, i) => g.fillText(line, x, area.y + 40 + i * 23));
+  return { x, width };
 }

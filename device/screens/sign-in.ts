@@ -1,8 +1,8 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { ButtonEvent } from '../hardware.js';
-import { drawQrCode } from './qr-code.js';
+import { drawQrWaiting, drawQrWithHeading } from './qr-code.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
-import { COLORS, fitText, font, wrapText } from './theme.js';
+import { COLORS, fitText, font } from './theme.js';
 
 export interface SigninSession {
   readonly url: string;
@@ -26,21 +26,10 @@ export class SignInScreen implements Screen {
     g.textBaseline = 'alphabetic';
     const session = this.session;
     if (!session || session.expiresAt <= now) {
-      const text = session ? 'The code expired. Press the main button for a new one.' : this.message;
-      g.fillStyle = COLORS.text;
-      g.font = font(18);
-      g.textAlign = 'center';
-      wrapText(g, text, area.w - 60, 3).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 - 10 + i * 24));
-      g.textAlign = 'left';
+      drawQrWaiting(g, area, session ? 'The code expired. Press the main button for a new one.' : this.message);
       return;
     }
-    const side = area.h - 24;
-    drawQrCode(g, session.url, area.x + 14, area.y + 12, side);
-    const tx = area.x + side + 34;
-    const tw = area.x + area.w - tx - 14;
-    g.fillStyle = COLORS.text;
-    g.font = font(18, 'bold');
-    wrapText(g, 'Scan with your phone to connect Spotify', tw, 3).forEach((line, i) => g.fillText(line, tx, area.y + 40 + i * 23));
+    const { x: tx, width: tw } = drawQrWithHeading(g, area, session.url, 'Scan with your phone to connect Spotify');
     g.fillStyle = COLORS.muted;
     g.font = font(13);
     g.fillText('or open the link and enter', tx, area.y + 132);
