@@ -23,7 +23,7 @@ export class CrewEntry {
     const generation = (message.protocol_version ?? 1) >= 3 ? 3 : 1;
     let issued: string | null = null;
     if (session.gen === null) {
-      const result = await this.identity.authenticate(session, message.device_id, message.device_name, message.device_secret, generation);
+      const result = await this.identity.authenticate(session, message.device_id, message.device_name, message.device_secret, generation, message.crew_code);
       if (result === false) return;
       issued = result;
     } else if (session.deviceId !== message.device_id) {

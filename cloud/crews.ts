@@ -69,9 +69,9 @@ export class Crews {
    * The session's device is now online in `crew`: it gets what it has not seen since
    * `fromSeq`, then the crew hears `member_joined`. Called after the answer was sent.
    */
-  async goOnline(session: Session, crew: CrewRecord, fromSeq: number, announce = true): Promise<void> {
+  async goOnline(session: Session, crew: CrewRecord, fromSeq: number, announce = true, awaitResume = false): Promise<void> {
     session.crew = { crewId: crew.crewId, crewCode: crew.crewCode, isOwner: crew.ownerDeviceId === session.deviceId };
-    await this.deps.delivery.attach(session, fromSeq);
+    await this.deps.delivery.attach(session, fromSeq, awaitResume);
     if (!announce) return;
     await this.deps.delivery.publish(
       crew.crewId,

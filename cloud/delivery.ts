@@ -160,9 +160,10 @@ export class Delivery {
    * Joins a session to its crew's live fan-out and sends what it has not seen since
    * `fromSeq` (older dialects: what they missed while away). Live events wait meanwhile.
    */
-  async attach(session: Session, fromSeq: number): Promise<void> {
+  async attach(session: Session, fromSeq: number, awaitResume = false): Promise<void> {
     if (!session.crew) return;
     session.sentSeq = fromSeq;
+    session.awaitingResume = awaitResume;
     // Attach first, holding live events, so nothing committed during the read is missed.
     session.replaying = true;
     this.registry.attach(session, session.crew.crewId);
@@ -174,6 +175,7 @@ export class Delivery {
     const crew = session.crew!;
     // Hold live events from here on, so none overtakes the replay.
     session.replaying = true;
+    session.awaitingResume = false;
     try {
       const latest = (await this.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0;
       const first = await this.store.crews.firstSeq(crew.crewId);
@@ -194,7 +196,15 @@ export class Delivery {
     }
   }
 
+  /** The device's first frame after `welcome` was not `resume`: what was held goes out now. */
+  endResumeWindow(session: Session): void {
+    if (!session.awaitingResume) return;
+    session.awaitingResume = false;
+    this.release(session);
+  }
+
   private release(session: Session): void {
+    if (session.awaitingResume) return;
     session.replaying = false;
     for (const event of session.held.splice(0)) this.sendEvent(session, event, false);
   }
@@ -206,7 +216,11 @@ export class Delivery {
     try {
       for (;;) {
         const page = await this.store.crews.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
-        for (const stored of page) if (this.sendEvent(session, stored.event, includeOwn)) sent += 1;
+        for (const stored of page) {
+          if (this.sendEvent(session, stored.event, includeOwn)) sent += 1;
+          await session.drained();
+          if (session.closing) return;
+        }
         if (page.length < REPLAY_PAGE) break;
         cursor = page[page.length - 1]!.seq;
       }

@@ -27,7 +27,7 @@ export class Identity {
     if (message.protocol_version < 3) {
       throw new ProtocolError('unsupported_version', `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`);
     }
-    const issued = await this.authenticate(session, message.device_id ?? newDeviceId(), message.device_name, message.device_secret, 3);
+    const issued = await this.authenticate(session, message.device_id ?? newDeviceId(), message.device_name, message.device_secret, 3, undefined);
     if (issued === false) return;
     const membership = await this.deps.store.crews.getMembership(session.deviceId!);
     const crew = membership ? await this.deps.store.crews.getCrew(membership.crewId) : null;
@@ -40,12 +40,15 @@ export class Identity {
       crew: state,
       server_time: Date.now(),
     });
-    if (crew && state) await this.crews.goOnline(session, crew, state.latest_seq);
+    // A returning device resumes from its own last seq: live events wait for that (or its next frame).
+    if (crew && state) await this.crews.goOnline(session, crew, state.latest_seq, true, true);
   }
 
   /**
    * Checks the device's credential and binds the session to it. Returns the newly issued
    * secret (current protocol only), null when none was issued, or false after refusing.
+   * `crewCode` is the code the message names (register), the proof an older gadget's id
+   * needs before it is given a secret.
    */
   async authenticate(
     session: Session,
@@ -53,10 +56,14 @@ export class Identity {
     displayName: string,
     secret: string | undefined,
     generation: Generation,
+    crewCode: string | undefined,
   ): Promise<string | null | false> {
     const existing = await this.deps.store.crews.getDevice(deviceId);
     if (existing?.secretHash && !deviceSecretMatches(secret, existing.secretHash)) return this.refuse(session, deviceId);
     const issued = generation === 3 && !existing?.secretHash ? newDeviceSecret() : null;
+    if (issued && existing && !(await this.knowsCrewOf(deviceId, crewCode))) {
+      return this.refuse(session, deviceId, `Device id ${deviceId} belongs to an older gadget in a crew; to upgrade it, send register with protocol_version 3 and that crew's code.`);
+    }
     const saved = await this.deps.store.crews.saveDevice({ deviceId, displayName, secretHash: issued ? hashDeviceSecret(issued) : undefined });
     // Two first contacts racing for one id: only the secret that was stored counts.
     if (issued && saved.secretHash !== hashDeviceSecret(issued)) return this.refuse(session, deviceId);
@@ -71,9 +78,25 @@ export class Identity {
     return issued;
   }
 
-  private refuse(session: Session, deviceId: string): false {
+  /**
+   * A secretless id in a crew is claimed for the current protocol only by naming that crew's
+   * code, the same proof its first-generation gadget gives: knowing the id alone must not
+   * let anyone into the crew or lock the gadget out with a secret it never got.
+   */
+  private async knowsCrewOf(deviceId: string, crewCode: string | undefined): Promise<boolean> {
+    const membership = await this.deps.store.crews.getMembership(deviceId);
+    if (!membership) return true;
+    const crew = await this.deps.store.crews.getCrew(membership.crewId);
+    return crew !== null && crew.crewCode === crewCode;
+  }
+
+  private refuse(
+    session: Session,
+    deviceId: string,
+    sentence = `Device id ${deviceId} is registered with a device secret; present it to connect as this device.`,
+  ): false {
     this.deps.log.warn({ deviceId, remote: session.remoteAddress }, 'device credential refused');
-    session.fail('unauthorized', `Device id ${deviceId} is registered with a device secret; present it to connect as this device.`);
+    session.fail('unauthorized', sentence);
     session.close(CLOSE_UNAUTHORIZED, 'unauthorized');
     return false;
   }
@@ -81,7 +104,7 @@ export class Identity {
   /** Identifies a second-generation (or later) session on its create_crew/join_crew. */
   async identifyForCrew(session: Session, deviceId: string | undefined, displayName: string): Promise<boolean> {
     if (session.gen === null) {
-      return (await this.authenticate(session, deviceId ?? newDeviceId(), displayName, undefined, 2)) !== false;
+      return (await this.authenticate(session, deviceId ?? newDeviceId(), displayName, undefined, 2, undefined)) !== false;
     }
     if (deviceId !== undefined && deviceId !== session.deviceId) {
       throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');

@@ -32,10 +32,13 @@ export class InboundRouter {
   private readonly metrics: RelayMetrics;
   private readonly log: Logger;
 
-  constructor(deps: { config: RelayConfig; metrics: RelayMetrics; log: Logger }) {
+  private readonly beforeDispatch: (session: Session, message: InboundMessage) => void;
+
+  constructor(deps: { config: RelayConfig; metrics: RelayMetrics; log: Logger; beforeDispatch?: (session: Session, message: InboundMessage) => void }) {
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.log = deps.log;
+    this.beforeDispatch = deps.beforeDispatch ?? (() => undefined);
   }
 
   /** Registers handlers; a type can have only one (a clash is a programming error). */
@@ -85,6 +88,7 @@ export class InboundRouter {
     if (session.closing) return;
     const clientMsgId = 'client_msg_id' in message ? message.client_msg_id : undefined;
     try {
+      this.beforeDispatch(session, message);
       const handler = this.handlers.get(message.type);
       if (!handler) throw new ProtocolError('unknown_type', `This relay does not handle "${message.type}" messages.`);
       if (!session.identified && !BEFORE_IDENTITY.has(message.type)) {

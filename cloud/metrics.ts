@@ -98,6 +98,7 @@ export function createRelayMetrics(read: { connections: () => number; devicesOnl
     messagesIn: registry.register(new Counter('leeloo_messages_in_total', 'Frames received, by message type.')),
     messagesOut: registry.register(new Counter('leeloo_messages_out_total', 'Frames sent, by message type.')),
     errors: registry.register(new Counter('leeloo_errors_total', 'Error frames sent, by code.')),
+    slowClients: registry.register(new Counter('leeloo_slow_clients_total', 'Sockets dropped because they stopped reading what the relay sent.')),
     fanOutSeconds: registry.register(
       new Histogram('leeloo_fanout_latency_seconds', 'From publish to the last local send of a crew event.', LATENCY_BUCKETS),
     ),

@@ -73,7 +73,14 @@ export function createRelay(options: RelayOptions): Relay {
     },
   };
 
-  const router = new InboundRouter({ config, metrics, log });
+  const router = new InboundRouter({
+    config,
+    metrics,
+    log,
+    beforeDispatch: (session, message) => {
+      if (message.type !== 'resume') delivery.endResumeWindow(session);
+    },
+  });
   router.use(coreHandlers(crews, identity, entry, messages, delivery), 'relay core');
   const features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
@@ -199,6 +206,7 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
     resume: async (s, m) => {
       const crew = requireCrew(s);
       if (crew.crewCode !== m.crew_code) {
+        delivery.endResumeWindow(s);
         throw new ProtocolError('not_in_crew', `This device is not in crew ${m.crew_code}; its crew is ${crew.crewCode}.`);
       }
       await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId));

@@ -15,7 +15,17 @@ export interface SessionOptions {
   readonly rateLimit: { perSecond: number; burst: number };
   readonly metrics: RelayMetrics;
   readonly remoteAddress: string | undefined;
+  /** Bytes a socket may have waiting in this process before it counts as not reading (default SEND_BUFFER_LIMIT_BYTES). */
+  readonly sendBufferLimitBytes?: number;
 }
+
+/**
+ * A client that stops reading leaves every frame sent to it in this process's memory. Past
+ * this many bytes waiting the socket is dropped: a current device resumes from its last seq.
+ */
+export const SEND_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
+/** Replays wait for the socket to take this much before sending more (see `drained`). */
+export const SEND_BUFFER_LOW_WATER_BYTES = 256 * 1024;
 
 /** One per socket: who is on it, which dialect it speaks, its crew and its rate limit. */
 export class Session implements SessionView {
@@ -25,6 +35,7 @@ export class Session implements SessionView {
   readonly bucket: TokenBucket;
   readonly remoteAddress: string | undefined;
   private readonly metrics: RelayMetrics;
+  private readonly sendBufferLimit: number;
 
   /** Fixed by the first identifying message; null before it. */
   gen: Generation | null = null;
@@ -40,6 +51,12 @@ export class Session implements SessionView {
   /** While a replay runs, live events wait here so the order stays strict. */
   replaying = false;
   readonly held: CrewEvent[] = [];
+  /**
+   * After `welcome` with a crew, live events are held until the device's next frame: a
+   * device that resumes sends `resume` first, and an event sent before it would move the
+   * device's last seq past the ones the replay is about to bring.
+   */
+  awaitingResume = false;
   /** Set once the socket is closing: nothing more is handled or sent. */
   closing = false;
   private chain: Promise<void> = Promise.resolve();
@@ -49,6 +66,7 @@ export class Session implements SessionView {
     this.metrics = options.metrics;
     this.remoteAddress = options.remoteAddress;
     this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+    this.sendBufferLimit = options.sendBufferLimitBytes ?? SEND_BUFFER_LIMIT_BYTES;
   }
 
   get generation(): Generation {
@@ -67,8 +85,31 @@ export class Session implements SessionView {
 
   send(message: OutboundMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.sendBufferLimit) {
+      this.closing = true;
+      this.metrics.slowClients.inc();
+      this.ws.terminate();
+      return;
+    }
     this.ws.send(JSON.stringify(message));
     this.metrics.messagesOut.inc({ type: message.type });
+  }
+
+  /**
+   * Resolves once what was sent so far has been handed to the kernel (a ping queued behind it
+   * was written), or the socket closed. Long replays wait on it so a slow link holds at most
+   * about SEND_BUFFER_LOW_WATER_BYTES here instead of the whole history.
+   */
+  drained(): Promise<void> {
+    if (this.ws.bufferedAmount <= SEND_BUFFER_LOW_WATER_BYTES || this.ws.readyState !== this.ws.OPEN) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.ws.off('close', done);
+        resolve();
+      };
+      this.ws.once('close', done);
+      this.ws.ping(undefined, undefined, done);
+    });
   }
 
   fail(code: ErrorCode, sentence: string = ERROR_CODES[code], clientMsgId?: string, extra: { ref_type?: string; retry_after_ms?: number } = {}): void {

@@ -51,7 +51,7 @@ describe('device credentials and crew operations', () => {
     expect((await owner.closed).code).toBe(4002);
   });
 
-  it('first-generation ids stay secretless and keep working; hello upgrades them with a secret', async () => {
+  it('first-generation ids stay secretless and keep working; only their crew code upgrades them with a secret', async () => {
     const g1 = await connect();
     g1.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
     expect(await g1.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
@@ -60,11 +60,31 @@ describe('device credentials and crew operations', () => {
     g1again.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
     expect(await g1again.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
     await g1again.close();
+    // Knowing the id is not enough: no way into its crew, and no secret that would lock the gadget out.
+    const thieves: Record<string, unknown>[] = [
+      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'legacy-1' },
+      { type: 'register', protocol_version: 3, device_id: 'legacy-1', crew_code: 'LEELOO-THF2', device_name: 'Thief' },
+    ];
+    for (const attempt of thieves) {
+      const thief = await connect();
+      thief.send(attempt);
+      expect(await thief.next()).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect((await thief.closed).code).toBe(4001);
+    }
+    expect((await relay.store.crews.getDevice('legacy-1'))?.secretHash ?? null).toBeNull();
+    const stillWorks = await connect();
+    stillWorks.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
+    expect(await stillWorks.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
+    await stillWorks.close();
+
     const upgraded = await connect();
-    const welcome = await hello(upgraded, 'Legacy', { device_id: 'legacy-1' });
-    expect(welcome.device_secret).toBeTruthy();
-    expect((welcome.crew as { crew_code: string }).crew_code).toBe('LEELOO-LGCY');
+    upgraded.send({ type: 'register', protocol_version: 3, device_id: 'legacy-1', crew_code: 'leeloo-lgcy', device_name: 'Legacy' });
+    const registered = await upgraded.next();
+    expect(registered).toMatchObject({ type: 'registered', device_id: 'legacy-1' });
+    expect(registered.device_secret).toBeTruthy();
     await upgraded.close();
+    const welcome = await hello(await connect(), 'Legacy', { device_id: 'legacy-1', device_secret: registered.device_secret });
+    expect((welcome.crew as { crew_code: string }).crew_code).toBe('LEELOO-LGCY');
     const oldFirmware = await connect();
     oldFirmware.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
     expect(await oldFirmware.next()).toMatchObject({ code: 'unauthorized' });

@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
 import { ConfigError, loadConfig } from '../../cloud/config.js';
 import { newCrewCode } from '../../cloud/crew-codes.js';
 import { deviceSecretMatches, hashDeviceSecret, newDeviceSecret } from '../../cloud/device-credentials.js';
-import { Counter, Histogram, MetricsRegistry } from '../../cloud/metrics.js';
+import { Counter, Histogram, MetricsRegistry, createRelayMetrics } from '../../cloud/metrics.js';
+import { SEND_BUFFER_LIMIT_BYTES, Session } from '../../cloud/sessions.js';
 import { TokenBucket } from '../../cloud/token-bucket.js';
 import { CREW_CODE_PATTERN, DeviceSecret } from '../../protocol/index.js';
 
@@ -77,5 +80,66 @@ describe('metrics registry', () => {
     expect(text).toContain('y_seconds_bucket{le="0.1"} 1\ny_seconds_bucket{le="1"} 2\ny_seconds_bucket{le="+Inf"} 3');
     expect(text).toContain('y_seconds_sum 5.55');
     expect(text).toContain('y_seconds_count 3');
+  });
+});
+
+/** A socket whose peer stopped reading: everything sent stays in bufferedAmount. */
+class StuckSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  terminated = false;
+  pingCallbacks: ((error?: Error) => void)[] = [];
+  send(data: string): void {
+    this.sent.push(data);
+    this.bufferedAmount += Buffer.byteLength(data);
+  }
+  ping(_data: unknown, _mask: unknown, cb: (error?: Error) => void): void {
+    this.pingCallbacks.push(cb);
+  }
+  terminate(): void {
+    this.terminated = true;
+    this.readyState = 3;
+  }
+}
+
+describe('slow clients', () => {
+  const session = (ws: StuckSocket) => {
+    const metrics = createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 });
+    return { metrics, session: new Session(ws as unknown as WebSocket, { rateLimit: { perSecond: 1, burst: 1 }, metrics, remoteAddress: undefined }) };
+  };
+  const frame = { type: 'pong', timestamp: 1 } as const;
+
+  it('drops a socket that stops reading instead of buffering without bound', () => {
+    const ws = new StuckSocket();
+    const { session: s, metrics } = session(ws);
+    s.send(frame);
+    expect(ws.sent).toHaveLength(1);
+    ws.bufferedAmount = SEND_BUFFER_LIMIT_BYTES + 1;
+    s.send(frame);
+    s.send(frame);
+    expect(ws.sent).toHaveLength(1);
+    expect(ws.terminated).toBe(true);
+    expect(s.closing).toBe(true);
+    expect(metrics.slowClients.get()).toBe(1);
+  });
+
+  it('drained() waits until the socket took what was sent, or closed', async () => {
+    const ws = new StuckSocket();
+    const { session: s } = session(ws);
+    await s.drained();
+    expect(ws.pingCallbacks).toHaveLength(0);
+    ws.bufferedAmount = 1024 * 1024;
+    let done = false;
+    const first = s.drained().then(() => (done = true));
+    await Promise.resolve();
+    expect(done).toBe(false);
+    ws.pingCallbacks[0]!();
+    await first;
+    const second = s.drained();
+    ws.emit('close');
+    await second;
+    expect(ws.listenerCount('close')).toBe(0);
   });
 });
