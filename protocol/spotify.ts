@@ -6,7 +6,7 @@ import { ClientMsgId, Timestamp } from './common.js';
  * messages.ts). The flow:
  *   device → spotify_signin_start           relay → spotify_signin_session {url, code, expires_at}
  *   (phone opens url, signs in at Spotify)  relay → spotify_auth_complete {tokens:{access_token, expires_in}}
- *   device → spotify_token_request          relay → spotify_token {access_token, expires_at, api_url}
+ *   device → spotify_token_request {refused?} relay → spotify_token {access_token, expires_at, api_url}
  *                                            or    → spotify_signin_required {reason, message}
  * The refresh token never leaves the relay.
  */
@@ -22,7 +22,14 @@ export const SpotifyInbound = {
   /** Starts (or restarts, for re-pairing) the phone sign-in for this device. */
   spotify_signin_start: z.object({ type: z.literal('spotify_signin_start'), client_msg_id: ClientMsgId.optional() }),
   /** Asks for a fresh access token; also how a device collects a sign-in completed while it was offline. */
-  spotify_token_request: z.object({ type: z.literal('spotify_token_request') }),
+  spotify_token_request: z.object({
+    type: z.literal('spotify_token_request'),
+    /**
+     * After Spotify answered 401: the fingerprint (first 16 hex of sha256) of the refused
+     * access token, so the relay refreshes instead of handing the same token out again.
+     */
+    refused: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  }),
   /** Crew owner only: the crew's own Spotify app (client secret only for apps without PKCE). */
   spotify_app_register: z.object({
     type: z.literal('spotify_app_register'),

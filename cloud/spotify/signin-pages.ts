@@ -66,7 +66,7 @@ ${who(session)}
 export function codeEntryPage(wrongCode: string | null): Page {
   return layout('Enter the code', `
 <h1>Enter the code from your gadget</h1>
-<p>The sign-in screen shows a code like <b>ABCD-EFGH</b> under the QR code.</p>
+<p>The sign-in screen shows a code like <b>ABCD-EFGH</b> next to the QR code.</p>
 ${wrongCode !== null ? `<p class="who">“${escape(wrongCode.slice(0, 20))}” is not a sign-in code: it has 8 letters and digits.</p>` : ''}
 <form method="get" action="/s"><input name="code" autocomplete="off" autocapitalize="characters" placeholder="ABCD-EFGH" required><button type="submit">Continue</button></form>`,
   wrongCode !== null ? 400 : 200);

@@ -73,7 +73,7 @@ export class SpotifyFeature implements Feature {
     this.router = signinRouter(this.handoff, spotify.accountsUrl, now);
     this.handlers = {
       spotify_signin_start: (s, m) => this.signinStart(s, m as InboundOf<'spotify_signin_start'>),
-      spotify_token_request: (s) => this.tokenRequest(s),
+      spotify_token_request: (s, m) => this.tokenRequest(s, m as InboundOf<'spotify_token_request'>),
       spotify_app_register: (s, m) => this.appRegister(s, m as InboundOf<'spotify_app_register'>),
       spotify_app_remove: (s, m) => this.appRemove(s, m as InboundOf<'spotify_app_remove'>),
     };
@@ -118,15 +118,18 @@ export class SpotifyFeature implements Feature {
     }
   }
 
-  private async tokenRequest(session: SessionView): Promise<void> {
+  private async tokenRequest(session: SessionView, message: InboundOf<'spotify_token_request'>): Promise<void> {
     if (!this.broker || !session.deviceId) return session.fail('spotify_not_configured');
     const deviceId = session.deviceId;
+    const now = this.options.now ?? Date.now;
     try {
-      const token = await this.broker.accessTokenFor(deviceId);
+      const token = message.refused
+        ? await this.broker.refreshAfterRefusedFingerprint(deviceId, message.refused)
+        : await this.broker.accessTokenFor(deviceId);
       const grant = await this.context.store.tokens.getGrant(deviceId);
-      if (grant?.notifyUntil && grant.notifyUntil > (this.options.now ?? Date.now)()) {
+      if (grant?.notifyUntil && grant.notifyUntil > now()) {
         // The sign-in completed while this gadget was offline.
-        const expiresIn = Math.max(1, Math.floor((token.expiresAt - Date.now()) / 1000));
+        const expiresIn = Math.max(1, Math.floor((token.expiresAt - now()) / 1000));
         session.send({ type: 'spotify_auth_complete', tokens: { access_token: token.accessToken, expires_in: expiresIn } });
         await this.context.store.tokens.clearNotify(deviceId);
       }

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { OutboundMessage, SpotifySigninReason } from '../../protocol/index.js';
+import { tokenFingerprint } from '../../device/spotify/relay-tokens.js';
 import { SpotifyError } from '../../device/spotify/spotify-http.js';
 import type { SpotifyAccounts, SpotifyApp, TokenAnswer } from './accounts.js';
 import type { SpotifyApps } from './spotify-apps.js';
@@ -79,10 +80,15 @@ export class TokenBroker {
   }
 
   /** After Spotify refused `refused` with 401: a new token unless another call already replaced it. */
-  async refreshAfterRefusal(deviceId: string, refused: string): Promise<AccessToken> {
+  refreshAfterRefusal(deviceId: string, refused: string): Promise<AccessToken> {
+    return this.refreshAfterRefusedFingerprint(deviceId, tokenFingerprint(refused));
+  }
+
+  /** The same, for a gadget that names the refused token by its fingerprint (spotify_token_request.refused). */
+  async refreshAfterRefusedFingerprint(deviceId: string, fingerprint: string): Promise<AccessToken> {
     const grant = await this.liveGrant(deviceId);
     const cached = this.cached(grant, this.marginMs);
-    if (cached && cached.accessToken !== refused) return cached;
+    if (cached && tokenFingerprint(cached.accessToken) !== fingerprint) return cached;
     return this.singleFlight(deviceId, () => this.refresh(grant));
   }
 

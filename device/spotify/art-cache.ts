@@ -38,7 +38,8 @@ export class ArtCache {
     if (known) return Promise.resolve(known);
     let pending = this.loading.get(url);
     if (!pending) {
-      pending = this.load(url).finally(() => this.loading.delete(url));
+      // lookup() does not wait for this promise: it must never reject.
+      pending = this.load(url).catch(() => null).finally(() => this.loading.delete(url));
       this.loading.set(url, pending);
     }
     return pending;
@@ -53,7 +54,8 @@ export class ArtCache {
     } else {
       bytes = await this.download(url);
       if (!bytes) return null;
-      await this.store(file, bytes);
+      // A full or read-only disk costs the cache, not the picture.
+      await this.store(file, bytes).catch(() => undefined);
     }
     const image = await loadImage(bytes).catch(() => null);
     if (!image) return null;
@@ -67,9 +69,9 @@ export class ArtCache {
       const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000) });
       const limit = this.options.maxDownloadBytes ?? 2_000_000;
       if (!response.ok || Number(response.headers.get('content-length') ?? 0) > limit) return null;
-      const raw = Buffer.from(await response.arrayBuffer());
-      if (raw.length > limit) return null;
-      return await this.resize(raw);
+      // Art URLs come from crew mates' shares too: read no more than the limit, whatever the server sends.
+      const raw = await readAtMost(response, limit);
+      return raw ? await this.resize(raw) : null;
     } catch {
       // Unreachable art is drawn as a placeholder; the next lookup tries again.
       return null;
@@ -100,10 +102,12 @@ export class ArtCache {
   /** Deletes the least recently used files until the directory fits the cap. */
   private async evict(): Promise<void> {
     const names = (await fs.readdir(this.options.dir)).filter((n) => n.endsWith('.png'));
-    const files = await Promise.all(names.map(async (name) => {
-      const stat = await fs.stat(path.join(this.options.dir, name));
-      return { name, size: stat.size, mtime: stat.mtimeMs };
+    // Another store may delete a file between readdir and stat.
+    const stats = await Promise.all(names.map(async (name) => {
+      const stat = await fs.stat(path.join(this.options.dir, name)).catch(() => null);
+      return stat ? { name, size: stat.size, mtime: stat.mtimeMs } : null;
     }));
+    const files = stats.filter((f) => f !== null);
     files.sort((a, b) => a.mtime - b.mtime);
     let total = files.reduce((sum, f) => sum + f.size, 0);
     for (const file of files) {
@@ -119,4 +123,17 @@ export class ArtCache {
     // A few decoded images are enough for the screens; the rest stay on disk.
     while (this.memory.size > 8) this.memory.delete(this.memory.keys().next().value!);
   }
+}
+
+/** The body, or null when it is longer than `limit` bytes (the download is cancelled there). */
+async function readAtMost(response: Response, limit: number): Promise<Buffer | null> {
+  if (!response.body) return null;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { InboundMessage, OutboundMessage } from '../../protocol/index.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { SpotifyError } from './spotify-http.js';
@@ -14,6 +15,11 @@ export class NotSignedInError extends Error {
     super(message);
     this.name = 'NotSignedInError';
   }
+}
+
+/** Names an access token on the wire without sending it back (spotify_token_request.refused). */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
 
 type Waiter = { resolve(token: string): void; reject(error: Error): void; timer: TimerHandle | null };
@@ -78,9 +84,11 @@ export class RelayTokenSource implements AccessTokenSource {
     return this.request();
   }
 
+  /** After a 401: the relay is told which token Spotify refused, so it refreshes rather than repeating it. */
   async refresh(refused: string): Promise<string> {
-    if (this.token_?.value === refused) this.token_ = null;
-    return this.token();
+    if (this.token_ && this.token_.value !== refused && this.token_.expiresAt - 60_000 > this.clock.now()) return this.token_.value;
+    this.token_ = null;
+    return this.request(tokenFingerprint(refused));
   }
 
   /** Forgets the token (re-pairing). */
@@ -88,13 +96,15 @@ export class RelayTokenSource implements AccessTokenSource {
     this.token_ = null;
   }
 
-  private request(): Promise<string> {
+  private request(refused?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const first = this.waiters.length === 0;
+      // A request naming a refused token is sent even while another is under way: that one may bring the refused token back.
+      const send = this.waiters.length === 0 || refused !== undefined;
       const waiter: Waiter = { resolve, reject, timer: null };
       waiter.timer = this.clock.setTimeout(() => this.drop(waiter, 'The relay did not answer the token request in time.'), this.timeoutMs);
       this.waiters.push(waiter);
-      if (first && !this.relay.sendNow({ type: 'spotify_token_request' })) this.drop(waiter, 'Not connected to the relay.');
+      const message: InboundMessage = refused ? { type: 'spotify_token_request', refused } : { type: 'spotify_token_request' };
+      if (send && !this.relay.sendNow(message)) this.drop(waiter, 'Not connected to the relay.');
     });
   }
 

@@ -109,6 +109,8 @@ export class SpotifyHttp {
       await this.waitForLimiter(request.limiterKey);
       const outcome = await this.attempt(request);
       if (outcome instanceof Response) {
+        // An answer that is retried is never read: release its connection now, not at garbage collection.
+        if (outcome.status === 429 || outcome.status >= 500) await outcome.body?.cancel().catch(() => undefined);
         if (outcome.status === 429) {
           this.block(request.limiterKey, outcome.headers.get('retry-after'));
           if (++rateLimits > this.options.maxRateLimitRetries) throw this.rateLimitError(request.limiterKey, 429);

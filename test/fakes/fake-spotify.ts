@@ -51,7 +51,7 @@
  *   delay(endpoint, ms, {times?})         — the answer waits (for timeout tests)
  *   calls(endpoint, userId?) → count      log → every request {endpoint, userId, status}
  *   queueOf(userId) / playedOf(userId)    accessTokensOf(userId) / refreshTokensOf(userId)
- *   lastAuthorize → the query of the last /authorize request
+ *   lastAuthorize → the query of the last /authorize request;  verifiers → every code_verifier received
  * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
  * pause, track, recently-played, image.
  */
@@ -119,6 +119,10 @@ export class FakeSpotify {
   readonly origin: string;
   readonly log: LogEntry[] = [];
   lastAuthorize: URLSearchParams | null = null;
+  /** TCP connections open now (a client that leaves answers unread keeps them open). */
+  openConnections = 0;
+  /** Every PKCE code_verifier the token endpoint received (secrets the relay must not keep in plaintext). */
+  readonly verifiers: string[] = [];
 
   private readonly apps = new Map<string, string | null>();
   private readonly users = new Map<string, FakeUser>();
@@ -138,6 +142,10 @@ export class FakeSpotify {
     this.origin = `http://127.0.0.1:${port}`;
     this.accountsUrl = this.origin;
     this.apiUrl = `${this.origin}/v1`;
+    server.on('connection', (socket) => {
+      this.openConnections++;
+      socket.once('close', () => this.openConnections--);
+    });
     server.on('request', (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) this.json(res, 500, { error: { status: 500, message: String(error) } });
@@ -375,6 +383,7 @@ export class FakeSpotify {
     if (grant.redirectUri !== form.get('redirect_uri')) return invalid('Invalid redirect URI');
     if (grant.challenge) {
       const verifier = form.get('code_verifier') ?? '';
+      this.verifiers.push(verifier);
       if (createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return invalid('code_verifier was incorrect');
     } else if (!client.authenticated) {
       return this.json(res, 400, { error: 'invalid_client', error_description: 'Client secret required without PKCE' });

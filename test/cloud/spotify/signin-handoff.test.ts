@@ -1,11 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../cloud/config.js';
+import { createLogger } from '../../../cloud/log.js';
+import { createRelay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory, type SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
+import { TokenCipher } from '../../../cloud/spotify/token-cipher.js';
+import { openStore } from '../../../cloud/store/store.js';
+import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
 import { SPOTIFY_SCOPES } from '../../../cloud/spotify/accounts.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
-import { isType, type Frame, type TestClient } from '../../helpers/ws-client.js';
+import { TestClient, isType, type Frame } from '../../helpers/ws-client.js';
 
 // Phones reach the relay through a proxy at PUBLIC_URL; the test maps it to the real port.
 const PUBLIC_URL = 'https://leeloo.example';
@@ -88,6 +94,10 @@ describe('Spotify sign-in hand-off', () => {
     expect(html).toContain('Spotify is connected');
     expect(html).toContain('Anna K');
     const authorize = spotify.lastAuthorize!;
+    // Exactly what the features need, no more.
+    expect(authorize.get('scope')!.split(' ').sort()).toEqual([
+      'user-modify-playback-state', 'user-read-currently-playing', 'user-read-playback-state', 'user-read-recently-played',
+    ]);
     expect(authorize.get('scope')).toBe(SPOTIFY_SCOPES);
     expect(authorize.get('code_challenge_method')).toBe('S256');
     expect(authorize.get('redirect_uri')).toBe(`${PUBLIC_URL}/spotify/callback`);
@@ -109,17 +119,83 @@ describe('Spotify sign-in hand-off', () => {
     expect(token.api_url).toBe(spotify.apiUrl);
   });
 
-  it('keeps no plaintext token in the SQLite file', async () => {
-    const { client } = await deviceInCrew('Anna');
+  it('keeps no plaintext token in the SQLite file, its WAL or its shared memory, also after rotations', async () => {
+    const { client, welcome } = await deviceInCrew('Anna');
     const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
     await phoneSignsIn(String(session.url));
     await client.next(isType('spotify_auth_complete'));
-    const secrets = [...spotify.refreshTokensOf('anna'), ...spotify.accessTokensOf('anna')];
-    expect(secrets.length).toBe(2);
+    spotify.setRotateRefreshTokens(true);
+    const secrets = new Set([...spotify.refreshTokensOf('anna'), ...spotify.verifiers]);
+    for (let round = 0; round < 2; round++) {
+      clock += 2 * 3600_000;
+      await feature.broker!.accessToken(String(welcome.device_id));
+      for (const token of spotify.refreshTokensOf('anna')) secrets.add(token);
+    }
+    for (const token of spotify.accessTokensOf('anna')) secrets.add(token);
+    expect(secrets.size).toBe(1 + 1 + 2 + 3); // first refresh token, verifier, two rotated ones, three access tokens
     const files = (await fs.readdir(relay.dataDir)).filter((f) => f.startsWith('leeloo.db'));
+    expect(files).toEqual(expect.arrayContaining(['leeloo.db', 'leeloo.db-wal']));
     const bytes = Buffer.concat(await Promise.all(files.map((f) => fs.readFile(path.join(relay.dataDir, f)))));
     expect(bytes.includes(Buffer.from('spotify_grants'))).toBe(true);
-    for (const secret of secrets) expect(bytes.includes(Buffer.from(secret))).toBe(false);
+    for (const secret of secrets) expect(bytes.includes(Buffer.from(secret)), secret).toBe(false);
+  });
+
+  it('rotates the encryption key end to end: a grant sealed with the old key refreshes and is sealed with the new one', async () => {
+    const { client, welcome } = await deviceInCrew('Anna');
+    const deviceId = String(welcome.device_id);
+    const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+    await phoneSignsIn(String(session.url));
+    const first = (await client.next(isType('spotify_auth_complete'))).tokens as { access_token: string };
+    const oldId = new TokenCipher(Buffer.from(KEY, 'base64')).currentKeyId;
+    expect((await relay.store.tokens.getGrant(deviceId))!.refreshTokenEnc.split('.')[1]).toBe(oldId);
+    await client.close();
+    await relay.relay.stop();
+
+    // The operator moves the key to _PREVIOUS and sets a new one; the relay restarts on the same data.
+    const newKey = Buffer.alloc(32, 8);
+    const config = loadConfig({
+      PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: relay.dataDir, PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: newKey.toString('base64'), LEELOO_ENCRYPTION_KEY_PREVIOUS: KEY,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+    });
+    const store = await openStore(config);
+    const rotated = createRelay({ config, store, log: createLogger('silent'), features: [spotifyFeatureFactory({ now: () => clock }).factory] });
+    const { port } = await rotated.start();
+    try {
+      const back = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+      clients.push(back);
+      await back.request({ type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret }, isType('welcome'));
+      // The cached access token, sealed with the old key, still opens.
+      expect((await back.request({ type: 'spotify_token_request' }, isType('spotify_token'))).access_token).toBe(first.access_token);
+      spotify.setRotateRefreshTokens(true);
+      clock += 2 * 3600_000;
+      const fresh = await back.request({ type: 'spotify_token_request' }, isType('spotify_token'));
+      expect(fresh.access_token).not.toBe(first.access_token);
+      const newId = new TokenCipher(newKey).currentKeyId;
+      const grant = (await store.tokens.getGrant(deviceId))!;
+      expect([grant.refreshTokenEnc.split('.')[1], grant.accessTokenEnc!.split('.')[1]]).toEqual([newId, newId]);
+      // Without the old key the row still opens: nothing of it depends on the old key any more.
+      const onlyNew = new TokenCipher(newKey);
+      expect(spotify.refreshTokensOf('anna')).toEqual([onlyNew.decrypt(grant.refreshTokenEnc, `refresh:${deviceId}`)]);
+    } finally {
+      await rotated.stop();
+    }
+  });
+
+  it('refreshes when the gadget says Spotify refused its token (401), and only then', async () => {
+    const { client } = await deviceInCrew('Anna');
+    const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+    await phoneSignsIn(String(session.url));
+    const first = ((await client.next(isType('spotify_auth_complete'))).tokens as { access_token: string }).access_token;
+    expect((await client.request({ type: 'spotify_token_request' }, isType('spotify_token'))).access_token).toBe(first);
+    expect(spotify.calls('token')).toBe(1);
+    const refused = tokenFingerprint(first);
+    const fresh = await client.request({ type: 'spotify_token_request', refused }, isType('spotify_token'));
+    expect(fresh.access_token).not.toBe(first);
+    expect(spotify.calls('token')).toBe(2);
+    // A late report about the old token does not refresh again.
+    expect((await client.request({ type: 'spotify_token_request', refused }, isType('spotify_token'))).access_token).toBe(fresh.access_token);
+    expect(spotify.calls('token')).toBe(2);
   });
 
   it('refuses an expired link and a link replaced by a newer one', async () => {
@@ -135,6 +211,19 @@ describe('Spotify sign-in hand-off', () => {
     const continued = await fetch(`${local(String(second.url))}/continue`, { method: 'POST', redirect: 'manual' });
     expect(continued.status).toBe(410);
     expect(spotify.calls('authorize')).toBe(0);
+  });
+
+  it('refuses a state whose session expired while the phone was at Spotify, without exchanging the code', async () => {
+    const { client } = await deviceInCrew('Anna');
+    const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+    const toSpotify = await fetch(`${local(String(session.url))}/continue`, { method: 'POST', redirect: 'manual' });
+    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
+    clock += 10 * 60_000 + 1;
+    const page = await fetch(local(back.headers.get('location')!));
+    expect(page.status).toBe(410);
+    expect(await page.text()).toContain('has expired');
+    expect(spotify.calls('token')).toBe(0);
+    expect(await relay.store.tokens.listLiveGrants()).toEqual([]);
   });
 
   it('refuses a state that was never issued and a callback without state', async () => {
@@ -200,6 +289,22 @@ describe('Spotify sign-in hand-off', () => {
     back.send({ type: 'spotify_token_request' });
     await back.next(isType('spotify_token'));
     await back.expectQuiet();
+  });
+
+  it('stops announcing an offline sign-in after 15 minutes', async () => {
+    const { client, welcome } = await deviceInCrew('Anna');
+    const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+    await client.close();
+    await phoneSignsIn(String(session.url));
+    clock += 15 * 60_000 + 1;
+    const back = await relay.connect();
+    clients.push(back);
+    await back.request(
+      { type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: welcome.device_id, device_secret: welcome.device_secret },
+      isType('welcome'),
+    );
+    const first = await back.request({ type: 'spotify_token_request' }, (f) => f.type === 'spotify_token' || f.type === 'spotify_auth_complete');
+    expect(first.type).toBe('spotify_token');
   });
 
   it('tells the gadget to sign in again when Spotify answers invalid_grant', async () => {

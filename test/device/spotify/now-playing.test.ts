@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
@@ -120,6 +122,42 @@ describe('album art cache', () => {
     expect(await new ArtCache({ dir, size: ART_BOX, maxBytes: 1e9 }).get(url('A1'))).not.toBeNull();
     expect(spotify.calls('image')).toBe(5);
   });
+
+  it('still gives the picture when the disk refuses to store it, and never rejects', async () => {
+    // The cache directory's place is taken by a file: mkdir fails.
+    const blocked = path.join(dir, 'not-a-dir');
+    await fs.writeFile(blocked, 'x');
+    const cache = new ArtCache({ dir: blocked, size: ART_BOX, maxBytes: 1_000_000 });
+    const image = await cache.get(`${spotify.origin}/images/D1.jpg`);
+    expect(image?.width).toBe(ART_BOX);
+    expect(cache.lookup(`${spotify.origin}/images/D1.jpg`)).toBe(image);
+  });
+
+  it('stops reading art that is larger than the limit, even without a content-length', async () => {
+    // A crew mate's share may name any URL: this one streams without end.
+    let sent = 0;
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/jpeg' });
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = () => {
+        while (!res.destroyed && sent < 500_000_000) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = endless.address() as AddressInfo;
+      const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000, maxDownloadBytes: 1_000_000, timeoutMs: 60_000 });
+      expect(await cache.get(`http://127.0.0.1:${port}/huge.jpg`)).toBeNull();
+      expect(sent).toBeLessThan(50_000_000);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
+  }, 15_000);
 
   it('gives null for unreachable or non-image art', async () => {
     const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000, timeoutMs: 2000 });

@@ -3,13 +3,20 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../cloud/config.js';
+import { createLogger } from '../../../cloud/log.js';
+import { createRelay, type Relay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
+import { openStore } from '../../../cloud/store/store.js';
 import { parseConfig } from '../../../device/config.js';
 import { Controller } from '../../../device/controller.js';
 import { createButtons, createDisplay } from '../../../device/drivers.js';
+import type { ButtonEvent, Buttons } from '../../../device/hardware.js';
+import { ManualClock } from '../../fakes/manual-clock.js';
+import { RecordingDisplay } from '../../fakes/recording-display.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
-import { isType, type TestClient } from '../../helpers/ws-client.js';
+import { TestClient, isType } from '../../helpers/ws-client.js';
 
 const log = pino({ level: 'silent' });
 const PUBLIC_URL = 'https://leeloo.example';
@@ -121,12 +128,13 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     expect(spotify.playedOf('anna')).toEqual(['spotify:track:ROADS1']);
   });
 
-  it('shows the sign-in QR again when the grant is revoked', async () => {
+  it('shows the sign-in QR again when the grant is revoked (401 → one refresh → invalid_grant)', async () => {
+    // Revoking kills the refresh token and the access token the gadget and the relay still hold as valid.
     spotify.revokeGrants('anna');
     const link = controller.spotify;
-    link.tokens.clear();
-    await relay.store.tokens.saveGrant({ ...(await relay.store.tokens.getGrant(controller.state.deviceId!))!, accessExpiresAt: 0 });
+    const refreshes = spotify.calls('token');
     const result = await link.useSharedTrack('queue');
+    expect(spotify.calls('token')).toBe(refreshes + 1);
     expect(result).toBe(false);
     await waitUntil(() => controller.currentScreen === 'sign_in' && link.signIn.session !== null, 'the sign-in QR again');
     expect(link.nowPlaying.link).toBe('signed_out');
@@ -171,5 +179,162 @@ describe('Spotify on the gadget when the relay has no Spotify app', () => {
     await waitUntil(() => controller.state.feed.some((f) => f.kind === 'share'), 'the own share in the feed');
     expect(await link.useSharedTrack('play')).toBe(false);
     expect(link.nowPlaying.notice?.text).toMatch(/no Spotify app configured/);
+  });
+});
+
+describe('sharing what plays while the relay is stopped', () => {
+  let spotify: FakeSpotify;
+  let dataDir: string;
+  let root: string;
+  let relay: Relay | null = null;
+  let controller: Controller;
+  let env: Record<string, string>;
+
+  /** The real relay on a fixed data dir (and, for the restart, the same port the gadget knows). */
+  async function startRelay(port: number): Promise<number> {
+    const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...env });
+    relay = createRelay({ config, store: await openStore(config), log: createLogger('silent'), features: [spotifyFeatureFactory().factory] });
+    return (await relay.start()).port;
+  }
+
+  beforeAll(async () => {
+    spotify = await startFakeSpotify();
+    spotify.registerApp('leeloo-relay-app');
+    spotify.addUser({ id: 'cara', displayName: 'Cara' });
+    spotify.setCurrentlyPlaying('cara', { track: fakeTrack('OFFLINE1', { name: 'Teardrop', artists: ['Massive Attack'], album: 'Mezzanine' }), progress_ms: 1_000, is_playing: true });
+    env = {
+      PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+    };
+    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-offline-'));
+    dataDir = path.join(root, 'relay');
+    const port = await startRelay(0);
+    const config = parseConfig({
+      relay: { url: `ws://127.0.0.1:${port}/ws` },
+      device: { name: 'Attic', crewCode: null },
+      dataDir: path.join(root, 'attic'),
+      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+    }, root);
+    const display = createDisplay(config, log);
+    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
+    await controller.start();
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await relay?.stop();
+    await spotify?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('queues the share in the outbox, confirms it on screen, and delivers it once the relay is back', async () => {
+    const link = controller.spotify;
+    await waitUntil(() => link.signIn.session !== null && controller.state.crew !== null, 'the sign-in QR and the crew');
+    const httpUrl = `http://127.0.0.1:${new URL(controller.state.relayUrl).port}`;
+    const toSpotify = await fetch(`${link.signIn.session!.url.replace(PUBLIC_URL, httpUrl)}/continue`, { method: 'POST', redirect: 'manual' });
+    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
+    expect(await (await fetch(back.headers.get('location')!.replace(PUBLIC_URL, httpUrl))).text()).toContain('Spotify is connected');
+    await waitUntil(() => link.nowPlaying.playing?.uri === 'spotify:track:OFFLINE1', 'now playing');
+    const crewCode = controller.state.crew!.code;
+
+    const port = Number(new URL(controller.state.relayUrl).port);
+    await relay!.stop();
+    relay = null;
+    await waitUntil(() => controller.state.connection.status !== 'online', 'the gadget noticing the relay is gone');
+
+    controller.spotify.nowPlaying.onButton({ kind: 'press', button: 'primary', at: Date.now() }, null as never);
+    await waitUntil(() => controller.relay.outbox.size === 1, 'the share in the outbox');
+    await waitUntil(() => link.nowPlaying.notice?.text.startsWith('Shared — it goes out') === true, 'the offline confirmation');
+
+    await startRelay(port);
+    await waitUntil(() => controller.state.connection.status === 'online' && controller.relay.outbox.size === 0, 'the outbox drained', 20_000);
+
+    // A crew mate joining afterwards finds the share in the crew's history, sent by the gadget.
+    const mate = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    try {
+      await mate.request({ type: 'hello', protocol_version: 3, device_name: 'Dan' }, isType('welcome'));
+      await mate.request({ type: 'join_crew', crew_code: crewCode, display_name: 'Dan' }, isType('crew_joined'));
+      mate.send({ type: 'resume', crew_code: crewCode, after_seq: 0 });
+      const share = await mate.next(isType('message', { msg_type: 'song_push' }));
+      expect(share.payload).toMatchObject({ spotify_uri: 'spotify:track:OFFLINE1', track: 'Teardrop', artist: 'Massive Attack' });
+      expect(share.from_name).toBe('Attic');
+      await mate.next(isType('resumed'));
+    } finally {
+      await mate.close();
+    }
+  });
+});
+
+describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', () => {
+  let spotify: FakeSpotify;
+  let relay: InProcessRelay;
+  let root: string;
+  let controller: Controller;
+  const clock = new ManualClock(Date.now());
+  const display = new RecordingDisplay();
+  let press: (event: ButtonEvent) => void = () => undefined;
+  const buttons: Buttons = {
+    start: async () => undefined,
+    stop: async () => undefined,
+    onEvent: (listener) => {
+      press = listener;
+      return () => (press = () => undefined);
+    },
+  };
+
+  beforeAll(async () => {
+    spotify = await startFakeSpotify();
+    spotify.registerApp('leeloo-relay-app');
+    spotify.addUser({ id: 'eve' });
+    spotify.setCurrentlyPlaying('eve', { track: fakeTrack('SLEEP1'), progress_ms: 1_000, is_playing: true });
+    relay = await startInProcessRelay({
+      env: {
+        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      },
+      features: [spotifyFeatureFactory().factory],
+    });
+    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-sleep-'));
+    const config = parseConfig({
+      relay: { url: relay.wsUrl, pingIntervalSeconds: 300, deadAfterSeconds: 900 },
+      device: { name: 'Hall', crewCode: null },
+      dataDir: path.join(root, 'hall'),
+      display: { driver: 'sim', sleepAfterSeconds: 60 },
+      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+    }, root);
+    controller = new Controller({ config, display: display as never, buttons, log, clock });
+    await controller.start();
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await relay?.close();
+    await spotify?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('stops polling while the screen sleeps and polls at once when a button wakes it', async () => {
+    const link = controller.spotify;
+    await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
+    const toSpotify = await fetch(`${link.signIn.session!.url.replace(PUBLIC_URL, relay.httpUrl)}/continue`, { method: 'POST', redirect: 'manual' });
+    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
+    await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    await waitUntil(() => link.nowPlaying.playing !== null, 'now playing');
+    await waitUntil(() => clock.pending().includes(5_000), 'the next poll scheduled');
+    const before = spotify.calls('currently-playing');
+
+    clock.advance(60_000);
+    await waitUntil(() => !display.backlight, 'the screen asleep');
+    // The poll that fired on the way (at +5 s) finishes; none is scheduled after it.
+    await waitUntil(() => spotify.calls('currently-playing') === before + 1, 'the last poll before sleeping');
+    await waitUntil(() => !link['poller']['running'], 'that poll settled');
+    clock.advance(10 * 60_000);
+    // A poll would have started synchronously inside advance().
+    expect(link['poller']['running']).toBeNull();
+    await fetch(`${spotify.apiUrl}/me`);
+    expect(spotify.calls('currently-playing')).toBe(before + 1);
+
+    press({ kind: 'press', button: 'next', at: clock.now() });
+    await waitUntil(() => display.backlight && spotify.calls('currently-playing') === before + 2, 'a poll on waking');
   });
 });

@@ -96,6 +96,19 @@ describe('Spotify HTTP client and Web API', () => {
     expect(spotify.calls('recently-played')).toBe(3 + 3);
   });
 
+  it('does not keep the connections of retried answers open', async () => {
+    const { access } = await signIn('anna');
+    const web = api('anna', access, { maxAttempts: 5 });
+    await web.me();
+    // A proxy's error page, larger than what the HTTP client reads ahead.
+    spotify.script('me', { status: 503, body: `<html>${'unavailable '.repeat(200_000)}</html>` }, { times: 4 });
+    expect((await web.me()).id).toBe('anna');
+    // The answer that was read keeps its keep-alive connection; the four unread ones are let go.
+    const deadline = Date.now() + 5_000;
+    while (spotify.openConnections > 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(spotify.openConnections).toBeLessThanOrEqual(2);
+  });
+
   it('times out a hanging request and retries it', async () => {
     const { access } = await signIn('anna');
     spotify.delay('me', 1500);
