@@ -4,6 +4,7 @@ import type { CrewMessageBody, OutboundMessage, Reaction, SongPush } from '../pr
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { DeviceConfig } from './config.js';
 import type { ButtonEvent, Buttons, Display } from './hardware.js';
+import { FeedStore } from './feed-store.js';
 import { RelayClient, type RelayClientEvent } from './relay-client.js';
 import { ScreenSleep } from './screen-sleep.js';
 import { CrewScreen } from './screens/crew.js';
@@ -65,6 +66,8 @@ export class Controller {
   private running = false;
   /** Backlight off after inactivity; a button or an incoming share wakes it. */
   private readonly sleep: ScreenSleep;
+  /** The recent feed on disk, so a restarted gadget still shows what the crew shared. */
+  private readonly feedStore: FeedStore;
 
   constructor(private readonly deps: ControllerDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -79,6 +82,7 @@ export class Controller {
       deadAfterMs: deps.config.relay.deadAfterSeconds * 1000,
     });
     this.renderer = new ScreenRenderer(deps.display.width, deps.display.height);
+    this.feedStore = new FeedStore(deps.config.dataDir, this.clock, deps.log.child({ part: 'feed' }));
     this.sleep = new ScreenSleep({
       display: deps.display,
       idleMs: deps.config.display.sleepAfterSeconds * 1000,
@@ -120,6 +124,8 @@ export class Controller {
     this.spotify.start();
     this.unsubscribe.push(() => this.spotify.stop());
     await this.queue.start();
+    const feed = await this.feedStore.load();
+    if (feed.length > 0) this.update({ ...this.stateValue, feed });
     this.invalidate();
     await this.relay.start();
   }
@@ -132,6 +138,7 @@ export class Controller {
     if (this.animation) this.clock.clearTimeout(this.animation.timer);
     this.animation = null;
     await this.relay.stop();
+    await this.feedStore.flush();
     await this.rendering;
     await this.deps.buttons.stop();
     await this.deps.display.stop();
@@ -214,6 +221,7 @@ export class Controller {
 
   private update(next: DeviceState): void {
     if (next === this.stateValue) return;
+    if (next.feed !== this.stateValue.feed) this.feedStore.save(next.feed);
     this.stateValue = next;
     for (const listener of this.stateListeners) listener(next);
     this.invalidate();

@@ -32,12 +32,16 @@ export class LastSeqStore {
     return this.seqs[crewCode] ?? null;
   }
 
-  /** Records a seq; writes are serialised so an older value never lands after a newer one. */
+  /**
+   * Records a seq; writes are serialised so an older value never lands after a newer one.
+   * The returned promise rejects when this write fails; later writes still happen.
+   */
   set(crewCode: string, seq: number): Promise<void> {
     this.seqs = { ...this.seqs, [crewCode]: seq };
     const snapshot = JSON.stringify(this.seqs);
-    this.writing = this.writing.then(() => writeFileAtomic(this.file, snapshot, 0o600));
-    return this.writing;
+    const write = this.writing.then(() => writeFileAtomic(this.file, snapshot, 0o600));
+    this.writing = write.catch(() => undefined);
+    return write;
   }
 
   /** The crew code changed (rotation): carry the position over. */

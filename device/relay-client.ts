@@ -80,7 +80,13 @@ export class RelayClient {
   private deviceSecret: string | null = null;
   private crew: CrewState | null = null;
   private sentThisConnection = new Set<string>();
+  /** When the relay last sent a frame this device could read (garbage does not count as alive). */
   private lastFrameAt = 0;
+  private unreadableFrames = 0;
+  /** Why this client dropped the socket itself, for the status screen. */
+  private dropDetail: string | null = null;
+  /** The relay refused the stored credential: read identity.json again before the next try. */
+  private credentialRefused = false;
   private inbox: Promise<void> = Promise.resolve();
   private timers = { reconnect: null as TimerHandle | null, heartbeat: null as TimerHandle | null, stable: null as TimerHandle | null, retry: null as TimerHandle | null };
   private connectionValue: ConnectionState = { status: 'offline', detail: 'Not started.', retryAt: null };
@@ -112,16 +118,39 @@ export class RelayClient {
 
   async start(): Promise<void> {
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
-    const identity = await this.identityStore.load();
-    if (identity) {
-      this.deviceIdValue = identity.device_id;
-      this.deviceSecret = identity.device_secret;
-      this.emit({ kind: 'identity', deviceId: identity.device_id });
-    }
     await this.lastSeq.load();
     await this.outbox.open();
     this.emit({ kind: 'outbox', pending: this.outbox.size });
     this.running = true;
+    if (await this.loadIdentity()) this.connect();
+  }
+
+  /**
+   * Reads identity.json. A damaged file is not replaced by a new registration (that
+   * would orphan this device's place in its crew): the screen says what to do and the
+   * client stays offline, still queueing what the owner shares.
+   */
+  private async loadIdentity(): Promise<boolean> {
+    try {
+      const identity = await this.identityStore.load();
+      // No file (first start, or removed to register anew): hello without a credential.
+      this.deviceIdValue = identity?.device_id ?? null;
+      this.deviceSecret = identity?.device_secret ?? null;
+      if (identity) this.emit({ kind: 'identity', deviceId: identity.device_id });
+      return true;
+    } catch (error) {
+      this.options.log.error({ err: (error as Error).message }, 'cannot use the stored device identity');
+      this.setConnection({ status: 'error', detail: (error as Error).message, retryAt: null });
+      return false;
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    this.timers.reconnect = null;
+    if (this.credentialRefused) {
+      this.credentialRefused = false;
+      if (!(await this.loadIdentity())) return;
+    }
     this.connect();
   }
 
@@ -160,17 +189,16 @@ export class RelayClient {
 
   private connect(): void {
     if (!this.running) return;
-    this.timers.reconnect = null;
     this.setConnection({ status: 'connecting', detail: `Connecting to ${this.options.url}`, retryAt: null });
     const socket = new WebSocket(this.options.url, { handshakeTimeout: 10_000, maxPayload: 1024 * 1024 });
     this.socket = socket;
     this.sentThisConnection = new Set();
+    this.unreadableFrames = 0;
+    this.dropDetail = null;
     this.phase = 'handshake';
     socket.on('open', () => this.onOpen(socket));
     socket.on('message', (data, isBinary) => {
-      if (socket !== this.socket) return;
-      this.lastFrameAt = this.clock.now();
-      if (isBinary) return;
+      if (socket !== this.socket || isBinary) return;
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
       this.inbox = this.inbox.then(() => this.onFrame(text)).catch((error: Error) => {
         this.options.log.error({ err: error.message }, 'failed to handle a relay frame');
@@ -204,10 +232,10 @@ export class RelayClient {
     if (!this.running) return;
     const delay = this.backoff.next();
     const retryAt = this.clock.now() + delay;
-    const detail = this.connectionValue.status === 'error' ? this.connectionValue.detail : closeSentence(code, reason);
+    const detail = this.connectionValue.status === 'error' ? this.connectionValue.detail : (this.dropDetail ?? closeSentence(code, reason));
     this.options.log.info({ code, delay }, 'relay connection closed; reconnecting');
     this.setConnection({ status: this.connectionValue.status === 'error' ? 'error' : 'offline', detail, retryAt });
-    this.timers.reconnect = this.clock.setTimeout(() => this.connect(), delay);
+    this.timers.reconnect = this.clock.setTimeout(() => void this.reconnect(), delay);
   }
 
   /** One timer: ping, or drop the socket when the relay has been silent too long. */
@@ -218,7 +246,10 @@ export class RelayClient {
       const socket = this.socket;
       if (!socket) return;
       if (this.clock.now() - this.lastFrameAt >= deadAfter) {
-        this.options.log.warn({ silentMs: this.clock.now() - this.lastFrameAt }, 'relay connection is dead; dropping it');
+        this.options.log.warn({ silentMs: this.clock.now() - this.lastFrameAt, unreadable: this.unreadableFrames }, 'relay connection is dead; dropping it');
+        this.dropDetail = this.unreadableFrames > 0
+          ? 'The relay answers in frames this device cannot read; is relay.url a LEELOO relay?'
+          : 'The relay stopped answering.';
         socket.terminate();
         return;
       }
@@ -257,9 +288,12 @@ export class RelayClient {
   private async onFrame(text: string): Promise<void> {
     const parsed = parseOutbound(text);
     if (!parsed.ok) {
-      this.options.log.warn({ code: parsed.code, err: parsed.message }, 'relay sent a frame this device cannot read');
+      // Logged once per connection: a relay that only sends garbage would flood the journal.
+      const level = this.unreadableFrames++ === 0 ? 'warn' : 'debug';
+      this.options.log[level]({ code: parsed.code, err: parsed.message }, 'relay sent a frame this device cannot read');
       return;
     }
+    this.lastFrameAt = this.clock.now();
     const message = parsed.message;
     switch (message.type) {
       case 'welcome':
@@ -340,7 +374,11 @@ export class RelayClient {
     if (seq !== null && crewCode) {
       const seen = this.lastSeq.get(crewCode) ?? 0;
       if (seq <= seen) return;
-      await this.lastSeq.set(crewCode, seq);
+      // A failed write must not lose the event: it is shown now, and the seq on disk
+      // catches up with the next write (a restart in between replays, deduplicated by key).
+      await this.lastSeq.set(crewCode, seq).catch((error: Error) => {
+        this.options.log.warn({ err: error.message }, 'could not record the last seq seen');
+      });
     }
     if (message.type === 'crew_code_changed' && this.crew) {
       this.crew = { ...this.crew, crew_code: message.new_crew_code };
@@ -360,6 +398,7 @@ export class RelayClient {
     if (id && this.outbox.has(id)) return this.onOutboxError(id, message);
     this.options.log.warn({ code: message.code, ref: message.ref_type }, message.message);
     if (this.phase === 'handshake' && message.code === 'unauthorized') {
+      this.credentialRefused = true;
       return this.fail('The relay refused this device’s credential (identity.json). Restore the file or register anew.');
     }
     if (this.phase === 'joining' && message.code === 'invalid_crew_code') {

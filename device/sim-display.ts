@@ -113,10 +113,12 @@ export class SimDisplay implements Display, MirrorInputSource {
 
   private async openSnapshots(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const existing = (await readdir(dir)).filter((name) => SNAPSHOT_PATTERN.test(name)).sort();
+    // By number: past frame-999999 the names grow a digit and no longer sort as text.
+    const numberOf = (name: string): number => Number(SNAPSHOT_PATTERN.exec(name)?.[1]);
+    const existing = (await readdir(dir)).filter((name) => SNAPSHOT_PATTERN.test(name)).sort((a, b) => numberOf(a) - numberOf(b));
     this.snapshots = existing;
     const last = existing.at(-1);
-    this.counter = last ? Number(SNAPSHOT_PATTERN.exec(last)?.[1]) : 0;
+    this.counter = last ? numberOf(last) : 0;
     await this.prune(dir);
   }
 

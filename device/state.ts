@@ -42,7 +42,8 @@ interface ItemBase {
 export interface ShareItem extends ItemBase {
   readonly kind: 'share';
   readonly share: SongPush;
-  readonly reactions: readonly { reaction: Reaction; fromName: string; fromDevice: string }[];
+  /** `key` is the reaction event's key: a replay after reconnect (own reactions included) is not counted twice. */
+  readonly reactions: readonly { reaction: Reaction; fromName: string; fromDevice: string; key?: string }[];
 }
 
 export interface NoteItem extends ItemBase {
@@ -74,6 +75,8 @@ export interface DeviceState {
 }
 
 export const FEED_LIMIT = 100;
+/** Reactions kept per share: a share the crew keeps reacting to must not grow for months. */
+export const REACTIONS_LIMIT = 50;
 
 export function initialState(deviceName: string, relayUrl: string): DeviceState {
   return {
@@ -146,11 +149,11 @@ function noteText(body: Extract<OutboundMessage, { type: 'message' }>): { text: 
 }
 
 /** Attaches a reaction to the newest share from the device it was meant for (or the newest share). */
-function addReaction(state: DeviceState, reaction: Reaction, toDevice: string | undefined, from: { fromName: string; fromDevice: string }): DeviceState {
+function addReaction(state: DeviceState, reaction: Reaction, toDevice: string | undefined, from: { fromName: string; fromDevice: string; key: string }): DeviceState {
   const index = findLastIndex(state.feed, (item) => item.kind === 'share' && (!toDevice || item.fromDevice === toDevice));
   if (index < 0) return state;
   const share = state.feed[index] as ShareItem;
-  const updated: ShareItem = { ...share, reactions: [...share.reactions, { reaction, ...from }] };
+  const updated: ShareItem = { ...share, reactions: [...share.reactions, { reaction, ...from }].slice(-REACTIONS_LIMIT) };
   const feed = state.feed.slice();
   feed[index] = updated;
   return { ...state, feed };
@@ -165,7 +168,9 @@ function applyMessage(state: DeviceState, message: Extract<OutboundMessage, { ty
   const mine = message.from_device === state.deviceId;
   const base = { key, fromDevice: message.from_device, fromName: message.from_name, at: message.timestamp, mine, read: mine };
   if (message.msg_type === 'reaction') {
-    const next = addReaction(state, message.payload.reaction, message.payload.to_device, { fromName: base.fromName, fromDevice: base.fromDevice });
+    // A replay (resume after reconnect sends this device's own events too) counts once and does not animate again.
+    if (state.feed.some((item) => item.kind === 'share' && item.reactions.some((r) => r.key === key))) return state;
+    const next = addReaction(state, message.payload.reaction, message.payload.to_device, { fromName: base.fromName, fromDevice: base.fromDevice, key });
     if (mine) return next;
     return { ...next, flash: { reaction: message.payload.reaction, fromName: message.from_name, at: message.timestamp } };
   }

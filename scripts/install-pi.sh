@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the LEELOO device daemon on a Raspberry Pi: Node dependencies, build,
-# config, SPI check, service user, systemd unit. Safe to run again: every step checks
-# first and changes only what differs; an existing config is never overwritten.
+# config, SPI and button pull-ups in config.txt, service user, systemd unit. Safe to
+# run again: every step checks first and changes only what differs; an existing
+# config is never overwritten.
 #
 #   sudo scripts/install-pi.sh --relay-url wss://leeloo.example.com/ws --name Kitchen
 #   scripts/install-pi.sh --dry-run          prints every action, changes nothing
@@ -32,6 +33,7 @@ DISPLAY_DRIVER="${LEELOO_DISPLAY:-fb}"
 FB_DEVICE="${LEELOO_FB:-/dev/fb1}"
 PANEL="${LEELOO_PANEL:-ili9486}"
 DRY_RUN=0
+REBOOT=0
 START=1
 ACTIONS=0
 WARNINGS=0
@@ -145,20 +147,63 @@ boot_config_path() {
   echo ""
 }
 
+# Appends a line to config.txt under an [all] filter (a line after a [pi4] or [cm5]
+# section would apply to that board only). Takes effect at the next boot.
+append_boot_line() {
+  local boot="$1" line="$2" why="$3"
+  ACTIONS=$((ACTIONS + 1))
+  REBOOT=1
+  if [[ $DRY_RUN -eq 1 ]]; then
+    echo "would append to $boot: $line"
+  else
+    echo "+ append to $boot: $line"
+    printf '\n# %s (added by LEELOO install-pi.sh)\n[all]\n%s\n' "$why" "$line" >> "$boot"
+  fi
+}
+
+# BCM pins of the buttons and rotary encoder in the config (the defaults before one exists).
+button_pins() {
+  LEELOO_CONFIG_FILE="$CONFIG_FILE" node -e '
+    const fs = require("fs");
+    let gpio = {};
+    try { gpio = JSON.parse(fs.readFileSync(process.env.LEELOO_CONFIG_FILE, "utf8")).buttons?.gpio ?? {}; } catch {}
+    const pins = Object.values({ prev: 5, next: 6, primary: 13, secondary: 19, ...(gpio.pins ?? {}) });
+    if (gpio.rotary) pins.push(gpio.rotary.a, gpio.rotary.b);
+    console.log(pins.filter((pin) => Number.isInteger(pin)).join(" "));'
+}
+
+# Pins some active gpio=LIST=…,pu line of config.txt already pulls up (LIST: 5,6 or 5-6).
+pulled_up_pins() {
+  local from to
+  { grep -E '^[[:space:]]*gpio=[0-9,-]+=([a-z0-9]+,)*pu([,[:space:]#]|$)' "$1" || true; } \
+    | sed -E 's/^[[:space:]]*gpio=([0-9,-]+)=.*/\1/' | tr ',' '\n' \
+    | while IFS=- read -r from to; do if [[ -n "$from" ]]; then seq "$from" "${to:-$from}"; fi; done
+}
+
 check_spi() {
   local boot
   boot="$(boot_config_path)"
   if [[ -z "$boot" || ! -f "$boot" ]]; then
-    warn "no config.txt under $ROOT/boot/firmware or $ROOT/boot; cannot check that SPI is enabled."
+    warn "no config.txt under $ROOT/boot/firmware or $ROOT/boot; cannot check that SPI is on and the buttons have pull-ups."
     return
   fi
   if grep -Eq '^[[:space:]]*dtparam=spi=on' "$boot"; then
     say "SPI is enabled in $boot"
-  else
-    warn "SPI is off: add 'dtparam=spi=on' to $boot (or: sudo raspi-config nonint do_spi 0) and reboot."
+  elif [[ "$DISPLAY_DRIVER" != "sim" ]]; then
+    append_boot_line "$boot" "dtparam=spi=on" "SPI for the LCD"
   fi
-  if [[ "$DISPLAY_DRIVER" != "sim" ]] && ! grep -Eq '^[[:space:]]*gpio=.*=ip,pu' "$boot"; then
-    warn "no pull-ups for the buttons: sysfs cannot set them and GPIO 9-27 default to pull-down; add 'gpio=5,6,13,19,20,21=ip,pu' to $boot (your button pins) and reboot."
+  if [[ "$DISPLAY_DRIVER" != "sim" ]]; then
+    local pin missing=() pulled
+    pulled=" $(pulled_up_pins "$boot" | tr '\n' ' ') "
+    for pin in $(button_pins); do
+      [[ "$pulled" == *" $pin "* ]] || missing+=("$pin")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+      say "the button pins have pull-ups in $boot"
+    else
+      # sysfs GPIO cannot switch pull resistors and GPIO 9-27 come up pulled down.
+      append_boot_line "$boot" "gpio=$(IFS=,; echo "${missing[*]}")=ip,pu" "pull-ups for the buttons (wired to ground)"
+    fi
   fi
   local overlay
   overlay="$(grep -E '^[[:space:]]*dtoverlay=(waveshare35a|piscreen|mipi-dbi-spi|fbtft|tft35a|adafruit|pitft)' "$boot" || true)"
@@ -209,6 +254,9 @@ create_user
 write_config
 check_spi
 install_unit
+if [[ $REBOOT -eq 1 && $DRY_RUN -eq 0 ]]; then
+  say "config.txt changed: reboot for it to take effect (sudo reboot)"
+fi
 if [[ $DRY_RUN -eq 1 ]]; then
   say "dry run: $ACTIONS actions planned, $WARNINGS warnings, nothing changed"
 else

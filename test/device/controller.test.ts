@@ -149,4 +149,17 @@ describe('Controller against a real relay', () => {
     await waitUntil(() => friendEvents.some((e) => e.type === 'message' && e.msg_type === 'reaction' && e.payload.reaction === 'fire'), 'fire reaches the friend');
     await waitUntil(() => controller.state.outboxPending === 0, 'reaction acked');
   });
+
+  it('shows the recent feed again after a restart (the relay resumes after it, never resends it)', async () => {
+    const before = controller.state.feed.map((item) => item.key);
+    await controller.stop();
+    display = new RecordingDisplay();
+    const config = parseConfig({ relay: { url: relay.wsUrl }, device: { name: 'Kitchen' }, dataDir: 'kitchen' }, root);
+    controller = new Controller({ config, display, buttons, log, clock });
+    await controller.start();
+    await waitUntil(() => controller.state.connection.status === 'online', 'controller back online');
+    expect(controller.state.feed.map((item) => item.key)).toEqual(before);
+    expect(latestShare(controller.state)?.share.track).toBe('Hunter');
+    expect(latestShare(controller.state)?.reactions.map((r) => r.reaction)).toEqual(['fire']);
+  });
 });

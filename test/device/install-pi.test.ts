@@ -52,6 +52,7 @@ describe('scripts/install-pi.sh --dry-run', () => {
       'would run: useradd --system --user-group --home-dir /var/lib/leeloo --no-create-home --shell /usr/sbin/nologin leeloo-test-nobody',
       ...plan.filter((l) => l.startsWith('would run: usermod')),
       `would write: ${root}/etc/leeloo/device.json (mode 0640)`,
+      `would append to ${root}/boot/firmware/config.txt: gpio=5,6,13,19=ip,pu`,
       `would write: ${root}/etc/systemd/system/leeloo-device.service (mode 0644)`,
       'would run: systemctl daemon-reload',
       'would run: systemctl enable leeloo-device.service',
@@ -76,7 +77,7 @@ describe('scripts/install-pi.sh --dry-run', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`keeping the existing config ${root}/etc/leeloo/device.json`);
     expect(stdout).not.toContain('would write: ' + `${root}/etc/leeloo/device.json`);
-    expect(stdout).toContain(`SPI is off: add 'dtparam=spi=on' to ${root}/boot/config.txt`);
+    expect(stdout).toContain(`would append to ${root}/boot/config.txt: dtparam=spi=on`);
     expect(stdout).not.toContain('systemctl restart');
   });
 
@@ -95,6 +96,21 @@ describe('scripts/install-pi.sh --dry-run', () => {
     const second = await install(['--dry-run']);
     expect(second.stdout).toContain('leeloo-device.service is up to date');
     expect(second.stdout).not.toContain('systemctl daemon-reload');
+  });
+
+  it('adds pull-ups only for the configured button pins not yet pulled up, once', async () => {
+    const boot = join(root, 'boot/firmware/config.txt');
+    await writeFile(boot, 'dtparam=spi=on\ngpio=5-6,13=ip,pu\ngpio=19=op,dh\n[cm5]\ndtoverlay=dwc2\n');
+    await mkdir(join(root, 'etc/leeloo'), { recursive: true });
+    await writeFile(join(root, 'etc/leeloo/device.json'), JSON.stringify({ buttons: { driver: 'gpio', gpio: { pins: { prev: 5, next: 6, primary: 13, secondary: 19 }, rotary: { a: 20, b: 21 } } } }));
+    const first = await install(['--dry-run', '--no-start']);
+    expect(first.stdout).toContain(`would append to ${boot}: gpio=19,20,21=ip,pu`);
+    expect(first.stdout).not.toContain('dtparam=spi=on\n');
+    // What a real run appends (under [all], so the [cm5] section does not swallow it):
+    await writeFile(boot, '\n# pull-ups for the buttons (wired to ground) (added by LEELOO install-pi.sh)\n[all]\ngpio=19,20,21=ip,pu\n', { flag: 'a' });
+    const second = await install(['--dry-run', '--no-start']);
+    expect(second.stdout).toContain('the button pins have pull-ups');
+    expect(second.stdout).not.toContain('would append');
   });
 
   it('warns against a panel overlay when driving the panel over spidev', async () => {

@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LastSeqStore } from '../../device/last-seq.js';
 import { RelayClient, type RelayClientEvent } from '../../device/relay-client.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 
@@ -103,6 +104,94 @@ describe('RelayClient reconnect', () => {
     await closed;
     const event = await offline;
     expect(event.connection.retryAt).toBe(clock.now() + 500);
+  });
+
+  async function fakeRelay(onMessage: (socket: WebSocket, message: { type: string; [key: string]: unknown }) => void): Promise<{ port: number; received: { type: string; [key: string]: unknown }[] }> {
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
+    const received: { type: string; [key: string]: unknown }[] = [];
+    server.on('connection', (socket) => {
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string };
+        received.push(message);
+        onMessage(socket, message);
+      });
+    });
+    return { port: (server.address() as net.AddressInfo).port, received };
+  }
+
+  it('stays offline with the reason on screen when identity.json is damaged, and still queues', async () => {
+    const relay = await fakeRelay(() => undefined);
+    let connections = 0;
+    server!.on('connection', () => connections++);
+    await writeFile(path.join(dir, 'identity.json'), '{"device_id": "dev-');
+    client = new RelayClient({ url: `ws://127.0.0.1:${relay.port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock: new ManualClock() });
+    await client.start();
+    expect(client.connection.status).toBe('error');
+    expect(client.connection.detail).toContain('identity.json is damaged');
+    await client.send({ type: 'message', msg_type: 'nudge', payload: {} });
+    expect(client.outbox.size).toBe(1);
+    expect(connections).toBe(0);
+  });
+
+  it('reads identity.json again after the relay refused the credential, so a restored file works', async () => {
+    const good = { device_id: 'dev-restored0001', device_secret: 'g'.repeat(43) };
+    const relay = await fakeRelay((socket, message) => {
+      if (message.type !== 'hello') return;
+      if (message.device_secret === good.device_secret) {
+        socket.send(JSON.stringify({ type: 'welcome', device_id: good.device_id, protocol_version: 3, crew: null, server_time: clock.now() }));
+      } else {
+        socket.send(JSON.stringify({ type: 'error', code: 'unauthorized', error: 'unauthorized', message: 'Wrong secret.' }));
+        socket.close(4001);
+      }
+    });
+    await writeFile(path.join(dir, 'identity.json'), JSON.stringify({ ...good, device_secret: 'b'.repeat(43) }));
+    const clock = new ManualClock();
+    client = new RelayClient({ url: `ws://127.0.0.1:${relay.port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock, random: () => 0.5 });
+    const refused = nextEvent(client, 'connection', (e) => e.connection.status === 'error' && e.connection.retryAt !== null);
+    await client.start();
+    expect((await refused).connection.detail).toContain('refused this device’s credential');
+    await writeFile(path.join(dir, 'identity.json'), JSON.stringify(good));
+    clock.advance(clock.pending()[0]!);
+    await waitUntil(() => relay.received.filter((m) => m.type === 'hello').length === 2);
+    expect(relay.received.filter((m) => m.type === 'hello')[1]).toMatchObject({ device_id: good.device_id, device_secret: good.device_secret });
+    await waitUntil(() => relay.received.some((m) => m.type === 'create_crew'));
+  });
+
+  it('drops a relay that answers only frames it cannot read, and says so', async () => {
+    const relay = await fakeRelay((socket) => socket.send('<html>not a relay</html>'));
+    const clock = new ManualClock();
+    client = new RelayClient({
+      url: `ws://127.0.0.1:${relay.port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock,
+      random: () => 0.5, pingIntervalMs: 10_000, deadAfterMs: 30_000,
+    });
+    await client.start();
+    await waitUntil(() => relay.received.length === 1);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(10_000);
+      await waitUntil(() => relay.received.length >= i + 2 || client!.connection.status === 'offline');
+    }
+    const offline = client.connection.status === 'offline' ? client.connection : (await nextEvent(client, 'connection', (e) => e.connection.status === 'offline')).connection;
+    expect(offline.detail).toContain('cannot read');
+  });
+});
+
+describe('LastSeqStore', () => {
+  it('keeps writing after one write failed', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'leeloo-seq-'));
+    try {
+      const store = new LastSeqStore(dir);
+      await store.load();
+      // A directory in the way makes the rename fail, as a full or broken disk would.
+      await mkdir(path.join(dir, 'last-seq.json'));
+      await expect(store.set('LEELOO-AAAA', 1)).rejects.toThrow();
+      await rm(path.join(dir, 'last-seq.json'), { recursive: true });
+      await store.set('LEELOO-AAAA', 2);
+      await store.flush();
+      expect(JSON.parse(await readFile(path.join(dir, 'last-seq.json'), 'utf8'))).toEqual({ 'LEELOO-AAAA': 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

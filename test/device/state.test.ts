@@ -35,7 +35,7 @@ describe('device state', () => {
     s = applyOwnMessage(s, 'mine-1', msg(0, 'me', song('mine')) as Extract<OutboundMessage, { type: 'message' }>);
     s = applyEvent(s, msg(2, 'ana', { msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'me' } }));
     const mine = s.feed.find((i) => i.key === 'msg:mine-1');
-    expect(mine?.kind === 'share' && mine.reactions).toEqual([{ reaction: 'fire', fromName: 'Ana', fromDevice: 'ana' }]);
+    expect(mine?.kind === 'share' && mine.reactions).toEqual([{ reaction: 'fire', fromName: 'Ana', fromDevice: 'ana', key: 'seq:2' }]);
     expect(s.flash).toMatchObject({ reaction: 'fire', fromName: 'Ana' });
     expect(latestShare(s)?.share.track).toBe('mine');
   });
