@@ -51,6 +51,8 @@ export class ImportJobs {
   private readonly options: ImportJobsOptions;
   private queue: Promise<void> = Promise.resolve();
   private uploadDir: string | null = null;
+  /** Members with an upload arriving, waiting or importing: one each, so nobody can fill the disk with queued ZIPs. */
+  private readonly busyMembers = new Set<string>();
 
   constructor(options: ImportJobsOptions) {
     this.options = options;
@@ -83,11 +85,16 @@ export class ImportJobs {
    */
   async receive(memberId: string, body: Readable, options: { fileName?: string; minPlayMs?: number } = {}): Promise<ImportJobView> {
     if (!this.uploadDir) throw new ProtocolError('unavailable', 'History import is not running.');
+    if (this.busyMembers.has(memberId)) {
+      throw new ProtocolError('conflict', 'An import of yours is still running; send the next ZIP when it is done.');
+    }
+    this.busyMembers.add(memberId);
     const jobId = randomUUID();
     const file = path.join(this.uploadDir, `${jobId}.zip`);
     try {
       await pipeline(body, byteLimit(this.options.maxUploadBytes), fs.createWriteStream(file, { mode: 0o600 }));
     } catch (error) {
+      this.busyMembers.delete(memberId);
       await fs.promises.rm(file, { force: true });
       throw error instanceof ProtocolError ? error : new ProtocolError('invalid_message', 'The upload broke off before the whole file arrived.');
     }
@@ -126,6 +133,7 @@ export class ImportJobs {
       if (!(error instanceof ProtocolError)) this.options.log.error({ err: error, jobId: queued.job_id }, 'history import failed');
       this.update({ ...(this.jobs.get(queued.job_id) ?? queued), state: 'failed', error: { code: failure.code, message: failure.message } });
     } finally {
+      this.busyMembers.delete(queued.member_id);
       await fs.promises.rm(file, { force: true });
     }
   }

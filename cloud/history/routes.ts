@@ -25,7 +25,7 @@ export interface HistoryRouteDeps {
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_found: 404, not_in_crew: 409, too_large: 413, unavailable: 503,
+  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_found: 404, not_in_crew: 409, conflict: 409, too_large: 413, unavailable: 503,
   invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
 };
 

@@ -4,11 +4,22 @@
  * queue live from the SSE stream (/crew/api/events) and moves the clock locally,
  * corrected by the server's time.
  */
+import { iconsForScript } from './crew-page-icons.js';
+
 export const CREW_PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var me = null, queue = null, offset = 0, busy = false;
+  // Inline SVG (crew-page-icons.ts): emoji would need a font the phone may not have.
+  var ICONS = ${iconsForScript()};
+
+  function icon(name) {
+    var t = document.createElement('template'); t.innerHTML = ICONS[name];
+    return t.content.firstChild;
+  }
+
+  function txt(text) { return document.createTextNode(text); }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -59,7 +70,7 @@ export const CREW_PAGE_SCRIPT = String.raw`
 
   function art(url, cls) {
     if (url) return el('img', { class: cls, src: url, alt: '' });
-    return el('div', { class: cls, text: '♪' });
+    return el('div', { class: cls }, [icon('note')]);
   }
 
   function renderNow() {
@@ -72,14 +83,18 @@ export const CREW_PAGE_SCRIPT = String.raw`
     box.appendChild(el('div', {}, [
       el('div', { class: 'title', id: 'now-title', text: np.track }),
       el('div', { class: 'artist', text: np.artist }),
-      el('div', { class: 'by', text: by + (np.jammed_by.length ? ' · 🔥 ' + np.jammed_by.length : '') }),
+      el('div', { class: 'by' }, np.jammed_by.length ? [txt(by + ' · '), icon('jam'), txt(String(np.jammed_by.length))] : [txt(by)]),
     ]));
     box.appendChild(el('div', { class: 'clock' }, [
       el('div', { class: 'bar-track' }, [el('div', { class: 'bar-fill', id: 'now-bar' })]),
       el('div', { class: 'times' }, [el('span', { id: 'now-pos' }), el('span', { id: 'now-state' }), el('span', { text: mmss(np.clock_duration_ms) })]),
     ]));
     var pause = $('pause');
-    if (pause) { pause.dataset.owner = np.paused_at !== null ? 'resume' : 'pause'; pause.textContent = np.paused_at !== null ? '▶ Resume' : '⏸ Pause'; }
+    if (pause) {
+      var paused = np.paused_at !== null;
+      pause.dataset.owner = paused ? 'resume' : 'pause'; pause.textContent = '';
+      pause.appendChild(icon(paused ? 'play' : 'pause')); pause.appendChild(txt(paused ? ' Resume' : ' Pause'));
+    }
     tick();
   }
 
@@ -105,14 +120,14 @@ export const CREW_PAGE_SCRIPT = String.raw`
       var canRemove = me.is_owner || item.added_by === me.device_id;
       var meta = el('div', { class: 'meta' }, [
         el('span', { text: item.throwback ? 'throwback' : 'by ' + item.added_by_name }),
-        item.throwback ? el('span', { class: 'tag tb', text: '⏪' }) : el('span', { class: 'tag', text: 'round ' + item.round }),
+        item.throwback ? el('span', { class: 'tag tb', title: 'throwback' }, [icon('throwback')]) : el('span', { class: 'tag', text: 'round ' + item.round }),
       ]);
       var controls = el('div', { class: 'votes' }, [
-        el('button', { type: 'button', class: 'up' + (up ? ' on' : ''), 'data-act': 'vote', 'data-vote': up ? 'none' : 'up', 'aria-label': 'Vote up', text: '▲' }),
+        el('button', { type: 'button', class: 'up' + (up ? ' on' : ''), 'data-act': 'vote', 'data-vote': up ? 'none' : 'up', 'aria-label': 'Vote up' }, [icon('up')]),
         el('span', { class: 'score', text: String(item.score) }),
-        el('button', { type: 'button', class: 'down' + (down ? ' on' : ''), 'data-act': 'vote', 'data-vote': down ? 'none' : 'down', 'aria-label': 'Vote down', text: '▼' }),
-        el('button', { type: 'button', class: 'jam' + (jammed ? ' on' : ''), 'data-act': 'jam', 'aria-label': 'Jam', text: '🔥' + (item.jammed_by.length || '') }),
-        canRemove ? el('button', { type: 'button', 'data-act': 'remove', 'aria-label': 'Remove', text: '✕' }) : null,
+        el('button', { type: 'button', class: 'down' + (down ? ' on' : ''), 'data-act': 'vote', 'data-vote': down ? 'none' : 'down', 'aria-label': 'Vote down' }, [icon('down')]),
+        el('button', { type: 'button', class: 'jam' + (jammed ? ' on' : ''), 'data-act': 'jam', 'aria-label': 'Jam' }, [icon('jam'), item.jammed_by.length ? txt(String(item.jammed_by.length)) : null]),
+        canRemove ? el('button', { type: 'button', 'data-act': 'remove', 'aria-label': 'Remove' }, [icon('remove')]) : null,
       ]);
       list.appendChild(el('li', { 'data-item': item.item_id }, [
         el('div', { style: 'min-width:0' }, [el('div', { class: 't', text: item.track }), el('div', { class: 'a', text: item.artist }), meta]),
@@ -167,13 +182,13 @@ export const CREW_PAGE_SCRIPT = String.raw`
 
   function recentLine(e) {
     var when = new Date(e.timestamp).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
-    var text;
-    if (e.type === 'airhorn') text = '📯 ' + e.from_name + ' sounded the airhorn';
-    else if (e.msg_type === 'song_push') text = '🎵 ' + e.from_name + ' shared “' + e.payload.track + '” by ' + e.payload.artist + (e.payload.note ? ' — ' + e.payload.note : '');
-    else if (e.msg_type === 'reaction') text = (e.payload.reaction === 'love' ? '❤️ ' : '🔥 ') + e.from_name + ' reacted';
-    else if (e.msg_type === 'text') text = '💬 ' + e.from_name + ': ' + e.payload.text;
+    var kind, text;
+    if (e.type === 'airhorn') { kind = 'airhorn'; text = e.from_name + ' sounded the airhorn'; }
+    else if (e.msg_type === 'song_push') { kind = 'note'; text = e.from_name + ' shared “' + e.payload.track + '” by ' + e.payload.artist + (e.payload.note ? ' — ' + e.payload.note : ''); }
+    else if (e.msg_type === 'reaction') { kind = e.payload.reaction === 'love' ? 'love' : 'jam'; text = e.from_name + ' reacted'; }
+    else if (e.msg_type === 'text') { kind = 'text'; text = e.from_name + ': ' + e.payload.text; }
     else return null;
-    return el('li', {}, [el('div', { text: text }), el('div', { class: 'when', text: when })]);
+    return el('li', {}, [el('div', { class: 'line line-' + kind }, [icon(kind), txt(' ' + text)]), el('div', { class: 'when', text: when })]);
   }
 
   function addRecent(e, atTop) {
@@ -261,7 +276,7 @@ export const CREW_PAGE_SCRIPT = String.raw`
   // ---- import ----
   function showImport(p) {
     var total = p.bytes_total || 1;
-    $('import-bar').style.width = Math.round(100 * (p.bytes_read || 0) / total) + '%';
+    $('import-bar').style.width = (p.state === 'done' ? 100 : Math.round(100 * (p.bytes_read || 0) / total)) + '%';
     var c = p.counts || {};
     var counts = Object.keys(c).map(function (k) { return k.replace('_', ' ') + ' ' + c[k]; }).join(' · ');
     $('import-status').textContent = p.state + (counts ? ': ' + counts : '');

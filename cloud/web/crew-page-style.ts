@@ -20,9 +20,12 @@ h2 select { margin-left:auto; }
 button, select { font:inherit; color:var(--text); background:#2a2640; border:1px solid var(--line); border-radius:12px; padding:8px 12px; min-height:40px; }
 button:active { transform:scale(.96); }
 button.primary { background:linear-gradient(135deg, var(--accent), var(--accent2)); border:0; font-weight:700; width:100%; min-height:46px; }
-.airhorn { font-size:26px; width:54px; height:54px; border-radius:50%; background:linear-gradient(135deg,#ffb347,var(--accent)); border:0; }
+.icon { width:1.15em; height:1.15em; vertical-align:-0.2em; flex:none; }
+.airhorn { width:54px; height:54px; border-radius:50%; background:linear-gradient(135deg,#ffb347,var(--accent)); border:0; display:grid; place-items:center; padding:0; }
+.airhorn .icon { width:28px; height:28px; }
 .now { display:grid; grid-template-columns:96px 1fr; gap:14px; align-items:center; }
-.now .art { width:96px; height:96px; border-radius:12px; background:linear-gradient(135deg,var(--accent2),var(--accent)); object-fit:cover; display:grid; place-items:center; font-size:36px; }
+.now .art { width:96px; height:96px; border-radius:12px; background:linear-gradient(135deg,var(--accent2),var(--accent)); object-fit:cover; display:grid; place-items:center; }
+.now .art .icon { width:40px; height:40px; }
 .now .title { font-size:19px; font-weight:700; line-height:1.2; }
 .now .artist { color:var(--dim); }
 .now .by { font-size:12px; color:var(--dim); margin-top:4px; }
@@ -43,6 +46,10 @@ button.primary { background:linear-gradient(135deg, var(--accent), var(--accent2
 .votes button { min-width:40px; padding:6px 8px; }
 .votes button.on { background:var(--accent2); border-color:var(--accent2); }
 .votes button.jam.on { background:#ff7a1a; border-color:#ff7a1a; }
+.recent .icon { margin-right:2px; color:var(--accent); }
+.votes button.jam:not(.on) .icon, .by .icon-jam, .recent .icon-jam { color:#ff9f1c; }
+.recent .icon-love { color:#ff3b6b; }
+.owner button { display:inline-flex; align-items:center; gap:6px; }
 .votes .score { min-width:26px; text-align:center; font-weight:700; font-variant-numeric:tabular-nums; }
 .add { display:grid; gap:8px; margin-top:12px; border-top:1px solid var(--line); padding-top:12px; }
 .row { display:grid; grid-template-columns:1fr 1fr; gap:8px; }
@@ -61,11 +68,12 @@ input[type=text], input:not([type]), input[inputmode] { font:inherit; color:var(
 .import { display:grid; gap:10px; }
 svg text { fill:var(--dim); font-size:11px; font-family:inherit; }
 .horn { position:fixed; inset:0; display:grid; place-items:center; align-content:center; background:#000a; z-index:10; text-align:center; }
-.horn div { font-size:120px; animation:honk .25s ease-in-out 6 alternate; }
+.horn div { color:#ffb347; animation:honk .25s ease-in-out 6 alternate; }
+.horn .icon { width:120px; height:120px; }
 .horn p { font-size:22px; font-weight:800; }
 @keyframes honk { from { transform:scale(1) rotate(-12deg); } to { transform:scale(1.35) rotate(12deg); } }
 .toast { position:fixed; left:12px; right:12px; bottom:16px; background:#3a1f2a; border:1px solid #ff5c8a; border-radius:12px; padding:12px; z-index:11; }
 .error-page { display:grid; place-items:center; min-height:100vh; text-align:center; }
-.error-page .big { font-size:54px; }
+.error-page .big .icon { width:54px; height:54px; color:var(--accent); }
 .error-page .code { color:var(--dim); font-size:12px; }
 `;

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../protocol/errors.js';
+import { icon } from './crew-page-icons.js';
 import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
 import type { CrewViewer } from './member-links.js';
@@ -35,7 +36,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
     <h1 id="crew-name">${escapeHtml(viewer.crewName || 'Your crew')}</h1>
     <div class="who">you are <b>${escapeHtml(viewer.displayName)}</b>${viewer.isOwner ? ' · owner' : ''} · <span id="live" class="live off">connecting…</span></div>
   </div>
-  <button id="airhorn" class="airhorn" type="button" aria-label="Sound the airhorn">📯</button>
+  <button id="airhorn" class="airhorn" type="button" aria-label="Sound the airhorn">${icon('airhorn')}</button>
 </header>
 <main>
   <section class="card now" id="now" aria-live="polite">
@@ -55,9 +56,9 @@ export function crewPageHtml(viewer: CrewViewer): string {
       <p class="form-error" id="add-error" role="alert"></p>
     </form>
     ${viewer.isOwner ? `<div class="owner" id="owner-controls">
-      <button type="button" data-owner="skip">⏭ Skip</button>
-      <button type="button" data-owner="pause" id="pause">⏸ Pause</button>
-      <button type="button" data-owner="clear">🧹 Clear</button>
+      <button type="button" data-owner="skip">${icon('skip')} Skip</button>
+      <button type="button" data-owner="pause" id="pause">${icon('pause')} Pause</button>
+      <button type="button" data-owner="clear">${icon('clear')} Clear</button>
       <label class="toggle"><input type="checkbox" id="throwback"> Throwback</label>
     </div>` : ''}
   </section>
@@ -80,7 +81,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
     </form>
   </section>
 </main>
-<div id="horn" class="horn" hidden><div>📯</div><p id="horn-from"></p></div>
+<div id="horn" class="horn" hidden><div>${icon('airhorn')}</div><p id="horn-from"></p></div>
 <div id="toast" class="toast" role="alert" hidden></div>`;
   return shell(`${viewer.crewName || 'Crew'} · LEELOO`, body, CREW_PAGE_SCRIPT);
 }
@@ -90,7 +91,7 @@ export function linkErrorPageHtml(code: ErrorCode, message: string): string {
   const body = `
 <main class="error-page">
   <div class="card">
-    <div class="big">🔗</div>
+    <div class="big">${icon('link')}</div>
     <h1>${escapeHtml(title)}</h1>
     <p>${escapeHtml(message)}</p>
     <p class="hint">On the gadget: hold any button, choose <b>Crew page</b>, and scan the new QR code.</p>

@@ -61,8 +61,17 @@ export class CrewPages {
 
   start(): void {
     this.unsubscribe = this.deps.context.onCrewEvent((event, crewId) => this.fanOut(event, crewId));
-    // One interval for every stream: proxies close idle connections.
-    this.heartbeat = setInterval(() => this.eachStream((s) => s.res.write(': keep-alive\n\n')), SSE_HEARTBEAT_MS);
+    // One interval for every stream: proxies close idle connections, and a stream whose
+    // link has expired since it opened is ended even in a quiet crew.
+    this.heartbeat = setInterval(() => {
+      const now = this.deps.now();
+      for (const [crewId, set] of this.streams) {
+        for (const stream of set) {
+          if (stream.viewer.expiresAt <= now) this.expire(crewId, stream);
+          else stream.res.write(': keep-alive\n\n');
+        }
+      }
+    }, SSE_HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 
@@ -212,24 +221,34 @@ export class CrewPages {
     const set = this.streams.get(viewer.crewId) ?? new Set<Stream>();
     set.add(stream);
     this.streams.set(viewer.crewId, set);
-    req.on('close', () => {
-      set.delete(stream);
-      if (set.size === 0) this.streams.delete(viewer.crewId);
-    });
+    req.on('close', () => this.remove(viewer.crewId, stream));
   }
 
   private fanOut(event: CrewEvent, crewId: string): void {
     const set = this.streams.get(crewId);
     if (!set) return;
+    const now = this.deps.now();
     for (const stream of set) {
-      if (endsViewer(event, stream.viewer)) {
-        stream.res.write(`event: expired\ndata: ${JSON.stringify({ code: 'link_expired', message: ERROR_CODES.link_expired })}\n\n`);
-        stream.res.end();
-        set.delete(stream);
+      // The link is checked on every request; a stream outlives requests, so it is checked here.
+      if (endsViewer(event, stream.viewer) || stream.viewer.expiresAt <= now) {
+        this.expire(crewId, stream);
       } else if (PAGE_EVENT_TYPES.has(event.type)) {
         stream.res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       }
     }
+  }
+
+  /** Tells the page its link no longer works and ends the stream. */
+  private expire(crewId: string, stream: Stream): void {
+    stream.res.write(`event: expired\ndata: ${JSON.stringify({ code: 'link_expired', message: ERROR_CODES.link_expired })}\n\n`);
+    stream.res.end();
+    this.remove(crewId, stream);
+  }
+
+  private remove(crewId: string, stream: Stream): void {
+    const set = this.streams.get(crewId);
+    if (!set?.delete(stream)) return;
+    if (set.size === 0) this.streams.delete(crewId);
   }
 
   private eachStream(fn: (stream: Stream) => void): void {

@@ -127,6 +127,37 @@ describe('upload limit', () => {
   });
 });
 
+describe('one import per member at a time', () => {
+  beforeEach(() => startApp(ADMIN_TOKEN));
+
+  it('refuses a second upload while the member\'s first is still arriving, and takes it afterwards', async () => {
+    const zip = await writeZip(dir, 'one.zip', [{ name: 'Streaming_History_Audio_2023.json', content: JSON.stringify([extendedRecord()]) }]);
+    const bytes = await fs.readFile(zip);
+    let sendRest!: () => void;
+    const slow = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.subarray(0, 10));
+        sendRest = () => { controller.enqueue(bytes.subarray(10)); controller.close(); };
+      },
+    });
+    const first = fetch(`${base}/crew/api/history/import`, {
+      method: 'POST', headers: as('ana', { 'content-type': 'application/zip' }), body: slow, duplex: 'half',
+    } as RequestInit);
+    await expect.poll(() => fs.readdir(path.join(dir, 'uploads'))).toHaveLength(1);
+    const second = await upload('ana', zip);
+    expect(second.status).toBe(409);
+    expect((await second.json()).code).toBe('conflict');
+    const other = await upload('bo', zip);
+    expect(other.status).toBe(202);
+    sendRest();
+    const accepted = await first;
+    expect(accepted.status).toBe(202);
+    const events = await followEvents((await accepted.json()).events_url, 'ana');
+    expect(events.at(-1)!.event).toBe('done');
+    expect((await upload('ana', zip)).status).toBe(202);
+  });
+});
+
 describe('queries over HTTP', () => {
   beforeEach(() => startApp(ADMIN_TOKEN));
 

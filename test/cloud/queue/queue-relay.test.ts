@@ -12,6 +12,8 @@ let relay: InProcessRelay;
 let owner: TestClient;
 let ann: TestClient;
 let crewCode: string;
+/** Added to the queue feature's clock, so a test can let a link expire without waiting a week. */
+let skewMs = 0;
 
 const config = loadQueueConfig({});
 const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'R')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 200_000 });
@@ -48,7 +50,8 @@ function api(cookie: string | null, method: string, path: string, body?: unknown
 }
 
 beforeEach(async () => {
-  relay = await startInProcessRelay({ features: [queueFeatureFactory({ config })] });
+  skewMs = 0;
+  relay = await startInProcessRelay({ features: [queueFeatureFactory({ config, now: () => Date.now() + skewMs })] });
   owner = await member('Olga');
   const created = await owner.request({ type: 'create_crew', display_name: 'Olga', client_msg_id: 'c1' }, isType('crew_created'));
   crewCode = String(created.crew_code);
@@ -62,6 +65,32 @@ afterEach(async () => {
   ann.ws.close();
   await relay.close();
 });
+
+/** An SSE stream of the crew API: text until a marker, and all of it once the relay ends it. */
+async function openStream(cookie: string): Promise<{ until(marker: string): Promise<string>; ended: Promise<string> }> {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get(`${relay.httpUrl}/crew/api/events`, { headers: { cookie } }, resolve).on('error', reject);
+  });
+  expect(res.statusCode).toBe(200);
+  let text = '';
+  const waiting: Array<() => void> = [];
+  res.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const check of waiting.splice(0)) check();
+  });
+  const ended = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the stream did not end: ${text}`)), 5000);
+    res.on('end', () => { clearTimeout(timer); resolve(text); });
+  });
+  const until = (marker: string) => new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${marker} on the stream: ${text}`)), 5000);
+    const check = () => {
+      if (text.includes(marker)) { clearTimeout(timer); resolve(text); } else waiting.push(check);
+    };
+    check();
+  });
+  return { until, ended };
+}
 
 describe('queue over the socket', () => {
   it('acks with the seq the fanned-out queue_state carries', async () => {
@@ -162,5 +191,20 @@ describe('crew pages over HTTP', () => {
     owner.send({ type: 'queue_add', ...track(9), client_msg_id: 'o9' });
     expect(await got).toMatch(/"track":"Song 9"/);
     events.destroy();
+  });
+
+  it('ends a page stream when its link expires or its member is removed', async () => {
+    const annStream = await openStream(await cookieFrom(await linkFor(ann)));
+    const ownerStream = await openStream(await cookieFrom(await linkFor(owner)));
+    await owner.request({ type: 'queue_add', ...track(1), client_msg_id: 'e1' }, isType('ack'));
+    expect(await ownerStream.until('event: queue_state')).toContain('"Song 1"');
+    const annId = (await relay.store.crews.listMembers((await relay.store.crews.getCrewByCode(crewCode))!.crewId))[1]!.deviceId;
+    owner.send({ type: 'remove_member', device_id: annId, client_msg_id: 'rm' });
+    expect(await annStream.ended).toMatch(/event: expired\ndata: \{"code":"link_expired"/);
+    skewMs = config.linkTtlMs + 1000;
+    await owner.request({ type: 'queue_add', ...track(2), client_msg_id: 'e2' }, isType('ack'));
+    const text = await ownerStream.ended;
+    expect(text).toMatch(/event: expired/);
+    expect(text).not.toContain('"Song 2"');
   });
 });

@@ -113,9 +113,30 @@ describe('crew page on a phone', () => {
     await page.setInputFiles('#import-file', zip);
     await page.click('#import button[type=submit]');
     await expect.poll(() => page.locator('#import-status').textContent(), { timeout: 15_000 }).toMatch(/^done: .*imported 40/);
+    expect(await page.locator('#import-bar').evaluate((el) => (el as HTMLElement).style.width)).toBe('100%');
     await expect.poll(() => page.locator('#stats svg').count(), { timeout: 10_000 }).toBe(3);
     await expect.poll(() => page.locator('#stats').textContent()).toContain('Hit 0');
     await page.screenshot({ path: process.env.CREW_PAGE_SHOT ?? `${zipDir}/crew-page.png`, fullPage: true });
+  });
+
+  it('draws its icons as inline SVG, so a phone without an emoji font shows no empty boxes', async () => {
+    const [, ann, bob] = clients;
+    await ann!.request({ type: 'message', msg_type: 'song_push', client_msg_id: 'icon-share', payload: { spotify_uri: `spotify:track:${'I'.repeat(22)}`, track: 'Iconic', artist: 'Band', album: '', album_art_url: '', note: '' } }, isType('ack'));
+    await bob!.request({ type: 'message', msg_type: 'reaction', client_msg_id: 'icon-love', payload: { reaction: 'love' } }, isType('ack'));
+    await bob!.request({ type: 'airhorn', client_msg_id: 'icon-horn' }, isType('ack'));
+    await expect.poll(() => page.locator('#recent li').count()).toBe(3);
+    await page.locator('#horn').waitFor({ state: 'visible' });
+    // Emoji and media-control symbols come from an emoji font; headless Chromium here has none.
+    const pictographs = await page.evaluate(() => document.body.innerText.match(/\p{Extended_Pictographic}/gu) ?? []);
+    expect(pictographs).toEqual([]);
+    for (const selector of ['#airhorn', '#horn div', '#owner-controls [data-owner=skip]', '#pause', '#owner-controls [data-owner=clear]', '#recent li .line']) {
+      expect(await page.locator(`${selector} svg.icon`).count(), selector).toBeGreaterThan(0);
+    }
+    const rows = await page.locator('#queue li[data-item]').count();
+    expect(await page.locator('#queue li[data-item] .votes button svg.icon').count()).toBeGreaterThanOrEqual(rows * 3);
+    const box = await page.locator('#airhorn svg.icon').boundingBox();
+    expect(box!.width).toBeGreaterThan(20);
+    await page.screenshot({ path: process.env.CREW_PAGE_ICONS_SHOT ?? `${zipDir}/crew-page-icons.png` });
   });
 
   it('shows a clear page for a bad link', async () => {
