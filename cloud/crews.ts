@@ -46,6 +46,7 @@ export class Crews {
     if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
     const members = await this.store.listMembers(crewId);
     return {
+      crew_id: crew.crewId,
       crew_code: crew.crewCode,
       crew_name: crew.crewName,
       owner_device_id: crew.ownerDeviceId,

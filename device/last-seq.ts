@@ -3,8 +3,9 @@ import path from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 
 /**
- * The last crew seq this device has applied, per crew code (`last-seq.json`). It is
- * what `resume {after_seq}` sends, so it is written only after an event is applied.
+ * The last crew seq this device has applied, per crew (by id, or by code for a relay
+ * that names no id) in `last-seq.json`. It is what `resume {after_seq}` sends, so it
+ * is written only after an event is applied.
  */
 export class LastSeqStore {
   private readonly file: string;
@@ -28,26 +29,29 @@ export class LastSeqStore {
     }
   }
 
-  get(crewCode: string): number | null {
-    return this.seqs[crewCode] ?? null;
+  get(key: string): number | null {
+    return this.seqs[key] ?? null;
   }
 
   /**
    * Records a seq; writes are serialised so an older value never lands after a newer one.
    * The returned promise rejects when this write fails; later writes still happen.
    */
-  set(crewCode: string, seq: number): Promise<void> {
-    this.seqs = { ...this.seqs, [crewCode]: seq };
+  set(key: string, seq: number): Promise<void> {
+    this.seqs = { ...this.seqs, [key]: seq };
     const snapshot = JSON.stringify(this.seqs);
     const write = this.writing.then(() => writeFileAtomic(this.file, snapshot, 0o600));
     this.writing = write.catch(() => undefined);
     return write;
   }
 
-  /** The crew code changed (rotation): carry the position over. */
-  rename(oldCode: string, newCode: string): Promise<void> {
-    const seq = this.seqs[oldCode];
-    return seq === undefined ? this.writing : this.set(newCode, seq);
+  /** Moves a position to another key (a rotated code, or a code-keyed entry to its crew id). */
+  rename(from: string, to: string): Promise<void> {
+    const seq = this.seqs[from];
+    if (seq === undefined) return this.writing;
+    const { [from]: _moved, ...rest } = this.seqs;
+    this.seqs = rest;
+    return this.set(to, seq);
   }
 
   flush(): Promise<void> {

@@ -349,40 +349,55 @@ export class RelayClient {
   private async enterCrew(crew: CrewState, reason: CrewReason): Promise<void> {
     this.crew = crew;
     this.emit({ kind: 'crew', crew, reason });
-    const seen = this.lastSeq.get(crew.crew_code);
-    if (seen === null) {
+    const seen = await this.lastSeenOf(crew);
+    if (seen === null && reason !== 'welcome') {
       // A new member starts from now; the crew's past is not replayed onto its screen.
-      await this.lastSeq.set(crew.crew_code, crew.latest_seq);
+      await this.lastSeq.set(seqKey(crew), crew.latest_seq);
       this.markReady();
       return;
     }
+    // After `welcome` the relay holds live events until this device says where it is, so
+    // a member that knows no seq (its file was lost) still resumes, from the crew's present.
     this.phase = 'resuming';
-    this.socket?.send(JSON.stringify({ type: 'resume', crew_code: crew.crew_code, after_seq: seen }));
+    this.socket?.send(JSON.stringify({ type: 'resume', crew_code: crew.crew_code, after_seq: seen ?? crew.latest_seq }));
+  }
+
+  /**
+   * The last seq applied in this crew. Kept under the crew id, which survives a code
+   * rotation the gadget slept through; files from before crew ids are keyed by code.
+   */
+  private async lastSeenOf(crew: CrewState): Promise<number | null> {
+    const byKey = this.lastSeq.get(seqKey(crew));
+    if (byKey !== null || !crew.crew_id) return byKey;
+    const byCode = this.lastSeq.get(crew.crew_code);
+    if (byCode !== null) await this.lastSeq.rename(crew.crew_code, crew.crew_id);
+    return byCode;
   }
 
   private async onResync(message: OutboundOf<'resync'>): Promise<void> {
     this.options.log.warn({ reason: message.reason }, 'relay asked for a resync; taking its current crew state');
     this.crew = message.crew;
-    await this.lastSeq.set(message.crew.crew_code, message.crew.latest_seq);
+    await this.lastSeq.set(seqKey(message.crew), message.crew.latest_seq);
     this.emit({ kind: 'crew', crew: message.crew, reason: 'resync' });
     if (this.phase !== 'ready') this.markReady();
   }
 
   private async onCrewEvent(message: OutboundMessage): Promise<void> {
     const seq = 'seq' in message && typeof message.seq === 'number' ? message.seq : null;
-    const crewCode = this.crew?.crew_code;
-    if (seq !== null && crewCode) {
-      const seen = this.lastSeq.get(crewCode) ?? 0;
+    const key = this.crew ? seqKey(this.crew) : null;
+    if (seq !== null && key) {
+      const seen = this.lastSeq.get(key) ?? 0;
       if (seq <= seen) return;
       // A failed write must not lose the event: it is shown now, and the seq on disk
       // catches up with the next write (a restart in between replays, deduplicated by key).
-      await this.lastSeq.set(crewCode, seq).catch((error: Error) => {
+      await this.lastSeq.set(key, seq).catch((error: Error) => {
         this.options.log.warn({ err: error.message }, 'could not record the last seq seen');
       });
     }
     if (message.type === 'crew_code_changed' && this.crew) {
+      const keyedByCode = !this.crew.crew_id;
       this.crew = { ...this.crew, crew_code: message.new_crew_code };
-      await this.lastSeq.rename(message.old_crew_code, message.new_crew_code);
+      if (keyedByCode) await this.lastSeq.rename(message.old_crew_code, message.new_crew_code);
     }
     this.emit({ kind: 'event', message });
   }
@@ -474,4 +489,9 @@ function closeSocket(socket: WebSocket): Promise<void> {
     if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
     else socket.close(1000, 'device stopping');
   });
+}
+
+/** Where the last seq of a crew is kept: its id when the relay names one, else its code. */
+function seqKey(crew: CrewState): string {
+  return crew.crew_id ?? crew.crew_code;
 }

@@ -165,6 +165,8 @@ export type Member = z.infer<typeof Member>;
 
 /** Crew state as the current protocol sees it (in `welcome`, `crew_created`, `crew_joined`). */
 export const CrewState = z.object({
+  /** Stable for the crew's life, unlike the code (which the owner may rotate). */
+  crew_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   crew_code: CrewCode,
   crew_name: z.string(),
   owner_device_id: DeviceId,
