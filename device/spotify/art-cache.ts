@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createCanvas, loadImage, type Image } from '@napi-rs/canvas';
+import { imageSize } from 'image-size';
+
+/**
+ * Album art is at most 640×640 on Spotify; a crew mate's share may name any image, and a
+ * small file can decode to a bitmap the Pi's 512 MB cannot hold. Larger sources are refused
+ * from their header, before anything is decoded.
+ */
+export const MAX_SOURCE_PIXELS = 2048 * 2048;
 
 export interface ArtCacheOptions {
   readonly dir: string;
@@ -79,6 +87,10 @@ export class ArtCache {
   }
 
   private async resize(raw: Buffer): Promise<Buffer> {
+    const { width, height } = imageSize(raw);
+    if (!(width > 0 && height > 0) || width * height > MAX_SOURCE_PIXELS) {
+      throw new Error(`album art of ${width}×${height} pixels is larger than the gadget decodes`);
+    }
     const source = await loadImage(raw);
     const { size } = this.options;
     const canvas = createCanvas(size, size);

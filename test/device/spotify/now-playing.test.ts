@@ -133,6 +133,34 @@ describe('album art cache', () => {
     expect(cache.lookup(`${spotify.origin}/images/D1.jpg`)).toBe(image);
   });
 
+  it('refuses art whose header promises more pixels than the gadget decodes, and takes large art within it', async () => {
+    // A small file (solid colour compresses well) that would decode to a huge bitmap.
+    const png = (side: number) => {
+      const canvas = createCanvas(side, side);
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#336699';
+      g.fillRect(0, 0, side, side);
+      return canvas.toBuffer('image/png');
+    };
+    const files: Record<string, Buffer> = { '/over.png': png(2100), '/within.png': png(2000) };
+    const server = createServer((req, res) => {
+      const body = files[req.url ?? ''];
+      res.writeHead(body ? 200 : 404, { 'content-type': 'image/png' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const cache = new ArtCache({ dir, size: ART_BOX, maxBytes: 1_000_000 });
+      expect(files['/over.png']!.length).toBeLessThan(2_000_000);
+      expect(await cache.get(`http://127.0.0.1:${port}/over.png`)).toBeNull();
+      const within = await cache.get(`http://127.0.0.1:${port}/within.png`);
+      expect([within?.width, within?.height]).toEqual([ART_BOX, ART_BOX]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('stops reading art that is larger than the limit, even without a content-length', async () => {
     // A crew mate's share may name any URL: this one streams without end.
     let sent = 0;
