@@ -7,7 +7,7 @@ import { SpotifyAccounts } from './accounts.js';
 import { SigninHandoff } from './signin-handoff.js';
 import { signinRouter } from './signin-routes.js';
 import { SpotifyApps } from './spotify-apps.js';
-import { TokenCipher } from './token-cipher.js';
+import { CipherError, TokenCipher } from './token-cipher.js';
 import { SigninRequiredError, TokenBroker, signinRequiredMessage } from './token-broker.js';
 
 /** What other relay features (the history collector) may ask of Spotify. */
@@ -142,6 +142,11 @@ export class SpotifyFeature implements Feature {
       if (error instanceof SpotifyError) {
         const wait = error.retryAfterMs ? ` Try again in ${Math.ceil(error.retryAfterMs / 1000)} s.` : '';
         return session.fail('spotify_unavailable', `Spotify did not renew the sign-in: ${error.message}${wait}`);
+      }
+      if (error instanceof CipherError) {
+        // Kept, not deleted: the operator may only have forgotten the previous key.
+        this.context.log.error({ deviceId, err: error.message }, 'a stored Spotify grant cannot be decrypted');
+        return session.fail('spotify_unavailable', 'The relay cannot read this gadget\'s Spotify sign-in (its encryption key is not configured). Ask the person who runs the relay, or re-pair Spotify from the menu.');
       }
       throw error;
     }

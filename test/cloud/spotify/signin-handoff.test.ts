@@ -61,11 +61,12 @@ async function deviceInCrew(name: string): Promise<{ client: TestClient; welcome
 }
 
 /** The phone: landing page → Continue → Spotify authorize → back to the callback, one hop at a time. */
-async function phoneSignsIn(linkUrl: string): Promise<{ callbackUrl: string; page: Response; html: string }> {
+async function phoneSignsIn(linkUrl: string, base = relay.httpUrl): Promise<{ callbackUrl: string; page: Response; html: string }> {
+  const local = (url: string) => url.replace(PUBLIC_URL, base);
   const landing = await fetch(local(linkUrl), { redirect: 'manual' });
   expect(landing.status).toBe(200);
   const action = /<form method="post" action="([^"]+)"/.exec(await landing.text())![1]!;
-  const toSpotify = await fetch(relay.httpUrl + action, { method: 'POST', redirect: 'manual' });
+  const toSpotify = await fetch(base + action, { method: 'POST', redirect: 'manual' });
   expect(toSpotify.status).toBe(303);
   const authorize = toSpotify.headers.get('location')!;
   expect(authorize.startsWith(`${spotify.accountsUrl}/authorize?`)).toBe(true);
@@ -179,6 +180,44 @@ describe('Spotify sign-in hand-off', () => {
       expect(spotify.refreshTokensOf('anna')).toEqual([onlyNew.decrypt(grant.refreshTokenEnc, `refresh:${deviceId}`)]);
     } finally {
       await rotated.stop();
+    }
+  });
+
+  it('says the sign-in cannot be read when its key is gone, keeps the grant, and a re-pair replaces it', async () => {
+    const { client, welcome } = await deviceInCrew('Anna');
+    const deviceId = String(welcome.device_id);
+    const session = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+    await phoneSignsIn(String(session.url));
+    await client.next(isType('spotify_auth_complete'));
+    await client.close();
+    await relay.relay.stop();
+
+    // The operator replaced the key and forgot to keep the old one.
+    const config = loadConfig({
+      PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: relay.dataDir, PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+    });
+    const store = await openStore(config);
+    const rekeyed = createRelay({ config, store, log: createLogger('silent'), features: [spotifyFeatureFactory({ now: () => clock }).factory] });
+    const { port } = await rekeyed.start();
+    try {
+      const back = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+      clients.push(back);
+      await back.request({ type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret }, isType('welcome'));
+      const refused = await back.request({ type: 'spotify_token_request' }, isType('error'));
+      expect(refused).toMatchObject({ code: 'spotify_unavailable', message: expect.stringMatching(/encryption key is not configured/) });
+      expect(await store.tokens.getGrant(deviceId)).not.toBeNull();
+
+      // Re-pairing from the gadget's menu replaces the unreadable grant.
+      const again = await back.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+      const { html } = await phoneSignsIn(String(again.url), `http://127.0.0.1:${port}`);
+      expect(html).toContain('Spotify is connected');
+      const complete = await back.next(isType('spotify_auth_complete'));
+      const token = await back.request({ type: 'spotify_token_request' }, isType('spotify_token'));
+      expect(token.access_token).toBe((complete.tokens as { access_token: string }).access_token);
+    } finally {
+      await rekeyed.stop();
     }
   });
 
