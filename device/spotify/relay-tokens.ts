@@ -74,7 +74,7 @@ export class RelayTokenSource implements AccessTokenSource {
       return 'not_configured';
     }
     if (message.type === 'error' && message.code === 'spotify_unavailable') {
-      this.settle((w) => w.reject(new SpotifyError('unavailable', { detail: message.message })));
+      this.settle((w) => w.reject(new SpotifyError('unavailable', { sentence: message.message })));
     }
     return null;
   }

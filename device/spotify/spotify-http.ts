@@ -43,9 +43,10 @@ export class SpotifyError extends Error {
   readonly status: number | null;
   /** For rate_limited: how long Spotify asked to wait. */
   readonly retryAfterMs: number | null;
-  constructor(code: SpotifyErrorCode, options: { status?: number | null; retryAfterMs?: number | null; detail?: string } = {}) {
+  /** `sentence` replaces the default one, for errors the relay explains itself. */
+  constructor(code: SpotifyErrorCode, options: { status?: number | null; retryAfterMs?: number | null; detail?: string; sentence?: string } = {}) {
     const wait = options.retryAfterMs ? ` (wait ${Math.ceil(options.retryAfterMs / 1000)} s)` : '';
-    super(SENTENCES[code] + wait + (options.detail ? ` Spotify said: ${options.detail.slice(0, 200)}` : ''));
+    super((options.sentence ?? SENTENCES[code]) + wait + (options.detail ? ` Spotify said: ${options.detail.slice(0, 200)}` : ''));
     this.name = 'SpotifyError';
     this.code = code;
     this.status = options.status ?? null;
