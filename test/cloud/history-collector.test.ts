@@ -7,7 +7,7 @@ import { SpotifyHttp } from '../../device/spotify/spotify-http.js';
 import { ListeningCollector } from '../../cloud/history/collector.js';
 import { importExport } from '../../cloud/history/importer.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
-import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
+import { fakeTrack, signInThroughFake, startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { extendedRecord, writeZip } from '../helpers/spotify-export-zips.js';
 
 let dir: string;
@@ -18,18 +18,7 @@ const tokens = new Map<string, string>();
 
 /** Signs a fake user in through the fake's authorize + token endpoints. */
 async function signIn(userId: string): Promise<void> {
-  spotify.approveAs(userId);
-  const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-  const authorize = await fetch(
-    `${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb&state=s&code_challenge=${challenge}&code_challenge_method=S256`,
-    { redirect: 'manual' },
-  );
-  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-  const answer = await fetch(`${spotify.accountsUrl}/api/token`, {
-    method: 'POST',
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb', client_id: 'app-1', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }),
-  });
-  tokens.set(userId, ((await answer.json()) as { access_token: string }).access_token);
+  tokens.set(userId, (await signInThroughFake(spotify, userId)).access);
 }
 
 function collector(members: string[], intervalMs = 30 * 60_000) {

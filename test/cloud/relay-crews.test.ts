@@ -1,15 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 describe('device credentials and crew operations', () => {
   let relay: InProcessRelay;
-  const open: TestClient[] = [];
-  const connect = async () => {
-    const c = await relay.connect();
-    open.push(c);
-    return c;
-  };
+  const clients = new OpenClients(() => relay.connect());
+  const connect = clients.connect;
   const hello = (c: TestClient, name: string, extra: Record<string, unknown> = {}) =>
     c.request({ type: 'hello', protocol_version: 3, device_name: name, ...extra }, isType('welcome'));
 
@@ -17,7 +13,7 @@ describe('device credentials and crew operations', () => {
     relay = await startInProcessRelay();
   });
   afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
+    await clients.closeAll();
   });
   afterAll(async () => {
     await relay.close();

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 const song = { artist: 'Air', track: 'La femme d’argent', album: 'Moon Safari', spotify_uri: 'spotify:track:airmoon1', album_art_url: '', note: 'listen!' };
 
@@ -20,18 +20,14 @@ async function collectUntil(client: TestClient, end: (f: Frame) => boolean, time
 
 describe('delivery against a real relay process', () => {
   let relay: RelayProcess;
-  const open: TestClient[] = [];
-  const connect = async () => {
-    const c = await relay.connect();
-    open.push(c);
-    return c;
-  };
+  const clients = new OpenClients(() => relay.connect());
+  const connect = clients.connect;
 
   beforeAll(async () => {
     relay = await RelayProcess.start();
   });
   afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
+    await clients.closeAll();
   });
   afterAll(async () => {
     await relay.cleanup();

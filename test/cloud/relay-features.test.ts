@@ -7,18 +7,14 @@ import { openStore } from '../../cloud/store/store.js';
 import { ProtocolError } from '../../protocol/index.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { isType, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, type TestClient } from '../helpers/ws-client.js';
 
 /** How the relay hands socket messages to features, and what their failures become. */
 describe('feature handler dispatch', () => {
   let relay: InProcessRelay;
   const seen: { deviceId: string | null; crewCode: string | null; type: string }[] = [];
-  const open: TestClient[] = [];
-  const connect = async () => {
-    const c = await relay.connect();
-    open.push(c);
-    return c;
-  };
+  const clients = new OpenClients(() => relay.connect());
+  const connect = clients.connect;
 
   const probe: FeatureFactory = (context): Feature => ({
     name: 'probe',
@@ -44,7 +40,7 @@ describe('feature handler dispatch', () => {
     relay = await startInProcessRelay({ features: [probe] });
   });
   afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()));
+    await clients.closeAll();
     await relay.close();
   });
 

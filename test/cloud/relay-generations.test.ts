@@ -1,22 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, type TestClient } from '../helpers/ws-client.js';
 
 /** Both field generations and the current protocol, end to end against a real relay process. */
 describe('relay generations end to end', () => {
   let relay: RelayProcess;
-  const open: TestClient[] = [];
-  const connect = async () => {
-    const client = await relay.connect();
-    open.push(client);
-    return client;
-  };
+  const clients = new OpenClients(() => relay.connect());
+  const connect = clients.connect;
 
   beforeAll(async () => {
     relay = await RelayProcess.start();
   });
   afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()));
+    await clients.closeAll();
     await relay.cleanup();
   });
 

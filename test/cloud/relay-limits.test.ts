@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
-import { isType, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, type TestClient } from '../helpers/ws-client.js';
 
 /** Bad frames get stable codes, floods and giants are cut off, and other sockets keep being served. */
 describe('relay limits and bad frames', () => {
   let relay: InProcessRelay;
   let bystander: TestClient;
   let watcher: TestClient;
-  const open: TestClient[] = [];
-  const connect = async () => {
-    const c = await relay.connect();
-    open.push(c);
-    return c;
-  };
+  const clients = new OpenClients(() => relay.connect());
+  const connect = clients.connect;
 
   beforeAll(async () => {
     relay = await startInProcessRelay({
@@ -29,7 +25,7 @@ describe('relay limits and bad frames', () => {
     await bystander.next(isType('member_joined'));
   });
   afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()));
+    await clients.closeAll();
     await relay.close();
   });
 

@@ -2,26 +2,19 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboundMessage } from '../../protocol/index.js';
-import { parseConfig } from '../../device/config.js';
-import { Controller } from '../../device/controller.js';
-import { createButtons, createDisplay } from '../../device/drivers.js';
+import type { Controller } from '../../device/controller.js';
 import { RelayClient } from '../../device/relay-client.js';
-import { SimDisplay } from '../../device/sim-display.js';
+import type { SimDisplay } from '../../device/sim-display.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { RelayProcess } from '../helpers/relay-process.js';
+import { startSimGadget } from '../helpers/sim-gadget.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const log = pino({ level: 'silent' });
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('controller with the simulated display, mirror page and a real relay', () => {
   let relay: RelayProcess;
@@ -40,18 +33,11 @@ describe('controller with the simulated display, mirror page and a real relay', 
     await friend.start();
     await waitUntil(() => friend.connection.status === 'online', 'friend online');
 
-    const config = parseConfig({
-      relay: { url: relay.wsUrl },
-      device: { name: 'Kitchen', crewCode: friend.crewState!.crew_code },
-      dataDir: path.join(root, 'kitchen'),
-      sim: { mirror: { port: 0 }, snapshotKeep: 5, keyboard: false },
-    }, root);
-    display = createDisplay(config, log) as SimDisplay;
-    const buttons = createButtons(config, log, { display });
-    controller = new Controller({ config, display, buttons, log });
-    await controller.start();
+    ({ controller, display } = await startSimGadget({
+      relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: friend.crewState!.crew_code, root, mirror: true, snapshotKeep: 5,
+    }));
     await waitUntil(() => controller.state.connection.status === 'online' && controller.state.crew !== null, 'controller online');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

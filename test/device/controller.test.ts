@@ -4,8 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboundMessage } from '../../protocol/index.js';
-import { parseConfig } from '../../device/config.js';
-import { Controller } from '../../device/controller.js';
+import type { Controller } from '../../device/controller.js';
 import type { ButtonEvent, Buttons, Frame } from '../../device/hardware.js';
 import { RelayClient } from '../../device/relay-client.js';
 import { REACTION_ANIMATION_MS } from '../../device/screens/reaction.js';
@@ -13,6 +12,8 @@ import { latestShare, unreadCounts } from '../../device/state.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { RecordingDisplay } from '../fakes/recording-display.js';
 import { RelayProcess } from '../helpers/relay-process.js';
+import { startSimGadget } from '../helpers/sim-gadget.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const log = pino({ level: 'silent' });
 
@@ -27,14 +28,6 @@ class TestButtons implements Buttons {
   }
   press(button: 'prev' | 'next' | 'primary' | 'secondary', kind: 'press' | 'long_press' = 'press'): void {
     this.listener?.({ kind, button, at: 0 });
-  }
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
@@ -62,9 +55,7 @@ describe('Controller against a real relay', () => {
     clock = new ManualClock(Date.now());
     display = new RecordingDisplay();
     buttons = new TestButtons();
-    const config = parseConfig({ relay: { url: relay.wsUrl }, device: { name: 'Kitchen' }, dataDir: 'kitchen' }, root);
-    controller = new Controller({ config, display, buttons, log, clock });
-    await controller.start();
+    ({ controller } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Kitchen', root, display, buttons, clock }));
     await waitUntil(() => controller.state.connection.status === 'online' && controller.state.crew !== null, 'controller online');
     friend = new RelayClient({ url: relay.wsUrl, deviceName: 'Ana', crewCode: controller.state.crew!.code, dataDir: path.join(root, 'ana'), log });
     friend.onEvent((e) => void (e.kind === 'event' && friendEvents.push(e.message)));
@@ -154,9 +145,7 @@ describe('Controller against a real relay', () => {
     const before = controller.state.feed.map((item) => item.key);
     await controller.stop();
     display = new RecordingDisplay();
-    const config = parseConfig({ relay: { url: relay.wsUrl }, device: { name: 'Kitchen' }, dataDir: 'kitchen' }, root);
-    controller = new Controller({ config, display, buttons, log, clock });
-    await controller.start();
+    ({ controller } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Kitchen', root, display, buttons, clock }));
     await waitUntil(() => controller.state.connection.status === 'online', 'controller back online');
     expect(controller.state.feed.map((item) => item.key)).toEqual(before);
     expect(latestShare(controller.state)?.share.track).toBe('Hunter');

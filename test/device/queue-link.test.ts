@@ -1,36 +1,26 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
-import { parseConfig } from '../../device/config.js';
-import { Controller } from '../../device/controller.js';
+import type { Controller } from '../../device/controller.js';
 import { crewPositionAt } from '../../device/crew-clock.js';
-import { createButtons, createDisplay } from '../../device/drivers.js';
 import type { Frame } from '../../device/hardware.js';
 import { STATUS_BAR_HEIGHT } from '../../device/screens/theme.js';
 import { startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
+import { signInOnPhone } from '../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { startSimGadget } from '../helpers/sim-gadget.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { isType, type TestClient } from '../helpers/ws-client.js';
 
 /* The queue on a real gadget (Controller) against a real relay (in process) and the fake Spotify. */
 
-const log = pino({ level: 'silent' });
 const PUBLIC_URL = 'https://leeloo.example';
 const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'Q')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 240_000 });
-
-/** Waits for a condition the gadget reaches by itself; fails the test after the timeout. */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('the crew queue on the gadget', () => {
   let spotify: FakeSpotify;
@@ -56,20 +46,9 @@ describe('the crew queue on the gadget', () => {
     const crew = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));
 
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-queue-gadget-'));
-    const config = parseConfig({
-      relay: { url: relay.wsUrl },
-      device: { name: 'Kitchen', crewCode: crew.crew_code },
-      dataDir: path.join(root, 'kitchen'),
-      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-    }, root);
-    const display = createDisplay(config, log);
-    const present = display.present.bind(display);
-    display.present = async (frame) => {
-      presented = frame;
-      await present(frame);
-    };
-    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
-    await controller.start();
+    ({ controller } = await startSimGadget({
+      relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: crew.crew_code as string, root, onPresent: (frame) => (presented = frame),
+    }));
     await signIn();
   });
 
@@ -85,10 +64,7 @@ describe('the crew queue on the gadget', () => {
   async function signIn(): Promise<void> {
     const link = controller.spotify;
     await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
-    const url = link.signIn.session!.url.replace(PUBLIC_URL, relay.httpUrl);
-    const toSpotify = await fetch(`${url}/continue`, { method: 'POST', redirect: 'manual' });
-    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
-    await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    await signInOnPhone(link.signIn.session!.url, PUBLIC_URL, relay.httpUrl);
     await waitUntil(() => link.nowPlaying.link === 'signed_in', 'the Spotify sign-in');
   }
 

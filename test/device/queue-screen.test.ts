@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createCanvas, loadImage } from '@napi-rs/canvas';
 import pino from 'pino';
 import QRCode from 'qrcode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import type { Screen, ScreenHost } from '../../device/screens/screen.js';
 import { COLORS, STATUS_BAR_HEIGHT } from '../../device/screens/theme.js';
 import { SpotifyError } from '../../device/spotify/spotify-http.js';
 import { initialState, type DeviceState } from '../../device/state.js';
+import { throughPng } from '../helpers/png-round-trip.js';
 
 const ME = 'dev_me_000000000001';
 const T0 = 1_700_000_000_000;
@@ -47,17 +47,7 @@ function snapshot(over: Partial<QueueSnapshot> = {}): QueueSnapshot {
 
 /** Renders a screen, encodes it as PNG and decodes it again; returns a pixel reader. */
 async function shot(screen: Screen, now: number) {
-  const frame = new ScreenRenderer().render({ screen, state, now, overlay: null });
-  const canvas = createCanvas(480, 320);
-  const g = canvas.getContext('2d');
-  const image = g.createImageData(480, 320);
-  image.data.set(frame.data);
-  g.putImageData(image, 0, 0);
-  const decoded = await loadImage(await canvas.encode('png'));
-  const back = createCanvas(decoded.width, decoded.height).getContext('2d');
-  back.drawImage(decoded, 0, 0);
-  const data = back.getImageData(0, 0, 480, 320).data;
-  return (x: number, y: number) => [data[(y * 480 + x) * 4]!, data[(y * 480 + x) * 4 + 1]!, data[(y * 480 + x) * 4 + 2]!];
+  return (await throughPng(new ScreenRenderer().render({ screen, state, now, overlay: null }))).at;
 }
 
 const close = (a: number[], hex: string) => [1, 3, 5].every((i, k) => Math.abs(parseInt(hex.slice(i, i + 2), 16) - a[k]!) < 8);

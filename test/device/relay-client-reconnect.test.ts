@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LastSeqStore } from '../../device/last-seq.js';
 import { RelayClient, type RelayClientEvent } from '../../device/relay-client.js';
 import { ManualClock } from '../fakes/manual-clock.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const log = pino({ level: 'silent' });
 
@@ -92,14 +93,14 @@ describe('RelayClient reconnect', () => {
     });
     await client.start();
     const socket = await connected;
-    await waitUntil(() => hellos.length === 1);
+    await waitUntil(() => hellos.length === 1, 'the hello', 5000);
     expect(hellos[0]).toMatchObject({ type: 'hello', protocol_version: 3, device_name: 'Desk' });
     expect(hellos[0]).not.toHaveProperty('device_secret');
 
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const offline = nextEvent(client, 'connection', (e) => e.connection.status === 'offline');
     clock.advance(10_000);
-    await waitUntil(() => hellos.some((m) => (m as { type: string }).type === 'ping'));
+    await waitUntil(() => hellos.some((m) => (m as { type: string }).type === 'ping'), 'a ping', 5000);
     clock.advance(20_000);
     await closed;
     const event = await offline;
@@ -153,9 +154,9 @@ describe('RelayClient reconnect', () => {
     expect((await refused).connection.detail).toContain('refused this device’s credential');
     await writeFile(path.join(dir, 'identity.json'), JSON.stringify(good));
     clock.advance(clock.pending()[0]!);
-    await waitUntil(() => relay.received.filter((m) => m.type === 'hello').length === 2);
+    await waitUntil(() => relay.received.filter((m) => m.type === 'hello').length === 2, 'a second hello', 5000);
     expect(relay.received.filter((m) => m.type === 'hello')[1]).toMatchObject({ device_id: good.device_id, device_secret: good.device_secret });
-    await waitUntil(() => relay.received.some((m) => m.type === 'create_crew'));
+    await waitUntil(() => relay.received.some((m) => m.type === 'create_crew'), 'create_crew after the welcome', 5000);
   });
 
   it('drops a relay that answers only frames it cannot read, and says so', async () => {
@@ -166,10 +167,10 @@ describe('RelayClient reconnect', () => {
       random: () => 0.5, pingIntervalMs: 10_000, deadAfterMs: 30_000,
     });
     await client.start();
-    await waitUntil(() => relay.received.length === 1);
+    await waitUntil(() => relay.received.length === 1, 'the hello', 5000);
     for (let i = 0; i < 3; i++) {
       clock.advance(10_000);
-      await waitUntil(() => relay.received.length >= i + 2 || client!.connection.status === 'offline');
+      await waitUntil(() => relay.received.length >= i + 2 || client!.connection.status === 'offline', 'a ping or the drop', 5000);
     }
     const offline = client.connection.status === 'offline' ? client.connection : (await nextEvent(client, 'connection', (e) => e.connection.status === 'offline')).connection;
     expect(offline.detail).toContain('cannot read');
@@ -194,12 +195,3 @@ describe('LastSeqStore', () => {
     }
   });
 });
-
-/** Polls a condition on the event loop (no fixed sleep): fails after timeoutMs. */
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

@@ -1,8 +1,5 @@
-import { loadImage } from '@napi-rs/canvas';
-import { createCanvas } from '@napi-rs/canvas';
 import { describe, expect, it } from 'vitest';
 import type { OutboundMessage } from '../../protocol/index.js';
-import type { Frame } from '../../device/hardware.js';
 import { CrewScreen } from '../../device/screens/crew.js';
 import { CREW_CODE_ENTRY, MenuScreen } from '../../device/screens/menu.js';
 import { MessagesScreen } from '../../device/screens/messages.js';
@@ -13,34 +10,17 @@ import { ShareScreen } from '../../device/screens/share.js';
 import { StatusScreen } from '../../device/screens/status.js';
 import { COLORS } from '../../device/screens/theme.js';
 import { applyEvent, initialState, markRead, withConnection, withCrew, type DeviceState } from '../../device/state.js';
+import { throughPng, type Rgb } from '../helpers/png-round-trip.js';
 
 const NOW = 1_750_000_000_000;
 const renderer = new ScreenRenderer();
 
-type Rgb = [number, number, number];
-
 /** Renders, encodes to PNG and decodes it again, as the mirror page would see it. */
 async function png(screen: Screen, state: DeviceState, overlay?: { progress: number }): Promise<(x: number, y: number) => Rgb> {
   const frame = renderer.render({ screen, state, now: NOW, overlay: overlay && state.flash ? { flash: state.flash, progress: overlay.progress } : null });
-  const image = await loadImage(await encode(frame));
-  const canvas = createCanvas(image.width, image.height);
-  const g = canvas.getContext('2d');
-  g.drawImage(image, 0, 0);
-  const data = g.getImageData(0, 0, image.width, image.height).data;
+  const image = await throughPng(frame);
   expect([image.width, image.height]).toEqual([480, 320]);
-  return (x, y) => {
-    const i = (y * 480 + x) * 4;
-    return [data[i]!, data[i + 1]!, data[i + 2]!];
-  };
-}
-
-async function encode(frame: Frame): Promise<Buffer> {
-  const canvas = createCanvas(frame.width, frame.height);
-  const g = canvas.getContext('2d');
-  const image = g.createImageData(frame.width, frame.height);
-  image.data.set(frame.data);
-  g.putImageData(image, 0, 0);
-  return canvas.encode('png');
+  return image.at;
 }
 
 function hex(color: string): Rgb {

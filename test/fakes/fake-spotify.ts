@@ -52,6 +52,8 @@
  *   calls(endpoint, userId?) → count      log → every request {endpoint, userId, status}
  *   queueOf(userId) / playedOf(userId)    accessTokensOf(userId) / refreshTokensOf(userId)
  *   lastAuthorize → the query of the last /authorize request;  verifiers → every code_verifier received
+ * signInThroughFake(spotify, userId) → {access, refresh}: the PKCE sign-in of app `app-1`, as a client
+ * does it (register `app-1` first).
  * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
  * pause, track, recently-played, image.
  */
@@ -572,4 +574,21 @@ export async function startFakeSpotify(): Promise<FakeSpotify> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return new FakeSpotify(server);
+}
+
+/** Signs a user in through the fake's own authorize + token endpoints (app `app-1`, PKCE); returns its tokens. */
+export async function signInThroughFake(spotify: FakeSpotify, userId: string): Promise<{ access: string; refresh: string }> {
+  spotify.approveAs(userId);
+  const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+  const authorize = await fetch(
+    `${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb&state=s&code_challenge=${challenge}&code_challenge_method=S256`,
+    { redirect: 'manual' },
+  );
+  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+  const answer = await fetch(`${spotify.accountsUrl}/api/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb', client_id: 'app-1', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }),
+  });
+  const body = (await answer.json()) as { access_token: string; refresh_token: string };
+  return { access: body.access_token, refresh: body.refresh_token };
 }

@@ -136,3 +136,21 @@ export class TestClient {
     return this.closed;
   }
 }
+
+/** The clients a suite opened, so that one hook closes them all. */
+export class OpenClients {
+  private readonly open: TestClient[] = [];
+
+  constructor(private readonly connectTo: () => Promise<TestClient>) {}
+
+  /** A new client, closed by closeAll. */
+  readonly connect = async (): Promise<TestClient> => {
+    const client = await this.connectTo();
+    this.open.push(client);
+    return client;
+  };
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.open.splice(0).map((c) => c.close()));
+  }
+}

@@ -5,6 +5,7 @@ import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js
 import { spotifyTrackLookup } from '../../../cloud/spotify/track-lookup.js';
 import type { QueueSnapshot } from '../../../protocol/queue.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
+import { signInOnPhone } from '../../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
 
@@ -30,10 +31,7 @@ describe('track lookup for tracks queued without a duration', () => {
   /** The owner's phone completes the Spotify sign-in the owner's gadget started. */
   async function signIn(client: TestClient): Promise<void> {
     const session = await client.request({ type: 'spotify_signin_start', client_msg_id: 'signin-1' }, isType('spotify_signin_session'));
-    const url = String(session.url).replace(PUBLIC_URL, relay.httpUrl);
-    const toSpotify = await fetch(`${url}/continue`, { method: 'POST', redirect: 'manual' });
-    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
-    await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    await signInOnPhone(String(session.url), PUBLIC_URL, relay.httpUrl);
     await client.next(isType('spotify_auth_complete'));
   }
 

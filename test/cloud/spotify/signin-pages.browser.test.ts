@@ -1,8 +1,9 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failurePage } from '../../../cloud/spotify/signin-pages.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
+import { launchChromium } from '../../helpers/chromium.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
 
@@ -27,10 +28,7 @@ beforeAll(async () => {
     },
     features: [spot.factory],
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', `--host-resolver-rules=MAP leeloo.example 127.0.0.1:${relay.port}`],
-  });
+  browser = await launchChromium([`--host-resolver-rules=MAP leeloo.example 127.0.0.1:${relay.port}`]);
   gadget = await relay.connect();
   await gadget.request({ type: 'hello', protocol_version: 3, device_name: 'Kitchen Pi' }, isType('welcome'));
   await gadget.request({ type: 'create_crew', display_name: 'Kitchen Pi', crew_name: 'Night owls' }, isType('crew_created'));

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { HistoryQueries } from '../../../cloud/history/queries.js';
 import { ImportJobs } from '../../../cloud/history/import-jobs.js';
 import { memberHistoryRouter } from '../../../cloud/history/routes.js';
 import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { launchChromium } from '../../helpers/chromium.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { extendedRecord, writeZip } from '../../helpers/spotify-export-zips.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
@@ -54,7 +55,7 @@ beforeAll(async () => {
   await ann.request(track(2), isType('ack'));
   await bob.request(track(3), isType('ack'));
   const issued = await owner.request({ type: 'crew_link' }, isType('crew_link_issued'));
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
   phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   page = await phone.newPage();
   await page.goto(relay.httpUrl + new URL(String(issued.url)).pathname);

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { createCanvas } from '@napi-rs/canvas';
 import QRCode from 'qrcode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArtCache } from '../../../device/spotify/art-cache.js';
@@ -17,6 +17,7 @@ import { COLORS } from '../../../device/screens/theme.js';
 import { initialState } from '../../../device/state.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
+import { throughPng } from '../../helpers/png-round-trip.js';
 
 let spotify: FakeSpotify;
 let dir: string;
@@ -35,19 +36,9 @@ const playing = (over: Partial<NowPlaying> = {}): NowPlaying => ({
   durationMs: 200_000, progressMs: 50_000, isPlaying: true, fetchedAt: 1_000_000, ...over,
 });
 
-/** Renders a screen, encodes it as PNG and decodes it again; returns a pixel reader. */
-async function snapshot(screen: NowPlayingScreen | SignInScreen, now: number) {
-  const frame = new ScreenRenderer().render({ screen, state: initialState('Kitchen', 'ws://relay'), now, overlay: null });
-  const canvas = createCanvas(480, 320);
-  const g = canvas.getContext('2d');
-  const image = g.createImageData(480, 320);
-  image.data.set(frame.data);
-  g.putImageData(image, 0, 0);
-  const decoded = await loadImage(await canvas.encode('png'));
-  const back = createCanvas(decoded.width, decoded.height).getContext('2d');
-  back.drawImage(decoded, 0, 0);
-  const data = back.getImageData(0, 0, 480, 320).data;
-  return { data, at: (x: number, y: number) => [data[(y * 480 + x) * 4]!, data[(y * 480 + x) * 4 + 1]!, data[(y * 480 + x) * 4 + 2]!] };
+/** Renders a screen, encodes it as PNG and decodes it again, as the mirror page would see it. */
+function snapshot(screen: NowPlayingScreen | SignInScreen, now: number) {
+  return throughPng(new ScreenRenderer().render({ screen, state: initialState('Kitchen', 'ws://relay'), now, overlay: null }));
 }
 
 const close = (a: number[], hex: string) => [1, 3, 5].every((i, k) => Math.abs(parseInt(hex.slice(i, i + 2), 16) - a[k]!) < 40);

@@ -1,34 +1,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../cloud/config.js';
 import { createLogger } from '../../../cloud/log.js';
 import { createRelay, type Relay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { openStore } from '../../../cloud/store/store.js';
-import { parseConfig } from '../../../device/config.js';
-import { Controller } from '../../../device/controller.js';
-import { createButtons, createDisplay } from '../../../device/drivers.js';
+import type { Controller } from '../../../device/controller.js';
 import type { ButtonEvent, Buttons } from '../../../device/hardware.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
 import { RecordingDisplay } from '../../fakes/recording-display.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
+import { signInOnPhone } from '../../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
+import { startSimGadget } from '../../helpers/sim-gadget.js';
+import { waitUntil } from '../../helpers/wait-until.js';
 import { TestClient, isType } from '../../helpers/ws-client.js';
 
-const log = pino({ level: 'silent' });
 const PUBLIC_URL = 'https://leeloo.example';
-
-/** Waits for a condition the gadget reaches by itself; fails the test after the timeout. */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('Spotify on the gadget, against a real relay and the fake Spotify', () => {
   let spotify: FakeSpotify;
@@ -54,15 +44,7 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     const crew = await mate.request({ type: 'create_crew', display_name: 'Ben' }, isType('crew_created'));
 
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-gadget-'));
-    const config = parseConfig({
-      relay: { url: relay.wsUrl },
-      device: { name: 'Kitchen', crewCode: crew.crew_code },
-      dataDir: path.join(root, 'kitchen'),
-      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-    }, root);
-    const display = createDisplay(config, log);
-    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
-    await controller.start();
+    ({ controller } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: crew.crew_code as string, root }));
   });
 
   afterAll(async () => {
@@ -82,9 +64,7 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     // The phone, step by step.
     const landing = await fetch(session.url.replace(PUBLIC_URL, relay.httpUrl));
     expect(await landing.text()).toContain('Kitchen');
-    const toSpotify = await fetch(`${session.url.replace(PUBLIC_URL, relay.httpUrl)}/continue`, { method: 'POST', redirect: 'manual' });
-    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
-    const done = await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    const done = await signInOnPhone(session.url, PUBLIC_URL, relay.httpUrl);
     expect(await done.text()).toContain('Spotify is connected');
 
     await waitUntil(() => link.nowPlaying.playing !== null, 'now playing');
@@ -149,15 +129,7 @@ describe('Spotify on the gadget when the relay has no Spotify app', () => {
   beforeAll(async () => {
     relay = await startInProcessRelay({ features: [spotifyFeatureFactory().factory] });
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-none-'));
-    const config = parseConfig({
-      relay: { url: relay.wsUrl },
-      device: { name: 'Kitchen', crewCode: null },
-      dataDir: path.join(root, 'kitchen'),
-      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-    }, root);
-    const display = createDisplay(config, log);
-    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
-    await controller.start();
+    ({ controller } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Kitchen', root }));
   });
 
   afterAll(async () => {
@@ -209,15 +181,7 @@ describe('sharing what plays while the relay is stopped', () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-offline-'));
     dataDir = path.join(root, 'relay');
     const port = await startRelay(0);
-    const config = parseConfig({
-      relay: { url: `ws://127.0.0.1:${port}/ws` },
-      device: { name: 'Attic', crewCode: null },
-      dataDir: path.join(root, 'attic'),
-      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-    }, root);
-    const display = createDisplay(config, log);
-    controller = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
-    await controller.start();
+    ({ controller } = await startSimGadget({ relayUrl: `ws://127.0.0.1:${port}/ws`, name: 'Attic', root }));
   });
 
   afterAll(async () => {
@@ -231,9 +195,7 @@ describe('sharing what plays while the relay is stopped', () => {
     const link = controller.spotify;
     await waitUntil(() => link.signIn.session !== null && controller.state.crew !== null, 'the sign-in QR and the crew');
     const httpUrl = `http://127.0.0.1:${new URL(controller.state.relayUrl).port}`;
-    const toSpotify = await fetch(`${link.signIn.session!.url.replace(PUBLIC_URL, httpUrl)}/continue`, { method: 'POST', redirect: 'manual' });
-    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
-    expect(await (await fetch(back.headers.get('location')!.replace(PUBLIC_URL, httpUrl))).text()).toContain('Spotify is connected');
+    expect(await (await signInOnPhone(link.signIn.session!.url, PUBLIC_URL, httpUrl)).text()).toContain('Spotify is connected');
     await waitUntil(() => link.nowPlaying.playing?.uri === 'spotify:track:OFFLINE1', 'now playing');
     const crewCode = controller.state.crew!.code;
 
@@ -295,15 +257,9 @@ describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', 
       features: [spotifyFeatureFactory().factory],
     });
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-sleep-'));
-    const config = parseConfig({
-      relay: { url: relay.wsUrl, pingIntervalSeconds: 300, deadAfterSeconds: 900 },
-      device: { name: 'Hall', crewCode: null },
-      dataDir: path.join(root, 'hall'),
-      display: { driver: 'sim', sleepAfterSeconds: 60 },
-      sim: { mirror: { enabled: false, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-    }, root);
-    controller = new Controller({ config, display: display as never, buttons, log, clock });
-    await controller.start();
+    ({ controller } = await startSimGadget({
+      relayUrl: relay.wsUrl, name: 'Hall', root, display, buttons, clock, pingIntervalSeconds: 300, deadAfterSeconds: 900, sleepAfterSeconds: 60,
+    }));
   });
 
   afterAll(async () => {
@@ -316,9 +272,7 @@ describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', 
   it('stops polling while the screen sleeps and polls at once when a button wakes it', async () => {
     const link = controller.spotify;
     await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
-    const toSpotify = await fetch(`${link.signIn.session!.url.replace(PUBLIC_URL, relay.httpUrl)}/continue`, { method: 'POST', redirect: 'manual' });
-    const back = await fetch(toSpotify.headers.get('location')!, { redirect: 'manual' });
-    await fetch(back.headers.get('location')!.replace(PUBLIC_URL, relay.httpUrl));
+    await signInOnPhone(link.signIn.session!.url, PUBLIC_URL, relay.httpUrl);
     await waitUntil(() => link.nowPlaying.playing !== null, 'now playing');
     await waitUntil(() => clock.pending().includes(5_000), 'the next poll scheduled');
     const before = spotify.calls('currently-playing');

@@ -1,27 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../../device/spotify/spotify-http.js';
 import { SpotifyWebApi } from '../../../device/spotify/web-api.js';
-import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
+import { fakeTrack, signInThroughFake, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 
 let spotify: FakeSpotify;
 const sleeps: number[] = [];
 
 /** Signs a fake user in through the fake's own authorize + token endpoints; returns its tokens. */
-async function signIn(userId: string): Promise<{ access: string; refresh: string }> {
-  spotify.approveAs(userId);
-  const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-  const authorize = await fetch(
-    `${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb&state=s&code_challenge=${challenge}&code_challenge_method=S256`,
-    { redirect: 'manual' },
-  );
-  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-  const answer = await fetch(`${spotify.accountsUrl}/api/token`, {
-    method: 'POST',
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb', client_id: 'app-1', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }),
-  });
-  const body = (await answer.json()) as { access_token: string; refresh_token: string };
-  return { access: body.access_token, refresh: body.refresh_token };
-}
+const signIn = (userId: string) => signInThroughFake(spotify, userId);
 
 function api(userId: string, access: string, options: SpotifyHttpOptions = {}, onRefresh?: () => Promise<string>) {
   const http = new SpotifyHttp({ sleep: async (ms) => void sleeps.push(ms), backoffBaseMs: 100, random: () => 1, ...options });
