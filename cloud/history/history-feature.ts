@@ -10,6 +10,12 @@ import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
 
 const DEFAULTS = { minPlayMs: 30_000, maxUploadBytes: 512 * 1024 ** 2, collectIntervalMs: 30 * 60_000 };
 
+/** Schedule overrides: the collector runs on minutes, a test of its wiring on milliseconds. */
+export interface HistoryFeatureOptions {
+  readonly collectIntervalMs?: number;
+  readonly collectorTickMs?: number;
+}
+
 /**
  * History as a relay feature: the recently-played collector, the import job queue, and
  * the admin routes. The member routes go to the crew pages (see historyFeatureFactory).
@@ -22,7 +28,7 @@ export class HistoryFeature implements Feature {
   readonly jobs: ImportJobs;
   readonly collector: ListeningCollector;
 
-  constructor(context: RelayContext, access: ListeningAccess) {
+  constructor(context: RelayContext, access: ListeningAccess, options: HistoryFeatureOptions = {}) {
     const settings = context.config.history ?? DEFAULTS;
     const log = context.log.child({ feature: 'history' });
     this.queries = new HistoryQueries(context.store);
@@ -37,7 +43,8 @@ export class HistoryFeature implements Feature {
       http: new SpotifyHttp({ maxRateLimitRetries: 0 }),
       apiUrl: context.config.spotify.apiUrl,
       log,
-      intervalMs: settings.collectIntervalMs,
+      intervalMs: options.collectIntervalMs ?? settings.collectIntervalMs,
+      tickMs: options.collectorTickMs,
     });
     const deps = { store: context.store, queries: this.queries, jobs: this.jobs, log };
     this.memberRouter = memberHistoryRouter(deps);
@@ -59,12 +66,15 @@ export class HistoryFeature implements Feature {
  * The factory for cloud/main.ts, and the member routes for the crew pages (which mount
  * them behind the member link, with res.locals.historyViewer set) before the feature is built.
  */
-export function historyFeatureFactory(access: ListeningAccess): { factory: FeatureFactory; memberApi: express.Router } {
+export function historyFeatureFactory(
+  access: ListeningAccess,
+  options: HistoryFeatureOptions = {},
+): { factory: FeatureFactory; memberApi: express.Router } {
   let built: HistoryFeature | null = null;
   const memberApi = express.Router();
   memberApi.use((req, res, next) => {
     if (built) built.memberRouter(req, res, next);
     else res.status(503).json({ code: 'unavailable', error: 'unavailable', message: 'History is starting; try again in a moment.' });
   });
-  return { factory: (context) => (built = new HistoryFeature(context, access)), memberApi };
+  return { factory: (context) => (built = new HistoryFeature(context, access, options)), memberApi };
 }

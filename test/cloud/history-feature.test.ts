@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cloud/config.js';
 import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
 import { playInput } from '../../cloud/history/plays.js';
+import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
+import { fakeTrack, startFakeSpotify } from '../fakes/fake-spotify.js';
+import { signInOnPhone } from '../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
+import { isType } from '../helpers/ws-client.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 let relay: InProcessRelay | null = null;
@@ -25,6 +30,47 @@ describe('the history feature in the relay', () => {
     const csv = await (await fetch(`${relay.httpUrl}/admin/history/members/ana/history/export.csv`, { headers: auth })).text();
     expect(csv.split('\r\n')[1]).toMatch(/^2023-01-01T00:00:00.000Z,import_extended,T,A,/);
     expect((await fetch(`${relay.httpUrl}/admin/history/members/ana/history`)).status).toBe(401);
+  });
+
+  it("collects a member's recently-played once the member signs in on the phone, as cloud/main.ts wires it", async () => {
+    const spotify = await startFakeSpotify();
+    try {
+      spotify.registerApp('leeloo-relay-app');
+      spotify.addUser({ id: 'anna' });
+      const ended = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+      spotify.setRecentlyPlayed('anna', [
+        { track: fakeTrack('PLAY1', { name: 'Joga', artists: ['Björk'] }), played_at: ended(30) },
+        { track: fakeTrack('PLAY2', { name: 'Roads', artists: ['Portishead'] }), played_at: ended(20) },
+      ]);
+      const spotifyFeature = spotifyFeatureFactory();
+      const history = historyFeatureFactory(spotifyFeature.access, { collectIntervalMs: 200, collectorTickMs: 20 });
+      const publicUrl = 'https://leeloo.example';
+      relay = await startInProcessRelay({
+        env: {
+          PUBLIC_URL: publicUrl, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
+          SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        },
+        features: [spotifyFeature.factory, history.factory],
+      });
+      const gadget = await relay.connect();
+      try {
+        const welcome = await gadget.request({ type: 'hello', protocol_version: 3, device_name: 'Anna' }, isType('welcome'));
+        await gadget.request({ type: 'create_crew', display_name: 'Anna' }, isType('crew_created'));
+        const deviceId = String(welcome.device_id);
+        expect(await relay.store.history.countPlays(deviceId)).toBe(0);
+
+        const session = await gadget.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
+        await signInOnPhone(String(session.url), publicUrl, relay.httpUrl);
+        await gadget.next(isType('spotify_auth_complete'));
+        const store = relay.store;
+        await waitUntil(async () => (await store.history.countPlays(deviceId)) === 2, 'the collected plays');
+        expect(spotify.calls('recently-played', 'anna')).toBeGreaterThan(0);
+      } finally {
+        await gadget.close();
+      }
+    } finally {
+      await spotify.close();
+    }
   });
 
   it('refuses a too-short ADMIN_TOKEN at configuration time', async () => {
