@@ -7,7 +7,6 @@ import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.
  */
 const port = z.coerce.number().int().min(0, 'must be 0–65535').max(65535, 'must be 0–65535');
 const positiveInt = (max: number) => z.coerce.number().int().positive().max(max);
-const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 /** express `trust proxy`: false, true, a hop count, or a list of addresses/subnets. */
 const trustProxy = z
@@ -40,7 +39,6 @@ const EnvSchema = z.object({
   RATE_LIMIT_CLOSE_AFTER: positiveInt(100_000).default(60),
   /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
-  LOG_PRETTY: flag.default(false),
   /** Bearer token of the admin API; unset turns the admin API off. */
   ADMIN_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
     .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
@@ -50,6 +48,9 @@ const EnvSchema = z.object({
   /** How often the listening history of each member signed in with Spotify is collected. */
   HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
 });
+/** Every variable this schema reads (.env.example documents each; a test holds it to that). */
+export const RELAY_ENV_NAMES = Object.keys(EnvSchema.shape);
+
 
 export interface RelayConfig {
   readonly port: number;

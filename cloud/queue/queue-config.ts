@@ -31,6 +31,9 @@ const EnvSchema = z.object({
     .default('UTC')
     .refine((zone) => isTimeZone(zone), 'must be an IANA time zone such as Europe/Paris'),
 });
+/** Every variable this schema reads (documented in .env.example). */
+export const QUEUE_ENV_NAMES = Object.keys(EnvSchema.shape);
+
 
 function isTimeZone(zone: string): boolean {
   try {

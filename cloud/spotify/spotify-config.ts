@@ -33,6 +33,9 @@ const SpotifyEnv = z.object({
   LEELOO_ENCRYPTION_KEY: z.preprocess(blankIsUnset, z.string().optional()),
   LEELOO_ENCRYPTION_KEY_PREVIOUS: z.preprocess(blankIsUnset, z.string().optional()),
 });
+/** Every variable this schema reads (documented in .env.example). */
+export const SPOTIFY_ENV_NAMES = Object.keys(SpotifyEnv.shape);
+
 
 /** Reads PUBLIC_URL and the Spotify variables; returns every problem as a sentence. */
 export function loadSpotifyConfig(env: Record<string, string | undefined>): {
