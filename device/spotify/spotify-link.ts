@@ -32,6 +32,9 @@ const NOTICE_MS = 4_000;
  * adds its screens and menu entries before controller.start(); start()/stop() follow the
  * controller's.
  */
+/** A code with less than this left is not worth keeping: scanning and signing in take a while. */
+const LIVE_CODE_MARGIN_MS = 90_000;
+
 export class SpotifyLink {
   readonly nowPlaying: NowPlayingScreen;
   readonly signIn: SignInScreen;
@@ -182,7 +185,14 @@ export class SpotifyLink {
     this.nowPlaying.link = 'signed_out';
     this.nowPlaying.playing = null;
     this.poller.setAwake(false);
-    if (startSignin) this.repair();
+    // After a reconnect the code on screen still works: a new one would break the sign-in
+    // of a phone that is half-way through it. Only an explicit re-pair replaces a live code.
+    if (startSignin && !this.showsLiveCode()) this.repair();
+  }
+
+  private showsLiveCode(): boolean {
+    const session = this.signIn.session;
+    return session !== null && session.expiresAt - this.deps.clock.now() > LIVE_CODE_MARGIN_MS;
   }
 
   private becameUnavailableHere(): void {

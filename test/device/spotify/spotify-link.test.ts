@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -290,5 +290,55 @@ describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', 
 
     press({ kind: 'press', button: 'next', at: clock.now() });
     await waitUntil(() => display.backlight && spotify.calls('currently-playing') === before + 2, 'a poll on waking');
+  });
+});
+
+describe('a signed-out gadget that reconnects', () => {
+  let spotify: FakeSpotify;
+  let relay: InProcessRelay;
+  let root: string;
+  let controller: Controller;
+
+  beforeAll(async () => {
+    spotify = await startFakeSpotify();
+    spotify.registerApp('leeloo-relay-app');
+    spotify.addUser({ id: 'perry' });
+    relay = await startInProcessRelay({
+      env: {
+        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 6).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      },
+      features: [spotifyFeatureFactory().factory],
+    });
+    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-reconnect-'));
+    ({ controller } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Porch', root }));
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await relay?.close();
+    await spotify?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps the code on its screen, so a phone half-way through the sign-in is not cut off', async () => {
+    const link = controller.spotify;
+    await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
+    const shown = link.signIn.session!;
+    // The phone opens the link while the gadget's connection drops and comes back.
+    const landing = await fetch(shown.url.replace(PUBLIC_URL, relay.httpUrl));
+    expect(landing.status).toBe(200);
+    const identity = JSON.parse(await readFile(path.join(root, 'porch', 'identity.json'), 'utf8')) as { device_id: string; device_secret: string };
+    link.nowPlaying.link = 'unknown';
+    // A second connection of the same device replaces the gadget's socket (close 4002): it reconnects.
+    const intruder = await TestClient.connect(relay.wsUrl);
+    await intruder.request({ type: 'hello', protocol_version: 3, device_name: 'Porch', ...identity }, isType('welcome'));
+    await intruder.close();
+    // Back online, the gadget asked for a token and learned it is still signed out.
+    await waitUntil(() => link.nowPlaying.link === 'signed_out', 'the token check after the reconnect');
+    expect(link.signIn.session).toEqual(shown);
+    const page = await signInOnPhone(shown.url, PUBLIC_URL, relay.httpUrl);
+    expect(await page.text()).toContain('Spotify is connected');
+    await waitUntil(() => link.nowPlaying.link === 'signed_in', 'the gadget signed in');
   });
 });
