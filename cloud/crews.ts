@@ -2,6 +2,7 @@ import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index
 import type { RelayConfig } from './config.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
 import type { Delivery } from './delivery.js';
+import type { PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
 import type { Session, SessionRegistry } from './sessions.js';
 import type { CrewRecord, Store } from './store/store.js';
@@ -17,6 +18,12 @@ export interface CoreDeps {
 }
 
 const CODE_ATTEMPTS = 50;
+
+/** A crew as the operations on it need it. */
+export interface CrewRef {
+  readonly crewId: string;
+  readonly crewCode: string;
+}
 
 export function requireCrew(session: Session): NonNullable<Session['crew']> {
   if (!session.crew) throw new ProtocolError('not_in_crew', 'This device is not a member of a crew; create or join one first.');
@@ -181,9 +188,20 @@ export class Crews {
     if (message.device_id === session.deviceId) {
       throw new ProtocolError('conflict', 'The owner cannot remove themselves; use leave_crew instead.');
     }
-    const target = (await this.store.listMembers(crew.crewId)).find((m) => m.deviceId === message.device_id);
-    if (!target) throw new ProtocolError('not_found', `Device ${message.device_id} is not a member of this crew.`);
-    await this.store.removeMember(crew.crewId, target.deviceId);
+    const { seq, duplicate } = await this.removeFromCrew(crew, message.device_id, { deviceId: session.deviceId!, clientMsgId: message.client_msg_id });
+    session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  /**
+   * Takes a member out of the crew: its socket (if here) gets `crew_left {removed: true}`, the
+   * crew `member_left {removed: true}`. `by` is the owner's socket (not echoed to it, deduplicated
+   * by its client_msg_id); without it (the admin API) every member hears it. Ownership passes on
+   * when the owner is removed (the admin API may do that).
+   */
+  async removeFromCrew(crew: CrewRef, deviceId: string, by?: PublishFrom): Promise<{ seq: number; duplicate: boolean; newOwnerDeviceId: string | null }> {
+    const target = (await this.store.listMembers(crew.crewId)).find((m) => m.deviceId === deviceId);
+    if (!target) throw new ProtocolError('not_found', `Device ${deviceId} is not a member of this crew.`);
+    const { newOwnerDeviceId } = await this.store.removeMember(crew.crewId, target.deviceId);
     const targetSession = this.deps.registry.deviceSession(target.deviceId);
     if (targetSession?.crew?.crewId === crew.crewId) {
       this.detach(targetSession);
@@ -192,24 +210,34 @@ export class Crews {
     const { seq, duplicate } = await this.deps.delivery.publish(
       crew.crewId,
       { type: 'member_left', device_id: target.deviceId, display_name: target.displayName, removed: true },
-      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+      by,
     );
-    session.ack(message.client_msg_id, seq, duplicate);
+    this.promoteOwner(crew.crewId, newOwnerDeviceId);
+    return { seq, duplicate, newOwnerDeviceId };
   }
 
   async rotateCode(session: Session, message: InboundOf<'rotate_code'>): Promise<void> {
     const crew = requireOwner(session);
-    const newCode = await this.freshCode(crew.crewId);
-    for (const s of this.deps.registry.crewSessions(crew.crewId)) if (s.crew) s.crew = { ...s.crew, crewCode: newCode };
+    const { newCode, seq, duplicate } = await this.rotate(crew, { deviceId: session.deviceId!, clientMsgId: message.client_msg_id });
     if (session.crew) session.crew = { ...session.crew, crewCode: newCode };
-    const { seq, duplicate } = await this.deps.delivery.publish(
-      crew.crewId,
-      { type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode },
-      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
-    );
     // The owner learns the new code from the ack's event too: it is not fanned out to the sender.
     session.send({ type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode, seq, crew_code: newCode });
     session.ack(message.client_msg_id, seq, duplicate);
+  }
+
+  /**
+   * Gives the crew a fresh code and tells it (`crew_code_changed`); the old code stops working
+   * at once. `by` as for removeFromCrew: without it (the admin API) the owner hears it too.
+   */
+  async rotate(crew: CrewRef, by?: PublishFrom): Promise<{ newCode: string; seq: number; duplicate: boolean }> {
+    const newCode = await this.freshCode(crew.crewId);
+    for (const s of this.deps.registry.crewSessions(crew.crewId)) if (s.crew) s.crew = { ...s.crew, crewCode: newCode };
+    const { seq, duplicate } = await this.deps.delivery.publish(
+      crew.crewId,
+      { type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode },
+      by,
+    );
+    return { newCode, seq, duplicate };
   }
 
   private async freshCode(crewId: string): Promise<string> {

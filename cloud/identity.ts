@@ -7,6 +7,8 @@ import type { Session } from './sessions.js';
 export const CLOSE_UNAUTHORIZED = 4001;
 /** Close code for a socket replaced by a newer connection of the same device. */
 export const CLOSE_REPLACED = 4002;
+/** Close code for a device's socket when the operator resets its credential (it reconnects and gets a new secret). */
+export const CLOSE_CREDENTIAL_RESET = 4003;
 
 /**
  * Who is on a socket. The current protocol gets a device secret on first contact and must
@@ -60,8 +62,11 @@ export class Identity {
   ): Promise<string | null | false> {
     const existing = await this.deps.store.crews.getDevice(deviceId);
     if (existing?.secretHash && !deviceSecretMatches(secret, existing.secretHash)) return this.refuse(session, deviceId);
+    // A reset id waits for a current-protocol gadget: an older one could never hold the new secret.
+    if (existing?.secretResetAt && generation !== 3) return this.refuse(session, deviceId);
     const issued = generation === 3 && !existing?.secretHash ? newDeviceSecret() : null;
-    if (issued && existing && !(await this.knowsCrewOf(deviceId, crewCode))) {
+    // The operator's reset is the proof a reset id needs; any other secretless id in a crew must name its code.
+    if (issued && existing && !existing.secretResetAt && !(await this.knowsCrewOf(deviceId, crewCode))) {
       return this.refuse(session, deviceId, `Device id ${deviceId} belongs to an older gadget in a crew; to upgrade it, send register with protocol_version 3 and that crew's code.`);
     }
     const saved = await this.deps.store.crews.saveDevice({ deviceId, displayName, secretHash: issued ? hashDeviceSecret(issued) : undefined });
@@ -76,6 +81,28 @@ export class Identity {
       replaced.close(CLOSE_REPLACED, 'replaced by a newer connection of this device');
     }
     return issued;
+  }
+
+  /**
+   * The operator's reset-credential: the stored secret hash is cleared so the device's next
+   * hello (with its id, any or no secret) is issued a new one and finds its crew again. The
+   * device's current socket is closed with 4003. Null when the device is unknown; `conflict`
+   * for an older gadget's id, which never had a secret (a reset would lock it out).
+   */
+  async resetCredential(deviceId: string): Promise<{ hadSecret: boolean; disconnected: boolean } | null> {
+    const device = await this.deps.store.crews.getDevice(deviceId);
+    if (!device) return null;
+    if (!device.secretHash && !device.secretResetAt) {
+      throw new ProtocolError('conflict', `Device ${deviceId} never had a device secret (an older gadget, or one that has not finished its first hello): there is nothing to reset.`);
+    }
+    const reset = await this.deps.store.crews.resetDeviceSecret(deviceId);
+    if (!reset) return null;
+    const session = this.deps.registry.deviceSession(deviceId);
+    const disconnected = session !== undefined && !session.closing;
+    // Its crew hears member_offline when the socket closes, as for any disconnect.
+    if (session) session.close(CLOSE_CREDENTIAL_RESET, 'device credential reset by the relay operator');
+    this.deps.log.warn({ deviceId, hadSecret: reset.hadSecret, disconnected }, 'device credential reset by the admin API');
+    return { hadSecret: reset.hadSecret, disconnected };
   }
 
   /**

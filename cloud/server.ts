@@ -4,6 +4,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
 import { CrewMessages } from './crew-messages.js';
 import { Crews, requireCrew, type CoreDeps } from './crews.js';
@@ -85,7 +86,8 @@ export function createRelay(options: RelayOptions): Relay {
   const features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
-  const app = buildApp(config, features, {
+  const admin = adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken });
+  const app = buildApp(config, log, features, admin, {
     version: config.version,
     store,
     metrics,
@@ -214,23 +216,32 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
   };
 }
 
-function buildApp(config: RelayConfig, features: readonly Feature[], status: Parameters<typeof statusRoutes>[0]): express.Express {
+function buildApp(
+  config: RelayConfig,
+  log: Logger,
+  features: readonly Feature[],
+  admin: express.Router,
+  status: Parameters<typeof statusRoutes>[0],
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.use(statusRoutes(status));
+  // Before the features: its bearer gate covers every /admin/… path, theirs included.
+  app.use(admin);
   for (const feature of features) if (feature.router) app.use(feature.router);
   app.use((req, res) => {
-    res.status(404).json({ code: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
+    res.status(404).json({ code: 'not_found', error: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
   });
-  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     const status = typeof error === 'object' && error && 'status' in error ? Number((error as { status: unknown }).status) : 500;
     if (status >= 400 && status < 500) {
       const code = (error as { type?: string }).type === 'entity.parse.failed' ? 'invalid_json' : status === 413 ? 'too_large' : 'invalid_message';
-      res.status(status).json({ code, message: error instanceof Error ? error.message : 'The request is invalid.' });
+      res.status(status).json({ code, error: code, message: error instanceof Error ? error.message : 'The request is invalid.' });
       return;
     }
-    res.status(500).json({ code: 'internal_error', message: 'The relay failed to handle this request; it has been logged.' });
+    log.error({ err: error, method: req.method, path: req.path }, 'HTTP request failed');
+    res.status(500).json({ code: 'internal_error', error: 'internal_error', message: 'The relay failed to handle this request; it has been logged.' });
   });
   return app;
 }

@@ -1,9 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { DeviceId, describeIssues, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import { DeviceId, describeIssues, ProtocolError } from '../../protocol/index.js';
+import { requireAdminToken } from '../admin-auth.js';
+import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { ImportJobs, ImportJobView } from './import-jobs.js';
@@ -23,11 +24,6 @@ export interface HistoryRouteDeps {
   readonly log: Logger;
   readonly now?: () => number;
 }
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_found: 404, not_in_crew: 409, conflict: 409, too_large: 413, unavailable: 503,
-  invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
-};
 
 const DAY_MS = 86_400_000;
 /** ms since epoch, or an ISO date/time. */
@@ -50,19 +46,6 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ProtocolError('invalid_message', `The query is not valid: ${describeIssues(result.error)}.`);
   return result.data;
-}
-
-/** Sends a ProtocolError (or an unexpected error, logged) as `{code, error, message}`. */
-export function sendError(res: Response, error: unknown, log: Logger): void {
-  const known = error instanceof ProtocolError ? error : null;
-  if (!known) log.error({ err: error }, 'history request failed');
-  const code = known?.code ?? 'internal_error';
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (code === 'too_large') res.setHeader('connection', 'close');
-  res.status(STATUS[code] ?? 500).json({ code, error: code, message: known?.message ?? ERROR_CODES.internal_error });
 }
 
 type Handler = (req: Request, res: Response, viewer: HistoryViewer) => Promise<void>;
@@ -193,15 +176,14 @@ async function streamDownload(res: Response, type: string, fileName: string, bod
 }
 
 /**
- * The same API for the operator: `/admin/history/members/:deviceId/…` behind
- * `Authorization: Bearer ADMIN_TOKEN` (503 without a configured token, 401 when wrong).
+ * The same API for the operator: `/admin/history/members/:deviceId/…` behind the admin
+ * API's bearer check (cloud/admin-auth.ts: 503 without a configured token, 401 when wrong).
  */
 export function adminHistoryRouter(deps: HistoryRouteDeps & { readonly adminToken: string | undefined }): express.Router {
   const router = express.Router();
   const member = memberHistoryRouter(deps);
-  router.use('/admin/history/members/:deviceId', async (req: Request, res: Response, next: NextFunction) => {
+  router.use('/admin/history/members/:deviceId', requireAdminToken(deps.adminToken, deps.log), async (req: Request, res: Response, next: NextFunction) => {
     try {
-      checkBearer(req.headers.authorization, deps.adminToken);
       const deviceId = parse(DeviceId, req.params.deviceId);
       if (!(await deps.store.crews.getDevice(deviceId))) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
       const membership = await deps.store.crews.getMembership(deviceId);
@@ -212,13 +194,4 @@ export function adminHistoryRouter(deps: HistoryRouteDeps & { readonly adminToke
     }
   }, member);
   return router;
-}
-
-function checkBearer(header: string | undefined, token: string | undefined): void {
-  if (!token) throw new ProtocolError('unavailable', 'The admin API is off: set ADMIN_TOKEN in the relay’s environment.');
-  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
-  const expected = Buffer.from(token);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new ProtocolError('unauthorized', 'Send the admin token as "Authorization: Bearer …".');
-  }
 }

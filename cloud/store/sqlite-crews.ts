@@ -3,8 +3,10 @@ import { runMigrations, type SqliteDatabase } from './sqlite.js';
 import type {
   AppendRequest,
   AppendResult,
+  CrewCursor,
   CrewRecord,
   CrewStore,
+  CrewSummary,
   DeliveredMark,
   DeviceRecord,
   MemberRecord,
@@ -54,19 +56,25 @@ const MIGRATIONS = [
      PRIMARY KEY (device_id, client_msg_id)
    ) WITHOUT ROWID;
    CREATE INDEX client_messages_by_time ON client_messages(at);`,
+  // The operator's reset-credential (admin API): set with the secret cleared, ended by the next secret.
+  `ALTER TABLE devices ADD COLUMN secret_reset_at INTEGER;
+   CREATE INDEX crews_by_created ON crews(created_at, crew_id);`,
 ];
 
-interface DeviceRow { device_id: string; display_name: string; secret_hash: string | null; created_at: number; last_seen_at: number }
+interface DeviceRow { device_id: string; display_name: string; secret_hash: string | null; secret_reset_at: number | null; created_at: number; last_seen_at: number }
 interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number }
+interface CrewSummaryRow extends CrewRow { owner_name: string; member_count: number }
 interface MemberRow { crew_id: string; device_id: string; display_name: string; owner_device_id: string; joined_at: number; delivered_seq: number }
 interface EventRow { crew_id: string; seq: number; at: number; body: string; crew_code: string }
 
 const toDevice = (r: DeviceRow): DeviceRecord => ({
-  deviceId: r.device_id, displayName: r.display_name, secretHash: r.secret_hash, createdAt: r.created_at, lastSeenAt: r.last_seen_at,
+  deviceId: r.device_id, displayName: r.display_name, secretHash: r.secret_hash, secretResetAt: r.secret_reset_at,
+  createdAt: r.created_at, lastSeenAt: r.last_seen_at,
 });
 const toCrew = (r: CrewRow): CrewRecord => ({
   crewId: r.crew_id, crewCode: r.crew_code, crewName: r.crew_name, ownerDeviceId: r.owner_device_id, latestSeq: r.latest_seq, createdAt: r.created_at,
 });
+const toCrewSummary = (r: CrewSummaryRow): CrewSummary => ({ ...toCrew(r), ownerName: r.owner_name, memberCount: r.member_count });
 const toMember = (r: MemberRow): MemberRecord => ({
   crewId: r.crew_id, deviceId: r.device_id, displayName: r.display_name, isOwner: r.owner_device_id === r.device_id,
   joinedAt: r.joined_at, deliveredSeq: r.delivered_seq,
@@ -101,7 +109,15 @@ export class SqliteCrewStore implements CrewStore {
       insertDevice: db.prepare(
         `INSERT INTO devices (device_id, display_name, secret_hash, created_at, last_seen_at) VALUES (@deviceId, @displayName, @secretHash, @now, @now)
          ON CONFLICT(device_id) DO UPDATE SET display_name = excluded.display_name, last_seen_at = excluded.last_seen_at,
-           secret_hash = COALESCE(devices.secret_hash, excluded.secret_hash)`,
+           secret_hash = COALESCE(devices.secret_hash, excluded.secret_hash),
+           secret_reset_at = CASE WHEN devices.secret_hash IS NULL AND excluded.secret_hash IS NOT NULL THEN NULL ELSE devices.secret_reset_at END`,
+      ),
+      resetSecret: db.prepare('UPDATE devices SET secret_hash = NULL, secret_reset_at = ? WHERE device_id = ?'),
+      listCrews: db.prepare(
+        `SELECT c.*, COALESCE(d.display_name, c.owner_device_id) AS owner_name,
+           (SELECT COUNT(*) FROM crew_members m WHERE m.crew_id = c.crew_id) AS member_count
+         FROM crews c LEFT JOIN devices d ON d.device_id = c.owner_device_id
+         WHERE (c.created_at, c.crew_id) > (?, ?) ORDER BY c.created_at, c.crew_id LIMIT ?`,
       ),
       insertCrew: db.prepare(
         'INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, created_at) VALUES (@crewId, @crewCode, @crewName, @ownerDeviceId, @now)',
@@ -146,6 +162,20 @@ export class SqliteCrewStore implements CrewStore {
   async saveDevice(device: { deviceId: string; displayName: string; secretHash?: string | null }): Promise<DeviceRecord> {
     this.q.insertDevice.run({ ...device, secretHash: device.secretHash ?? null, now: Date.now() });
     return toDevice(this.q.device.get(device.deviceId) as DeviceRow);
+  }
+
+  async resetDeviceSecret(deviceId: string): Promise<{ hadSecret: boolean } | null> {
+    return this.db.transaction(() => {
+      const row = this.q.device.get(deviceId) as DeviceRow | undefined;
+      if (!row) return null;
+      this.q.resetSecret.run(Date.now(), deviceId);
+      return { hadSecret: row.secret_hash !== null };
+    })();
+  }
+
+  async listCrews(options: { limit: number; after?: CrewCursor }): Promise<CrewSummary[]> {
+    const after = options.after ?? { createdAt: -1, crewId: '' };
+    return (this.q.listCrews.all(after.createdAt, after.crewId, options.limit) as CrewSummaryRow[]).map(toCrewSummary);
   }
 
   async createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string }): Promise<CrewRecord> {

@@ -16,7 +16,13 @@ export interface DeviceRecord {
   readonly displayName: string;
   /** sha256 of the device secret (hex); null for first/second-generation gadgets that never had one. */
   readonly secretHash: string | null;
+  /**
+   * Set when the operator reset the credential (admin API) and no new secret has been
+   * issued yet: the next current-protocol hello with this id gets one. Null otherwise.
+   */
+  readonly secretResetAt: number | null;
   readonly createdAt: number;
+  /** The last time the device identified itself (hello, register, create/join, rename). */
   readonly lastSeenAt: number;
 }
 
@@ -28,6 +34,18 @@ export interface CrewRecord {
   /** The seq of the newest event ever appended (pruning never lowers it). */
   readonly latestSeq: number;
   readonly createdAt: number;
+}
+
+/** One row of the operator's crew listing. */
+export interface CrewSummary extends CrewRecord {
+  readonly ownerName: string;
+  readonly memberCount: number;
+}
+
+/** Where a crew listing page starts: after this crew in (createdAt, crewId) order. */
+export interface CrewCursor {
+  readonly createdAt: number;
+  readonly crewId: string;
 }
 
 export interface MemberRecord {
@@ -71,12 +89,22 @@ export interface DeliveredMark {
 /** Devices, crews, memberships and each crew's durable event log. */
 export interface CrewStore {
   getDevice(deviceId: string): Promise<DeviceRecord | null>;
-  /** Creates the device, or updates its display name and last-seen time. A secret hash is only set, never cleared. */
+  /**
+   * Creates the device, or updates its display name and last-seen time. A secret hash is only
+   * set when none is stored (setting one ends a reset), never replaced or cleared here.
+   */
   saveDevice(device: { deviceId: string; displayName: string; secretHash?: string | null }): Promise<DeviceRecord>;
+  /**
+   * The one way a secret hash is cleared (the operator's reset-credential): clears it and
+   * marks the device reset. Null when the device is unknown.
+   */
+  resetDeviceSecret(deviceId: string): Promise<{ hadSecret: boolean } | null>;
 
   /** Throws ProtocolError('crew_code_taken') when the code is in use. The owner becomes the first member. */
   createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string }): Promise<CrewRecord>;
   getCrew(crewId: string): Promise<CrewRecord | null>;
+  /** Crews in (createdAt, crewId) order, starting after `after`, with owner name and member count. */
+  listCrews(options: { limit: number; after?: CrewCursor }): Promise<CrewSummary[]>;
   getCrewByCode(crewCode: string): Promise<CrewRecord | null>;
   /** The crew a device is a member of (a device is in at most one crew). */
   getMembership(deviceId: string): Promise<MemberRecord | null>;

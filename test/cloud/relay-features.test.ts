@@ -1,3 +1,4 @@
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cloud/config.js';
 import type { Feature, FeatureFactory } from '../../cloud/feature.js';
@@ -84,6 +85,32 @@ describe('feature handler dispatch', () => {
     } finally {
       await store.close();
       await removeTempDir(dataDir);
+    }
+  });
+});
+
+describe('a feature route that fails', () => {
+  it('answers 500 internal_error without the cause, and logs the cause', async () => {
+    const lines: string[] = [];
+    const log = createLogger('error', { write: (line: string) => void lines.push(line) });
+    const broken: FeatureFactory = () => {
+      const router = express.Router();
+      router.get('/broken', () => {
+        throw new Error('disk on fire');
+      });
+      return { name: 'broken', router, start: async () => undefined, stop: async () => undefined };
+    };
+    const relay = await startInProcessRelay({ features: [broken], log });
+    try {
+      const answer = await fetch(`${relay.httpUrl}/broken`);
+      expect(answer.status).toBe(500);
+      const body = await answer.json();
+      expect(body).toMatchObject({ code: 'internal_error', error: 'internal_error' });
+      expect(JSON.stringify(body)).not.toContain('disk on fire');
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; path?: string; err?: { message: string } });
+      expect(logged).toContainEqual(expect.objectContaining({ msg: 'HTTP request failed', path: '/broken', err: expect.objectContaining({ message: 'disk on fire' }) }));
+    } finally {
+      await relay.close();
     }
   });
 });

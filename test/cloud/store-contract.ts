@@ -40,13 +40,39 @@ export function storeContract(factory: StoreFactory): void {
       await expect(store.ping()).resolves.toBeUndefined();
     });
 
-    it('saves devices and never clears a secret hash', async () => {
+    it('saves devices and never clears a secret hash (only the operator reset does)', async () => {
       expect(await store.crews.getDevice('dev-a')).toBeNull();
       await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'A', secretHash: 'aa'.repeat(32) });
       const renamed = await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: null });
       expect(renamed).toMatchObject({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'aa'.repeat(32) });
       const other = await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'bb'.repeat(32) });
       expect(other.secretHash).toBe('aa'.repeat(32));
+      expect(other.secretResetAt).toBeNull();
+    });
+
+    it('resets a secret hash; the next secret set ends the reset', async () => {
+      expect(await store.crews.resetDeviceSecret('dev-a')).toBeNull();
+      await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'A', secretHash: 'aa'.repeat(32) });
+      expect(await store.crews.resetDeviceSecret('dev-a')).toEqual({ hadSecret: true });
+      const reset = await store.crews.getDevice('dev-a');
+      expect(reset).toMatchObject({ secretHash: null, secretResetAt: expect.any(Number) });
+      // A save without a secret (rename, last seen) keeps the reset; the next secret ends it.
+      expect(await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna' })).toMatchObject({ secretHash: null, secretResetAt: reset!.secretResetAt });
+      expect(await store.crews.resetDeviceSecret('dev-a')).toEqual({ hadSecret: false });
+      const reissued = await store.crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'cc'.repeat(32) });
+      expect(reissued).toMatchObject({ secretHash: 'cc'.repeat(32), secretResetAt: null });
+    });
+
+    it('lists crews in creation order, in pages, with owner name and member count', async () => {
+      await crewWith('AAAA', 'dev-a', 'dev-b');
+      await crewWith('BBBB', 'dev-c');
+      await crewWith('CCCC', 'dev-d', 'dev-e', 'dev-f');
+      const first = await store.crews.listCrews({ limit: 2 });
+      expect(first.map((c) => [c.crewCode, c.ownerName, c.memberCount])).toEqual([['LEELOO-AAAA', 'DEV-A', 2], ['LEELOO-BBBB', 'DEV-C', 1]]);
+      const last = first[first.length - 1]!;
+      const rest = await store.crews.listCrews({ limit: 2, after: { createdAt: last.createdAt, crewId: last.crewId } });
+      expect(rest.map((c) => [c.crewCode, c.memberCount])).toEqual([['LEELOO-CCCC', 3]]);
+      expect(await store.crews.listCrews({ limit: 5, after: { createdAt: rest[0]!.createdAt, crewId: rest[0]!.crewId } })).toEqual([]);
     });
 
     it('creates crews with unique codes; the owner is the first member', async () => {

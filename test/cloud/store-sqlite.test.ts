@@ -64,7 +64,7 @@ describe('sqlite file and migrations', () => {
     dir = await makeTempDir('leeloo-store-');
     await (await openStore({ dataDir: dir, redisUrl: undefined })).close();
     const store = openSqliteStore(file());
-    expect(store.db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'crews'").pluck().get()).toBe(1);
+    expect(store.db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'crews'").pluck().get()).toBe(2);
     await store.close();
   });
 

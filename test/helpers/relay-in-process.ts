@@ -1,6 +1,6 @@
 import { loadConfig, type RelayConfig } from '../../cloud/config.js';
 import type { FeatureFactory } from '../../cloud/feature.js';
-import { createLogger } from '../../cloud/log.js';
+import { createLogger, type Logger } from '../../cloud/log.js';
 import { createRelay, type Relay } from '../../cloud/server.js';
 import { openStore, type Store } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
@@ -21,15 +21,16 @@ export interface InProcessRelay {
 
 /**
  * createRelay in the test process on 127.0.0.1:0 with a temp data dir: fast, and lets a
- * test pass features and env overrides (e.g. HEARTBEAT_INTERVAL_MS, RATE_LIMIT_*).
+ * test pass features, env overrides (e.g. HEARTBEAT_INTERVAL_MS, RATE_LIMIT_*) and a logger
+ * whose lines it reads.
  */
 export async function startInProcessRelay(
-  options: { env?: Record<string, string>; features?: FeatureFactory[] } = {},
+  options: { env?: Record<string, string>; features?: FeatureFactory[]; log?: Logger } = {},
 ): Promise<InProcessRelay> {
   const dataDir = await makeTempDir('leeloo-relay-');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...options.env });
   const store = await openStore(config);
-  const relay = createRelay({ config, store, log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), features: options.features });
+  const relay = createRelay({ config, store, log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), features: options.features });
   const { port } = await relay.start();
   let closed = false;
   return {
