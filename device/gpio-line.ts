@@ -94,11 +94,27 @@ export class OnoffGpioPort implements GpioPort {
   }
 }
 
-type OnoffModule = typeof import('onoff');
-type OnoffGpio = InstanceType<OnoffModule['Gpio']>;
+/** The part of onoff's API this port uses (onoff is an optional dependency: it builds on Linux only). */
+interface OnoffGpio {
+  read(): Promise<0 | 1>;
+  write(value: 0 | 1): Promise<void>;
+  watch(callback: (err: Error | null | undefined, value: 0 | 1) => void): void;
+  unwatchAll(): void;
+  unexport(): void;
+}
+interface OnoffModule {
+  Gpio: { new (gpio: number, direction: string, edge?: string): OnoffGpio; readonly accessible: boolean };
+}
 
 async function loadOnoff(): Promise<OnoffModule> {
-  const mod = (await import('onoff')) as OnoffModule & { default?: OnoffModule };
+  // A variable name keeps TypeScript from needing the package where it did not install.
+  const name = 'onoff';
+  let mod: OnoffModule & { default?: OnoffModule };
+  try {
+    mod = (await import(name)) as OnoffModule & { default?: OnoffModule };
+  } catch (error) {
+    throw new HardwareError('gpio_unavailable', 'The onoff addon is not installed (it builds on Linux during npm install); run npm install on the Pi.', { cause: error });
+  }
   return mod.Gpio ? mod : mod.default!;
 }
 

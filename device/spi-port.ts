@@ -17,11 +17,29 @@ export async function readSpidevBufsiz(sysfsRoot = '/sys'): Promise<number> {
   return Number.isInteger(value) && value >= 2 ? value : DEFAULT_SPIDEV_BUFSIZ;
 }
 
-type SpiModule = typeof import('spi-device');
-type SpiDevice = ReturnType<SpiModule['open']>;
+/** The part of spi-device's API this port uses (an optional dependency: it builds on Linux only). */
+interface SpiMessage {
+  sendBuffer: Buffer;
+  byteLength: number;
+  speedHz: number;
+}
+interface SpiDevice {
+  transfer(message: SpiMessage[], callback: (err: Error | null, message: SpiMessage[]) => void): SpiDevice;
+  close(callback: (err: Error | null) => void): SpiDevice;
+}
+interface SpiModule {
+  open(bus: number, device: number, options: { mode: number; maxSpeedHz: number }, callback: (err: Error | null) => void): SpiDevice;
+}
 
 async function loadSpiDevice(): Promise<SpiModule> {
-  const mod = (await import('spi-device')) as SpiModule & { default?: SpiModule };
+  // A variable name keeps TypeScript from needing the package where it did not install.
+  const name = 'spi-device';
+  let mod: SpiModule & { default?: SpiModule };
+  try {
+    mod = (await import(name)) as SpiModule & { default?: SpiModule };
+  } catch (error) {
+    throw new HardwareError('spi_missing', 'The spi-device addon is not installed (it builds on Linux during npm install); run npm install on the Pi.', { cause: error });
+  }
   return typeof mod.open === 'function' ? mod : mod.default!;
 }
 
