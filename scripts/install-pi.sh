@@ -112,6 +112,20 @@ check_node() {
 build_app() {
   run npm --prefix "$APP_DIR" ci --no-audit --no-fund
   run npm --prefix "$APP_DIR" run build
+  check_addons
+}
+
+# onoff and spi-device are optional dependencies (npm goes on when they fail to build),
+# but a gadget needs them: say so here rather than when the daemon starts.
+check_addons() {
+  local addon
+  for addon in onoff spi-device; do
+    if [[ $DRY_RUN -eq 1 ]]; then
+      echo "would check: the $addon addon loads"
+    elif ! (cd "$APP_DIR" && node -e "require('$addon')") >/dev/null 2>&1; then
+      fail "the $addon addon did not build; install the build tools (sudo apt-get install -y build-essential python3) and run this script again."
+    fi
+  done
 }
 
 config_json() {

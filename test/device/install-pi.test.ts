@@ -49,6 +49,8 @@ describe('scripts/install-pi.sh --dry-run', () => {
     expect(plan).toEqual([
       `would run: npm --prefix ${APP_DIR} ci --no-audit --no-fund`,
       `would run: npm --prefix ${APP_DIR} run build`,
+      'would check: the onoff addon loads',
+      'would check: the spi-device addon loads',
       'would run: useradd --system --user-group --home-dir /var/lib/leeloo --no-create-home --shell /usr/sbin/nologin leeloo-test-nobody',
       ...plan.filter((l) => l.startsWith('would run: usermod')),
       `would write: ${root}/etc/leeloo/device.json (mode 0640)`,
