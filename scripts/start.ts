@@ -5,7 +5,8 @@
  * ./data/sim-a and ./data/sim-b and show their screens at http://127.0.0.1:8081/ and
  * :8082/. Logs go to ./data/*.log. Ctrl-C stops all three. Run compiled
  * (`node dist/scripts/start.js`, what npm start does) or as `npx tsx scripts/start.ts`.
- * Ports: PORT (relay, default 8080), LEELOO_SIM_PORT_A / LEELOO_SIM_PORT_B.
+ * Ports: PORT (relay, default 8080), LEELOO_SIM_PORT_A / LEELOO_SIM_PORT_B (0 = any free
+ * port); LEELOO_DATA_DIR moves ./data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -18,7 +19,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const COMPILED = import.meta.url.endsWith('.js');
 /** The project root: the nearest folder above this file with a package.json (dist/scripts or scripts). */
 const ROOT = findRoot(HERE);
-const DATA = path.join(ROOT, 'data');
+/** LEELOO_DATA_DIR moves everything (relay store, gadgets' data, logs) elsewhere, e.g. for a test. */
+const DATA = process.env.LEELOO_DATA_DIR ? path.resolve(process.env.LEELOO_DATA_DIR) : path.join(ROOT, 'data');
 const START_TIMEOUT_MS = 60_000;
 
 function findRoot(from: string): string {
