@@ -4,17 +4,12 @@ import { progressAt, type NowPlaying } from '../spotify/now-playing-poller.js';
 import { drawAlbumArt } from './album-art.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import type { ArtLookup } from './share.js';
-import { COLORS, fitText, font, roundRect, wrapText } from './theme.js';
+import { COLORS, drawNotice, fitText, font, roundRect, wrapText, type Notice } from './theme.js';
 
 /** not_configured: the relay has no Spotify app for this crew, so nobody can sign in yet. */
 export type SpotifyLinkState = 'unknown' | 'signed_out' | 'signed_in' | 'not_configured';
 
-/** A line shown under the track for a few seconds: a confirmation or a Spotify error. */
-export interface Notice {
-  readonly text: string;
-  readonly tone: 'ok' | 'error';
-  readonly until: number;
-}
+export type { Notice };
 
 export interface NowPlayingActions {
   /** Primary press: share what is playing with the crew. */
@@ -45,7 +40,7 @@ export class NowPlayingScreen implements Screen {
     }
     else if (!this.playing) this.drawCentered(g, area, 'Nothing playing', 'Play something on Spotify; it shows up here.');
     else this.drawTrack(g, area, this.playing, now);
-    if (this.notice && this.notice.until > now) this.drawNotice(g, area, this.notice);
+    if (this.notice && this.notice.until > now) drawNotice(g, area, this.notice, { bottom: 8, size: 15 });
   }
 
   onButton(event: ButtonEvent, _host: ScreenHost): boolean {
@@ -100,19 +95,6 @@ export class NowPlayingScreen implements Screen {
     g.fillStyle = COLORS.muted;
     g.font = font(15);
     wrapText(g, detail, area.w - 60, 2).forEach((line, i) => g.fillText(line, area.x + area.w / 2, area.y + area.h / 2 + 18 + i * 20));
-    g.textAlign = 'left';
-  }
-
-  private drawNotice(g: SKRSContext2D, area: ScreenView['area'], notice: Notice): void {
-    const h = 34;
-    const y = area.y + area.h - h - 8;
-    g.fillStyle = notice.tone === 'ok' ? COLORS.online : COLORS.error;
-    roundRect(g, area.x + 12, y, area.w - 24, h, 10);
-    g.fill();
-    g.fillStyle = '#ffffff';
-    g.font = font(15, 'bold');
-    g.textAlign = 'center';
-    g.fillText(fitText(g, notice.text, area.w - 44), area.x + area.w / 2, y + 22);
     g.textAlign = 'left';
   }
 }

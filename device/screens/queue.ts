@@ -2,9 +2,8 @@ import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { NowPlayingView, QueueItemView, VoteValue } from '../../protocol/queue.js';
 import { crewPositionAt, serverNow, type CrewQueueCopy } from '../crew-clock.js';
 import type { ButtonEvent } from '../hardware.js';
-import type { Notice } from './now-playing.js';
 import type { Area, Screen, ScreenHost, ScreenView } from './screen.js';
-import { COLORS, drawFlame, fitText, font, roundRect } from './theme.js';
+import { COLORS, drawFlame, drawNotice, fitText, font, roundRect, type Notice } from './theme.js';
 
 export interface QueueActions {
   vote(item: QueueItemView, vote: VoteValue): void;
@@ -225,20 +224,7 @@ export class QueueScreen implements Screen {
     g.textAlign = 'center';
     g.fillText(fitText(g, status?.text ?? HINT, area.w - 24), area.x + area.w / 2, area.y + area.h - 7);
     g.textAlign = 'left';
-    if (this.notice && this.notice.until > now) this.drawNotice(g, area, this.notice);
-  }
-
-  private drawNotice(g: SKRSContext2D, area: Area, notice: Notice): void {
-    const h = 34;
-    const y = area.y + area.h - h - 22;
-    g.fillStyle = notice.tone === 'ok' ? COLORS.online : COLORS.error;
-    roundRect(g, area.x + 12, y, area.w - 24, h, 10);
-    g.fill();
-    g.fillStyle = '#ffffff';
-    g.font = font(14, 'bold');
-    g.textAlign = 'center';
-    g.fillText(fitText(g, notice.text, area.w - 44), area.x + area.w / 2, y + 22);
-    g.textAlign = 'left';
+    if (this.notice && this.notice.until > now) drawNotice(g, area, this.notice, { bottom: 22, size: 14 });
   }
 
   private drawCentered(g: SKRSContext2D, area: Area, title: string, detail: string): void {

@@ -135,3 +135,29 @@ export function drawReactionIcon(g: SKRSContext2D, reaction: 'love' | 'fire', cx
   if (reaction === 'love') drawHeart(g, cx, cy, size, COLORS.love);
   else drawFlame(g, cx, cy, size, COLORS.fire);
 }
+
+/** A banner shown at the bottom of a screen for a few seconds: a confirmation or an error. */
+export interface Notice {
+  readonly text: string;
+  readonly tone: 'ok' | 'error';
+  readonly until: number;
+}
+
+/** Draws a notice `bottom` pixels above the area's lower edge. */
+export function drawNotice(
+  g: SKRSContext2D,
+  area: { x: number; y: number; w: number; h: number },
+  notice: Notice,
+  options: { bottom: number; size: number },
+): void {
+  const h = 34;
+  const y = area.y + area.h - h - options.bottom;
+  g.fillStyle = notice.tone === 'ok' ? COLORS.online : COLORS.error;
+  roundRect(g, area.x + 12, y, area.w - 24, h, 10);
+  g.fill();
+  g.fillStyle = '#ffffff';
+  g.font = font(options.size, 'bold');
+  g.textAlign = 'center';
+  g.fillText(fitText(g, notice.text, area.w - 44), area.x + area.w / 2, y + 22);
+  g.textAlign = 'left';
+}

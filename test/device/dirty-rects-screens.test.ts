@@ -11,6 +11,7 @@ import type { Screen } from '../../device/screens/screen.js';
 import { ShareScreen } from '../../device/screens/share.js';
 import { CrewScreen } from '../../device/screens/crew.js';
 import { applyEvent, initialState, withConnection, withCrew, type DeviceState } from '../../device/state.js';
+import { expectCovers } from '../helpers/dirty-cover.js';
 
 /* The dirty-rectangle logic on the gadget's own screens, drawn by the real renderer. */
 
@@ -46,18 +47,6 @@ function image(screen: Screen, s: DeviceState = state, now = NOW, overlay: numbe
   const flash = s.flash;
   const frame: Frame = renderer.render({ screen, state: s, now, overlay: overlay !== null && flash ? { flash, progress: overlay } : null });
   return { width: frame.width, height: frame.height, bytesPerPixel: 2, data: convertFrame(frame, 'rgb565be') };
-}
-
-/** Paints the rects of `next` over `prev`: the result must be `next`, pixel for pixel. */
-function expectCovers(prev: Image, next: Image, rects: Rect[]): void {
-  const out = Buffer.from(prev.data);
-  for (const r of rects) {
-    for (let y = r.y; y < r.y + r.h; y++) {
-      const start = (y * next.width + r.x) * 2;
-      next.data.copy(out, start, start, start + r.w * 2);
-    }
-  }
-  expect(out.equals(next.data)).toBe(true);
 }
 
 function update(prev: Image, next: Image): { rects: Rect[]; pixels: number } {

@@ -3,23 +3,12 @@ import { changedRowSpans, findDirtyRects, mergeRects, rectCost, type Image } fro
 import { convertFrame } from '../../device/rgb565.js';
 import type { Frame, Rect } from '../../device/hardware.js';
 import { BASE_SCREEN, renderSample } from '../fakes/sample-frames.js';
+import { expectCovers } from '../helpers/dirty-cover.js';
 
 const OVERHEAD = 512;
 
 function image(frame: Frame): Image {
   return { width: frame.width, height: frame.height, bytesPerPixel: 2, data: convertFrame(frame, 'rgb565be') };
-}
-
-/** Paints the rects of `next` over `prev` and checks the result equals `next` exactly. */
-function expectCovers(prev: Image, next: Image, rects: Rect[]): void {
-  const out = Buffer.from(prev.data);
-  for (const r of rects) {
-    for (let y = r.y; y < r.y + r.h; y++) {
-      const start = (y * next.width + r.x) * 2;
-      next.data.copy(out, start, start, start + r.w * 2);
-    }
-  }
-  expect(out.equals(next.data)).toBe(true);
 }
 
 function area(rects: Rect[]): number {
