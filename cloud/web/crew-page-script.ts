@@ -191,19 +191,38 @@ export const CREW_PAGE_SCRIPT = String.raw`
     return el('li', {}, [el('div', { class: 'line line-' + kind }, [icon(kind), txt(' ' + text)]), el('div', { class: 'when', text: when })]);
   }
 
+  // Crew seqs already in the list: a replay after a reconnect never shows a line twice.
+  var shownSeqs = {};
   function addRecent(e, atTop) {
+    if (e.seq) { if (shownSeqs[e.seq]) return; shownSeqs[e.seq] = true; }
     var line = recentLine(e); if (!line) return;
     var list = $('recent'), empty = list.querySelector('.empty'); if (empty) empty.remove();
     if (atTop) list.insertBefore(line, list.firstChild); else list.appendChild(line);
     while (list.children.length > 30) list.removeChild(list.lastChild);
   }
 
-  function connect() {
-    var source = new EventSource('/crew/api/events');
+  function showRecent(events) {
+    var list = $('recent'); list.textContent = ''; shownSeqs = {};
+    list.appendChild(el('li', { class: 'empty', text: 'No shares yet.' }));
+    events.forEach(function (e) { addRecent(e, false); });
+  }
+
+  // Events carry their crew seq as the SSE id: on a reconnect (relay restart, phone asleep) the
+  // browser sends the last one and the relay replays what the page missed; 'after' covers the
+  // first connection. 'resync': too much was missed, so the page reloads its state.
+  function connect(after) {
+    var source = new EventSource('/crew/api/events?after=' + after);
     source.onopen = function () { $('live').textContent = 'live'; $('live').className = 'live'; };
     source.onerror = function () { $('live').textContent = 'reconnecting…'; $('live').className = 'live off'; };
     source.addEventListener('queue_state', function (m) { takeQueue(JSON.parse(m.data).queue); });
-    source.addEventListener('airhorn', function (m) { var e = JSON.parse(m.data); honk(e.from_name); addRecent(e, true); });
+    source.addEventListener('airhorn', function (m) {
+      var e = JSON.parse(m.data);
+      if (serverNow() - e.timestamp < 30000) honk(e.from_name); // a replayed old airhorn is history, not an alarm
+      addRecent(e, true);
+    });
+    source.addEventListener('resync', function () {
+      api('/state').then(function (state) { takeQueue(state.queue); showRecent(state.recent || []); }, function (e) { toast(e.message); });
+    });
     source.addEventListener('message', function (m) { addRecent(JSON.parse(m.data), true); });
     source.addEventListener('crew_renamed', function (m) { $('crew-name').textContent = JSON.parse(m.data).crew_name; });
     source.addEventListener('expired', function (m) {
@@ -310,8 +329,8 @@ export const CREW_PAGE_SCRIPT = String.raw`
     me = state.me;
     offset = state.server_time - Date.now();
     takeQueue(state.queue);
-    (state.recent || []).forEach(function (e) { addRecent(e, false); });
-    connect();
+    showRecent(state.recent || []);
+    connect(state.latest_seq);
     loadStats();
     setInterval(tick, 250);
   }, function (e) { toast(e.message); });

@@ -40,7 +40,14 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 interface Stream {
   readonly res: Response;
   readonly viewer: CrewViewer;
+  /** The newest crew seq written to this stream (its SSE id); older events are not written again. */
+  lastSeq: number;
+  /** Live events that came while the stream was catching up from the store; null once caught up. */
+  backlog: CrewEvent[] | null;
 }
+
+/** A page that missed more than this many crew events reloads its state instead of replaying them. */
+const REPLAY_LIMIT = 500;
 
 /**
  * The crew's pages for phones: `/c/<signed link>` trades the link for a cookie and sends
@@ -213,29 +220,72 @@ export class CrewPages {
     };
   }
 
+  /**
+   * The live stream. Every event carries its crew seq as the SSE id, so a page that reconnects
+   * (the browser sends Last-Event-ID; the page's first connection says `?after=<latest_seq of
+   * its state>`) gets what it missed, in order, once — after a relay restart or a phone that
+   * slept — or `resync` (reload the state) when that is more than REPLAY_LIMIT events or no
+   * longer stored.
+   */
   private events(req: Request, res: Response): void {
     const viewer = res.locals.viewer as CrewViewer;
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write('retry: 3000\n\n');
-    const stream: Stream = { res, viewer };
+    const after = seqFrom(req.get('last-event-id')) ?? seqFrom(req.query.after);
+    const stream: Stream = { res, viewer, lastSeq: after ?? 0, backlog: after === null ? null : [] };
     const set = this.streams.get(viewer.crewId) ?? new Set<Stream>();
     set.add(stream);
     this.streams.set(viewer.crewId, set);
     req.on('close', () => this.remove(viewer.crewId, stream));
+    if (after !== null) {
+      this.catchUp(stream, after).catch((error: unknown) => {
+        this.deps.context.log.error({ err: error instanceof Error ? error.message : String(error) }, 'a crew page stream could not catch up');
+        stream.backlog = null;
+        this.resync(stream);
+      });
+    }
+  }
+
+  /** Replays the stored events after `after`, then the live ones that came meanwhile. */
+  private async catchUp(stream: Stream, after: number): Promise<void> {
+    const { crews } = this.deps.context.store;
+    const crewId = stream.viewer.crewId;
+    const [crew, missed] = await Promise.all([crews.getCrew(crewId), crews.readEvents(crewId, after, { limit: REPLAY_LIMIT + 1 })]);
+    const gap = missed.length > 0 && missed[0]!.seq !== after + 1;
+    if (gap || missed.length > REPLAY_LIMIT || after > (crew?.latestSeq ?? 0)) {
+      this.resync(stream);
+    } else {
+      for (const stored of missed) this.deliver(crewId, stream, stored.event);
+    }
+    const backlog = stream.backlog ?? [];
+    stream.backlog = null;
+    for (const event of backlog) this.deliver(crewId, stream, event);
+  }
+
+  /** Tells the page to reload its state (it missed too much to replay); live events go on from here. */
+  private resync(stream: Stream): void {
+    stream.res.write('event: resync\ndata: {}\n\n');
   }
 
   private fanOut(event: CrewEvent, crewId: string): void {
     const set = this.streams.get(crewId);
     if (!set) return;
-    const now = this.deps.now();
     for (const stream of set) {
-      // The link is checked on every request; a stream outlives requests, so it is checked here.
-      if (endsViewer(event, stream.viewer) || stream.viewer.expiresAt <= now) {
-        this.expire(crewId, stream);
-      } else if (PAGE_EVENT_TYPES.has(event.type)) {
-        stream.res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-      }
+      if (stream.backlog) stream.backlog.push(event);
+      else this.deliver(crewId, stream, event);
     }
+  }
+
+  private deliver(crewId: string, stream: Stream, event: CrewEvent): void {
+    if (event.seq !== undefined && event.seq <= stream.lastSeq) return;
+    // The link is checked on every request; a stream outlives requests, so it is checked here.
+    if (endsViewer(event, stream.viewer) || stream.viewer.expiresAt <= this.deps.now()) {
+      this.expire(crewId, stream);
+      return;
+    }
+    if (event.seq !== undefined) stream.lastSeq = event.seq;
+    const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
+    if (PAGE_EVENT_TYPES.has(event.type)) stream.res.write(`${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
   }
 
   /** Tells the page its link no longer works and ends the stream. */
@@ -258,6 +308,12 @@ export class CrewPages {
 
 // Inline script and styles only: the page loads nothing from anywhere else.
 const PAGE_CSP = "default-src 'self'; img-src 'self' https: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'";
+
+/** A crew seq from Last-Event-ID or `?after=`, or null when absent or not a seq. */
+function seqFrom(value: unknown): number | null {
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
+  return Number(value);
+}
 
 function endsViewer(event: CrewEvent, viewer: CrewViewer): boolean {
   if (event.type === 'crew_code_changed') return true;

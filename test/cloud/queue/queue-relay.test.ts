@@ -67,9 +67,14 @@ afterEach(async () => {
 });
 
 /** An SSE stream of the crew API: text until a marker, and all of it once the relay ends it. */
-async function openStream(cookie: string): Promise<{ until(marker: string): Promise<string>; ended: Promise<string> }> {
+async function openStream(
+  cookie: string,
+  from: { after?: number; lastEventId?: number } = {},
+): Promise<{ until(marker: string): Promise<string>; ended: Promise<string>; close(): void }> {
+  const query = from.after === undefined ? '' : `?after=${from.after}`;
+  const headers: Record<string, string> = { cookie, ...(from.lastEventId === undefined ? {} : { 'last-event-id': String(from.lastEventId) }) };
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    http.get(`${relay.httpUrl}/crew/api/events`, { headers: { cookie } }, resolve).on('error', reject);
+    http.get(`${relay.httpUrl}/crew/api/events${query}`, { headers }, resolve).on('error', reject);
   });
   expect(res.statusCode).toBe(200);
   let text = '';
@@ -89,7 +94,12 @@ async function openStream(cookie: string): Promise<{ until(marker: string): Prom
     };
     check();
   });
-  return { until, ended };
+  // A stream the test closes itself never ends on its own: its `ended` is not awaited.
+  const close = () => {
+    ended.catch(() => undefined);
+    res.destroy();
+  };
+  return { until, ended, close };
 }
 
 describe('queue over the socket', () => {
@@ -191,6 +201,33 @@ describe('crew pages over HTTP', () => {
     owner.send({ type: 'queue_add', ...track(9), client_msg_id: 'o9' });
     expect(await got).toMatch(/"track":"Song 9"/);
     events.destroy();
+  });
+
+  it('replays what a reconnecting page missed (Last-Event-ID, or ?after= on its first connection), in order and once', async () => {
+    const cookie = await cookieFrom(await linkFor(ann));
+    const first = await owner.request({ type: 'queue_add', ...track(1), client_msg_id: 'm1' }, isType('ack'));
+    const missed = await owner.request({ type: 'queue_add', ...track(2), client_msg_id: 'm2' }, isType('ack'));
+    // The page's state said latest_seq = first.seq; the stream starts after it.
+    const page = await openStream(cookie, { after: Number(first.seq) });
+    let text = await page.until(`id: ${missed.seq}\nevent: queue_state`);
+    expect(text).not.toContain(`id: ${first.seq}\n`);
+    const live = await owner.request({ type: 'queue_add', ...track(3), client_msg_id: 'm3' }, isType('ack'));
+    text = await page.until(`id: ${live.seq}\n`);
+    expect(text.split(`id: ${missed.seq}\n`)).toHaveLength(2);
+    page.close();
+
+    // The browser reconnects with the last id it saw and gets only what came after it.
+    const gone = await owner.request({ type: 'queue_add', ...track(4), client_msg_id: 'm4' }, isType('ack'));
+    const back = await openStream(cookie, { lastEventId: Number(live.seq), after: Number(first.seq) });
+    text = await back.until(`id: ${gone.seq}\n`);
+    expect(text).toContain('"Song 4"');
+    expect(text).not.toContain(`id: ${live.seq}\n`);
+    back.close();
+
+    // A position the relay never had (another relay's data): reload the state.
+    const ahead = await openStream(cookie, { after: Number(gone.seq) + 1000 });
+    await ahead.until('event: resync\n');
+    ahead.close();
   });
 
   it('ends a page stream when its link expires or its member is removed', async () => {
