@@ -9,6 +9,11 @@ export interface Frame {
   readonly width: number;
   readonly height: number;
   readonly data: Uint8Array | Uint8ClampedArray;
+  /**
+   * The words on the frame, in drawing order, when the renderer knows them: the simulated
+   * display's mirror gives them to screen readers (the image's text alternative). Panels ignore them.
+   */
+  readonly text?: readonly string[];
 }
 
 /** A rectangle in screen pixels; x/y inclusive, w/h in pixels. */

@@ -90,6 +90,8 @@ ${panel ? panelHtml(panel) : ''}<script>
       if (typeof event.data === 'string') {
         const message = JSON.parse(event.data);
         if (message.type === 'backlight') img.classList.toggle('dark', !message.on);
+        // The words on screen as the image's text alternative, so a screen reader can follow the gadget.
+        if (message.type === 'screen_text') img.alt = message.text.length ? message.text.join(' · ') : 'LEELOO screen';
         if (message.type === 'done' || message.type === 'error') simulator.answer(message);
         return;
       }

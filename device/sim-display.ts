@@ -46,6 +46,7 @@ export class SimDisplay implements Display, MirrorInputSource {
   private readonly inputListeners = new Set<(input: MirrorInput) => void>();
   private lastHash = '';
   private lastPng: Buffer | null = null;
+  private lastText: readonly string[] = [];
   private snapshots: string[] = [];
   private counter = 0;
   private backlight = true;
@@ -81,7 +82,9 @@ export class SimDisplay implements Display, MirrorInputSource {
     this.lastHash = hash;
     const png = await encodePng(frame);
     this.lastPng = png;
+    this.lastText = frame.text ?? [];
     this.broadcast(png);
+    this.broadcast(screenText(this.lastText));
     if (this.options.snapshotDir) await this.writeSnapshot(this.options.snapshotDir, png);
   }
 
@@ -178,7 +181,10 @@ export class SimDisplay implements Display, MirrorInputSource {
   }
 
   private onMirrorClient(socket: WebSocket): void {
-    if (this.lastPng) socket.send(this.lastPng);
+    if (this.lastPng) {
+      socket.send(this.lastPng);
+      socket.send(screenText(this.lastText));
+    }
     if (!this.backlight) socket.send(JSON.stringify({ type: 'backlight', on: false }));
     socket.on('message', (data, isBinary) => {
       const parsed = isBinary ? binaryRefused() : parseMirrorMessage(String(data));
@@ -241,6 +247,11 @@ function invalid(message: string, requestId?: string): PanelErrorReply {
 
 function binaryRefused(): PanelErrorReply {
   return invalid(`Binary frames are not accepted. ${MIRROR_MESSAGE_HELP}`);
+}
+
+/** The words on screen, for the page's text alternative of the image (screen readers). */
+function screenText(text: readonly string[]): string {
+  return JSON.stringify({ type: 'screen_text', text });
 }
 
 function reply(socket: WebSocket, answer: PanelReply): void {

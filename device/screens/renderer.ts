@@ -20,14 +20,24 @@ export interface RenderInput {
 export class ScreenRenderer {
   private readonly canvas: Canvas;
   private readonly g: SKRSContext2D;
+  /** Every string drawn into the frame being rendered (Frame.text). */
+  private text: string[] = [];
 
   constructor(readonly width = SCREEN_WIDTH, readonly height = SCREEN_HEIGHT) {
     this.canvas = createCanvas(width, height);
     this.g = this.canvas.getContext('2d');
+    // Screens draw their words with fillText; noting them gives the frame a text alternative.
+    const fillText = this.g.fillText.bind(this.g);
+    this.g.fillText = (text: string, x: number, y: number, maxWidth?: number): void => {
+      if (text.trim()) this.text.push(text);
+      if (maxWidth === undefined) fillText(text, x, y);
+      else fillText(text, x, y, maxWidth);
+    };
   }
 
   render({ screen, state, now, overlay }: RenderInput): Frame {
     const g = this.g;
+    this.text = [];
     const area: Area = { x: 0, y: STATUS_BAR_HEIGHT, w: this.width, h: this.height - STATUS_BAR_HEIGHT };
     g.save();
     g.fillStyle = COLORS.background;
@@ -41,7 +51,7 @@ export class ScreenRenderer {
     drawStatusBar(g, this.width, state, screen.title, now);
     const image = g.getImageData(0, 0, this.width, this.height);
     // Copy: the canvas memory is reused by the next render while the display may still hold this frame.
-    return { width: this.width, height: this.height, data: new Uint8ClampedArray(image.data) };
+    return { width: this.width, height: this.height, data: new Uint8ClampedArray(image.data), text: this.text };
   }
 
   private drawScreen(screen: Screen, area: Area, state: DeviceState, now: number): void {

@@ -59,6 +59,9 @@ describe('controller with the simulated display, mirror page and a real relay', 
       payload: { artist: 'Björk', track: 'Joga', album: 'Homogenic', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: 'sunday' },
     });
     await waitUntil(() => controller.currentScreen === 'share', 'share screen');
+    // The screen's words are the image's text alternative (screen readers; the journey test reads them).
+    await page.waitForFunction(() => /pushed by Ana · Joga · Björk/.test(document.getElementById('screen')!.getAttribute('alt') ?? ''), undefined, { timeout: 10_000 });
+    expect(await page.getAttribute('#screen', 'alt')).toMatch(/Online · Shared · LEELOO-[A-Z0-9]{4}$/);
     const framesBefore = await page.evaluate(() => Number(document.body.dataset.frames));
     await controller.settled();
 
