@@ -1,17 +1,28 @@
 import { ProtocolError, type InboundOf } from '../protocol/index.js';
+import { newDeviceId } from './device-credentials.js';
 import type { CoreDeps, Crews } from './crews.js';
 import type { Identity } from './identity.js';
 import type { Session } from './sessions.js';
+import type { CrewRecord } from './store/store.js';
+
+/**
+ * Called right after the answer to `register`/`create_crew`/`join_crew` went out, before any
+ * backlog or fan-out: the place for frames that were held for a device until it came back
+ * (a legacy Spotify hand-off, for one). Whatever it sends follows the answer directly.
+ */
+export type AfterAnswer = (session: Session) => Promise<void> | void;
 
 /**
  * The three ways a device enters a crew: `register` (first generation: the crew is the code,
- * created on first use), `create_crew` and `join_crew`. Second-generation gadgets read the
- * very next frame as the answer, so the answer goes out before any fan-out or backlog.
+ * created on first use; no code, no crew), `create_crew` and `join_crew`. Second-generation
+ * gadgets read the very next frame as the answer, so the answer goes out before any fan-out
+ * or backlog.
  */
 export class CrewEntry {
   private readonly deps: CoreDeps;
   private readonly crews: Crews;
   private readonly identity: Identity;
+  private readonly afterAnswer: AfterAnswer[] = [];
 
   constructor(deps: CoreDeps, crews: Crews, identity: Identity) {
     this.deps = deps;
@@ -19,48 +30,73 @@ export class CrewEntry {
     this.identity = identity;
   }
 
+  /** Adds a step that runs right after each entry answer (see AfterAnswer). */
+  onAnswered(step: AfterAnswer): void {
+    this.afterAnswer.push(step);
+  }
+
   async register(session: Session, message: InboundOf<'register'>): Promise<void> {
     const generation = (message.protocol_version ?? 1) >= 3 ? 3 : 1;
     let issued: string | null = null;
     if (session.gen === null) {
-      const result = await this.identity.authenticate(session, message.device_id, message.device_name, message.device_secret, generation, message.crew_code);
+      const deviceId = message.device_id ?? newDeviceId();
+      const result = await this.identity.authenticate(session, deviceId, message.device_name, message.device_secret, generation, message.crew_code);
       if (result === false) return;
       issued = result;
-    } else if (session.deviceId !== message.device_id) {
+    } else if (message.device_id !== undefined && session.deviceId !== message.device_id) {
       throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');
     }
+    const answer = () => {
+      session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
+      session.ack(message.client_msg_id);
+    };
+    if (message.crew_code === undefined) {
+      // The Spotify sign-in scripts register this way, only to receive their tokens.
+      this.crews.detach(session);
+      answer();
+      return this.answered(session);
+    }
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
-    const crew =
-      (await this.deps.store.crews.getCrewByCode(message.crew_code)) ??
-      (await this.crews.createCrew(session.deviceId!, `${message.device_name}'s crew`, message.crew_code));
+    const crew = await this.crewUnder(message.crew_code, session.deviceId!, `${message.device_name}'s crew`);
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
-    // createCrew may already have moved the device, so the crew it left comes from `before`.
+    // Creating the crew may already have moved the device, so the crew it left comes from `before`.
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
     const fromSeq = await this.crews.fromSeqFor(session, (await this.deps.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0);
-    session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
-    session.ack(message.client_msg_id);
+    answer();
+    await this.answered(session);
     await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
+  /**
+   * Without a code: a new crew under a fresh code, owned by the device. Naming a free code
+   * creates the crew under it; naming one that exists puts the device into that crew (no
+   * ownership) and answers with that same code, as the fleet's relay did.
+   */
   async createCrew(session: Session, message: InboundOf<'create_crew'>): Promise<void> {
-    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name))) return;
+    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
-    this.crews.detach(session);
     const crewName = message.crew_name ?? `${message.display_name}'s crew`;
-    const crew = await this.crews.createCrew(session.deviceId!, crewName, message.crew_code);
+    const crew = message.crew_code
+      ? await this.crewUnder(message.crew_code, session.deviceId!, crewName)
+      : await this.crews.createCrew(session.deviceId!, crewName);
+    const previous = this.crews.isAttachedTo(session, crew.crewId);
+    this.crews.detach(session);
+    const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
     const state = await this.crews.state(crew.crewId);
     const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);
     session.send({
       type: 'crew_created',
       device_id: session.deviceId!,
       crew_code: crew.crewCode,
+      crew_id: crew.crewId,
       ...(session.generation === 3 ? { crew: state } : {}),
     });
     session.ack(message.client_msg_id);
+    await this.answered(session);
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
-    await this.enter(session, crew.crewId, leftCrewId, true, fromSeq);
+    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
   async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<void> {
@@ -70,22 +106,38 @@ export class CrewEntry {
       session.fail('invalid_crew_code', `No crew has the code ${message.crew_code}.`, message.client_msg_id, { ref_type: 'join_crew' });
       return;
     }
-    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name))) return;
+    if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { leftCrewId, alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
     const state = await this.crews.state(crew.crewId);
     const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);
+    const online = state.members.filter((m) => m.online);
     session.send({
       type: 'crew_joined',
       device_id: session.deviceId!,
       crew_code: crew.crewCode,
-      crew_members: state.members.map((m) => m.device_id),
-      member_names: state.members.map((m) => m.display_name),
+      crew_id: crew.crewId,
+      crew_members: online.length,
+      member_names: online.filter((m) => m.device_id !== session.deviceId).map((m) => m.display_name),
       ...(session.generation === 3 ? { crew: state } : {}),
     });
     session.ack(message.client_msg_id);
+    await this.answered(session);
     await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+  }
+
+  /** The crew that has `code`, created (owned by `deviceId`) when none has it yet. */
+  private async crewUnder(code: string, deviceId: string, crewName: string): Promise<CrewRecord> {
+    const existing = await this.deps.store.crews.getCrewByCode(code);
+    if (existing) return existing;
+    const created = await this.crews.createCrewUnder(deviceId, crewName, code);
+    // Two gadgets of one crew booting together: the second finds the first one's crew.
+    return created ?? (await this.deps.store.crews.getCrewByCode(code)) ?? this.crews.createCrew(deviceId, crewName);
+  }
+
+  private async answered(session: Session): Promise<void> {
+    for (const step of this.afterAnswer) await step(session);
   }
 
   /** After the answer: the old crew hears the device left, the new one that it is online. */

@@ -1,6 +1,7 @@
 import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
+import { isLegacyId } from './device-credentials.js';
 import type { Delivery } from './delivery.js';
 import type { PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
@@ -112,24 +113,18 @@ export class Crews {
     );
   }
 
-  /** Creates a crew with the wanted code when free, else with a fresh one. */
-  async createCrew(ownerDeviceId: string, crewName: string, wantedCode?: string): Promise<CrewRecord> {
-    if (wantedCode) {
-      const existing = await this.store.getCrewByCode(wantedCode);
-      if (existing?.ownerDeviceId === ownerDeviceId) {
-        await this.store.addMember(existing.crewId, ownerDeviceId);
-        return (await this.store.getCrew(existing.crewId))!;
-      }
-      if (!existing) {
-        const created = await this.tryCreate(ownerDeviceId, crewName, wantedCode);
-        if (created) return created;
-      }
-    }
+  /** Creates a crew under a fresh code. */
+  async createCrew(ownerDeviceId: string, crewName: string): Promise<CrewRecord> {
     for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt += 1) {
       const created = await this.tryCreate(ownerDeviceId, crewName, newCrewCode());
       if (created) return created;
     }
     throw new ProtocolError('conflict', 'The relay could not find a free crew code; try again.');
+  }
+
+  /** Creates a crew under the code a gadget named; null when that code is taken. */
+  createCrewUnder(ownerDeviceId: string, crewName: string, crewCode: string): Promise<CrewRecord | null> {
+    return this.tryCreate(ownerDeviceId, crewName, crewCode);
   }
 
   private async tryCreate(ownerDeviceId: string, crewName: string, crewCode: string): Promise<CrewRecord | null> {
@@ -230,6 +225,7 @@ export class Crews {
    * at once. `by` as for removeFromCrew: without it (the admin API) the owner hears it too.
    */
   async rotate(crew: CrewRef, by?: PublishFrom): Promise<{ newCode: string; seq: number; duplicate: boolean }> {
+    await this.refuseRotationWithLegacyMembers(crew);
     const newCode = await this.freshCode(crew.crewId);
     for (const s of this.deps.registry.crewSessions(crew.crewId)) if (s.crew) s.crew = { ...s.crew, crewCode: newCode };
     const { seq, duplicate } = await this.deps.delivery.publish(
@@ -238,6 +234,23 @@ export class Crews {
       by,
     );
     return { newCode, seq, duplicate };
+  }
+
+  /**
+   * First- and second-generation gadgets know their crew only by its code and can never learn
+   * a new one: while such a gadget is a member, the code stays (the owner removes it first).
+   */
+  private async refuseRotationWithLegacyMembers(crew: CrewRef): Promise<void> {
+    const legacy: string[] = [];
+    for (const member of await this.store.listMembers(crew.crewId)) {
+      const device = await this.store.getDevice(member.deviceId);
+      if (device && isLegacyId(device)) legacy.push(member.displayName);
+    }
+    if (legacy.length === 0) return;
+    throw new ProtocolError(
+      'conflict',
+      `The crew code cannot change while older gadgets are members (${legacy.join(', ')}): they cannot learn a new code. Remove them first, or keep the code.`,
+    );
   }
 
   private async freshCode(crewId: string): Promise<string> {

@@ -136,8 +136,18 @@ export class Delivery {
     const own = isOwnEvent(event, session.deviceId);
     const rendered = own && !includeOwn ? null : renderEvent(event, session.generation);
     if (rendered) session.send(rendered);
-    if (session.generation < 3 && session.deviceId) this.markDelivered(session.crew.crewId, session.deviceId, event.seq);
+    // Counted as delivered only once the gadget's pong proves it (see confirmDelivered).
+    if (session.generation < 3 && session.deviceId) session.askDeliveryProof(session.crew.crewId, event.seq);
     return rendered !== null;
+  }
+
+  /**
+   * An older gadget answered a delivery-proof ping: it has everything up to `seq`. What it
+   * never confirmed is sent again, in order, when it comes back (from its delivered seq).
+   */
+  confirmDelivered(session: Session, proof: { crewId: string; seq: number }): void {
+    if (session.generation === 3 || !session.deviceId) return;
+    this.markDelivered(proof.crewId, session.deviceId, proof.seq);
   }
 
   private markDelivered(crewId: string, deviceId: string, seq: number): void {

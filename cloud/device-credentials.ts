@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { DeviceRecord } from './store/store.js';
 
 /**
  * Device secrets are 256 random bits, so a plain SHA-256 is enough to store them:
@@ -23,4 +24,9 @@ export function deviceSecretMatches(secret: string | undefined, storedHash: stri
 /** Ids for devices that did not bring one (second-generation gadgets, fresh current ones). */
 export function newDeviceId(): string {
   return `dev-${crypto.randomBytes(9).toString('base64url')}`;
+}
+
+/** An id that never had a secret: a first- or second-generation gadget's (its firmware cannot hold one). */
+export function isLegacyId(device: DeviceRecord): boolean {
+  return !device.secretHash && !device.secretResetAt;
 }

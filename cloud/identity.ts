@@ -1,6 +1,6 @@
 import { ProtocolError, type Generation, type InboundOf } from '../protocol/index.js';
 import type { CoreDeps, Crews } from './crews.js';
-import { deviceSecretMatches, hashDeviceSecret, newDeviceId, newDeviceSecret } from './device-credentials.js';
+import { deviceSecretMatches, hashDeviceSecret, isLegacyId, newDeviceId, newDeviceSecret } from './device-credentials.js';
 import type { Session } from './sessions.js';
 
 /** Close code sent after `unauthorized`: the device must not retry without its secret. */
@@ -29,7 +29,8 @@ export class Identity {
     if (message.protocol_version < 3) {
       throw new ProtocolError('unsupported_version', `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`);
     }
-    const issued = await this.authenticate(session, message.device_id ?? newDeviceId(), message.device_name, message.device_secret, 3, undefined);
+    const deviceId = await this.helloDeviceId(message.device_id, message.device_secret);
+    const issued = await this.authenticate(session, deviceId, message.device_name, message.device_secret, 3, undefined);
     if (issued === false) return;
     const membership = await this.deps.store.crews.getMembership(session.deviceId!);
     const crew = membership ? await this.deps.store.crews.getCrew(membership.crewId) : null;
@@ -65,9 +66,14 @@ export class Identity {
     // A reset id waits for a current-protocol gadget: an older one could never hold the new secret.
     if (existing?.secretResetAt && generation !== 3) return this.refuse(session, deviceId);
     const issued = generation === 3 && !existing?.secretHash ? newDeviceSecret() : null;
-    // The operator's reset is the proof a reset id needs; any other secretless id in a crew must name its code.
-    if (issued && existing && !existing.secretResetAt && !(await this.knowsCrewOf(deviceId, crewCode))) {
-      return this.refuse(session, deviceId, `Device id ${deviceId} belongs to an older gadget in a crew; to upgrade it, send register with protocol_version 3 and that crew's code.`);
+    if (existing && isLegacyId(existing)) {
+      // A secret would lock the older gadget out for good: its id stays secretless.
+      if (generation === 3) {
+        return this.refuse(session, deviceId, `Device id ${deviceId} belongs to an older gadget, which cannot hold a device secret; a current-protocol device gets its own id (send hello without device_id).`);
+      }
+      if (!(await this.knowsCrewOf(deviceId, crewCode))) {
+        return this.refuse(session, deviceId, `Device id ${deviceId} belongs to a crew; connecting as it needs that crew's code.`);
+      }
     }
     const saved = await this.deps.store.crews.saveDevice({ deviceId, displayName, secretHash: issued ? hashDeviceSecret(issued) : undefined });
     // Two first contacts racing for one id: only the secret that was stored counts.
@@ -106,9 +112,24 @@ export class Identity {
   }
 
   /**
-   * A secretless id in a crew is claimed for the current protocol only by naming that crew's
-   * code, the same proof its first-generation gadget gives: knowing the id alone must not
-   * let anyone into the crew or lock the gadget out with a secret it never got.
+   * The id a hello speaks for. Without a secret it never adopts an id this relay did not
+   * issue with one: an unknown id or an older gadget's gets a fresh id instead, so nobody can
+   * take a field gadget's id before that gadget comes back. The operator's reset is the one
+   * exception (the id had a secret; its device lost it).
+   */
+  private async helloDeviceId(deviceId: string | undefined, secret: string | undefined): Promise<string> {
+    if (deviceId === undefined) return newDeviceId();
+    const existing = await this.deps.store.crews.getDevice(deviceId);
+    if (existing?.secretResetAt) return deviceId;
+    if (secret === undefined && !existing?.secretHash) return newDeviceId();
+    if (existing && isLegacyId(existing)) return newDeviceId();
+    return deviceId;
+  }
+
+  /**
+   * An older gadget's id (it holds no secret) is bound to its crew: connecting as it needs
+   * that crew's code, the proof its own firmware gives. Knowing the id alone must not let
+   * anyone into the crew or move the gadget out of it.
    */
   private async knowsCrewOf(deviceId: string, crewCode: string | undefined): Promise<boolean> {
     const membership = await this.deps.store.crews.getMembership(deviceId);
@@ -128,10 +149,13 @@ export class Identity {
     return false;
   }
 
-  /** Identifies a second-generation (or later) session on its create_crew/join_crew. */
-  async identifyForCrew(session: Session, deviceId: string | undefined, displayName: string): Promise<boolean> {
+  /**
+   * Identifies a second-generation (or later) session on its create_crew/join_crew; `crewCode`
+   * is the code the message names (an older gadget's id needs its crew's).
+   */
+  async identifyForCrew(session: Session, deviceId: string | undefined, displayName: string, crewCode: string | undefined): Promise<boolean> {
     if (session.gen === null) {
-      return (await this.authenticate(session, deviceId ?? newDeviceId(), displayName, undefined, 2, undefined)) !== false;
+      return (await this.authenticate(session, deviceId ?? newDeviceId(), displayName, undefined, 2, crewCode)) !== false;
     }
     if (deviceId !== undefined && deviceId !== session.deviceId) {
       throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');

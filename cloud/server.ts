@@ -14,7 +14,7 @@ import { Identity } from './identity.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { Session, SessionRegistry } from './sessions.js';
+import { deliveryProof, Session, SessionRegistry } from './sessions.js';
 import { statusRoutes } from './status-routes.js';
 import type { Store } from './store/store.js';
 
@@ -39,6 +39,7 @@ export interface Relay {
 /** Close code for sockets when the relay goes down (going away). */
 export const CLOSE_GOING_AWAY = 1001;
 const CLOSE_WAIT_MS = 3000;
+const WS_PATHS = new Set(['/', '/ws']);
 const RETENTION_SWEEP_MS = 3_600_000;
 
 export function createRelay(options: RelayOptions): Relay {
@@ -101,7 +102,8 @@ export function createRelay(options: RelayOptions): Relay {
   const server = http.createServer(app);
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
-    if (path !== '/ws' || stopping) return refuseUpgrade(socket, stopping ? 503 : 404);
+    // The fleet's gadgets connect to `/` (the relay they know served it there) or `/ws`.
+    if (!WS_PATHS.has(path) || stopping) return refuseUpgrade(socket, stopping ? 503 : 404);
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
   });
 
@@ -109,8 +111,10 @@ export function createRelay(options: RelayOptions): Relay {
     const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress: clientAddress(req, app) });
     registry.add(session);
     ws.on('message', (data, isBinary) => router.onFrame(session, data, isBinary));
-    ws.on('pong', () => {
+    ws.on('pong', (payload) => {
       session.isAlive = true;
+      const proof = deliveryProof(payload);
+      if (proof) delivery.confirmDelivered(session, proof);
     });
     // ws reports oversized frames (then closes with 1009) and protocol errors here.
     ws.on('error', (error) => log.debug({ err: error, deviceId: session.deviceId }, 'socket error'));

@@ -27,6 +27,14 @@ export const SEND_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
 /** Replays wait for the socket to take this much before sending more (see `drained`). */
 export const SEND_BUFFER_LOW_WATER_BYTES = 256 * 1024;
 
+const DELIVERY_PROOF = 'delivered:';
+
+/** The crew and seq a pong's payload proves delivered (see Session.askDeliveryProof), or null. */
+export function deliveryProof(payload: Buffer): { crewId: string; seq: number } | null {
+  const match = /^delivered:([^\n]{1,64})\n(\d{1,15})$/.exec(payload.toString('utf8'));
+  return match ? { crewId: match[1]!, seq: Number(match[2]) } : null;
+}
+
 /** One per socket: who is on it, which dialect it speaks, its crew and its rate limit. */
 export class Session implements SessionView {
   private static lastId = 0;
@@ -110,6 +118,16 @@ export class Session implements SessionView {
       this.ws.once('close', done);
       this.ws.ping(undefined, undefined, done);
     });
+  }
+
+  /**
+   * Older gadgets have no acks: a WebSocket ping sent after a crew event, answered by its pong,
+   * proves (TCP keeps order) that the gadget has every frame up to that event. The payload
+   * names the crew and seq, so only this pong confirms them (heartbeat pings carry none).
+   */
+  askDeliveryProof(crewId: string, seq: number): void {
+    if (this.ws.readyState !== this.ws.OPEN || this.closing) return;
+    this.ws.ping(Buffer.from(`${DELIVERY_PROOF}${crewId}\n${seq}`));
   }
 
   fail(code: ErrorCode, sentence: string = ERROR_CODES[code], clientMsgId?: string, extra: { ref_type?: string; retry_after_ms?: number } = {}): void {

@@ -28,8 +28,18 @@ export function statusRoutes(source: StatusSource): express.Router {
   const router = express.Router();
   const uptime = () => Math.round((Date.now() - source.startedAt) / 1000);
 
-  router.get('/health', (_req, res) => {
-    res.json({ status: 'ok', version: source.version, uptime_s: uptime(), connections: source.connections() });
+  // `devices`, `crews` and `uptime` are what the fleet's scripts print from the relay they knew.
+  router.get('/health', async (_req, res) => {
+    const crews = await source.store.crews.counts().then((c) => c.crews, () => null);
+    res.json({
+      status: 'ok',
+      version: source.version,
+      uptime_s: uptime(),
+      uptime: (Date.now() - source.startedAt) / 1000,
+      connections: source.connections(),
+      devices: source.devicesOnline(),
+      crews,
+    });
   });
 
   router.get('/ready', async (_req, res) => {

@@ -457,13 +457,12 @@ export class RelayClient {
 }
 
 function crewFromLegacy(message: OutboundOf<'crew_created'> | OutboundOf<'crew_joined'>, deviceName: string): CrewState {
-  const ids = message.type === 'crew_joined' ? message.crew_members : [message.device_id];
-  const names = message.type === 'crew_joined' ? message.member_names : [deviceName];
+  // The older answers carry no member ids (crew_members is a count): the device knows itself.
   return {
     crew_code: message.crew_code,
     crew_name: '',
-    owner_device_id: ids[0] ?? message.device_id,
-    members: ids.map((id, i) => ({ device_id: id, display_name: names[i] ?? id, online: id === message.device_id, is_owner: i === 0 })),
+    owner_device_id: message.device_id,
+    members: [{ device_id: message.device_id, display_name: deviceName, online: true, is_owner: message.type === 'crew_created' }],
     latest_seq: 0,
   };
 }

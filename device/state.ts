@@ -1,4 +1,4 @@
-import type { CrewState, OutboundMessage, Reaction, SongPush } from '../protocol/index.js';
+import { isReaction, type CrewState, type OutboundMessage, type Reaction, type SongPush } from '../protocol/index.js';
 
 /**
  * The app state the screens draw from. The controller owns one instance and replaces
@@ -168,11 +168,14 @@ function applyMessage(state: DeviceState, message: Extract<OutboundMessage, { ty
   const mine = message.from_device === state.deviceId;
   const base = { key, fromDevice: message.from_device, fromName: message.from_name, at: message.timestamp, mine, read: mine };
   if (message.msg_type === 'reaction') {
+    // The relay sends this device only the reactions it can draw; anything else is skipped.
+    const reaction = message.payload.reaction;
+    if (!isReaction(reaction)) return state;
     // A replay (resume after reconnect sends this device's own events too) counts once and does not animate again.
     if (state.feed.some((item) => item.kind === 'share' && item.reactions.some((r) => r.key === key))) return state;
-    const next = addReaction(state, message.payload.reaction, message.payload.to_device, { fromName: base.fromName, fromDevice: base.fromDevice, key });
+    const next = addReaction(state, reaction, message.payload.to_device, { fromName: base.fromName, fromDevice: base.fromDevice, key });
     if (mine) return next;
-    return { ...next, flash: { reaction: message.payload.reaction, fromName: message.from_name, at: message.timestamp } };
+    return { ...next, flash: { reaction, fromName: message.from_name, at: message.timestamp } };
   }
   if (message.msg_type === 'song_push') {
     return appendItem(state, { ...base, kind: 'share', share: message.payload, reactions: [] });

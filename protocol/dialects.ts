@@ -1,14 +1,17 @@
-import type { Generation } from './common.js';
+import { isReaction, type Generation } from './common.js';
 import type { CrewEvent, OutboundMessage } from './messages.js';
 
 /**
  * Renders a stored crew event in the dialect of a connection's generation, or returns
  * null when that generation has no way to show it (first-generation gadgets know only
  * shares and reactions). The older dialects never carry `seq` or `crew_code`: field
- * gadgets get exactly the frames they were built for.
+ * gadgets get exactly the frames they were built for. A reaction word the current protocol has
+ * no kind for (`haha`, `wave`) reaches the older generations only.
  */
 export function renderEvent(event: CrewEvent, generation: Generation): OutboundMessage | null {
-  if (generation === 3) return event;
+  if (generation === 3) {
+    return event.type === 'message' && event.msg_type === 'reaction' && !isReaction(event.payload.reaction) ? null : event;
+  }
   const { seq: _seq, crew_code: _crew, ...legacy } = event;
   if (generation === 2) {
     if (legacy.type === 'message') {

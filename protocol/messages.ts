@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import {
   ClientMsgId,
-  CrewCode,
+  CrewWord,
   DeviceId,
   DeviceSecret,
   DisplayName,
+  MessageText,
   OptionalText,
-  Reaction,
+  ReactionWord,
   Seq,
   ShortText,
   SpotifyUri,
@@ -37,13 +38,15 @@ export const SongPush = z.object({
 export type SongPush = z.infer<typeof SongPush>;
 
 export const MessagePayloads = {
-  text: z.object({ text: ShortText(500) }),
-  reaction: z.object({ reaction: Reaction, to_device: DeviceId.optional() }),
+  // Up to a Telegram message: the bot relays whole messages, line breaks included.
+  text: z.object({ text: MessageText(4096) }),
+  reaction: z.object({ reaction: ReactionWord, to_device: DeviceId.optional() }),
   song_push: SongPush,
   nudge: z.object({}),
+  // The voice parser keeps what it heard ("friday 7pm"); the gadget sends "" for no description.
   hang_propose: z.object({
-    datetime: z.iso.datetime({ offset: true, local: true }),
-    description: ShortText(200),
+    datetime: ShortText(100),
+    description: OptionalText(200).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters'),
   }),
   hang_confirm: z.object({ to_device: DeviceId.optional() }),
 } as const;
@@ -71,12 +74,14 @@ const stateChange = { client_msg_id: ClientMsgId.optional() };
 
 export const Inbound = {
   // First generation. `protocol_version` and `device_secret` are the current protocol's
-  // additions; first-generation gadgets omit both.
+  // additions; first-generation gadgets omit both. Without a device_id the relay issues one
+  // (in `registered`); without a crew_code the device is in no crew (the Spotify sign-in
+  // scripts register only to receive their tokens).
   register: z.object({
     type: z.literal('register'),
-    device_id: DeviceId,
-    crew_code: CrewCode,
-    device_name: DisplayName,
+    device_id: DeviceId.optional(),
+    crew_code: CrewWord.optional(),
+    device_name: DisplayName.default('LEELOO'),
     protocol_version: z.number().int().positive().optional(),
     device_secret: DeviceSecret.optional(),
     ...stateChange,
@@ -91,7 +96,7 @@ export const Inbound = {
   }),
   reaction: z.object({
     type: z.literal('reaction'),
-    reaction_type: Reaction,
+    reaction_type: ReactionWord,
     ...stateChange,
   }),
   ping: z.object({ type: z.literal('ping') }),
@@ -101,14 +106,17 @@ export const Inbound = {
     type: z.literal('create_crew'),
     device_id: DeviceId.optional(),
     display_name: DisplayName,
-    /** The code the gadget derived from its Pi serial at setup; used when free. */
-    crew_code: CrewCode.optional(),
+    /**
+     * The code the gadget got at setup: a free code creates the crew under it, a taken one
+     * puts the device into that crew (two gadgets of one crew booting together).
+     */
+    crew_code: CrewWord.optional(),
     crew_name: ShortText(40).optional(),
     ...stateChange,
   }),
   join_crew: z.object({
     type: z.literal('join_crew'),
-    crew_code: CrewCode,
+    crew_code: CrewWord,
     device_id: DeviceId.optional(),
     display_name: DisplayName,
     ...stateChange,
@@ -126,7 +134,7 @@ export const Inbound = {
     device_secret: DeviceSecret.optional(),
     device_name: DisplayName,
   }),
-  resume: z.object({ type: z.literal('resume'), crew_code: CrewCode, after_seq: Seq }),
+  resume: z.object({ type: z.literal('resume'), crew_code: CrewWord, after_seq: Seq }),
   leave_crew: z.object({ type: z.literal('leave_crew'), ...stateChange }),
   rename_crew: z.object({ type: z.literal('rename_crew'), crew_name: ShortText(40), ...stateChange }),
   remove_member: z.object({ type: z.literal('remove_member'), device_id: DeviceId, ...stateChange }),
@@ -167,7 +175,7 @@ export type Member = z.infer<typeof Member>;
 export const CrewState = z.object({
   /** Stable for the crew's life, unlike the code (which the owner may rotate). */
   crew_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-  crew_code: CrewCode,
+  crew_code: CrewWord,
   crew_name: z.string(),
   owner_device_id: DeviceId,
   members: z.array(Member),
@@ -176,7 +184,7 @@ export const CrewState = z.object({
 export type CrewState = z.infer<typeof CrewState>;
 
 /** Present on everything the relay fans out to a crew, for current-protocol devices. */
-const fanOut = { seq: Seq.optional(), crew_code: CrewCode.optional() };
+const fanOut = { seq: Seq.optional(), crew_code: CrewWord.optional() };
 
 export const Outbound = {
   // First generation.
@@ -212,17 +220,20 @@ export const Outbound = {
   crew_created: z.object({
     type: z.literal('crew_created'),
     device_id: DeviceId,
-    crew_code: CrewCode,
+    crew_code: CrewWord,
+    /** Second-generation gadgets store it (the oldest read it unconditionally). */
+    crew_id: z.string(),
     device_secret: DeviceSecret.optional(),
     crew: CrewState.optional(),
   }),
   crew_joined: z.object({
     type: z.literal('crew_joined'),
     device_id: DeviceId,
-    crew_code: CrewCode,
-    /** Device ids of every member, in join order. */
-    crew_members: z.array(DeviceId),
-    /** Display names, in the same order as crew_members. */
+    crew_code: CrewWord,
+    crew_id: z.string(),
+    /** How many of the crew's devices are online, the joiner included (a number, as gadgets print it). */
+    crew_members: z.number().int().nonnegative(),
+    /** Display names of the other online devices, in join order. */
     member_names: z.array(z.string()),
     device_secret: DeviceSecret.optional(),
     crew: CrewState.optional(),
@@ -282,14 +293,14 @@ export const Outbound = {
   }),
   resumed: z.object({
     type: z.literal('resumed'),
-    crew_code: CrewCode,
+    crew_code: CrewWord,
     after_seq: Seq,
     latest_seq: Seq,
     replayed: z.number().int().nonnegative(),
   }),
   resync: z.object({
     type: z.literal('resync'),
-    crew_code: CrewCode,
+    crew_code: CrewWord,
     reason: z.enum(['history_gone', 'ahead_of_relay']),
     crew: CrewState,
   }),
@@ -310,12 +321,12 @@ export const Outbound = {
   /** Sent to the crew's members only; the old code stops working at once. */
   crew_code_changed: z.object({
     type: z.literal('crew_code_changed'),
-    old_crew_code: CrewCode,
-    new_crew_code: CrewCode,
+    old_crew_code: CrewWord,
+    new_crew_code: CrewWord,
     ...fanOut,
   }),
   /** Sent to a device that left or was removed. */
-  crew_left: z.object({ type: z.literal('crew_left'), crew_code: CrewCode, removed: z.boolean() }),
+  crew_left: z.object({ type: z.literal('crew_left'), crew_code: CrewWord, removed: z.boolean() }),
 
   // The crew's shared queue (protocol/queue.ts).
   ...QueueOutbound,

@@ -17,9 +17,24 @@ export function describeIssues(error: z.ZodError, limit = 3): string {
   return parts.join('; ') + more;
 }
 
+/**
+ * Field gadgets send `None` for an optional field they have no value for (`device_id` on a
+ * first boot, `to_device` on every reaction): in a device's frame, and in its `payload`, a
+ * null field counts as absent. A required field that is null is still reported missing.
+ */
+function withoutNulls(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null) continue;
+    out[key] = key === 'payload' && typeof value === 'object' && !Array.isArray(value) ? withoutNulls(value as Record<string, unknown>) : value;
+  }
+  return out;
+}
+
 function parseWith<T>(
   table: Record<string, z.ZodType>,
   raw: string | unknown,
+  nullIsAbsent: boolean,
 ): ParseResult<T> {
   let data: unknown = raw;
   if (typeof raw === 'string') {
@@ -32,7 +47,7 @@ function parseWith<T>(
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, code: 'invalid_message', message: 'A message must be a JSON object with a "type" field.' };
   }
-  const record = data as Record<string, unknown>;
+  const record = nullIsAbsent ? withoutNulls(data as Record<string, unknown>) : (data as Record<string, unknown>);
   const type = record.type;
   const clientMsgId = typeof record.client_msg_id === 'string' ? record.client_msg_id.slice(0, 64) : undefined;
   if (typeof type !== 'string') {
@@ -47,7 +62,7 @@ function parseWith<T>(
       client_msg_id: clientMsgId,
     };
   }
-  const result = schema.safeParse(data);
+  const result = schema.safeParse(record);
   if (!result.success) {
     // Second-generation gadgets expect `invalid_crew_code` for any unusable code.
     const onlyCrewCode = result.error.issues.every((issue) => issue.path[0] === 'crew_code');
@@ -64,12 +79,12 @@ function parseWith<T>(
 
 /** Validates a frame a device sent. Never throws. */
 export function parseInbound(raw: string | unknown): ParseResult<InboundMessage> {
-  return parseWith<InboundMessage>(Inbound, raw);
+  return parseWith<InboundMessage>(Inbound, raw, true);
 }
 
 /** Validates a frame the relay sent. Devices use it; never throws. */
 export function parseOutbound(raw: string | unknown): ParseResult<OutboundMessage> {
-  return parseWith<OutboundMessage>(Outbound, raw);
+  return parseWith<OutboundMessage>(Outbound, raw, false);
 }
 
 /** Builds an `error` frame. */

@@ -35,17 +35,33 @@ describe('admin API', () => {
   const hello = (c: TestClient, name: string, extra: Record<string, unknown> = {}) =>
     c.request({ type: 'hello', protocol_version: 3, device_name: name, ...extra }, (f) => f.type === 'welcome' || f.type === 'error');
 
-  /** A current-protocol gadget with its own id, owner of a new crew; returns its socket, secret and crew code. */
-  async function owner(deviceId: string, name: string) {
+  /**
+   * The relay issues current-protocol ids (a hello without a secret never adopts one it names):
+   * the tests call each gadget by a name and look its issued id up here.
+   */
+  const ids = new Map<string, string>();
+  const id = (name: string): string => {
+    const issued = ids.get(name);
+    if (!issued) throw new Error(`no device called ${name} said hello yet`);
+    return issued;
+  };
+  async function helloAs(c: TestClient, label: string, name: string) {
+    const welcome = await hello(c, name);
+    ids.set(label, welcome.device_id as string);
+    return welcome;
+  }
+
+  /** A current-protocol gadget called `label`, owner of a new crew; returns its socket, secret and crew code. */
+  async function owner(label: string, name: string) {
     const c = await connect();
-    const welcome = await hello(c, name, { device_id: deviceId });
+    const welcome = await helloAs(c, label, name);
     const created = await c.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
     return { c, secret: welcome.device_secret as string, code: created.crew_code as string };
   }
 
-  async function member(deviceId: string, name: string, code: string) {
+  async function member(label: string, name: string, code: string) {
     const c = await connect();
-    await hello(c, name, { device_id: deviceId });
+    await helloAs(c, label, name);
     await c.request({ type: 'join_crew', crew_code: code, display_name: name }, isType('crew_joined'));
     return c;
   }
@@ -101,7 +117,7 @@ describe('admin API', () => {
       const b = await owner('owner-b', 'Cy');
       const bGone = await member('member-b2', 'Di', b.code);
       await bGone.close();
-      await b.c.next(isType('member_offline', { device_id: 'member-b2' }));
+      await b.c.next(isType('member_offline', { device_id: id('member-b2') }));
       const c = await owner('owner-c', 'Ed');
 
       const first = await admin('GET', '/admin/crews?limit=2');
@@ -119,9 +135,9 @@ describe('admin API', () => {
       const created = all.map((x) => x.created_at as number);
       expect(created).toEqual([...created].sort((x, y) => x - y));
       const byCode = (code: string) => all.find((x) => x.crew_code === code);
-      expect(byCode(a.code)).toMatchObject({ crew_name: "Ana's crew", owner: { device_id: 'owner-a', display_name: 'Ana' }, member_count: 2, members_online: 2 });
-      expect(byCode(b.code)).toMatchObject({ owner: { device_id: 'owner-b' }, member_count: 2, members_online: 1 });
-      expect(byCode(c.code)).toMatchObject({ owner: { device_id: 'owner-c' }, member_count: 1, members_online: 1, latest_seq: 1 });
+      expect(byCode(a.code)).toMatchObject({ crew_name: "Ana's crew", owner: { device_id: id('owner-a'), display_name: 'Ana' }, member_count: 2, members_online: 2 });
+      expect(byCode(b.code)).toMatchObject({ owner: { device_id: id('owner-b') }, member_count: 2, members_online: 1 });
+      expect(byCode(c.code)).toMatchObject({ owner: { device_id: id('owner-c') }, member_count: 1, members_online: 1, latest_seq: 1 });
       // Ana's crew: at least the member_joined of each.
       expect(byCode(a.code).latest_seq).toBeGreaterThanOrEqual(2);
     });
@@ -131,22 +147,22 @@ describe('admin API', () => {
       const bo = await member('member-bo', 'Bo', a.code);
       await member('member-cy', 'Cy', a.code);
       await bo.close();
-      await a.c.next(isType('member_offline', { device_id: 'member-bo' }));
+      await a.c.next(isType('member_offline', { device_id: id('member-bo') }));
 
       const crew = await admin('GET', `/admin/crews/${a.code.toLowerCase()}`);
       expect(crew.status).toBe(200);
-      expect(crew.body).toMatchObject({ crew_code: a.code, owner_device_id: 'owner-a', member_count: 3, members_online: 2, queue: null });
+      expect(crew.body).toMatchObject({ crew_code: a.code, owner_device_id: id('owner-a'), member_count: 3, members_online: 2, queue: null });
       expect(crew.body.latest_seq).toBe((await relay.store.crews.getCrewByCode(a.code))!.latestSeq);
       expect(crew.body.first_seq).toBe(1);
       expect(crew.body.members.map((m: any) => [m.device_id, m.is_owner, m.online, m.generation])).toEqual([
-        ['owner-a', true, true, 3], ['member-bo', false, false, null], ['member-cy', false, true, 3],
+        [id('owner-a'), true, true, 3], [id('member-bo'), false, false, null], [id('member-cy'), false, true, 3],
       ]);
       expect(crew.body.members[1].last_seen_at).toEqual(expect.any(Number));
 
-      const device = await admin('GET', '/admin/devices/member-cy');
+      const device = await admin('GET', `/admin/devices/${id('member-cy')}`);
       expect(device.status).toBe(200);
       expect(device.body).toMatchObject({
-        device_id: 'member-cy', display_name: 'Cy', has_secret: true, credential_reset_at: null, online: true, generation: 3,
+        device_id: id('member-cy'), display_name: 'Cy', has_secret: true, credential_reset_at: null, online: true, generation: 3,
         crew: { crew_code: a.code, crew_name: "Ana's crew", is_owner: false },
       });
       expect(JSON.stringify(device.body)).not.toMatch(/secret_hash|[0-9a-f]{64}/);
@@ -162,7 +178,7 @@ describe('admin API', () => {
       const crew = (await relay.store.crews.getCrewByCode(a.code))!;
       const entry = {
         id: 'item-1', uri: 'spotify:track:abc', track: 'Song', artist: 'Band', album: '', albumArtUrl: '', durationMs: 1000,
-        addedBy: 'owner-a', addedByName: 'Ana', addedAt: 1, addIndex: 1, round: 1, votes: {}, jams: [], throwback: false,
+        addedBy: id('owner-a'), addedByName: 'Ana', addedAt: 1, addIndex: 1, round: 1, votes: {}, jams: [], throwback: false,
       };
       const state = {
         version: 3, nowPlaying: { ...entry, clock: { startedAt: 1, durationMs: 1000, pausedAt: 5 } }, pending: [{ ...entry, id: 'item-2', addIndex: 2 }],
@@ -171,7 +187,7 @@ describe('admin API', () => {
       expect(await relay.store.queue.save(crew.crewId, state, 0, null)).toBe(true);
       expect((await admin('GET', `/admin/crews/${a.code}`)).body.queue).toEqual({
         version: 3, throwback: true, up_next: 1,
-        now_playing: { item_id: 'item-1', track: 'Song', artist: 'Band', spotify_uri: 'spotify:track:abc', added_by: 'owner-a', paused: true },
+        now_playing: { item_id: 'item-1', track: 'Song', artist: 'Band', spotify_uri: 'spotify:track:abc', added_by: id('owner-a'), paused: true },
       });
     });
   });
@@ -180,55 +196,55 @@ describe('admin API', () => {
     it('lets a gadget that lost its secret back in with its id: a new secret, the same crew, the old socket closed', async () => {
       const kitchen = await owner('gadget-1', 'Kitchen');
       const friend = await member('friend-1', 'Friend', kitchen.code);
-      await kitchen.c.next(isType('member_joined', { device_id: 'friend-1' }));
+      await kitchen.c.next(isType('member_joined', { device_id: id('friend-1') }));
 
       // Without its secret the id is refused, in every generation.
       const lost = await connect();
-      expect(await hello(lost, 'Kitchen', { device_id: 'gadget-1' })).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect(await hello(lost, 'Kitchen', { device_id: id('gadget-1') })).toMatchObject({ type: 'error', code: 'unauthorized' });
       expect((await lost.closed).code).toBe(4001);
 
-      const reset = await admin('POST', '/admin/devices/gadget-1/reset-credential');
+      const reset = await admin('POST', `/admin/devices/${id('gadget-1')}/reset-credential`);
       expect(reset.status).toBe(200);
-      expect(reset.body).toEqual({ device_id: 'gadget-1', had_secret: true, disconnected: true });
+      expect(reset.body).toEqual({ device_id: id('gadget-1'), had_secret: true, disconnected: true });
       expect((await kitchen.c.closed).code).toBe(4003);
-      await friend.next(isType('member_offline', { device_id: 'gadget-1' }));
-      expect(await relay.store.crews.getDevice('gadget-1')).toMatchObject({ secretHash: null, secretResetAt: expect.any(Number) });
-      expect((await admin('GET', '/admin/devices/gadget-1')).body).toMatchObject({ has_secret: false, credential_reset_at: expect.any(Number), online: false });
+      await friend.next(isType('member_offline', { device_id: id('gadget-1') }));
+      expect(await relay.store.crews.getDevice(id('gadget-1'))).toMatchObject({ secretHash: null, secretResetAt: expect.any(Number) });
+      expect((await admin('GET', `/admin/devices/${id('gadget-1')}`)).body).toMatchObject({ has_secret: false, credential_reset_at: expect.any(Number), online: false });
 
       // The reset waits for a current-protocol gadget: an older one could never hold the new secret.
       const old = await connect();
-      old.send({ type: 'register', device_id: 'gadget-1', crew_code: kitchen.code, device_name: 'Kitchen' });
+      old.send({ type: 'register', device_id: id('gadget-1'), crew_code: kitchen.code, device_name: 'Kitchen' });
       expect(await old.next()).toMatchObject({ type: 'error', code: 'unauthorized' });
       expect((await old.closed).code).toBe(4001);
 
       const back = await connect();
-      const welcome = await hello(back, 'Kitchen', { device_id: 'gadget-1' });
-      expect(welcome).toMatchObject({ type: 'welcome', device_id: 'gadget-1', crew: { crew_code: kitchen.code } });
+      const welcome = await hello(back, 'Kitchen', { device_id: id('gadget-1') });
+      expect(welcome).toMatchObject({ type: 'welcome', device_id: id('gadget-1'), crew: { crew_code: kitchen.code } });
       expect(welcome.device_secret).toEqual(expect.any(String));
       expect(welcome.device_secret).not.toBe(kitchen.secret);
-      expect((welcome.crew as { members: { device_id: string }[] }).members.map((m) => m.device_id)).toEqual(['gadget-1', 'friend-1']);
-      await friend.next(isType('member_joined', { device_id: 'gadget-1' }));
-      const device = await relay.store.crews.getDevice('gadget-1');
+      expect((welcome.crew as { members: { device_id: string }[] }).members.map((m) => m.device_id)).toEqual([id('gadget-1'), id('friend-1')]);
+      await friend.next(isType('member_joined', { device_id: id('gadget-1') }));
+      const device = await relay.store.crews.getDevice(id('gadget-1'));
       expect(device).toMatchObject({ secretResetAt: null, secretHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      expect((await relay.store.crews.getMembership('gadget-1'))?.isOwner).toBe(true);
+      expect((await relay.store.crews.getMembership(id('gadget-1')))?.isOwner).toBe(true);
 
       // It is a member again: what it sends reaches the crew.
       const sent = await back.request({ type: 'message', msg_type: 'text', payload: { text: 'back again' }, client_msg_id: 'm-1' }, isType('ack'));
-      expect(await friend.next(isType('message'))).toMatchObject({ from_device: 'gadget-1', payload: { text: 'back again' }, seq: sent.seq });
+      expect(await friend.next(isType('message'))).toMatchObject({ from_device: id('gadget-1'), payload: { text: 'back again' }, seq: sent.seq });
 
       // The old secret is dead; the new one works (and replaces the socket as usual).
       const thief = await connect();
-      expect(await hello(thief, 'Kitchen', { device_id: 'gadget-1', device_secret: kitchen.secret })).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect(await hello(thief, 'Kitchen', { device_id: id('gadget-1'), device_secret: kitchen.secret })).toMatchObject({ type: 'error', code: 'unauthorized' });
       const again = await connect();
-      const second = await hello(again, 'Kitchen', { device_id: 'gadget-1', device_secret: welcome.device_secret });
-      expect(second).toMatchObject({ type: 'welcome', device_id: 'gadget-1' });
+      const second = await hello(again, 'Kitchen', { device_id: id('gadget-1'), device_secret: welcome.device_secret });
+      expect(second).toMatchObject({ type: 'welcome', device_id: id('gadget-1') });
       expect(second.device_secret).toBeUndefined();
       expect((await back.closed).code).toBe(4002);
 
       // Logged, without any secret or hash.
       const resetLines = logLines.filter((line) => line.includes('device credential reset'));
       expect(resetLines).toHaveLength(1);
-      expect(JSON.parse(resetLines[0]!)).toMatchObject({ deviceId: 'gadget-1', hadSecret: true, disconnected: true });
+      expect(JSON.parse(resetLines[0]!)).toMatchObject({ deviceId: id('gadget-1'), hadSecret: true, disconnected: true });
       const logged = logLines.join('\n');
       for (const secret of [kitchen.secret, welcome.device_secret as string, device!.secretHash!]) expect(logged).not.toContain(secret);
     });
@@ -247,17 +263,17 @@ describe('admin API', () => {
       await legacy.expectQuiet();
 
       const c = await connect();
-      await hello(c, 'Lone', { device_id: 'lone-1' });
+      await helloAs(c, 'lone-1', 'Lone');
       await c.close();
-      const offline = await admin('POST', '/admin/devices/lone-1/reset-credential');
+      const offline = await admin('POST', `/admin/devices/${id('lone-1')}/reset-credential`);
       expect(offline.body).toMatchObject({ had_secret: true });
       // Twice is harmless: nothing left to clear.
-      expect((await admin('POST', '/admin/devices/lone-1/reset-credential')).body).toEqual({ device_id: 'lone-1', had_secret: false, disconnected: false });
+      expect((await admin('POST', `/admin/devices/${id('lone-1')}/reset-credential`)).body).toEqual({ device_id: id('lone-1'), had_secret: false, disconnected: false });
       // The README's way back: identity.json with the old id and a placeholder secret.
       const back = await connect();
       const placeholder = 'placeholder-placeholder-placeholder';
-      const welcome = await hello(back, 'Lone', { device_id: 'lone-1', device_secret: placeholder });
-      expect(welcome).toMatchObject({ type: 'welcome', device_id: 'lone-1', device_secret: expect.any(String), crew: null });
+      const welcome = await hello(back, 'Lone', { device_id: id('lone-1'), device_secret: placeholder });
+      expect(welcome).toMatchObject({ type: 'welcome', device_id: id('lone-1'), device_secret: expect.any(String), crew: null });
       expect(welcome.device_secret).not.toBe(placeholder);
     });
   });
@@ -270,28 +286,28 @@ describe('admin API', () => {
       await o.c.barrier();
       await bo.barrier();
 
-      const removed = await admin('DELETE', `/admin/crews/${o.code}/members/member-bo`);
+      const removed = await admin('DELETE', `/admin/crews/${o.code}/members/${id('member-bo')}`);
       expect(removed.status).toBe(200);
-      expect(removed.body).toMatchObject({ crew_code: o.code, device_id: 'member-bo', removed: true, seq: expect.any(Number), new_owner_device_id: null });
+      expect(removed.body).toMatchObject({ crew_code: o.code, device_id: id('member-bo'), removed: true, seq: expect.any(Number), new_owner_device_id: null });
       expect(await bo.next(isType('crew_left'))).toMatchObject({ crew_code: o.code, removed: true });
       for (const c of [o.c, cy]) {
-        expect(await c.next(isType('member_left'))).toMatchObject({ device_id: 'member-bo', removed: true, seq: removed.body.seq });
+        expect(await c.next(isType('member_left'))).toMatchObject({ device_id: id('member-bo'), removed: true, seq: removed.body.seq });
       }
-      expect(await relay.store.crews.getMembership('member-bo')).toBeNull();
+      expect(await relay.store.crews.getMembership(id('member-bo'))).toBeNull();
       // Out of the fan-out: the crew's next message does not reach it.
       await o.c.request({ type: 'message', msg_type: 'text', payload: { text: 'after' }, client_msg_id: 'x-1' }, isType('ack'));
       await cy.next(isType('message'));
       await bo.expectQuiet();
 
-      const again = await admin('DELETE', `/admin/crews/${o.code}/members/member-bo`);
+      const again = await admin('DELETE', `/admin/crews/${o.code}/members/${id('member-bo')}`);
       expect(again.status).toBe(404);
       expect(again.body).toMatchObject({ code: 'not_found', error: 'not_found' });
 
       // The operator may remove the owner too: ownership passes to the longest-standing member.
-      const ownerGone = await admin('DELETE', `/admin/crews/${o.code}/members/owner-a`);
-      expect(ownerGone.body.new_owner_device_id).toBe('member-cy');
+      const ownerGone = await admin('DELETE', `/admin/crews/${o.code}/members/${id('owner-a')}`);
+      expect(ownerGone.body.new_owner_device_id).toBe(id('member-cy'));
       await o.c.next(isType('crew_left'));
-      await cy.next(isType('member_left', { device_id: 'owner-a' }));
+      await cy.next(isType('member_left', { device_id: id('owner-a') }));
       // Cy's socket is the owner's now: an owner-only message is accepted.
       const rotated = await cy.request({ type: 'rotate_code', client_msg_id: 'r-1' }, (f) => f.type === 'ack' || f.type === 'error');
       expect(rotated.type).toBe('ack');
@@ -316,7 +332,7 @@ describe('admin API', () => {
       expect((await admin('GET', `/admin/crews/${o.code}`)).status).toBe(404);
       expect((await admin('GET', `/admin/crews/${newCode}`)).body.members).toHaveLength(2);
       const late = await connect();
-      await hello(late, 'Late', { device_id: 'late-1' });
+      await helloAs(late, 'late-1', 'Late');
       expect(await late.request({ type: 'join_crew', crew_code: o.code, display_name: 'Late' }, isType('error'))).toMatchObject({ code: 'invalid_crew_code' });
       expect(await late.request({ type: 'join_crew', crew_code: newCode, display_name: 'Late' }, isType('crew_joined'))).toMatchObject({ crew_code: newCode });
     });

@@ -21,17 +21,21 @@ describe('device credentials and crew operations', () => {
 
   it('refuses a device id that holds a secret without it, in every generation', async () => {
     const owner = await connect();
-    const welcome = await hello(owner, 'Owner', { device_id: 'secret-dev' });
+    // A hello without a secret never adopts the id it names: the relay issues its own.
+    const welcome = await hello(owner, 'Owner', { device_id: 'chosen-by-device' });
+    const id = String(welcome.device_id);
+    expect(id).not.toBe('chosen-by-device');
     expect(welcome.device_secret).toBeTruthy();
-    const stored = await relay.store.crews.getDevice('secret-dev');
+    expect(await relay.store.crews.getDevice('chosen-by-device')).toBeNull();
+    const stored = await relay.store.crews.getDevice(id);
     expect(stored?.secretHash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored?.secretHash).not.toContain(welcome.device_secret);
 
     const attempts: Record<string, unknown>[] = [
-      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'secret-dev' },
-      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'secret-dev', device_secret: 'x'.repeat(43) },
-      { type: 'register', device_id: 'secret-dev', crew_code: 'LEELOO-THFF', device_name: 'Thief' },
-      { type: 'create_crew', device_id: 'secret-dev', display_name: 'Thief' },
+      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: id },
+      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: id, device_secret: 'x'.repeat(43) },
+      { type: 'register', device_id: id, crew_code: 'LEELOO-THFF', device_name: 'Thief' },
+      { type: 'create_crew', device_id: id, display_name: 'Thief' },
     ];
     for (const attempt of attempts) {
       const thief = await connect();
@@ -42,12 +46,12 @@ describe('device credentials and crew operations', () => {
     // The owner was not disturbed, and its own secret still works (replacing the old socket).
     await owner.barrier();
     const again = await connect();
-    const back = await hello(again, 'Owner', { device_id: 'secret-dev', device_secret: welcome.device_secret });
-    expect(back.device_id).toBe('secret-dev');
+    const back = await hello(again, 'Owner', { device_id: id, device_secret: welcome.device_secret });
+    expect(back.device_id).toBe(id);
     expect((await owner.closed).code).toBe(4002);
   });
 
-  it('first-generation ids stay secretless and keep working; only their crew code upgrades them with a secret', async () => {
+  it('first-generation ids stay secretless, bound to their crew: no other crew, no hello, no register v3 takes them', async () => {
     const g1 = await connect();
     g1.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
     expect(await g1.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
@@ -56,34 +60,33 @@ describe('device credentials and crew operations', () => {
     g1again.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
     expect(await g1again.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
     await g1again.close();
-    // Knowing the id is not enough: no way into its crew, and no secret that would lock the gadget out.
+    // Knowing the id is not enough: no way into its crew, out of it, or a secret that would lock the gadget out.
     const thieves: Record<string, unknown>[] = [
-      { type: 'hello', protocol_version: 3, device_name: 'Thief', device_id: 'legacy-1' },
       { type: 'register', protocol_version: 3, device_id: 'legacy-1', crew_code: 'LEELOO-THF2', device_name: 'Thief' },
+      { type: 'register', protocol_version: 3, device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Thief' },
+      { type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-THF2', device_name: 'Thief' },
+      { type: 'register', device_id: 'legacy-1', device_name: 'Thief' },
+      { type: 'join_crew', device_id: 'legacy-1', crew_code: 'LEELOO-THF2', display_name: 'Thief' },
+      { type: 'create_crew', device_id: 'legacy-1', display_name: 'Thief' },
     ];
+    const other = await connect();
+    other.send({ type: 'register', device_id: 'other-1', crew_code: 'LEELOO-THF2', device_name: 'Other' });
+    await other.next(isType('registered'));
     for (const attempt of thieves) {
       const thief = await connect();
       thief.send(attempt);
-      expect(await thief.next()).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect(await thief.next(), JSON.stringify(attempt)).toMatchObject({ type: 'error', code: 'unauthorized' });
       expect((await thief.closed).code).toBe(4001);
     }
+    // A hello naming it is given an id of its own, in no crew.
+    const stranger = await hello(await connect(), 'Thief', { device_id: 'legacy-1' });
+    expect(stranger.device_id).not.toBe('legacy-1');
+    expect(stranger.crew).toBeNull();
     expect((await relay.store.crews.getDevice('legacy-1'))?.secretHash ?? null).toBeNull();
+    expect((await relay.store.crews.getMembership('legacy-1'))?.crewId).toBe((await relay.store.crews.getCrewByCode('LEELOO-LGCY'))?.crewId);
     const stillWorks = await connect();
-    stillWorks.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
+    stillWorks.send({ type: 'register', device_id: 'legacy-1', crew_code: 'leeloo-lgcy', device_name: 'Legacy' });
     expect(await stillWorks.next()).toEqual({ type: 'registered', device_id: 'legacy-1' });
-    await stillWorks.close();
-
-    const upgraded = await connect();
-    upgraded.send({ type: 'register', protocol_version: 3, device_id: 'legacy-1', crew_code: 'leeloo-lgcy', device_name: 'Legacy' });
-    const registered = await upgraded.next();
-    expect(registered).toMatchObject({ type: 'registered', device_id: 'legacy-1' });
-    expect(registered.device_secret).toBeTruthy();
-    await upgraded.close();
-    const welcome = await hello(await connect(), 'Legacy', { device_id: 'legacy-1', device_secret: registered.device_secret });
-    expect((welcome.crew as { crew_code: string }).crew_code).toBe('LEELOO-LGCY');
-    const oldFirmware = await connect();
-    oldFirmware.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Legacy' });
-    expect(await oldFirmware.next()).toMatchObject({ code: 'unauthorized' });
   });
 
   async function crewOfThree(): Promise<{ owner: TestClient; a: TestClient; b: TestClient; code: string; ids: string[] }> {

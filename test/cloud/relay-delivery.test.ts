@@ -39,7 +39,7 @@ describe('delivery against a real relay process', () => {
     await g1.next(isType('registered'));
     const g2 = await connect();
     g2.send({ type: 'join_crew', crew_code: 'LEELOO-MXX2', device_id: 'mix-g2', display_name: 'Two' });
-    expect(await g2.next()).toMatchObject({ type: 'crew_joined', crew_members: ['mix-g1', 'mix-g2'] });
+    expect(await g2.next()).toMatchObject({ type: 'crew_joined', crew_members: 2, member_names: ['One'] });
     const g3 = await connect();
     await hello(g3, 'Three');
     await g3.request({ type: 'join_crew', crew_code: 'LEELOO-MXX2', display_name: 'Three' }, isType('crew_joined'));

@@ -53,8 +53,10 @@ describe('relay generations end to end', () => {
     guest.send({ type: 'join_crew', crew_code: created.crew_code, display_name: 'Gus' });
     const joined = await guest.next();
     expect(joined.type).toBe('crew_joined');
-    expect(joined.crew_members).toEqual(['g2-owner', joined.device_id]);
-    expect(joined.member_names).toEqual(['Olga', 'Gus']);
+    // As the field client reads it: a count of online devices (the joiner included) and the others' names.
+    expect(joined.crew_members).toBe(2);
+    expect(joined.member_names).toEqual(['Olga']);
+    expect(joined.crew_id).toBe(created.crew_id);
     expect(String(joined.device_id)).toMatch(/^dev-/);
 
     expect(await owner.next(isType('member_joined'))).toEqual({ type: 'member_joined', device_id: joined.device_id, display_name: 'Gus' });
@@ -76,21 +78,22 @@ describe('relay generations end to end', () => {
     expect(await c.next()).toMatchObject({ type: 'error', error: 'invalid_crew_code' });
   });
 
-  it('second generation: create_crew with the gadget code uses it, gives it back to its owner, and not to others', async () => {
+  it('second generation: create_crew with the gadget code creates it when free, and joins it when taken', async () => {
     const first = await connect();
     first.send({ type: 'create_crew', device_id: 'g2-serial', display_name: 'Pi', crew_code: 'LEELOO-PQ7X' });
-    expect(await first.next()).toMatchObject({ type: 'crew_created', crew_code: 'LEELOO-PQ7X' });
+    const created = await first.next();
+    expect(created).toMatchObject({ type: 'crew_created', crew_code: 'LEELOO-PQ7X' });
     await first.close();
 
     const again = await connect();
     again.send({ type: 'create_crew', device_id: 'g2-serial', display_name: 'Pi', crew_code: 'LEELOO-PQ7X' });
-    expect(await again.next()).toMatchObject({ type: 'crew_created', crew_code: 'LEELOO-PQ7X', device_id: 'g2-serial' });
+    expect(await again.next()).toMatchObject({ type: 'crew_created', crew_code: 'LEELOO-PQ7X', device_id: 'g2-serial', crew_id: created.crew_id });
 
+    // A second gadget of the same crew boots with the stored code: it is put into that crew, as a member.
     const other = await connect();
     other.send({ type: 'create_crew', device_id: 'g2-other', display_name: 'Other', crew_code: 'LEELOO-PQ7X' });
-    const answer = await other.next();
-    expect(answer.type).toBe('crew_created');
-    expect(answer.crew_code).not.toBe('LEELOO-PQ7X');
+    expect(await other.next()).toEqual({ type: 'crew_created', device_id: 'g2-other', crew_code: 'LEELOO-PQ7X', crew_id: created.crew_id });
+    expect(await again.next(isType('member_joined'))).toMatchObject({ device_id: 'g2-other', display_name: 'Other' });
   });
 
   it('current protocol: hello issues a secret, acks carry seq, fan-out carries seq and crew_code', async () => {

@@ -106,9 +106,12 @@ describe('relay limits and bad frames', () => {
     await othersStillServed();
   });
 
-  it('only /ws upgrades', async () => {
+  it('only /ws and / upgrade', async () => {
     const wrong = new WebSocket(relay.wsUrl.replace('/ws', '/elsewhere'));
     const failure = await new Promise<string>((resolve) => wrong.once('error', (e) => resolve(e.message)));
     expect(failure).toMatch(/404/);
+    const root = new WebSocket(relay.wsUrl.replace(/\/ws$/, '/'));
+    await new Promise((resolve, reject) => root.once('open', resolve).once('error', reject));
+    root.close();
   });
 });

@@ -85,7 +85,7 @@ describe('parseInbound', () => {
     const result = parseInbound('{"type":"join_crew","crew_code":"LEELOO-7KQ2"}');
     expect(result).toMatchObject({ ok: false, code: 'invalid_message', message: 'Invalid "join_crew" message: display_name is required.' });
     expect(parseInbound('{"type":"message","msg_type":"text","payload":{"text":"   "}}')).toMatchObject({ ok: false, message: expect.stringMatching(/payload\.text must not be empty/) });
-    expect(parseInbound('{"type":"join_crew","crew_code":"nope","display_name":"Bo"}')).toMatchObject({ ok: false, code: 'invalid_crew_code' });
+    expect(parseInbound('{"type":"join_crew","crew_code":"  ","display_name":"Bo"}')).toMatchObject({ ok: false, code: 'invalid_crew_code' });
   });
 
   it('never throws and always answers with a known code, whatever arrives', () => {
