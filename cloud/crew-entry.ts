@@ -1,16 +1,10 @@
 import { ProtocolError, type InboundOf } from '../protocol/index.js';
 import { newDeviceId } from './device-credentials.js';
 import type { CoreDeps, Crews } from './crews.js';
+import type { EntryAnsweredListener } from './feature.js';
 import type { Identity } from './identity.js';
 import type { Session } from './sessions.js';
 import type { CrewRecord } from './store/store.js';
-
-/**
- * Called right after the answer to `register`/`create_crew`/`join_crew` went out, before any
- * backlog or fan-out: the place for frames that were held for a device until it came back
- * (a legacy Spotify hand-off, for one). Whatever it sends follows the answer directly.
- */
-export type AfterAnswer = (session: Session) => Promise<void> | void;
 
 /**
  * The three ways a device enters a crew: `register` (first generation: the crew is the code,
@@ -22,7 +16,7 @@ export class CrewEntry {
   private readonly deps: CoreDeps;
   private readonly crews: Crews;
   private readonly identity: Identity;
-  private readonly afterAnswer: AfterAnswer[] = [];
+  private readonly afterAnswer = new Set<EntryAnsweredListener>();
 
   constructor(deps: CoreDeps, crews: Crews, identity: Identity) {
     this.deps = deps;
@@ -30,9 +24,13 @@ export class CrewEntry {
     this.identity = identity;
   }
 
-  /** Adds a step that runs right after each entry answer (see AfterAnswer). */
-  onAnswered(step: AfterAnswer): void {
-    this.afterAnswer.push(step);
+  /**
+   * Adds a step that runs right after each entry answer, before backlog and fan-out: the
+   * place for frames held for a device until it came back (a legacy Spotify hand-off).
+   */
+  onAnswered(listener: EntryAnsweredListener): () => void {
+    this.afterAnswer.add(listener);
+    return () => this.afterAnswer.delete(listener);
   }
 
   async register(session: Session, message: InboundOf<'register'>): Promise<void> {
@@ -137,7 +135,13 @@ export class CrewEntry {
   }
 
   private async answered(session: Session): Promise<void> {
-    for (const step of this.afterAnswer) await step(session);
+    for (const listener of this.afterAnswer) {
+      try {
+        await listener(session);
+      } catch (error) {
+        this.deps.log.error({ err: error, deviceId: session.deviceId }, 'entry-answered listener failed');
+      }
+    }
   }
 
   /** After the answer: the old crew hears the device left, the new one that it is online. */

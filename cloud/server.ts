@@ -68,6 +68,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
     isOnline: (deviceId) => registry.isOnline(deviceId),
     onCrewEvent: (listener) => delivery.onCrewEvent(listener),
+    onEntryAnswered: (listener) => entry.onAnswered(listener),
     publicUrl() {
       if (config.publicUrl) return config.publicUrl;
       const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;

@@ -52,6 +52,7 @@ class Host {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
       },
+      onEntryAnswered: () => () => undefined,
       publicUrl: () => 'https://leeloo.example',
     };
   }
