@@ -11,8 +11,8 @@ type Py = string | number | boolean | null | Py[] | { [key: string]: Py };
 
 function pyString(text: string): string {
   // JSON.stringify escapes quotes, backslashes and control characters as Python does;
-  // json.dumps(ensure_ascii=True) also writes everything past 0x7e as \uXXXX.
-  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // json.dumps(ensure_ascii=True) also writes everything past 0x7f as \uXXXX.
+  return JSON.stringify(text).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** `json.dumps(value)` with Python's default separators and ensure_ascii. */
