@@ -80,7 +80,8 @@ export const Inbound = {
   register: z.object({
     type: z.literal('register'),
     device_id: DeviceId.optional(),
-    crew_code: CrewWord.optional(),
+    // The fleet's relay read an empty code as none.
+    crew_code: z.union([z.literal('').transform(() => undefined), CrewWord]).optional(),
     device_name: DisplayName.default('LEELOO'),
     protocol_version: z.number().int().positive().optional(),
     device_secret: DeviceSecret.optional(),
