@@ -37,7 +37,7 @@ export class CrewEntry {
     const generation = (message.protocol_version ?? 1) >= 3 ? 3 : 1;
     let issued: string | null = null;
     if (session.gen === null) {
-      const deviceId = message.device_id ?? newDeviceId();
+      const deviceId = generation === 3 ? await this.identity.currentProtocolId(message.device_id, false) : (message.device_id ?? newDeviceId());
       const result = await this.identity.authenticate(session, deviceId, message.device_name, message.device_secret, generation, message.crew_code);
       if (result === false) return;
       issued = result;

@@ -29,7 +29,7 @@ export class Identity {
     if (message.protocol_version < 3) {
       throw new ProtocolError('unsupported_version', `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`);
     }
-    const deviceId = await this.helloDeviceId(message.device_id, message.device_secret);
+    const deviceId = await this.currentProtocolId(message.device_id, true);
     const issued = await this.authenticate(session, deviceId, message.device_name, message.device_secret, 3, undefined);
     if (issued === false) return;
     const membership = await this.deps.store.crews.getMembership(session.deviceId!);
@@ -112,17 +112,16 @@ export class Identity {
   }
 
   /**
-   * The id a hello speaks for. Without a secret it never adopts an id this relay did not
-   * issue with one: an unknown id or an older gadget's gets a fresh id instead, so nobody can
-   * take a field gadget's id before that gadget comes back. The operator's reset is the one
-   * exception (the id had a secret; its device lost it).
+   * The id a current-protocol device speaks for. It never adopts an id this relay did not
+   * issue: an unknown id (with or without a made-up secret) gets a fresh one, so nobody can
+   * take a field gadget's id before that gadget comes back. An older gadget's id gets a fresh
+   * one too (`hello`), or is left to authenticate to refuse (`register`, which names it on
+   * purpose). An id that holds a secret, or was reset by the operator, is checked by authenticate.
    */
-  private async helloDeviceId(deviceId: string | undefined, secret: string | undefined): Promise<string> {
+  async currentProtocolId(deviceId: string | undefined, freshForLegacy: boolean): Promise<string> {
     if (deviceId === undefined) return newDeviceId();
     const existing = await this.deps.store.crews.getDevice(deviceId);
-    if (existing?.secretResetAt) return deviceId;
-    if (secret === undefined && !existing?.secretHash) return newDeviceId();
-    if (existing && isLegacyId(existing)) return newDeviceId();
+    if (!existing || (freshForLegacy && isLegacyId(existing))) return newDeviceId();
     return deviceId;
   }
 

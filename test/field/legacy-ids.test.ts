@@ -24,10 +24,17 @@ describe('field conformance: legacy ids, code rotation, health', () => {
     await relay.close();
   });
 
-  it('a hello without a secret cannot take a field gadget id before the gadget reconnects', async () => {
+  it('no hello or register v3 can take a field gadget id before the gadget reconnects', async () => {
     const squatter = await clients.connect();
     const welcome = await hello(squatter, 'Squatter', { device_id: 'leeloo_9a8b7c6d5e4f' });
     expect(welcome.device_id).not.toBe('leeloo_9a8b7c6d5e4f');
+    const madeUp = await hello(await clients.connect(), 'Squatter', { device_id: 'leeloo_9a8b7c6d5e4f', device_secret: 's'.repeat(43) });
+    expect(madeUp.device_id).not.toBe('leeloo_9a8b7c6d5e4f');
+    const viaRegister = await clients.connect();
+    viaRegister.send({ type: 'register', protocol_version: 3, device_id: 'leeloo_9a8b7c6d5e4f', crew_code: 'echo', device_name: 'Squatter' });
+    const registered = await viaRegister.next(isType('registered'));
+    expect(registered.device_id).not.toBe('leeloo_9a8b7c6d5e4f');
+    expect(registered.device_secret).toEqual(expect.any(String));
     expect(await relay.store.crews.getDevice('leeloo_9a8b7c6d5e4f')).toBeNull();
     // The gadget comes back later with its own id and crew, untouched.
     const gadget = await clients.connect();
