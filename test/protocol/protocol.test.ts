@@ -88,6 +88,30 @@ describe('parseInbound', () => {
     expect(parseInbound('{"type":"join_crew","crew_code":"  ","display_name":"Bo"}')).toMatchObject({ ok: false, code: 'invalid_crew_code' });
   });
 
+  it('treats a null field as absent, in the frame and in its payload; a required one stays required', () => {
+    const song = parseInbound(
+      '{"type": "message", "msg_type": "song_push", "payload": {"artist": "A", "track": "T", "album": null, "spotify_uri": "spotify:track:abc", "album_art_url": null, "note": null}}',
+    );
+    expect(song).toMatchObject({ ok: true, message: { payload: { album: '', album_art_url: '', note: '' } } });
+    expect(parseInbound('{"type": "create_crew", "device_id": null, "display_name": "N", "crew_code": null, "crew_name": null}')).toEqual({
+      ok: true,
+      message: { type: 'create_crew', display_name: 'N' },
+    });
+    expect(parseInbound('{"type": "message", "msg_type": "reaction", "payload": {"reaction": "wave", "to_device": null}}')).toEqual({
+      ok: true,
+      message: { type: 'message', msg_type: 'reaction', payload: { reaction: 'wave' } },
+    });
+    expect(parseInbound('{"type": "register", "device_id": null, "crew_code": null, "device_name": null}')).toEqual({
+      ok: true,
+      message: { type: 'register', device_name: 'LEELOO' },
+    });
+    expect(parseInbound('{"type": "join_crew", "crew_code": "ALPHA", "device_id": null, "display_name": null}')).toMatchObject({
+      ok: false,
+      code: 'invalid_message',
+      message: 'Invalid "join_crew" message: display_name is required.',
+    });
+  });
+
   it('never throws and always answers with a known code, whatever arrives', () => {
     const next = random(20261122);
     const types = [...Object.keys(Inbound), 'nope', ''];
