@@ -12,11 +12,14 @@ export class CrewEntry {
   private readonly deps: CoreDeps;
   private readonly crews: Crews;
   private readonly identity: Identity;
+  private readonly afterAnswer: (session: Session) => Promise<void>;
 
-  constructor(deps: CoreDeps, crews: Crews, identity: Identity) {
+  /** `afterAnswer` runs right after the answer frame (features' afterCrewEntry). */
+  constructor(deps: CoreDeps, crews: Crews, identity: Identity, afterAnswer: (session: Session) => Promise<void> = async () => undefined) {
     this.deps = deps;
     this.crews = crews;
     this.identity = identity;
+    this.afterAnswer = afterAnswer;
   }
 
   async register(session: Session, message: InboundOf<'register'>): Promise<void> {
@@ -41,6 +44,7 @@ export class CrewEntry {
     const fromSeq = await this.crews.fromSeqFor(session, (await this.deps.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0);
     session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
     session.ack(message.client_msg_id);
+    await this.afterAnswer(session);
     await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
@@ -59,6 +63,7 @@ export class CrewEntry {
       ...(session.generation === 3 ? { crew: state } : {}),
     });
     session.ack(message.client_msg_id);
+    await this.afterAnswer(session);
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
     await this.enter(session, crew.crewId, leftCrewId, true, fromSeq);
   }
@@ -85,6 +90,7 @@ export class CrewEntry {
       ...(session.generation === 3 ? { crew: state } : {}),
     });
     session.ack(message.client_msg_id);
+    await this.afterAnswer(session);
     await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 

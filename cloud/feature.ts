@@ -24,6 +24,11 @@ export interface Feature {
   readonly handlers?: Partial<Record<InboundType, MessageHandler>>;
   /** HTTP routes, mounted at the root of the app. */
   readonly router?: express.Router;
+  /**
+   * Called right after the relay answered a register/create_crew/join_crew (the answer is the
+   * gadget's next frame), before the crew's backlog: for frames owed to the device itself.
+   */
+  afterCrewEntry?(session: SessionView): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

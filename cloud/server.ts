@@ -51,8 +51,13 @@ export function createRelay(options: RelayOptions): Relay {
   const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
   const crews = new Crews(deps);
   const identity = new Identity(deps, crews);
-  const entry = new CrewEntry(deps, crews, identity);
   const messages = new CrewMessages(deps);
+  let features: Feature[] = [];
+  const entry = new CrewEntry(deps, crews, identity, async (session) => {
+    for (const feature of features) {
+      await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
+    }
+  });
 
   const context: RelayContext = {
     config,
@@ -83,7 +88,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   router.use(coreHandlers(crews, identity, entry, messages, delivery), 'relay core');
-  const features = (options.features ?? []).map((build) => build(context));
+  features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
   const admin = adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken });
