@@ -3,7 +3,7 @@ import { DeviceId, type OutboundOf } from '../../protocol/index.js';
 import { SpotifyError } from '../../device/spotify/spotify-http.js';
 import type { Logger } from '../log.js';
 import type { CrewStore } from '../store/store.js';
-import { TokenBucket } from '../token-bucket.js';
+import { KeyedBuckets } from '../token-bucket.js';
 import type { SpotifyAccounts, SpotifyApp } from './accounts.js';
 import type { SigninFailure } from './signin-handoff.js';
 import type { TokenCipher } from './token-cipher.js';
@@ -57,12 +57,13 @@ const heldContext = (deviceId: string) => `legacy-tokens:${deviceId}`;
 export class LegacyHandoff {
   private readonly now: () => number;
   private readonly holdMs: number;
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly callbacks: KeyedBuckets;
   private readonly seenCodes = new Map<string, number>();
 
   constructor(private readonly deps: LegacyHandoffDeps) {
     this.now = deps.now ?? Date.now;
     this.holdMs = deps.holdMs ?? HOLD_MS;
+    this.callbacks = new KeyedBuckets(CALLBACKS_PER_SECOND, CALLBACKS_BURST, this.now, MAX_TRACKED);
   }
 
   /** Null when the state names no first/second-generation device of this relay (not a legacy callback). */
@@ -75,7 +76,7 @@ export class LegacyHandoff {
     const log = (outcome: string, extra: Record<string, unknown> = {}) =>
       this.deps.log.info({ deviceId, outcome, ...extra }, 'legacy spotify callback');
 
-    if (!this.allow(deviceId)) {
+    if (!this.callbacks.take(deviceId).ok) {
       log('rate_limited');
       return { ok: false, failure: 'rate_limited', deviceId };
     }
@@ -125,16 +126,6 @@ export class LegacyHandoff {
     const left = Math.max(1, tokens.expires_in - Math.floor((this.now() - at) / 1000));
     send({ type: 'spotify_auth_complete', tokens: { ...tokens, expires_in: left } });
     this.deps.log.info({ deviceId, outcome: 'delivered_after_reconnect' }, 'legacy spotify callback');
-  }
-
-  private allow(deviceId: string): boolean {
-    let bucket = this.buckets.get(deviceId);
-    if (!bucket) {
-      if (this.buckets.size >= MAX_TRACKED) this.buckets.delete(this.buckets.keys().next().value!);
-      bucket = new TokenBucket(CALLBACKS_PER_SECOND, CALLBACKS_BURST, this.now);
-      this.buckets.set(deviceId, bucket);
-    }
-    return bucket.take().ok;
   }
 
   private firstUse(code: string): boolean {
