@@ -118,6 +118,8 @@ export interface CrewStore {
   addMember(crewId: string, deviceId: string): Promise<{ leftCrewId: string | null; alreadyMember: boolean }>;
   /** Removes a membership. When the owner leaves, the longest-standing member becomes owner. */
   removeMember(crewId: string, deviceId: string): Promise<{ removed: boolean; newOwnerDeviceId: string | null }>;
+  /** Hands ownership to a member of the crew; false (nothing changed) when it is not one. */
+  transferOwnership(crewId: string, deviceId: string): Promise<boolean>;
   renameCrew(crewId: string, crewName: string): Promise<void>;
   /** Throws ProtocolError('crew_code_taken') when the new code is in use. */
   changeCrewCode(crewId: string, crewCode: string): Promise<void>;

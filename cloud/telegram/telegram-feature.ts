@@ -3,7 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import { CrewMessageBody, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
 import { newCrewCode, newCrewId } from '../crew-codes.js';
-import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
+import type { Feature, FeatureFactory, RelayContext, SessionView } from '../feature.js';
 import { HTTP_STATUS } from '../http-errors.js';
 import type { CrewRecord } from '../store/store.js';
 import { KeyedBuckets } from '../token-bucket.js';
@@ -68,6 +68,23 @@ export class TelegramFeature implements Feature {
     this.now = options.now ?? Date.now;
     this.calls = new KeyedBuckets(CALLS_PER_SECOND, CALLS_BURST, this.now, MAX_TRACKED_USERS);
     this.router = this.routes();
+  }
+
+  /**
+   * A crew made from Telegram is owned by that Telegram user until a gadget enters it: the
+   * first gadget becomes the owner (before it goes online, so its session knows), because a
+   * Telegram user cannot rename, rotate or remove from the bot.
+   */
+  async afterCrewEntry(session: SessionView): Promise<void> {
+    const deviceId = session.deviceId;
+    if (!deviceId || deviceId.startsWith(TELEGRAM_DEVICE_PREFIX)) return;
+    const { crews, telegram } = this.context.store;
+    const membership = await crews.getMembership(deviceId);
+    const crew = membership ? await crews.getCrew(membership.crewId) : null;
+    if (!crew || !(await telegram.telegramDevices([crew.ownerDeviceId])).has(crew.ownerDeviceId)) return;
+    if (await crews.transferOwnership(crew.crewId, deviceId)) {
+      this.context.log.info({ crewId: crew.crewId, deviceId, from: crew.ownerDeviceId }, 'first gadget in a Telegram-made crew became its owner');
+    }
   }
 
   async start(): Promise<void> {}

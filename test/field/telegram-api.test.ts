@@ -98,6 +98,25 @@ describe('the Telegram bot API as telegram_bot.py calls it', () => {
     expect(status.data).toEqual({ crew_code: crewCode, exists: true, devices_online: 1, device_names: ["Nathan's LEELOO"], telegram_users: 1 });
   });
 
+  it('the first gadget to enter a crew made from Telegram becomes its owner', async () => {
+    await start();
+    const crewCode = (await botPost('/api/telegram/crew/create', { telegram_user_id: ANA })).data.crew_code as string;
+    const first = await connect();
+    await first.request({ type: 'hello', protocol_version: 3, device_name: 'Ana gadget' }, isType('welcome'));
+    await first.request({ type: 'join_crew', crew_code: crewCode, display_name: 'Ana gadget' }, isType('crew_joined'));
+    const renamed = await first.request({ type: 'rename_crew', crew_name: 'Night owls', client_msg_id: 'r1' }, (f) => f.type === 'ack' || f.type === 'error');
+    expect(renamed.type).toBe('ack');
+
+    const second = await connect();
+    await second.request({ type: 'hello', protocol_version: 3, device_name: 'Bo' }, isType('welcome'));
+    const joined = await second.request({ type: 'join_crew', crew_code: crewCode, display_name: 'Bo' }, isType('crew_joined'));
+    const crew = joined.crew as { owner_device_id: string; crew_name: string };
+    expect(crew.crew_name).toBe('Night owls');
+    expect(crew.owner_device_id).not.toBe(`telegram:${ANA}`);
+    const refused = await second.request({ type: 'rename_crew', crew_name: 'Mine', client_msg_id: 'r2' }, (f) => f.type === 'ack' || f.type === 'error');
+    expect(refused.code).toBe('not_owner');
+  });
+
   it('join: crew_not_found for an unknown code, devices_online (a number) for a gadget crew', async () => {
     await start();
     const missing = await botPost('/api/telegram/crew/join', { telegram_user_id: ANA, crew_code: 'LEELOO-ZZZZ' });
