@@ -151,6 +151,10 @@ export function adminRoutes(deps: AdminDeps): express.Router {
 
   api.post('/devices/:deviceId/reset-credential', route(async (req, res) => {
     const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
+    // A reset would let the next hello take the id over: a Telegram member has no gadget to get the new secret.
+    if ((await store.telegram.telegramDevices([deviceId])).has(deviceId)) {
+      throw new ProtocolError('conflict', `Device ${deviceId} is a Telegram user of the bot, not a gadget: it has no credential to reset. Remove it from its crew instead.`);
+    }
     const result = await identity.resetCredential(deviceId);
     if (!result) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
     res.json({ device_id: deviceId, had_secret: result.hadSecret, disconnected: result.disconnected });

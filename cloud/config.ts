@@ -47,6 +47,8 @@ const EnvSchema = z.object({
   HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
   /** How often the listening history of each member signed in with Spotify is collected. */
   HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
+  /** Shared with the Telegram bot (its X-Api-Secret header); unset leaves /api/telegram/* open, as the fleet's relay did. */
+  TELEGRAM_API_SECRET: z.string().trim().transform((v) => (v === '' ? undefined : v)).optional(),
 });
 /** Every variable this schema reads (.env.example documents each; a test holds it to that). */
 export const RELAY_ENV_NAMES = Object.keys(EnvSchema.shape);
@@ -72,6 +74,8 @@ export interface RelayConfig {
   readonly adminToken?: string;
   /** History import and collection (cloud/history); defaults apply when absent. */
   readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly collectIntervalMs: number };
+  /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
+  readonly telegramApiSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: spotify.publicUrl,
     spotify: spotify.spotify,
     adminToken: e.ADMIN_TOKEN,
+    telegramApiSecret: e.TELEGRAM_API_SECRET,
     history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
   };
 }

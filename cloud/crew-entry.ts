@@ -1,7 +1,6 @@
 import { ProtocolError, type InboundOf } from '../protocol/index.js';
 import { newDeviceId } from './device-credentials.js';
 import type { CoreDeps, Crews } from './crews.js';
-import type { EntryAnsweredListener } from './feature.js';
 import type { Identity } from './identity.js';
 import type { Session } from './sessions.js';
 import type { CrewRecord } from './store/store.js';
@@ -16,21 +15,14 @@ export class CrewEntry {
   private readonly deps: CoreDeps;
   private readonly crews: Crews;
   private readonly identity: Identity;
-  private readonly afterAnswer = new Set<EntryAnsweredListener>();
+  private readonly afterAnswer: (session: Session) => Promise<void>;
 
-  constructor(deps: CoreDeps, crews: Crews, identity: Identity) {
+  /** `afterAnswer` runs right after the answer frame (features' afterCrewEntry). */
+  constructor(deps: CoreDeps, crews: Crews, identity: Identity, afterAnswer: (session: Session) => Promise<void> = async () => undefined) {
     this.deps = deps;
     this.crews = crews;
     this.identity = identity;
-  }
-
-  /**
-   * Adds a step that runs right after each entry answer, before backlog and fan-out: the
-   * place for frames held for a device until it came back (a legacy Spotify hand-off).
-   */
-  onAnswered(listener: EntryAnsweredListener): () => void {
-    this.afterAnswer.add(listener);
-    return () => this.afterAnswer.delete(listener);
+    this.afterAnswer = afterAnswer;
   }
 
   async register(session: Session, message: InboundOf<'register'>): Promise<void> {
@@ -134,13 +126,12 @@ export class CrewEntry {
     return created ?? (await this.deps.store.crews.getCrewByCode(code)) ?? this.crews.createCrew(deviceId, crewName);
   }
 
+  /** Right after the answer frame, before backlog and fan-out: frames held for the device follow it. */
   private async answered(session: Session): Promise<void> {
-    for (const listener of this.afterAnswer) {
-      try {
-        await listener(session);
-      } catch (error) {
-        this.deps.log.error({ err: error, deviceId: session.deviceId }, 'entry-answered listener failed');
-      }
+    try {
+      await this.afterAnswer(session);
+    } catch (error) {
+      this.deps.log.error({ err: error, deviceId: session.deviceId }, 'after-entry step failed');
     }
   }
 

@@ -24,6 +24,11 @@ export interface Feature {
   readonly handlers?: Partial<Record<InboundType, MessageHandler>>;
   /** HTTP routes, mounted at the root of the app. */
   readonly router?: express.Router;
+  /**
+   * Called right after the relay answered a register/create_crew/join_crew (the answer is the
+   * gadget's next frame), before the crew's backlog: for frames owed to the device itself.
+   */
+  afterCrewEntry?(session: SessionView): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -54,13 +59,6 @@ export interface SessionView {
 /** Called after an event is committed and fanned out, once per event (never for duplicates). */
 export type CrewEventListener = (event: CrewEvent, crewId: string) => void;
 
-/**
- * Runs right after the relay answered a device's `register`/`create_crew`/`join_crew` (the
- * answer older gadgets read as the very next frame), before its backlog or any fan-out:
- * whatever it sends follows the answer directly. Errors are logged; the entry goes on.
- */
-export type EntryAnsweredListener = (session: SessionView) => Promise<void> | void;
-
 export interface PublishFrom {
   readonly deviceId: string;
   readonly clientMsgId?: string;
@@ -77,8 +75,6 @@ export interface RelayContext {
   isOnline(deviceId: string): boolean;
   /** Subscribes to committed crew events; returns the unsubscribe function. */
   onCrewEvent(listener: CrewEventListener): () => void;
-  /** Subscribes to entry answers (see EntryAnsweredListener); returns the unsubscribe function. */
-  onEntryAnswered(listener: EntryAnsweredListener): () => void;
   /**
    * Where phones reach the relay, for links: PUBLIC_URL, or else this process's own
    * address (the real port once listening) — right on one machine, wrong behind a proxy.

@@ -4,7 +4,7 @@ import type { Logger } from './log.js';
 
 /** The HTTP status of each error code the JSON APIs answer with (anything else is 500). */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_owner: 403, not_found: 404, invalid_crew_code: 404,
+  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_owner: 403, not_found: 404, invalid_crew_code: 404, crew_not_found: 404,
   not_in_crew: 409, conflict: 409, crew_code_taken: 409, too_large: 413, rate_limited: 429, unavailable: 503,
   invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
 };

@@ -8,6 +8,7 @@ import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { openStore } from './store/store.js';
+import { telegramFeatureFactory } from './telegram/telegram-feature.js';
 
 /** Feature areas plugged into the relay; each area adds its factory here. */
 /** The Spotify feature first: `spotify.access` (ListeningAccess) is what the history collector uses. */
@@ -20,6 +21,8 @@ const FEATURES: FeatureFactory[] = [
   spotify.factory,
   queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack }),
   history.factory,
+  /** The Telegram bot's HTTP API (/api/telegram/*). */
+  telegramFeatureFactory(),
 ];
 
 /**

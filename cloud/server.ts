@@ -52,8 +52,13 @@ export function createRelay(options: RelayOptions): Relay {
   const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
   const crews = new Crews(deps);
   const identity = new Identity(deps, crews);
-  const entry = new CrewEntry(deps, crews, identity);
   const messages = new CrewMessages(deps);
+  let features: Feature[] = [];
+  const entry = new CrewEntry(deps, crews, identity, async (session) => {
+    for (const feature of features) {
+      await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
+    }
+  });
 
   const context: RelayContext = {
     config,
@@ -68,7 +73,6 @@ export function createRelay(options: RelayOptions): Relay {
     },
     isOnline: (deviceId) => registry.isOnline(deviceId),
     onCrewEvent: (listener) => delivery.onCrewEvent(listener),
-    onEntryAnswered: (listener) => entry.onAnswered(listener),
     publicUrl() {
       if (config.publicUrl) return config.publicUrl;
       const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
@@ -85,7 +89,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   router.use(coreHandlers(crews, identity, entry, messages, delivery), 'relay core');
-  const features = (options.features ?? []).map((build) => build(context));
+  features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
   const admin = adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken });

@@ -26,3 +26,25 @@ export class TokenBucket {
     return { ok: false, retryAfterMs: Math.ceil(((1 - this.tokens) / this.perSecond) * 1000) };
   }
 }
+
+/** One bucket per key (a device, a Telegram user), at most `maxKeys` remembered (the oldest is forgotten). */
+export class KeyedBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  take(key: string): ReturnType<TokenBucket['take']> {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
+      bucket = new TokenBucket(this.perSecond, this.burst, this.now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take();
+  }
+}

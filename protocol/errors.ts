@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   not_registered: 'Say hello (or register) before sending this message.',
   unauthorized: 'This device id belongs to another device; present its device secret.',
   invalid_crew_code: 'No crew has this code.',
+  /** The Telegram bot's API (telegram_bot.py branches on this exact word). */
+  crew_not_found: 'No crew has this code.',
   crew_code_taken: 'Another crew already uses this code.',
   not_in_crew: 'This device is not a member of a crew.',
   not_owner: 'Only the crew owner may do this.',

@@ -43,8 +43,11 @@ export class SpotifyAccounts {
     return `${this.accountsUrl}/authorize?${params}`;
   }
 
-  exchangeCode(input: { app: SpotifyApp; code: string; redirectUri: string; verifier: string }): Promise<TokenAnswer> {
-    return this.token(input.app, { grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.verifier });
+  /** Without a verifier (the field gadgets' authorize URL has no PKCE) the app's secret is the proof. */
+  exchangeCode(input: { app: SpotifyApp; code: string; redirectUri: string; verifier?: string }): Promise<TokenAnswer> {
+    const fields: Record<string, string> = { grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri };
+    if (input.verifier !== undefined) fields.code_verifier = input.verifier;
+    return this.token(input.app, fields);
   }
 
   refresh(input: { app: SpotifyApp; refreshToken: string }): Promise<TokenAnswer> {

@@ -11,7 +11,10 @@ import type { TokenCipher } from './token-cipher.js';
 import type { SigninSessionRecord, TokenStore } from './token-store.js';
 
 /** What the phone pages can show. */
-export type SigninFailure = 'invalid' | 'expired' | 'used' | 'denied' | 'spotify_down' | 'wrong_crew' | 'not_configured';
+export type SigninFailure =
+  | 'invalid' | 'expired' | 'used' | 'denied' | 'spotify_down' | 'wrong_crew' | 'not_configured'
+  // The legacy hand-off (cloud/spotify/legacy-handoff.ts): the gadget built the link itself.
+  | 'rate_limited' | 'code_rejected' | 'legacy_spotify_down';
 
 export type LandingResult = { ok: true; session: SigninSessionRecord } | { ok: false; failure: SigninFailure; session?: SigninSessionRecord };
 export type ContinueResult = { ok: true; authorizeUrl: string } | { ok: false; failure: SigninFailure; session?: SigninSessionRecord };

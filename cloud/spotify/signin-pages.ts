@@ -63,6 +63,18 @@ ${who(session)}
 <p>Signed in as <b>${escape(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`);
 }
 
+/** The gadget built its own sign-in link (first/second generation): no session, only its id. */
+export function legacySuccessPage(deviceName: string, delivered: boolean): Page {
+  const when = delivered
+    ? 'Your gadget has its sign-in now; you can close this page.'
+    : 'Your gadget is offline right now: it gets its sign-in when it next connects, within the next hour. You can close this page.';
+  return layout('Spotify connected', `
+<div class="mark" aria-hidden="true">✓</div>
+<h1>Spotify is connected</h1>
+<p class="who">Gadget <b>${escape(deviceName)}</b></p>
+<p>${escape(when)}</p>`);
+}
+
 export function codeEntryPage(wrongCode: string | null): Page {
   return layout('Enter the code', `
 <h1>Enter the code from your gadget</h1>
@@ -96,6 +108,18 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
   wrong_crew: {
     status: 409, title: 'This link is for another crew',
     text: 'The gadget changed crews since this link was made, so it cannot be used. Start the sign-in again from the gadget.',
+  },
+  rate_limited: {
+    status: 429, title: 'Too many sign-in attempts',
+    text: 'This gadget received several Spotify sign-ins in a short time, so the relay is pausing them. Wait a few minutes, then start the Spotify setup on the gadget again.',
+  },
+  code_rejected: {
+    status: 400, title: 'Spotify did not accept this sign-in',
+    text: 'The sign-in was already used or has run out, so the gadget was not connected. Start the Spotify setup on the gadget again and scan its new code.',
+  },
+  legacy_spotify_down: {
+    status: 502, title: 'Spotify is not answering',
+    text: 'Spotify did not complete the sign-in, so the gadget was not connected. Wait a minute, then start the Spotify setup on the gadget again and scan its new code.',
   },
   not_configured: {
     status: 503, title: 'Spotify sign-in is not set up here',

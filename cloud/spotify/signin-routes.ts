@@ -1,15 +1,19 @@
 import express from 'express';
+import type { LegacyHandoff } from './legacy-handoff.js';
 import { normaliseSigninCode, type SigninHandoff } from './signin-handoff.js';
-import { codeEntryPage, failurePage, landingPage, successPage, type Page } from './signin-pages.js';
+import { codeEntryPage, failurePage, landingPage, legacySuccessPage, successPage, type Page } from './signin-pages.js';
 
 /**
  * HTTP side of the hand-off:
  *   GET  /s                 code entry (for a person who cannot scan the QR)
  *   GET  /s/:code           landing: which gadget and crew, "Continue to Spotify"
  *   POST /s/:code/continue  303 to Spotify's authorize page
- *   GET  /spotify/callback  Spotify's redirect back; success or a failure page
+ *   GET  /spotify/callback  Spotify's redirect back; success or a failure page. A state that is
+ *                           no session of ours may be a field gadget's own link (its device id).
  */
-export function signinRouter(handoff: SigninHandoff | null, accountsUrl: string, now: () => number = Date.now): express.Router {
+export function signinRouter(
+  handoff: SigninHandoff | null, accountsUrl: string, now: () => number = Date.now, legacy: LegacyHandoff | null = null,
+): express.Router {
   const router = express.Router();
   router.use(['/s', '/spotify/callback'], (_req, res, next) => {
     // The callback URL carries a code: no caching, no referrer, no framing.
@@ -48,7 +52,12 @@ export function signinRouter(handoff: SigninHandoff | null, accountsUrl: string,
   router.get('/spotify/callback', async (req, res) => {
     if (!handoff) return send(res, failurePage('not_configured'));
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 2048 ? v : undefined);
-    const result = await handoff.callback({ code: text(req.query.code), state: text(req.query.state), error: text(req.query.error) });
+    const query = { code: text(req.query.code), state: text(req.query.state), error: text(req.query.error) };
+    const result = await handoff.callback(query);
+    if (!result.ok && result.failure === 'invalid' && !result.session && legacy) {
+      const old = await legacy.callback(query);
+      if (old) return send(res, old.ok ? legacySuccessPage(old.deviceName, old.delivered) : failurePage(old.failure));
+    }
     send(res, result.ok ? successPage(result.session, result.spotifyName) : failurePage(result.failure, result.session));
   });
   return router;

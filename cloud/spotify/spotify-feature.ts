@@ -4,6 +4,7 @@ import { ProtocolError } from '../../protocol/index.js';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../device/spotify/spotify-http.js';
 import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { SpotifyAccounts } from './accounts.js';
+import { LegacyHandoff } from './legacy-handoff.js';
 import { SigninHandoff } from './signin-handoff.js';
 import { signinRouter } from './signin-routes.js';
 import { SpotifyApps } from './spotify-apps.js';
@@ -23,6 +24,8 @@ export interface SpotifyFeatureOptions {
   readonly http?: SpotifyHttpOptions;
   readonly sessionTtlMs?: number;
   readonly offlineDeliveryMs?: number;
+  /** How long a legacy gadget's tokens wait for it to reconnect (default one hour). */
+  readonly legacyHoldMs?: number;
 }
 
 const NOT_CONFIGURED: ListeningAccess = {
@@ -43,6 +46,8 @@ export class SpotifyFeature implements Feature {
   readonly router: express.Router;
   readonly broker: TokenBroker | null;
   readonly handoff: SigninHandoff | null;
+  /** First/second-generation gadgets' own sign-in links (state = device id). */
+  readonly legacy: LegacyHandoff | null;
   private readonly apps: SpotifyApps | null;
   private pruneTimer: NodeJS.Timeout | null = null;
 
@@ -65,12 +70,17 @@ export class SpotifyFeature implements Feature {
         apiUrl: spotify.apiUrl, publicUrl: context.config.publicUrl, log: context.log, notifyDevice, now,
         sessionTtlMs: options.sessionTtlMs, offlineDeliveryMs: options.offlineDeliveryMs,
       });
+      this.legacy = new LegacyHandoff({
+        crews: context.store.crews, tokens: store, cipher, accounts, redirectUri: this.handoff.redirectUri, log: context.log, notifyDevice, now,
+        app: spotify.clientId ? { clientId: spotify.clientId, clientSecret: spotify.clientSecret ?? null } : null, holdMs: options.legacyHoldMs,
+      });
     } else {
       this.apps = null;
       this.broker = null;
       this.handoff = null;
+      this.legacy = null;
     }
-    this.router = signinRouter(this.handoff, spotify.accountsUrl, now);
+    this.router = signinRouter(this.handoff, spotify.accountsUrl, now, this.legacy);
     this.handlers = {
       spotify_signin_start: (s, m) => this.signinStart(s, m as InboundOf<'spotify_signin_start'>),
       spotify_token_request: (s, m) => this.tokenRequest(s, m as InboundOf<'spotify_token_request'>),
@@ -104,6 +114,12 @@ export class SpotifyFeature implements Feature {
   async stop(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = null;
+  }
+
+  /** A first/second-generation gadget is back: tokens held for it since an offline sign-in go out now. */
+  async afterCrewEntry(session: SessionView): Promise<void> {
+    if (!this.legacy || !session.deviceId || session.generation === 3) return;
+    await this.legacy.deliverHeld(session.deviceId, (message) => session.send(message));
   }
 
   private async signinStart(session: SessionView, message: InboundOf<'spotify_signin_start'>): Promise<void> {

@@ -80,6 +80,14 @@ export interface TokenStore {
   finishSession(code: string, status: 'completed' | 'open'): Promise<void>;
   pruneSessions(expiredBefore: number): Promise<number>;
 
+  /**
+   * Legacy hand-off (first/second-generation gadgets): tokens for a gadget that was offline
+   * when its sign-in completed, as ciphertext, kept until `expiresAt`. One per device (a newer replaces it).
+   */
+  holdLegacyTokens(deviceId: string, tokensEnc: string, expiresAt: number): Promise<void>;
+  /** Removes the device's held tokens and returns them when still within their time (expired ones are dropped). */
+  takeLegacyTokens(deviceId: string, now: number): Promise<string | null>;
+
   getCrewApp(crewId: string): Promise<CrewAppRecord | null>;
   saveCrewApp(app: CrewAppRecord): Promise<void>;
   removeCrewApp(crewId: string): Promise<boolean>;

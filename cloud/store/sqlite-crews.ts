@@ -239,6 +239,13 @@ export class SqliteCrewStore implements CrewStore {
     return this.db.transaction(() => this.leave(crewId, deviceId))();
   }
 
+  async transferOwnership(crewId: string, deviceId: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const member = this.q.membership.get(deviceId) as MemberRow | undefined;
+      return member?.crew_id === crewId && this.q.setOwner.run(deviceId, crewId).changes > 0;
+    })();
+  }
+
   async renameCrew(crewId: string, crewName: string): Promise<void> {
     if (this.q.rename.run(crewName, crewId).changes === 0) throw new ProtocolError('not_found', 'That crew does not exist.');
   }

@@ -2,6 +2,7 @@ import { openSqlite, type SqliteDatabase } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
+import { SqliteTelegramStore } from './sqlite-telegram.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
 import type { Store } from './store.js';
 
@@ -16,6 +17,7 @@ function openAreas(db: SqliteDatabase) {
     history: new SqliteHistoryStore(db),
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
+    telegram: new SqliteTelegramStore(db),
   };
 }
 

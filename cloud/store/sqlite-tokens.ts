@@ -44,6 +44,12 @@ const MIGRATIONS = [
      client_secret_enc TEXT,
      updated_at INTEGER NOT NULL
    );`,
+  // Legacy Spotify hand-off: tokens held (encrypted) for an offline first/second-generation gadget.
+  `CREATE TABLE spotify_legacy_held (
+     device_id TEXT PRIMARY KEY,
+     tokens_enc TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 interface GrantRow {
@@ -160,7 +166,22 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async pruneSessions(expiredBefore: number): Promise<number> {
+    this.db.prepare('DELETE FROM spotify_legacy_held WHERE expires_at < ?').run(expiredBefore);
     return this.db.prepare('DELETE FROM spotify_signin_sessions WHERE expires_at < ?').run(expiredBefore).changes;
+  }
+
+  async holdLegacyTokens(deviceId: string, tokensEnc: string, expiresAt: number): Promise<void> {
+    this.db
+      .prepare(`INSERT INTO spotify_legacy_held (device_id, tokens_enc, expires_at) VALUES (?, ?, ?)
+        ON CONFLICT(device_id) DO UPDATE SET tokens_enc = excluded.tokens_enc, expires_at = excluded.expires_at`)
+      .run(deviceId, tokensEnc, expiresAt);
+  }
+
+  async takeLegacyTokens(deviceId: string, now: number): Promise<string | null> {
+    const row = this.db.prepare('DELETE FROM spotify_legacy_held WHERE device_id = ? RETURNING tokens_enc, expires_at').get(deviceId) as
+      | { tokens_enc: string; expires_at: number }
+      | undefined;
+    return row && row.expires_at > now ? row.tokens_enc : null;
   }
 
   async getCrewApp(crewId: string): Promise<CrewAppRecord | null> {

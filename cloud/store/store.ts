@@ -4,6 +4,7 @@ import type { RelayConfig } from '../config.js';
 import type { HistoryStore } from '../history/history-store.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { TokenStore } from '../spotify/token-store.js';
+import type { TelegramStore } from '../telegram/telegram-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 /** A crew event as the relay hands it to the store: no seq or crew code yet. */
@@ -117,6 +118,8 @@ export interface CrewStore {
   addMember(crewId: string, deviceId: string): Promise<{ leftCrewId: string | null; alreadyMember: boolean }>;
   /** Removes a membership. When the owner leaves, the longest-standing member becomes owner. */
   removeMember(crewId: string, deviceId: string): Promise<{ removed: boolean; newOwnerDeviceId: string | null }>;
+  /** Hands ownership to a member of the crew; false (nothing changed) when it is not one. */
+  transferOwnership(crewId: string, deviceId: string): Promise<boolean>;
   renameCrew(crewId: string, crewName: string): Promise<void>;
   /** Throws ProtocolError('crew_code_taken') when the new code is in use. */
   changeCrewCode(crewId: string, crewCode: string): Promise<void>;
@@ -145,6 +148,8 @@ export interface Store {
   readonly queue: QueueStore;
   /** Spotify grants, sign-in sessions and crews' own apps, secrets encrypted (cloud/spotify/token-store.ts). */
   readonly tokens: TokenStore;
+  /** Which crew members are Telegram users of the bot (cloud/telegram/telegram-store.ts). */
+  readonly telegram: TelegramStore;
   // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
   /** Throws when the store is unreachable (/ready). */
   ping(): Promise<void>;

@@ -206,6 +206,8 @@ export class CrewPages {
       store.crews.getCrew(viewer.crewId), store.crews.listMembers(viewer.crewId), this.deps.queue.snapshot(viewer.crewId),
     ]);
     const latest = crew?.latestSeq ?? 0;
+    // Members who are Telegram users of the bot (no gadget) are marked as such.
+    const telegram = await store.telegram.telegramDevices(members.map((m) => m.deviceId));
     const events = await store.crews.readEvents(viewer.crewId, Math.max(0, latest - 500));
     const recent = events.map((e) => e.event).filter(isRecentItem).slice(-RECENT_EVENTS).reverse();
     return {
@@ -214,6 +216,7 @@ export class CrewPages {
         crew_name: crew?.crewName ?? viewer.crewName,
         members: members.map((m) => ({
           device_id: m.deviceId, display_name: m.displayName, is_owner: m.isOwner, online: this.deps.context.isOnline(m.deviceId),
+          ...(telegram.has(m.deviceId) ? { via: 'telegram' } : {}),
         })),
       },
       queue, recent, latest_seq: latest, link_expires_at: viewer.expiresAt, server_time: this.deps.now(),

@@ -109,6 +109,23 @@ export function storeContract(factory: StoreFactory): void {
       expect(await store.crews.removeMember(crew.crewId, 'dev-a')).toEqual({ removed: false, newOwnerDeviceId: null });
     });
 
+    it('transfers ownership to a member only', async () => {
+      const crew = await crewWith('AAAB', 'dev-a', 'dev-b');
+      await crewWith('AAAC', 'dev-c');
+      expect(await store.crews.transferOwnership(crew.crewId, 'dev-c')).toBe(false);
+      expect((await store.crews.getCrew(crew.crewId))?.ownerDeviceId).toBe('dev-a');
+      expect(await store.crews.transferOwnership(crew.crewId, 'dev-b')).toBe(true);
+      expect((await store.crews.listMembers(crew.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([['dev-a', false], ['dev-b', true]]);
+    });
+
+    it('records Telegram users and says which device ids are theirs', async () => {
+      await store.crews.saveDevice({ deviceId: 'telegram:42', displayName: 'Ana', secretHash: 'f'.repeat(64) });
+      const first = await store.telegram.saveUser('42', 'telegram:42');
+      expect(await store.telegram.saveUser('42', 'telegram:42')).toEqual(first);
+      expect(await store.telegram.telegramDevices(['telegram:42', 'dev-x'])).toEqual(new Set(['telegram:42']));
+      expect(await store.telegram.telegramDevices([])).toEqual(new Set());
+    });
+
     it('renames and changes codes; a taken code is refused', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       await crewWith('BBBB', 'dev-b');

@@ -52,7 +52,6 @@ class Host {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
       },
-      onEntryAnswered: () => () => undefined,
       publicUrl: () => 'https://leeloo.example',
     };
   }
