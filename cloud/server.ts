@@ -211,7 +211,7 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
         delivery.endResumeWindow(s);
         throw new ProtocolError('not_in_crew', `This device is not in crew ${m.crew_code}; its crew is ${crew.crewCode}.`);
       }
-      await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId));
+      await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId), m.epoch);
     },
   };
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite, runMigrations } from '../../cloud/store/sqlite.js';
+import type { SqliteDatabase } from '../../cloud/store/sqlite.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { openStore } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -62,9 +63,13 @@ describe('sqlite file and migrations', () => {
 
   it('reopening an existing store runs no migration again', async () => {
     dir = await makeTempDir('leeloo-store-');
-    await (await openStore({ dataDir: dir, redisUrl: undefined })).close();
+    const applied = (db: SqliteDatabase) => db.prepare("SELECT version, applied_at FROM schema_migrations WHERE area = 'crews' ORDER BY version").all();
+    const first = openSqliteStore(file());
+    const before = applied(first.db);
+    await first.close();
     const store = openSqliteStore(file());
-    expect(store.db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'crews'").pluck().get()).toBe(2);
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(applied(store.db)).toEqual(before);
     await store.close();
   });
 
