@@ -4,6 +4,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { requireMetricsAccess } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
 import { CrewMessages } from './crew-messages.js';
@@ -44,7 +45,10 @@ const RETENTION_SWEEP_MS = 3_600_000;
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
-  const metrics = createRelayMetrics({ connections: () => registry.all.size, devicesOnline: () => registry.deviceCount });
+  const metrics = createRelayMetrics(
+    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline() },
+    { version: config.version },
+  );
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
   let boundPort = config.port;
@@ -58,6 +62,7 @@ export function createRelay(options: RelayOptions): Relay {
     config,
     store,
     log,
+    metrics: metrics.features,
     publish: (crewId, event, from) => delivery.publish(crewId, event, from),
     sendToDevice(deviceId, message) {
       const session = registry.deviceSession(deviceId);
@@ -92,6 +97,7 @@ export function createRelay(options: RelayOptions): Relay {
     store,
     metrics,
     startedAt: Date.now(),
+    metricsGate: requireMetricsAccess(config.metrics ?? { allow: ['loopback'] }, log),
     connections: () => registry.all.size,
     devicesOnline: () => registry.deviceCount,
     stopping: () => stopping,
