@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite, runMigrations } from '../../cloud/store/sqlite.js';
@@ -71,6 +72,21 @@ describe('sqlite file and migrations', () => {
     expect(before.length).toBeGreaterThanOrEqual(3);
     expect(applied(store.db)).toEqual(before);
     await store.close();
+  });
+
+  it('creates the data dir 0700 and the database files 0600, and tightens a database file left readable', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const dataDir = path.join(dir, 'srv', 'leeloo');
+    const mode = (file: string) => fs.statSync(file).mode & 0o777;
+    const store = await openStore({ dataDir, redisUrl: undefined });
+    await store.crews.saveDevice({ deviceId: 'ana', displayName: 'Ana' });
+    expect(mode(path.join(dir, 'srv'))).toBe(0o700);
+    expect(mode(dataDir)).toBe(0o700);
+    for (const file of ['leeloo.db', 'leeloo.db-wal', 'leeloo.db-shm']) expect(mode(path.join(dataDir, file)), file).toBe(0o600);
+    await store.close();
+    fs.chmodSync(path.join(dataDir, 'leeloo.db'), 0o644);
+    await (await openStore({ dataDir, redisUrl: undefined })).close();
+    expect(mode(path.join(dataDir, 'leeloo.db'))).toBe(0o600);
   });
 
   it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {
