@@ -82,6 +82,16 @@ function bearerOf(header: string | undefined): string {
   return /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1] ?? '';
 }
 
+/** True when `candidate` is the configured admin token (constant-time; false while none is set). */
+export function adminTokenMatches(token: string | undefined, candidate: string): boolean {
+  return token !== undefined && timingSafeEqual(digest(candidate), digest(token));
+}
+
+/** What the operator page keeps in its cookie instead of the token itself. */
+export function adminTokenDigest(token: string): string {
+  return createHash('sha256').update(`leeloo-operator\n${token}`, 'utf8').digest('base64url');
+}
+
 // Comparing fixed-length digests keeps the comparison constant-time whatever the lengths.
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();

@@ -15,6 +15,7 @@ import { Identity } from './identity.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { operatorRoutes } from './operator-page.js';
 import { Session, SessionRegistry } from './sessions.js';
 import { statusRoutes } from './status-routes.js';
 import type { Store } from './store/store.js';
@@ -91,12 +92,18 @@ export function createRelay(options: RelayOptions): Relay {
   const features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
-  const admin = adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken });
+  const startedAt = Date.now();
+  const admin = express.Router();
+  admin.use(operatorRoutes({
+    store, registry, errors: metrics.errors, log, dataDir: config.dataDir, version: config.version, startedAt,
+    adminToken: config.adminToken, relayClientId: config.spotify.clientId,
+  }));
+  admin.use(adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken }));
   const app = buildApp(config, log, features, admin, {
     version: config.version,
     store,
     metrics,
-    startedAt: Date.now(),
+    startedAt,
     metricsGate: requireMetricsAccess(config.metrics ?? { allow: ['loopback'] }, log),
     connections: () => registry.all.size,
     devicesOnline: () => registry.deviceCount,
