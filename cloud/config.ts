@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAddressEntry } from './admin-auth.js';
 import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.js';
 
 /**
@@ -42,6 +43,14 @@ const EnvSchema = z.object({
   /** Bearer token of the admin API; unset turns the admin API off. */
   ADMIN_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
     .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
+  /** Bearer token that opens /metrics from anywhere; METRICS_ALLOW lists addresses that need none. */
+  METRICS_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
+  METRICS_ALLOW: z
+    .string()
+    .default('loopback')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every((entry) => parseAddressEntry(entry) !== null), 'must be a comma-separated list of loopback, addresses and subnets (e.g. loopback,10.0.0.0/8)'),
   /** History import: plays heard for less than this are skipped; the largest upload accepted. */
   HISTORY_MIN_PLAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
@@ -72,6 +81,8 @@ export interface RelayConfig {
   readonly spotify: SpotifyConfig;
   /** ADMIN_TOKEN; the admin API answers 503 without one. */
   readonly adminToken?: string;
+  /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */
+  readonly metrics?: { readonly token?: string; readonly allow: readonly string[] };
   /** History import and collection (cloud/history); defaults apply when absent. */
   readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly collectIntervalMs: number };
   /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
@@ -114,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     spotify: spotify.spotify,
     adminToken: e.ADMIN_TOKEN,
     telegramApiSecret: e.TELEGRAM_API_SECRET,
+    metrics: { token: e.METRICS_TOKEN, allow: e.METRICS_ALLOW },
     history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
   };
 }

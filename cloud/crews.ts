@@ -65,6 +65,7 @@ export class Crews {
         is_owner: m.isOwner,
       })),
       latest_seq: crew.latestSeq,
+      epoch: crew.epoch,
     };
   }
 

@@ -180,17 +180,23 @@ export class Delivery {
     await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, () => undefined);
   }
 
-  /** The current protocol's resume: everything after afterSeq in order, then `resumed`; or `resync`. */
-  async resume(session: Session, afterSeq: number, state: () => Promise<CrewState>): Promise<void> {
+  /**
+   * The current protocol's resume: everything after afterSeq in order, then `resumed`; or
+   * `resync` when the device is ahead of this log, the history it needs is gone, or its
+   * seq belongs to another copy of the log (a restore from backup renewed the epoch).
+   */
+  async resume(session: Session, afterSeq: number, state: () => Promise<CrewState>, epoch?: string): Promise<void> {
     const crew = session.crew!;
     // Hold live events from here on, so none overtakes the replay.
     session.replaying = true;
     session.awaitingResume = false;
     try {
-      const latest = (await this.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0;
+      const record = await this.store.crews.getCrew(crew.crewId);
+      const latest = record?.latestSeq ?? 0;
       const first = await this.store.crews.firstSeq(crew.crewId);
       const gone = afterSeq < latest && (first === null || first > afterSeq + 1);
-      const reason = afterSeq > latest ? 'ahead_of_relay' : gone ? 'history_gone' : null;
+      const otherLog = epoch !== undefined && epoch !== record?.epoch;
+      const reason = otherLog ? 'epoch_changed' : afterSeq > latest ? 'ahead_of_relay' : gone ? 'history_gone' : null;
       if (reason) {
         const current = await state();
         session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
@@ -199,7 +205,7 @@ export class Delivery {
       }
       session.sentSeq = afterSeq;
       await this.replay(session, afterSeq, latest, true, (replayed) => {
-        session.send({ type: 'resumed', crew_code: crew.crewCode, after_seq: afterSeq, latest_seq: latest, replayed });
+        session.send({ type: 'resumed', crew_code: crew.crewCode, after_seq: afterSeq, latest_seq: latest, replayed, epoch: record?.epoch });
       });
     } finally {
       this.release(session);

@@ -7,6 +7,7 @@ import type {
   InboundType,
   OutboundMessage,
 } from '../protocol/index.js';
+import type { SpotifyCallOutcome } from '../device/spotify/spotify-http.js';
 import type { RelayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { CrewEventInput, Store } from './store/store.js';
@@ -64,10 +65,20 @@ export interface PublishFrom {
   readonly clientMsgId?: string;
 }
 
+
+/** Counters the features report into (cloud/metrics.ts renders them on /metrics). */
+export interface FeatureMetrics {
+  spotifyCall(outcome: SpotifyCallOutcome): void;
+  spotifyRefreshFailed(reason: string): void;
+  queueAction(action: string): void;
+  historyImport(outcome: string): void;
+}
+
 export interface RelayContext {
   readonly config: RelayConfig;
   readonly store: Store;
   readonly log: Logger;
+  readonly metrics: FeatureMetrics;
   /** Stores the event under the crew's next seq, then fans it out. Resolves after commit. */
   publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }>;
   /** Sends to one device if it is connected to this process (false if not). */

@@ -9,7 +9,7 @@ export interface RelayStatus {
   readonly ready: boolean;
 }
 
-const escapeHtml = (text: string) =>
+export const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function formatUptime(seconds: number): string {
@@ -45,6 +45,7 @@ export function renderLandingPage(status: RelayStatus): string {
   table { border-collapse: collapse; width: 100%; margin: 1.5rem 0; }
   th, td { text-align: left; padding: .45rem .2rem; border-bottom: 1px solid #333; }
   th { color: #999; font-weight: normal; width: 45%; }
+  a { color: #ff9fc8; }
   code { background: #222; padding: .1rem .3rem; border-radius: 3px; }
   .ok { color: #6f6; } .bad { color: #f66; }
 </style>
@@ -62,7 +63,9 @@ ${rows
   .join('\n')}
 </table>
 <p>Gadgets connect to <code>/ws</code> on this host (<code>wss://</code> behind a TLS proxy).
-Operators: <code>/health</code>, <code>/ready</code> and <code>/metrics</code>.</p>
+Operators: <code>/health</code>, <code>/ready</code>, <code>/metrics</code> (from the addresses in
+<code>METRICS_ALLOW</code> or with <code>METRICS_TOKEN</code>) and the <a href="/operator">status page</a>
+(<code>ADMIN_TOKEN</code>).</p>
 </main>
 </body>
 </html>

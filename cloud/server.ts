@@ -4,6 +4,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { requireMetricsAccess } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
 import { CrewMessages } from './crew-messages.js';
@@ -14,6 +15,7 @@ import { Identity } from './identity.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { operatorRoutes } from './operator-page.js';
 import { deliveryProof, Session, SessionRegistry } from './sessions.js';
 import { statusRoutes } from './status-routes.js';
 import type { Store } from './store/store.js';
@@ -45,7 +47,10 @@ const RETENTION_SWEEP_MS = 3_600_000;
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
-  const metrics = createRelayMetrics({ connections: () => registry.all.size, devicesOnline: () => registry.deviceCount });
+  const metrics = createRelayMetrics(
+    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline() },
+    { version: config.version },
+  );
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
   let boundPort = config.port;
@@ -64,6 +69,7 @@ export function createRelay(options: RelayOptions): Relay {
     config,
     store,
     log,
+    metrics: metrics.features,
     publish: (crewId, event, from) => delivery.publish(crewId, event, from),
     sendToDevice(deviceId, message) {
       const session = registry.deviceSession(deviceId);
@@ -92,12 +98,19 @@ export function createRelay(options: RelayOptions): Relay {
   features = (options.features ?? []).map((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
-  const admin = adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken });
+  const startedAt = Date.now();
+  const admin = express.Router();
+  admin.use(operatorRoutes({
+    store, registry, errors: metrics.errors, log, dataDir: config.dataDir, version: config.version, startedAt,
+    adminToken: config.adminToken, relayClientId: config.spotify.clientId,
+  }));
+  admin.use(adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken }));
   const app = buildApp(config, log, features, admin, {
     version: config.version,
     store,
     metrics,
-    startedAt: Date.now(),
+    startedAt,
+    metricsGate: requireMetricsAccess(config.metrics ?? { allow: ['loopback'] }, log),
     connections: () => registry.all.size,
     devicesOnline: () => registry.deviceCount,
     stopping: () => stopping,
@@ -220,7 +233,7 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
         delivery.endResumeWindow(s);
         throw new ProtocolError('not_in_crew', `This device is not in crew ${m.crew_code}; its crew is ${crew.crewCode}.`);
       }
-      await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId));
+      await delivery.resume(s, m.after_seq, () => crews.state(crew.crewId), m.epoch);
     },
   };
 }

@@ -203,4 +203,16 @@ export class SessionRegistry {
   get deviceCount(): number {
     return this.byDevice.size;
   }
+
+  /** Identified gadgets on open connections: first/second generation (legacy) and current. */
+  gadgetsOnline(): { legacy: number; current: number } {
+    let legacy = 0;
+    let current = 0;
+    for (const session of this.all) {
+      if (!session.deviceId || session.closing) continue;
+      if (session.generation < 3) legacy += 1;
+      else current += 1;
+    }
+    return { legacy, current };
+  }
 }

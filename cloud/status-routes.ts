@@ -1,4 +1,4 @@
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import type { Store } from './store/store.js';
 import type { RelayMetrics } from './metrics.js';
 import { renderLandingPage } from './landing-page.js';
@@ -8,6 +8,8 @@ export interface StatusSource {
   readonly store: Store;
   readonly metrics: RelayMetrics;
   readonly startedAt: number;
+  /** Lets a /metrics request through, or answers it (cloud/admin-auth.ts requireMetricsAccess). */
+  readonly metricsGate: RequestHandler;
   connections(): number;
   devicesOnline(): number;
   stopping(): boolean;
@@ -51,8 +53,8 @@ export function statusRoutes(source: StatusSource): express.Router {
     res.status(503).json({ code: 'unavailable', message });
   });
 
-  router.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(source.metrics.registry.render());
+  router.get('/metrics', source.metricsGate, async (_req, res) => {
+    res.type(source.metrics.registry.contentType).send(await source.metrics.registry.metrics());
   });
 
   router.get('/', async (_req, res) => {

@@ -79,6 +79,8 @@ export class RelayClient {
   private deviceIdValue: string | null = null;
   private deviceSecret: string | null = null;
   private crew: CrewState | null = null;
+  /** The log epoch each crew seq was seen in (kept while the process runs; sent with resume). */
+  private readonly logEpochs = new Map<string, string>();
   private sentThisConnection = new Set<string>();
   /** When the relay last sent a frame this device could read (garbage does not count as alive). */
   private lastFrameAt = 0;
@@ -353,13 +355,17 @@ export class RelayClient {
     if (seen === null && reason !== 'welcome') {
       // A new member starts from now; the crew's past is not replayed onto its screen.
       await this.lastSeq.set(seqKey(crew), crew.latest_seq);
+      if (crew.epoch) this.logEpochs.set(seqKey(crew), crew.epoch);
       this.markReady();
       return;
     }
     // After `welcome` the relay holds live events until this device says where it is, so
     // a member that knows no seq (its file was lost) still resumes, from the crew's present.
     this.phase = 'resuming';
-    this.socket?.send(JSON.stringify({ type: 'resume', crew_code: crew.crew_code, after_seq: seen ?? crew.latest_seq }));
+    // The epoch our seq came from: a relay restored from a backup has a new one and answers resync.
+    const epoch = this.logEpochs.get(seqKey(crew));
+    this.socket?.send(JSON.stringify({ type: 'resume', crew_code: crew.crew_code, after_seq: seen ?? crew.latest_seq, ...(epoch ? { epoch } : {}) }));
+    if (crew.epoch) this.logEpochs.set(seqKey(crew), crew.epoch);
   }
 
   /**
@@ -378,6 +384,7 @@ export class RelayClient {
     this.options.log.warn({ reason: message.reason }, 'relay asked for a resync; taking its current crew state');
     this.crew = message.crew;
     await this.lastSeq.set(seqKey(message.crew), message.crew.latest_seq);
+    if (message.crew.epoch) this.logEpochs.set(seqKey(message.crew), message.crew.epoch);
     this.emit({ kind: 'crew', crew: message.crew, reason: 'resync' });
     if (this.phase !== 'ready') this.markReady();
   }

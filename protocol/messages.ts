@@ -72,6 +72,9 @@ const stateChange = { client_msg_id: ClientMsgId.optional() };
 // Device → relay
 // ---------------------------------------------------------------------------
 
+/** Names one copy of a crew's log (see CrewState.epoch). */
+const LogEpoch = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
 export const Inbound = {
   // First generation. `protocol_version` and `device_secret` are the current protocol's
   // additions; first-generation gadgets omit both. Without a device_id the relay issues one
@@ -135,7 +138,8 @@ export const Inbound = {
     device_secret: DeviceSecret.optional(),
     device_name: DisplayName,
   }),
-  resume: z.object({ type: z.literal('resume'), crew_code: CrewWord, after_seq: Seq }),
+  /** `epoch`: the crew log's epoch the device's after_seq belongs to (from its last welcome/resumed/resync). */
+  resume: z.object({ type: z.literal('resume'), crew_code: CrewWord, after_seq: Seq, epoch: LogEpoch.optional() }),
   leave_crew: z.object({ type: z.literal('leave_crew'), ...stateChange }),
   rename_crew: z.object({ type: z.literal('rename_crew'), crew_name: ShortText(40), ...stateChange }),
   remove_member: z.object({ type: z.literal('remove_member'), device_id: DeviceId, ...stateChange }),
@@ -181,6 +185,11 @@ export const CrewState = z.object({
   owner_device_id: DeviceId,
   members: z.array(Member),
   latest_seq: Seq,
+  /**
+   * Names this copy of the crew's log: renewed when the relay's store is restored from a
+   * backup, so seqs a device saw before the restore are not taken for the restored log's.
+   */
+  epoch: LogEpoch.optional(),
 });
 export type CrewState = z.infer<typeof CrewState>;
 
@@ -298,11 +307,13 @@ export const Outbound = {
     after_seq: Seq,
     latest_seq: Seq,
     replayed: z.number().int().nonnegative(),
+    epoch: LogEpoch.optional(),
   }),
   resync: z.object({
     type: z.literal('resync'),
     crew_code: CrewWord,
-    reason: z.enum(['history_gone', 'ahead_of_relay']),
+    /** epoch_changed: the relay's log was restored from a backup since the device's after_seq. */
+    reason: z.enum(['history_gone', 'ahead_of_relay', 'epoch_changed']),
     crew: CrewState,
   }),
   member_left: z.object({

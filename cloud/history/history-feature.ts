@@ -35,12 +35,13 @@ export class HistoryFeature implements Feature {
     this.jobs = new ImportJobs({
       store: context.store.history, log, maxUploadBytes: settings.maxUploadBytes, minPlayMs: settings.minPlayMs,
       uploadDir: path.join(context.config.dataDir, 'imports'),
+      onFinished: context.metrics.historyImport,
     });
     this.collector = new ListeningCollector({
       history: context.store.history,
       access,
       // A 429 is not waited out here: the collector moves that member back and goes on.
-      http: new SpotifyHttp({ maxRateLimitRetries: 0 }),
+      http: new SpotifyHttp({ maxRateLimitRetries: 0, onOutcome: context.metrics.spotifyCall }),
       apiUrl: context.config.spotify.apiUrl,
       log,
       intervalMs: options.collectIntervalMs ?? settings.collectIntervalMs,

@@ -30,6 +30,8 @@ export interface ImportJobsOptions {
   readonly maxUploadBytes: number;
   readonly minPlayMs: number;
   readonly limits?: ZipLimits;
+  /** Told how each import ended: `done`, or the error code it failed with. */
+  readonly onFinished?: (outcome: string) => void;
   /**
    * Where uploads wait for their turn: under the data dir, so that a large upload lands
    * on the store's disk (not a RAM-backed /tmp) and a crash's leftovers are found again.
@@ -127,11 +129,13 @@ export class ImportJobs {
       });
       const last = this.jobs.get(queued.job_id) ?? queued;
       this.update({ ...last, state: 'done', bytes_read: last.bytes_total, counts: result.counts });
+      this.options.onFinished?.('done');
       this.options.log.info({ jobId: queued.job_id, member: queued.member_id, counts: result.counts }, 'history import done');
     } catch (error) {
       const failure = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
       if (!(error instanceof ProtocolError)) this.options.log.error({ err: error, jobId: queued.job_id }, 'history import failed');
       this.update({ ...(this.jobs.get(queued.job_id) ?? queued), state: 'failed', error: { code: failure.code, message: failure.message } });
+      this.options.onFinished?.(failure.code);
     } finally {
       this.busyMembers.delete(queued.member_id);
       await fs.promises.rm(file, { force: true });

@@ -119,12 +119,12 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
     res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit }) });
   }));
 
-  router.get('/history/export.json', route(async (_req, res, viewer) => {
-    await streamDownload(res, 'application/json; charset=utf-8', `leeloo-${viewer.deviceId}.json`, memberJson(deps.store, viewer.deviceId, now()));
+  router.get('/history/export.json', route(async (req, res, viewer) => {
+    await streamDownload(req, res, deps.log, 'application/json; charset=utf-8', `leeloo-${viewer.deviceId}.json`, () => memberJson(deps.store, viewer.deviceId, now()));
   }));
 
-  router.get('/history/export.csv', route(async (_req, res, viewer) => {
-    await streamDownload(res, 'text/csv; charset=utf-8', `leeloo-${viewer.deviceId}.csv`, memberCsv(deps.store, viewer.deviceId));
+  router.get('/history/export.csv', route(async (req, res, viewer) => {
+    await streamDownload(req, res, deps.log, 'text/csv; charset=utf-8', `leeloo-${viewer.deviceId}.csv`, () => memberCsv(deps.store, viewer.deviceId));
   }));
 
   router.post('/history/import', route(async (req, res, viewer) => {
@@ -170,9 +170,26 @@ function streamJob(jobs: ImportJobs, job: ImportJobView, req: Request, res: Resp
   if (res.writableEnded) unsubscribe();
 }
 
-async function streamDownload(res: Response, type: string, fileName: string, body: AsyncIterable<string>): Promise<void> {
+/**
+ * A download of the member's whole history. HEAD gets the headers only (the export is not
+ * read); a client that goes away mid-download (a phone locking its screen) is normal and
+ * logged at debug, not as a failed request.
+ */
+async function streamDownload(req: Request, res: Response, log: Logger, type: string, fileName: string, body: () => AsyncIterable<string>): Promise<void> {
   res.writeHead(200, { 'content-type': type, 'content-disposition': `attachment; filename="${fileName}"`, 'cache-control': 'no-store' });
-  await pipeline(Readable.from(body), res);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(Readable.from(body()), res);
+  } catch (error) {
+    if (!res.writableFinished && (res.destroyed || req.destroyed)) {
+      log.debug({ path: req.originalUrl, err: (error as Error).message }, 'download ended before it was complete');
+      return;
+    }
+    throw error;
+  }
 }
 
 /**

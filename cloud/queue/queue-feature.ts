@@ -116,6 +116,7 @@ export class QueueFeature implements Feature {
 
   /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
   async run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult> {
+    this.context.metrics.queueAction(command.type);
     if (command.type === 'airhorn') return this.airhorn(crewId, actor, command.client_msg_id);
     const from = { deviceId: actor.deviceId, clientMsgId: command.client_msg_id };
     const done = await this.mutate(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);

@@ -57,13 +57,14 @@ export class SpotifyFeature implements Feature {
     const notifyDevice = context.sendToDevice.bind(context);
     if (spotify.encryptionKey && context.config.publicUrl) {
       const cipher = new TokenCipher(spotify.encryptionKey, spotify.previousKeys);
-      const http = new SpotifyHttp({ now, ...options.http });
+      const http = new SpotifyHttp({ now, onOutcome: context.metrics.spotifyCall, ...options.http });
       const accounts = new SpotifyAccounts(http, spotify.accountsUrl);
       const store = context.store.tokens;
       this.apps = new SpotifyApps(store, cipher, spotify.clientId ? { clientId: spotify.clientId, clientSecret: spotify.clientSecret ?? null } : null);
       this.broker = new TokenBroker({
         store, cipher, accounts, apps: this.apps, apiUrl: spotify.apiUrl, log: context.log, now, notifyDevice,
         crewOf: async (deviceId) => (await context.store.crews.getMembership(deviceId))?.crewId ?? null,
+        onRefreshFailed: context.metrics.spotifyRefreshFailed,
       });
       this.handoff = new SigninHandoff({
         store, crews: context.store.crews, cipher, accounts, apps: this.apps, broker: this.broker, http,

@@ -48,6 +48,8 @@ export interface TokenBrokerDeps {
   readonly now?: () => number;
   /** Tokens expiring within this margin are refreshed before they are handed out. */
   readonly refreshMarginMs?: number;
+  /** Told of every failed refresh: `revoked`, `app_changed`, or the SpotifyError code. */
+  readonly onRefreshFailed?: (reason: string) => void;
 }
 
 const refreshContext = (deviceId: string) => `refresh:${deviceId}`;
@@ -151,6 +153,7 @@ export class TokenBroker {
       answer = await this.deps.accounts.refresh({ app, refreshToken });
     } catch (error) {
       if (error instanceof SpotifyError && error.code === 'invalid_grant') return this.afterInvalidGrant(grant);
+      this.deps.onRefreshFailed?.(error instanceof SpotifyError ? error.code : 'error');
       throw error;
     }
     const expiresAt = this.now() + answer.expires_in * 1000;
@@ -176,6 +179,7 @@ export class TokenBroker {
   }
 
   private async kill(grant: GrantRecord, reason: 'revoked' | 'app_changed'): Promise<never> {
+    this.deps.onRefreshFailed?.(reason);
     await this.deps.store.markGrantDead(grant.deviceId, reason, grant.refreshTokenEnc);
     this.deps.log.warn({ deviceId: grant.deviceId, reason }, 'spotify grant is dead; the gadget must sign in again');
     const error = new SigninRequiredError(reason);

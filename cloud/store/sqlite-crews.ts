@@ -59,10 +59,18 @@ const MIGRATIONS = [
   // The operator's reset-credential (admin API): set with the secret cleared, ended by the next secret.
   `ALTER TABLE devices ADD COLUMN secret_reset_at INTEGER;
    CREATE INDEX crews_by_created ON crews(created_at, crew_id);`,
+  // The epoch of each crew's log: renewed by scripts/restore.ts (renewLogEpochs) after a restore.
+  `ALTER TABLE crews ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
+   UPDATE crews SET epoch = lower(hex(randomblob(8)));`,
 ];
 
+/** Gives every crew's log a new epoch: run on a restored copy, before the relay opens it. */
+export function renewLogEpochs(db: SqliteDatabase): number {
+  return db.prepare('UPDATE crews SET epoch = lower(hex(randomblob(8)))').run().changes;
+}
+
 interface DeviceRow { device_id: string; display_name: string; secret_hash: string | null; secret_reset_at: number | null; created_at: number; last_seen_at: number }
-interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number }
+interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number; epoch: string }
 interface CrewSummaryRow extends CrewRow { owner_name: string; member_count: number }
 interface MemberRow { crew_id: string; device_id: string; display_name: string; owner_device_id: string; joined_at: number; delivered_seq: number }
 interface EventRow { crew_id: string; seq: number; at: number; body: string; crew_code: string }
@@ -72,7 +80,7 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
   createdAt: r.created_at, lastSeenAt: r.last_seen_at,
 });
 const toCrew = (r: CrewRow): CrewRecord => ({
-  crewId: r.crew_id, crewCode: r.crew_code, crewName: r.crew_name, ownerDeviceId: r.owner_device_id, latestSeq: r.latest_seq, createdAt: r.created_at,
+  crewId: r.crew_id, crewCode: r.crew_code, crewName: r.crew_name, ownerDeviceId: r.owner_device_id, latestSeq: r.latest_seq, createdAt: r.created_at, epoch: r.epoch,
 });
 const toCrewSummary = (r: CrewSummaryRow): CrewSummary => ({ ...toCrew(r), ownerName: r.owner_name, memberCount: r.member_count });
 const toMember = (r: MemberRow): MemberRecord => ({
@@ -120,7 +128,7 @@ export class SqliteCrewStore implements CrewStore {
          WHERE (c.created_at, c.crew_id) > (?, ?) ORDER BY c.created_at, c.crew_id LIMIT ?`,
       ),
       insertCrew: db.prepare(
-        'INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, created_at) VALUES (@crewId, @crewCode, @crewName, @ownerDeviceId, @now)',
+        'INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, created_at, epoch) VALUES (@crewId, @crewCode, @crewName, @ownerDeviceId, @now, lower(hex(randomblob(8))))',
       ),
       crew: db.prepare('SELECT * FROM crews WHERE crew_id = ?'),
       crewByCode: db.prepare('SELECT * FROM crews WHERE crew_code = ?'),

@@ -9,7 +9,7 @@ export type SqliteDatabase = Database.Database;
  * synchronous=FULL makes a commit durable before the relay acknowledges anything.
  */
 export function openSqlite(file: string): SqliteDatabase {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') createPrivateFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -22,6 +22,17 @@ export function openSqlite(file: string): SqliteDatabase {
     PRIMARY KEY (area, version)
   )`);
   return db;
+}
+
+/**
+ * The data dir is 0700 and the database 0600 whatever the umask: it holds device secrets'
+ * hashes and (encrypted) Spotify tokens. SQLite gives its -wal and -shm files the mode of
+ * the database file. An existing directory the operator chose is left as it is.
+ */
+function createPrivateFile(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
 }
 
 /**

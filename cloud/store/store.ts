@@ -35,6 +35,8 @@ export interface CrewRecord {
   /** The seq of the newest event ever appended (pruning never lowers it). */
   readonly latestSeq: number;
   readonly createdAt: number;
+  /** Names this copy of the crew's log; a restore from backup renews it (CrewState.epoch). */
+  readonly epoch: string;
 }
 
 /** One row of the operator's crew listing. */

@@ -68,7 +68,11 @@ export interface SpotifyHttpOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Told what every attempt came to (the relay counts these on /metrics). */
+  onOutcome?: (outcome: SpotifyCallOutcome) => void;
 }
+
+export type SpotifyCallOutcome = 'ok' | 'rate_limited' | 'quota_exceeded' | 'client_error' | 'server_error' | 'network_error';
 
 export interface SpotifyRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -79,7 +83,7 @@ export interface SpotifyRequest {
   body?: string;
 }
 
-const DEFAULTS: Required<Omit<SpotifyHttpOptions, 'now' | 'sleep' | 'random'>> = {
+const DEFAULTS: Required<Omit<SpotifyHttpOptions, 'now' | 'sleep' | 'random' | 'onOutcome'>> = {
   timeoutMs: 10_000,
   maxAttempts: 3,
   maxRateLimitRetries: 2,
@@ -93,6 +97,7 @@ export class SpotifyHttp {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly onOutcome: (outcome: SpotifyCallOutcome) => void;
   private readonly blockedUntil = new Map<string, number>();
 
   constructor(options: SpotifyHttpOptions = {}) {
@@ -100,6 +105,7 @@ export class SpotifyHttp {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
+    this.onOutcome = options.onOutcome ?? (() => undefined);
   }
 
   /** Resolves with a 2xx or 304 answer; throws SpotifyError for everything else. */
@@ -109,6 +115,10 @@ export class SpotifyHttp {
     for (;;) {
       await this.waitForLimiter(request.limiterKey);
       const outcome = await this.attempt(request);
+      if (!(outcome instanceof Response)) this.onOutcome('network_error');
+      else if (outcome.status === 429) this.onOutcome('rate_limited');
+      else if (outcome.status >= 500) this.onOutcome('server_error');
+      else if (outcome.ok || outcome.status === 304) this.onOutcome('ok');
       if (outcome instanceof Response) {
         // An answer that is retried is never read: release its connection now, not at garbage collection.
         if (outcome.status === 429 || outcome.status >= 500) await outcome.body?.cancel().catch(() => undefined);
@@ -117,13 +127,19 @@ export class SpotifyHttp {
           if (++rateLimits > this.options.maxRateLimitRetries) throw this.rateLimitError(request.limiterKey, 429);
           continue;
         }
-        if (outcome.status < 500) return outcome.ok || outcome.status === 304 ? outcome : Promise.reject(await errorFrom(outcome));
+        if (outcome.status < 500) return outcome.ok || outcome.status === 304 ? outcome : Promise.reject(await this.refused(outcome));
       }
       if (++failures >= this.options.maxAttempts) {
         throw new SpotifyError('unavailable', { status: outcome instanceof Response ? outcome.status : null });
       }
       await this.sleep(this.backoff(failures));
     }
+  }
+
+  private async refused(response: Response): Promise<SpotifyError> {
+    const { error, quotaExceeded } = await errorFrom(response);
+    this.onOutcome(quotaExceeded ? 'quota_exceeded' : 'client_error');
+    return error;
   }
 
   /** How long calls under this key must still wait, in ms (0 when free). */
@@ -171,7 +187,7 @@ export class SpotifyHttp {
 }
 
 /** Reads Spotify's two error shapes: Web API `{error:{status,message,reason}}`, Accounts `{error, error_description}`. */
-async function errorFrom(response: Response): Promise<SpotifyError> {
+async function errorFrom(response: Response): Promise<{ error: SpotifyError; quotaExceeded: boolean }> {
   const text = await response.text().catch(() => '');
   let body: unknown = null;
   try {
@@ -194,7 +210,9 @@ async function errorFrom(response: Response): Promise<SpotifyError> {
     : status === 403 ? 'forbidden'
     : status === 404 ? 'not_found'
     : 'bad_request';
-  return new SpotifyError(code, { status, detail });
+  // Development mode: a sixth user, or one not on the app's user list, is refused with 403.
+  const quotaExceeded = status === 403 && (reason === 'QUOTA_EXCEEDED' || /not (be )?registered|quota/i.test(detail ?? ''));
+  return { error: new SpotifyError(code, { status, detail }), quotaExceeded };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -60,7 +60,7 @@ describe('feature handler dispatch', () => {
   it('a ProtocolError becomes its error frame; anything else internal_error; the socket keeps working', async () => {
     const c = await connect();
     await c.request({ type: 'hello', protocol_version: 3, device_name: 'Horn' }, isType('welcome'));
-    const before = relay.relay.metrics.errors.get({ code: 'internal_error' });
+    const before = await relay.relay.metrics.errors.get({ code: 'internal_error' });
 
     expect(await c.request({ type: 'airhorn', client_msg_id: 'refuse' }, isType('error'))).toEqual({
       type: 'error', code: 'not_owner', error: 'not_owner', message: 'Only the crew owner may sound this.', client_msg_id: 'refuse', ref_type: 'airhorn',
@@ -71,7 +71,7 @@ describe('feature handler dispatch', () => {
       // The cause is logged, never sent to the device.
       expect(JSON.stringify(failed)).not.toMatch(/fire|hunter2|not a function/);
     }
-    expect(relay.relay.metrics.errors.get({ code: 'internal_error' })).toBe(before + 2);
+    expect(await relay.relay.metrics.errors.get({ code: 'internal_error' })).toBe(before + 2);
     expect(await c.request({ type: 'airhorn', client_msg_id: 'fine' }, isType('ack'))).toEqual({ type: 'ack', client_msg_id: 'fine', seq: 7 });
   });
 

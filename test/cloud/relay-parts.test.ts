@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { ConfigError, loadConfig } from '../../cloud/config.js';
 import { newCrewCode } from '../../cloud/crew-codes.js';
 import { deviceSecretMatches, hashDeviceSecret, newDeviceSecret } from '../../cloud/device-credentials.js';
-import { Counter, Histogram, MetricsRegistry, createRelayMetrics } from '../../cloud/metrics.js';
+import { createRelayMetrics } from '../../cloud/metrics.js';
 import { SEND_BUFFER_LIMIT_BYTES, Session } from '../../cloud/sessions.js';
 import { TokenBucket } from '../../cloud/token-bucket.js';
 import { CREW_CODE_PATTERN, DeviceSecret } from '../../protocol/index.js';
@@ -64,22 +64,44 @@ describe('token bucket', () => {
   });
 });
 
-describe('metrics registry', () => {
-  it('renders counters with escaped labels and cumulative histograms', () => {
-    const registry = new MetricsRegistry();
-    const counter = registry.register(new Counter('x_total', 'Xs.'));
-    counter.inc({ type: 'a"b' });
-    counter.inc({ type: 'a"b' }, 2);
-    const histogram = registry.register(new Histogram('y_seconds', 'Ys.', [0.1, 1]));
-    histogram.observe(0.05);
-    histogram.observe(0.5);
-    histogram.observe(5);
-    const text = registry.render();
-    expect(text).toContain('x_total{type="a\\"b"} 3');
-    expect(text).toContain('# TYPE y_seconds histogram');
-    expect(text).toContain('y_seconds_bucket{le="0.1"} 1\ny_seconds_bucket{le="1"} 2\ny_seconds_bucket{le="+Inf"} 3');
-    expect(text).toContain('y_seconds_sum 5.55');
-    expect(text).toContain('y_seconds_count 3');
+describe('relay metrics (prom-client)', () => {
+  it('renders Node.js defaults, the build, gadgets by generation, escaped labels and cumulative histograms', async () => {
+    const metrics = createRelayMetrics(
+      { connections: () => 3, devicesOnline: () => 2, gadgetsOnline: () => ({ legacy: 1, current: 2 }) },
+      { version: '9.9.9' },
+    );
+    metrics.messagesIn.inc({ type: 'a"b' });
+    metrics.messagesIn.inc({ type: 'a"b' }, 2);
+    metrics.features.spotifyCall('rate_limited');
+    metrics.features.queueAction('queue_add');
+    metrics.features.historyImport('done');
+    metrics.fanOutSeconds.observe(0.0004);
+    metrics.fanOutSeconds.observe(0.3);
+    metrics.fanOutSeconds.observe(5);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('leeloo_messages_in_total{type="a\\"b"} 3');
+    expect(await metrics.messagesIn.get({ type: 'a"b' })).toBe(3);
+    expect(text).toContain(`leeloo_build_info{version="9.9.9",node="${process.versions.node}"} 1`);
+    expect(text).toMatch(/^leeloo_connections 3$/m);
+    expect(text).toContain('leeloo_gadgets_online{generation="legacy"} 1');
+    expect(text).toContain('leeloo_gadgets_online{generation="current"} 2');
+    expect(text).toContain('leeloo_spotify_calls_total{outcome="rate_limited"} 1');
+    expect(text).toContain('leeloo_queue_actions_total{action="queue_add"} 1');
+    expect(text).toContain('leeloo_history_imports_total{outcome="done"} 1');
+    expect(text).toContain('leeloo_fanout_latency_seconds_bucket{le="0.0005"} 1');
+    expect(text).toContain('leeloo_fanout_latency_seconds_bucket{le="0.5"} 2');
+    expect(text).toContain('leeloo_fanout_latency_seconds_bucket{le="+Inf"} 3');
+    expect(text).toContain('leeloo_fanout_latency_seconds_count 3');
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('keeps the recent error codes for the operator, most frequent first', async () => {
+    const metrics = createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 });
+    for (const code of ['rate_limited', 'not_owner', 'rate_limited']) metrics.errors.inc({ code });
+    expect(metrics.errors.recentByCode(0)).toEqual([{ code: 'rate_limited', count: 2 }, { code: 'not_owner', count: 1 }]);
+    expect(metrics.errors.recentByCode(Date.now() + 1000)).toEqual([]);
+    expect(await metrics.errors.get({ code: 'rate_limited' })).toBe(2);
   });
 });
 
@@ -111,7 +133,7 @@ describe('slow clients', () => {
   };
   const frame = { type: 'pong', timestamp: 1 } as const;
 
-  it('drops a socket that stops reading instead of buffering without bound', () => {
+  it('drops a socket that stops reading instead of buffering without bound', async () => {
     const ws = new StuckSocket();
     const { session: s, metrics } = session(ws);
     s.send(frame);
@@ -122,7 +144,7 @@ describe('slow clients', () => {
     expect(ws.sent).toHaveLength(1);
     expect(ws.terminated).toBe(true);
     expect(s.closing).toBe(true);
-    expect(metrics.slowClients.get()).toBe(1);
+    expect((await metrics.slowClients.get()).values[0]?.value).toBe(1);
   });
 
   it('drained() waits until the socket took what was sent, or closed', async () => {

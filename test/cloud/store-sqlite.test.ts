@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite, runMigrations } from '../../cloud/store/sqlite.js';
+import type { SqliteDatabase } from '../../cloud/store/sqlite.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { openStore } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -62,10 +64,29 @@ describe('sqlite file and migrations', () => {
 
   it('reopening an existing store runs no migration again', async () => {
     dir = await makeTempDir('leeloo-store-');
-    await (await openStore({ dataDir: dir, redisUrl: undefined })).close();
+    const applied = (db: SqliteDatabase) => db.prepare("SELECT version, applied_at FROM schema_migrations WHERE area = 'crews' ORDER BY version").all();
+    const first = openSqliteStore(file());
+    const before = applied(first.db);
+    await first.close();
     const store = openSqliteStore(file());
-    expect(store.db.prepare("SELECT COUNT(*) FROM schema_migrations WHERE area = 'crews'").pluck().get()).toBe(2);
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(applied(store.db)).toEqual(before);
     await store.close();
+  });
+
+  it('creates the data dir 0700 and the database files 0600, and tightens a database file left readable', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const dataDir = path.join(dir, 'srv', 'leeloo');
+    const mode = (file: string) => fs.statSync(file).mode & 0o777;
+    const store = await openStore({ dataDir, redisUrl: undefined });
+    await store.crews.saveDevice({ deviceId: 'ana', displayName: 'Ana' });
+    expect(mode(path.join(dir, 'srv'))).toBe(0o700);
+    expect(mode(dataDir)).toBe(0o700);
+    for (const file of ['leeloo.db', 'leeloo.db-wal', 'leeloo.db-shm']) expect(mode(path.join(dataDir, file)), file).toBe(0o600);
+    await store.close();
+    fs.chmodSync(path.join(dataDir, 'leeloo.db'), 0o644);
+    await (await openStore({ dataDir, redisUrl: undefined })).close();
+    expect(mode(path.join(dataDir, 'leeloo.db'))).toBe(0o600);
   });
 
   it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {

@@ -159,6 +159,42 @@ describe('RelayClient reconnect', () => {
     await waitUntil(() => relay.received.some((m) => m.type === 'create_crew'), 'create_crew after the welcome', 5000);
   });
 
+  it('resumes with the epoch of the log its seq came from, so a restored relay can tell it to resync', async () => {
+    const identity = { device_id: 'dev-epoch000001', device_secret: 'e'.repeat(43) };
+    await writeFile(path.join(dir, 'identity.json'), JSON.stringify(identity));
+    const epochs = ['aaaa1111', 'bbbb2222', 'bbbb2222'];
+    let welcomes = 0;
+    const crew = (epoch: string) => ({
+      crew_id: 'crew-1', crew_code: 'LEELOO-AB2C', crew_name: 'Crew', owner_device_id: identity.device_id,
+      members: [{ device_id: identity.device_id, display_name: 'Desk', online: true, is_owner: true }], latest_seq: 7, epoch,
+    });
+    const relay = await fakeRelay((socket, message) => {
+      if (message.type === 'hello') {
+        socket.send(JSON.stringify({ type: 'welcome', device_id: identity.device_id, protocol_version: 3, crew: crew(epochs[welcomes++]!), server_time: 1 }));
+      } else if (message.type === 'resume' && message.epoch === 'aaaa1111') {
+        // What a relay restored from a backup answers: another log, take its state.
+        socket.send(JSON.stringify({ type: 'resync', crew_code: 'LEELOO-AB2C', reason: 'epoch_changed', crew: crew('bbbb2222') }));
+      } else if (message.type === 'resume') {
+        socket.send(JSON.stringify({ type: 'resumed', crew_code: 'LEELOO-AB2C', after_seq: message.after_seq, latest_seq: 7, replayed: 0, epoch: 'bbbb2222' }));
+      }
+    });
+    const clock = new ManualClock();
+    client = new RelayClient({ url: `ws://127.0.0.1:${relay.port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock, random: () => 0.5 });
+    const resumes = () => relay.received.filter((m) => m.type === 'resume');
+    await client.start();
+    await waitUntil(() => resumes().length === 1, 'the first resume', 5000);
+    // A process that just started knows no epoch yet.
+    expect(resumes()[0]).not.toHaveProperty('epoch');
+    for (const expected of ['aaaa1111', 'bbbb2222']) {
+      const count = resumes().length;
+      const offline = nextEvent(client, 'connection', (e) => e.connection.status === 'offline' && e.connection.retryAt !== null);
+      for (const socket of server!.clients) socket.terminate();
+      clock.advance((await offline).connection.retryAt! - clock.now());
+      await waitUntil(() => resumes().length === count + 1, 'a resume after reconnecting', 5000);
+      expect(resumes()[count]).toMatchObject({ crew_code: 'LEELOO-AB2C', epoch: expected });
+    }
+  });
+
   it('drops a relay that answers only frames it cannot read, and says so', async () => {
     const relay = await fakeRelay((socket) => socket.send('<html>not a relay</html>'));
     const clock = new ManualClock();

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../cloud/config.js';
 import type { CrewEventListener, RelayContext, SessionView } from '../../../cloud/feature.js';
 import { createLogger } from '../../../cloud/log.js';
+import { createRelayMetrics } from '../../../cloud/metrics.js';
 import type { QueueConfig } from '../../../cloud/queue/queue-config.js';
 import { QueueFeature, type ThrowbackSource } from '../../../cloud/queue/queue-feature.js';
 import { openStore, type Store } from '../../../cloud/store/store.js';
@@ -37,6 +38,7 @@ class Host {
       config: loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir }),
       store,
       log: createLogger('silent'),
+      metrics: createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 }).features,
       publish: async (crewId, event, from) => {
         const [result] = await store.crews.appendEvents([{ crewId, event, from }]);
         if (!result!.duplicate) {
