@@ -3,6 +3,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
+import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { gadgetActionsFor } from '../../device/actions.js';
 import { Backoff } from '../../device/backoff.js';
 import { CONFIG_DEFAULTS, type MqttConfig } from '../../device/config.js';
@@ -10,7 +13,9 @@ import type { Controller } from '../../device/controller.js';
 import { COMMAND_NAMES, ENTITIES, LINE_MAX, MESSAGE_MAX, crewPageUrl } from '../../device/ha-discovery.js';
 import { BRIDGE_ERRORS, MqttBridge, parseCommand } from '../../device/mqtt-bridge.js';
 import { latestShare } from '../../device/state.js';
+import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { RecordingDisplay } from '../fakes/recording-display.js';
+import { signInOnPhone } from '../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { startSimGadget } from '../helpers/sim-gadget.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -19,6 +24,8 @@ import { MosquittoProcess } from '../helpers/mosquitto.js';
 
 const log = pino({ level: 'silent' });
 const BROKER = 'mqtt://127.0.0.1:1883';
+const PUBLIC_URL = 'https://leeloo.example';
+const JOGA = fakeTrack('4u7EnebtmKWzUH433cf5Qv', { name: 'Joga', artists: ['Björk'], album: 'Homogenic' });
 
 // ---------------------------------------------------------------------------
 // What Home Assistant's MQTT integration requires of each component's discovery config
@@ -148,6 +155,7 @@ describe('mqtt command payloads', () => {
 });
 
 describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () => {
+  let spotify: FakeSpotify;
   let relay: InProcessRelay;
   let root: string;
   let home: Controller;
@@ -157,12 +165,25 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
   const watchers: Watcher[] = [];
 
   beforeAll(async () => {
-    relay = await startInProcessRelay();
+    spotify = await startFakeSpotify();
+    spotify.registerApp('leeloo-relay-app');
+    spotify.addUser({ id: 'anna', displayName: 'Anna' });
+    spotify.setCurrentlyPlaying('anna', { track: JOGA, progress_ms: 30_000, is_playing: true });
+    relay = await startInProcessRelay({
+      env: {
+        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      },
+      features: [spotifyFeatureFactory().factory, queueFeatureFactory({ config: loadQueueConfig({}) })],
+    });
     root = await makeTempDir('leeloo-mqtt-');
     ({ controller: home } = await startSimGadget({
       relayUrl: relay.wsUrl, name: 'Kitchen', root, display: new RecordingDisplay(), onPresent: (frame) => homeText.push([...(frame.text ?? [])]),
     }));
     await waitUntil(() => home.state.connection.status === 'online' && home.state.crew !== null, 'home gadget online in a crew');
+    await waitUntil(() => home.spotify.signIn.session !== null, 'the sign-in QR');
+    await signInOnPhone(home.spotify.signIn.session!.url, PUBLIC_URL, relay.httpUrl);
+    await waitUntil(() => home.spotify.nowPlaying.playing?.track === 'Joga', 'Joga playing on the home gadget');
     ({ controller: friend } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Ana', root, crewCode: home.state.crew!.code, display: new RecordingDisplay() }));
     await waitUntil(() => home.state.crew!.members.filter((m) => m.online).length === 2, 'friend online in the crew');
   });
@@ -176,6 +197,7 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await friend?.stop();
     await home?.stop();
     await relay?.close();
+    await spotify?.close();
     await removeTempDir(root);
   });
 
@@ -286,7 +308,49 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await friend.react('fire');
     await w.until(() => w.json(`${root_(config)}/event/reaction`)?.event_type === 'fire', 'the reaction event');
     expect(w.json(`${root_(config)}/event/reaction`)).toMatchObject({ who: 'Ana' });
+    await w.until(() => (w.json(`${root_(config)}/state`)?.last_reaction as { reaction?: string } | null)?.reaction === 'fire', 'the reaction in the state');
     expect(w.json(`${root_(config)}/state`)).toMatchObject({ crew_online: 2, relay: 'online', play_along: 'OFF', last_reaction: { reaction: 'fire', who: 'Ana' } });
+  });
+
+  it('sounds the airhorn both ways and switches play along', async () => {
+    const config = settings();
+    await startBridge(config);
+    const w = await watch([`${root_(config)}/#`]);
+    await w.until(() => w.last(`${root_(config)}/availability`) === 'online', 'bridge online');
+
+    await w.client.publishAsync(`${root_(config)}/set/airhorn`, 'PRESS', { qos: 1 });
+    await waitUntil(() => friend.currentScreen === 'airhorn' && friend.queue.airhorn.blast?.fromName === 'Kitchen', 'the airhorn at the friend');
+    expect(friend.queue.soundAirhorn()).toBe(true);
+    await w.until(() => w.json(`${root_(config)}/event/airhorn`)?.who === 'Ana', 'the airhorn event');
+    expect(w.json(`${root_(config)}/event/airhorn`)).toMatchObject({ event_type: 'airhorn' });
+
+    await w.client.publishAsync(`${root_(config)}/set/play_along`, 'ON', { qos: 1 });
+    await w.until(() => w.json(`${root_(config)}/state`)?.play_along === 'ON', 'play along on');
+    expect(home.queue.playAlong.enabled).toBe(true);
+    await w.client.publishAsync(`${root_(config)}/set/play_along`, 'OFF', { qos: 1 });
+    await w.until(() => w.json(`${root_(config)}/state`)?.play_along === 'OFF', 'play along off');
+
+  });
+
+  it('shares what plays from the share button in HA, and says why when nothing does', async () => {
+    const config = settings();
+    await startBridge(config);
+    const w = await watch([`${root_(config)}/#`]);
+    await w.until(() => (w.json(`${root_(config)}/state`)?.now_playing as { track?: string } | null)?.track === 'Joga', 'now playing in the state');
+    expect(w.json(`${root_(config)}/state`)?.now_playing).toEqual({ track: 'Joga', artist: 'Björk', album: 'Homogenic', art_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/images\//), playing: true });
+    expect(w.last(`${root_(config)}/art_url`)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/images\//);
+
+    await w.client.publishAsync(`${root_(config)}/set/share_now`, 'PRESS', { qos: 1 });
+    await waitUntil(() => friend.state.feed.some((i) => i.kind === 'share' && i.share.track === 'Joga' && i.fromName === 'Kitchen'), 'Joga shared with the friend');
+
+    spotify.setCurrentlyPlaying('anna', null);
+    await home.spotify['poller'].pollNow();
+    await w.until(() => w.json(`${root_(config)}/state`)?.now_playing === null, 'nothing playing in the state');
+    // The share button shows why on the screen; the bridge says the same sentence.
+    await w.client.publishAsync(`${root_(config)}/set/share_now`, 'PRESS', { qos: 1 });
+    await w.until(() => w.json(`${root_(config)}/error`) !== undefined, 'the error');
+    expect(w.json(`${root_(config)}/error`)).toEqual({ code: 'not_done', command: 'share_now', message: 'Nothing is playing to share.' });
+    spotify.setCurrentlyPlaying('anna', { track: JOGA, progress_ms: 30_000, is_playing: true });
   });
 
   it('shows a line from notify on the screen', async () => {
