@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -34,7 +35,7 @@ export class MosquittoProcess {
   /** Starts the broker (again) and resolves once it accepts connections. */
   async restart(): Promise<void> {
     if (this.child) throw new Error('mosquitto is already running');
-    const child = spawn('mosquitto', ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(MOSQUITTO, ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let failed: Error | null = null;
     child.once('error', (error) => (failed = error));
@@ -61,6 +62,9 @@ export class MosquittoProcess {
     await removeTempDir(this.dir);
   }
 }
+
+/** Debian installs it in /usr/sbin, which is not on every user's PATH. */
+const MOSQUITTO = existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
