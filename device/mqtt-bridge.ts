@@ -135,6 +135,15 @@ function latestCrewShare(view: GadgetView): ReturnType<typeof latestShare> {
   return share;
 }
 
+/** The broker's host:port without any user:password a URL may carry. */
+function brokerHost(url: string | null): string {
+  try {
+    return new URL(url ?? '').host;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -235,7 +244,7 @@ export class MqttBridge {
     const { config } = this.deps;
     if (!config.enabled) return void this.removeEverything(client);
     const topics = this.topics as GadgetTopics;
-    this.deps.log.info({ url: config.url }, 'mqtt bridge connected');
+    this.deps.log.info({ broker: brokerHost(config.url) }, 'mqtt bridge connected');
     this.send(topics.availability, 'online', true);
     client.subscribe([topics.commands, config.statusTopic], { qos: 1 }, (error) => {
       if (error) this.deps.log.warn({ err: error.message }, 'mqtt subscribe failed');
@@ -340,6 +349,8 @@ export class MqttBridge {
     client.publish(topic, payload, { qos: 1, retain }, (error) => {
       this.inFlight = Math.max(0, this.inFlight - 1);
       if (error) this.deps.log.debug({ err: error.message, topic }, 'mqtt publish not acknowledged');
+      // A state skipped while the broker lagged goes out once it has caught up.
+      if (this.inFlight === 0 && client === this.client) this.publishState(this.deps.actions.view());
     });
     return true;
   }

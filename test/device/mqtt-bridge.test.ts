@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +9,9 @@ import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { gadgetActionsFor } from '../../device/actions.js';
 import { Backoff } from '../../device/backoff.js';
-import { CONFIG_DEFAULTS, type MqttConfig } from '../../device/config.js';
-import type { Controller } from '../../device/controller.js';
+import { CONFIG_DEFAULTS, parseConfig, type MqttConfig } from '../../device/config.js';
+import { Controller } from '../../device/controller.js';
+import { createButtons } from '../../device/drivers.js';
 import { COMMAND_NAMES, ENTITIES, LINE_MAX, MESSAGE_MAX, crewPageUrl } from '../../device/ha-discovery.js';
 import { BRIDGE_ERRORS, MqttBridge, parseCommand } from '../../device/mqtt-bridge.js';
 import { latestShare } from '../../device/state.js';
@@ -210,9 +212,9 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     };
   }
 
-  async function startBridge(config: MqttConfig): Promise<MqttBridge> {
+  async function startBridge(config: MqttConfig, gadget = home): Promise<MqttBridge> {
     const bridge = new MqttBridge({
-      config, actions: gadgetActionsFor(home), deviceName: 'Kitchen', relayUrl: relay.wsUrl, log, backoff: new Backoff(20, 200),
+      config, actions: gadgetActionsFor(gadget), deviceName: gadget.state.deviceName, relayUrl: relay.wsUrl, log, backoff: new Backoff(20, 200),
     });
     running.push(bridge);
     await bridge.start();
@@ -258,6 +260,28 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await startBridge(config);
     await again.until(() => configs(again, config).length === 2 * ENTITIES.length, 'configs published again');
     expect(configs(again, config).slice(ENTITIES.length).map((s) => JSON.parse(s.payload).unique_id).sort()).toEqual(ids);
+  });
+
+  it('waits for the device id a new gadget gets at its first start, then appears under it', async () => {
+    const config = parseConfig({
+      relay: { url: relay.wsUrl }, device: { name: 'Attic' }, dataDir: path.join(root, 'attic'),
+      sim: { mirror: { enabled: false }, snapshotKeep: 0, keyboard: false },
+    }, root);
+    const display = new RecordingDisplay();
+    const attic = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
+    const mqttConfig = settings();
+    const bridge = await startBridge(mqttConfig, attic);
+    expect(attic.state.deviceId).toBeNull();
+    expect(bridge.connected).toBe(false);
+    const w = await watch([`${mqttConfig.baseTopic}/+/availability`]);
+    await attic.start();
+    try {
+      await w.until(() => w.seen.some((s) => s.payload === 'online'), 'the new gadget online');
+      expect(w.seen.map((s) => s.topic)).toEqual([`${mqttConfig.baseTopic}/${attic.state.deviceId}/availability`]);
+    } finally {
+      for (const running_ of running.splice(0)) await running_.stop();
+      await attic.stop();
+    }
   });
 
   it('keeps online retained while connected, and the broker says offline when the socket dies', async () => {
