@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { MessagePayloads } from '../protocol/index.js';
@@ -65,6 +66,8 @@ export type Command =
 const PAYLOAD_MAX = 2048;
 /** QoS 1 publishes not yet acknowledged; beyond this the broker is not keeping up and state waits for the next connect. */
 const IN_FLIGHT_MAX = 50;
+/** How long stop() waits for the broker to take the `offline`. */
+const STOP_WAIT_MS = 2_000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Checks a command payload completely before anything is done with it. */
@@ -100,7 +103,6 @@ function messageCommand(text: string): Command | BridgeError {
 function lineCommand(raw: string): Command | BridgeError {
   const text = raw.trim();
   if (!text) return bridgeError('invalid_line', 'The line is empty.');
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) return bridgeError('invalid_line', 'The line must be one line of text, without control characters.');
   if (text.length > LINE_MAX) return bridgeError('invalid_line', `The line has ${text.length} characters; at most ${LINE_MAX} fit on the screen.`);
   return { name: 'notify', text };
@@ -130,9 +132,9 @@ export function stateDocument(view: GadgetView): Record<string, unknown> {
   };
 }
 
+/** The newest share from a crew mate (the gadget's own shares are not news to its home). */
 function latestCrewShare(view: GadgetView): ReturnType<typeof latestShare> {
-  const share = latestShare({ ...view.state, feed: view.state.feed.filter((item) => !item.mine) });
-  return share;
+  return latestShare({ ...view.state, feed: view.state.feed.filter((item) => !item.mine) });
 }
 
 /** The broker's host:port without any user:password a URL may carry. */
@@ -188,8 +190,6 @@ export class MqttBridge {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const off of this.unsubscribe.splice(0)) off();
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
     await this.disconnect();
   }
 
@@ -283,14 +283,18 @@ export class MqttBridge {
   }
 
   private async disconnect(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     const client = this.client;
     this.client = null;
     if (!client) return;
+    let said = false;
     if (client.connected && this.deps.config.enabled && this.topics) {
-      // A clean disconnect sends no last will: say offline ourselves.
-      await client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+      // A clean disconnect sends no last will: say offline ourselves, but never wait long on a broker that is not answering.
+      const offline = client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true }).then(() => true, () => false);
+      said = await Promise.race([offline, sleep(STOP_WAIT_MS, false, { ref: false })]);
     }
-    await client.endAsync(!client.connected).catch(() => undefined);
+    await client.endAsync(!said || !client.connected).catch(() => undefined);
   }
 
   private onGadgetChange(): void {

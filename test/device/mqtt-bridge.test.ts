@@ -240,7 +240,6 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
       const component = message.topic.split('/').at(-4) as string;
       const result = (HA_SCHEMAS[component] as z.ZodType).safeParse(message.body);
       expect(result.success, `${message.topic}: ${result.error?.message}`).toBe(true);
-      expect(message.retain).toBe(true);
       expect(message.topic).toMatch(new RegExp(`^${config.discoveryPrefix}/${component}/leeloo_${home.state.deviceId}/[a-z_]+/config$`));
     }
     const components = parsed.map((m) => m.topic.split('/').at(-4)).sort();
@@ -257,6 +256,7 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     for (const bridge of running.splice(0)) await bridge.stop();
     const again = await watch([`${config.discoveryPrefix}/#`]);
     await again.until(() => configs(again, config).length === ENTITIES.length, 'retained configs after the restart');
+    expect(configs(again, config).every((s) => s.retain)).toBe(true);
     await startBridge(config);
     await again.until(() => configs(again, config).length === 2 * ENTITIES.length, 'configs published again');
     expect(configs(again, config).slice(ENTITIES.length).map((s) => JSON.parse(s.payload).unique_id).sort()).toEqual(ids);
@@ -282,6 +282,18 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
       for (const running_ of running.splice(0)) await running_.stop();
       await attic.stop();
     }
+  });
+
+  it('fails to start, and only itself, when its TLS file is gone', async () => {
+    const bridge = new MqttBridge({
+      config: settings({ url: 'mqtts://127.0.0.1:8883', ca: path.join(root, 'vanished-ca.pem') }), actions: gadgetActionsFor(home),
+      deviceName: 'Kitchen', relayUrl: relay.wsUrl, log,
+    });
+    await expect(bridge.start()).rejects.toThrow(/ENOENT/);
+    await bridge.stop();
+    expect(bridge.connected).toBe(false);
+    await home.sendText('still here');
+    await waitUntil(() => friend.state.feed.some((i) => i.kind === 'text' && i.text === 'still here'), 'the gadget still sends');
   });
 
   it('keeps online retained while connected, and the broker says offline when the socket dies', async () => {
