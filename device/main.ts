@@ -4,8 +4,7 @@ import { Controller } from './controller.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { createButtons, createDisplay } from './drivers.js';
 import { createLogger } from './log.js';
-import { gadgetActionsFor } from './actions.js';
-import { MqttBridge } from './mqtt-bridge.js';
+import type { MqttBridge } from './mqtt-bridge.js';
 import { SimDisplay } from './sim-display.js';
 import { simActionsFor } from './sim-panel.js';
 
@@ -75,6 +74,8 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
 /** The MQTT bridge, when configured; one that fails to start is logged and the gadget runs on without it. */
 async function startBridge(config: DeviceConfig, controller: Controller, log: Logger): Promise<MqttBridge | null> {
   if (!config.mqtt.enabled && !config.mqtt.url) return null;
+  // Loaded only when configured: mqtt.js takes about a second to import, and most gadgets run without it.
+  const [{ MqttBridge }, { gadgetActionsFor }] = await Promise.all([import('./mqtt-bridge.js'), import('./actions.js')]);
   const bridge = new MqttBridge({
     config: config.mqtt, actions: gadgetActionsFor(controller), deviceName: config.device.name, relayUrl: config.relay.url, log: log.child({ part: 'mqtt' }),
   });
