@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CREW_CODE_PATTERN } from '../protocol/index.js';
@@ -48,6 +48,23 @@ export interface DeviceConfig {
   display: DisplayConfig;
   buttons: ButtonsConfig;
   sim: SimConfig;
+  mqtt: MqttConfig;
+}
+
+/** The MQTT bridge (device/mqtt-bridge.ts): off unless `enabled`; TLS files are paths. */
+export interface MqttConfig {
+  enabled: boolean;
+  url: string | null;
+  username: string | null;
+  password: string | null;
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+  baseTopic: string;
+  discoveryPrefix: string;
+  statusTopic: string;
+  /** Home Assistant discovery; false removes the gadget's entities from HA. */
+  homeassistant: boolean;
 }
 
 export const CONFIG_DEFAULTS: DeviceConfig = {
@@ -58,6 +75,10 @@ export const CONFIG_DEFAULTS: DeviceConfig = {
   display: { driver: 'sim', sleepAfterSeconds: HARDWARE_DEFAULTS.sleepAfterSeconds, fb: HARDWARE_DEFAULTS.fb, spi: HARDWARE_DEFAULTS.spi },
   buttons: { driver: 'sim', longPressMs: 700, gpio: HARDWARE_DEFAULTS.gpio },
   sim: { mirror: { enabled: true, host: '127.0.0.1', port: 8081 }, snapshotDir: null, snapshotKeep: 50, keyboard: true },
+  mqtt: {
+    enabled: false, url: null, username: null, password: null, ca: null, cert: null, key: null,
+    baseTopic: 'leeloo', discoveryPrefix: 'homeassistant', statusTopic: 'homeassistant/status', homeassistant: true,
+  },
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -137,9 +158,33 @@ export function configSchema(): JsonSchema {
           keyboard: prop('Keyboard', 'Drive the simulated buttons from the keyboard when stdin is a terminal.', { type: 'boolean' }, d.sim.keyboard, [true]),
         },
       }, d.sim, [d.sim]),
+      mqtt: MQTT_BLOCK,
     },
   };
 }
+
+const TOPIC = { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^#+\\u0000]*[^#+/\\u0000]$' };
+const FILE = { type: ['string', 'null'], minLength: 1 };
+
+const MQTT_BLOCK: JsonSchema = prop('MQTT', 'The MQTT bridge with Home Assistant discovery; off by default.', {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: prop('Enabled', 'Run the MQTT bridge. false with a url removes the gadget from Home Assistant once at start.', { type: 'boolean' }, d.mqtt.enabled, [true]),
+    url: prop('Broker URL', 'mqtt://, mqtts://, ws:// or wss:// URL of the broker.', { type: ['string', 'null'], pattern: '^(mqtts?|wss?)://[^\\s]+$' }, d.mqtt.url, ['mqtt://homeassistant.local:1883']),
+    username: prop('Username', 'Broker user name, or null.', { type: ['string', 'null'], minLength: 1 }, d.mqtt.username, ['leeloo', null]),
+    password: prop('Password', 'Broker password, or null.', { type: ['string', 'null'] }, d.mqtt.password, [null]),
+    ca: prop('CA file', 'PEM file of the CA that signed the broker (TLS); relative to the config file.', FILE, d.mqtt.ca, ['/etc/leeloo/mqtt-ca.pem', null]),
+    cert: prop('Client certificate', 'PEM client certificate file (TLS client auth), or null.', FILE, d.mqtt.cert, [null]),
+    key: prop('Client key', 'PEM private key file of the client certificate, or null.', FILE, d.mqtt.key, [null]),
+    baseTopic: prop('Base topic', 'State and commands go under <baseTopic>/<device_id>/.', TOPIC, d.mqtt.baseTopic, ['leeloo']),
+    discoveryPrefix: prop('Discovery prefix', 'Home Assistant MQTT discovery prefix.', TOPIC, d.mqtt.discoveryPrefix, ['homeassistant']),
+    statusTopic: prop('HA status topic', 'Home Assistant announces online here; the gadget then publishes discovery again.', TOPIC, d.mqtt.statusTopic, ['homeassistant/status']),
+    homeassistant: prop('Home Assistant discovery', 'Publish discovery configs; false removes the entities.', { type: 'boolean' }, d.mqtt.homeassistant, [true]),
+  },
+  if: { properties: { enabled: { const: true } } },
+  then: { properties: { url: { type: 'string' } } },
+}, d.mqtt, [{ enabled: true, url: 'mqtt://127.0.0.1:1883' }]);
 
 export class ConfigError extends Error {
   readonly code: 'config_missing' | 'config_unreadable' | 'config_invalid_json' | 'config_invalid';
@@ -176,6 +221,12 @@ export function describeError(error: ErrorObject): string {
   if (error.keyword === 'pattern' && where === '/device/crewCode') {
     return `${where} must look like LEELOO-XXXX (letters and digits without I, O, 0, 1)`;
   }
+  if (where === '/mqtt/url' && (error.keyword === 'pattern' || error.keyword === 'type')) {
+    return `${where} must be an mqtt://, mqtts://, ws:// or wss:// URL when /mqtt/enabled is true`;
+  }
+  if (error.keyword === 'pattern' && where.startsWith('/mqtt/')) {
+    return `${where} must be a topic without "+", "#" or a trailing "/"`;
+  }
   if (error.keyword === 'pattern' && where === '/relay/url') {
     return `${where} must be a ws:// or wss:// URL`;
   }
@@ -201,12 +252,32 @@ export function parseConfig(raw: unknown, baseDir: string): DeviceConfig {
   const candidate = withDefaults(CONFIG_DEFAULTS, raw) as DeviceConfig;
   const validate = validator();
   if (!validate(candidate)) {
-    const errors = [...new Set((validate.errors ?? []).map(describeError))];
+    // An unmet if/then is reported by the `then` error itself; the `if` line adds nothing.
+    const errors = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describeError))];
     throw new ConfigError('config_invalid', 'The device config is invalid:', errors);
   }
   candidate.dataDir = path.resolve(baseDir, candidate.dataDir);
   if (candidate.sim.snapshotDir !== null) candidate.sim.snapshotDir = path.resolve(baseDir, candidate.sim.snapshotDir);
+  resolveMqttFiles(candidate.mqtt, baseDir);
   return candidate;
+}
+
+/** TLS files are resolved against the config's folder and must be readable now, not at the first connect. */
+function resolveMqttFiles(mqtt: MqttConfig, baseDir: string): void {
+  const errors: string[] = [];
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const file = mqtt[name];
+    if (file === null) continue;
+    mqtt[name] = path.resolve(baseDir, file);
+    if (!mqtt.enabled) continue;
+    try {
+      accessSync(mqtt[name], fsConstants.R_OK);
+    } catch (error) {
+      errors.push(`/mqtt/${name} cannot be read: ${mqtt[name]} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if ((mqtt.cert === null) !== (mqtt.key === null)) errors.push('/mqtt/cert and /mqtt/key must be given together');
+  if (errors.length) throw new ConfigError('config_invalid', 'The device config is invalid:', errors);
 }
 
 /** Reads and validates the config file. Throws ConfigError with a sentence a person can act on. */

@@ -14,6 +14,7 @@ import { REACTION_ANIMATION_MS, REACTION_FRAMES } from './screens/reaction.js';
 import { ScreenRegistry } from './screens/registry.js';
 import { ScreenRenderer } from './screens/renderer.js';
 import type { Screen, ScreenHost } from './screens/screen.js';
+import type { Notice } from './screens/theme.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
 import { StatusScreen } from './screens/status.js';
 import { SpotifyLink } from './spotify/spotify-link.js';
@@ -60,6 +61,9 @@ export class Controller {
   private current = 'status';
   private unsubscribe: (() => void)[] = [];
   private readonly stateListeners = new Set<(state: DeviceState) => void>();
+  private readonly changeListeners = new Set<() => void>();
+  /** A line shown over every screen for a while (showLine: Home Assistant's notify). */
+  private line: { notice: Notice; timer: TimerHandle | null } | null = null;
   private rendering: Promise<void> | null = null;
   private dirty = false;
   private animation: { start: number; timer: TimerHandle | null } | null = null;
@@ -137,6 +141,8 @@ export class Controller {
     await this.queue.stop();
     if (this.animation) this.clock.clearTimeout(this.animation.timer);
     this.animation = null;
+    if (this.line) this.clock.clearTimeout(this.line.timer);
+    this.line = null;
     await this.relay.stop();
     await this.feedStore.flush();
     await this.rendering;
@@ -148,6 +154,25 @@ export class Controller {
   onStateChange(listener: (state: DeviceState) => void): () => void {
     this.stateListeners.add(listener);
     return () => this.stateListeners.delete(listener);
+  }
+
+  /** Subscribes to every change that redraws the screen (now playing, play-along, the state); returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Shows one line of text over whatever screen is up for LINE_MS, and wakes the screen. */
+  showLine(text: string): void {
+    if (this.line) this.clock.clearTimeout(this.line.timer);
+    const line: { notice: Notice; timer: TimerHandle | null } = { notice: { text, tone: 'ok', until: this.clock.now() + LINE_MS }, timer: null };
+    line.timer = this.clock.setTimeout(() => {
+      if (this.line === line) this.line = null;
+      this.invalidate();
+    }, LINE_MS);
+    this.line = line;
+    void this.sleep.activity();
+    this.invalidate();
   }
 
   /** Shares a track with the crew: queued durably, shown at once as "you shared". */
@@ -193,6 +218,7 @@ export class Controller {
   /** Redraws; calls made while a frame is being presented coalesce into one more frame. */
   invalidate(): void {
     if (!this.running) return;
+    for (const listener of this.changeListeners) listener();
     this.dirty = true;
     this.rendering ??= this.renderLoop().finally(() => {
       this.rendering = null;
@@ -211,8 +237,9 @@ export class Controller {
       const now = this.clock.now();
       const flash = this.stateValue.flash;
       const overlay = this.animation && flash ? { flash, progress: (now - this.animation.start) / REACTION_ANIMATION_MS } : null;
+      const line = this.line?.notice ?? null;
       try {
-        await this.deps.display.present(this.renderer.render({ screen, state: this.stateValue, now, overlay }));
+        await this.deps.display.present(this.renderer.render({ screen, state: this.stateValue, now, overlay, line }));
       } catch (error) {
         this.deps.log.error({ err: (error as Error).message }, 'failed to present a frame');
       }
@@ -321,6 +348,9 @@ export class Controller {
     tick();
   }
 }
+
+/** How long a line from showLine() stays on the screen. */
+export const LINE_MS = 10_000;
 
 function screenFor(item: FeedItem): string {
   return item.kind === 'share' ? 'share' : 'messages';

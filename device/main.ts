@@ -4,6 +4,7 @@ import { Controller } from './controller.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { createButtons, createDisplay } from './drivers.js';
 import { createLogger } from './log.js';
+import type { MqttBridge } from './mqtt-bridge.js';
 import { SimDisplay } from './sim-display.js';
 import { simActionsFor } from './sim-panel.js';
 
@@ -30,6 +31,7 @@ export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv):
 
 async function run(config: DeviceConfig, log: Logger): Promise<void> {
   let stopping: Promise<void> | null = null;
+  let bridge: MqttBridge | null = null;
   // READY=1 and watchdog pings under systemd (Type=notify); a no-op elsewhere.
   const notifier = new SystemdNotifier({ onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed') });
   const stop = (signal: string): void => {
@@ -37,6 +39,7 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
     log.info({ signal }, 'stopping');
     stopping = notifier
       .stopping()
+      .then(() => bridge?.stop())
       .then(() => controller.stop())
       .then(() => process.exit(0))
       .catch((error: Error) => {
@@ -59,11 +62,30 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
     process.stdout.write(`LEELOO device "${config.device.name}" crew: ${crewCode}\n`);
   });
   await controller.start();
+  bridge = await startBridge(config, controller, log);
   await notifier.ready(`${config.display.driver} display, crew ${config.device.crewCode ?? 'new'}`);
   notifier.start();
   if (display instanceof SimDisplay && display.url) {
     // Scripts (npm start) read this line to find the mirror.
     process.stdout.write(`LEELOO device "${config.device.name}" mirror: ${display.url}\n`);
+  }
+}
+
+/** The MQTT bridge, when configured; one that fails to start is logged and the gadget runs on without it. */
+async function startBridge(config: DeviceConfig, controller: Controller, log: Logger): Promise<MqttBridge | null> {
+  if (!config.mqtt.enabled && !config.mqtt.url) return null;
+  // Loaded only when configured: mqtt.js takes about a second to import, and most gadgets run without it.
+  const [{ MqttBridge }, { gadgetActionsFor }] = await Promise.all([import('./mqtt-bridge.js'), import('./actions.js')]);
+  const bridge = new MqttBridge({
+    config: config.mqtt, actions: gadgetActionsFor(controller), deviceName: config.device.name, relayUrl: config.relay.url, log: log.child({ part: 'mqtt' }),
+  });
+  try {
+    await bridge.start();
+    return bridge;
+  } catch (error) {
+    log.error({ err: (error as Error).message }, 'the MQTT bridge failed to start; the gadget runs without it');
+    await bridge.stop().catch(() => undefined);
+    return null;
   }
 }
 

@@ -4,7 +4,7 @@ import type { DeviceState, ReactionFlash } from '../state.js';
 import type { Area, Screen } from './screen.js';
 import { drawReactionOverlay } from './reaction.js';
 import { drawStatusBar } from './status-bar.js';
-import { COLORS, STATUS_BAR_HEIGHT } from './theme.js';
+import { COLORS, drawNotice, STATUS_BAR_HEIGHT, type Notice } from './theme.js';
 
 export const SCREEN_WIDTH = 480;
 export const SCREEN_HEIGHT = 320;
@@ -14,6 +14,8 @@ export interface RenderInput {
   readonly state: DeviceState;
   readonly now: number;
   readonly overlay?: { flash: ReactionFlash; progress: number } | null;
+  /** A line over the top of every screen (the controller's showLine). */
+  readonly line?: Notice | null;
 }
 
 /** Draws the status bar plus one screen into a reused canvas and returns the pixels. */
@@ -35,7 +37,7 @@ export class ScreenRenderer {
     };
   }
 
-  render({ screen, state, now, overlay }: RenderInput): Frame {
+  render({ screen, state, now, overlay, line }: RenderInput): Frame {
     const g = this.g;
     this.text = [];
     const area: Area = { x: 0, y: STATUS_BAR_HEIGHT, w: this.width, h: this.height - STATUS_BAR_HEIGHT };
@@ -47,6 +49,8 @@ export class ScreenRenderer {
     g.clip();
     this.drawScreen(screen, area, state, now);
     if (overlay) drawReactionOverlay(g, area, overlay.flash, overlay.progress);
+    // At the top: the screens' own notices sit at the bottom.
+    if (line && line.until > now) drawNotice(g, area, line, { bottom: area.h - 34 - 8, size: 15 });
     g.restore();
     drawStatusBar(g, this.width, state, screen.title, now);
     const image = g.getImageData(0, 0, this.width, this.height);
