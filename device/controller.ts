@@ -13,6 +13,7 @@ import { MessagesScreen } from './screens/messages.js';
 import { REACTION_ANIMATION_MS, REACTION_FRAMES } from './screens/reaction.js';
 import { ScreenRegistry } from './screens/registry.js';
 import { ScreenRenderer } from './screens/renderer.js';
+import { uiFontProblem } from './screens/theme.js';
 import type { Screen, ScreenHost } from './screens/screen.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
 import { StatusScreen } from './screens/status.js';
@@ -116,6 +117,8 @@ export class Controller {
 
   async start(): Promise<void> {
     this.running = true;
+    const fontProblem = uiFontProblem();
+    if (fontProblem) this.deps.log.error({ code: 'font_missing' }, fontProblem);
     await this.deps.display.start();
     this.sleep.start();
     await this.deps.buttons.start();

@@ -24,12 +24,17 @@ export function createDisplay(config: DeviceConfig, log: Logger): Display {
         mirror: config.sim.mirror,
       });
     case 'fb':
-      return createFbDisplay(config.display.fb);
+      return createFbDisplay(config.display.fb, { warn: backlightWarning(log) });
     case 'spi':
-      return createSpiDisplay(config.display.spi);
+      return createSpiDisplay(config.display.spi, { warn: backlightWarning(log) });
     default:
       throw new Error(`The display driver "${config.display.driver}" is not available in this build; use "sim".`);
   }
+}
+
+function backlightWarning(log: Logger): (sentence: string) => void {
+  const child = log.child({ part: 'backlight' });
+  return (sentence) => child.warn(sentence);
 }
 
 export interface ButtonsContext {

@@ -7,7 +7,7 @@ import { PANEL_NAMES, type PanelName } from './panels/catalog.js';
  * BCM GPIO numbers as printed on the header; the defaults fit a Waveshare 3.5" (A)
  * (DC GPIO24, RST GPIO25 on CE0) with buttons on the header pins it leaves free.
  */
-export type BacklightKind = 'none' | 'gpio' | 'sysfs' | 'fb-blank';
+export type BacklightKind = 'none' | 'auto' | 'gpio' | 'sysfs' | 'fb-blank';
 
 export interface BacklightConfig {
   kind: BacklightKind;
@@ -15,11 +15,13 @@ export interface BacklightConfig {
   pin: number | null;
   activeHigh: boolean;
   /** Device under /sys/class/backlight for kind sysfs; null takes the only one. */
-  name: string | null;
+  name?: string | null;
 }
 
 export interface FbConfig {
   device: string;
+  /** The framebuffer's sysfs name (fb_ili9486, ili9486drmfb); when set it picks the device, whatever its number. */
+  name?: string | null;
   backlight: BacklightConfig;
 }
 
@@ -53,7 +55,7 @@ export interface GpioButtonsConfig {
 }
 
 export const HARDWARE_DEFAULTS = {
-  fb: { device: '/dev/fb1', backlight: { kind: 'fb-blank', pin: null, activeHigh: true, name: null } } as FbConfig,
+  fb: { device: '/dev/fb1', name: null, backlight: { kind: 'auto', pin: null, activeHigh: true, name: null } } as FbConfig,
   spi: {
     panel: 'ili9486',
     bus: 0,
@@ -91,7 +93,7 @@ function backlightSchema(fallback: BacklightConfig): JsonSchema {
     type: 'object',
     additionalProperties: false,
     properties: {
-      kind: prop('Kind', 'none, gpio (a pin), sysfs (/sys/class/backlight) or fb-blank (the framebuffer blanks itself).', { enum: ['none', 'gpio', 'sysfs', 'fb-blank'] }, fallback.kind, ['gpio', 'fb-blank']),
+      kind: prop('Kind', 'none, auto (a /sys/class/backlight device this user may write, else none), gpio (a pin), sysfs (a named /sys/class/backlight device) or fb-blank (DRM framebuffers; root-only unless a udev rule opens it).', { enum: ['none', 'auto', 'gpio', 'sysfs', 'fb-blank'] }, fallback.kind, ['auto', 'gpio']),
       pin: prop('Pin', 'BCM GPIO driving the backlight (kind gpio).', OPTIONAL_GPIO, fallback.pin, [18, null]),
       activeHigh: prop('Active high', 'The backlight is on when the pin is high.', { type: 'boolean' }, fallback.activeHigh, [true]),
       name: prop('Device name', 'Name under /sys/class/backlight (kind sysfs); null takes the only one.', { type: ['string', 'null'], minLength: 1, pattern: '^[^/]+$' }, fallback.name, ['soc:backlight', null]),
@@ -104,7 +106,8 @@ export const FB_BLOCK: JsonSchema = prop('Framebuffer', 'Options of the fb drive
   type: 'object',
   additionalProperties: false,
   properties: {
-    device: prop('Device', 'The framebuffer device node.', { type: 'string', pattern: '^/dev/fb[0-9]+$' }, fb.device, ['/dev/fb1', '/dev/fb0']),
+    device: prop('Device', 'The framebuffer device node, used when name is null; never the HDMI one (vc4drmfb).', { type: 'string', pattern: '^/dev/fb[0-9]+$' }, fb.device, ['/dev/fb1', '/dev/fb0']),
+    name: prop('Name', 'The panel framebuffer by its /sys/class/graphics/fbN/name (fbN numbers change with probe order); null uses device.', { type: ['string', 'null'], minLength: 1, maxLength: 31 }, fb.name, ['ili9486drmfb', 'fb_ili9486', null]),
     backlight: backlightSchema(fb.backlight),
   },
 }, fb, [fb]);
