@@ -4,6 +4,7 @@ import type { DeviceConfig } from './config.js';
 import type { Buttons, Display } from './hardware.js';
 import { createFbDisplay } from './fb-display.js';
 import { createGpioButtons } from './gpio-buttons.js';
+import { createInputButtons } from './input-buttons.js';
 import { SimButtons } from './sim-buttons.js';
 import { SimDisplay, type MirrorInputSource } from './sim-display.js';
 import { createSpiDisplay } from './spi-display.js';
@@ -57,6 +58,8 @@ export function createButtons(config: DeviceConfig, log: Logger, context: Button
       });
     case 'gpio':
       return createGpioButtons(config.buttons);
+    case 'input':
+      return createInputButtons(config.buttons, { warn: (sentence) => log.child({ part: 'buttons' }).warn(sentence) });
     default:
       throw new Error(`The button driver "${config.buttons.driver}" is not available in this build; use "sim".`);
   }

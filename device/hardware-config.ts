@@ -54,6 +54,16 @@ export interface GpioButtonsConfig {
   rotary: RotaryConfig | null;
 }
 
+/** The input driver: key codes of the gpio-key overlays and the rotary-encoder's axis. */
+export interface InputButtonsConfig {
+  keys: { prev: number | null; next: number | null; primary: number | null; secondary: number | null };
+  /** REL axis of the rotary-encoder overlay (relative_axis=1; REL_X = 0), null for none. */
+  rotaryAxis: number | null;
+  reverse: boolean;
+  /** /dev/input/eventN to read; null finds the devices by what they send. */
+  devices: string[] | null;
+}
+
 export const HARDWARE_DEFAULTS = {
   fb: { device: '/dev/fb1', name: null, backlight: { kind: 'auto', pin: null, activeHigh: true, name: null } } as FbConfig,
   spi: {
@@ -76,6 +86,8 @@ export const HARDWARE_DEFAULTS = {
     doublePressMs: 350,
     rotary: null,
   } as GpioButtonsConfig,
+  // KEY_LEFT, KEY_RIGHT, KEY_ENTER, KEY_ESC: what the installer's gpio-key lines send.
+  input: { keys: { prev: 105, next: 106, primary: 28, secondary: 1 }, rotaryAxis: 0, reverse: false, devices: null } as InputButtonsConfig,
   sleepAfterSeconds: 300,
 };
 
@@ -164,3 +176,25 @@ export const GPIO_BLOCK: JsonSchema = prop('GPIO buttons', 'Options of the gpio 
 }, gpio, [gpio]);
 
 export const SLEEP_PROPERTY: JsonSchema = prop('Screen sleep', 'Seconds without activity before the backlight goes off; 0 never.', { type: 'integer', minimum: 0, maximum: 86400 }, HARDWARE_DEFAULTS.sleepAfterSeconds, [300, 0]);
+
+const input = HARDWARE_DEFAULTS.input;
+const KEY_CODE = { type: ['integer', 'null'], minimum: 1, maximum: 767 };
+export const INPUT_BLOCK: JsonSchema = prop('Input-event buttons', 'Options of the input driver: buttons from the gpio-key overlay and the encoder from the rotary-encoder overlay, read from /dev/input/event*. The pins are the gpio block\'s (the installer writes them into config.txt).', {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    keys: prop('Key codes', 'Linux key code (linux/input-event-codes.h) each button sends; null if absent.', {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        prev: prop('Prev', 'KEY_LEFT.', KEY_CODE, input.keys.prev, [105]),
+        next: prop('Next', 'KEY_RIGHT.', KEY_CODE, input.keys.next, [106]),
+        primary: prop('Primary', 'KEY_ENTER.', KEY_CODE, input.keys.primary, [28]),
+        secondary: prop('Secondary', 'KEY_ESC.', KEY_CODE, input.keys.secondary, [1]),
+      },
+    }, input.keys, [input.keys]),
+    rotaryAxis: prop('Encoder axis', 'REL axis the rotary-encoder overlay reports with relative_axis=1 (REL_X = 0); null for no encoder.', { type: ['integer', 'null'], minimum: 0, maximum: 15 }, input.rotaryAxis, [0, null]),
+    reverse: prop('Reverse', 'Swap the encoder direction.', { type: 'boolean' }, input.reverse, [false]),
+    devices: prop('Devices', 'Event devices to read; null finds the gpio-key and rotary-encoder devices in /sys/class/input.', { type: ['array', 'null'], items: { type: 'string', pattern: '^/dev/input/' } }, input.devices, [null, ['/dev/input/event0']]),
+  },
+}, input, [input]);
