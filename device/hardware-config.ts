@@ -143,21 +143,23 @@ export const SPI_BLOCK: JsonSchema = prop('SPI panel', 'Options of the spi drive
   },
 }, spi, [spi]);
 
+type PerButton<T> = { prev: T; next: T; primary: T; secondary: T };
+const BUTTON_ROLES: PerButton<string> = { prev: 'Previous screen.', next: 'Next screen.', primary: 'Share / confirm.', secondary: 'React / back.' };
+
+/** One value per logical button (a pin, a key code). */
+function perButton<T>(title: string, description: string, schema: JsonSchema, fallback: PerButton<T>): JsonSchema {
+  const properties = Object.fromEntries(
+    (Object.keys(BUTTON_ROLES) as (keyof PerButton<T>)[]).map((name) => [name, prop(name[0]!.toUpperCase() + name.slice(1), BUTTON_ROLES[name], schema, fallback[name], [fallback[name]])]),
+  );
+  return prop(title, description, { type: 'object', additionalProperties: false, properties }, fallback, [fallback]);
+}
+
 const gpio = HARDWARE_DEFAULTS.gpio;
 export const GPIO_BLOCK: JsonSchema = prop('GPIO buttons', 'Options of the gpio button driver.', {
   type: 'object',
   additionalProperties: false,
   properties: {
-    pins: prop('Pins', 'BCM GPIO of each button (wired to ground); null if absent.', {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        prev: prop('Prev', 'Previous screen.', OPTIONAL_GPIO, gpio.pins.prev, [5]),
-        next: prop('Next', 'Next screen.', OPTIONAL_GPIO, gpio.pins.next, [6]),
-        primary: prop('Primary', 'Share / confirm.', OPTIONAL_GPIO, gpio.pins.primary, [13]),
-        secondary: prop('Secondary', 'React / back.', OPTIONAL_GPIO, gpio.pins.secondary, [19]),
-      },
-    }, gpio.pins, [gpio.pins]),
+    pins: perButton('Pins', 'BCM GPIO of each button (wired to ground); null if absent.', OPTIONAL_GPIO, gpio.pins),
     activeLow: prop('Active low', 'Buttons pull the pin to ground when pressed.', { type: 'boolean' }, gpio.activeLow, [true]),
     debounceMs: prop('Debounce', 'Milliseconds a level must hold to count.', { type: 'integer', minimum: 1, maximum: 200 }, gpio.debounceMs, [20]),
     doublePressMs: prop('Double press', 'Milliseconds between a release and the next press for a double press.', { type: 'integer', minimum: 50, maximum: 2000 }, gpio.doublePressMs, [350]),
@@ -183,16 +185,7 @@ export const INPUT_BLOCK: JsonSchema = prop('Input-event buttons', 'Options of t
   type: 'object',
   additionalProperties: false,
   properties: {
-    keys: prop('Key codes', 'Linux key code (linux/input-event-codes.h) each button sends; null if absent.', {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        prev: prop('Prev', 'KEY_LEFT.', KEY_CODE, input.keys.prev, [105]),
-        next: prop('Next', 'KEY_RIGHT.', KEY_CODE, input.keys.next, [106]),
-        primary: prop('Primary', 'KEY_ENTER.', KEY_CODE, input.keys.primary, [28]),
-        secondary: prop('Secondary', 'KEY_ESC.', KEY_CODE, input.keys.secondary, [1]),
-      },
-    }, input.keys, [input.keys]),
+    keys: perButton('Key codes', 'Linux key code (linux/input-event-codes.h) each button sends, by default KEY_LEFT, KEY_RIGHT, KEY_ENTER, KEY_ESC; null if absent.', KEY_CODE, input.keys),
     rotaryAxis: prop('Encoder axis', 'REL axis the rotary-encoder overlay reports with relative_axis=1 (REL_X = 0); null for no encoder.', { type: ['integer', 'null'], minimum: 0, maximum: 15 }, input.rotaryAxis, [0, null]),
     reverse: prop('Reverse', 'Swap the encoder direction.', { type: 'boolean' }, input.reverse, [false]),
     devices: prop('Devices', 'Event devices to read; null finds the gpio-key and rotary-encoder devices in /sys/class/input.', { type: ['array', 'null'], items: { type: 'string', pattern: '^/dev/input/' } }, input.devices, [null, ['/dev/input/event0']]),
