@@ -42,6 +42,9 @@ export interface ControllerDeps {
   readonly art?: ArtLookup;
 }
 
+/** A frame that has been presenting this long means the display is wedged (a full SPI frame takes < 1 s). */
+export const RENDER_STALL_MS = 20_000;
+
 /**
  * Wires the relay client, the app state, the screens, the buttons and the display.
  * The constructor stores dependencies only; start() subscribes and connects; stop()
@@ -62,6 +65,8 @@ export class Controller {
   private unsubscribe: (() => void)[] = [];
   private readonly stateListeners = new Set<(state: DeviceState) => void>();
   private rendering: Promise<void> | null = null;
+  /** When the frame in flight was handed to the display, null between frames. */
+  private presentingSince: number | null = null;
   private dirty = false;
   private animation: { start: number; timer: TimerHandle | null } | null = null;
   private running = false;
@@ -113,6 +118,17 @@ export class Controller {
 
   get currentScreen(): string {
     return this.current;
+  }
+
+  /**
+   * For the systemd watchdog: the render loop is not stuck in a frame (a present that has
+   * not returned for RENDER_STALL_MS is a wedged bus or driver) and the relay client is
+   * still at work. The ping itself runs on the event loop, so a blocked loop stops it too.
+   */
+  healthy(): boolean {
+    if (!this.running) return false;
+    const stuck = this.presentingSince !== null && this.clock.now() - this.presentingSince > RENDER_STALL_MS;
+    return !stuck && this.relay.alive;
   }
 
   async start(): Promise<void> {
@@ -215,9 +231,13 @@ export class Controller {
       const flash = this.stateValue.flash;
       const overlay = this.animation && flash ? { flash, progress: (now - this.animation.start) / REACTION_ANIMATION_MS } : null;
       try {
-        await this.deps.display.present(this.renderer.render({ screen, state: this.stateValue, now, overlay }));
+        const frame = this.renderer.render({ screen, state: this.stateValue, now, overlay });
+        this.presentingSince = this.clock.now();
+        await this.deps.display.present(frame);
       } catch (error) {
         this.deps.log.error({ err: (error as Error).message }, 'failed to present a frame');
+      } finally {
+        this.presentingSince = null;
       }
     }
   }
