@@ -222,7 +222,12 @@ install_app() {
   run mkdir -p "$APP_DIR"
   run rm -rf "$APP_DIR/dist" "$APP_DIR/RELEASE"
   run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
-  run env PATH="$(dirname "$npm_bin"):$PATH" "$npm_bin" --prefix "$APP_DIR" ci --omit=dev --no-audit --no-fund
+  # Light on a 512 MB board: a small V8 heap and two downloads at a time (peak ~120 MB
+  # where the defaults take ~195 MB); the optional addons (onoff, spi-device, built
+  # with node-gyp) only for the spi driver, which needs them.
+  local omit=(--omit=dev)
+  [[ "$DISPLAY_DRIVER" == "spi" ]] || omit+=(--omit=optional)
+  run env PATH="$(dirname "$npm_bin"):$PATH" NODE_OPTIONS=--max-old-space-size=48 "$npm_bin" --prefix "$APP_DIR" ci "${omit[@]}" --maxsockets=2 --no-audit --no-fund
   if [[ -z "$ROOT" ]]; then run chown -R root:root "$APP_DIR"; fi
   run chmod -R u=rwX,go=rX "$APP_DIR"
   check_addons

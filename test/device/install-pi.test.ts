@@ -90,7 +90,7 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
       `would run: mkdir -p ${app}`,
       `would run: rm -rf ${app}/dist ${app}/RELEASE`,
       `would run: cp -R ${release}/dist ${release}/package.json ${release}/package-lock.json ${release}/systemd ${release}/docs ${app}/`,
-      expect.stringMatching(new RegExp(`^would run: env PATH=.* ${app}/node/bin/npm --prefix ${app} ci --omit=dev --no-audit --no-fund$`)),
+      expect.stringMatching(new RegExp(`^would run: env PATH=.* NODE_OPTIONS=--max-old-space-size=48 ${app}/node/bin/npm --prefix ${app} ci --omit=dev --omit=optional --maxsockets=2 --no-audit --no-fund$`)),
       `would run: chmod -R u=rwX,go=rX ${app}`,
       `would run: cp ${release}/RELEASE ${app}/RELEASE`,
       'would run: useradd --system --user-group --home-dir /var/lib/leeloo --no-create-home --shell /usr/sbin/nologin leeloo-test-nobody',
@@ -200,6 +200,9 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const spi = await install(['--dry-run', '--display', 'spi']);
     expect(spi.stdout).toContain('claims the SPI chip select');
     expect(spi.stdout).toContain(`would write: ${root}/etc/modules-load.d/leeloo.conf`);
+    // The spi driver needs the optional addons.
+    expect(spi.stdout).toMatch(/ci --omit=dev --maxsockets=2/);
+    expect(spi.stdout).toContain('would check: the spi-device addon loads');
   });
 
   it.skipIf(!existsSync('/usr/bin/systemd-analyze'))('writes a unit systemd-analyze verify accepts', async () => {
