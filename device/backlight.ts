@@ -1,4 +1,5 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sysfsGpioNumber, type GpioLine, type GpioPort } from './gpio-line.js';
 import type { BacklightConfig } from './hardware-config.js';
@@ -6,8 +7,11 @@ import { HardwareError, errnoCode } from './hardware-error.js';
 
 /**
  * The backlight, switched on or off. Panels wire it to a GPIO, to a kernel backlight
- * device (/sys/class/backlight/*: bl_power where the driver has it, brightness
- * otherwise), or let the framebuffer's blank switch it (fbtft does).
+ * device (/sys/class/backlight/*: bl_power where the driver has it and lets us write
+ * it, brightness otherwise), or let the framebuffer's blank switch it (DRM fbdev
+ * does; fbtft's fb_ili9486 has no blank op and answers EINVAL). sysfs attributes are
+ * root-owned 0644 unless a udev rule hands them to a group, so every sysfs kind
+ * checks that this process may write before it is chosen.
  */
 export interface Backlight {
   set(on: boolean): Promise<void>;
@@ -50,11 +54,25 @@ export class SysfsBacklight implements Backlight {
     const classDir = join(sysfsRoot, 'class', 'backlight');
     const dir = join(classDir, name ?? (await onlyDevice(classDir)));
     const max = Number(await readSysfs(dir, 'max_brightness'));
-    const hasPower = await readSysfs(dir, 'bl_power').then(
-      () => true,
-      () => false,
-    );
-    return new SysfsBacklight(dir, hasPower ? 'bl_power' : 'brightness', Number.isFinite(max) && max > 0 ? max : 1);
+    const mode = (await writable(join(dir, 'bl_power'))) ? 'bl_power' : 'brightness';
+    if (mode === 'brightness' && !(await writable(join(dir, 'brightness')))) {
+      throw new HardwareError(
+        'backlight_denied',
+        `${join(dir, 'brightness')} is not writable by this user; give group video write access with the udev rule in docs/HARDWARE.md, or set backlight to "none".`,
+      );
+    }
+    return new SysfsBacklight(dir, mode, Number.isFinite(max) && max > 0 ? max : 1);
+  }
+
+  /** The first device under /sys/class/backlight this process may switch, or null. */
+  static async findWritable(sysfsRoot = '/sys'): Promise<SysfsBacklight | null> {
+    const classDir = join(sysfsRoot, 'class', 'backlight');
+    const names = (await readdir(classDir).catch(() => [] as string[])).sort();
+    for (const name of names) {
+      const backlight = await SysfsBacklight.open(sysfsRoot, name).catch(() => null);
+      if (backlight) return backlight;
+    }
+    return null;
   }
 
   async set(on: boolean): Promise<void> {
@@ -65,7 +83,7 @@ export class SysfsBacklight implements Backlight {
   async release(): Promise<void> {}
 }
 
-/** Blanks the framebuffer through /sys/class/graphics/fbN/blank; fbtft turns its backlight off with it. */
+/** Blanks the framebuffer through /sys/class/graphics/fbN/blank (DRM fbdev; root-only unless a udev rule says otherwise). */
 export class FbBlankBacklight implements Backlight {
   constructor(private readonly fbDir: string) {}
 
@@ -74,6 +92,14 @@ export class FbBlankBacklight implements Backlight {
   }
 
   async release(): Promise<void> {}
+}
+
+/** Whether this process may write `file`, decided by the kernel (mode, owner, groups, capabilities). */
+export async function writable(file: string): Promise<boolean> {
+  return access(file, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function onlyDevice(classDir: string): Promise<string> {
@@ -114,6 +140,8 @@ export interface BacklightDeps {
   sysfsRoot?: string;
   /** The framebuffer's sysfs directory, for kind fb-blank. */
   fbDir?: string;
+  /** Told why the backlight is not switched (the daemon logs it as a warning); it never stops the daemon. */
+  warn?: (sentence: string) => void;
 }
 
 /** Opens the backlight a config block names. */
@@ -121,11 +149,18 @@ export async function openBacklight(config: BacklightConfig, deps: BacklightDeps
   switch (config.kind) {
     case 'none':
       return new NoBacklight();
+    case 'auto':
+      return (await SysfsBacklight.findWritable(deps.sysfsRoot)) ?? noWritableBacklight(deps);
     case 'sysfs':
       return SysfsBacklight.open(deps.sysfsRoot, config.name ?? undefined);
-    case 'fb-blank':
+    case 'fb-blank': {
       if (!deps.fbDir) throw new HardwareError('backlight_missing', 'Backlight kind fb-blank works with the fb display driver only.');
+      const blank = join(deps.fbDir, 'blank');
+      if (!(await writable(blank))) {
+        throw new HardwareError('backlight_denied', `${blank} is not writable by this user (root-only by default); use backlight "auto" or "none".`);
+      }
       return new FbBlankBacklight(deps.fbDir);
+    }
     case 'gpio': {
       if (config.pin === null) throw new HardwareError('backlight_missing', 'Backlight kind gpio needs a pin.');
       const line = await deps.gpio.open(await sysfsGpioNumber(config.pin, deps.sysfsRoot), config.activeHigh ? 'high' : 'low');
@@ -134,9 +169,36 @@ export async function openBacklight(config: BacklightConfig, deps: BacklightDeps
   }
 }
 
-/** A backlight opened on first use, so a driver built synchronously reports problems at start(). */
+/** Kind auto found nothing it may switch: say so when a device exists (a udev rule would fix it). */
+async function noWritableBacklight(deps: BacklightDeps): Promise<Backlight> {
+  const classDir = join(deps.sysfsRoot ?? '/sys', 'class', 'backlight');
+  const names = await readdir(classDir).catch(() => [] as string[]);
+  if (names.length > 0) {
+    deps.warn?.(
+      `No backlight control: ${names.map((n) => join(classDir, n, 'brightness')).join(', ')} not writable by this user; the screen sleeps by going black. The udev rule in docs/HARDWARE.md gives group video access.`,
+    );
+  }
+  return new NoBacklight();
+}
+
+/** openBacklight, but a backlight that cannot be opened is a warning and no backlight control. */
+export async function openBacklightOrNone(config: BacklightConfig, deps: BacklightDeps): Promise<Backlight> {
+  try {
+    return await openBacklight(config, deps);
+  } catch (error) {
+    deps.warn?.(`No backlight control: ${(error as Error).message}`);
+    return new NoBacklight();
+  }
+}
+
+/**
+ * A backlight opened on first use, so a driver built synchronously reports problems at
+ * start(). It never throws: a backlight that cannot be opened or switched is reported
+ * through deps.warn (once per distinct sentence) and the screen keeps drawing.
+ */
 export class DeferredBacklight implements Backlight {
   private inner: Backlight | null = null;
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly config: BacklightConfig,
@@ -144,13 +206,23 @@ export class DeferredBacklight implements Backlight {
   ) {}
 
   async set(on: boolean): Promise<void> {
-    this.inner ??= await openBacklight(this.config, this.deps);
-    await this.inner.set(on);
+    this.inner ??= await openBacklightOrNone(this.config, { ...this.deps, warn: (sentence) => this.warn(sentence) });
+    try {
+      await this.inner.set(on);
+    } catch (error) {
+      this.warn(`The backlight could not be switched ${on ? 'on' : 'off'}: ${(error as Error).message}`);
+    }
   }
 
   async release(): Promise<void> {
     const inner = this.inner;
     this.inner = null;
     await inner?.release();
+  }
+
+  private warn(sentence: string): void {
+    if (this.warned.has(sentence)) return;
+    this.warned.add(sentence);
+    this.deps.warn?.(sentence);
   }
 }

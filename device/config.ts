@@ -2,7 +2,7 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CREW_CODE_PATTERN } from '../protocol/index.js';
-import { FB_BLOCK, GPIO_BLOCK, HARDWARE_DEFAULTS, SLEEP_PROPERTY, SPI_BLOCK, type FbConfig, type GpioButtonsConfig, type SpiConfig } from './hardware-config.js';
+import { FB_BLOCK, GPIO_BLOCK, HARDWARE_DEFAULTS, INPUT_BLOCK, SLEEP_PROPERTY, SPI_BLOCK, type FbConfig, type GpioButtonsConfig, type InputButtonsConfig, type SpiConfig } from './hardware-config.js';
 
 /**
  * The device's config file (JSON), validated against a JSON Schema at start. Every
@@ -13,7 +13,7 @@ import { FB_BLOCK, GPIO_BLOCK, HARDWARE_DEFAULTS, SLEEP_PROPERTY, SPI_BLOCK, typ
  */
 
 export const DISPLAY_DRIVERS = ['sim', 'fb', 'spi'] as const;
-export const BUTTON_DRIVERS = ['sim', 'gpio'] as const;
+export const BUTTON_DRIVERS = ['sim', 'gpio', 'input'] as const;
 export type DisplayDriver = (typeof DISPLAY_DRIVERS)[number];
 export type ButtonDriver = (typeof BUTTON_DRIVERS)[number];
 
@@ -30,6 +30,7 @@ export interface ButtonsConfig {
   /** A press held at least this long is a long press. */
   longPressMs: number;
   gpio: GpioButtonsConfig;
+  input: InputButtonsConfig;
 }
 
 export interface SimConfig {
@@ -73,7 +74,7 @@ export const CONFIG_DEFAULTS: DeviceConfig = {
   dataDir: './data/device',
   logLevel: 'info',
   display: { driver: 'sim', sleepAfterSeconds: HARDWARE_DEFAULTS.sleepAfterSeconds, fb: HARDWARE_DEFAULTS.fb, spi: HARDWARE_DEFAULTS.spi },
-  buttons: { driver: 'sim', longPressMs: 700, gpio: HARDWARE_DEFAULTS.gpio },
+  buttons: { driver: 'sim', longPressMs: 700, gpio: HARDWARE_DEFAULTS.gpio, input: HARDWARE_DEFAULTS.input },
   sim: { mirror: { enabled: true, host: '127.0.0.1', port: 8081 }, snapshotDir: null, snapshotKeep: 50, keyboard: true },
   mqtt: {
     enabled: false, url: null, username: null, password: null, ca: null, cert: null, key: null,
@@ -86,7 +87,7 @@ type JsonSchema = Record<string, unknown>;
 /** Option blocks of the display drivers, keyed by driver name (the hardware drivers add `fb`, `spi`). */
 export const DISPLAY_OPTION_BLOCKS: Record<string, JsonSchema> = { fb: FB_BLOCK, spi: SPI_BLOCK, sleepAfterSeconds: SLEEP_PROPERTY };
 /** Option blocks of the button drivers, keyed by driver name (the GPIO driver adds `gpio`). */
-export const BUTTON_OPTION_BLOCKS: Record<string, JsonSchema> = { gpio: GPIO_BLOCK };
+export const BUTTON_OPTION_BLOCKS: Record<string, JsonSchema> = { gpio: GPIO_BLOCK, input: INPUT_BLOCK };
 
 function prop(title: string, description: string, schema: JsonSchema, fallback: unknown, examples: unknown[]): JsonSchema {
   return { title, description, ...schema, default: fallback, examples };
@@ -135,7 +136,7 @@ export function configSchema(): JsonSchema {
         additionalProperties: false,
         required: ['driver'],
         properties: {
-          driver: prop('Button driver', 'sim (keyboard + mirror page) or gpio.', { enum: [...BUTTON_DRIVERS] }, d.buttons.driver, ['sim', 'gpio']),
+          driver: prop('Button driver', 'sim (keyboard + mirror page), input (gpio-key and rotary-encoder overlays, /dev/input; the Pi default) or gpio (sysfs GPIO, deprecated by the kernel).', { enum: [...BUTTON_DRIVERS] }, d.buttons.driver, ['sim', 'input']),
           longPressMs: prop('Long press', 'Milliseconds a button is held for a long press.', { type: 'integer', minimum: 200, maximum: 5000 }, d.buttons.longPressMs, [700]),
           ...BUTTON_OPTION_BLOCKS,
         },

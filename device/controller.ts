@@ -13,6 +13,7 @@ import { MessagesScreen } from './screens/messages.js';
 import { REACTION_ANIMATION_MS, REACTION_FRAMES } from './screens/reaction.js';
 import { ScreenRegistry } from './screens/registry.js';
 import { ScreenRenderer } from './screens/renderer.js';
+import { uiFontProblem } from './screens/theme.js';
 import type { Screen, ScreenHost } from './screens/screen.js';
 import type { Notice } from './screens/theme.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
@@ -42,6 +43,9 @@ export interface ControllerDeps {
   readonly art?: ArtLookup;
 }
 
+/** A frame that has been presenting this long means the display is wedged (a full SPI frame takes < 1 s). */
+export const RENDER_STALL_MS = 20_000;
+
 /**
  * Wires the relay client, the app state, the screens, the buttons and the display.
  * The constructor stores dependencies only; start() subscribes and connects; stop()
@@ -65,6 +69,8 @@ export class Controller {
   /** A line shown over every screen for a while (showLine: Home Assistant's notify). */
   private line: { notice: Notice; timer: TimerHandle | null } | null = null;
   private rendering: Promise<void> | null = null;
+  /** When the frame in flight was handed to the display, null between frames. */
+  private presentingSince: number | null = null;
   private dirty = false;
   private animation: { start: number; timer: TimerHandle | null } | null = null;
   private running = false;
@@ -118,8 +124,21 @@ export class Controller {
     return this.current;
   }
 
+  /**
+   * For the systemd watchdog: the render loop is not stuck in a frame (a present that has
+   * not returned for RENDER_STALL_MS is a wedged bus or driver) and the relay client is
+   * still at work. The ping itself runs on the event loop, so a blocked loop stops it too.
+   */
+  healthy(): boolean {
+    if (!this.running) return false;
+    const stuck = this.presentingSince !== null && this.clock.now() - this.presentingSince > RENDER_STALL_MS;
+    return !stuck && this.relay.alive;
+  }
+
   async start(): Promise<void> {
     this.running = true;
+    const fontProblem = uiFontProblem();
+    if (fontProblem) this.deps.log.error({ code: 'font_missing' }, fontProblem);
     await this.deps.display.start();
     this.sleep.start();
     await this.deps.buttons.start();
@@ -239,9 +258,13 @@ export class Controller {
       const overlay = this.animation && flash ? { flash, progress: (now - this.animation.start) / REACTION_ANIMATION_MS } : null;
       const line = this.line?.notice ?? null;
       try {
-        await this.deps.display.present(this.renderer.render({ screen, state: this.stateValue, now, overlay, line }));
+        const frame = this.renderer.render({ screen, state: this.stateValue, now, overlay, line });
+        this.presentingSince = this.clock.now();
+        await this.deps.display.present(frame);
       } catch (error) {
         this.deps.log.error({ err: (error as Error).message }, 'failed to present a frame');
+      } finally {
+        this.presentingSince = null;
       }
     }
   }

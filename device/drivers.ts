@@ -4,6 +4,7 @@ import type { DeviceConfig } from './config.js';
 import type { Buttons, Display } from './hardware.js';
 import { createFbDisplay } from './fb-display.js';
 import { createGpioButtons } from './gpio-buttons.js';
+import { createInputButtons } from './input-buttons.js';
 import { SimButtons } from './sim-buttons.js';
 import { SimDisplay, type MirrorInputSource } from './sim-display.js';
 import { createSpiDisplay } from './spi-display.js';
@@ -24,12 +25,17 @@ export function createDisplay(config: DeviceConfig, log: Logger): Display {
         mirror: config.sim.mirror,
       });
     case 'fb':
-      return createFbDisplay(config.display.fb);
+      return createFbDisplay(config.display.fb, { warn: backlightWarning(log) });
     case 'spi':
-      return createSpiDisplay(config.display.spi);
+      return createSpiDisplay(config.display.spi, { warn: backlightWarning(log) });
     default:
       throw new Error(`The display driver "${config.display.driver}" is not available in this build; use "sim".`);
   }
+}
+
+function backlightWarning(log: Logger): (sentence: string) => void {
+  const child = log.child({ part: 'backlight' });
+  return (sentence) => child.warn(sentence);
 }
 
 export interface ButtonsContext {
@@ -52,6 +58,8 @@ export function createButtons(config: DeviceConfig, log: Logger, context: Button
       });
     case 'gpio':
       return createGpioButtons(config.buttons);
+    case 'input':
+      return createInputButtons(config.buttons, { warn: (sentence) => log.child({ part: 'buttons' }).warn(sentence) });
     default:
       throw new Error(`The button driver "${config.buttons.driver}" is not available in this build; use "sim".`);
   }

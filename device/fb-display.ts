@@ -1,5 +1,5 @@
-import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Display, Frame } from './hardware.js';
 import { HardwareError, errnoCode } from './hardware-error.js';
 import { DeferredBacklight, NoBacklight, type Backlight } from './backlight.js';
@@ -12,10 +12,16 @@ import { BYTES_PER_PIXEL, assertFrameSize, convertFrame, type PixelOrder } from 
  * A Linux framebuffer (/dev/fbN) as fbtft or the DRM panel-mipi-dbi driver exposes it.
  * The geometry comes from sysfs; the frame is converted to the framebuffer's pixel
  * format and only the rows that changed are written, at their offsets in the device.
+ * (fbtft repaints its whole panel on every write, whatever changed; the DRM drivers
+ * and the spi driver send only the damaged rectangle: docs/HARDWARE.md.)
+ * The panel is found by its sysfs name where one is configured (fbN numbers follow
+ * probe order), and the HDMI framebuffer is never drawn into.
  */
 export interface FbDisplayOptions {
-  /** The device node, e.g. /dev/fb1. */
+  /** The device node, e.g. /dev/fb1, used when no name is given. */
   device: string;
+  /** The framebuffer's sysfs name (fb_ili9486, ili9486drmfb): picks the device, whatever its number. */
+  name?: string | null;
   /** Where sysfs is mounted; tests point it at a temp tree. */
   sysfsRoot?: string;
   width?: number;
@@ -38,6 +44,10 @@ export class FbDisplay implements Display {
   private file: FileHandle | null = null;
   private geometry: FbGeometry | null = null;
   private shown: Image | null = null;
+  /** While asleep the panel shows black and frames wait here for the wake. */
+  private asleep = false;
+  private wanted: Image | null = null;
+  private openedDevice: string | null = null;
 
   constructor(private readonly options: FbDisplayOptions) {
     this.width = options.width ?? 480;
@@ -51,22 +61,27 @@ export class FbDisplay implements Display {
   }
 
   async start(): Promise<void> {
-    const geometry = await readFbGeometry(this.options.device, this.options.sysfsRoot);
-    checkFits(geometry, this.width, this.height, this.options.device);
-    const file = await openDevice(this.options.device);
-    try {
-      await this.backlight.set(true);
-    } catch (error) {
-      await file.close();
-      throw error;
-    }
+    const device = await panelFramebuffer(this.options.device, this.options.name ?? null, this.options.sysfsRoot);
+    const geometry = await readFbGeometry(device, this.options.sysfsRoot);
+    checkNotHdmi(geometry, device);
+    checkFits(geometry, this.width, this.height, device);
+    const file = await openDevice(device);
+    this.openedDevice = device;
     this.file = file;
     this.geometry = geometry;
-    this.shown = null;
+    this.shown = this.wanted = null;
+    this.asleep = false;
+    // A backlight that cannot be switched is a warning (DeferredBacklight), never a failed start.
+    await this.backlight.set(true);
+  }
+
+  /** The device node start() opened (null before). */
+  get device(): string | null {
+    return this.openedDevice;
   }
 
   async present(frame: Frame): Promise<void> {
-    const { file, geometry } = this.started();
+    const { geometry } = this.started();
     assertFrameSize(frame, this.width, this.height);
     const order = pixelOrder(geometry.bitsPerPixel);
     const next: Image = {
@@ -75,12 +90,31 @@ export class FbDisplay implements Display {
       bytesPerPixel: BYTES_PER_PIXEL[order],
       data: convertFrame(frame, order),
     };
-    for (const span of changedRowSpans(this.shown, next)) await writeRows(file, geometry, next, span);
-    this.shown = next;
+    this.wanted = next;
+    if (!this.asleep) await this.draw(next);
   }
 
+  /**
+   * Sleep paints the panel black as well as switching the backlight: most panels'
+   * backlight cannot be switched from Linux (fbtft, Waveshare 3.5" (A)). Wake draws the
+   * newest frame again.
+   */
   async setBacklight(on: boolean): Promise<void> {
+    if (this.file && !on && !this.asleep) {
+      this.asleep = true;
+      const shown = this.shown;
+      if (shown) await this.draw({ ...shown, data: Buffer.alloc(shown.data.length) });
+    } else if (this.file && on && this.asleep) {
+      this.asleep = false;
+      if (this.wanted) await this.draw(this.wanted);
+    }
     await this.backlight.set(on);
+  }
+
+  private async draw(next: Image): Promise<void> {
+    const { file, geometry } = this.started();
+    for (const span of changedRowSpans(this.shown, next)) await writeRows(file, geometry, next, span);
+    this.shown = next;
   }
 
   async stop(): Promise<void> {
@@ -115,6 +149,31 @@ export async function readFbGeometry(device: string, sysfsRoot = '/sys'): Promis
     throw new HardwareError('fb_geometry', `${dir} reports an unreadable geometry (virtual_size, bits_per_pixel, stride).`);
   }
   return { name, width, height, bitsPerPixel, stride };
+}
+
+/** Names the HDMI/composite output's framebuffer has on a Pi (DRM vc4, the legacy firmware fb, simplefb). */
+export const HDMI_FB_NAMES = ['vc4drmfb', 'BCM2708 FB', 'simple', 'simplefb', 'simple-framebuffer'] as const;
+
+function checkNotHdmi(geometry: FbGeometry, device: string): void {
+  if ((HDMI_FB_NAMES as readonly string[]).includes(geometry.name)) {
+    throw new HardwareError(
+      'fb_missing',
+      `${device} is the HDMI output (${geometry.name}), not the panel; set display.fb.name to the panel's name from /sys/class/graphics/fb*/name (ili9486drmfb, fb_ili9486).`,
+    );
+  }
+}
+
+/** /dev/fbN of the framebuffer named `name` in sysfs, else `device`. */
+export async function panelFramebuffer(device: string, name: string | null, sysfsRoot = '/sys'): Promise<string> {
+  if (name === null) return device;
+  const classDir = join(sysfsRoot, 'class', 'graphics');
+  const seen: string[] = [];
+  for (const fb of (await readdir(classDir).catch(() => [] as string[])).filter((n) => /^fb\d+$/.test(n)).sort()) {
+    const fbName = (await readFile(join(classDir, fb, 'name'), 'utf8').catch(() => '')).trim();
+    if (fbName === name) return join(dirname(device), fb);
+    seen.push(`${fb} (${fbName || 'unnamed'})`);
+  }
+  throw new HardwareError('fb_missing', `No framebuffer named ${name} under ${classDir} (found: ${seen.join(', ') || 'none'}); is the panel overlay loaded?`);
 }
 
 function isCount(value: number | undefined): value is number {
@@ -179,12 +238,14 @@ async function writeRows(file: FileHandle, geometry: FbGeometry, image: Image, s
 export interface HardwareDeps {
   gpio?: GpioPort;
   sysfsRoot?: string;
+  /** Told why the backlight is not switched; it never stops the display. */
+  warn?: (sentence: string) => void;
 }
 
 /** The fb driver as the config describes it. */
 export function createFbDisplay(config: FbConfig, deps: HardwareDeps = {}): FbDisplay {
   const sysfsRoot = deps.sysfsRoot ?? '/sys';
   const fbDir = join(sysfsRoot, 'class', 'graphics', basename(config.device));
-  const backlight = new DeferredBacklight(config.backlight, { gpio: deps.gpio ?? new OnoffGpioPort(), sysfsRoot, fbDir });
-  return new FbDisplay({ device: config.device, sysfsRoot, backlight });
+  const backlight = new DeferredBacklight(config.backlight, { gpio: deps.gpio ?? new OnoffGpioPort(), sysfsRoot, fbDir, warn: deps.warn });
+  return new FbDisplay({ device: config.device, name: config.name ?? null, sysfsRoot, backlight });
 }

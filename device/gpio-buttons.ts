@@ -3,6 +3,7 @@ import type { ButtonsConfig } from './config.js';
 import { HardwareError } from './hardware-error.js';
 import { OnoffGpioPort, sysfsGpioNumber, type Bit, type GpioLine, type GpioPort } from './gpio-line.js';
 import { RotaryDecoder } from './rotary.js';
+import { ButtonGestures } from './button-gestures.js';
 
 /**
  * Push buttons on GPIO (to ground, with the Pi's pull-ups: active low) and an
@@ -129,22 +130,22 @@ interface TrackerConfig {
   emit: Emit;
 }
 
-/** One button's debounce and gesture state. */
+/** One button's debounce; its gestures are ButtonGestures'. */
 class ButtonTracker {
   private raw: Bit = 1;
   private pressed = false;
   private edgeAt = 0;
   private debounce: ReturnType<typeof setTimeout> | null = null;
-  private hold: ReturnType<typeof setTimeout> | null = null;
-  private longFired = false;
-  private lastShortReleaseAt: number | null = null;
   private heldAtStart = false;
+  private readonly gestures: ButtonGestures;
 
   constructor(
-    private readonly name: ButtonName,
+    name: ButtonName,
     private readonly activeLevel: Bit,
     private readonly config: TrackerConfig,
-  ) {}
+  ) {
+    this.gestures = new ButtonGestures(name, config);
+  }
 
   /** A button already held when the daemon starts is not a press. */
   init(level: Bit): void {
@@ -162,8 +163,8 @@ class ButtonTracker {
 
   cancel(): void {
     if (this.debounce) clearTimeout(this.debounce);
-    if (this.hold) clearTimeout(this.hold);
-    this.debounce = this.hold = null;
+    this.debounce = null;
+    this.gestures.cancel();
   }
 
   private settle(): void {
@@ -175,29 +176,8 @@ class ButtonTracker {
       this.heldAtStart = false;
       return;
     }
-    if (pressed) this.onPress(this.edgeAt);
-    else this.onRelease(this.edgeAt);
-  }
-
-  private onPress(at: number): void {
-    const { emit, doublePressMs, longPressMs } = this.config;
-    emit({ kind: 'press', button: this.name, at });
-    const last = this.lastShortReleaseAt;
-    this.lastShortReleaseAt = null;
-    if (last !== null && at - last <= doublePressMs) emit({ kind: 'double_press', button: this.name, at });
-    this.longFired = false;
-    this.hold = setTimeout(() => {
-      this.hold = null;
-      this.longFired = true;
-      emit({ kind: 'long_press', button: this.name, at: at + longPressMs });
-    }, longPressMs - this.config.debounceMs);
-  }
-
-  private onRelease(at: number): void {
-    if (this.hold) clearTimeout(this.hold);
-    this.hold = null;
-    this.config.emit({ kind: 'release', button: this.name, at });
-    this.lastShortReleaseAt = this.longFired ? null : at;
+    if (pressed) this.gestures.press(this.edgeAt, this.config.debounceMs);
+    else this.gestures.release(this.edgeAt);
   }
 }
 

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HardwareError, errnoCode } from './hardware-error.js';
 
@@ -74,6 +75,40 @@ async function readChip(dir: string): Promise<Chip> {
   return { label: await read('label'), base: Number(await read('base')), ngpio: Number(await read('ngpio')) };
 }
 
+/**
+ * Exports a sysfs GPIO line and waits, without blocking the event loop, until udev has
+ * given the gpio group its attributes (the kernel creates them root-only; Pi OS's udev
+ * rule changes them a few hundred ms later). onoff, finding the line exported, skips
+ * its own synchronous wait.
+ */
+export async function exportLine(sysfsNumber: number, mode: LineMode, options: { sysfsRoot?: string; timeoutMs?: number } = {}): Promise<void> {
+  const classDir = join(options.sysfsRoot ?? '/sys', 'class', 'gpio');
+  const lineDir = join(classDir, `gpio${sysfsNumber}`);
+  const exported = await stat(lineDir).then(
+    () => true,
+    () => false,
+  );
+  if (!exported) {
+    await writeFile(join(classDir, 'export'), String(sysfsNumber)).catch((error: unknown) => {
+      // EBUSY: someone exported it meanwhile, which is fine.
+      if (errnoCode(error) !== 'EBUSY') {
+        throw new HardwareError('gpio_unavailable', `${join(classDir, 'export')} cannot be written (${errnoCode(error) ?? String(error)}); is the user in group gpio?`, { cause: error });
+      }
+    });
+  }
+  const files = ['value', 'direction', 'active_low', ...(mode === 'in' ? ['edge'] : [])].map((f) => join(lineDir, f));
+  const deadline = Date.now() + (options.timeoutMs ?? 2000);
+  for (;;) {
+    const ready = await Promise.all(files.map((f) => access(f, constants.R_OK | constants.W_OK).then(() => true, () => false)));
+    if (ready.every(Boolean)) return;
+    if (Date.now() >= deadline) {
+      const missing = files.filter((_, i) => !ready[i]).join(', ');
+      throw new HardwareError('gpio_unavailable', `${missing} did not become writable after export; is the user in group gpio?`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The real port: onoff, loaded only when a Pi asks for it (it needs the epoll addon). */
 export class OnoffGpioPort implements GpioPort {
   async open(sysfsNumber: number, mode: LineMode): Promise<GpioLine> {
@@ -81,6 +116,7 @@ export class OnoffGpioPort implements GpioPort {
     if (!Gpio.accessible) {
       throw new HardwareError('gpio_unavailable', 'sysfs GPIO (/sys/class/gpio) is not accessible; is the user in group gpio?');
     }
+    await exportLine(sysfsNumber, mode);
     try {
       const gpio = mode === 'in' ? new Gpio(sysfsNumber, 'in', 'both') : new Gpio(sysfsNumber, mode);
       return wrapOnoff(gpio);

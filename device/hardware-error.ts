@@ -15,6 +15,9 @@ export type HardwareErrorCode =
   | 'gpio_pin'
   | 'gpio_chip_missing'
   | 'backlight_missing'
+  | 'backlight_denied'
+  | 'input_missing'
+  | 'input_event'
   | 'not_started';
 
 export class HardwareError extends Error {

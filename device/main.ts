@@ -33,7 +33,11 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   let stopping: Promise<void> | null = null;
   let bridge: MqttBridge | null = null;
   // READY=1 and watchdog pings under systemd (Type=notify); a no-op elsewhere.
-  const notifier = new SystemdNotifier({ onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed') });
+  // Pings only while the render loop and the relay client are alive: a wedged one trips WatchdogSec.
+  const notifier = new SystemdNotifier({
+    healthy: () => controller.healthy(),
+    onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed'),
+  });
   const stop = (signal: string): void => {
     if (stopping) return;
     log.info({ signal }, 'stopping');

@@ -113,6 +113,16 @@ export class RelayClient {
     return this.crew;
   }
 
+  /**
+   * Whether the client is still working at its connection: connected, connecting, or
+   * with a reconnect timer set, or deliberately offline on an error a person must fix.
+   * A client that is running with none of these is wedged (the systemd watchdog asks).
+   */
+  get alive(): boolean {
+    if (!this.running) return false;
+    return this.socket !== null || this.timers.reconnect !== null || this.connectionValue.status === 'error';
+  }
+
   onEvent(listener: (event: RelayClientEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,6 +1,6 @@
 import type { Display, Frame, Rect } from './hardware.js';
 import { HardwareError } from './hardware-error.js';
-import { NoBacklight, openBacklight, type Backlight } from './backlight.js';
+import { NoBacklight, openBacklightOrNone, type Backlight } from './backlight.js';
 import { DeferredDisplay } from './deferred-display.js';
 import { OnoffGpioPort, sysfsGpioNumber, type GpioPort } from './gpio-line.js';
 import type { SpiConfig } from './hardware-config.js';
@@ -25,6 +25,11 @@ import {
  * An SPI panel driven directly: reset, init sequence, MADCTL rotation, then for each
  * frame only the rectangles that changed, each as an address window followed by its
  * RGB565 big-endian pixels, split to the spidev buffer size. DC selects command or data.
+ *
+ * Every DC+SPI sequence (init, a frame, a sleep or wake, shutdown) runs through one
+ * queue, and each sequence sets DC before its first transfer: with transfers that
+ * complete a turn later (spidev ioctls run on the threadpool) two sequences must
+ * never share the bus or a remembered DC level.
  */
 export interface SpiDisplayOptions {
   panel: PanelSpec;
@@ -66,9 +71,13 @@ export class SpiDisplay implements Display {
   private readonly scaler: FrameScaler;
   private readonly backlight: Backlight;
   private readonly delay: (ms: number) => Promise<void>;
+  /** What the panel's memory holds (black while asleep). */
   private shown: Image | null = null;
+  /** The newest frame the screens asked for, drawn again on wake. */
+  private wanted: Image | null = null;
+  private asleep = false;
   private started = false;
-  private dcLevel: 0 | 1 | null = null;
+  private bus: Promise<unknown> = Promise.resolve();
   /** What the last present() sent. */
   lastPresent: PresentStats = { rects: [], bytes: 0, transfers: 0 };
 
@@ -86,11 +95,14 @@ export class SpiDisplay implements Display {
   }
 
   async start(): Promise<void> {
-    await this.hardwareReset();
-    for (const command of this.initSequence()) await this.command(command);
-    this.shown = null;
-    this.started = true;
-    await this.backlight.set(true);
+    await this.exclusive(async () => {
+      await this.hardwareReset();
+      for (const command of this.initSequence()) await this.command(command);
+      this.shown = this.wanted = null;
+      this.asleep = false;
+      this.started = true;
+      await this.backlight.set(true);
+    });
   }
 
   /** The whole init sequence for this panel and its options, as sent after reset. */
@@ -108,6 +120,14 @@ export class SpiDisplay implements Display {
     if (!this.started) throw new HardwareError('not_started', 'The SPI display was not started; call start() first.');
     assertFrameSize(frame, this.width, this.height);
     const next = this.panelImage(frame);
+    await this.exclusive(async () => {
+      this.wanted = next;
+      // Asleep, the panel keeps showing black; the frame is drawn on wake.
+      if (!this.asleep) await this.draw(next);
+    });
+  }
+
+  private async draw(next: Image): Promise<void> {
     const { rects, transfers } = planUpdate(this.shown, next, this);
     await this.send(transfers);
     this.shown = next;
@@ -120,24 +140,47 @@ export class SpiDisplay implements Display {
     return { width: this.panelWidth, height: this.panelHeight, bytesPerPixel: 2, data: convertFrame(scaled, 'rgb565be') };
   }
 
+  /**
+   * Sleep paints the panel black before DISPOFF (boards like the Waveshare 3.5" (A)
+   * have the backlight wired to 3V3, so black is all the dark they get); wake sends
+   * DISPON and draws the newest frame again.
+   */
   async setBacklight(on: boolean): Promise<void> {
-    // Boards with the backlight wired to 3V3 go dark only with the display off.
-    if (this.started) await this.command({ cmd: on ? DCS.DISPON : DCS.DISPOFF });
-    await this.backlight.set(on);
+    await this.exclusive(async () => {
+      if (this.started && !on && !this.asleep) {
+        this.asleep = true;
+        await this.draw(blackImage(this.panelWidth, this.panelHeight));
+        await this.command({ cmd: DCS.DISPOFF });
+      } else if (this.started && on && this.asleep) {
+        this.asleep = false;
+        await this.command({ cmd: DCS.DISPON });
+        if (this.wanted) await this.draw(this.wanted);
+      }
+      await this.backlight.set(on);
+    });
   }
 
   async stop(): Promise<void> {
-    if (this.started) {
-      await this.command({ cmd: DCS.DISPOFF });
-      await this.command({ cmd: DCS.SLPIN, delayMs: 5 });
-      await this.backlight.set(false);
-    }
-    this.started = false;
-    this.shown = null;
-    await this.backlight.release();
-    this.options.dc.release();
-    this.options.reset?.release();
-    await this.options.spi.close();
+    await this.exclusive(async () => {
+      if (this.started) {
+        await this.command({ cmd: DCS.DISPOFF });
+        await this.command({ cmd: DCS.SLPIN, delayMs: 5 });
+        await this.backlight.set(false);
+      }
+      this.started = false;
+      this.shown = this.wanted = null;
+      await this.backlight.release();
+      this.options.dc.release();
+      this.options.reset?.release();
+      await this.options.spi.close();
+    });
+  }
+
+  /** Runs one DC+SPI sequence after every sequence queued before it. */
+  private exclusive<T>(sequence: () => Promise<T>): Promise<T> {
+    const run = this.bus.then(sequence, sequence);
+    this.bus = run.catch(() => undefined);
+    return run;
   }
 
   private async hardwareReset(): Promise<void> {
@@ -156,15 +199,28 @@ export class SpiDisplay implements Display {
     if (command.delayMs) await this.delay(command.delayMs);
   }
 
+  /** One sequence's transfers; DC is written before the first, whatever an earlier sequence left. */
   private async send(chunks: Transfer[]): Promise<void> {
+    let dc: 0 | 1 | null = null;
     for (const chunk of chunks) {
-      if (chunk.dc !== this.dcLevel) {
+      if (chunk.dc !== dc) {
         await this.options.dc.write(chunk.dc);
-        this.dcLevel = chunk.dc;
+        dc = chunk.dc;
       }
-      await this.options.spi.write(chunk.data, this.speedHz);
+      await this.options.spi.write(chunk.data, transferSpeedHz(chunk.data.length, this.speedHz));
     }
   }
+}
+
+/** Commands and transfers of up to 64 bytes go at most 10 MHz, as the kernel's mipi_dbi_spi_cmd_max_speed does. */
+export const SHORT_TRANSFER_BYTES = 64;
+export const COMMAND_MAX_SPEED_HZ = 10_000_000;
+export function transferSpeedHz(length: number, speedHz: number): number {
+  return length <= SHORT_TRANSFER_BYTES ? Math.min(speedHz, COMMAND_MAX_SPEED_HZ) : speedHz;
+}
+
+function blackImage(width: number, height: number): Image {
+  return { width, height, bytesPerPixel: 2, data: Buffer.alloc(width * height * 2) };
 }
 
 /** The rectangles that changed and the transfers (split to bufsiz) that update them. */
@@ -194,6 +250,8 @@ function checkRotation(panel: PanelSpec, rotation: number): Rotation {
 
 export interface SpiDeps {
   gpio?: GpioPort;
+  /** Told why the backlight is not switched; it never stops the display. */
+  warn?: (sentence: string) => void;
   sysfsRoot?: string;
   openSpi?: (bus: number, chipSelect: number, maxSpeedHz: number) => Promise<SpiPort>;
   delay?: (ms: number) => Promise<void>;
@@ -219,7 +277,7 @@ async function openSpiDisplay(config: SpiConfig, panel: PanelSpec, deps: SpiDeps
     };
     const dc = await line(config.dcPin);
     const reset = config.resetPin === null ? null : await line(config.resetPin);
-    const backlight = await openBacklight(config.backlight, { gpio, sysfsRoot: deps.sysfsRoot });
+    const backlight = await openBacklightOrNone(config.backlight, { gpio, sysfsRoot: deps.sysfsRoot, warn: deps.warn });
     opened.push(backlight);
     const spi = await (deps.openSpi ?? openSpiDevice)(config.bus, config.chipSelect, speedHz);
     const bufsiz = await readSpidevBufsiz(deps.sysfsRoot);

@@ -4,6 +4,11 @@
  * the SPI transfer list, and how many bytes a full frame and the typical updates put
  * on the wire, with the frame rates those bytes allow at 16, 32 and 62.5 MHz.
  *
+ * Then the bytes each display path puts on the SPI bus for the same updates: fbtft
+ * (its deferred io repaints the whole panel on every write, mkdirty(info, -1, 0)), DRM
+ * (panel-mipi-dbi / piscreen,drm: fbdev emulation damages the full-width rows between
+ * the first and last dirty line) and the spi driver (only the changed rectangles).
+ *
  *   npx tsx scripts/bench-display.ts [--runs N]
  */
 import { performance } from 'node:perf_hooks';
@@ -11,7 +16,7 @@ import type { OutboundMessage } from '../protocol/index.js';
 import type { Frame } from '../device/hardware.js';
 import { ILI9486 } from '../device/panels/ili9486.js';
 import { convertFrame } from '../device/rgb565.js';
-import type { Image } from '../device/dirty-rects.js';
+import { changedRowSpans, type Image } from '../device/dirty-rects.js';
 import { planUpdate } from '../device/spi-display.js';
 import { totalBytes } from '../device/spi-transfers.js';
 import { ScreenRenderer } from '../device/screens/renderer.js';
@@ -177,7 +182,35 @@ function benchUpdates(fullBytes: number): void {
   }
 }
 
+/** Bytes on the bus for one update on each display path; 0 when nothing changed. */
+function pathBytes(before: Image, after: Image): { fbtft: number; drm: number; spi: number } {
+  const spans = changedRowSpans(before, after);
+  if (spans.length === 0) return { fbtft: 0, drm: 0, spi: 0 };
+  const window = 11 * (BUS.regWidth / 8);
+  const first = spans[0]!.y;
+  const last = spans.at(-1)!.y + spans.at(-1)!.h;
+  const rowBytes = after.width * 2;
+  return {
+    fbtft: window + after.height * rowBytes,
+    drm: window + (last - first) * rowBytes,
+    spi: totalBytes(planUpdate(before, after, BUS).transfers),
+  };
+}
+
+function benchPaths(): { clock: { fbtft: number; drm: number; spi: number } } {
+  console.log('\nBytes on the SPI bus per update, by display path');
+  console.log('update                     fbtft (fb)    DRM (fb)   spi driver');
+  let clock = { fbtft: 0, drm: 0, spi: 0 };
+  for (const u of updates()) {
+    const bytes = pathBytes(toImage(u.before), toImage(u.after));
+    if (u.name === 'progress +1 s') clock = bytes;
+    console.log(`${u.name.padEnd(24)}${String(bytes.fbtft).padStart(11)}${String(bytes.drm).padStart(12)}${String(bytes.spi).padStart(13)}`);
+  }
+  return { clock };
+}
+
 const started = performance.now();
 const fullBytes = benchScreens();
 benchUpdates(fullBytes);
-console.log(`\nbench-display: full frame ${fullBytes} bytes = ${fmt(fullBytes * 8 / 16_000, 1).trim()} ms at 16 MHz; done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+const { clock } = benchPaths();
+console.log(`\nbench-display: full frame ${fullBytes} bytes = ${fmt(fullBytes * 8 / 16_000, 1).trim()} ms at 16 MHz; a 1 Hz progress tick puts ${clock.fbtft} / ${clock.drm} / ${clock.spi} bytes a second on the bus (fbtft / DRM / spi driver); done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

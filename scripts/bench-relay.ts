@@ -5,14 +5,14 @@
  *
  *   npx tsx scripts/bench-relay.ts [--devices 2000] [--crew-size 8] [--rate 0.2] [--seconds 20]
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
+import { rssOf, startRelay } from './relay-child.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LIMITS = { devices: 20_000, seconds: 120, rate: 20 };
@@ -50,33 +50,6 @@ function checkFileLimit(devices: number): number {
     throw new Error(`ulimit -n is ${limit}: too low for ${devices} sockets per process; raise it (ulimit -n ${devices + 1024}) or use fewer --devices.`);
   }
   return limit;
-}
-
-async function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the relay did not report listening within 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`the relay exited with ${code} before listening`)));
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.includes('"listening"')) return;
-      const entry = JSON.parse(line) as { port?: number };
-      if (typeof entry.port === 'number') {
-        clearTimeout(timer);
-        resolve(entry.port);
-      }
-    });
-  });
-  return { child, port };
-}
-
-function rssOf(pid: number): { rssMb: number; peakMb: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
 }
 
 interface Device {

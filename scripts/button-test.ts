@@ -5,10 +5,13 @@
  *   npx tsx scripts/button-test.ts                    pins of the default config (GPIO 5, 6, 13, 19)
  *   npx tsx scripts/button-test.ts --config /etc/leeloo/device.json
  *   npx tsx scripts/button-test.ts --pins 5,6,13,19 --rotary 20,21 --seconds 60
- * Ends after --seconds (default 30) or Ctrl-C, then unexports the pins.
+ *   npx tsx scripts/button-test.ts --input            the gpio-key / rotary-encoder overlays (/dev/input)
+ * Ends after --seconds (default 30) or Ctrl-C, then unexports the pins. With --input, or
+ * a config whose buttons.driver is input, it reads the kernel's input devices instead.
  */
 import { loadConfig, parseConfig } from '../device/config.js';
 import { createGpioButtons } from '../device/gpio-buttons.js';
+import { createInputButtons } from '../device/input-buttons.js';
 import { BUTTON_NAMES, type ButtonEvent } from '../device/hardware.js';
 
 const args = process.argv.slice(2);
@@ -17,7 +20,7 @@ const seconds = Number(option('--seconds') ?? 30);
 
 function buttonsConfig() {
   const file = option('--config');
-  const base = file ? loadConfig(file) : parseConfig({ buttons: { driver: 'gpio' } }, process.cwd());
+  const base = file ? loadConfig(file) : parseConfig({ buttons: { driver: args.includes('--input') ? 'input' : 'gpio' } }, process.cwd());
   const pins = option('--pins')?.split(',').map(Number);
   const rotary = option('--rotary')?.split(',').map(Number);
   const gpio = {
@@ -26,7 +29,8 @@ function buttonsConfig() {
     ...(rotary ? { rotary: { a: rotary[0], b: rotary[1] } } : {}),
   };
   // Validated like the daemon's config, so a typo gets the same readable error.
-  return parseConfig({ buttons: { driver: 'gpio', longPressMs: base.buttons.longPressMs, gpio } }, process.cwd()).buttons;
+  const driver = base.buttons.driver === 'input' || args.includes('--input') ? 'input' : 'gpio';
+  return parseConfig({ buttons: { driver, longPressMs: base.buttons.longPressMs, gpio, input: base.buttons.input } }, process.cwd()).buttons;
 }
 
 function describe(event: ButtonEvent, start: number): string {
@@ -36,7 +40,7 @@ function describe(event: ButtonEvent, start: number): string {
 
 async function main(): Promise<void> {
   const config = buttonsConfig();
-  const buttons = createGpioButtons(config);
+  const buttons = config.driver === 'input' ? createInputButtons(config) : createGpioButtons(config);
   await buttons.start();
   const start = Date.now();
   let count = 0;
@@ -45,7 +49,8 @@ async function main(): Promise<void> {
     console.log(describe(event, start));
   });
   const pins = Object.entries(config.gpio.pins).filter(([, pin]) => pin !== null).map(([name, pin]) => `${name}=GPIO${pin}`);
-  console.log(`button-test: listening on ${pins.join(' ')}${config.gpio.rotary ? ` rotary=GPIO${config.gpio.rotary.a},${config.gpio.rotary.b}` : ''} for ${seconds} s`);
+  const source = config.driver === 'input' ? 'the kernel input devices (gpio-key, rotary-encoder)' : `${pins.join(' ')}${config.gpio.rotary ? ` rotary=GPIO${config.gpio.rotary.a},${config.gpio.rotary.b}` : ''}`;
+  console.log(`button-test: listening on ${source} for ${seconds} s`);
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, seconds * 1000);
     process.once('SIGINT', () => {

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the LEELOO device daemon on a Raspberry Pi: Node dependencies, build,
-# config, SPI and button pull-ups in config.txt, service user, systemd unit. Safe to
-# run again: every step checks first and changes only what differs; an existing
-# config is never overwritten.
+# Installs the LEELOO gadget on a Raspberry Pi from a prebuilt device release (built on
+# any computer with `npx tsx scripts/build-device-release.ts`, copied to the Pi and
+# unpacked; this script is inside it): the right official Node.js when missing or too
+# old, the app in /opt/leeloo (root-owned, readable by the service user) with only the
+# device's runtime dependencies (npm ci --omit=dev, no compiler step), config, SPI and
+# the button/encoder overlays in config.txt, spidev at boot, service user and groups,
+# systemd unit. Safe to run again: every step checks first and changes only what
+# differs; nothing changed means no npm ci and no restart. An existing config is kept.
 #
-#   sudo scripts/install-pi.sh --relay-url wss://leeloo.example.com/ws --name Kitchen
-#   scripts/install-pi.sh --dry-run          prints every action, changes nothing
+#   sudo leeloo-device/scripts/install-pi.sh --relay-url wss://leeloo.example.com/ws --name Kitchen
+#   leeloo-device/scripts/install-pi.sh --dry-run          prints every action, changes nothing
 #
 # Options (or the environment variable in brackets):
 #   --relay-url URL    relay WebSocket URL            [LEELOO_RELAY_URL]
@@ -17,14 +21,18 @@
 #   --no-start         install and enable, do not (re)start
 #   --dry-run          print the plan only
 # Paths, overridable for tests and unusual layouts: LEELOO_ROOT (prefix of every
-# system path), LEELOO_APP_DIR, LEELOO_CONFIG, LEELOO_UNIT_DIR, LEELOO_BOOT_CONFIG,
-# LEELOO_USER.
+# system path), LEELOO_SOURCE (the unpacked release), LEELOO_APP_DIR, LEELOO_CONFIG,
+# LEELOO_UNIT_DIR, LEELOO_BOOT_CONFIG, LEELOO_USER, LEELOO_NODE (a node binary to use),
+# LEELOO_ARCH (uname -m), LEELOO_NODE_DIST (where official Node builds come from).
 set -euo pipefail
 
-APP_DIR="${LEELOO_APP_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+SOURCE_DIR="${LEELOO_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 ROOT="${LEELOO_ROOT:-}"
+APP_DIR="${LEELOO_APP_DIR:-$ROOT/opt/leeloo}"
+NODE_DIR="$APP_DIR/node"
 CONFIG_FILE="${LEELOO_CONFIG:-$ROOT/etc/leeloo/device.json}"
 UNIT_DIR="${LEELOO_UNIT_DIR:-$ROOT/etc/systemd/system}"
+MODULES_FILE="$ROOT/etc/modules-load.d/leeloo.conf"
 SERVICE_USER="${LEELOO_USER:-leeloo}"
 RELAY_URL="${LEELOO_RELAY_URL:-}"
 DEVICE_NAME="${LEELOO_DEVICE_NAME:-LEELOO}"
@@ -32,13 +40,18 @@ CREW_CODE="${LEELOO_CREW_CODE:-}"
 DISPLAY_DRIVER="${LEELOO_DISPLAY:-fb}"
 FB_DEVICE="${LEELOO_FB:-/dev/fb1}"
 PANEL="${LEELOO_PANEL:-ili9486}"
+ARCH="${LEELOO_ARCH:-$(uname -m)}"
+NODE_DIST="${LEELOO_NODE_DIST:-https://nodejs.org/dist}"
+NODE_BIN=""
 DRY_RUN=0
 REBOOT=0
 START=1
 ACTIONS=0
 WARNINGS=0
+# Set when the app, its unit, its config or its modules changed: only then a restart.
+CHANGED=0
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -90,39 +103,146 @@ put_file() {
   fi
 }
 
+under_home() { [[ "$1" == /home || "$1" == /home/* || "$1" == /root || "$1" == /root/* ]]; }
+
 check_inputs() {
   case "$DISPLAY_DRIVER" in fb|spi|sim) ;; *) fail "--display must be fb, spi or sim, not '$DISPLAY_DRIVER'." ;; esac
   case "$PANEL" in ili9486|st7796|st7789|ili9341) ;; *) fail "--panel must be ili9486, st7796, st7789 or ili9341, not '$PANEL'." ;; esac
   [[ "$FB_DEVICE" =~ ^/dev/fb[0-9]+$ ]] || fail "--fb must look like /dev/fb1, not '$FB_DEVICE'."
   [[ -z "$RELAY_URL" || "$RELAY_URL" =~ ^wss?://[^[:space:]]+$ ]] || fail "--relay-url must be a ws:// or wss:// URL, not '$RELAY_URL'."
   [[ -z "$CREW_CODE" || "${CREW_CODE^^}" =~ ^LEELOO-[A-HJ-NP-Z2-9]{4}$ ]] || fail "--crew must look like LEELOO-XXXX, not '$CREW_CODE'."
+  # The unit has ProtectHome=yes: the service sees nothing under /home, /root or /run/user.
+  if under_home "${APP_DIR#"$ROOT"}"; then
+    fail "the app directory ${APP_DIR#"$ROOT"} is under /home, which the service cannot see (ProtectHome=yes); install into /opt/leeloo."
+  fi
   if [[ $DRY_RUN -eq 0 && -z "$ROOT" && $EUID -ne 0 ]]; then
     fail "run as root (sudo), or with --dry-run to see the plan."
   fi
 }
 
-check_node() {
-  command -v node >/dev/null 2>&1 || fail "node is not installed; install Node.js 20 or newer first."
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  [[ "$major" -ge 20 ]] || fail "node $(node -v) is too old; LEELOO needs Node.js 20 or newer."
-  say "node $(node -v) at $(command -v node)"
+check_source() {
+  if [[ ! -f "$SOURCE_DIR/dist/device/main.js" || ! -f "$SOURCE_DIR/RELEASE" ]]; then
+    fail "$SOURCE_DIR is not a device release (no dist/device/main.js): build one on a computer with the dev tools (npx tsx scripts/build-device-release.ts), copy release/leeloo-device-*.tgz to the Pi, unpack it (tar xzf) and run its scripts/install-pi.sh."
+  fi
+  say "installing $(cat "$SOURCE_DIR/RELEASE" | cut -d' ' -f1-2) from $SOURCE_DIR"
 }
 
-build_app() {
-  run npm --prefix "$APP_DIR" ci --no-audit --no-fund
-  run npm --prefix "$APP_DIR" run build
+# The Node line for this board: official builds exist for armv7l up to 22 (supported
+# to 2027-04) and for arm64 in 24; none for armv6 since Node 12.
+node_target() {
+  case "$ARCH" in
+    aarch64|arm64) echo "24 arm64" ;;
+    armv7l|armv8l) echo "22 armv7l" ;;
+    x86_64|amd64) echo "24 x64" ;;
+    armv6l) fail "this board is an ARMv6 (Pi 1 or Pi Zero/Zero W): current Node.js has no build for it, so LEELOO cannot run here; use a Pi Zero 2 W, 3, 4 or 5." ;;
+    *) fail "no official Node.js build for the CPU '$ARCH'; LEELOO runs on Raspberry Pi 3, 4, 5 and Zero 2 W." ;;
+  esac
+}
+
+# engines.node of the release (">=22.12"), as "major minor".
+required_node() {
+  sed -n 's/.*"node": *">=\([0-9][0-9]*\)\.\{0,1\}\([0-9]*\).*/\1 \2/p' "$SOURCE_DIR/package.json" | head -n1
+}
+
+# Whether $1 is a node at least as new as the release's engines.
+node_ok() {
+  local bin="$1" want major minor have
+  [[ -x "$bin" ]] || return 1
+  read -r major minor <<<"$(required_node)"
+  have="$("$bin" -v 2>/dev/null | sed 's/^v//')" || return 1
+  [[ "${have%%.*}" -gt "$major" ]] && return 0
+  want="${have#*.}"
+  [[ "${have%%.*}" -eq "$major" && "${want%%.*}" -ge "${minor:-0}" ]]
+}
+
+ensure_node() {
+  local target line arch candidate
+  target="$(node_target)"
+  read -r line arch <<<"$target"
+  if [[ -n "${LEELOO_NODE:-}" ]]; then
+    under_home "$LEELOO_NODE" && fail "LEELOO_NODE=$LEELOO_NODE is under /home, which the service cannot see (ProtectHome=yes); install Node system-wide or leave LEELOO_NODE unset to get the official build in /opt/leeloo/node."
+    candidate="$LEELOO_NODE"
+  else
+    candidate="$(command -v node || true)"
+    if [[ -n "$candidate" ]] && under_home "$(readlink -f "$candidate")"; then
+      warn "ignoring $candidate: it is under /home (nvm?), which the service cannot see."
+      candidate=""
+    fi
+  fi
+  if [[ -n "$candidate" ]] && node_ok "$candidate"; then
+    NODE_BIN="$candidate"
+    say "node $("$candidate" -v) at $candidate"
+    return
+  fi
+  if node_ok "$NODE_DIR/bin/node"; then
+    NODE_BIN="${NODE_DIR#"$ROOT"}/bin/node"
+    say "node $("$NODE_DIR/bin/node" -v) at $NODE_DIR/bin/node"
+    return
+  fi
+  if [[ -n "$candidate" ]]; then say "node $("$candidate" -v 2>/dev/null || echo '?') at $candidate is older than the release needs ($(required_node | tr ' ' .))"; fi
+  install_node "$line" "$arch"
+  NODE_BIN="${NODE_DIR#"$ROOT"}/bin/node"
+}
+
+# The official build from nodejs.org (or LEELOO_NODE_DIST), checked against its SHASUMS256.txt.
+install_node() {
+  local line="$1" arch="$2" base sums file tmp
+  base="$NODE_DIST/latest-v$line.x"
+  if [[ $DRY_RUN -eq 1 ]]; then
+    ACTIONS=$((ACTIONS + 1))
+    echo "would install: Node.js $line (official linux-$arch build from $base/, SHA-256 checked) into $NODE_DIR"
+    return
+  fi
+  command -v curl >/dev/null 2>&1 || fail "curl is needed to download Node.js (sudo apt-get install -y curl)."
+  tmp="$(mktemp -d)"
+  sums="$(curl -fsSL "$base/SHASUMS256.txt")" || fail "cannot read $base/SHASUMS256.txt; is the Pi online?"
+  file="$(awk -v a="linux-$arch.tar.xz" '$2 ~ a"$" { print $2; exit }' <<<"$sums")"
+  [[ -n "$file" ]] || fail "$base has no linux-$arch build."
+  run curl -fsSL -o "$tmp/$file" "$base/$file"
+  (cd "$tmp" && grep " $file\$" <<<"$sums" | sha256sum -c --quiet -) || fail "$file does not match its SHA-256 in SHASUMS256.txt; not installing it."
+  run mkdir -p "$NODE_DIR.new"
+  run tar -xJf "$tmp/$file" -C "$NODE_DIR.new" --strip-components=1 --no-same-owner
+  rm -rf "$NODE_DIR" "$tmp"
+  run mv "$NODE_DIR.new" "$NODE_DIR"
+}
+
+node_run() { "$ROOT${NODE_BIN#"$ROOT"}" "$@" 2>/dev/null || node "$@"; }
+
+# Copies the release into /opt/leeloo and installs its runtime dependencies, unless the
+# same release is there already (RELEASE is written last, so a failed npm ci is retried).
+install_app() {
+  if [[ -f "$APP_DIR/RELEASE" && -d "$APP_DIR/node_modules" ]] && cmp -s "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"; then
+    say "$APP_DIR holds this release already"
+    return
+  fi
+  CHANGED=1
+  local npm_bin
+  npm_bin="$(dirname "$ROOT${NODE_BIN#"$ROOT"}")/npm"
+  [[ -x "$npm_bin" || $DRY_RUN -eq 1 ]] || npm_bin="npm"
+  run mkdir -p "$APP_DIR"
+  run rm -rf "$APP_DIR/dist" "$APP_DIR/RELEASE"
+  run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
+  # Light on a 512 MB board: a small V8 heap and two downloads at a time (peak ~120 MB
+  # where the defaults take ~195 MB); the optional addons (onoff, spi-device, built
+  # with node-gyp) only for the spi driver, which needs them.
+  local omit=(--omit=dev)
+  [[ "$DISPLAY_DRIVER" == "spi" ]] || omit+=(--omit=optional)
+  run env PATH="$(dirname "$npm_bin"):$PATH" NODE_OPTIONS=--max-old-space-size=48 "$npm_bin" --prefix "$APP_DIR" ci "${omit[@]}" --maxsockets=2 --no-audit --no-fund
+  if [[ -z "$ROOT" ]]; then run chown -R root:root "$APP_DIR"; fi
+  run chmod -R u=rwX,go=rX "$APP_DIR"
   check_addons
+  run cp "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"
 }
 
-# onoff and spi-device are optional dependencies (npm goes on when they fail to build),
-# but a gadget needs them: say so here rather than when the daemon starts.
+# onoff and spi-device are optional dependencies (npm goes on when they fail to build);
+# the spi driver needs both. The input buttons and the fb driver need neither.
 check_addons() {
   local addon
+  [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0
   for addon in onoff spi-device; do
     if [[ $DRY_RUN -eq 1 ]]; then
       echo "would check: the $addon addon loads"
-    elif ! (cd "$APP_DIR" && node -e "require('$addon')") >/dev/null 2>&1; then
+    elif ! (cd "$APP_DIR" && node_run -e "require('$addon')") >/dev/null 2>&1; then
       fail "the $addon addon did not build; install the build tools (sudo apt-get install -y build-essential python3) and run this script again."
     fi
   done
@@ -130,15 +250,16 @@ check_addons() {
 
 config_json() {
   LEELOO_RELAY_URL="$RELAY_URL" LEELOO_DEVICE_NAME="$DEVICE_NAME" LEELOO_CREW_CODE="${CREW_CODE^^}" \
-  LEELOO_DISPLAY="$DISPLAY_DRIVER" LEELOO_FB="$FB_DEVICE" LEELOO_PANEL="$PANEL" \
-  node -e '
+  LEELOO_DISPLAY="$DISPLAY_DRIVER" LEELOO_FB="$FB_DEVICE" LEELOO_PANEL="$PANEL" LEELOO_FB_NAME="$(fb_name)" \
+  node_run -e '
     const e = process.env;
+    const fb = { device: e.LEELOO_FB, ...(e.LEELOO_FB_NAME ? { name: e.LEELOO_FB_NAME } : {}) };
     const config = {
       relay: { url: e.LEELOO_RELAY_URL || "ws://127.0.0.1:8080/ws" },
       device: { name: e.LEELOO_DEVICE_NAME, crewCode: e.LEELOO_CREW_CODE || null },
       dataDir: "/var/lib/leeloo",
-      display: { driver: e.LEELOO_DISPLAY, fb: { device: e.LEELOO_FB }, spi: { panel: e.LEELOO_PANEL } },
-      buttons: { driver: e.LEELOO_DISPLAY === "sim" ? "sim" : "gpio" },
+      display: { driver: e.LEELOO_DISPLAY, fb, spi: { panel: e.LEELOO_PANEL } },
+      buttons: { driver: e.LEELOO_DISPLAY === "sim" ? "sim" : "input" },
     };
     console.log(JSON.stringify(config, null, 2));'
 }
@@ -149,6 +270,7 @@ write_config() {
     return
   fi
   [[ -n "$RELAY_URL" ]] || warn "no --relay-url given; the config points at ws://127.0.0.1:8080/ws."
+  CHANGED=1
   config_json | put_file "$CONFIG_FILE" 0640 || true
   if [[ -z "$ROOT" ]]; then run chown "root:$SERVICE_USER" "$CONFIG_FILE"; fi
 }
@@ -161,73 +283,147 @@ boot_config_path() {
   echo ""
 }
 
+# The lines of config.txt that apply to every board: outside any [filter] section
+# other than [all] (a line under [pi4] applies to a Pi 4 only, under [none] to none).
+# Comments and leading blanks are stripped.
+active_boot_lines() {
+  awk '
+    { sub(/#.*/, ""); gsub(/^[ \t]+|[ \t\r]+$/, "") }
+    /^\[.*\]$/ { section = tolower($0); next }
+    $0 != "" && (section == "" || section == "[all]") { print }
+  ' "$1"
+}
+
+# Whether the last dtparam that mentions spi turns it on: dtparam=spi=on,
+# dtparam=i2c_arm=on,spi=on and a bare dtparam=spi all do; spi=off undoes them.
+spi_enabled() {
+  active_boot_lines "$1" | awk -F'=' '
+    /^dtparam=/ {
+      n = split(substr($0, 9), params, ",")
+      for (i = 1; i <= n; i++) {
+        split(params[i], kv, "=")
+        if (kv[1] == "spi") state = (kv[2] == "" || kv[2] == "on" || kv[2] == "true" || kv[2] == "yes" || kv[2] == "1") ? "on" : "off"
+      }
+    }
+    END { exit state == "on" ? 0 : 1 }'
+}
+
 # Appends a line to config.txt under an [all] filter (a line after a [pi4] or [cm5]
 # section would apply to that board only). Takes effect at the next boot.
-append_boot_line() {
-  local boot="$1" line="$2" why="$3"
+append_boot_line() { boot_change "append to $1: $2" append_under_all "$1" "$2" "$3"; }
+append_under_all() { printf '\n# %s (added by LEELOO install-pi.sh)\n[all]\n%s\n' "$3" "$2" >> "$1"; }
+
+# A change to the boot files: counted, printed, made unless dry run; it takes effect at the next boot.
+boot_change() {
+  local what="$1"
+  shift
   ACTIONS=$((ACTIONS + 1))
   REBOOT=1
   if [[ $DRY_RUN -eq 1 ]]; then
-    echo "would append to $boot: $line"
+    echo "would $what"
   else
-    echo "+ append to $boot: $line"
-    printf '\n# %s (added by LEELOO install-pi.sh)\n[all]\n%s\n' "$why" "$line" >> "$boot"
+    echo "+ $what"
+    "$@"
   fi
 }
 
-# BCM pins of the buttons and rotary encoder in the config (the defaults before one exists).
-button_pins() {
-  LEELOO_CONFIG_FILE="$CONFIG_FILE" node -e '
+# "name pin keycode" of each button, and "rotary A B" when the config has an encoder.
+button_map() {
+  LEELOO_CONFIG_FILE="$CONFIG_FILE" node_run -e '
     const fs = require("fs");
-    let gpio = {};
-    try { gpio = JSON.parse(fs.readFileSync(process.env.LEELOO_CONFIG_FILE, "utf8")).buttons?.gpio ?? {}; } catch {}
-    const pins = Object.values({ prev: 5, next: 6, primary: 13, secondary: 19, ...(gpio.pins ?? {}) });
-    if (gpio.rotary) pins.push(gpio.rotary.a, gpio.rotary.b);
-    console.log(pins.filter((pin) => Number.isInteger(pin)).join(" "));'
+    let buttons = {};
+    try { buttons = JSON.parse(fs.readFileSync(process.env.LEELOO_CONFIG_FILE, "utf8")).buttons ?? {}; } catch {}
+    const pins = { prev: 5, next: 6, primary: 13, secondary: 19, ...(buttons.gpio?.pins ?? {}) };
+    const keys = { prev: 105, next: 106, primary: 28, secondary: 1, ...(buttons.input?.keys ?? {}) };
+    for (const [name, pin] of Object.entries(pins)) if (Number.isInteger(pin) && Number.isInteger(keys[name])) console.log(name, pin, keys[name]);
+    const rotary = buttons.gpio?.rotary;
+    if (rotary) console.log("rotary", rotary.a, rotary.b);'
 }
 
-# Pins some active gpio=LIST=…,pu line of config.txt already pulls up (LIST: 5,6 or 5-6).
-pulled_up_pins() {
-  local from to
-  { grep -E '^[[:space:]]*gpio=[0-9,-]+=([a-z0-9]+,)*pu([,[:space:]#]|$)' "$1" || true; } \
-    | sed -E 's/^[[:space:]]*gpio=([0-9,-]+)=.*/\1/' | tr ',' '\n' \
-    | while IFS=- read -r from to; do if [[ -n "$from" ]]; then seq "$from" "${to:-$from}"; fi; done
+# The kernel drivers read the buttons (gpio-key: debounced, pulled up, queued events)
+# and the encoder (rotary-encoder, relative_axis=1: one REL_X event per detent).
+check_input_overlays() {
+  local boot="$1" active name pin key a b
+  active="$(active_boot_lines "$boot")"
+  while read -r name pin key; do
+    if [[ "$name" == "rotary" ]]; then
+      a="$pin"; b="$key"
+      if grep -Eq "^dtoverlay=rotary-encoder,(.*,)?pin_a=$a(,|$)" <<<"$active"; then
+        say "the rotary encoder overlay for GPIO $a/$b is in $boot"
+      else
+        append_boot_line "$boot" "dtoverlay=rotary-encoder,pin_a=$a,pin_b=$b,relative_axis=1" "rotary encoder (input driver)"
+      fi
+    elif grep -Eq "^dtoverlay=gpio-key,(.*,)?gpio=$pin(,|$)" <<<"$active"; then
+      say "the $name button overlay (GPIO $pin) is in $boot"
+    else
+      append_boot_line "$boot" "dtoverlay=gpio-key,gpio=$pin,active_low=1,keycode=$key,label=leeloo-$name" "$name button (input driver)"
+    fi
+  done < <(button_map)
 }
 
-check_spi() {
+# The panel framebuffer's sysfs name for the overlay in config.txt, so the daemon finds
+# it whatever its number and never draws into HDMI.
+fb_name() {
+  local boot
+  boot="$(boot_config_path)"
+  [[ -n "$boot" && -f "$boot" ]] || return 0
+  active_boot_lines "$boot" | awk '
+    /^dtoverlay=piscreen,(.*,)?drm(,|$)/ { print "ili9486drmfb"; exit }
+    /^dtoverlay=(piscreen|waveshare35a|tft35a)(,|$)/ { print "fb_ili9486"; exit }'
+}
+
+check_boot() {
   local boot
   boot="$(boot_config_path)"
   if [[ -z "$boot" || ! -f "$boot" ]]; then
-    warn "no config.txt under $ROOT/boot/firmware or $ROOT/boot; cannot check that SPI is on and the buttons have pull-ups."
+    warn "no config.txt under $ROOT/boot/firmware or $ROOT/boot; cannot check SPI and the button overlays."
     return
   fi
-  if grep -Eq '^[[:space:]]*dtparam=spi=on' "$boot"; then
+  [[ "$DISPLAY_DRIVER" != "sim" ]] || return 0
+  if spi_enabled "$boot"; then
     say "SPI is enabled in $boot"
-  elif [[ "$DISPLAY_DRIVER" != "sim" ]]; then
+  else
     append_boot_line "$boot" "dtparam=spi=on" "SPI for the LCD"
   fi
-  if [[ "$DISPLAY_DRIVER" != "sim" ]]; then
-    local pin missing=() pulled
-    pulled=" $(pulled_up_pins "$boot" | tr '\n' ' ') "
-    for pin in $(button_pins); do
-      [[ "$pulled" == *" $pin "* ]] || missing+=("$pin")
-    done
-    if [[ ${#missing[@]} -eq 0 ]]; then
-      say "the button pins have pull-ups in $boot"
-    else
-      # sysfs GPIO cannot switch pull resistors and GPIO 9-27 come up pulled down.
-      append_boot_line "$boot" "gpio=$(IFS=,; echo "${missing[*]}")=ip,pu" "pull-ups for the buttons (wired to ground)"
-    fi
-  fi
+  check_input_overlays "$boot"
   local overlay
-  overlay="$(grep -E '^[[:space:]]*dtoverlay=(waveshare35a|piscreen|mipi-dbi-spi|fbtft|tft35a|adafruit|pitft)' "$boot" || true)"
+  overlay="$(active_boot_lines "$boot" | grep -E '^dtoverlay=(waveshare35a|piscreen|mipi-dbi-spi|fbtft|tft35a|adafruit|pitft)' || true)"
   if [[ "$DISPLAY_DRIVER" == "fb" && -z "$overlay" ]]; then
-    warn "no panel overlay in $boot: for the Waveshare 3.5\" (A) add 'dtoverlay=piscreen,speed=16000000,rotate=90' (or the vendor's waveshare35a overlay) and reboot; /dev/fb1 appears then."
+    warn "no panel overlay in $boot: for the Waveshare 3.5\" (A) add 'dtoverlay=piscreen,drm,speed=16000000' (DRM driver: only changed rectangles go over SPI; its rotation 0 is already landscape) and reboot."
+  elif [[ "$DISPLAY_DRIVER" == "fb" && "$overlay" != *drm* && "$overlay" == *piscreen* ]]; then
+    warn "$boot loads the fbtft panel driver ($overlay), which repaints the whole screen on every change; add ',drm' for the DRM driver (docs/HARDWARE.md)."
   elif [[ "$DISPLAY_DRIVER" == "spi" && -n "$overlay" ]]; then
     warn "$boot loads a panel overlay ($overlay) that claims the SPI chip select; remove it for --display spi."
   fi
+  [[ "$DISPLAY_DRIVER" == "fb" ]] && keep_console_off_panel "$boot"
+  return 0
 }
 
+# fbcon would draw the boot console onto the panel framebuffer: map the consoles to fb0
+# (HDMI) on the kernel command line, next to config.txt.
+keep_console_off_panel() {
+  local cmdline
+  cmdline="$(dirname "$1")/cmdline.txt"
+  if [[ ! -f "$cmdline" ]]; then
+    warn "no $cmdline; the boot console may draw on the panel (add fbcon=map:0 to the kernel command line)."
+  elif grep -q 'fbcon=' "$cmdline"; then
+    say "$cmdline already maps fbcon"
+  else
+    boot_change "add to $cmdline: fbcon=map:0" sed -i '1 s/$/ fbcon=map:0/' "$cmdline"
+  fi
+}
+
+# spidev loaded at boot by systemd-modules-load, before any service: DeviceAllow=char-spi
+# is resolved from /proc/devices when the unit starts, and finds no "spi" major otherwise.
+load_spidev() {
+  [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0
+  printf '# spidev before leeloo-device.service (DeviceAllow=char-spi)\nspidev\n' | put_file "$MODULES_FILE" 0644 && CHANGED=1
+  if [[ -z "$ROOT" && $DRY_RUN -eq 0 ]] && ! grep -qw spi /proc/devices; then run modprobe spidev; fi
+  return 0
+}
+
+# The groups the unit names: Pi OS has them, with udev rules that give them the devices;
+# elsewhere they are created so the unit starts (they then grant nothing).
 create_user() {
   if id -u "$SERVICE_USER" >/dev/null 2>&1; then
     say "user $SERVICE_USER exists"
@@ -235,38 +431,49 @@ create_user() {
     run useradd --system --user-group --home-dir /var/lib/leeloo --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
   fi
   local group
-  for group in gpio spi video; do
+  for group in gpio spi video input; do
     if ! getent group "$group" >/dev/null 2>&1; then
-      warn "group $group does not exist (not Raspberry Pi OS?); the service will lack access through it."
-    elif ! id -nG "$SERVICE_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; then
+      warn "group $group does not exist (not Raspberry Pi OS?); creating it so the unit starts."
+      run groupadd --system "$group"
+    fi
+    if ! id -nG "$SERVICE_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; then
       run usermod --append --groups "$group" "$SERVICE_USER"
     fi
   done
 }
 
 install_unit() {
-  local unit="$UNIT_DIR/leeloo-device.service" node_bin changed=0
-  node_bin="$(command -v node)"
-  sed -e "s#/opt/leeloo#$APP_DIR#g" -e "s#/usr/bin/node#$node_bin#g" \
+  local unit="$UNIT_DIR/leeloo-device.service" app="${APP_DIR#"$ROOT"}"
+  sed -e "s#/opt/leeloo/node/bin/node#$NODE_BIN#g" -e "s#/opt/leeloo#$app#g" \
     -e "s#^User=leeloo\$#User=$SERVICE_USER#" -e "s#^Group=leeloo\$#Group=$SERVICE_USER#" \
     -e "s#--config /etc/leeloo/device.json#--config ${CONFIG_FILE#"$ROOT"}#" \
-    "$APP_DIR/systemd/leeloo-device.service" \
-    | put_file "$unit" 0644 && changed=1
-  if [[ $changed -eq 1 ]]; then run systemctl daemon-reload; fi
+    "$SOURCE_DIR/systemd/leeloo-device.service" \
+    | put_file "$unit" 0644 && { CHANGED=1; run systemctl daemon-reload; }
   if [[ -n "$ROOT" && $DRY_RUN -eq 0 ]]; then
     say "LEELOO_ROOT is set: not touching the running systemd"
     return
   fi
-  run systemctl enable leeloo-device.service
-  if [[ $START -eq 1 ]]; then run systemctl restart leeloo-device.service; fi
+  if [[ $DRY_RUN -eq 1 ]] || ! systemctl is-enabled --quiet leeloo-device.service 2>/dev/null; then
+    run systemctl enable leeloo-device.service
+  fi
+  [[ $START -eq 1 ]] || return 0
+  if [[ $CHANGED -eq 1 ]]; then
+    run systemctl restart leeloo-device.service
+  elif [[ $DRY_RUN -eq 0 ]] && ! systemctl is-active --quiet leeloo-device.service; then
+    run systemctl start leeloo-device.service
+  else
+    say "nothing changed: leeloo-device keeps running"
+  fi
 }
 
 check_inputs
-check_node
-build_app
+check_source
+ensure_node
+install_app
 create_user
 write_config
-check_spi
+check_boot
+load_spidev
 install_unit
 if [[ $REBOOT -eq 1 && $DRY_RUN -eq 0 ]]; then
   say "config.txt changed: reboot for it to take effect (sudo reboot)"

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GlobalFonts, createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 
 /** Colours and type of every screen, so they read as one product. */
 export const COLORS = {
@@ -19,26 +21,47 @@ export const COLORS = {
 
 export const STATUS_BAR_HEIGHT = 30;
 
-// Pi OS ships DejaVu; other Linux boxes often have Liberation. Registered under one
-// alias so screens name a single family and still fall back to the canvas default.
-const FONT_CANDIDATES = [
-  ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'],
-  ['/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf'],
-] as const;
+/**
+ * The screens are designed in DejaVu Sans, shipped in device/fonts (Bitstream Vera
+ * licence, device/fonts/LICENSE) and registered from there: a gadget without system
+ * fonts still draws its words. Registered under one alias so screens name one family.
+ */
+export const FONT_DIR = [
+  // device/screens → device/fonts, and in a release dist/device/screens → dist/device/fonts.
+  fileURLToPath(new URL('../fonts/', import.meta.url)),
+  // `npm run build` of a checkout: dist/device/screens → device/fonts.
+  fileURLToPath(new URL('../../../device/fonts/', import.meta.url)),
+].find((dir) => existsSync(path.join(dir, 'DejaVuSans.ttf'))) ?? fileURLToPath(new URL('../fonts/', import.meta.url));
+export const UI_FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf'] as const;
+const FAMILY = 'LeelooUI';
 
 let fontFamily: string | null = null;
+let fontError: string | null = null;
 
-/** The font family to draw with: a registered system font, else the canvas default sans-serif. */
+/** The font family to draw with: the shipped DejaVu Sans, else the canvas default sans-serif. */
 export function uiFont(): string {
   if (fontFamily) return fontFamily;
-  fontFamily = 'sans-serif';
-  for (const files of FONT_CANDIDATES) {
-    if (!files.every((file) => existsSync(file))) continue;
-    for (const file of files) GlobalFonts.registerFromPath(file, 'LeelooUI');
-    fontFamily = 'LeelooUI, sans-serif';
-    break;
-  }
+  const missing = UI_FONT_FILES.filter((file) => GlobalFonts.registerFromPath(path.join(FONT_DIR, file), FAMILY) === null);
+  fontFamily = missing.length < UI_FONT_FILES.length ? `${FAMILY}, sans-serif` : 'sans-serif';
+  if (missing.length > 0) fontError = `The screen font ${missing.join(', ')} could not be loaded from ${FONT_DIR}; text may be invisible.`;
+  if (!drawsText(fontFamily)) fontError = `Text cannot be drawn with ${fontFamily} (no glyphs); reinstall LEELOO so ${FONT_DIR} holds its fonts.`;
   return fontFamily;
+}
+
+/** Why text may not show on the screens, or null when the font loaded and draws. */
+export function uiFontProblem(): string | null {
+  uiFont();
+  return fontError;
+}
+
+/** Whether a word drawn in `family` leaves any pixel: with no font at all, Skia draws nothing. */
+function drawsText(family: string): boolean {
+  const canvas = createCanvas(40, 20);
+  const g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.font = `16px ${family}`;
+  g.fillText('Ag', 2, 16);
+  return g.getImageData(0, 0, 40, 20).data.some((v, i) => i % 4 === 3 && v > 0);
 }
 
 export function font(size: number, weight: 'normal' | 'bold' = 'normal'): string {

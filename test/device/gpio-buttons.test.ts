@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GpioButtons, type GpioButtonsOptions } from '../../device/gpio-buttons.js';
-import { sysfsGpioNumber } from '../../device/gpio-line.js';
+import { exportLine, sysfsGpioNumber } from '../../device/gpio-line.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitUntil } from '../helpers/wait-until.js';
 import type { ButtonEvent } from '../../device/hardware.js';
 import { FakeGpioPort } from '../fakes/gpio-line.js';
 import { SysfsTree } from '../fakes/sysfs-tree.js';
@@ -201,5 +204,32 @@ describe('rotary encoder', () => {
     expect(events).toEqual([]);
     turn(a, b, true);
     expect(events).toMatchObject([{ kind: 'rotate', delta: -1 }]);
+  });
+});
+
+describe('exportLine', () => {
+  it('exports and waits for udev without holding the event loop', async () => {
+    const classDir = join(tree.sys, 'class/gpio');
+    await tree.file('sys/class/gpio/export', '');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const exporting = exportLine(529, 'in', { sysfsRoot: tree.sys });
+    // The kernel makes the attributes appear once the export write is read; udev follows.
+    await waitUntil(async () => (await readFile(join(classDir, 'export'), 'utf8')) === '529', 'the export write');
+    const ticksAtExport = ticks;
+    // udev is slow: timers keep firing while the export waits for it.
+    await waitUntil(() => ticks > ticksAtExport + 3, 'timers to fire during the wait');
+    for (const f of ['value', 'direction', 'active_low', 'edge']) await tree.file(`sys/class/gpio/gpio529/${f}`, '0');
+    await exporting;
+    clearInterval(ticker);
+    expect(await readFile(join(classDir, 'gpio529/value'), 'utf8')).toBe('0\n');
+  });
+
+  it('gives up with the group to check when the attributes never appear', async () => {
+    await tree.file('sys/class/gpio/export', '');
+    await expect(exportLine(530, 'low', { sysfsRoot: tree.sys, timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'gpio_unavailable',
+      message: expect.stringContaining('group gpio'),
+    });
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig, ConfigError } from '../../device/config.js';
+import { HARDWARE_DEFAULTS } from '../../device/hardware-config.js';
 import { createSpiDisplay } from '../../device/spi-display.js';
 import { createFbDisplay } from '../../device/fb-display.js';
 import { createGpioButtons } from '../../device/gpio-buttons.js';
@@ -99,14 +100,36 @@ describe('drivers built from the config', () => {
     await expect(display.present(renderSample(BASE_SCREEN))).rejects.toMatchObject({ code: 'not_started' });
   });
 
-  it('blanks the framebuffer for screen sleep with the default fb backlight', async () => {
-    await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
+  it('sleeps the default fb display by painting it black, with no backlight device to switch', async () => {
+    const device = await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
     const config = parseConfig({ display: { driver: 'fb', fb: { device: '/dev/fb1' } } }, '/tmp');
-    const display = createFbDisplay({ ...config.display.fb, device: join(tree.dev, 'fb1') }, { sysfsRoot: tree.sys });
+    expect(config.display.fb.backlight.kind).toBe('auto');
+    const display = createFbDisplay({ ...config.display.fb, device }, { sysfsRoot: tree.sys });
     await display.start();
+    const frame = renderSample(BASE_SCREEN);
+    await display.present(frame);
     await display.setBacklight(false);
-    expect(await readFile(join(tree.sys, 'class/graphics/fb1/blank'), 'utf8')).toBe('4');
+    expect((await readFile(device)).every((byte) => byte === 0)).toBe(true);
+    // fbtft has no blank op: the default never writes blank.
+    expect(await readFile(join(tree.sys, 'class/graphics/fb1/blank'), 'utf8')).toBe('0\n');
+    await display.present(renderSample({ ...BASE_SCREEN, progress: 0.8 }));
+    expect((await readFile(device)).every((byte) => byte === 0)).toBe(true);
+    await display.setBacklight(true);
+    expect((await readFile(device)).some((byte) => byte !== 0)).toBe(true);
     await display.stop();
+  });
+
+  it('picks the framebuffer by its sysfs name, never the HDMI one', async () => {
+    await tree.framebuffer(0, { name: 'vc4drmfb', width: 1920, height: 1080, bpp: 32 });
+    const panel = await tree.framebuffer(1, { name: 'ili9486drmfb', width: 480, height: 320, bpp: 16 });
+    const byName = createFbDisplay({ device: join(tree.dev, 'fb0'), name: 'ili9486drmfb', backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    await byName.start();
+    expect(byName.device).toBe(panel);
+    await byName.stop();
+    const hdmi = createFbDisplay({ device: join(tree.dev, 'fb0'), backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    await expect(hdmi.start()).rejects.toMatchObject({ code: 'fb_missing', message: /HDMI output \(vc4drmfb\)/ });
+    const missing = createFbDisplay({ device: join(tree.dev, 'fb0'), name: 'fb_st7796s', backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    await expect(missing.start()).rejects.toMatchObject({ code: 'fb_missing', message: /fb0 \(vc4drmfb\), fb1 \(ili9486drmfb\)/ });
   });
 
   it('switches a sysfs backlight through bl_power', async () => {
@@ -122,13 +145,17 @@ describe('drivers built from the config', () => {
     await display.stop();
   });
 
-  it('reports a missing sysfs backlight at start', async () => {
+  it('warns about a missing sysfs backlight and starts anyway', async () => {
     await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
+    const warnings: string[] = [];
     const display = createFbDisplay(
       { device: join(tree.dev, 'fb1'), backlight: { kind: 'sysfs', pin: null, activeHigh: true, name: null } },
-      { sysfsRoot: tree.sys },
+      { sysfsRoot: tree.sys, warn: (sentence) => warnings.push(sentence) },
     );
-    await expect(display.start()).rejects.toMatchObject({ code: 'backlight_missing' });
+    await display.start();
+    await display.setBacklight(false);
+    await display.present(renderSample(BASE_SCREEN));
+    expect(warnings).toEqual([expect.stringMatching(/^No backlight control: No backlight device under .*backlight; set backlight/)]);
     await display.stop();
   });
 

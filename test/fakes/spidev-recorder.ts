@@ -3,9 +3,14 @@ import type { SpiPort } from '../../device/spi-port.js';
 
 /**
  * Stands in for /dev/spidevB.D and the DC line together, recording every transfer
- * with the DC level it was sent at, and decodes the recording back into commands
- * with their parameters and pixel data, as the panel controller would read them.
+ * with the DC level it was clocked out at, and decodes the recording back into
+ * commands with their parameters and pixel data, as the panel controller would read
+ * them. Like the real ones, a transfer (an ioctl on the threadpool) and a DC write (a
+ * sysfs write) complete a turn later: the DC level that counts is the one on the line
+ * when the transfer is clocked, not when it was asked for.
  */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface RecordedTransfer {
   dc: Bit;
   data: Buffer;
@@ -27,6 +32,7 @@ export class SpidevRecorder implements SpiPort {
     this.dc = {
       read: async () => this.dcLevel,
       write: async (value) => {
+        await turn();
         this.dcLevel = value;
       },
       watch: () => undefined,
@@ -38,7 +44,9 @@ export class SpidevRecorder implements SpiPort {
     if (this.closed) throw new Error('EBADF: spidev is closed');
     // spidev refuses a message longer than its buffer with EMSGSIZE.
     if (data.length > this.bufsiz) throw new Error(`EMSGSIZE: ${data.length} > bufsiz ${this.bufsiz}`);
-    this.transfers.push({ dc: this.dcLevel, data: Buffer.from(data), speedHz });
+    const copy = Buffer.from(data);
+    await turn();
+    this.transfers.push({ dc: this.dcLevel, data: copy, speedHz });
   }
 
   async close(): Promise<void> {
