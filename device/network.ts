@@ -18,6 +18,8 @@ export interface Network {
   stopHotspot(): Promise<void>;
   /** Joins a network and makes it the one the gadget comes back to. Throws NetworkError. */
   connect(wifi: WifiChoice): Promise<void>;
+  /** Deletes every saved Wi-Fi profile (a factory reset keeps no one's passwords). */
+  forgetWifi(): Promise<void>;
 }
 
 export interface WifiNetwork {
@@ -148,7 +150,7 @@ export class NmcliNetwork implements Network {
 
   async stopHotspot(): Promise<void> {
     // Deleting (not just downing) the profile keeps NetworkManager from bringing the AP back by itself.
-    const result = await this.run(['connection', 'delete', this.hotspotName]);
+    const result = await this.run(['connection', 'delete', 'id', this.hotspotName]);
     if (result.code !== 0 && result.code !== 10) throw networkErrorFrom(result.code, result.stderr, this.hotspotName);
   }
 
@@ -159,6 +161,20 @@ export class NmcliNetwork implements Network {
     if (wifi.hidden) args.push('hidden', 'yes');
     const result = await this.run(args);
     if (result.code !== 0) throw networkErrorFrom(result.code, result.stderr, wifi.ssid);
+  }
+
+  async forgetWifi(): Promise<void> {
+    const list = await this.run(['-t', '-f', 'NAME,TYPE', 'connection', 'show']);
+    if (list.code !== 0) throw networkErrorFrom(list.code, list.stderr, '');
+    const names = list.stdout
+      .split('\n')
+      .map(splitTerse)
+      .filter(([, type]) => type === '802-11-wireless')
+      .map(([name]) => name as string);
+    for (const name of names) {
+      const result = await this.run(['connection', 'delete', 'id', name]);
+      if (result.code !== 0 && result.code !== 10) throw networkErrorFrom(result.code, result.stderr, name);
+    }
   }
 
   private run(args: string[]): Promise<RunResult> {

@@ -66,6 +66,18 @@ describe('NmcliNetwork against a fake nmcli on PATH', () => {
     expect(calls[3]).toEqual(['--wait', '5', 'device', 'wifi', 'connect', 'Attic', 'password', 'hidden-pw', 'ifname', 'wlan0', 'hidden', 'yes']);
   });
 
+  it('forgets every saved Wi-Fi profile and nothing else', async () => {
+    await network.connect({ ssid: 'Home:5G', password: 'correct horse', hidden: false });
+    await network.startHotspot('LEELOO-7KQ2', 'sunny-otter-42');
+    await fake.update({ saved: [...((await fake.scenario()).saved ?? []), 'Old: office'] });
+    await network.forgetWifi();
+    const after = await fake.scenario();
+    expect(after.saved).toEqual([]);
+    expect(after.hotspot).toBeNull();
+    const deletes = (await fake.calls()).filter((args) => args[1] === 'delete').map((args) => args[3]);
+    expect(deletes).toEqual(['leeloo-setup', 'Home:5G', 'Old: office']);
+  });
+
   it('turns nmcli failures into codes and sentences', async () => {
     const wrong = await network.connect({ ssid: 'Home:5G', password: 'nope', hidden: false }).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(NetworkError);

@@ -23,6 +23,8 @@ export interface NmcliScenario {
   /** Filled in by the fake. */
   hotspot?: { ssid: string; password: string } | null;
   connectedTo?: string | null;
+  /** Saved Wi-Fi profiles (a successful connect saves one). */
+  saved?: string[];
 }
 
 export interface NmcliCall {
@@ -63,11 +65,19 @@ after(5 + Math.floor(Math.random() * 15), () => {
     process.stdout.write('Hint: "nmcli dev wifi show-password" shows the Wi-Fi name and password.\n');
     return;
   }
+  if (rest[0] === 'connection' && rest[1] === 'show') {
+    if (s.hotspot) process.stdout.write('leeloo-setup:802-11-wireless\n');
+    for (const name of s.saved) process.stdout.write(escape(name) + ':802-11-wireless\n');
+    process.stdout.write('Wired connection 1:802-3-ethernet\nlo:loopback\n');
+    return;
+  }
   if (rest[0] === 'connection' && rest[1] === 'delete') {
-    if (!s.hotspot) fail(10, "Error: unknown connection '" + rest[2] + "'.\nError: cannot delete unknown connection(s): '" + rest[2] + "'.");
-    s.hotspot = null;
+    const name = rest[2] === 'id' ? rest[3] : rest[2];
+    if (name === 'leeloo-setup' && s.hotspot) s.hotspot = null;
+    else if (s.saved.includes(name)) { s.saved = s.saved.filter((n) => n !== name); if (s.connectedTo === name) s.connectedTo = null; }
+    else fail(10, "Error: unknown connection '" + name + "'.\nError: cannot delete unknown connection(s): '" + name + "'.");
     save();
-    process.stdout.write("Connection '" + rest[2] + "' (b3e2c1d0-0000-4000-8000-00000000feed) successfully deleted.\n");
+    process.stdout.write("Connection '" + name + "' (b3e2c1d0-0000-4000-8000-00000000feed) successfully deleted.\n");
     return;
   }
   if (cmd === 'device wifi connect') {
@@ -78,6 +88,7 @@ after(5 + Math.floor(Math.random() * 15), () => {
     if ((value('password') ?? '') !== s.passwords[ssid]) fail(4, 'Error: Connection activation failed: (7) Secrets were required, but not provided.');
     s.hotspot = null;
     s.connectedTo = ssid;
+    if (!s.saved.includes(ssid)) s.saved.push(ssid);
     save();
     process.stdout.write("Device '" + value('ifname') + "' successfully activated with 'a1b2c3d4-0000-4000-8000-000000000001'.\n");
     return;
@@ -100,7 +111,7 @@ export class FakeNmcli {
     const fake = new FakeNmcli(binDir, path.join(dir, 'nmcli-scenario.json'), path.join(dir, 'nmcli-calls.jsonl'));
     await writeFile(path.join(binDir, 'nmcli'), SCRIPT);
     await chmod(path.join(binDir, 'nmcli'), 0o755);
-    await writeFile(fake.scenarioFile, JSON.stringify({ hotspot: null, connectedTo: null, ...scenario }));
+    await writeFile(fake.scenarioFile, JSON.stringify({ hotspot: null, connectedTo: null, saved: [], ...scenario }));
     await writeFile(fake.callsFile, '');
     return fake;
   }
