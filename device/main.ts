@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { bootIntoSetupIfNeeded } from './boot.js';
 import { ConfigError, loadConfig, type DeviceConfig } from './config.js';
 import { Controller } from './controller.js';
 import { SystemdNotifier } from './systemd-notify.js';
@@ -74,8 +75,10 @@ async function main(): Promise<void> {
     return;
   }
   let config: DeviceConfig;
+  let configFile = DEFAULT_CONFIG_PATH;
   try {
-    config = loadConfig(configPathFrom(argv, process.env));
+    configFile = configPathFrom(argv, process.env);
+    config = loadConfig(configFile);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`leeloo-device: ${error.message}\n`);
@@ -83,6 +86,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   try {
+    // A gadget that is not set up, or whose Wi-Fi is gone, opens its setup access point first.
+    config = await bootIntoSetupIfNeeded({ configFile, config, log, onSetupPage: (url) => process.stdout.write(`LEELOO device setup page: ${url}\n`) });
     await run(config, log);
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'the device daemon failed to start');

@@ -20,6 +20,8 @@ export interface SetupModeDeps {
   readonly clock?: Clock;
   /** Tests fix the access point's name and password. */
   readonly hotspot?: Hotspot;
+  /** Called with the setup page's URL once it listens. */
+  readonly onPage?: (url: string) => void;
 }
 
 /** How long a failed network is retried before setup mode gives up on nmcli and says so. */
@@ -80,6 +82,7 @@ export class SetupMode {
     });
     await this.page.start();
     log.info({ url: this.page.url, ssid: this.hotspot.ssid }, 'setup mode');
+    this.deps.onPage?.(this.page.url);
     try {
       for (;;) {
         await this.openHotspot();
