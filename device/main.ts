@@ -5,6 +5,7 @@ import { Controller } from './controller.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { createButtons, createDisplay } from './drivers.js';
 import { createLogger } from './log.js';
+import { confirmRelease, installedVersion, SelfUpdate } from './self-update.js';
 import { SimDisplay } from './sim-display.js';
 import { simActionsFor } from './sim-panel.js';
 
@@ -33,13 +34,13 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   let stopping: Promise<void> | null = null;
   // READY=1 and watchdog pings under systemd (Type=notify); a no-op elsewhere.
   const notifier = new SystemdNotifier({ onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed') });
-  const stop = (signal: string): void => {
+  const stop = (signal: string, exitCode = 0): void => {
     if (stopping) return;
     log.info({ signal }, 'stopping');
     stopping = notifier
       .stopping()
       .then(() => controller.stop())
-      .then(() => process.exit(0))
+      .then(() => process.exit(exitCode))
       .catch((error: Error) => {
         log.error({ err: error.message }, 'stop failed');
         process.exit(1);
@@ -50,6 +51,10 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   const controller = new Controller({ config, display, buttons, log });
   // The mirror page's simulator panel shares and sends through the controller, nothing more.
   if (display instanceof SimDisplay) display.useActions(simActionsFor(controller));
+  const version = installedVersion();
+  const update = new SelfUpdate({ ...config.update, version, log: log.child({ part: 'update' }) });
+  // Exit 75 (EX_TEMPFAIL): systemd's Restart=on-failure starts the new release through the launcher.
+  controller.screens.addMenuEntry(update.menuEntry(() => stop('update', 75)));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   let crewCode: string | null = null;
@@ -62,6 +67,8 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   await controller.start();
   await notifier.ready(`${config.display.driver} display, crew ${config.device.crewCode ?? 'new'}`);
   notifier.start();
+  // READY reached: the launcher must not roll this release back.
+  if (await confirmRelease(config.update.releasesDir, version).catch(() => false)) log.info({ version }, 'release confirmed');
   if (display instanceof SimDisplay && display.url) {
     // Scripts (npm start) read this line to find the mirror.
     process.stdout.write(`LEELOO device "${config.device.name}" mirror: ${display.url}\n`);

@@ -14,6 +14,7 @@
 #   --display DRIVER   fb | spi | sim (default fb)    [LEELOO_DISPLAY]
 #   --fb DEVICE        framebuffer for fb (/dev/fb1)  [LEELOO_FB]
 #   --panel NAME       panel for spi (ili9486)        [LEELOO_PANEL]
+#   --gift             set up from a phone on first boot (access point, setup page)
 #   --no-start         install and enable, do not (re)start
 #   --dry-run          print the plan only
 # Paths, overridable for tests and unusual layouts: LEELOO_ROOT (prefix of every
@@ -35,10 +36,11 @@ PANEL="${LEELOO_PANEL:-ili9486}"
 DRY_RUN=0
 REBOOT=0
 START=1
+GIFT=0
 ACTIONS=0
 WARNINGS=0
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -48,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --display) DISPLAY_DRIVER="${2:?--display needs a value}"; shift 2 ;;
     --fb) FB_DEVICE="${2:?--fb needs a value}"; shift 2 ;;
     --panel) PANEL="${2:?--panel needs a value}"; shift 2 ;;
+    --gift) GIFT=1; shift ;;
     --no-start) START=0; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -131,6 +134,7 @@ check_addons() {
 config_json() {
   LEELOO_RELAY_URL="$RELAY_URL" LEELOO_DEVICE_NAME="$DEVICE_NAME" LEELOO_CREW_CODE="${CREW_CODE^^}" \
   LEELOO_DISPLAY="$DISPLAY_DRIVER" LEELOO_FB="$FB_DEVICE" LEELOO_PANEL="$PANEL" \
+  LEELOO_GIFT="$GIFT" LEELOO_RELEASES="$APP_DIR/releases" \
   node -e '
     const e = process.env;
     const config = {
@@ -139,6 +143,9 @@ config_json() {
       dataDir: "/var/lib/leeloo",
       display: { driver: e.LEELOO_DISPLAY, fb: { device: e.LEELOO_FB }, spi: { panel: e.LEELOO_PANEL } },
       buttons: { driver: e.LEELOO_DISPLAY === "sim" ? "sim" : "gpio" },
+      // --gift: the first start opens the setup access point (README "Setting up a LEELOO you were given").
+      setup: e.LEELOO_GIFT === "1" ? { done: false, network: "nmcli" } : undefined,
+      update: e.LEELOO_GIFT === "1" ? { releasesDir: e.LEELOO_RELEASES } : undefined,
     };
     console.log(JSON.stringify(config, null, 2));'
 }
@@ -244,6 +251,24 @@ create_user() {
   done
 }
 
+# --gift: what setup mode needs from the system. NetworkManager's shared-mode dnsmasq
+# answers every name with the gadget's address (so phones find the captive portal), the
+# service user may drive NetworkManager (polkit), and it may rewrite its config and
+# unpack releases.
+install_setup_mode() {
+  [[ $GIFT -eq 1 ]] || return 0
+  echo 'address=/#/10.42.0.1' | put_file "$ROOT/etc/NetworkManager/dnsmasq-shared.d/leeloo-captive.conf" 0644 || true
+  cat <<RULES | put_file "$ROOT/etc/polkit-1/rules.d/50-leeloo-network.rules" 0644 || true
+polkit.addRule(function (action, subject) {
+  if (action.id.indexOf("org.freedesktop.NetworkManager.") === 0 && subject.user === "$SERVICE_USER") return polkit.Result.YES;
+});
+RULES
+  if [[ -z "$ROOT" ]]; then
+    run install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0750 "$APP_DIR/releases"
+    run chown "$SERVICE_USER:$SERVICE_USER" "$(dirname "$CONFIG_FILE")" "$CONFIG_FILE"
+  fi
+}
+
 install_unit() {
   local unit="$UNIT_DIR/leeloo-device.service" node_bin changed=0
   node_bin="$(command -v node)"
@@ -266,6 +291,7 @@ check_node
 build_app
 create_user
 write_config
+install_setup_mode
 check_spi
 install_unit
 if [[ $REBOOT -eq 1 && $DRY_RUN -eq 0 ]]; then

@@ -64,10 +64,18 @@ describe('scripts/install-pi.sh --dry-run', () => {
     expect(stdout).toContain('"url": "wss://relay.example/ws"');
     expect(stdout).toContain('"crewCode": "LEELOO-7KQ2"');
     expect(stdout).toMatch(/\| User=leeloo-test-nobody\n/);
-    expect(stdout).toContain(`| ExecStart=${process.execPath.replace(/\/[^/]+$/, '')}`);
-    expect(stdout).toContain(`${APP_DIR}/dist/device/main.js --config /etc/leeloo/device.json`);
+    expect(stdout).toContain(`| Environment=LEELOO_NODE=${process.execPath.replace(/\/[^/]+$/, '')}`);
+    expect(stdout).toContain(`| ExecStart=/bin/sh ${APP_DIR}/scripts/leeloo-launch.sh --config /etc/leeloo/device.json`);
     expect(stdout.trim().split('\n').at(-1)).toMatch(/^install-pi: dry run: \d+ actions planned, \d+ warnings, nothing changed$/);
     expect(await listTree(root)).toEqual(['boot/firmware/config.txt']);
+  });
+
+  it('--gift prepares setup from a phone: captive DNS, NetworkManager rights, a config that starts in setup mode', async () => {
+    const { code, stdout } = await install(['--dry-run', '--no-start', '--gift']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`would write: ${root}/etc/NetworkManager/dnsmasq-shared.d/leeloo-captive.conf (mode 0644)\n    | address=/#/10.42.0.1`);
+    expect(stdout).toContain(`would write: ${root}/etc/polkit-1/rules.d/50-leeloo-network.rules (mode 0644)`);
+    expect(stdout).toMatch(/"setup": \{\n\s+\|\s+"done": false,\n\s+\|\s+"network": "nmcli"/);
   });
 
   it('keeps an existing config and warns that SPI is off, with the fix', async () => {
