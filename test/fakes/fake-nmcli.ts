@@ -37,7 +37,8 @@ const file = process.env.FAKE_NMCLI_SCENARIO;
 const args = process.argv.slice(2);
 fs.appendFileSync(process.env.FAKE_NMCLI_CALLS, JSON.stringify({ args }) + '\n');
 const s = JSON.parse(fs.readFileSync(file, 'utf8'));
-const save = () => fs.writeFileSync(file, JSON.stringify(s));
+// Atomic, as the test reads the scenario while nmcli runs.
+const save = () => { fs.writeFileSync(file + '.' + process.pid, JSON.stringify(s)); fs.renameSync(file + '.' + process.pid, file); };
 const escape = (v) => String(v).replace(/\\/g, '\\\\').replace(/:/g, '\\:');
 const after = (ms, fn) => setTimeout(fn, ms);
 function fail(code, text) { process.stderr.write(text + '\n'); process.exit(code); }
