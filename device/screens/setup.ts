@@ -80,7 +80,7 @@ function drawHotspot(g: SKRSContext2D, area: Area, step: Extract<SetupStep, { ki
   if (!step.error) return;
   g.fillStyle = COLORS.error;
   g.font = font(13, 'bold');
-  wrapText(g, step.error, width, 3).forEach((line, i) => g.fillText(line, x, area.y + 240 + i * 16));
+  wrapText(g, step.error, width, 4).forEach((line, i) => g.fillText(line, x, area.y + 236 + i * 15));
 }
 
 function drawCentred(g: SKRSContext2D, area: Area, heading: string, detail: string, color: string): void {
@@ -94,16 +94,16 @@ function drawCentred(g: SKRSContext2D, area: Area, heading: string, detail: stri
   g.textAlign = 'left';
 }
 
-/** A heading, a line below, and a bar: `fraction` 1 is full, anything else a sliding segment (waiting). */
-function drawProgress(g: SKRSContext2D, area: Area, heading: string, detail: string, fraction: number): void {
+/** A heading, a line below, and a bar: `fraction` 1 is full (done); below, a sliding segment (waiting) or, with `fill`, the part done. */
+function drawProgress(g: SKRSContext2D, area: Area, heading: string, detail: string, fraction: number, fill = false): void {
   drawCentred(g, area, heading, detail, fraction >= 1 ? COLORS.online : COLORS.connecting);
   const bar = { x: area.x + 60, y: area.y + 200, w: area.w - 120, h: 14 };
   g.fillStyle = COLORS.panelLight;
   roundRect(g, bar.x, bar.y, bar.w, bar.h, 7);
   g.fill();
   g.fillStyle = fraction >= 1 ? COLORS.online : COLORS.connecting;
-  const segment = fraction >= 1 ? bar.w : bar.w / 4;
-  const start = fraction >= 1 ? 0 : (bar.w - segment) * fraction;
+  const segment = fraction >= 1 ? bar.w : fill ? Math.max(bar.h, bar.w * fraction) : bar.w / 4;
+  const start = fraction >= 1 || fill ? 0 : (bar.w - segment) * fraction;
   roundRect(g, bar.x + start, bar.y, segment, bar.h, 7);
   g.fill();
 }
@@ -113,5 +113,5 @@ function drawBootHold(g: SKRSContext2D, area: Area, step: Extract<SetupStep, { k
   const heading = resetting ? 'Release now for Wi-Fi setup' : 'Keep holding ◀ and ▶';
   const secondsToReset = Math.max(0, Math.ceil((step.resetAtMs - step.heldMs) / 1000));
   const detail = resetting ? `Keep holding ${secondsToReset} s more to erase everything (factory reset).` : 'Setup mode opens when you let go after 3 seconds.';
-  drawProgress(g, area, heading, detail, Math.min(0.999, step.heldMs / step.resetAtMs));
+  drawProgress(g, area, heading, detail, Math.min(0.999, step.heldMs / step.resetAtMs), true);
 }
