@@ -44,7 +44,7 @@ describe('first boot of a gadget set up from a phone', () => {
   }, 30_000);
 
   it('access point, captive portal, setup page, home Wi-Fi, crew, Spotify sign-in QR', async () => {
-    onTestFailed(() => process.stderr.write(`--- gadget ---\n${output.slice(-40).join('\n')}\n`));
+    onTestFailed(() => void process.stderr.write(`--- gadget ---\n${output.slice(-40).join('\n')}\n`));
     root = await makeTempDir('leeloo-gift-');
     spotify = await startFakeSpotify();
     spotify.registerApp('leeloo-gift-app');
