@@ -41,6 +41,8 @@ export class SetupMode {
   private readonly hotspot: Hotspot;
   private networks: WifiNetwork[] = [];
   private progress: SetupProgress = { state: 'waiting', error: null };
+  /** Why the last answers did not work; shown once the access point is back. */
+  private failure: string | null = null;
   private page: SetupPage | null = null;
   private submitted: ((answers: SetupAnswers) => void) | null = null;
   private frameTimer: TimerHandle | null = null;
@@ -100,13 +102,17 @@ export class SetupMode {
 
   /** Scans while the radio is free, then opens the access point; keeps retrying (and saying why) while NetworkManager is unusable. */
   private async openHotspot(): Promise<void> {
-    const error = this.progress.state === 'waiting' ? this.progress.error : null;
+    const error = this.failure;
     for (;;) {
       try {
         if (!error) await this.show({ kind: 'scanning' });
-        this.networks = await this.deps.network.scan();
+        // A scan while the access point is still up finds nothing: keep the list seen before.
+        const found = await this.deps.network.scan();
+        if (found.length > 0 || this.networks.length === 0) this.networks = found;
         await this.deps.network.startHotspot(this.hotspot.ssid, this.hotspot.password);
         await this.show({ kind: 'hotspot', hotspot: this.hotspot, url: this.page?.url ?? '', error });
+        // Only now: the page that polls /status reloads into the form once the phone can reach it again.
+        this.progress = { state: 'waiting', error };
         return;
       } catch (failure) {
         const reason = failure instanceof NetworkError ? failure.message : `The access point did not open: ${(failure as Error).message}`;
@@ -126,7 +132,7 @@ export class SetupMode {
     try {
       config = await saveSetup(configFile, answers);
     } catch (error) {
-      this.progress = { state: 'waiting', error: `The settings could not be saved: ${(error as Error).message}` };
+      this.failure = `The settings could not be saved: ${(error as Error).message}`;
       return null;
     }
     await this.show({ kind: 'connecting', ssid, startedAt: this.clock.now() });
@@ -138,7 +144,7 @@ export class SetupMode {
       log.warn({ ssid, err: reason }, 'home network failed; back to setup');
       // A restart now must come back to setup, not to a network that does not work.
       await markSetupNeeded(configFile, true);
-      this.progress = { state: 'waiting', error: reason };
+      this.failure = reason;
       return null;
     }
     this.progress = { state: 'connected', ssid };
