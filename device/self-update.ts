@@ -136,7 +136,8 @@ export class SelfUpdate {
   menuEntry(restart: () => void): MenuEntry {
     return {
       id: 'update',
-      order: 90,
+      // Before the queue entries, which the end of the menu keeps reaching by wrapping round.
+      order: 45,
       label: () => `Version ${this.options.version}`,
       detail: () => this.describe(),
       run: (host) => void this.press(host, restart),
