@@ -9,6 +9,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareVersions, confirmRelease, installedVersion, SelfUpdate, UpdateError } from '../../device/self-update.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
@@ -90,6 +91,25 @@ describe('self-update from a release server on 127.0.0.1', () => {
     expect(compareVersions('0.10.0', '0.9.9')).toBeGreaterThan(0);
     expect(compareVersions('1.0.0-rc.1', '1.0.0')).toBeLessThan(0);
     expect(installedVersion()).toBe(JSON.parse(await readFile('package.json', 'utf8')).version);
+  });
+
+  it('the menu entry shows the version, checks on a press, installs on the next and restarts', async () => {
+    const update = new SelfUpdate({ releaseUrl: await publish('0.2.0'), releasesDir: releases, version: '0.1.0', log });
+    let restarts = 0;
+    const entry = update.menuEntry(() => restarts++);
+    const state = {} as never;
+    let redraws = 0;
+    const host = { invalidate: () => redraws++ } as never;
+    expect(entry.label(state)).toBe('Version 0.1.0');
+    expect(entry.detail?.(state)).toBe('Press to check for an update');
+    entry.run?.(host);
+    await waitUntil(() => update.status.kind === 'available', 'the check');
+    expect(entry.detail?.(state)).toBe('Press to install 0.2.0');
+    entry.run?.(host);
+    await waitUntil(() => restarts === 1, 'the restart after the install');
+    expect(entry.detail?.(state)).toBe('Restarting into 0.2.0…');
+    expect(await readlink(path.join(releases, 'current'))).toBe('0.2.0');
+    expect(redraws).toBeGreaterThanOrEqual(4);
   });
 
   it('falls back to the previous release when the new one does not reach READY, and keeps a confirmed one', async () => {
