@@ -41,6 +41,29 @@ export interface SimConfig {
   keyboard: boolean;
 }
 
+/** Phone setup (device/setup-mode.ts): the gadget's own access point and setup page. */
+export interface SetupConfig {
+  /** false: open the setup access point at start (a new or factory-reset gadget). */
+  done: boolean;
+  /** How the gadget reaches Wi-Fi: 'nmcli' (NetworkManager, on a Pi) or 'none' (the network is someone else's business). */
+  network: 'none' | 'nmcli';
+  ifname: string;
+  /** The setup page listens here while the access point is up. */
+  host: string;
+  port: number;
+  /** The gadget's address on its access point, as shown on its screen (NetworkManager's shared mode uses 10.42.0.1). */
+  address: string;
+  onlineTimeoutSeconds: number;
+}
+
+/** Self-update (device/self-update.ts). */
+export interface UpdateConfig {
+  /** URL of the release manifest (JSON: version, url, sha256); null turns updates off. */
+  releaseUrl: string | null;
+  /** Where releases are unpacked, next to the `current` link the service runs. */
+  releasesDir: string;
+}
+
 export interface DeviceConfig {
   relay: { url: string; pingIntervalSeconds: number; deadAfterSeconds: number };
   device: { name: string; crewCode: string | null };
@@ -50,6 +73,8 @@ export interface DeviceConfig {
   buttons: ButtonsConfig;
   sim: SimConfig;
   mqtt: MqttConfig;
+  setup: SetupConfig;
+  update: UpdateConfig;
 }
 
 /** The MQTT bridge (device/mqtt-bridge.ts): off unless `enabled`; TLS files are paths. */
@@ -80,6 +105,8 @@ export const CONFIG_DEFAULTS: DeviceConfig = {
     enabled: false, url: null, username: null, password: null, ca: null, cert: null, key: null,
     baseTopic: 'leeloo', discoveryPrefix: 'homeassistant', statusTopic: 'homeassistant/status', homeassistant: true,
   },
+  setup: { done: true, network: 'none', ifname: 'wlan0', host: '0.0.0.0', port: 80, address: '10.42.0.1', onlineTimeoutSeconds: 30 },
+  update: { releaseUrl: null, releasesDir: '/opt/leeloo/releases' },
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -160,6 +187,27 @@ export function configSchema(): JsonSchema {
         },
       }, d.sim, [d.sim]),
       mqtt: MQTT_BLOCK,
+      setup: prop('Setup', 'The phone setup: the gadget opens its own Wi-Fi access point and a setup page when it has no working network or has not been set up.', {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          done: prop('Set up', 'false opens the setup access point at start; the setup page sets it to true. A factory reset sets it to false.', { type: 'boolean' }, d.setup.done, [true, false]),
+          network: prop('Network control', 'nmcli: NetworkManager runs the Wi-Fi (Raspberry Pi OS Bookworm and later); none: the gadget never opens an access point.', { enum: ['none', 'nmcli'] }, d.setup.network, ['nmcli']),
+          ifname: prop('Wi-Fi interface', 'The interface the access point and the home network use.', { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$' }, d.setup.ifname, ['wlan0']),
+          host: prop('Setup page host', 'Interface the setup page listens on while the access point is up.', { type: 'string', minLength: 1 }, d.setup.host, ['0.0.0.0']),
+          port: prop('Setup page port', 'Port of the setup page; phones probe port 80 (0 picks a free one).', { type: 'integer', minimum: 0, maximum: 65535 }, d.setup.port, [80]),
+          address: prop('Access point address', 'The gadget\'s address on its own access point, shown on its screen.', { type: 'string', minLength: 1 }, d.setup.address, ['10.42.0.1']),
+          onlineTimeoutSeconds: prop('Online wait', 'Seconds to wait at start for the home network before opening the access point.', { type: 'integer', minimum: 0, maximum: 600 }, d.setup.onlineTimeoutSeconds, [30]),
+        },
+      }, d.setup, [d.setup]),
+      update: prop('Self-update', 'Where newer releases are found and kept.', {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          releaseUrl: prop('Release URL', 'URL of the release manifest (JSON with version, url, sha256); null turns updates off.', { type: ['string', 'null'], pattern: '^https?://[^\\s]+$' }, d.update.releaseUrl, ['https://leeloo.example.com/releases/latest.json', null]),
+          releasesDir: prop('Releases directory', 'Where releases are unpacked next to the `current` link the service runs; relative to the config file.', { type: 'string', minLength: 1 }, d.update.releasesDir, ['/opt/leeloo/releases']),
+        },
+      }, d.update, [d.update]),
     },
   };
 }
@@ -258,6 +306,7 @@ export function parseConfig(raw: unknown, baseDir: string): DeviceConfig {
     throw new ConfigError('config_invalid', 'The device config is invalid:', errors);
   }
   candidate.dataDir = path.resolve(baseDir, candidate.dataDir);
+  candidate.update.releasesDir = path.resolve(baseDir, candidate.update.releasesDir);
   if (candidate.sim.snapshotDir !== null) candidate.sim.snapshotDir = path.resolve(baseDir, candidate.sim.snapshotDir);
   resolveMqttFiles(candidate.mqtt, baseDir);
   return candidate;

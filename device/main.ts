@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import { bootIntoSetupIfNeeded } from './boot.js';
 import { ConfigError, loadConfig, type DeviceConfig } from './config.js';
 import { Controller } from './controller.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { createButtons, createDisplay } from './drivers.js';
 import { createLogger } from './log.js';
 import type { MqttBridge } from './mqtt-bridge.js';
+import { confirmRelease, installedVersion, SelfUpdate } from './self-update.js';
 import { SimDisplay } from './sim-display.js';
 import { simActionsFor } from './sim-panel.js';
 
@@ -38,14 +40,14 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
     healthy: () => controller.healthy(),
     onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed'),
   });
-  const stop = (signal: string): void => {
+  const stop = (signal: string, exitCode = 0): void => {
     if (stopping) return;
     log.info({ signal }, 'stopping');
     stopping = notifier
       .stopping()
       .then(() => bridge?.stop())
       .then(() => controller.stop())
-      .then(() => process.exit(0))
+      .then(() => process.exit(exitCode))
       .catch((error: Error) => {
         log.error({ err: error.message }, 'stop failed');
         process.exit(1);
@@ -56,6 +58,10 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   const controller = new Controller({ config, display, buttons, log });
   // The mirror page's simulator panel shares and sends through the controller, nothing more.
   if (display instanceof SimDisplay) display.useActions(simActionsFor(controller));
+  const version = installedVersion();
+  const update = new SelfUpdate({ ...config.update, version, log: log.child({ part: 'update' }) });
+  // Exit 75 (EX_TEMPFAIL): systemd's Restart=on-failure starts the new release through the launcher.
+  controller.screens.addMenuEntry(update.menuEntry(() => stop('update', 75)));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   let crewCode: string | null = null;
@@ -69,6 +75,8 @@ async function run(config: DeviceConfig, log: Logger): Promise<void> {
   bridge = await startBridge(config, controller, log);
   await notifier.ready(`${config.display.driver} display, crew ${config.device.crewCode ?? 'new'}`);
   notifier.start();
+  // READY reached: the launcher must not roll this release back.
+  if (await confirmRelease(config.update.releasesDir, version).catch(() => false)) log.info({ version }, 'release confirmed');
   if (display instanceof SimDisplay && display.url) {
     // Scripts (npm start) read this line to find the mirror.
     process.stdout.write(`LEELOO device "${config.device.name}" mirror: ${display.url}\n`);
@@ -100,8 +108,10 @@ async function main(): Promise<void> {
     return;
   }
   let config: DeviceConfig;
+  let configFile = DEFAULT_CONFIG_PATH;
   try {
-    config = loadConfig(configPathFrom(argv, process.env));
+    configFile = configPathFrom(argv, process.env);
+    config = loadConfig(configFile);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`leeloo-device: ${error.message}\n`);
@@ -109,6 +119,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   try {
+    // A gadget that is not set up, or whose Wi-Fi is gone, opens its setup access point first.
+    config = await bootIntoSetupIfNeeded({ configFile, config, log, onSetupPage: (url) => process.stdout.write(`LEELOO device setup page: ${url}\n`) });
     await run(config, log);
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'the device daemon failed to start');

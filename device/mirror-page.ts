@@ -239,6 +239,6 @@ const PANEL_SCRIPT = `function simulatorPanel() {
     };
   }`;
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -33,6 +33,13 @@ export const ERROR_CODES = {
   spotify_not_configured: 'This relay has no Spotify app configured; its operator must set SPOTIFY_CLIENT_ID.',
   spotify_signin_required: 'This gadget is not signed in to Spotify; start the sign-in from the gadget.',
   spotify_unavailable: 'Spotify did not answer; the relay will try again shortly.',
+  // Gadget setup (device/setup-*): what the phone's setup page and the gadget's screen say.
+  setup_invalid: 'The setup form is not complete; check the fields marked on the page.',
+  wifi_not_found: 'The gadget cannot see this Wi-Fi network; check its name, or move the gadget closer to the router.',
+  wifi_wrong_password: 'The Wi-Fi network refused the password; type it again.',
+  wifi_failed: 'The gadget could not join the Wi-Fi network.',
+  network_unavailable: 'The gadget cannot control its Wi-Fi (NetworkManager is not running or nmcli is missing).',
+  update_failed: 'The update could not be installed; the gadget keeps the version it runs.',
   unavailable: 'The relay cannot reach its store right now; try again shortly.',
   internal_error: 'The relay failed to handle this message; it has been logged.',
 } as const;

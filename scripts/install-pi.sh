@@ -18,6 +18,7 @@
 #   --display DRIVER   fb | spi | sim (default fb)    [LEELOO_DISPLAY]
 #   --fb DEVICE        framebuffer for fb (/dev/fb1)  [LEELOO_FB]
 #   --panel NAME       panel for spi (ili9486)        [LEELOO_PANEL]
+#   --gift             set up from a phone on first boot (access point, setup page)
 #   --no-start         install and enable, do not (re)start
 #   --dry-run          print the plan only
 # Paths, overridable for tests and unusual layouts: LEELOO_ROOT (prefix of every
@@ -46,12 +47,13 @@ NODE_BIN=""
 DRY_RUN=0
 REBOOT=0
 START=1
+GIFT=0
 ACTIONS=0
 WARNINGS=0
 # Set when the app, its unit, its config or its modules changed: only then a restart.
 CHANGED=0
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --display) DISPLAY_DRIVER="${2:?--display needs a value}"; shift 2 ;;
     --fb) FB_DEVICE="${2:?--fb needs a value}"; shift 2 ;;
     --panel) PANEL="${2:?--panel needs a value}"; shift 2 ;;
+    --gift) GIFT=1; shift ;;
     --no-start) START=0; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -222,6 +225,8 @@ install_app() {
   run mkdir -p "$APP_DIR"
   run rm -rf "$APP_DIR/dist" "$APP_DIR/RELEASE"
   run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
+  # The unit's ExecStart: runs releases/current (self-update) or this release.
+  run install -D -m 0755 "$SOURCE_DIR/scripts/leeloo-launch.sh" "$APP_DIR/scripts/leeloo-launch.sh"
   # Light on a 512 MB board: a small V8 heap and two downloads at a time (peak ~120 MB
   # where the defaults take ~195 MB); the optional addons (onoff, spi-device, built
   # with node-gyp) only for the spi driver, which needs them.
@@ -251,6 +256,7 @@ check_addons() {
 config_json() {
   LEELOO_RELAY_URL="$RELAY_URL" LEELOO_DEVICE_NAME="$DEVICE_NAME" LEELOO_CREW_CODE="${CREW_CODE^^}" \
   LEELOO_DISPLAY="$DISPLAY_DRIVER" LEELOO_FB="$FB_DEVICE" LEELOO_PANEL="$PANEL" LEELOO_FB_NAME="$(fb_name)" \
+  LEELOO_GIFT="$GIFT" LEELOO_RELEASES="$APP_DIR/releases" \
   node_run -e '
     const e = process.env;
     const fb = { device: e.LEELOO_FB, ...(e.LEELOO_FB_NAME ? { name: e.LEELOO_FB_NAME } : {}) };
@@ -260,6 +266,9 @@ config_json() {
       dataDir: "/var/lib/leeloo",
       display: { driver: e.LEELOO_DISPLAY, fb, spi: { panel: e.LEELOO_PANEL } },
       buttons: { driver: e.LEELOO_DISPLAY === "sim" ? "sim" : "input" },
+      // --gift: the first start opens the setup access point (README "Setting up a LEELOO you were given").
+      setup: e.LEELOO_GIFT === "1" ? { done: false, network: "nmcli" } : undefined,
+      update: e.LEELOO_GIFT === "1" ? { releasesDir: e.LEELOO_RELEASES } : undefined,
     };
     console.log(JSON.stringify(config, null, 2));'
 }
@@ -442,6 +451,24 @@ create_user() {
   done
 }
 
+# --gift: what setup mode needs from the system. NetworkManager's shared-mode dnsmasq
+# answers every name with the gadget's address (so phones find the captive portal), the
+# service user may drive NetworkManager (polkit), and it may rewrite its config and
+# unpack releases.
+install_setup_mode() {
+  [[ $GIFT -eq 1 ]] || return 0
+  echo 'address=/#/10.42.0.1' | put_file "$ROOT/etc/NetworkManager/dnsmasq-shared.d/leeloo-captive.conf" 0644 || true
+  cat <<RULES | put_file "$ROOT/etc/polkit-1/rules.d/50-leeloo-network.rules" 0644 || true
+polkit.addRule(function (action, subject) {
+  if (action.id.indexOf("org.freedesktop.NetworkManager.") === 0 && subject.user === "$SERVICE_USER") return polkit.Result.YES;
+});
+RULES
+  if [[ -z "$ROOT" ]]; then
+    run install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0750 "$APP_DIR/releases"
+    run chown "$SERVICE_USER:$SERVICE_USER" "$(dirname "$CONFIG_FILE")" "$CONFIG_FILE"
+  fi
+}
+
 install_unit() {
   local unit="$UNIT_DIR/leeloo-device.service" app="${APP_DIR#"$ROOT"}"
   sed -e "s#/opt/leeloo/node/bin/node#$NODE_BIN#g" -e "s#/opt/leeloo#$app#g" \
@@ -474,6 +501,7 @@ create_user
 write_config
 check_boot
 load_spidev
+install_setup_mode
 install_unit
 if [[ $REBOOT -eq 1 && $DRY_RUN -eq 0 ]]; then
   say "config.txt changed: reboot for it to take effect (sudo reboot)"

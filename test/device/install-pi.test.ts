@@ -90,6 +90,7 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
       `would run: mkdir -p ${app}`,
       `would run: rm -rf ${app}/dist ${app}/RELEASE`,
       `would run: cp -R ${release}/dist ${release}/package.json ${release}/package-lock.json ${release}/systemd ${release}/docs ${app}/`,
+      `would run: install -D -m 0755 ${release}/scripts/leeloo-launch.sh ${app}/scripts/leeloo-launch.sh`,
       expect.stringMatching(new RegExp(`^would run: env PATH=.* NODE_OPTIONS=--max-old-space-size=48 ${app}/node/bin/npm --prefix ${app} ci --omit=dev --omit=optional --maxsockets=2 --no-audit --no-fund$`)),
       `would run: chmod -R u=rwX,go=rX ${app}`,
       `would run: cp ${release}/RELEASE ${app}/RELEASE`,
@@ -112,12 +113,21 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     expect(stdout).toContain('"name": "ili9486drmfb"');
     const unit = plannedUnit(stdout);
     expect(unit).toMatch(/^User=leeloo-test-nobody$/m);
-    expect(unit).toMatch(/^ExecStart=\/opt\/leeloo\/node\/bin\/node \/opt\/leeloo\/dist\/device\/main.js --config \/etc\/leeloo\/device.json$/m);
+    expect(unit).toMatch(/^Environment=LEELOO_NODE=\/opt\/leeloo\/node\/bin\/node$/m);
+    expect(unit).toMatch(/^ExecStart=\/bin\/sh \/opt\/leeloo\/scripts\/leeloo-launch.sh --config \/etc\/leeloo\/device.json$/m);
     expect(unit).toMatch(/^WorkingDirectory=\/opt\/leeloo$/m);
     expect(unit).toMatch(/^ProtectHome=yes$/m);
     expect(unit).not.toMatch(/^(After|Wants)=.*network-online/m);
     expect(stdout.trim().split('\n').at(-1)).toMatch(/^install-pi: dry run: \d+ actions planned, \d+ warnings, nothing changed$/);
     expect(await listTree(root)).toEqual(['boot/firmware/cmdline.txt', 'boot/firmware/config.txt']);
+  });
+
+  it('--gift prepares setup from a phone: captive DNS, NetworkManager rights, a config that starts in setup mode', async () => {
+    const { code, stdout } = await install(['--dry-run', '--no-start', '--gift']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`would write: ${root}/etc/NetworkManager/dnsmasq-shared.d/leeloo-captive.conf (mode 0644)\n    | address=/#/10.42.0.1`);
+    expect(stdout).toContain(`would write: ${root}/etc/polkit-1/rules.d/50-leeloo-network.rules (mode 0644)`);
+    expect(stdout).toMatch(/"setup": \{\n\s+\|\s+"done": false,\n\s+\|\s+"network": "nmcli"/);
   });
 
   it('plans Node 22 on a 32-bit armv7l board and refuses an ARMv6 one with a sentence', async () => {
@@ -132,7 +142,7 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const current = await fakeNode('v22.12.0');
     const ok = await install(['--dry-run'], { LEELOO_NODE: current });
     expect(ok.stdout).not.toContain('would install: Node.js');
-    expect(plannedUnit(ok.stdout)).toMatch(new RegExp(`^ExecStart=${current} /opt/leeloo/dist/device/main.js`, 'm'));
+    expect(plannedUnit(ok.stdout)).toMatch(new RegExp(`^Environment=LEELOO_NODE=${current}$`, 'm'));
     const old = await fakeNode('v22.11.0', join(root, 'old'));
     const tooOld = await install(['--dry-run'], { LEELOO_NODE: old });
     expect(tooOld.stdout).toContain('is older than the release needs (22.12)');
