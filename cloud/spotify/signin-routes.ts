@@ -49,7 +49,11 @@ export function signinRouter(handoff: SigninHandoff | null, accountsUrl: string,
     if (!handoff) return send(res, failurePage('not_configured'));
     const text = (v: unknown) => (typeof v === 'string' && v.length <= 2048 ? v : undefined);
     const result = await handoff.callback({ code: text(req.query.code), state: text(req.query.state), error: text(req.query.error) });
-    send(res, result.ok ? successPage(result.session, result.spotifyName) : failurePage(result.failure, result.session));
+    send(res, result.ok ? successPage(result.session, result.spotifyName) : failurePage(result.failure, result.session, result.retryAfterMs));
+  });
+  // A path that does not decode (`/s/%00%ff`) is a bad link: a page, not the JSON error of the API.
+  router.use(['/s', '/spotify/callback'], (_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    send(res, failurePage('invalid'));
   });
   return router;
 }

@@ -48,6 +48,8 @@ export interface TokenBrokerDeps {
   readonly now?: () => number;
   /** Tokens expiring within this margin are refreshed before they are handed out. */
   readonly refreshMarginMs?: number;
+  /** GET /me with the member's token: fills in the account id of grants older than `account_id`. */
+  readonly profileOf?: (deviceId: string, accessToken: string) => Promise<{ account_id?: string }>;
 }
 
 const refreshContext = (deviceId: string) => `refresh:${deviceId}`;
@@ -104,13 +106,14 @@ export class TokenBroker {
 
   /** Stores the grant of a completed sign-in (replacing any older one). */
   async saveNewGrant(input: {
-    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; displayName: string | null; notifyUntil: number;
+    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; spotifyAccountId: string | null;
+    displayName: string | null; notifyUntil: number;
   }): Promise<AccessToken> {
     const { deviceId, answer } = input;
     if (!answer.refresh_token) throw new SpotifyError('bad_response', { detail: 'no refresh_token in the code exchange' });
     const expiresAt = this.now() + answer.expires_in * 1000;
     const grant: GrantRecord = {
-      deviceId, spotifyUserId: input.spotifyUserId, displayName: input.displayName, clientId: input.app.clientId,
+      deviceId, spotifyUserId: input.spotifyUserId, spotifyAccountId: input.spotifyAccountId, displayName: input.displayName, clientId: input.app.clientId,
       refreshTokenEnc: this.deps.cipher.encrypt(answer.refresh_token, refreshContext(deviceId)),
       accessTokenEnc: this.deps.cipher.encrypt(answer.access_token, accessContext(deviceId)),
       accessExpiresAt: expiresAt, scope: answer.scope ?? '', status: 'live', deadReason: null,
@@ -162,7 +165,19 @@ export class TokenBroker {
     });
     if (!stored) this.deps.log.info({ deviceId }, 'spotify grant changed during refresh; using the fresh answer');
     this.deps.log.debug({ deviceId, rotated: Boolean(answer.refresh_token), expiresAt }, 'spotify token refreshed');
+    if (stored && !grant.spotifyAccountId) await this.migrateAccountId(deviceId, answer.access_token);
     return { accessToken: answer.access_token, expiresAt, apiUrl: this.deps.apiUrl };
+  }
+
+  /** A grant made before Spotify's `account_id`: read it once; a failure only means "next refresh". */
+  private async migrateAccountId(deviceId: string, accessToken: string): Promise<void> {
+    if (!this.deps.profileOf) return;
+    try {
+      const { account_id: accountId } = await this.deps.profileOf(deviceId, accessToken);
+      if (accountId) await this.deps.store.setAccountId(deviceId, accountId);
+    } catch (error) {
+      this.deps.log.info({ deviceId, err: (error as Error).message }, 'could not read the Spotify account id yet; trying at the next refresh');
+    }
   }
 
   private async afterInvalidGrant(grant: GrantRecord): Promise<AccessToken> {
