@@ -17,6 +17,8 @@ export interface ListeningAccess {
   signedInMembers(): Promise<string[]>;
   /** A fresh access token for the member; throws SigninRequiredError when the grant is gone. */
   accessToken(deviceId: string): Promise<string>;
+  /** After Spotify answered 401 to `refused`: a refreshed token (or SigninRequiredError when revoked). */
+  refreshedToken(deviceId: string, refused: string): Promise<string>;
 }
 
 /** Spotify's development mode: an app serves this many users (its owner included). */
@@ -62,6 +64,9 @@ export interface SpotifyFeatureOptions {
 const NOT_CONFIGURED: ListeningAccess = {
   signedInMembers: async () => [],
   accessToken: async () => {
+    throw new ProtocolError('spotify_not_configured');
+  },
+  refreshedToken: async () => {
     throw new ProtocolError('spotify_not_configured');
   },
 };
@@ -288,6 +293,7 @@ export function spotifyFeatureFactory(options?: SpotifyFeatureOptions): {
     access: {
       signedInMembers: () => (built?.access ?? NOT_CONFIGURED).signedInMembers(),
       accessToken: (deviceId) => (built?.access ?? NOT_CONFIGURED).accessToken(deviceId),
+      refreshedToken: (deviceId, refused) => (built?.access ?? NOT_CONFIGURED).refreshedToken(deviceId, refused),
     },
     feature: () => built,
   };

@@ -99,6 +99,11 @@ export class TokenBroker {
     return (await this.accessTokenFor(deviceId)).accessToken;
   }
 
+  /** For other features (ListeningAccess): a new token after Spotify refused `refused` with 401. */
+  async refreshedToken(deviceId: string, refused: string): Promise<string> {
+    return (await this.refreshAfterRefusal(deviceId, refused)).accessToken;
+  }
+
   /** Device ids of gadgets with a usable Spotify grant. */
   signedInMembers(): Promise<string[]> {
     return this.deps.store.listLiveGrants();
