@@ -7,6 +7,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
+import { playInput } from '../../cloud/history/plays.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from '../../cloud/history/routes.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
@@ -197,6 +198,24 @@ describe('admin API', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ kind: 'tracks', items: [] });
     expect((await fetch(`${base}/admin/history/members/nobody/history`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+  });
+
+  it("is member-scoped: a member's figures are that member's alone, not the crew's", async () => {
+    await startApp(ADMIN_TOKEN);
+    const play = (memberId: string, track: string, minute: number) =>
+      playInput({ memberId, source: 'import_extended', endMs: Date.UTC(2024, 0, 1, 10, minute), track, artist: 'A', msPlayed: 120_000 });
+    await store.history.addPlays([play('ana', 'Ana song', 1), play('ana', 'Ana song', 2), play('bo', 'Bo song', 3), play('bo', 'Bo song', 4), play('bo', 'Bo song', 5)]);
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const get = async (path: string) => (await fetch(`${base}/admin/history/members/ana/history${path}`, { headers: auth })).json();
+    expect((await get('/top')).items.map((i: { track: string }) => i.track)).toEqual(['Ana song']);
+    expect((await get('?from=0')).items).toHaveLength(2);
+    expect((await get('/top?kind=artists')).items).toMatchObject([{ artist: 'A', plays: 2 }]);
+    // The member API of the crew pages still shows the crew by default.
+    const crew = await (await fetch(`${base}/crew/api/history/top`, { headers: as('ana') })).json();
+    expect(crew.items.map((i: { track: string }) => i.track)).toEqual(['Bo song', 'Ana song']);
+    const other = await fetch(`${base}/admin/history/members/ana/history/top?member=bo`, { headers: auth });
+    expect(other.status).toBe(400);
+    expect((await other.json()).message).toContain('/admin/history/members/bo/');
   });
 
   it('is off without ADMIN_TOKEN', async () => {
