@@ -20,8 +20,12 @@ let jobs: ImportJobs;
 let server: Server;
 let base: string;
 
+/** What the import jobs logged, as parsed pino lines. */
+let logged: Record<string, unknown>[] = [];
+
 async function startApp(adminToken: string | undefined, maxUploadBytes = 5 * 1024 ** 2) {
-  const log = pino({ level: 'silent' });
+  logged = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
   jobs = new ImportJobs({ store: store.history, log, maxUploadBytes, minPlayMs: 30_000, uploadDir: path.join(dir, 'uploads') });
   await jobs.start();
   const deps = { store, queries: new HistoryQueries(store), jobs, log };
@@ -185,6 +189,31 @@ describe('queries over HTTP', () => {
     expect((await res.text()).split('\r\n')[1]).toBe('2022-01-01T00:00:00.000Z,import_extended,"A, ""B""",C,,,60000,,,,,,');
     const bo = await (await fetch(`${base}/crew/api/history/export.json`, { headers: as('bo') })).json();
     expect(bo.plays).toEqual([]);
+  });
+});
+
+describe('import records and logs', () => {
+  it('keeps the uploaded file name, and logs refused imports with reason, size and member like done ones', async () => {
+    await startApp(undefined, 4096);
+    const good = await writeZip(dir, 'good.zip', [{ name: 'Streaming_History_Audio_2023.json', content: JSON.stringify([extendedRecord()]) }]);
+    const done = await (await upload('ana', good, '?name=my_spotify_data.zip')).json();
+    await followEvents(done.events_url.replace(base, ''), 'ana');
+    expect((await store.history.listImports('ana')).map((i) => i.fileName)).toEqual(['my_spotify_data.zip']);
+    expect(logged.find((l) => l.msg === 'history import done')).toMatchObject({ member: 'ana', fileName: 'my_spotify_data.zip', bytes: (await fs.stat(good)).size });
+
+    const notZip = path.join(dir, 'notes.zip');
+    await fs.writeFile(notZip, 'these are not the plays you are looking for');
+    const refused = await (await upload('bo', notZip, '?name=notes.zip')).json();
+    await followEvents(refused.events_url.replace(base, ''), 'bo');
+    expect(logged.find((l) => l.msg === 'history import refused' && l.member === 'bo'))
+      .toMatchObject({ reason: 'invalid_zip', fileName: 'notes.zip', bytes: 43 });
+
+    const big = path.join(dir, 'big.zip');
+    await fs.writeFile(big, Buffer.alloc(10_000, 1));
+    expect((await upload('cy', big, '?name=big.zip')).status).toBe(413);
+    const tooLarge = logged.find((l) => l.msg === 'history import refused' && l.member === 'cy');
+    expect(tooLarge).toMatchObject({ reason: 'too_large', fileName: 'big.zip' });
+    expect(tooLarge!.bytes as number).toBeGreaterThan(4096);
   });
 });
 
