@@ -159,6 +159,8 @@ export class TokenBroker {
       answer = await this.deps.accounts.refresh({ app, refreshToken });
     } catch (error) {
       if (error instanceof SpotifyError && error.code === 'invalid_grant') return this.afterInvalidGrant(grant);
+      // The owner's app page says so: the app, not this member, is out of quota.
+      if (error instanceof SpotifyError && error.code === 'quota_exceeded') this.deps.apps.noteQuotaExceeded(app.clientId, this.now());
       throw error;
     }
     const expiresAt = this.now() + answer.expires_in * 1000;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spotifyFeatureFactory, type SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
+import type { SqliteDatabase } from '../../../cloud/store/sqlite.js';
 import { ERROR_CODES } from '../../../protocol/errors.js';
 import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
@@ -182,3 +183,23 @@ describe('Spotify rate limits are per user', () => {
   });
 });
 
+
+describe("Spotify's stable account id", () => {
+  it('stores account_id from /me at sign-in, and reads it at the next refresh for a grant made before it', async () => {
+    const { client, deviceId } = await gadget('Anna');
+    const page = await phoneSignsIn(await signinLink(client), 'anna');
+    expect(headingOf(page.html)).toBe('Spotify is connected');
+    const complete = await client.next(isType('spotify_auth_complete'));
+    const me = await (await fetch(`${spotify.apiUrl}/me`, { headers: { authorization: `Bearer ${(complete.tokens as { access_token: string }).access_token}` } })).json();
+    expect(me.account_id).toMatch(/^acct-/);
+    expect(await relay.store.tokens.getGrant(deviceId)).toMatchObject({ spotifyUserId: 'anna', spotifyAccountId: me.account_id });
+
+    // As a grant migrated from before account_id: the next refresh fills it in, once.
+    (relay.store as unknown as { db: SqliteDatabase }).db.prepare('UPDATE spotify_grants SET spotify_account_id = NULL WHERE device_id = ?').run(deviceId);
+    const meCalls = spotify.calls('me');
+    client.send({ type: 'spotify_token_request', refused: tokenFingerprint((complete.tokens as { access_token: string }).access_token) });
+    await client.next(isType('spotify_token'));
+    expect((await relay.store.tokens.getGrant(deviceId))?.spotifyAccountId).toBe(me.account_id);
+    expect(spotify.calls('me')).toBe(meCalls + 1);
+  });
+});
