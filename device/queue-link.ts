@@ -144,7 +144,8 @@ export class QueueLink {
       } },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
       {
-        id: 'crew_spotify_app', order: 53, label: () => 'Spotify app for this crew',
+        // Next to "Re-pair Spotify" (40): the owner's other Spotify entry.
+        id: 'crew_spotify_app', order: 41, label: () => 'Spotify app for this crew',
         visible: (state) => state.crew !== null && state.crew.ownerDeviceId === state.deviceId,
         run: () => this.requestCrewLink('spotify_app'),
       },
