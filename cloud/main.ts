@@ -19,7 +19,7 @@ const history = historyFeatureFactory(spotify.access);
 const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
 const FEATURES: FeatureFactory[] = [
   spotify.factory,
-  queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack }),
+  queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack, spotifyApp: spotify.crewApp }),
   history.factory,
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   telegramFeatureFactory(),

@@ -9,7 +9,7 @@ import { copyOf, serverNow, type CrewQueueCopy } from './crew-clock.js';
 import { PlayAlong, type OwnerPlayer } from './play-along.js';
 import type { RelayClientEvent } from './relay-client.js';
 import { AIRHORN_ANIMATION_MS, AIRHORN_FRAME_MS, AirhornScreen } from './screens/airhorn.js';
-import { CrewLinkScreen } from './screens/crew-link.js';
+import { CrewLinkScreen, type CrewLinkPurpose } from './screens/crew-link.js';
 import { QueueScreen } from './screens/queue.js';
 import type { MenuEntry } from './screens/screen.js';
 
@@ -50,7 +50,7 @@ export class QueueLink {
 
   constructor(private readonly deps: QueueLinkDeps) {
     this.screen = new QueueScreen({ vote: (item, vote) => void this.vote(item, vote), jam: (item, on) => void this.jam(item, on) }, () => this.playAlong.status);
-    this.crewLink = new CrewLinkScreen(() => this.requestCrewLink());
+    this.crewLink = new CrewLinkScreen(() => this.requestCrewLink(this.crewLink.purpose));
     this.playAlong = new PlayAlong({
       player: deps.player, file: path.join(deps.dataDir, 'play-along.json'), log: deps.log, onChange: () => deps.controller.invalidate(),
     });
@@ -105,9 +105,10 @@ export class QueueLink {
     return this.notify('Airhorn sent to your crew 📣', 'ok');
   }
 
-  /** Asks the relay for a signed link to the crew page and shows it as a QR code. */
-  requestCrewLink(): void {
+  /** Asks the relay for a signed link to the crew page (or its Spotify app section) and shows it as a QR code. */
+  requestCrewLink(purpose: CrewLinkPurpose = 'crew_page'): void {
     this.crewLink.link = null;
+    this.crewLink.purpose = purpose;
     this.awaitingLink = this.deps.controller.relay.sendNow({ type: 'crew_link' });
     this.crewLink.message = this.awaitingLink
       ? 'Asking the relay for a link to your crew page…'
@@ -142,6 +143,12 @@ export class QueueLink {
         this.deps.controller.show('queue');
       } },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
+      {
+        // Next to "Re-pair Spotify" (40): the owner's other Spotify entry.
+        id: 'crew_spotify_app', order: 41, label: () => 'Spotify app for this crew',
+        visible: (state) => state.crew !== null && state.crew.ownerDeviceId === state.deviceId,
+        run: () => this.requestCrewLink('spotify_app'),
+      },
       {
         id: 'play_along', order: 52,
         label: () => (this.playAlong.enabled ? 'Play along: on (press to stop)' : 'Play along: off (press to start)'),

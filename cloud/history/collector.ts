@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { SpotifyError, type SpotifyHttp } from '../../device/spotify/spotify-http.js';
+import { SpotifyWebApi, type RecentlyPlayedPage } from '../../device/spotify/web-api.js';
 import type { Logger } from '../log.js';
 import type { ListeningAccess } from '../spotify/spotify-feature.js';
 import type { HistoryStore } from './history-store.js';
@@ -29,27 +29,13 @@ export interface CollectResult {
   readonly pages: number;
 }
 
-const RecentlyPlayed = z.object({
-  items: z.array(z.object({
-    played_at: z.iso.datetime({ offset: true }),
-    track: z.object({
-      uri: z.string().max(200),
-      name: z.string().max(1000),
-      duration_ms: z.number().int().nonnegative().nullish(),
-      artists: z.array(z.object({ name: z.string().max(1000) })),
-      album: z.object({ name: z.string().max(1000) }).nullish(),
-    }).nullable(),
-  })),
-  next: z.string().nullish(),
-  cursors: z.object({ after: z.string().nullish(), before: z.string().nullish() }).nullish(),
-});
-type RecentlyPlayed = z.infer<typeof RecentlyPlayed>;
-
 /**
  * Collects each signed-in member's recently-played into their plays: one member at a
  * time, each about every intervalMs at an offset derived from its id (so members are
  * spread over the interval and keep their slot), following the `after` cursor and the
- * `next` pages. A 429 moves only that member back by its Retry-After.
+ * `next` pages. It calls Spotify through the shared Web API client: a 401 refreshes the
+ * member's token once (a revoked grant then dies in the broker and the member drops out of
+ * signedInMembers), and a 429 moves only that member back by its Retry-After.
  */
 export class ListeningCollector {
   private readonly options: CollectorOptions;
@@ -125,53 +111,64 @@ export class ListeningCollector {
         this.options.log.info({ deviceId, waitMs: wait }, 'Spotify rate-limited the history collection; this member waits');
         return wait;
       }
-      this.options.log.warn({ deviceId, err: error }, 'could not collect recently-played');
+      // Expected failures (Spotify refused, the member must sign in again) are one line, not a stack.
+      const known = error instanceof Error && 'code' in error;
+      this.options.log.warn(
+        { deviceId, code: known ? (error as { code: unknown }).code : undefined, err: known ? error.message : error },
+        'could not collect recently-played',
+      );
       return this.intervalMs;
     }
   }
 
   /** Fetches everything after the member's cursor, stores it, then moves the cursor. */
   async collect(deviceId: string): Promise<CollectResult> {
+    const web = this.webApi(deviceId);
     const cursor = await this.options.history.getCursor(deviceId);
-    let url: string | null = `${this.options.apiUrl}/me/player/recently-played?limit=50${cursor === null ? '' : `&after=${cursor}`}`;
+    let after: number | undefined = cursor ?? undefined;
     let newest = cursor ?? 0;
     let added = 0;
     let duplicate = 0;
     let pages = 0;
-    while (url && pages < (this.options.maxPages ?? 20)) {
-      const page = await this.fetchPage(deviceId, url);
+    for (;;) {
+      const page = await web.recentlyPlayed({ limit: 50, after });
       pages += 1;
       const plays = toPlays(deviceId, page);
       const stored = await this.options.history.addPlays(plays);
       added += stored.added;
       duplicate += stored.duplicate;
-      newest = Math.max(newest, ...plays.map((p) => p.endMs), Number(page.cursors?.after ?? 0) || 0);
+      const pageNewest = Number(page.cursors?.after ?? 0) || 0;
+      newest = Math.max(newest, ...plays.map((p) => p.endMs), pageNewest);
       if (newest > (cursor ?? 0)) await this.options.history.setCursor(deviceId, newest);
-      url = page.next && page.items.length > 0 ? page.next : null;
+      // `next` says more plays follow; the next page starts after the newest one of this page.
+      if (!page.next || page.items.length === 0 || pages >= (this.options.maxPages ?? 20) || pageNewest <= (after ?? 0)) break;
+      after = pageNewest;
     }
     return { added, duplicate, pages };
   }
 
-  private async fetchPage(deviceId: string, url: string): Promise<RecentlyPlayed> {
-    const token = await this.options.access.accessToken(deviceId);
-    const response = await this.options.http.send({ method: 'GET', url, limiterKey: `history:${deviceId}`, headers: { authorization: `Bearer ${token}` } });
-    const parsed = RecentlyPlayed.safeParse(await response.json().catch(() => null));
-    if (!parsed.success) throw new SpotifyError('bad_response', { status: response.status, detail: 'recently-played answer has an unexpected shape' });
-    return parsed.data;
+  private webApi(deviceId: string): SpotifyWebApi {
+    const { access } = this.options;
+    return new SpotifyWebApi({
+      http: this.options.http,
+      apiUrl: () => this.options.apiUrl,
+      limiterKey: deviceId,
+      tokens: { token: () => access.accessToken(deviceId), refresh: (refused) => access.refreshedToken(deviceId, refused) },
+    });
   }
 }
 
-function toPlays(memberId: string, page: RecentlyPlayed): PlayInput[] {
+function toPlays(memberId: string, page: RecentlyPlayedPage): PlayInput[] {
   const plays: PlayInput[] = [];
   for (const item of page.items) {
     const track = item.track;
     // The first artist, as the exports name a track's artist.
-    const artist = track?.artists[0]?.name;
-    if (!track || !artist || !track.name) continue;
+    const artist = track.artists[0]?.name;
+    if (!artist || !track.name) continue;
     plays.push(playInput({
       memberId, source: 'recently_played', endMs: Date.parse(item.played_at), track: track.name, artist,
       trackUri: /^spotify:track:[A-Za-z0-9]+$/.test(track.uri) ? track.uri : null,
-      album: track.album?.name ?? null, durationMs: track.duration_ms ?? null,
+      album: track.album.name || null, durationMs: track.duration_ms,
     }));
   }
   return plays;

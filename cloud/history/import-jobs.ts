@@ -55,6 +55,8 @@ export class ImportJobs {
   private uploadDir: string | null = null;
   /** Members with an upload arriving, waiting or importing: one each, so nobody can fill the disk with queued ZIPs. */
   private readonly busyMembers = new Set<string>();
+  /** Upload sizes of the jobs waiting or running, for the log. */
+  private readonly sizes = new Map<string, number>();
 
   constructor(options: ImportJobsOptions) {
     this.options = options;
@@ -88,22 +90,29 @@ export class ImportJobs {
   async receive(memberId: string, body: Readable, options: { fileName?: string; minPlayMs?: number } = {}): Promise<ImportJobView> {
     if (!this.uploadDir) throw new ProtocolError('unavailable', 'History import is not running.');
     if (this.busyMembers.has(memberId)) {
-      throw new ProtocolError('conflict', 'An import of yours is still running; send the next ZIP when it is done.');
+      const busy = new ProtocolError('conflict', 'An import of yours is still running; send the next ZIP when it is done.');
+      this.refused({ member: memberId, fileName: options.fileName ?? null, bytes: null }, busy);
+      throw busy;
     }
     this.busyMembers.add(memberId);
     const jobId = randomUUID();
+    const fileName = (options.fileName ?? 'upload.zip').slice(0, 200);
     const file = path.join(this.uploadDir, `${jobId}.zip`);
+    const limit = byteLimit(this.options.maxUploadBytes);
     try {
-      await pipeline(body, byteLimit(this.options.maxUploadBytes), fs.createWriteStream(file, { mode: 0o600 }));
+      await pipeline(body, limit, fs.createWriteStream(file, { mode: 0o600 }));
     } catch (error) {
       this.busyMembers.delete(memberId);
       await fs.promises.rm(file, { force: true });
-      throw error instanceof ProtocolError ? error : new ProtocolError('invalid_message', 'The upload broke off before the whole file arrived.');
+      const refusal = error instanceof ProtocolError ? error : new ProtocolError('invalid_message', 'The upload broke off before the whole file arrived.');
+      this.refused({ jobId, member: memberId, fileName, bytes: limit.bytes }, refusal);
+      throw refusal;
     }
     const view: ImportJobView = {
-      job_id: jobId, member_id: memberId, file_name: (options.fileName ?? 'upload.zip').slice(0, 200), state: 'queued',
+      job_id: jobId, member_id: memberId, file_name: fileName, state: 'queued',
       bytes_read: 0, bytes_total: 0, counts: null,
     };
+    this.sizes.set(jobId, limit.bytes);
     this.update(view);
     this.queue = this.queue.then(() => this.run(view, file, options.minPlayMs ?? this.options.minPlayMs));
     return view;
@@ -130,16 +139,28 @@ export class ImportJobs {
       const last = this.jobs.get(queued.job_id) ?? queued;
       this.update({ ...last, state: 'done', bytes_read: last.bytes_total, counts: result.counts });
       this.options.onFinished?.('done');
-      this.options.log.info({ jobId: queued.job_id, member: queued.member_id, counts: result.counts }, 'history import done');
+      this.options.log.info({ ...this.about(queued), counts: result.counts }, 'history import done');
     } catch (error) {
       const failure = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
-      if (!(error instanceof ProtocolError)) this.options.log.error({ err: error, jobId: queued.job_id }, 'history import failed');
+      if (!(error instanceof ProtocolError)) this.options.log.error({ err: error, ...this.about(queued) }, 'history import failed');
+      else this.refused(this.about(queued), failure);
       this.update({ ...(this.jobs.get(queued.job_id) ?? queued), state: 'failed', error: { code: failure.code, message: failure.message } });
       this.options.onFinished?.(failure.code);
     } finally {
       this.busyMembers.delete(queued.member_id);
+      this.sizes.delete(queued.job_id);
       await fs.promises.rm(file, { force: true });
     }
+  }
+
+  /** What the log says of an import: which one, whose, which file, how large. */
+  private about(job: ImportJobView): { jobId: string; member: string; fileName: string; bytes: number | null } {
+    return { jobId: job.job_id, member: job.member_id, fileName: job.file_name, bytes: this.sizes.get(job.job_id) ?? null };
+  }
+
+  /** A refused import is logged like a finished one: the operator sees why members' uploads fail. */
+  private refused(about: Record<string, unknown>, refusal: ProtocolError): void {
+    this.options.log.info({ ...about, reason: refusal.code, message: refusal.message }, 'history import refused');
   }
 
   private update(view: ImportJobView): void {
@@ -159,13 +180,14 @@ export class ImportJobs {
   }
 }
 
-function byteLimit(maxBytes: number): Transform {
-  let seen = 0;
-  return new Transform({
+/** Passes at most maxBytes on (then fails with too_large); `bytes` is how many arrived. */
+function byteLimit(maxBytes: number): Transform & { bytes: number } {
+  const limit = Object.assign(new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      if (seen > maxBytes) done(new ProtocolError('too_large', `The upload is larger than ${Math.floor(maxBytes / 1024 ** 2)} MB, the most the relay accepts.`));
+      limit.bytes += chunk.length;
+      if (limit.bytes > maxBytes) done(new ProtocolError('too_large', `The upload is larger than ${Math.floor(maxBytes / 1024 ** 2)} MB, the most the relay accepts.`));
       else done(null, chunk);
     },
-  });
+  }), { bytes: 0 });
+  return limit;
 }

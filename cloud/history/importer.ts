@@ -6,7 +6,8 @@ import { ProtocolError } from '../../protocol/index.js';
 import { asZipError, DEFAULT_ZIP_LIMITS, openExportZip, type ExportEntry, type ZipLimits } from './export-zip.js';
 import type { HistoryStore } from './history-store.js';
 import type { PlayInput } from './plays.js';
-import { DEFAULT_MIN_PLAY_MS, readRecord, type SkipReason } from './spotify-export.js';
+import { MATCH_WINDOW_MINUTES } from './plays.js';
+import { DEFAULT_MIN_PLAY_MS, extendedNaming, readRecord, type RecordIdentity, type SkipReason } from './spotify-export.js';
 
 export type ImportCounts = Record<'imported' | 'duplicate' | SkipReason, number>;
 
@@ -50,8 +51,11 @@ export async function importExport(store: HistoryStore, zipPath: string, options
   const zip = await openExportZip(zipPath, options.limits ?? DEFAULT_ZIP_LIMITS);
   try {
     run.bytesTotal = zip.entries.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
+    run.prepare(zip.entries);
     const files = [];
-    for (const entry of zip.entries) files.push(await run.readEntry(entry));
+    // Extended history first: the account-data rows are then matched against it.
+    const ordered = [...zip.entries.filter((e) => e.format === 'extended'), ...zip.entries.filter((e) => e.format !== 'extended')];
+    for (const entry of ordered) files.push(await run.readEntry(entry));
     await run.flush();
     run.report('committing');
     const record = { jobId: run.jobId, memberId: options.memberId, fileName: options.fileName ?? path.basename(zipPath), startedAt: run.startedAt, counts: run.counts };
@@ -78,6 +82,15 @@ class ImportRun {
   private readonly options: ImportOptions;
   private readonly batchSize: number;
   private readonly recordOptions;
+  /**
+   * Counting plays, not file records. Only kept when the ZIP needs them (memory stays
+   * bounded otherwise): the skipped records already counted, when the ZIP holds both
+   * namings of the extended history (the same record in two files); and the minutes of
+   * the extended records per track, when it also holds account data (whose rows for the
+   * same plays are duplicates, however short).
+   */
+  private countedSkips: Set<string> | null = null;
+  private extendedMinutes: Set<string> | null = null;
 
   constructor(store: HistoryStore, options: ImportOptions) {
     this.store = store;
@@ -89,6 +102,33 @@ class ImportRun {
     this.recordOptions = { memberId: options.memberId, minPlayMs: options.minPlayMs ?? DEFAULT_MIN_PLAY_MS, nowMs: this.startedAt };
   }
 
+  prepare(entries: readonly ExportEntry[]): void {
+    const namings = new Set(entries.map((e) => extendedNaming(e.name)).filter((n) => n !== null));
+    if (namings.size === 2) this.countedSkips = new Set();
+    if (namings.size > 0 && entries.some((e) => e.format === 'account')) this.extendedMinutes = new Set();
+  }
+
+  /** Where the record goes in the counts: a skip reason, `duplicate`, or null when it was counted already. */
+  private tally(format: ExportEntry['format'], skip: SkipReason | null, identity: RecordIdentity | undefined): SkipReason | 'duplicate' | null {
+    if (!identity) return skip;
+    const minute = Math.floor(identity.endMs / 60_000);
+    if (format === 'extended') {
+      if (identity.trackKey) this.extendedMinutes?.add(`${identity.trackKey}\u001f${minute}`);
+      if (skip === null || !this.countedSkips) return skip;
+      const key = `${identity.endMs}\u001f${identity.msPlayed}\u001f${identity.trackKey ?? ''}`;
+      if (this.countedSkips.has(key)) return null;
+      this.countedSkips.add(key);
+      return skip;
+    }
+    const seen = this.extendedMinutes;
+    if (seen && identity.trackKey) {
+      for (let d = -MATCH_WINDOW_MINUTES; d <= MATCH_WINDOW_MINUTES; d++) {
+        if (seen.has(`${identity.trackKey}\u001f${minute + d}`)) return 'duplicate';
+      }
+    }
+    return skip;
+  }
+
   async readEntry(entry: ExportEntry): Promise<{ name: string; format: string; records: number }> {
     const items = this.itemStream(entry.name, await entry.open());
     let records = 0;
@@ -97,13 +137,15 @@ class ImportRun {
       for await (const item of items) {
         records += 1;
         const outcome = readRecord(entry.format, (item as { value: unknown }).value, this.recordOptions);
-        if ('skip' in outcome) {
-          this.counts[outcome.skip] += 1;
-          if (outcome.skip !== 'invalid') valid += 1;
+        const skip = 'skip' in outcome ? outcome.skip : null;
+        if (skip !== 'invalid') valid += 1;
+        const counted = this.tally(entry.format, skip, outcome.identity);
+        if ('play' in outcome && counted !== 'duplicate') {
+          this.batch.push(outcome.play);
+        } else {
+          if (counted !== null) this.counts[counted] += 1;
           continue;
         }
-        valid += 1;
-        this.batch.push(outcome.play);
         if (this.batch.length >= this.batchSize) await this.flush();
       }
     } catch (error) {

@@ -15,6 +15,11 @@ import { HistoryQueries, type HistoryScope } from './queries.js';
 export interface HistoryViewer {
   readonly deviceId: string;
   readonly crewId: string | null;
+  /**
+   * The operator's view of one member (/admin/history/members/ID/…): every figure is that
+   * member's alone, never the crew's, and `?member=` may name no one else.
+   */
+  readonly memberOnly?: boolean;
 }
 
 export interface HistoryRouteDeps {
@@ -72,6 +77,12 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
 
   /** The viewer's crew, or one member of it (?member=). */
   async function scopeOf(viewer: HistoryViewer, member: string | undefined): Promise<HistoryScope> {
+    if (viewer.memberOnly) {
+      if (member !== undefined && member !== viewer.deviceId) {
+        throw new ProtocolError('invalid_message', `This admin path is for ${viewer.deviceId} only; ask /admin/history/members/${member}/… for ${member}.`);
+      }
+      return { memberId: viewer.deviceId };
+    }
     if (member === undefined) return viewer.crewId ? { crewId: viewer.crewId } : { memberId: viewer.deviceId };
     if (member === viewer.deviceId) return { memberId: member };
     const membership = await deps.store.crews.getMembership(member);
@@ -204,7 +215,7 @@ export function adminHistoryRouter(deps: HistoryRouteDeps & { readonly adminToke
       const deviceId = parse(DeviceId, req.params.deviceId);
       if (!(await deps.store.crews.getDevice(deviceId))) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
       const membership = await deps.store.crews.getMembership(deviceId);
-      res.locals.historyViewer = { deviceId, crewId: membership?.crewId ?? null } satisfies HistoryViewer;
+      res.locals.historyViewer = { deviceId, crewId: membership?.crewId ?? null, memberOnly: true } satisfies HistoryViewer;
       next();
     } catch (error) {
       sendError(res, error, deps.log);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { playInput, type PlayInput } from './plays.js';
+import { playInput, trackKey, type PlayInput } from './plays.js';
 
 /**
  * The two formats of Spotify's data export. Only the fields below are read: zod drops
@@ -10,7 +10,23 @@ import { playInput, type PlayInput } from './plays.js';
 export type ExportFormat = 'extended' | 'account';
 
 export type SkipReason = 'too_short' | 'incognito' | 'no_track' | 'invalid';
-export type RecordOutcome = { play: PlayInput } | { skip: SkipReason };
+/** Who a record is, as far as it says: to count a record that two files hold once. */
+export interface RecordIdentity {
+  readonly endMs: number;
+  readonly msPlayed: number;
+  /** trackKey() of artist and title; null for records without track metadata (podcasts). */
+  readonly trackKey: string | null;
+}
+
+export type RecordOutcome = { play: PlayInput; identity: RecordIdentity } | { skip: SkipReason; identity?: RecordIdentity };
+
+const EXTENDED_OLD_NAME = /^endsong_\d+\.json$/i;
+
+/** The extended history's two namings: `endsong_N.json` (before 2023) and `Streaming_History_Audio_….json`. */
+export function extendedNaming(entryName: string): 'old' | 'new' | null {
+  if (classifyEntry(entryName) !== 'extended') return null;
+  return EXTENDED_OLD_NAME.test(path.posix.basename(entryName)) ? 'old' : 'new';
+}
 
 export interface RecordOptions {
   readonly memberId: string;
@@ -74,13 +90,15 @@ function readExtended(record: unknown, options: RecordOptions): RecordOutcome {
   const r = parsed.data;
   const endMs = parseIsoTime(r.ts, options.nowMs);
   if (endMs === null) return { skip: 'invalid' };
-  if (r.incognito_mode === true) return { skip: 'incognito' };
   const track = r.master_metadata_track_name?.trim();
   const artist = r.master_metadata_album_artist_name?.trim();
+  const identity = { endMs, msPlayed: r.ms_played, trackKey: track && artist ? trackKey(artist, track) : null };
+  if (r.incognito_mode === true) return { skip: 'incognito', identity };
   // Podcast episodes, audiobooks and unavailable tracks come without track metadata.
-  if (!track || !artist) return { skip: 'no_track' };
-  if (r.ms_played < options.minPlayMs) return { skip: 'too_short' };
+  if (!track || !artist) return { skip: 'no_track', identity };
+  if (r.ms_played < options.minPlayMs) return { skip: 'too_short', identity };
   return {
+    identity,
     play: playInput({
       memberId: options.memberId,
       source: 'import_extended',
@@ -108,8 +126,10 @@ function readAccount(record: unknown, options: RecordOptions): RecordOutcome {
   const track = r.trackName?.trim();
   const artist = r.artistName?.trim();
   if (!track || !artist || artist === 'Unknown Artist') return { skip: 'no_track' };
-  if (r.msPlayed < options.minPlayMs) return { skip: 'too_short' };
+  const identity = { endMs, msPlayed: r.msPlayed, trackKey: trackKey(artist, track) };
+  if (r.msPlayed < options.minPlayMs) return { skip: 'too_short', identity };
   return {
+    identity,
     play: playInput({ memberId: options.memberId, source: 'import_account', endMs, track, artist, msPlayed: r.msPlayed }),
   };
 }

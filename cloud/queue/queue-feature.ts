@@ -6,6 +6,7 @@ import type { CrewEvent } from '../../protocol/messages.js';
 import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
+import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
 import { loadLinkSecret, MemberLinks } from '../web/member-links.js';
 import { AirhornLimit } from './airhorn-limit.js';
 import {
@@ -35,6 +36,8 @@ export interface QueueFeatureOptions {
    * the history feature's memberHistoryRouter (stats, import).
    */
   readonly memberApi?: (context: RelayContext) => express.Router;
+  /** The owner's "Spotify app for this crew" on the crew page (the Spotify feature's port). */
+  readonly spotifyApp?: CrewSpotifyApp;
 }
 
 export type QueueCommand = InboundOf<
@@ -85,7 +88,7 @@ export class QueueFeature implements Feature {
   async start(): Promise<void> {
     this.links = new MemberLinks(await loadLinkSecret(this.config.linkSecret, this.context.config.dataDir), this.config.linkTtlMs);
     if (!this.pages) {
-      this.pages = new CrewPages({ context: this.context, queue: this, links: this.links, now: this.now, memberApi: this.options.memberApi?.(this.context) });
+      this.pages = new CrewPages({ context: this.context, queue: this, links: this.links, now: this.now, memberApi: this.options.memberApi?.(this.context), spotifyApp: this.options.spotifyApp });
       this.router.use(this.pages.router);
     }
     this.pages.start();

@@ -78,7 +78,7 @@ export class LegacyHandoff {
 
     if (!this.callbacks.take(deviceId).ok) {
       log('rate_limited');
-      return { ok: false, failure: 'rate_limited', deviceId };
+      return { ok: false, failure: 'legacy_rate_limited', deviceId };
     }
     if (query.error) {
       log('denied', { spotifyError: query.error.slice(0, 40) });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { CREW_CODE_ALPHABET, ProtocolError, type OutboundMessage } from '../../protocol/index.js';
+import { CREW_CODE_ALPHABET, ProtocolError, errorFrame, type OutboundMessage } from '../../protocol/index.js';
 import { SpotifyError, type SpotifyHttp } from '../../device/spotify/spotify-http.js';
-import { SpotifyWebApi } from '../../device/spotify/web-api.js';
+import { SpotifyWebApi, type SpotifyProfile } from '../../device/spotify/web-api.js';
 import type { Logger } from '../log.js';
 import type { CrewStore } from '../store/store.js';
 import { pkcePair, type SpotifyAccounts, type SpotifyApp } from './accounts.js';
@@ -12,15 +12,23 @@ import type { SigninSessionRecord, TokenStore } from './token-store.js';
 
 /** What the phone pages can show. */
 export type SigninFailure =
-  | 'invalid' | 'expired' | 'used' | 'denied' | 'spotify_down' | 'wrong_crew' | 'not_configured'
+  | 'invalid' | 'expired' | 'replaced' | 'used' | 'stale' | 'denied' | 'spotify_down' | 'rate_limited' | 'quota_exceeded'
+  | 'not_allowlisted' | 'app_unknown' | 'wrong_crew' | 'not_configured'
   // The legacy hand-off (cloud/spotify/legacy-handoff.ts): the gadget built the link itself.
-  | 'rate_limited' | 'code_rejected' | 'legacy_spotify_down';
+  | 'legacy_rate_limited' | 'code_rejected' | 'legacy_spotify_down';
 
-export type LandingResult = { ok: true; session: SigninSessionRecord } | { ok: false; failure: SigninFailure; session?: SigninSessionRecord };
-export type ContinueResult = { ok: true; authorizeUrl: string } | { ok: false; failure: SigninFailure; session?: SigninSessionRecord };
-export type CallbackResult =
-  | { ok: true; session: SigninSessionRecord; spotifyName: string }
-  | { ok: false; failure: SigninFailure; session?: SigninSessionRecord };
+/** A failure, the session it concerns, and for rate_limited how long to wait. */
+export interface SigninRefusal { ok: false; failure: SigninFailure; session?: SigninSessionRecord; retryAfterMs?: number }
+
+export type LandingResult = { ok: true; session: SigninSessionRecord } | SigninRefusal;
+export type ContinueResult = { ok: true; authorizeUrl: string } | SigninRefusal;
+export type CallbackResult = { ok: true; session: SigninSessionRecord; spotifyName: string } | SigninRefusal;
+
+/** What a failed code exchange or profile read means for the person at the phone. */
+const EXCHANGE_FAILURES: Partial<Record<SpotifyError['code'], SigninFailure>> = {
+  invalid_grant: 'stale', not_allowlisted: 'not_allowlisted', rate_limited: 'rate_limited',
+  quota_exceeded: 'quota_exceeded', invalid_client: 'app_unknown',
+};
 
 export interface SigninHandoffDeps {
   readonly store: TokenStore;
@@ -116,8 +124,10 @@ export class SigninHandoff {
     const stateHash = hashState(query.state);
     const taken = await this.deps.store.takeSessionByState(stateHash);
     if (!taken) {
+      // A replaced session keeps its state hash so that its late callback can say so.
       const known = await this.deps.store.getSessionByState(stateHash);
-      return { ok: false, failure: known ? 'used' : 'invalid', session: known ?? undefined };
+      const failure = known?.status === 'replaced' ? 'replaced' : known ? 'used' : 'invalid';
+      return { ok: false, failure, session: known ?? undefined };
     }
     // `taken` is now `exchanging`: this callback owns it; only expiry and crew still matter.
     const problem = await this.sessionProblem({ ...taken, status: 'redirected' });
@@ -137,22 +147,29 @@ export class SigninHandoff {
     try {
       const verifier = this.deps.cipher.decrypt(session.verifierEnc, `verifier:${session.code}`);
       const answer = await this.deps.accounts.exchangeCode({ app, code, redirectUri: this.redirectUri, verifier });
-      const profile = await this.profile(answer.access_token, app);
+      const profile = await this.profile(answer.access_token, session);
       await this.completeGrant(session, app, answer, profile);
       await this.deps.store.finishSession(session.code, 'completed');
       return { ok: true, session, spotifyName: profile.display_name ?? profile.id };
     } catch (error) {
       await this.deps.store.finishSession(session.code, 'open');
-      this.deps.log.warn({ code: session.code, deviceId: session.deviceId, err: describe(error) }, 'spotify code exchange failed');
-      return { ok: false, failure: 'spotify_down', session };
+      const failure = (error instanceof SpotifyError && EXCHANGE_FAILURES[error.code]) || 'spotify_down';
+      this.deps.log.warn({ code: session.code, deviceId: session.deviceId, failure, err: describe(error) }, 'spotify code exchange failed');
+      if (failure === 'quota_exceeded') this.deps.apps.noteQuotaExceeded(app.clientId, this.now());
+      if (failure === 'not_allowlisted') {
+        this.deps.notifyDevice(session.deviceId, errorFrame('spotify_not_allowlisted', undefined, { ref_type: 'spotify_signin_start' }));
+      }
+      const retryAfterMs = error instanceof SpotifyError && failure === 'rate_limited' ? error.retryAfterMs ?? undefined : undefined;
+      return { ok: false, failure, session, ...(retryAfterMs ? { retryAfterMs } : {}) };
     }
   }
 
-  private profile(accessToken: string, app: SpotifyApp) {
+  /** Read with the person's own token, so a 429 here waits for this gadget's user only. */
+  private profile(accessToken: string, session: SigninSessionRecord) {
     const api = new SpotifyWebApi({
       http: this.deps.http,
       apiUrl: () => this.deps.apiUrl,
-      limiterKey: `app:${app.clientId}`,
+      limiterKey: session.deviceId,
       tokens: { token: async () => accessToken, refresh: async () => { throw new SpotifyError('unauthorized'); } },
     });
     return api.me();
@@ -160,10 +177,11 @@ export class SigninHandoff {
 
   private async completeGrant(
     session: SigninSessionRecord, app: SpotifyApp, answer: Parameters<TokenBroker['saveNewGrant']>[0]['answer'],
-    profile: { id: string; display_name?: string | null },
+    profile: SpotifyProfile,
   ): Promise<void> {
     const token = await this.deps.broker.saveNewGrant({
-      deviceId: session.deviceId, app, answer, spotifyUserId: profile.id, displayName: profile.display_name ?? null,
+      deviceId: session.deviceId, app, answer, spotifyUserId: profile.id, spotifyAccountId: profile.account_id ?? null,
+      displayName: profile.display_name ?? null,
       notifyUntil: this.now() + this.offlineMs,
     });
     const delivered = this.deps.notifyDevice(session.deviceId, {
@@ -177,7 +195,8 @@ export class SigninHandoff {
   /** Why this session cannot be used now, or null. */
   private async sessionProblem(session: SigninSessionRecord): Promise<SigninFailure | null> {
     if (session.status === 'completed' || session.status === 'exchanging') return 'used';
-    if (session.status === 'replaced' || session.expiresAt <= this.now()) return 'expired';
+    if (session.status === 'replaced') return 'replaced';
+    if (session.expiresAt <= this.now()) return 'expired';
     const membership = await this.deps.crews.getMembership(session.deviceId);
     if ((membership?.crewId ?? null) !== session.crewId) return 'wrong_crew';
     return null;

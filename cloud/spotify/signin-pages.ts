@@ -1,3 +1,4 @@
+import { ERROR_CODES } from '../../protocol/errors.js';
 import type { SigninFailure } from './signin-handoff.js';
 import type { SigninSessionRecord } from './token-store.js';
 
@@ -93,6 +94,12 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
     status: 410, title: 'This sign-in link has expired',
     text: 'Sign-in links work for 10 minutes, and a newer one replaces the older. On your LEELOO, open the menu (long press), choose “Re-pair Spotify” and scan the new code.',
   },
+  replaced: { status: 410, title: 'This sign-in was replaced', text: ERROR_CODES.spotify_signin_replaced },
+  stale: { status: 410, title: 'This sign-in link was used or is stale', text: ERROR_CODES.spotify_signin_stale },
+  rate_limited: { status: 429, title: 'Spotify asked to wait', text: ERROR_CODES.spotify_rate_limited },
+  quota_exceeded: { status: 503, title: 'This Spotify app has used up its quota', text: ERROR_CODES.spotify_quota_exceeded },
+  not_allowlisted: { status: 403, title: 'Ask your crew owner to add you', text: ERROR_CODES.spotify_not_allowlisted },
+  app_unknown: { status: 502, title: 'Spotify does not know this app', text: ERROR_CODES.spotify_app_unknown },
   used: {
     status: 410, title: 'This sign-in link was already used',
     text: 'Each link signs in once. If your gadget does not show your music, open its menu (long press), choose “Re-pair Spotify” and scan the new code.',
@@ -109,7 +116,7 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
     status: 409, title: 'This link is for another crew',
     text: 'The gadget changed crews since this link was made, so it cannot be used. Start the sign-in again from the gadget.',
   },
-  rate_limited: {
+  legacy_rate_limited: {
     status: 429, title: 'Too many sign-in attempts',
     text: 'This gadget received several Spotify sign-ins in a short time, so the relay is pausing them. Wait a few minutes, then start the Spotify setup on the gadget again.',
   },
@@ -127,12 +134,22 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
   },
 };
 
-export function failurePage(failure: SigninFailure, session?: SigninSessionRecord): Page {
+/** `retryAfterMs` (rate_limited): how long Spotify asked to wait before the same link is opened again. */
+export function failurePage(failure: SigninFailure, session?: SigninSessionRecord, retryAfterMs?: number): Page {
   const f = FAILURES[failure];
-  const retry = failure === 'spotify_down' && session ? `<a class="button" href="/s/${escape(session.code.replace('-', ''))}">Try again</a>` : '';
+  const again = failure === 'spotify_down' || failure === 'rate_limited';
+  const retry = again && session ? `<a class="button" href="/s/${escape(session.code.replace('-', ''))}">Try again</a>` : '';
+  const wait = failure === 'rate_limited' ? `<p class="who">Wait <b id="wait">${escape(waitText(retryAfterMs ?? 1000))}</b>, then try again.</p>` : '';
   return layout(f.title, `
 <div class="mark" aria-hidden="true">!</div>
 <h1>${escape(f.title)}</h1>
 ${session ? who(session) : ''}
-<p>${escape(f.text)}</p>${retry}`, f.status);
+<p>${escape(f.text)}</p>${wait}${retry}`, f.status);
+}
+
+/** "45 seconds", "10 minutes". */
+function waitText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
 }

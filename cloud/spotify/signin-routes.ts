@@ -58,7 +58,11 @@ export function signinRouter(
       const old = await legacy.callback(query);
       if (old) return send(res, old.ok ? legacySuccessPage(old.deviceName, old.delivered) : failurePage(old.failure));
     }
-    send(res, result.ok ? successPage(result.session, result.spotifyName) : failurePage(result.failure, result.session));
+    send(res, result.ok ? successPage(result.session, result.spotifyName) : failurePage(result.failure, result.session, result.retryAfterMs));
+  });
+  // A path that does not decode (`/s/%00%ff`) is a bad link: a page, not the JSON error of the API.
+  router.use(['/s', '/spotify/callback'], (_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    send(res, failurePage('invalid'));
   });
   return router;
 }

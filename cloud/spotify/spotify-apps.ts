@@ -7,6 +7,9 @@ import type { TokenStore } from './token-store.js';
  * one (Spotify's development mode allows 5 users per app), else the relay's app.
  */
 export class SpotifyApps {
+  /** When Spotify last answered QUOTA_EXCEEDED for an app (client id → ms), for the owner's page. */
+  private readonly quotaHits = new Map<string, number>();
+
   constructor(
     private readonly store: TokenStore,
     private readonly cipher: TokenCipher,
@@ -41,6 +44,15 @@ export class SpotifyApps {
   async describe(crewId: string): Promise<{ client_id: string | null; has_secret: boolean }> {
     const record = await this.store.getCrewApp(crewId);
     return { client_id: record?.clientId ?? null, has_secret: Boolean(record?.clientSecretEnc) };
+  }
+
+  noteQuotaExceeded(clientId: string, at: number): void {
+    this.quotaHits.set(clientId, at);
+  }
+
+  /** When this process last saw Spotify refuse the app for its quota, or null. */
+  quotaExceededAt(clientId: string): number | null {
+    return this.quotaHits.get(clientId) ?? null;
   }
 
   private async crewApp(crewId: string): Promise<SpotifyApp | null> {

@@ -24,8 +24,28 @@ export const SPOTIFY_DEFAULTS = {
 const blankIsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((v) => v.replace(/\/+$/, ''));
 
+/**
+ * Spotify accepts a redirect URI only on https, or on http at a loopback IP literal
+ * (127.0.0.1, [::1]); since 2025 never at `localhost`. PUBLIC_URL/spotify/callback is that URI.
+ */
+export function publicUrlProblem(url: string): string | null {
+  const { protocol, hostname } = new URL(url);
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) {
+    return 'must not name "localhost": Spotify no longer accepts it in a redirect URI; use http://127.0.0.1:PORT for a relay on this machine, or its https:// address';
+  }
+  const loopback = /^127(\.\d{1,3}){3}$/.test(host) || host === '::1';
+  if (protocol === 'https:' || loopback) return null;
+  return 'must be an https:// URL (or http://127.0.0.1:PORT for a relay used only on this machine): Spotify accepts no other redirect URI, and phones are sent to PUBLIC_URL/s/…';
+}
+
+const publicUrl = baseUrl.superRefine((url, ctx) => {
+  const problem = publicUrlProblem(url);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const SpotifyEnv = z.object({
-  PUBLIC_URL: z.preprocess(blankIsUnset, baseUrl.optional()),
+  PUBLIC_URL: z.preprocess(blankIsUnset, publicUrl.optional()),
   SPOTIFY_CLIENT_ID: z.preprocess(blankIsUnset, SpotifyClientId.optional()),
   SPOTIFY_CLIENT_SECRET: z.preprocess(blankIsUnset, SpotifyClientSecret.optional()),
   SPOTIFY_ACCOUNTS_URL: z.preprocess(blankIsUnset, baseUrl.default(SPOTIFY_DEFAULTS.accountsUrl)),

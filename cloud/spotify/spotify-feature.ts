@@ -1,7 +1,8 @@
 import type express from 'express';
 import type { InboundOf, InboundType } from '../../protocol/index.js';
-import { ProtocolError } from '../../protocol/index.js';
+import { ERROR_CODES, ProtocolError } from '../../protocol/index.js';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../device/spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../device/spotify/web-api.js';
 import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { SpotifyAccounts } from './accounts.js';
 import { LegacyHandoff } from './legacy-handoff.js';
@@ -17,6 +18,41 @@ export interface ListeningAccess {
   signedInMembers(): Promise<string[]>;
   /** A fresh access token for the member; throws SigninRequiredError when the grant is gone. */
   accessToken(deviceId: string): Promise<string>;
+  /** After Spotify answered 401 to `refused`: a refreshed token (or SigninRequiredError when revoked). */
+  refreshedToken(deviceId: string, refused: string): Promise<string>;
+}
+
+/** Spotify's development mode: an app serves this many users (its owner included). */
+export const DEV_MODE_USER_BUDGET = 5;
+
+/** What the crew owner's "Spotify app for this crew" section shows (GET /crew/api/spotify-app). */
+export interface CrewAppStatus {
+  /** False while the relay has no encryption key / PUBLIC_URL: no app can sign anybody in. */
+  readonly configured: boolean;
+  /** Exactly what to paste as the app's redirect URI in Spotify's dashboard. */
+  readonly redirect_uri: string | null;
+  /** The crew's own app, or null when the crew uses the relay's app. */
+  readonly client_id: string | null;
+  readonly has_secret: boolean;
+  /** Whether the relay has an app of its own for crews without one. */
+  readonly relay_app: boolean;
+  /** When Spotify last answered QUOTA_EXCEEDED for the app the crew signs in with (ms), or null. */
+  readonly quota_exceeded_at: number | null;
+  readonly quota_message: string | null;
+  /** The crew's members and which app each one's Spotify sign-in uses. */
+  readonly members: readonly { device_id: string; display_name: string; spotify_name: string | null; app: 'crew' | 'relay' | 'other' | null }[];
+  /** Distinct Spotify accounts signed in with the crew's own app, against the development-mode budget. */
+  readonly accounts_on_crew_app: number;
+  readonly budget: number;
+}
+
+/** The crew owner's management of the crew's own Spotify app (the crew pages' HTTP API uses it). */
+export interface CrewSpotifyApp {
+  status(crewId: string): Promise<CrewAppStatus>;
+  register(crewId: string, clientId: string, clientSecret: string | undefined): Promise<CrewAppStatus>;
+  remove(crewId: string): Promise<CrewAppStatus>;
+  /** The check that the app works: a sign-in of this gadget, with the crew's app, from the owner's phone. */
+  startCheck(deviceId: string): Promise<{ url: string; code: string; expires_at: number }>;
 }
 
 export interface SpotifyFeatureOptions {
@@ -31,6 +67,9 @@ export interface SpotifyFeatureOptions {
 const NOT_CONFIGURED: ListeningAccess = {
   signedInMembers: async () => [],
   accessToken: async () => {
+    throw new ProtocolError('spotify_not_configured');
+  },
+  refreshedToken: async () => {
     throw new ProtocolError('spotify_not_configured');
   },
 };
@@ -65,6 +104,10 @@ export class SpotifyFeature implements Feature {
         store, cipher, accounts, apps: this.apps, apiUrl: spotify.apiUrl, log: context.log, now, notifyDevice,
         crewOf: async (deviceId) => (await context.store.crews.getMembership(deviceId))?.crewId ?? null,
         onRefreshFailed: context.metrics.spotifyRefreshFailed,
+        profileOf: (deviceId, accessToken) => new SpotifyWebApi({
+          http, apiUrl: () => spotify.apiUrl, limiterKey: deviceId,
+          tokens: { token: async () => accessToken, refresh: async () => { throw new SpotifyError('unauthorized'); } },
+        }).me(),
       });
       this.handoff = new SigninHandoff({
         store, crews: context.store.crews, cipher, accounts, apps: this.apps, broker: this.broker, http,
@@ -183,6 +226,55 @@ export class SpotifyFeature implements Feature {
     session.send({ type: 'spotify_app', client_id: null, has_secret: false });
   }
 
+  async appStatus(crewId: string): Promise<CrewAppStatus> {
+    const members = await this.context.store.crews.listMembers(crewId);
+    if (!this.apps || !this.handoff) {
+      return {
+        configured: false, redirect_uri: null, client_id: null, has_secret: false, relay_app: false, quota_exceeded_at: null, quota_message: null,
+        members: members.map((m) => ({ device_id: m.deviceId, display_name: m.displayName, spotify_name: null, app: null })),
+        accounts_on_crew_app: 0, budget: DEV_MODE_USER_BUDGET,
+      };
+    }
+    const own = await this.apps.describe(crewId);
+    const relayId = this.context.config.spotify.clientId ?? null;
+    const grants = await Promise.all(members.map((m) => this.context.store.tokens.getGrant(m.deviceId)));
+    const onCrewApp = new Set<string>();
+    const rows = members.map((m, i) => {
+      const grant = grants[i]?.status === 'live' ? grants[i] : null;
+      const app = !grant ? null : grant.clientId === own.client_id ? 'crew' as const : grant.clientId === relayId ? 'relay' as const : 'other' as const;
+      // Spotify counts accounts, not gadgets: one person on two gadgets is one user.
+      if (grant && app === 'crew') onCrewApp.add(grant.spotifyAccountId ?? `id:${grant.spotifyUserId}`);
+      return { device_id: m.deviceId, display_name: m.displayName, spotify_name: grant ? grant.displayName ?? grant.spotifyUserId : null, app };
+    });
+    const signsInWith = own.client_id ?? relayId;
+    const quotaAt = signsInWith ? this.apps.quotaExceededAt(signsInWith) : null;
+    return {
+      configured: true, redirect_uri: this.handoff.redirectUri, ...own, relay_app: relayId !== null,
+      quota_exceeded_at: quotaAt, quota_message: quotaAt === null ? null : ERROR_CODES.spotify_quota_exceeded,
+      members: rows, accounts_on_crew_app: onCrewApp.size, budget: DEV_MODE_USER_BUDGET,
+    };
+  }
+
+  /** The crew pages' port (the socket messages spotify_app_register/remove do the same). */
+  get crewApp(): CrewSpotifyApp {
+    const configured = () => {
+      if (!this.apps || !this.handoff) throw new ProtocolError('spotify_not_configured');
+      return { apps: this.apps, handoff: this.handoff };
+    };
+    return {
+      status: (crewId) => this.appStatus(crewId),
+      register: async (crewId, clientId, clientSecret) => {
+        await configured().apps.register(crewId, clientId, clientSecret);
+        return this.appStatus(crewId);
+      },
+      remove: async (crewId) => {
+        await configured().apps.remove(crewId);
+        return this.appStatus(crewId);
+      },
+      startCheck: (deviceId) => configured().handoff.start(deviceId),
+    };
+  }
+
   private ownerCheck(session: SessionView, clientMsgId: string | undefined): boolean {
     if (!this.apps) session.fail('spotify_not_configured', undefined, clientMsgId);
     else if (!session.crew) session.fail('not_in_crew', undefined, clientMsgId);
@@ -199,14 +291,26 @@ export class SpotifyFeature implements Feature {
 export function spotifyFeatureFactory(options?: SpotifyFeatureOptions): {
   factory: FeatureFactory;
   access: ListeningAccess;
+  crewApp: CrewSpotifyApp;
   feature(): SpotifyFeature | null;
 } {
   let built: SpotifyFeature | null = null;
+  const crewApp = (): CrewSpotifyApp => {
+    if (!built) throw new ProtocolError('unavailable', 'Spotify is starting; try again in a moment.');
+    return built.crewApp;
+  };
   return {
+    crewApp: {
+      status: (crewId) => crewApp().status(crewId),
+      register: (crewId, clientId, secret) => crewApp().register(crewId, clientId, secret),
+      remove: (crewId) => crewApp().remove(crewId),
+      startCheck: (deviceId) => crewApp().startCheck(deviceId),
+    },
     factory: (context) => (built = new SpotifyFeature(context, options)),
     access: {
       signedInMembers: () => (built?.access ?? NOT_CONFIGURED).signedInMembers(),
       accessToken: (deviceId) => (built?.access ?? NOT_CONFIGURED).accessToken(deviceId),
+      refreshedToken: (deviceId, refused) => (built?.access ?? NOT_CONFIGURED).refreshedToken(deviceId, refused),
     },
     feature: () => built,
   };

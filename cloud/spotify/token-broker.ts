@@ -50,6 +50,8 @@ export interface TokenBrokerDeps {
   readonly refreshMarginMs?: number;
   /** Told of every failed refresh: `revoked`, `app_changed`, or the SpotifyError code. */
   readonly onRefreshFailed?: (reason: string) => void;
+  /** GET /me with the member's token: fills in the account id of grants older than `account_id`. */
+  readonly profileOf?: (deviceId: string, accessToken: string) => Promise<{ account_id?: string }>;
 }
 
 const refreshContext = (deviceId: string) => `refresh:${deviceId}`;
@@ -99,6 +101,11 @@ export class TokenBroker {
     return (await this.accessTokenFor(deviceId)).accessToken;
   }
 
+  /** For other features (ListeningAccess): a new token after Spotify refused `refused` with 401. */
+  async refreshedToken(deviceId: string, refused: string): Promise<string> {
+    return (await this.refreshAfterRefusal(deviceId, refused)).accessToken;
+  }
+
   /** Device ids of gadgets with a usable Spotify grant. */
   signedInMembers(): Promise<string[]> {
     return this.deps.store.listLiveGrants();
@@ -106,13 +113,14 @@ export class TokenBroker {
 
   /** Stores the grant of a completed sign-in (replacing any older one). */
   async saveNewGrant(input: {
-    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; displayName: string | null; notifyUntil: number;
+    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; spotifyAccountId: string | null;
+    displayName: string | null; notifyUntil: number;
   }): Promise<AccessToken> {
     const { deviceId, answer } = input;
     if (!answer.refresh_token) throw new SpotifyError('bad_response', { detail: 'no refresh_token in the code exchange' });
     const expiresAt = this.now() + answer.expires_in * 1000;
     const grant: GrantRecord = {
-      deviceId, spotifyUserId: input.spotifyUserId, displayName: input.displayName, clientId: input.app.clientId,
+      deviceId, spotifyUserId: input.spotifyUserId, spotifyAccountId: input.spotifyAccountId, displayName: input.displayName, clientId: input.app.clientId,
       refreshTokenEnc: this.deps.cipher.encrypt(answer.refresh_token, refreshContext(deviceId)),
       accessTokenEnc: this.deps.cipher.encrypt(answer.access_token, accessContext(deviceId)),
       accessExpiresAt: expiresAt, scope: answer.scope ?? '', status: 'live', deadReason: null,
@@ -154,6 +162,8 @@ export class TokenBroker {
     } catch (error) {
       if (error instanceof SpotifyError && error.code === 'invalid_grant') return this.afterInvalidGrant(grant);
       this.deps.onRefreshFailed?.(error instanceof SpotifyError ? error.code : 'error');
+      // The owner's app page says so: the app, not this member, is out of quota.
+      if (error instanceof SpotifyError && error.code === 'quota_exceeded') this.deps.apps.noteQuotaExceeded(app.clientId, this.now());
       throw error;
     }
     const expiresAt = this.now() + answer.expires_in * 1000;
@@ -165,7 +175,19 @@ export class TokenBroker {
     });
     if (!stored) this.deps.log.info({ deviceId }, 'spotify grant changed during refresh; using the fresh answer');
     this.deps.log.debug({ deviceId, rotated: Boolean(answer.refresh_token), expiresAt }, 'spotify token refreshed');
+    if (stored && !grant.spotifyAccountId) await this.migrateAccountId(deviceId, answer.access_token);
     return { accessToken: answer.access_token, expiresAt, apiUrl: this.deps.apiUrl };
+  }
+
+  /** A grant made before Spotify's `account_id`: read it once; a failure only means "next refresh". */
+  private async migrateAccountId(deviceId: string, accessToken: string): Promise<void> {
+    if (!this.deps.profileOf) return;
+    try {
+      const { account_id: accountId } = await this.deps.profileOf(deviceId, accessToken);
+      if (accountId) await this.deps.store.setAccountId(deviceId, accountId);
+    } catch (error) {
+      this.deps.log.info({ deviceId, err: (error as Error).message }, 'could not read the Spotify account id yet; trying at the next refresh');
+    }
   }
 
   private async afterInvalidGrant(grant: GrantRecord): Promise<AccessToken> {

@@ -6,7 +6,13 @@
 
 export interface GrantRecord {
   readonly deviceId: string;
+  /** Spotify's older user id (`id` on /me). */
   readonly spotifyUserId: string;
+  /**
+   * Spotify's stable account id (`account_id` on /me since May 2026): who the grant is.
+   * Null for grants made before it existed, until the broker's next refresh reads it.
+   */
+  readonly spotifyAccountId: string | null;
   readonly displayName: string | null;
   /** The Spotify app the grant was made with; refreshes must use the same one. */
   readonly clientId: string;
@@ -65,6 +71,8 @@ export interface TokenStore {
   /** Marks the grant dead, unless it changed since `expectedRefreshEnc` was read. */
   markGrantDead(deviceId: string, reason: 'revoked' | 'app_changed', expectedRefreshEnc?: string): Promise<boolean>;
   clearNotify(deviceId: string): Promise<void>;
+  /** Fills in the stable account id of a grant made before Spotify had one. */
+  setAccountId(deviceId: string, accountId: string): Promise<void>;
   /** Device ids with a live grant. */
   listLiveGrants(): Promise<string[]>;
 

@@ -50,10 +50,14 @@ const MIGRATIONS = [
      tokens_enc TEXT NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // Spotify's stable `account_id` (on /me since May 2026). Grants made before it have NULL
+  // here and keep their old `id` in spotify_user_id; the token broker fills the account id
+  // in at their next refresh (one /me call), so every stored grant migrates by itself.
+  `ALTER TABLE spotify_grants ADD COLUMN spotify_account_id TEXT`,
 ];
 
 interface GrantRow {
-  device_id: string; spotify_user_id: string; display_name: string | null; client_id: string;
+  device_id: string; spotify_user_id: string; spotify_account_id: string | null; display_name: string | null; client_id: string;
   refresh_token_enc: string; access_token_enc: string | null; access_expires_at: number; scope: string;
   status: 'live' | 'dead'; dead_reason: GrantRecord['deadReason']; notify_until: number | null; updated_at: number;
 }
@@ -65,7 +69,7 @@ interface SessionRow {
 }
 
 const grantFrom = (r: GrantRow): GrantRecord => ({
-  deviceId: r.device_id, spotifyUserId: r.spotify_user_id, displayName: r.display_name, clientId: r.client_id,
+  deviceId: r.device_id, spotifyUserId: r.spotify_user_id, spotifyAccountId: r.spotify_account_id, displayName: r.display_name, clientId: r.client_id,
   refreshTokenEnc: r.refresh_token_enc, accessTokenEnc: r.access_token_enc, accessExpiresAt: r.access_expires_at,
   scope: r.scope, status: r.status, deadReason: r.dead_reason, notifyUntil: r.notify_until, updatedAt: r.updated_at,
 });
@@ -88,11 +92,15 @@ export class SqliteTokenStore implements TokenStore {
 
   async saveGrant(g: GrantRecord): Promise<void> {
     this.db.prepare(
-      `INSERT OR REPLACE INTO spotify_grants (device_id, spotify_user_id, display_name, client_id, refresh_token_enc,
+      `INSERT OR REPLACE INTO spotify_grants (device_id, spotify_user_id, spotify_account_id, display_name, client_id, refresh_token_enc,
          access_token_enc, access_expires_at, scope, status, dead_reason, notify_until, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(g.deviceId, g.spotifyUserId, g.displayName, g.clientId, g.refreshTokenEnc, g.accessTokenEnc,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(g.deviceId, g.spotifyUserId, g.spotifyAccountId, g.displayName, g.clientId, g.refreshTokenEnc, g.accessTokenEnc,
       g.accessExpiresAt, g.scope, g.status, g.deadReason, g.notifyUntil, g.updatedAt);
+  }
+
+  async setAccountId(deviceId: string, accountId: string): Promise<void> {
+    this.db.prepare('UPDATE spotify_grants SET spotify_account_id = ? WHERE device_id = ?').run(accountId, deviceId);
   }
 
   async updateTokens(deviceId: string, expectedRefreshEnc: string, u: TokenUpdate): Promise<boolean> {
@@ -122,7 +130,7 @@ export class SqliteTokenStore implements TokenStore {
   async createSession(s: SigninSessionRecord): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare(
-        "UPDATE spotify_signin_sessions SET status = 'replaced', state_hash = NULL, verifier_enc = NULL WHERE device_id = ? AND status IN ('open', 'redirected')",
+        "UPDATE spotify_signin_sessions SET status = 'replaced', verifier_enc = NULL WHERE device_id = ? AND status IN ('open', 'redirected')",
       ).run(s.deviceId);
       this.db.prepare(
         `INSERT INTO spotify_signin_sessions (code, device_id, device_name, crew_id, crew_code, crew_name, client_id,

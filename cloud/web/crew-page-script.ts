@@ -307,7 +307,8 @@ export const CREW_PAGE_SCRIPT = String.raw`
     $('import-progress').hidden = false; $('import-bar').style.width = '0%';
     $('import-status').textContent = 'uploading…';
     var xhr = new XMLHttpRequest();
-    xhr.open('POST', '/crew/api/history/import');
+    // The import record keeps the name of the file the member chose.
+    xhr.open('POST', '/crew/api/history/import?name=' + encodeURIComponent(file.name.slice(0, 200)));
     xhr.setRequestHeader('content-type', 'application/zip');
     xhr.upload.onprogress = function (e) { if (e.lengthComputable) $('import-bar').style.width = Math.round(100 * e.loaded / e.total) + '%'; };
     xhr.onerror = function () { $('import-status').textContent = 'The upload failed; check the connection and try again.'; };

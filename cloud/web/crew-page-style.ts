@@ -76,4 +76,7 @@ svg text { fill:var(--dim); font-size:11px; font-family:inherit; }
 .error-page { display:grid; place-items:center; min-height:100vh; text-align:center; }
 .error-page .big .icon { width:54px; height:54px; color:var(--accent); }
 .error-page .code { color:var(--dim); font-size:12px; }
+.steps { padding-left:20px; color:var(--dim); font-size:14px; display:grid; gap:8px; }
+.copy { display:flex; gap:6px; margin-top:6px; }
+.copy input { flex:1; min-width:0; font-size:13px; }
 `;

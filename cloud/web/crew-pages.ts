@@ -9,6 +9,9 @@ import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
 import type { QueueSnapshot } from '../../protocol/queue.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
+import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
+import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
+import { z } from 'zod';
 
 /** What the pages need from the queue feature. */
 export interface QueueCommands {
@@ -19,6 +22,8 @@ export interface QueueCommands {
 }
 
 export interface CrewPagesDeps {
+  /** The owner's "Spotify app for this crew" (absent: the relay runs without the Spotify feature). */
+  readonly spotifyApp?: CrewSpotifyApp;
   readonly context: RelayContext;
   readonly queue: QueueCommands;
   readonly links: MemberLinks;
@@ -34,8 +39,10 @@ const PAGE_EVENT_TYPES = new Set(['queue_state', 'airhorn', 'message', 'member_j
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   invalid_json: 400, invalid_message: 400, unauthorized: 401, link_invalid: 401, link_expired: 410, not_owner: 403,
-  not_found: 404, conflict: 409, too_large: 413, rate_limited: 429, unavailable: 503,
+  not_found: 404, conflict: 409, too_large: 413, rate_limited: 429, unavailable: 503, spotify_not_configured: 503,
 };
+
+const CrewAppInput = z.object({ client_id: SpotifyClientId, client_secret: SpotifyClientSecret.optional() });
 
 interface Stream {
   readonly res: Response;
@@ -109,6 +116,14 @@ export class CrewPages {
     r.post('/crew/api/queue/clear', json, this.command('queue_clear', body));
     r.post('/crew/api/queue/throwback', json, this.command('queue_throwback', body));
     r.post('/crew/api/airhorn', json, this.command('airhorn', body));
+    r.get('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().status(viewer.crewId)));
+    r.put('/crew/api/spotify-app', json, this.ownerOnly((viewer, req) => {
+      const parsed = CrewAppInput.safeParse(body(req));
+      if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
+      return this.spotifyApp().register(viewer.crewId, parsed.data.client_id, parsed.data.client_secret);
+    }));
+    r.delete('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().remove(viewer.crewId)));
+    r.post('/crew/api/spotify-app/check', json, this.ownerOnly((viewer) => this.spotifyApp().startCheck(viewer.deviceId)));
     if (this.deps.memberApi) r.use('/crew/api', this.deps.memberApi);
     r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.')));
     r.use('/crew', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -170,6 +185,19 @@ export class CrewPages {
         (error: unknown) => sendError(res, error, this.deps.context),
       );
     };
+  }
+
+  /** The crew's Spotify app is the owner's to manage, as on the socket (spotify_app_register). */
+  private ownerOnly(work: (viewer: CrewViewer, req: Request) => Promise<unknown>) {
+    return this.handle(async (viewer, req) => {
+      if (!viewer.isOwner) throw new ProtocolError('not_owner', "Only the crew owner may manage the crew's Spotify app.");
+      return work(viewer, req);
+    });
+  }
+
+  private spotifyApp(): CrewSpotifyApp {
+    if (!this.deps.spotifyApp) throw new ProtocolError('spotify_not_configured');
+    return this.deps.spotifyApp;
   }
 
   private command(type: QueueCommand['type'], fields: (req: Request) => Record<string, unknown>) {

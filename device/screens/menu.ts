@@ -26,7 +26,7 @@ export class MenuScreen implements Screen {
   constructor(private readonly registry: ScreenRegistry) {}
 
   draw(g: SKRSContext2D, { state, area }: ScreenView): void {
-    const entries = this.registry.menu();
+    const entries = this.registry.menu(state);
     this.selected = Math.min(this.selected, Math.max(0, entries.length - 1));
     g.textBaseline = 'alphabetic';
     g.textAlign = 'left';
@@ -67,7 +67,7 @@ export class MenuScreen implements Screen {
   }
 
   onButton(event: ButtonEvent, host: ScreenHost): boolean {
-    const entries = this.registry.menu();
+    const entries = this.registry.menu(host.state);
     if (event.kind === 'long_press' || (event.kind === 'press' && event.button === 'secondary')) {
       host.show(this.returnTo);
       return true;

@@ -1,4 +1,5 @@
 import type { MenuEntry, Screen } from './screen.js';
+import type { DeviceState } from '../state.js';
 
 /**
  * Holds the screens and menu entries. The controller builds one with the core screens;
@@ -31,7 +32,9 @@ export class ScreenRegistry {
       .sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
-  menu(): MenuEntry[] {
-    return [...this.entries.values()].sort((a, b) => a.order - b.order);
+  /** The menu's entries in order; with a state, only those visible in it. */
+  menu(state?: DeviceState): MenuEntry[] {
+    const entries = [...this.entries.values()].sort((a, b) => a.order - b.order);
+    return state ? entries.filter((e) => e.visible?.(state) ?? true) : entries;
   }
 }

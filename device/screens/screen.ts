@@ -65,4 +65,6 @@ export interface MenuEntry {
   detail?(state: DeviceState): string | null;
   /** What pressing it does; entries without run() are informational. */
   run?(host: ScreenHost): void;
+  /** Whether the menu lists it now (e.g. only for the crew owner); listed when absent. */
+  visible?(state: DeviceState): boolean;
 }

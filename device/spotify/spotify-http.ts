@@ -1,3 +1,5 @@
+import { ERROR_CODES } from '../../protocol/errors.js';
+
 /**
  * The one place that talks HTTP to Spotify, shared by the relay (token endpoint, listening
  * history) and the gadget (Web API). It lives under device/ because the gadget ships
@@ -5,7 +7,10 @@
  *
  * - 429: the `Retry-After` wait is kept per limiter key (a user, or an app at the token
  *   endpoint), so one rate-limited user never delays another. Short waits are waited
- *   out; longer ones fail at once with `rate_limited` and the time to wait.
+ *   out; longer ones fail at once with `rate_limited` and the time to wait. A 429 whose
+ *   body says `QUOTA_EXCEEDED` (the app's quota is used up) fails at once with
+ *   `quota_exceeded`: waiting a few seconds does not help.
+ * - 403 for a user who is not on a development-mode app's allowlist → `not_allowlisted`.
  * - 5xx, network errors and timeouts (AbortSignal.timeout) are retried with exponential
  *   backoff and jitter, a bounded number of times.
  * - Other error answers become a SpotifyError with a stable code and a sentence.
@@ -21,10 +26,14 @@ export type SpotifyErrorCode =
   | 'invalid_grant'
   | 'invalid_client'
   | 'rate_limited'
+  | 'quota_exceeded'
+  | 'not_allowlisted'
   | 'unavailable'
   | 'bad_response';
 
 const SENTENCES: Record<SpotifyErrorCode, string> = {
+  quota_exceeded: ERROR_CODES.spotify_quota_exceeded,
+  not_allowlisted: ERROR_CODES.spotify_not_allowlisted,
   no_active_device: 'Spotify has no active player: open Spotify on your phone or computer, play something, then try again.',
   premium_required: 'Choosing what Spotify plays needs Spotify Premium on this account.',
   unauthorized: 'Spotify did not accept the access token.',
@@ -120,13 +129,16 @@ export class SpotifyHttp {
       else if (outcome.status >= 500) this.onOutcome('server_error');
       else if (outcome.ok || outcome.status === 304) this.onOutcome('ok');
       if (outcome instanceof Response) {
-        // An answer that is retried is never read: release its connection now, not at garbage collection.
-        if (outcome.status === 429 || outcome.status >= 500) await outcome.body?.cancel().catch(() => undefined);
         if (outcome.status === 429) {
           this.block(request.limiterKey, outcome.headers.get('retry-after'));
+          if (await isQuotaExceeded(outcome)) {
+            throw new SpotifyError('quota_exceeded', { status: 429, retryAfterMs: this.waitFor(request.limiterKey) || null });
+          }
           if (++rateLimits > this.options.maxRateLimitRetries) throw this.rateLimitError(request.limiterKey, 429);
           continue;
         }
+        // An answer that is retried is never read: release its connection now, not at garbage collection.
+        if (outcome.status >= 500) await outcome.body?.cancel().catch(() => undefined);
         if (outcome.status < 500) return outcome.ok || outcome.status === 304 ? outcome : Promise.reject(await this.refused(outcome));
       }
       if (++failures >= this.options.maxAttempts) {
@@ -186,6 +198,19 @@ export class SpotifyHttp {
   }
 }
 
+/** Reads a 429's body (small, and read to the end so the connection is released): is it the app's quota? */
+async function isQuotaExceeded(response: Response): Promise<boolean> {
+  const text = await response.text().catch(() => '');
+  try {
+    return (JSON.parse(text) as { error?: { reason?: unknown } } | null)?.error?.reason === 'QUOTA_EXCEEDED';
+  } catch {
+    return false;
+  }
+}
+
+/** Spotify's 403 for a user missing from a development-mode app's allowlist (User Management). */
+const NOT_ALLOWLISTED = /not registered|may not be registered|developer dashboard|developer\.spotify\.com\/dashboard/i;
+
 /** Reads Spotify's two error shapes: Web API `{error:{status,message,reason}}`, Accounts `{error, error_description}`. */
 async function errorFrom(response: Response): Promise<{ error: SpotifyError; quotaExceeded: boolean }> {
   const text = await response.text().catch(() => '');
@@ -207,6 +232,7 @@ async function errorFrom(response: Response): Promise<{ error: SpotifyError; quo
     : accountsError === 'invalid_grant' ? 'invalid_grant'
     : accountsError === 'invalid_client' ? 'invalid_client'
     : status === 401 ? 'unauthorized'
+    : status === 403 && NOT_ALLOWLISTED.test(detail ?? text) ? 'not_allowlisted'
     : status === 403 ? 'forbidden'
     : status === 404 ? 'not_found'
     : 'bad_request';

@@ -154,6 +154,13 @@ export class SpotifyLink {
       this.signIn.message = message.message;
       this.deps.controller.invalidate();
     }
+    if (message.type === 'error' && message.code === 'spotify_not_allowlisted') {
+      // Spotify let the person in but refuses their account for this app: a new code cannot help
+      // until the crew owner adds them, so the screen says that instead of showing the QR again.
+      this.signIn.session = null;
+      this.signIn.message = message.message;
+      this.deps.controller.invalidate();
+    }
     const learned = this.tokens.handle(message);
     if (learned === 'signed_in') this.becameSignedIn(true);
     if (learned === 'signin_required') this.becameSignedOut(true);

@@ -37,7 +37,10 @@ export const RecentlyPlayedPage = z.object({
 });
 export type RecentlyPlayedPage = z.infer<typeof RecentlyPlayedPage>;
 
-export const SpotifyProfile = z.object({ id: z.string().min(1), display_name: z.string().nullable().optional() });
+/** `account_id` (May 2026) is the stable id of the account; `id` is the older user name. */
+export const SpotifyProfile = z.object({
+  id: z.string().min(1), account_id: z.string().min(1).optional(), display_name: z.string().nullable().optional(),
+});
 export type SpotifyProfile = z.infer<typeof SpotifyProfile>;
 
 /** Where access tokens come from: the relay broker on the gadget, the store on the relay. */

@@ -15,6 +15,7 @@ let store: ReturnType<typeof openSqliteStore>;
 let spotify: FakeSpotify;
 let clock: number;
 const tokens = new Map<string, string>();
+const refreshed: { id: string; refused: string }[] = [];
 
 /** Signs a fake user in through the fake's authorize + token endpoints. */
 async function signIn(userId: string): Promise<void> {
@@ -24,7 +25,16 @@ async function signIn(userId: string): Promise<void> {
 function collector(members: string[], intervalMs = 30 * 60_000) {
   return new ListeningCollector({
     history: store.history,
-    access: { signedInMembers: async () => members, accessToken: async (id) => tokens.get(id) ?? 'unknown-token' },
+    access: {
+      signedInMembers: async () => members,
+      accessToken: async (id) => tokens.get(id) ?? 'unknown-token',
+      refreshedToken: async (id, refused) => {
+        refreshed.push({ id, refused });
+        if (!spotify.refreshTokensOf(id).length) throw new Error(`${id} is not signed in`);
+        await signIn(id);
+        return tokens.get(id)!;
+      },
+    },
     http: new SpotifyHttp({ maxRateLimitRetries: 0, maxAttempts: 1, now: () => clock, sleep: async () => {} }),
     apiUrl: spotify.apiUrl,
     log: pino({ level: 'silent' }),
@@ -128,6 +138,16 @@ describe('recently-played collection', () => {
     expect(members.map((m) => again.dueAt(m))).toEqual(members.map((m) => c.dueAt(m)));
   });
 
+  it('refreshes the token once when Spotify answers 401, and collects with the new one', async () => {
+    spotify.setRecentlyPlayed('ana', plays(0, 4));
+    const stale = tokens.get('ana')!;
+    spotify.expireAccessTokens('ana');
+    refreshed.length = 0;
+    expect(await collector(['ana']).collect('ana')).toMatchObject({ added: 4 });
+    expect(refreshed).toEqual([{ id: 'ana', refused: stale }]);
+    expect(spotify.log.filter((e) => e.endpoint === 'recently-played').map((e) => e.status)).toEqual([401, 200]);
+  });
+
   it('survives an answer of the wrong shape and a revoked token', async () => {
     spotify.script('recently-played', { status: 200, body: { items: 'nope' } }, { userId: 'ana' });
     const c = collector(['ana', 'bo'], 60_000);
@@ -137,6 +157,6 @@ describe('recently-played collection', () => {
     await c.runDue();
     expect(await store.history.countPlays('bo')).toBe(2);
     expect(await store.history.getCursor('ana')).toBeNull();
-    await expect(collector(['ana']).collect('ghost')).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect(collector(['ana']).collect('ghost')).rejects.toThrow('ghost is not signed in');
   });
 });

@@ -19,7 +19,7 @@ afterEach(async () => {
 
 describe('the history feature in the relay', () => {
   it('serves the admin history API and keeps the member API for the crew pages', async () => {
-    const history = historyFeatureFactory({ signedInMembers: async () => [], accessToken: async () => 'unused' });
+    const history = historyFeatureFactory({ signedInMembers: async () => [], accessToken: async () => 'unused', refreshedToken: async () => 'unused' });
     relay = await startInProcessRelay({ env: { ADMIN_TOKEN }, features: [history.factory] });
     await relay.store.crews.saveDevice({ deviceId: 'ana', displayName: 'Ana' });
     await relay.store.history.addPlays([playInput({ memberId: 'ana', source: 'import_extended', endMs: Date.UTC(2023, 0, 1), track: 'T', artist: 'A', msPlayed: 90_000 })]);
@@ -37,7 +37,8 @@ describe('the history feature in the relay', () => {
     try {
       spotify.registerApp('leeloo-relay-app');
       spotify.addUser({ id: 'anna' });
-      const ended = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+      const start = Date.now();
+      const ended = (minutesAgo: number) => new Date(start - minutesAgo * 60_000).toISOString();
       spotify.setRecentlyPlayed('anna', [
         { track: fakeTrack('PLAY1', { name: 'Joga', artists: ['Björk'] }), played_at: ended(30) },
         { track: fakeTrack('PLAY2', { name: 'Roads', artists: ['Portishead'] }), played_at: ended(20) },
@@ -65,6 +66,25 @@ describe('the history feature in the relay', () => {
         const store = relay.store;
         await waitUntil(async () => (await store.history.countPlays(deviceId)) === 2, 'the collected plays');
         expect(spotify.calls('recently-played', 'anna')).toBeGreaterThan(0);
+
+        // Spotify stops accepting the cached token: the collector refreshes on the 401 and goes on.
+        spotify.expireAccessTokens('anna');
+        const refreshes = spotify.calls('token');
+        spotify.setRecentlyPlayed('anna', [
+          { track: fakeTrack('PLAY1', { name: 'Joga', artists: ['Björk'] }), played_at: ended(30) },
+          { track: fakeTrack('PLAY2', { name: 'Roads', artists: ['Portishead'] }), played_at: ended(20) },
+          { track: fakeTrack('PLAY3', { name: 'Teardrop', artists: ['Massive Attack'] }), played_at: ended(10) },
+        ]);
+        await waitUntil(async () => (await store.history.countPlays(deviceId)) === 3, 'the play collected after a refresh');
+        expect(spotify.calls('token')).toBe(refreshes + 1);
+        expect(spotify.log.some((e) => e.endpoint === 'recently-played' && e.status === 401)).toBe(true);
+
+        // Revoked at Spotify: the refresh gets invalid_grant, the grant dies at once and the
+        // member drops out of the collection (no hour of failing calls).
+        spotify.revokeGrants('anna');
+        await gadget.next(isType('spotify_signin_required', { reason: 'revoked' }));
+        expect((await store.tokens.getGrant(deviceId))?.status).toBe('dead');
+        expect(await store.tokens.listLiveGrants()).toEqual([]);
       } finally {
         await gadget.close();
       }

@@ -176,6 +176,47 @@ describe('one play seen by several sources', () => {
   });
 });
 
+describe('the report counts plays, not file records', () => {
+  it('counts a skipped play held by both the old and the new file naming once', async () => {
+    const short = extendedRecord({ ts: '2023-05-04T18:30:00Z', ms_played: 4_000 });
+    const podcast = extendedRecord({ ts: '2023-05-04T19:00:00Z', master_metadata_track_name: null, master_metadata_album_artist_name: null });
+    const private_ = extendedRecord({ ts: '2023-05-04T20:00:00Z', incognito_mode: true });
+    const play = extendedRecord();
+    const file = await writeZip(dir, 'both-namings.zip', [
+      { name: 'MyData/endsong_0.json', content: json([play, short, podcast, private_]) },
+      { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023.json', content: json([play, short, podcast, private_]) },
+    ]);
+    const result = await importExport(store.history, file, { memberId: MEMBER });
+    expect(result.counts).toEqual({ imported: 1, duplicate: 1, too_short: 1, incognito: 1, no_track: 1, invalid: 0 });
+  });
+
+  it('still counts two short plays of one file naming as two', async () => {
+    const file = await writeZip(dir, 'two-short.zip', [{ name: 'Streaming_History_Audio_2023.json', content: json([
+      extendedRecord({ ts: '2023-05-04T18:30:00Z', ms_played: 4_000 }), extendedRecord({ ts: '2023-05-04T18:31:00Z', ms_played: 4_000 }),
+    ]) }]);
+    expect((await importExport(store.history, file, { memberId: MEMBER })).counts).toMatchObject({ too_short: 2 });
+  });
+
+  it('reports account-data rows matched against the extended history as duplicates, not too short', async () => {
+    const file = await writeZip(dir, 'full-export.zip', [
+      // Account data listed first in the ZIP: the extended history is read first all the same.
+      { name: 'Spotify Account Data/StreamingHistory_music_0.json', content: json([
+        accountRecord(),
+        accountRecord({ endTime: '2023-05-04 18:30', trackName: 'Da Funk', msPlayed: 4_000 }),
+        accountRecord({ endTime: '2023-06-01 08:00', trackName: 'Digital Love', msPlayed: 2_000 }),
+      ]) },
+      { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023.json', content: json([
+        extendedRecord(),
+        extendedRecord({ ts: '2023-05-04T18:31:02Z', master_metadata_track_name: 'Da Funk', ms_played: 4_000 }),
+      ]) },
+    ]);
+    const result = await importExport(store.history, file, { memberId: MEMBER });
+    // Da Funk: one short play (the extended record), its account row a duplicate; Digital Love: only in account data, too short.
+    expect(result.counts).toEqual({ imported: 1, duplicate: 2, too_short: 2, incognito: 0, no_track: 0, invalid: 0 });
+    expect(await store.history.countPlays(MEMBER)).toBe(1);
+  });
+});
+
 describe('bad ZIPs import nothing', () => {
   it('refuses a file that is not a ZIP', async () => {
     const file = path.join(dir, 'notes.zip');

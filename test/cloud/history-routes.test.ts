@@ -7,6 +7,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
+import { playInput } from '../../cloud/history/plays.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from '../../cloud/history/routes.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
@@ -19,8 +20,12 @@ let jobs: ImportJobs;
 let server: Server;
 let base: string;
 
+/** What the import jobs logged, as parsed pino lines. */
+let logged: Record<string, unknown>[] = [];
+
 async function startApp(adminToken: string | undefined, maxUploadBytes = 5 * 1024 ** 2) {
-  const log = pino({ level: 'silent' });
+  logged = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
   jobs = new ImportJobs({ store: store.history, log, maxUploadBytes, minPlayMs: 30_000, uploadDir: path.join(dir, 'uploads') });
   await jobs.start();
   const deps = { store, queries: new HistoryQueries(store), jobs, log };
@@ -187,6 +192,31 @@ describe('queries over HTTP', () => {
   });
 });
 
+describe('import records and logs', () => {
+  it('keeps the uploaded file name, and logs refused imports with reason, size and member like done ones', async () => {
+    await startApp(undefined, 4096);
+    const good = await writeZip(dir, 'good.zip', [{ name: 'Streaming_History_Audio_2023.json', content: JSON.stringify([extendedRecord()]) }]);
+    const done = await (await upload('ana', good, '?name=my_spotify_data.zip')).json();
+    await followEvents(done.events_url.replace(base, ''), 'ana');
+    expect((await store.history.listImports('ana')).map((i) => i.fileName)).toEqual(['my_spotify_data.zip']);
+    expect(logged.find((l) => l.msg === 'history import done')).toMatchObject({ member: 'ana', fileName: 'my_spotify_data.zip', bytes: (await fs.stat(good)).size });
+
+    const notZip = path.join(dir, 'notes.zip');
+    await fs.writeFile(notZip, 'these are not the plays you are looking for');
+    const refused = await (await upload('bo', notZip, '?name=notes.zip')).json();
+    await followEvents(refused.events_url.replace(base, ''), 'bo');
+    expect(logged.find((l) => l.msg === 'history import refused' && l.member === 'bo'))
+      .toMatchObject({ reason: 'invalid_zip', fileName: 'notes.zip', bytes: 43 });
+
+    const big = path.join(dir, 'big.zip');
+    await fs.writeFile(big, Buffer.alloc(10_000, 1));
+    expect((await upload('cy', big, '?name=big.zip')).status).toBe(413);
+    const tooLarge = logged.find((l) => l.msg === 'history import refused' && l.member === 'cy');
+    expect(tooLarge).toMatchObject({ reason: 'too_large', fileName: 'big.zip' });
+    expect(tooLarge!.bytes as number).toBeGreaterThan(4096);
+  });
+});
+
 describe('admin API', () => {
   it('needs the bearer token', async () => {
     await startApp(ADMIN_TOKEN);
@@ -197,6 +227,24 @@ describe('admin API', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ kind: 'tracks', items: [] });
     expect((await fetch(`${base}/admin/history/members/nobody/history`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+  });
+
+  it("is member-scoped: a member's figures are that member's alone, not the crew's", async () => {
+    await startApp(ADMIN_TOKEN);
+    const play = (memberId: string, track: string, minute: number) =>
+      playInput({ memberId, source: 'import_extended', endMs: Date.UTC(2024, 0, 1, 10, minute), track, artist: 'A', msPlayed: 120_000 });
+    await store.history.addPlays([play('ana', 'Ana song', 1), play('ana', 'Ana song', 2), play('bo', 'Bo song', 3), play('bo', 'Bo song', 4), play('bo', 'Bo song', 5)]);
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const get = async (path: string) => (await fetch(`${base}/admin/history/members/ana/history${path}`, { headers: auth })).json();
+    expect((await get('/top')).items.map((i: { track: string }) => i.track)).toEqual(['Ana song']);
+    expect((await get('?from=0')).items).toHaveLength(2);
+    expect((await get('/top?kind=artists')).items).toMatchObject([{ artist: 'A', plays: 2 }]);
+    // The member API of the crew pages still shows the crew by default.
+    const crew = await (await fetch(`${base}/crew/api/history/top`, { headers: as('ana') })).json();
+    expect(crew.items.map((i: { track: string }) => i.track)).toEqual(['Bo song', 'Ana song']);
+    const other = await fetch(`${base}/admin/history/members/ana/history/top?member=bo`, { headers: auth });
+    expect(other.status).toBe(400);
+    expect((await other.json()).message).toContain('/admin/history/members/bo/');
   });
 
   it('is off without ADMIN_TOKEN', async () => {

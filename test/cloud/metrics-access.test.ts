@@ -98,7 +98,7 @@ describe('Spotify outcomes on /metrics', () => {
       status: 403,
       body: { error: { status: 403, message: 'Check settings on developer.spotify.com/dashboard, the user may not be registered.' } },
     });
-    await expect(web.currentlyPlaying()).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(web.currentlyPlaying()).rejects.toMatchObject({ code: 'not_allowlisted' });
     expect(outcomes).toEqual(['rate_limited', 'ok', 'quota_exceeded']);
     const text = await metrics.registry.metrics();
     expect(text).toContain('leeloo_spotify_calls_total{outcome="rate_limited"} 1');

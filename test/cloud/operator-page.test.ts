@@ -14,7 +14,7 @@ let backups: string;
 const open: TestClient[] = [];
 
 const grant = (deviceId: string, clientId: string, status: 'live' | 'dead' = 'live') => ({
-  deviceId, spotifyUserId: `user-${deviceId}`, displayName: null, clientId, refreshTokenEnc: 'enc', accessTokenEnc: null, accessExpiresAt: 0,
+  deviceId, spotifyUserId: `user-${deviceId}`, spotifyAccountId: `acct-${deviceId}`, displayName: null, clientId, refreshTokenEnc: 'enc', accessTokenEnc: null, accessExpiresAt: 0,
   scope: 'user-read-playback-state', status, deadReason: status === 'dead' ? ('revoked' as const) : null, notifyUntil: null, updatedAt: Date.now(),
 });
 

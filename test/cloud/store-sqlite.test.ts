@@ -89,6 +89,29 @@ describe('sqlite file and migrations', () => {
     expect(mode(path.join(dataDir, 'leeloo.db'))).toBe(0o600);
   });
 
+  it("migrates stored Spotify grants to the stable account id: old rows keep their data, with the account id still to read", async () => {
+    dir = await makeTempDir('leeloo-store-');
+    // A store as tokens migration 1 left it, with a grant made before Spotify's account_id.
+    const db = openSqlite(file());
+    db.exec(`CREATE TABLE spotify_grants (device_id TEXT PRIMARY KEY, spotify_user_id TEXT NOT NULL, display_name TEXT,
+      client_id TEXT NOT NULL, refresh_token_enc TEXT NOT NULL, access_token_enc TEXT, access_expires_at INTEGER NOT NULL,
+      scope TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('live', 'dead')), dead_reason TEXT, notify_until INTEGER,
+      updated_at INTEGER NOT NULL);
+      CREATE TABLE spotify_signin_sessions (code TEXT PRIMARY KEY, device_id TEXT NOT NULL, device_name TEXT NOT NULL, crew_id TEXT,
+      crew_code TEXT, crew_name TEXT, client_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+      state_hash TEXT UNIQUE, verifier_enc TEXT, status TEXT NOT NULL);
+      CREATE TABLE spotify_crew_apps (crew_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, client_secret_enc TEXT, updated_at INTEGER NOT NULL);
+      INSERT INTO schema_migrations VALUES ('tokens', 1, 0);
+      INSERT INTO spotify_grants VALUES ('dev-1', 'anna', 'Anna', 'app-1', 'v1.x.y.z.w', NULL, 0, 'scope', 'live', NULL, NULL, 1);`);
+    db.close();
+    const store = openSqliteStore(file());
+    expect(await store.tokens.getGrant('dev-1')).toMatchObject({ spotifyUserId: 'anna', spotifyAccountId: null, refreshTokenEnc: 'v1.x.y.z.w', status: 'live' });
+    await store.tokens.setAccountId('dev-1', 'acct-anna');
+    expect((await store.tokens.getGrant('dev-1'))?.spotifyAccountId).toBe('acct-anna');
+    expect(store.db.prepare("SELECT MAX(version) FROM schema_migrations WHERE area = 'tokens'").pluck().get()).toBe(3);
+    await store.close();
+  });
+
   it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {
     await expect(openStore({ dataDir: '/nonexistent', redisUrl: 'redis://127.0.0.1:6379' })).rejects.toThrow(/Redis store is not available/);
   });

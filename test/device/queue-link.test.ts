@@ -180,20 +180,58 @@ describe('the crew queue on the gadget', () => {
 
     controller.invalidate();
     await controller.settled();
-    const frame = presented!;
-    const { size, data } = QRCode.create(link.url, { errorCorrectionLevel: 'M' }).modules;
-    const scale = Math.floor((320 - STATUS_BAR_HEIGHT - 24) / (size + 4));
-    let wrong = 0;
-    for (let r = 0; r < size; r++) {
-      for (let c = 0; c < size; c++) {
-        const x = 14 + (c + 2) * scale + Math.floor(scale / 2);
-        const y = STATUS_BAR_HEIGHT + 12 + (r + 2) * scale + Math.floor(scale / 2);
-        if ((frame.data[(y * frame.width + x) * 4]! < 128) !== Boolean(data[r * size + c])) wrong++;
-      }
+    expect(wrongQrModules(presented!, link.url)).toBe(0);
+  });
+
+  it("offers the crew owner only a QR to the crew's Spotify app section", async () => {
+    const listed = (c: Controller) => c.screens.menu(c.state).map((e) => e.id);
+    expect(listed(controller)).not.toContain('crew_spotify_app');
+    // A gadget that made its own crew owns it.
+    const ownRoot = await mkdtemp(path.join(os.tmpdir(), 'leeloo-queue-owner-'));
+    let shown: Frame | null = null;
+    const { controller: own } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Studio', crewCode: null, root: ownRoot, onPresent: (f) => (shown = f) });
+    try {
+      await waitUntil(() => own.state.connection.status === 'online' && own.state.crew !== null, 'the new crew, online');
+      expect(own.state.crew!.ownerDeviceId).toBe(own.state.deviceId);
+      // Not signed in to Spotify, it shows its sign-in QR first; the owner then opens the menu.
+      await waitUntil(() => own.spotify.signIn.session !== null, 'the sign-in QR');
+      expect(listed(own)).toContain('crew_spotify_app');
+      const entry = own.screens.menu(own.state).find((e) => e.id === 'crew_spotify_app')!;
+      expect(entry.label(own.state)).toBe('Spotify app for this crew');
+      entry.run!(hostOf(own));
+      expect(own.currentScreen).toBe('crew_link');
+      await waitUntil(() => own.queue.crewLink.link !== null, 'the crew link');
+      const url = own.queue.crewLink.qrUrl()!;
+      expect(url).toMatch(new RegExp(`^${PUBLIC_URL}/c/v1\\.[^#]+#spotify-app$`));
+      own.invalidate();
+      await own.settled();
+      expect(own.currentScreen).toBe('crew_link');
+      expect(wrongQrModules(shown!, url)).toBe(0);
+      // The page it opens has the owner's section.
+      const opened = await fetch(url.replace(PUBLIC_URL, relay.httpUrl).replace(/#.*$/, ''), { redirect: 'manual' });
+      const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+      expect(await (await fetch(`${relay.httpUrl}/crew`, { headers: { cookie } })).text()).toContain('id="spotify-app"');
+    } finally {
+      await own.stop();
+      await rm(ownRoot, { recursive: true, force: true });
     }
-    expect(wrong).toBe(0);
   });
 });
+
+/** How many modules of the QR code of `text` the frame's QR area shows wrong. */
+function wrongQrModules(frame: Frame, text: string): number {
+  const { size, data } = QRCode.create(text, { errorCorrectionLevel: 'M' }).modules;
+  const scale = Math.floor((320 - STATUS_BAR_HEIGHT - 24) / (size + 4));
+  let wrong = 0;
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      const x = 14 + (c + 2) * scale + Math.floor(scale / 2);
+      const y = STATUS_BAR_HEIGHT + 12 + (r + 2) * scale + Math.floor(scale / 2);
+      if ((frame.data[(y * frame.width + x) * 4]! < 128) !== Boolean(data[r * size + c])) wrong++;
+    }
+  }
+  return wrong;
+}
 
 function hostOf(controller: Controller) {
   return {

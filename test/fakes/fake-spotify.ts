@@ -20,7 +20,10 @@
  *                         refresh_token: invalid_grant when revoked/unknown; returns a new
  *                         refresh token (old one dies) when `setRotateRefreshTokens(true)`.
  * Web API (at apiUrl = origin + /v1), Bearer token required (401 when unknown/expired):
- *   GET  /v1/me                          {id, display_name, product}
+ *   GET  /v1/me                          {id, account_id, display_name, product}
+ *   Every Web API call with a token of an app that has an allowlist (setAllowlist) answers
+ *   403 "User not registered in the Developer Dashboard" for a user not on it, as
+ *   development-mode apps do.
  *   GET  /v1/me/player/currently-playing 200 with ETag (304 on If-None-Match), 204 when idle
  *   GET  /v1/me/player                   playback state with device, 204 without active device
  *   GET  /v1/me/player/queue             {currently_playing, queue}
@@ -47,6 +50,8 @@
  *   script(endpoint, {status, body?, headers?, delayMs?}, {times?, userId?})  — answers the next
  *       `times` (default 1) matching calls with this response instead of the normal one
  *   rateLimit(endpoint, retryAfterSeconds, {times?, userId?})   — 429 with Retry-After
+ *   quotaExceeded(endpoint, {times?, userId?, retryAfterSeconds?}) — 429 {error:{reason:'QUOTA_EXCEEDED'}}
+ *   setAllowlist(clientId, userIds | null)  — development-mode allowlist (null: none, all users pass)
  *   serverError(endpoint, times = 1, status = 503)               invalidGrantNext()
  *   delay(endpoint, ms, {times?})         — the answer waits (for timeout tests)
  *   calls(endpoint, userId?) → count      log → every request {endpoint, userId, status}
@@ -95,6 +100,8 @@ interface Script {
 
 interface FakeUser {
   id: string;
+  /** Spotify's stable account id (`account_id` on /me since May 2026). */
+  accountId: string;
   displayName: string;
   premium: boolean;
   activeDevice: boolean;
@@ -134,6 +141,7 @@ export class FakeSpotify {
   private readonly scripts: Script[] = [];
   private readonly images = new Map<string, Buffer>();
   private readonly catalog = new Map<string, FakeTrack>();
+  private readonly allowlists = new Map<string, Set<string>>();
   private approver: string | null = null;
   private denyOnce = false;
   private ttlSeconds = 3600;
@@ -161,15 +169,29 @@ export class FakeSpotify {
     this.apps.set(clientId, secret ?? null);
   }
 
-  addUser(user: { id: string; displayName?: string; premium?: boolean; activeDevice?: boolean }): void {
+  addUser(user: { id: string; accountId?: string; displayName?: string; premium?: boolean; activeDevice?: boolean }): void {
     this.users.set(user.id, {
-      id: user.id, displayName: user.displayName ?? user.id, premium: user.premium ?? true,
+      id: user.id, accountId: user.accountId ?? `acct-${createHash('sha256').update(user.id).digest('hex').slice(0, 20)}`,
+      displayName: user.displayName ?? user.id, premium: user.premium ?? true,
       activeDevice: user.activeDevice ?? true, playing: null, recent: [], queue: [], played: [], playRequests: [],
     });
     this.approver ??= user.id;
   }
 
   approveAs(userId: string): void { this.approver = userId; }
+
+  setAllowlist(clientId: string, userIds: readonly string[] | null): void {
+    if (userIds) this.allowlists.set(clientId, new Set(userIds));
+    else this.allowlists.delete(clientId);
+  }
+
+  quotaExceeded(endpoint: FakeEndpoint, options: { times?: number; userId?: string; retryAfterSeconds?: number } = {}): void {
+    this.script(endpoint, {
+      status: 429,
+      headers: options.retryAfterSeconds === undefined ? {} : { 'retry-after': String(options.retryAfterSeconds) },
+      body: { error: { status: 429, message: 'Quota exceeded for this application', reason: 'QUOTA_EXCEEDED' } },
+    }, options);
+  }
   denyNext(): void { this.denyOnce = true; }
   setAccessTokenTtl(seconds: number): void { this.ttlSeconds = seconds; }
   setRotateRefreshTokens(on: boolean): void { this.rotate = on; }
@@ -304,9 +326,20 @@ export class FakeSpotify {
   }
 
   private bearerUser(req: IncomingMessage): string | null {
+    return this.bearerGrant(req)?.userId ?? null;
+  }
+
+  private bearerGrant(req: IncomingMessage): AccessGrant | null {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const grant = token ? this.accessTokens.get(token) : undefined;
-    return grant && grant.expiresAt > Date.now() ? grant.userId : null;
+    return grant && grant.expiresAt > Date.now() ? grant : null;
+  }
+
+  /** A development-mode app answers 403 for every user missing from its allowlist. */
+  private outsideAllowlist(req: IncomingMessage): boolean {
+    const grant = this.bearerGrant(req);
+    const allowed = grant ? this.allowlists.get(grant.clientId) : undefined;
+    return Boolean(grant && allowed && !allowed.has(grant.userId));
   }
 
   private async answer(
@@ -316,9 +349,10 @@ export class FakeSpotify {
     if (route === 'token') return this.token(req, res, new URLSearchParams(body));
     if (route === 'image') return this.image(res, url.pathname);
     if (!userId) return this.json(res, 401, { error: { status: 401, message: 'Invalid access token' } });
+    if (this.outsideAllowlist(req)) return this.json(res, 403, { error: { status: 403, message: 'User not registered in the Developer Dashboard' } });
     const user = this.user(userId);
     switch (route) {
-      case 'me': return this.json(res, 200, { id: user.id, display_name: user.displayName, product: user.premium ? 'premium' : 'free', type: 'user', uri: `spotify:user:${user.id}` });
+      case 'me': return this.json(res, 200, { id: user.id, account_id: user.accountId, display_name: user.displayName, product: user.premium ? 'premium' : 'free', type: 'user', uri: `spotify:user:${user.id}` });
       case 'currently-playing': return this.currentlyPlaying(req, res, user);
       case 'player': return this.player(res, user);
       case 'queue-get': return this.json(res, 200, { currently_playing: user.playing ? this.trackJson(user.playing.track) : null, queue: [] });

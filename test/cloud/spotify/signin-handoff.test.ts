@@ -243,7 +243,7 @@ describe('Spotify sign-in hand-off', () => {
     const second = await client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
     const replaced = await fetch(local(String(first.url)));
     expect(replaced.status).toBe(410);
-    expect(await replaced.text()).toContain('has expired');
+    expect(await replaced.text()).toContain('was replaced');
     clock += 10 * 60_000 + 1;
     const expired = await fetch(local(String(second.url)));
     expect(expired.status).toBe(410);

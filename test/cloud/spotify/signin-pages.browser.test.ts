@@ -4,11 +4,12 @@ import { failurePage } from '../../../cloud/spotify/signin-pages.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { launchChromium } from '../../helpers/chromium.js';
+import { freeLoopbackPort } from '../../helpers/free-port.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
 
-// The phone reaches the relay as http://leeloo.example (mapped to the test port in Chromium).
-const PUBLIC_URL = 'http://leeloo.example';
+// The phone reaches the relay at its loopback address, as Spotify allows for http redirect URIs.
+let PUBLIC_URL: string;
 
 let spotify: FakeSpotify;
 let relay: InProcessRelay;
@@ -21,14 +22,16 @@ beforeAll(async () => {
   spotify.registerApp('leeloo-relay-app');
   spotify.addUser({ id: 'anna', displayName: 'Anna K' });
   const spot = spotifyFeatureFactory({ now: () => clock, http: { backoffBaseMs: 1 } });
+  const port = await freeLoopbackPort();
+  PUBLIC_URL = `http://127.0.0.1:${port}`;
   relay = await startInProcessRelay({
     env: {
-      PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+      PORT: String(port), PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
       SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory],
   });
-  browser = await launchChromium([`--host-resolver-rules=MAP leeloo.example 127.0.0.1:${relay.port}`]);
+  browser = await launchChromium();
   gadget = await relay.connect();
   await gadget.request({ type: 'hello', protocol_version: 3, device_name: 'Kitchen Pi' }, isType('welcome'));
   await gadget.request({ type: 'create_crew', display_name: 'Kitchen Pi', crew_name: 'Night owls' }, isType('crew_created'));

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../cloud/config.js';
 import { CipherError, TokenCipher } from '../../../cloud/spotify/token-cipher.js';
@@ -50,6 +52,37 @@ describe('Spotify configuration', () => {
     expect(() => loadConfig({ ...base, LEELOO_ENCRYPTION_KEY: 'c2hvcnQ=' })).toThrow(/32 bytes/);
     expect(() => loadConfig({ SPOTIFY_CLIENT_ID: 'leeloo-app-1', LEELOO_ENCRYPTION_KEY: newKey.toString('base64') })).toThrow(/PUBLIC_URL must be set/);
     expect(() => loadConfig({ ...base, LEELOO_ENCRYPTION_KEY: newKey.toString('base64'), SPOTIFY_API_URL: 'ftp://x' })).toThrow(/SPOTIFY_API_URL/);
+  });
+
+  it('accepts PUBLIC_URL on https or a loopback IP literal, and refuses localhost and plain http with a sentence', () => {
+    const key = { LEELOO_ENCRYPTION_KEY: newKey.toString('base64') };
+    for (const ok of ['https://relay.example', 'http://127.0.0.1:8080', 'http://127.3.4.5', 'http://[::1]:8080', 'https://leeloo.example/base']) {
+      expect(loadConfig({ ...base, ...key, PUBLIC_URL: ok }).publicUrl, ok).toBe(ok);
+    }
+    for (const [bad, why] of [
+      ['http://localhost:8080', /must not name "localhost".*127\.0\.0\.1/],
+      ['https://localhost', /must not name "localhost"/],
+      ['http://app.localhost', /must not name "localhost"/],
+      ['http://relay.example', /must be an https:\/\/ URL/],
+      ['http://192.168.1.20:8080', /must be an https:\/\/ URL/],
+      ['ftp://relay.example', /must be an http\(s\) URL/],
+    ] as const) {
+      expect(() => loadConfig({ ...base, ...key, PUBLIC_URL: bad }), bad).toThrow(why);
+    }
+    // Without Spotify too: PUBLIC_URL is where Spotify would return, whoever sets it.
+    expect(() => loadConfig({ PUBLIC_URL: 'http://localhost' })).toThrow(/PUBLIC_URL must not name "localhost"/);
+  });
+
+  it('stops the relay process with exit code 78 and the sentence for a PUBLIC_URL Spotify refuses', async () => {
+    const root = path.resolve(import.meta.dirname, '../../..');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cloud/main.ts')], {
+      cwd: root, env: { ...process.env, LEELOO_ENV_FILE: '', PORT: '0', PUBLIC_URL: 'http://localhost:8080' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(78);
+    expect(stderr).toContain('PUBLIC_URL must not name "localhost"');
   });
 
   it('reads the Spotify settings with their defaults', () => {
