@@ -90,6 +90,7 @@ export function createRelay(options: RelayOptions): Relay {
     config,
     metrics,
     log,
+    handledBefore: (deviceId, clientMsgId) => store.crews.handledClientMessage(deviceId, clientMsgId),
     beforeDispatch: (session, message) => {
       if (message.type !== 'resume') delivery.endResumeWindow(session);
     },

@@ -128,6 +128,8 @@ export interface CrewStore {
 
   /** Appends events in one transaction: per-crew seq, deduplicated by (device, client_msg_id). */
   appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /** The event a device's client_msg_id was stored as (appendEvents), null when it was not. */
+  handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null>;
   /** Events with afterSeq < seq <= toSeq (toSeq defaults to the newest), in seq order. */
   readEvents(crewId: string, afterSeq: number, options?: { toSeq?: number; limit?: number }): Promise<StoredEvent[]>;
   /** Events stored with fromMs <= at < toMs, in seq order. */
