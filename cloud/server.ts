@@ -12,6 +12,7 @@ import { Crews, requireCrew, type CoreDeps } from './crews.js';
 import { Delivery } from './delivery.js';
 import type { Feature, FeatureFactory, RelayContext } from './feature.js';
 import { Identity } from './identity.js';
+import { requestIds, sendError } from './http-errors.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
@@ -249,6 +250,7 @@ function buildApp(
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
+  app.use(requestIds);
   app.use(statusRoutes(status));
   // Before the features: its bearer gate covers every /admin/… path, theirs included.
   app.use(admin);
@@ -256,16 +258,7 @@ function buildApp(
   app.use((req, res) => {
     res.status(404).json({ code: 'not_found', error: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
   });
-  app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = typeof error === 'object' && error && 'status' in error ? Number((error as { status: unknown }).status) : 500;
-    if (status >= 400 && status < 500) {
-      const code = (error as { type?: string }).type === 'entity.parse.failed' ? 'invalid_json' : status === 413 ? 'too_large' : 'invalid_message';
-      res.status(status).json({ code, error: code, message: error instanceof Error ? error.message : 'The request is invalid.' });
-      return;
-    }
-    log.error({ err: error, method: req.method, path: req.path }, 'HTTP request failed');
-    res.status(500).json({ code: 'internal_error', error: 'internal_error', message: 'The relay failed to handle this request; it has been logged.' });
-  });
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => sendError(res, error, log));
   return app;
 }
 
