@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/index.js';
 import type { Logger } from './log.js';
+import { storeUnavailable } from './store/store.js';
 
 /** The HTTP status of each error code the JSON APIs answer with (anything else is 500). */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -43,8 +44,9 @@ export function clientErrorOf(error: unknown): ProtocolError | null {
  * logged with the request id and answered 500 `internal_error` without its details.
  */
 export function sendError(res: Response, error: unknown, log: Logger | undefined): void {
-  const known = clientErrorOf(error);
-  if (!known) log?.error({ err: error, requestId: res.locals?.requestId, path: res.req?.originalUrl }, 'HTTP request failed');
+  const unavailable = storeUnavailable(error);
+  const known = unavailable ?? clientErrorOf(error);
+  if (!(error instanceof ProtocolError) && (!known || unavailable)) log?.error({ err: error, requestId: res.locals?.requestId, path: res.req?.originalUrl }, 'HTTP request failed');
   const code = known?.code ?? 'internal_error';
   if (res.headersSent) {
     res.destroy();

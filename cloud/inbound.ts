@@ -12,6 +12,7 @@ import type { Acknowledgement } from './feature.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Session } from './sessions.js';
+import { storeUnavailable } from './store/store.js';
 
 export type CoreHandler<T extends InboundType> = (session: Session, message: InboundOf<T>) => Promise<Acknowledgement | void>;
 export type CoreHandlers = { [T in InboundType]?: CoreHandler<T> };
@@ -126,8 +127,10 @@ export class InboundRouter {
         session.fail(error.code, error.message, clientMsgId, { ref_type: message.type });
         return;
       }
+      const unavailable = storeUnavailable(error);
       this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');
-      session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
+      if (unavailable) session.fail('unavailable', unavailable.message, clientMsgId, { ref_type: message.type });
+      else session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
     }
   }
 }

@@ -44,6 +44,8 @@ export const CLOSE_GOING_AWAY = 1001;
 const CLOSE_WAIT_MS = 3000;
 const WS_PATHS = new Set(['/', '/ws']);
 const RETENTION_SWEEP_MS = 3_600_000;
+const FEATURE_RETRY_FIRST_MS = 1000;
+const FEATURE_RETRY_MAX_MS = 60_000;
 
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
@@ -146,6 +148,7 @@ export function createRelay(options: RelayOptions): Relay {
 
   let heartbeat: NodeJS.Timeout | undefined;
   let retention: NodeJS.Timeout | undefined;
+  const featureRetries = new Set<NodeJS.Timeout>();
 
   // One interval for every socket: a socket that missed the previous ping is terminated.
   function beat(): void {
@@ -165,14 +168,26 @@ export function createRelay(options: RelayOptions): Relay {
     if (removed > 0) log.info({ removed }, 'pruned crew events past retention');
   }
 
-  async function start(): Promise<{ port: number }> {
-    for (const feature of features) {
-      try {
-        await feature.start();
-      } catch (error) {
-        log.error({ err: error, feature: feature.name }, 'feature failed to start; the relay runs without it');
-      }
+  /** A feature that fails to start (a full disk, say) is tried again with growing back-off until stop(). */
+  async function startFeature(feature: Feature, attempt: number): Promise<void> {
+    try {
+      await feature.start();
+      if (attempt > 0) log.info({ feature: feature.name, attempt }, 'feature started after retrying');
+    } catch (error) {
+      if (stopping) return;
+      const retryInMs = Math.min(FEATURE_RETRY_MAX_MS, FEATURE_RETRY_FIRST_MS * 2 ** attempt);
+      log.error({ err: error, feature: feature.name, retryInMs }, 'feature failed to start; the relay runs without it and tries again');
+      const timer = setTimeout(() => {
+        featureRetries.delete(timer);
+        void startFeature(feature, attempt + 1);
+      }, retryInMs);
+      timer.unref();
+      featureRetries.add(timer);
     }
+  }
+
+  async function start(): Promise<{ port: number }> {
+    for (const feature of features) await startFeature(feature, 0);
     await pruneHistory();
     if (config.eventRetentionDays > 0) {
       retention = setInterval(() => void pruneHistory().catch((e: unknown) => log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
@@ -196,6 +211,7 @@ export function createRelay(options: RelayOptions): Relay {
     stopping = true;
     clearInterval(heartbeat);
     clearInterval(retention);
+    for (const timer of featureRetries) clearTimeout(timer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeSockets(registry, wss);
     server.closeAllConnections();

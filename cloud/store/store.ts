@@ -162,6 +162,17 @@ export interface Store {
 
 export const SQLITE_FILE_NAME = 'leeloo.db';
 
+/**
+ * A store that cannot write (a full disk, a read-only or failing file system) refuses with
+ * `unavailable`, the code a client retries on, not `internal_error`. Null for other errors.
+ */
+export function storeUnavailable(error: unknown): ProtocolError | null {
+  if (error instanceof ProtocolError) return error.code === 'unavailable' ? error : null;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
+  return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');
+}
+
 /** Opens the store the configuration names. */
 export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'>): Promise<Store> {
   if (config.redisUrl) {
