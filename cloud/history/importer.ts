@@ -26,6 +26,8 @@ export interface ImportOptions {
   readonly minPlayMs?: number;
   readonly limits?: ZipLimits;
   readonly batchSize?: number;
+  /** The most records (plays, skipped ones included) one import may hold; more is refused with too_large. */
+  readonly maxRecords?: number;
   readonly now?: () => number;
   readonly onProgress?: (progress: ImportProgress) => void;
 }
@@ -96,6 +98,7 @@ class ImportRun {
     try {
       for await (const item of items) {
         records += 1;
+        this.refuseBeyondLimit();
         const outcome = readRecord(entry.format, (item as { value: unknown }).value, this.recordOptions);
         if ('skip' in outcome) {
           this.counts[outcome.skip] += 1;
@@ -113,6 +116,18 @@ class ImportRun {
       throw new ProtocolError('invalid_export', `${entry.name} holds ${records} records, none in the ${entry.format === 'extended' ? 'extended streaming history' : 'account data'} format.`);
     }
     return { name: entry.name, format: entry.format, records };
+  }
+
+  private recordsSeen = 0;
+
+  private refuseBeyondLimit(): void {
+    this.recordsSeen += 1;
+    const max = this.options.maxRecords;
+    if (max === undefined || this.recordsSeen <= max) return;
+    throw new ProtocolError(
+      'too_large',
+      `This export holds more than ${max.toLocaleString('en')} plays, more than one import may bring in on this relay; nothing was imported. Split it (one year's files per ZIP) or ask the operator to raise HISTORY_MAX_IMPORT_RECORDS.`,
+    );
   }
 
   async flush(): Promise<void> {
