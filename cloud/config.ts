@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   /** History import: plays heard for less than this are skipped; the largest upload accepted. */
   HISTORY_MIN_PLAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
+  /** One import's records at most: a bigger export is refused with a sentence, nothing imported. */
+  HISTORY_MAX_IMPORT_RECORDS: positiveInt(50_000_000).default(1_000_000),
   /** How often the listening history of each member signed in with Spotify is collected. */
   HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
   /** Shared with the Telegram bot (its X-Api-Secret header); unset leaves /api/telegram/* open, as the fleet's relay did. */
@@ -84,7 +86,7 @@ export interface RelayConfig {
   /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */
   readonly metrics?: { readonly token?: string; readonly allow: readonly string[] };
   /** History import and collection (cloud/history); defaults apply when absent. */
-  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly collectIntervalMs: number };
+  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly maxImportRecords: number; readonly collectIntervalMs: number };
   /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
   readonly telegramApiSecret?: string;
 }
@@ -126,6 +128,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: e.ADMIN_TOKEN,
     telegramApiSecret: e.TELEGRAM_API_SECRET,
     metrics: { token: e.METRICS_TOKEN, allow: e.METRICS_ALLOW },
-    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
+    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
   };
 }

@@ -1,5 +1,6 @@
 import type { CrewMessageBody, InboundOf } from '../protocol/index.js';
 import { requireCrew, type CoreDeps } from './crews.js';
+import type { Acknowledgement } from './feature.js';
 import type { Session } from './sessions.js';
 
 /**
@@ -13,11 +14,11 @@ export class CrewMessages {
     this.deps = deps;
   }
 
-  async message(session: Session, message: InboundOf<'message'>): Promise<void> {
-    await this.publish(session, { msg_type: message.msg_type, payload: message.payload } as CrewMessageBody, message.client_msg_id);
+  async message(session: Session, message: InboundOf<'message'>): Promise<Acknowledgement> {
+    return this.publish(session, { msg_type: message.msg_type, payload: message.payload } as CrewMessageBody, message.client_msg_id);
   }
 
-  async shareMusic(session: Session, message: InboundOf<'share_music'>): Promise<void> {
+  async shareMusic(session: Session, message: InboundOf<'share_music'>): Promise<Acknowledgement> {
     const payload = {
       artist: message.artist,
       track: message.track,
@@ -26,14 +27,14 @@ export class CrewMessages {
       album_art_url: '',
       note: '',
     };
-    await this.publish(session, { msg_type: 'song_push', payload }, message.client_msg_id);
+    return this.publish(session, { msg_type: 'song_push', payload }, message.client_msg_id);
   }
 
-  async reaction(session: Session, message: InboundOf<'reaction'>): Promise<void> {
-    await this.publish(session, { msg_type: 'reaction', payload: { reaction: message.reaction_type } }, message.client_msg_id);
+  async reaction(session: Session, message: InboundOf<'reaction'>): Promise<Acknowledgement> {
+    return this.publish(session, { msg_type: 'reaction', payload: { reaction: message.reaction_type } }, message.client_msg_id);
   }
 
-  private async publish(session: Session, body: CrewMessageBody, clientMsgId: string | undefined): Promise<void> {
+  private async publish(session: Session, body: CrewMessageBody, clientMsgId: string | undefined): Promise<Acknowledgement> {
     const crew = requireCrew(session);
     const { seq, duplicate } = await this.deps.delivery.publish(
       crew.crewId,
@@ -47,6 +48,6 @@ export class CrewMessages {
       },
       { deviceId: session.deviceId!, clientMsgId },
     );
-    session.ack(clientMsgId, seq, duplicate);
+    return { seq, duplicate };
   }
 }

@@ -3,7 +3,7 @@ import type { RelayConfig } from './config.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
 import { isLegacyId } from './device-credentials.js';
 import type { Delivery } from './delivery.js';
-import type { PublishFrom } from './feature.js';
+import type { Acknowledgement, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
 import type { Session, SessionRegistry } from './sessions.js';
 import type { CrewRecord, Store } from './store/store.js';
@@ -147,7 +147,7 @@ export class Crews {
     return seq;
   }
 
-  async leave(session: Session, message: InboundOf<'leave_crew'>): Promise<void> {
+  async leave(session: Session, message: InboundOf<'leave_crew'>): Promise<Acknowledgement> {
     const crew = requireCrew(session);
     const { newOwnerDeviceId } = await this.store.removeMember(crew.crewId, session.deviceId!);
     this.detach(session);
@@ -158,7 +158,7 @@ export class Crews {
       { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
     );
     this.promoteOwner(crew.crewId, newOwnerDeviceId);
-    session.ack(message.client_msg_id, seq, duplicate);
+    return { seq, duplicate };
   }
 
   private promoteOwner(crewId: string, deviceId: string | null): void {
@@ -168,7 +168,7 @@ export class Crews {
     }
   }
 
-  async rename(session: Session, message: InboundOf<'rename_crew'>): Promise<void> {
+  async rename(session: Session, message: InboundOf<'rename_crew'>): Promise<Acknowledgement> {
     const crew = requireOwner(session);
     await this.store.renameCrew(crew.crewId, message.crew_name);
     const { seq, duplicate } = await this.deps.delivery.publish(
@@ -176,16 +176,16 @@ export class Crews {
       { type: 'crew_renamed', crew_name: message.crew_name },
       { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
     );
-    session.ack(message.client_msg_id, seq, duplicate);
+    return { seq, duplicate };
   }
 
-  async removeMember(session: Session, message: InboundOf<'remove_member'>): Promise<void> {
+  async removeMember(session: Session, message: InboundOf<'remove_member'>): Promise<Acknowledgement> {
     const crew = requireOwner(session);
     if (message.device_id === session.deviceId) {
       throw new ProtocolError('conflict', 'The owner cannot remove themselves; use leave_crew instead.');
     }
     const { seq, duplicate } = await this.removeFromCrew(crew, message.device_id, { deviceId: session.deviceId!, clientMsgId: message.client_msg_id });
-    session.ack(message.client_msg_id, seq, duplicate);
+    return { seq, duplicate };
   }
 
   /**
@@ -212,13 +212,13 @@ export class Crews {
     return { seq, duplicate, newOwnerDeviceId };
   }
 
-  async rotateCode(session: Session, message: InboundOf<'rotate_code'>): Promise<void> {
+  async rotateCode(session: Session, message: InboundOf<'rotate_code'>): Promise<Acknowledgement> {
     const crew = requireOwner(session);
     const { newCode, seq, duplicate } = await this.rotate(crew, { deviceId: session.deviceId!, clientMsgId: message.client_msg_id });
     if (session.crew) session.crew = { ...session.crew, crewCode: newCode };
     // The owner learns the new code from the ack's event too: it is not fanned out to the sender.
     session.send({ type: 'crew_code_changed', old_crew_code: crew.crewCode, new_crew_code: newCode, seq, crew_code: newCode });
-    session.ack(message.client_msg_id, seq, duplicate);
+    return { seq, duplicate };
   }
 
   /**
@@ -267,15 +267,15 @@ export class Crews {
     throw new ProtocolError('conflict', 'The relay could not find a free crew code; try again.');
   }
 
-  async setDisplayName(session: Session, message: InboundOf<'set_display_name'>): Promise<void> {
+  async setDisplayName(session: Session, message: InboundOf<'set_display_name'>): Promise<Acknowledgement> {
     await this.store.saveDevice({ deviceId: session.deviceId!, displayName: message.display_name });
     session.displayName = message.display_name;
-    if (!session.crew) return session.ack(message.client_msg_id);
+    if (!session.crew) return {};
     const { seq, duplicate } = await this.deps.delivery.publish(
       session.crew.crewId,
       { type: 'member_renamed', device_id: session.deviceId!, display_name: message.display_name },
       { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
     );
-    session.ack(message.client_msg_id, seq, duplicate);
+    return { seq, duplicate };
   }
 }

@@ -37,8 +37,17 @@ export interface Feature {
 /** Builds a feature once the relay's context exists; cloud/main.ts lists these. */
 export type FeatureFactory = (context: RelayContext) => Feature;
 
+/**
+ * What a state-changing command produced: the router acks it (`{client_msg_id, seq, duplicate}`),
+ * features never do. A handler that refused the command (sent an `error`) returns nothing.
+ */
+export interface Acknowledgement {
+  readonly seq?: number;
+  readonly duplicate?: boolean;
+}
+
 /** Only called for sessions that said hello/register (the relay answers `not_registered` otherwise). */
-export type MessageHandler = (session: SessionView, message: InboundMessage) => Promise<void>;
+export type MessageHandler = (session: SessionView, message: InboundMessage) => Promise<Acknowledgement | void>;
 
 export interface SessionCrew {
   readonly crewId: string;

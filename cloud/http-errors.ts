@@ -1,26 +1,61 @@
-import type { Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/index.js';
 import type { Logger } from './log.js';
+import { storeUnavailable } from './store/store.js';
 
 /** The HTTP status of each error code the JSON APIs answer with (anything else is 500). */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_message: 400, invalid_json: 400, unauthorized: 401, not_owner: 403, not_found: 404, invalid_crew_code: 404, crew_not_found: 404,
-  not_in_crew: 409, conflict: 409, crew_code_taken: 409, too_large: 413, rate_limited: 429, unavailable: 503,
+  invalid_message: 400, invalid_json: 400, unauthorized: 401, link_invalid: 401, link_expired: 410, not_owner: 403, not_found: 404, invalid_crew_code: 404, crew_not_found: 404,
+  not_in_crew: 409, conflict: 409, crew_code_taken: 409, too_large: 413, rate_limited: 429, unavailable: 503, spotify_not_configured: 503,
   invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
 };
 
+/** Gives every request an id (the proxy's X-Request-Id when it sent a sane one), in the answer's header. */
+export function requestIds(req: Request, res: Response, next: NextFunction): void {
+  const given = req.get('x-request-id');
+  const id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+  res.locals.requestId = id;
+  res.setHeader('X-Request-Id', id);
+  next();
+}
+
 /**
- * Sends a ProtocolError as `{code, error, message}` with its status; anything else is logged
- * and answered 500 `internal_error` without its details.
+ * What the client got wrong, when an error is its fault: the body parser's refusals (bad
+ * JSON, too large, an encoding or charset it does not speak, a body that does not inflate),
+ * a malformed `%` escape in a path or cookie. Null for the relay's own failures.
  */
-export function sendError(res: Response, error: unknown, log: Logger): void {
-  const known = error instanceof ProtocolError ? error : null;
-  if (!known) log.error({ err: error, path: res.req?.originalUrl }, 'HTTP request failed');
+export function clientErrorOf(error: unknown): ProtocolError | null {
+  if (error instanceof ProtocolError) return error;
+  if (error instanceof URIError) return new ProtocolError('invalid_message', 'The request has a malformed %-escape in its address or cookie.');
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (type === 'entity.parse.failed') return new ProtocolError('invalid_json', 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new ProtocolError('too_large', 'The request body is too large.');
+  if (type === 'encoding.unsupported') return new ProtocolError('invalid_message', 'The request body\'s Content-Encoding is not supported; send it uncompressed, gzip or deflate.');
+  if (type === 'charset.unsupported') return new ProtocolError('invalid_message', 'The request body\'s charset is not supported; send UTF-8.');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ProtocolError('invalid_message', 'The request body could not be read (a compressed body that does not inflate, or one cut short).');
+  }
+  return null;
+}
+
+/**
+ * Sends a client's error as `{code, error, message}` with its status; anything else is
+ * logged with the request id and answered 500 `internal_error` without its details.
+ */
+export function sendError(res: Response, error: unknown, log: Logger | undefined): void {
+  const unavailable = storeUnavailable(error);
+  const known = unavailable ?? clientErrorOf(error);
+  if (!(error instanceof ProtocolError) && (!known || unavailable)) log?.error({ err: error, requestId: res.locals?.requestId, path: res.req?.originalUrl }, 'HTTP request failed');
   const code = known?.code ?? 'internal_error';
   if (res.headersSent) {
     res.destroy();
     return;
   }
   if (code === 'too_large') res.setHeader('connection', 'close');
-  res.status(HTTP_STATUS[code] ?? 500).json({ code, error: code, message: known?.message ?? ERROR_CODES.internal_error });
+  const retry = (error as { retryAfterMs?: number } | null)?.retryAfterMs;
+  if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
+  res.status(HTTP_STATUS[code] ?? 500).json({
+    code, error: code, message: known?.message ?? ERROR_CODES.internal_error, ...(retry !== undefined ? { retry_after_ms: retry } : {}),
+  });
 }

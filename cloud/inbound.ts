@@ -1,22 +1,34 @@
 import type { RawData } from 'ws';
 import {
   ProtocolError,
+  STATE_CHANGING,
   parseInbound,
   type InboundMessage,
   type InboundOf,
   type InboundType,
 } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import type { Acknowledgement } from './feature.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Session } from './sessions.js';
+import { storeUnavailable } from './store/store.js';
 
-export type CoreHandler<T extends InboundType> = (session: Session, message: InboundOf<T>) => Promise<void>;
+export type CoreHandler<T extends InboundType> = (session: Session, message: InboundOf<T>) => Promise<Acknowledgement | void>;
 export type CoreHandlers = { [T in InboundType]?: CoreHandler<T> };
-type AnyHandler = (session: Session, message: InboundMessage) => Promise<void>;
+type AnyHandler = (session: Session, message: InboundMessage) => Promise<Acknowledgement | void>;
 
 /** Types a session may send before it has identified itself. */
 const BEFORE_IDENTITY = new Set<InboundType>(['hello', 'register', 'create_crew', 'join_crew', 'ping']);
+
+/**
+ * Entering a crew is answered by its own frame (`registered`, `crew_created`, `crew_joined`),
+ * acked right after it and before the backlog; a retried entry is answered again, not skipped.
+ */
+const ENTRY = new Set<InboundType>(['register', 'create_crew', 'join_crew']);
+
+/** The seq a device's client_msg_id was stored under, when the relay already handled it (durable). */
+export type HandledBefore = (deviceId: string, clientMsgId: string) => Promise<{ seq: number } | null>;
 
 /** Policy-violation close after sustained flooding. */
 export const CLOSE_POLICY = 1008;
@@ -25,6 +37,9 @@ export const CLOSE_POLICY = 1008;
  * Every frame goes through here: rate limit, binary check, schema, identity, then the
  * handler, one frame at a time per socket. A bad frame gets an `error`; a failing
  * handler gets `internal_error` and a log line; neither touches any other socket.
+ * Every state-changing command is acked here, from what its handler returns; a retried
+ * client_msg_id the store already holds is answered `{seq, duplicate: true}` without
+ * reaching the handler again (exactly once, across restarts).
  */
 export class InboundRouter {
   private readonly handlers = new Map<InboundType, AnyHandler>();
@@ -33,11 +48,16 @@ export class InboundRouter {
   private readonly log: Logger;
 
   private readonly beforeDispatch: (session: Session, message: InboundMessage) => void;
+  private readonly handledBefore: HandledBefore;
 
-  constructor(deps: { config: RelayConfig; metrics: RelayMetrics; log: Logger; beforeDispatch?: (session: Session, message: InboundMessage) => void }) {
+  constructor(deps: {
+    config: RelayConfig; metrics: RelayMetrics; log: Logger; handledBefore: HandledBefore;
+    beforeDispatch?: (session: Session, message: InboundMessage) => void;
+  }) {
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.log = deps.log;
+    this.handledBefore = deps.handledBefore;
     this.beforeDispatch = deps.beforeDispatch ?? (() => undefined);
   }
 
@@ -94,14 +114,23 @@ export class InboundRouter {
       if (!session.identified && !BEFORE_IDENTITY.has(message.type)) {
         throw new ProtocolError('not_registered', `Say hello (or register) before sending "${message.type}".`);
       }
-      await handler(session, message);
+      const acked = clientMsgId !== undefined && STATE_CHANGING.has(message.type) && !ENTRY.has(message.type);
+      const before = acked && session.deviceId ? await this.handledBefore(session.deviceId, clientMsgId) : null;
+      if (before) {
+        session.ack(clientMsgId, before.seq, true);
+        return;
+      }
+      const result = await handler(session, message);
+      if (acked && result) session.ack(clientMsgId, result.seq, result.duplicate ?? false);
     } catch (error) {
       if (error instanceof ProtocolError) {
         session.fail(error.code, error.message, clientMsgId, { ref_type: message.type });
         return;
       }
+      const unavailable = storeUnavailable(error);
       this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');
-      session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
+      if (unavailable) session.fail('unavailable', unavailable.message, clientMsgId, { ref_type: message.type });
+      else session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
     }
   }
 }

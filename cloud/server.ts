@@ -12,6 +12,7 @@ import { Crews, requireCrew, type CoreDeps } from './crews.js';
 import { Delivery } from './delivery.js';
 import type { Feature, FeatureFactory, RelayContext } from './feature.js';
 import { Identity } from './identity.js';
+import { requestIds, sendError } from './http-errors.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
@@ -43,6 +44,8 @@ export const CLOSE_GOING_AWAY = 1001;
 const CLOSE_WAIT_MS = 3000;
 const WS_PATHS = new Set(['/', '/ws']);
 const RETENTION_SWEEP_MS = 3_600_000;
+const FEATURE_RETRY_FIRST_MS = 1000;
+const FEATURE_RETRY_MAX_MS = 60_000;
 
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
@@ -90,6 +93,7 @@ export function createRelay(options: RelayOptions): Relay {
     config,
     metrics,
     log,
+    handledBefore: (deviceId, clientMsgId) => store.crews.handledClientMessage(deviceId, clientMsgId),
     beforeDispatch: (session, message) => {
       if (message.type !== 'resume') delivery.endResumeWindow(session);
     },
@@ -144,6 +148,7 @@ export function createRelay(options: RelayOptions): Relay {
 
   let heartbeat: NodeJS.Timeout | undefined;
   let retention: NodeJS.Timeout | undefined;
+  const featureRetries = new Set<NodeJS.Timeout>();
 
   // One interval for every socket: a socket that missed the previous ping is terminated.
   function beat(): void {
@@ -163,14 +168,26 @@ export function createRelay(options: RelayOptions): Relay {
     if (removed > 0) log.info({ removed }, 'pruned crew events past retention');
   }
 
-  async function start(): Promise<{ port: number }> {
-    for (const feature of features) {
-      try {
-        await feature.start();
-      } catch (error) {
-        log.error({ err: error, feature: feature.name }, 'feature failed to start; the relay runs without it');
-      }
+  /** A feature that fails to start (a full disk, say) is tried again with growing back-off until stop(). */
+  async function startFeature(feature: Feature, attempt: number): Promise<void> {
+    try {
+      await feature.start();
+      if (attempt > 0) log.info({ feature: feature.name, attempt }, 'feature started after retrying');
+    } catch (error) {
+      if (stopping) return;
+      const retryInMs = Math.min(FEATURE_RETRY_MAX_MS, FEATURE_RETRY_FIRST_MS * 2 ** attempt);
+      log.error({ err: error, feature: feature.name, retryInMs }, 'feature failed to start; the relay runs without it and tries again');
+      const timer = setTimeout(() => {
+        featureRetries.delete(timer);
+        void startFeature(feature, attempt + 1);
+      }, retryInMs);
+      timer.unref();
+      featureRetries.add(timer);
     }
+  }
+
+  async function start(): Promise<{ port: number }> {
+    for (const feature of features) await startFeature(feature, 0);
     await pruneHistory();
     if (config.eventRetentionDays > 0) {
       retention = setInterval(() => void pruneHistory().catch((e: unknown) => log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
@@ -194,6 +211,7 @@ export function createRelay(options: RelayOptions): Relay {
     stopping = true;
     clearInterval(heartbeat);
     clearInterval(retention);
+    for (const timer of featureRetries) clearTimeout(timer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeSockets(registry, wss);
     server.closeAllConnections();
@@ -248,6 +266,7 @@ function buildApp(
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
+  app.use(requestIds);
   app.use(statusRoutes(status));
   // Before the features: its bearer gate covers every /admin/… path, theirs included.
   app.use(admin);
@@ -255,16 +274,7 @@ function buildApp(
   app.use((req, res) => {
     res.status(404).json({ code: 'not_found', error: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
   });
-  app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = typeof error === 'object' && error && 'status' in error ? Number((error as { status: unknown }).status) : 500;
-    if (status >= 400 && status < 500) {
-      const code = (error as { type?: string }).type === 'entity.parse.failed' ? 'invalid_json' : status === 413 ? 'too_large' : 'invalid_message';
-      res.status(status).json({ code, error: code, message: error instanceof Error ? error.message : 'The request is invalid.' });
-      return;
-    }
-    log.error({ err: error, method: req.method, path: req.path }, 'HTTP request failed');
-    res.status(500).json({ code: 'internal_error', error: 'internal_error', message: 'The relay failed to handle this request; it has been logged.' });
-  });
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => sendError(res, error, log));
   return app;
 }
 

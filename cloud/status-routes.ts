@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import type { Store } from './store/store.js';
+import { storeUnavailable, type Store } from './store/store.js';
 import type { RelayMetrics } from './metrics.js';
 import { renderLandingPage } from './landing-page.js';
 
@@ -15,13 +15,14 @@ export interface StatusSource {
   stopping(): boolean;
 }
 
-async function storeReady(source: StatusSource): Promise<boolean> {
-  if (source.stopping()) return false;
+/** Null when ready, else the sentence saying why not. */
+async function storeProblem(source: StatusSource): Promise<string | null> {
+  if (source.stopping()) return 'The relay is shutting down.';
   try {
     await source.store.ping();
-    return true;
-  } catch {
-    return false;
+    return null;
+  } catch (error) {
+    return storeUnavailable(error)?.message ?? 'The relay cannot reach its store right now; try again shortly.';
   }
 }
 
@@ -45,12 +46,12 @@ export function statusRoutes(source: StatusSource): express.Router {
   });
 
   router.get('/ready', async (_req, res) => {
-    if (await storeReady(source)) {
+    const problem = await storeProblem(source);
+    if (problem === null) {
       res.json({ status: 'ready', store: source.store.kind });
       return;
     }
-    const message = source.stopping() ? 'The relay is shutting down.' : 'The relay cannot reach its store right now; try again shortly.';
-    res.status(503).json({ code: 'unavailable', message });
+    res.status(503).json({ code: 'unavailable', error: 'unavailable', message: problem });
   });
 
   router.get('/metrics', source.metricsGate, async (_req, res) => {
@@ -58,7 +59,7 @@ export function statusRoutes(source: StatusSource): express.Router {
   });
 
   router.get('/', async (_req, res) => {
-    const ready = await storeReady(source);
+    const ready = (await storeProblem(source)) === null;
     const counts = ready ? await source.store.crews.counts() : { crews: 0, devices: 0, events: 0 };
     const html = renderLandingPage({
       version: source.version,

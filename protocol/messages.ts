@@ -46,7 +46,7 @@ export const MessagePayloads = {
   // The voice parser keeps what it heard ("friday 7pm"); the gadget sends "" for no description.
   hang_propose: z.object({
     datetime: ShortText(100),
-    description: OptionalText(200).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters'),
+    description: OptionalText(200),
   }),
   hang_confirm: z.object({ to_device: DeviceId.optional() }),
 } as const;

@@ -29,6 +29,8 @@ export interface ImportJobsOptions {
   readonly log: Logger;
   readonly maxUploadBytes: number;
   readonly minPlayMs: number;
+  /** HISTORY_MAX_IMPORT_RECORDS: the most records one import may hold. */
+  readonly maxRecords?: number;
   readonly limits?: ZipLimits;
   /** Told how each import ended: `done`, or the error code it failed with. */
   readonly onFinished?: (outcome: string) => void;
@@ -133,7 +135,7 @@ export class ImportJobs {
   private async run(queued: ImportJobView, file: string, minPlayMs: number): Promise<void> {
     try {
       const result = await importExport(this.options.store, file, {
-        memberId: queued.member_id, jobId: queued.job_id, fileName: queued.file_name, minPlayMs, limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
+        memberId: queued.member_id, jobId: queued.job_id, fileName: queued.file_name, minPlayMs, maxRecords: this.options.maxRecords, limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
         onProgress: (p) => this.update({ ...queued, state: p.state, bytes_read: p.bytesRead, bytes_total: p.bytesTotal, counts: p.counts }),
       });
       const last = this.jobs.get(queued.job_id) ?? queued;

@@ -27,6 +27,8 @@ export interface ImportOptions {
   readonly minPlayMs?: number;
   readonly limits?: ZipLimits;
   readonly batchSize?: number;
+  /** The most records (plays, skipped ones included) one import may hold; more is refused with too_large. */
+  readonly maxRecords?: number;
   readonly now?: () => number;
   readonly onProgress?: (progress: ImportProgress) => void;
 }
@@ -136,6 +138,7 @@ class ImportRun {
     try {
       for await (const item of items) {
         records += 1;
+        this.refuseBeyondLimit();
         const outcome = readRecord(entry.format, (item as { value: unknown }).value, this.recordOptions);
         const skip = 'skip' in outcome ? outcome.skip : null;
         if (skip !== 'invalid') valid += 1;
@@ -155,6 +158,18 @@ class ImportRun {
       throw new ProtocolError('invalid_export', `${entry.name} holds ${records} records, none in the ${entry.format === 'extended' ? 'extended streaming history' : 'account data'} format.`);
     }
     return { name: entry.name, format: entry.format, records };
+  }
+
+  private recordsSeen = 0;
+
+  private refuseBeyondLimit(): void {
+    this.recordsSeen += 1;
+    const max = this.options.maxRecords;
+    if (max === undefined || this.recordsSeen <= max) return;
+    throw new ProtocolError(
+      'too_large',
+      `This export holds more than ${max.toLocaleString('en')} plays, more than one import may bring in on this relay; nothing was imported. Split it (one year's files per ZIP) or ask the operator to raise HISTORY_MAX_IMPORT_RECORDS.`,
+    );
   }
 
   async flush(): Promise<void> {

@@ -3,7 +3,7 @@ import { ProtocolError, type InboundMessage, type InboundOf, type InboundType, t
 import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
-import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
+import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
 import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
@@ -301,12 +301,12 @@ export class QueueFeature implements Feature {
     return { crewId: membership.crewId, actor: { deviceId: membership.deviceId, name: membership.displayName, isOwner: membership.isOwner } };
   }
 
-  private async onCommand(session: SessionView, message: QueueCommand): Promise<void> {
+  private async onCommand(session: SessionView, message: QueueCommand): Promise<Acknowledgement | void> {
     const member = await this.actorOf(session);
     if (!member) return session.fail('not_in_crew', 'Join a crew before using its queue.', message.client_msg_id);
     try {
-      const result = await this.run(member.crewId, member.actor, message);
-      session.ack(message.client_msg_id, result.seq);
+      const { seq, duplicate } = await this.run(member.crewId, member.actor, message);
+      return { seq, duplicate };
     } catch (error) {
       session.send(commandErrorFrame(error, message));
     }

@@ -144,7 +144,7 @@ export class SqliteCrewStore implements CrewStore {
       setOwner: db.prepare('UPDATE crews SET owner_device_id = ? WHERE crew_id = ?'),
       rename: db.prepare('UPDATE crews SET crew_name = ? WHERE crew_id = ?'),
       changeCode: db.prepare('UPDATE crews SET crew_code = ? WHERE crew_id = ?'),
-      clientMessage: db.prepare('SELECT seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
+      clientMessage: db.prepare('SELECT crew_id, seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
       insertClientMessage: db.prepare('INSERT INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
       nextSeq: db.prepare('UPDATE crews SET latest_seq = latest_seq + 1 WHERE crew_id = ? RETURNING latest_seq').pluck(),
       insertEvent: db.prepare('INSERT INTO crew_events (crew_id, seq, at, type, device_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -269,6 +269,11 @@ export class SqliteCrewStore implements CrewStore {
 
   async appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
     return this.db.transaction(() => batch.map((request) => this.appendOne(request)))();
+  }
+
+  async handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null> {
+    const row = this.q.clientMessage.get(deviceId, clientMsgId) as { crew_id: string; seq: number } | undefined;
+    return row ? { crewId: row.crew_id, seq: row.seq } : null;
   }
 
   private appendOne(request: AppendRequest): AppendResult {

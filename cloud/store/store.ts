@@ -128,6 +128,8 @@ export interface CrewStore {
 
   /** Appends events in one transaction: per-crew seq, deduplicated by (device, client_msg_id). */
   appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /** The event a device's client_msg_id was stored as (appendEvents), null when it was not. */
+  handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null>;
   /** Events with afterSeq < seq <= toSeq (toSeq defaults to the newest), in seq order. */
   readEvents(crewId: string, afterSeq: number, options?: { toSeq?: number; limit?: number }): Promise<StoredEvent[]>;
   /** Events stored with fromMs <= at < toMs, in seq order. */
@@ -159,6 +161,17 @@ export interface Store {
 }
 
 export const SQLITE_FILE_NAME = 'leeloo.db';
+
+/**
+ * A store that cannot write (a full disk, a read-only or failing file system) refuses with
+ * `unavailable`, the code a client retries on, not `internal_error`. Null for other errors.
+ */
+export function storeUnavailable(error: unknown): ProtocolError | null {
+  if (error instanceof ProtocolError) return error.code === 'unavailable' ? error : null;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
+  return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');
+}
 
 /** Opens the store the configuration names. */
 export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'>): Promise<Store> {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { z } from 'zod';
-import { CrewMessageBody, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import { cleanName, CrewMessageBody, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
 import { newCrewCode, newCrewId } from '../crew-codes.js';
 import type { Feature, FeatureFactory, RelayContext, SessionView } from '../feature.js';
 import { HTTP_STATUS } from '../http-errors.js';
@@ -240,7 +240,7 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 
 /** Telegram first names may be longer than a gadget's: clipped, without control characters. */
 function senderName(raw: string | null | undefined): string {
-  const clean = (raw ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 32).trim();
+  const clean = cleanName(raw ?? '').trim().slice(0, 32).trim();
   return clean || 'Phone';
 }
 

@@ -4,6 +4,7 @@ import type { CrewEvent } from '../../protocol/messages.js';
 import { describeIssues } from '../../protocol/parse.js';
 import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
+import { clientErrorOf, HTTP_STATUS, sendError } from '../http-errors.js';
 import type { Actor } from '../queue/crew-queue.js';
 import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
 import type { QueueSnapshot } from '../../protocol/queue.js';
@@ -37,10 +38,6 @@ const SSE_HEARTBEAT_MS = 25_000;
 const RECENT_EVENTS = 30;
 const PAGE_EVENT_TYPES = new Set(['queue_state', 'airhorn', 'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed']);
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_json: 400, invalid_message: 400, unauthorized: 401, link_invalid: 401, link_expired: 410, not_owner: 403,
-  not_found: 404, conflict: 409, too_large: 413, rate_limited: 429, unavailable: 503, spotify_not_configured: 503,
-};
 
 const CrewAppInput = z.object({ client_id: SpotifyClientId, client_secret: SpotifyClientSecret.optional() });
 
@@ -125,10 +122,10 @@ export class CrewPages {
     r.delete('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().remove(viewer.crewId)));
     r.post('/crew/api/spotify-app/check', json, this.ownerOnly((viewer) => this.spotifyApp().startCheck(viewer.deviceId)));
     if (this.deps.memberApi) r.use('/crew/api', this.deps.memberApi);
-    r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.')));
+    r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.'), this.deps.context.log));
     r.use('/crew', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
       if (res.headersSent) return next(error);
-      sendError(res, bodyParserError(error) ?? error);
+      sendError(res, error, this.deps.context.log);
     });
   }
 
@@ -156,8 +153,8 @@ export class CrewPages {
   }
 
   private linkError(res: Response, error: unknown): void {
-    const known = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
-    if (!(error instanceof ProtocolError)) this.deps.context.log.error({ err: error }, 'crew page failed');
+    const known = clientErrorOf(error) ?? new ProtocolError('internal_error');
+    if (known.code === 'internal_error') this.deps.context.log.error({ err: error, requestId: res.locals.requestId }, 'crew page failed');
     res.status(HTTP_STATUS[known.code] ?? 500).set('Cache-Control', 'no-store').type('html').send(linkErrorPageHtml(known.code, known.message));
   }
 
@@ -174,7 +171,7 @@ export class CrewPages {
       res.locals.historyViewer = { deviceId: viewer.deviceId, crewId: viewer.crewId };
       next();
     } catch (error) {
-      sendError(res, error);
+      sendError(res, error, this.deps.context.log);
     }
   }
 
@@ -182,7 +179,7 @@ export class CrewPages {
     return (req: Request, res: Response) => {
       work(res.locals.viewer as CrewViewer, req).then(
         (answer) => res.json(answer),
-        (error: unknown) => sendError(res, error, this.deps.context),
+        (error: unknown) => sendError(res, error, this.deps.context.log),
       );
     };
   }
@@ -375,24 +372,14 @@ function clientMsgId(input: Record<string, unknown>): string | undefined {
 export function cookieValue(header: string | undefined, name: string): string | null {
   for (const part of (header ?? '').split(';')) {
     const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return null; // a malformed %-escape: no cookie, so the link must be opened again
+    }
   }
   return null;
-}
-
-function bodyParserError(error: unknown): ProtocolError | null {
-  const type = (error as { type?: string }).type;
-  if (type === 'entity.parse.failed') return new ProtocolError('invalid_json', 'The request body is not valid JSON.');
-  if (type === 'entity.too.large') return new ProtocolError('too_large', 'The request body is larger than 16 kB.');
-  return null;
-}
-
-function sendError(res: Response, error: unknown, context?: RelayContext): void {
-  if (!(error instanceof ProtocolError)) context?.log.error({ err: error }, 'crew API request failed');
-  const known = error instanceof ProtocolError ? error : new ProtocolError('internal_error');
-  const retry = (error as { retryAfterMs?: number }).retryAfterMs;
-  if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
-  res.status(HTTP_STATUS[known.code] ?? 500).json({ code: known.code, error: known.code, message: known.message, ...(retry !== undefined ? { retry_after_ms: retry } : {}) });
 }
 
 function isFilled(value: unknown): boolean {

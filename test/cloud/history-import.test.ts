@@ -98,6 +98,17 @@ describe('extended streaming history', () => {
     expect(await store.history.countPlays(MEMBER)).toBe(25);
   });
 
+  it('refuses an export with more records than one import may hold, in a sentence, importing nothing', async () => {
+    const records = Array.from({ length: 30 }, (_, i) => extendedRecord({ ts: new Date(Date.UTC(2021, 6, 2, 12, i * 5)).toISOString().replace('.000', '') }));
+    const file = await writeZip(dir, 'big.zip', [
+      { name: 'Streaming_History_Audio_2021_0.json', content: json(records.slice(0, 15)) },
+      { name: 'Streaming_History_Audio_2021_1.json', content: json(records.slice(15)) },
+    ]);
+    const error = await expectImportError(file, 'too_large', { maxRecords: 20, batchSize: 7 });
+    expect(error.message).toMatch(/more than 20 plays.*nothing was imported.*HISTORY_MAX_IMPORT_RECORDS/);
+    expect((await importExport(store.history, file, { memberId: MEMBER, maxRecords: 30 })).counts.imported).toBe(30);
+  });
+
   it('keeps repeats of a short track as separate plays', async () => {
     const file = await writeZip(dir, 'repeat.zip', [{ name: 'Streaming_History_Audio_2021.json', content: json([
       extendedRecord({ ts: '2021-01-01T10:00:10Z', ms_played: 40_000 }),

@@ -152,6 +152,8 @@ export function storeContract(factory: StoreFactory): void {
       const events = await store.crews.readEvents(one.crewId, 0);
       expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
       expect(events[0]!.event).toMatchObject({ type: 'message', seq: 1, crew_code: 'LEELOO-AAAA', payload: { text: 'hello 1' } });
+      expect(await store.crews.handledClientMessage('dev-a', 'm2')).toEqual({ crewId: one.crewId, seq: 2 });
+      expect(await store.crews.handledClientMessage('dev-b', 'm2')).toBeNull();
     });
 
     it('appends nothing from a batch that fails', async () => {

@@ -96,7 +96,9 @@ const trackMsg = (duration?: number, extra: Record<string, unknown> = {}) => {
 };
 
 async function send(session: Session, message: Record<string, unknown>) {
-  await feature.handlers[message.type as 'queue_add']!(session, message as never);
+  // As the relay's router does: the handler's result is acked.
+  const result = await feature.handlers[message.type as 'queue_add']!(session, message as never);
+  if (result && typeof message.client_msg_id === 'string') session.ack(message.client_msg_id, result.seq);
   return session.last();
 }
 
