@@ -93,14 +93,20 @@ export class Session implements SessionView {
 
   send(message: OutboundMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.sendEncoded(JSON.stringify(message), message.type);
+  }
+
+  /** Sends a frame already encoded as JSON text: fan-out encodes each event once per dialect. */
+  sendEncoded(data: string | Buffer, type: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.sendBufferLimit) {
       this.closing = true;
       this.metrics.slowClients.inc();
       this.ws.terminate();
       return;
     }
-    this.ws.send(JSON.stringify(message));
-    this.metrics.messagesOut.inc({ type: message.type });
+    this.ws.send(data, { binary: false });
+    this.metrics.messagesOut.inc({ type });
   }
 
   /**

@@ -157,6 +157,13 @@ function rssOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
 }
 
+/** CPU seconds (user + system) the process has used: steadier than wall time on a shared machine. */
+function cpuSecondsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticksPerSecond = 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
 interface Device {
   ws: WebSocket;
   waiters: ((frame: Record<string, unknown>) => boolean)[];
@@ -286,11 +293,14 @@ interface Phase {
   fanout_p50_ms: number;
   fanout_p99_ms: number;
   relay_rss_mb: number;
+  /** The relay's CPU time (user + system) per 1,000 deliveries, load and settling included. */
+  relay_cpu_ms_per_1k_deliveries: number;
 }
 
 /** One load phase on connected devices: share at `rate` for `seconds`, then settle (bounded). */
 async function drive(devices: Device[], stats: Stats, pid: number, rate: number, options: Options): Promise<Phase> {
   stats.reset();
+  const cpuBefore = cpuSecondsOf(pid);
   const sent = await share(devices, { rate, seconds: options.seconds });
   const atStop = stats.deliveries;
   await settle(stats, sent, options.crewSize);
@@ -306,6 +316,7 @@ async function drive(devices: Device[], stats: Stats, pid: number, rate: number,
     fanout_p50_ms: Number(percentile(sorted, 50).toFixed(2)),
     fanout_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
     relay_rss_mb: rssOf(pid).rssMb,
+    relay_cpu_ms_per_1k_deliveries: Number((((cpuSecondsOf(pid) - cpuBefore) * 1e6) / Math.max(1, stats.deliveries)).toFixed(1)),
   };
 }
 
@@ -332,7 +343,7 @@ async function measure(name: string, start: () => Promise<{ child: ChildProcess;
       console.log(
         `${name} at ${rate}/s per device: ${phase.shares_sent} sent / ${phase.shares_acked} acked, errors ${phase.errors}; ` +
           `delivered ${phase.delivered_per_second}/s during the load (${phase.backlog_at_stop} owed at its end), ` +
-          `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB`,
+          `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB, CPU ${phase.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries`,
       );
       phases.push(phase);
     }
@@ -363,6 +374,7 @@ async function compareWithBaseline(options: Options, fileLimit: number): Promise
           fanout_p50: ratio(o.fanout_p50_ms, b.fanout_p50_ms),
           fanout_p99: ratio(o.fanout_p99_ms, b.fanout_p99_ms),
           relay_rss: ratio(o.relay_rss_mb, b.relay_rss_mb),
+          relay_cpu_per_delivery: ratio(o.relay_cpu_ms_per_1k_deliveries, b.relay_cpu_ms_per_1k_deliveries),
         },
       };
     });
@@ -372,7 +384,7 @@ async function compareWithBaseline(options: Options, fileLimit: number): Promise
       console.log(
         `at ${p.rate_per_device}/s per device, ours ÷ bare: delivered/s ${p.ratio.delivered_per_second}× ` +
           `(${p.ours.delivered_per_second} / ${p.bare.delivered_per_second}), p50 ${p.ratio.fanout_p50}× (${p.ours.fanout_p50_ms} / ${p.bare.fanout_p50_ms} ms), ` +
-          `p99 ${p.ratio.fanout_p99}× (${p.ours.fanout_p99_ms} / ${p.bare.fanout_p99_ms} ms), RSS ${p.ratio.relay_rss}×`,
+          `p99 ${p.ratio.fanout_p99}× (${p.ours.fanout_p99_ms} / ${p.bare.fanout_p99_ms} ms), RSS ${p.ratio.relay_rss}×, CPU per delivery ${p.ratio.relay_cpu_per_delivery}×`,
       );
     }
     const common = { devices: options.devices, crew_size: options.crewSize, generation: options.generation, seconds: options.seconds, ulimit_n: fileLimit };
