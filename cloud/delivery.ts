@@ -15,6 +15,11 @@ interface Pending {
 }
 
 const REPLAY_PAGE = 500;
+/**
+ * Older gadgets' delivery marks are written at most this often, in one transaction, not in
+ * every group commit: a mark lost to a crash only means a frame is sent again.
+ */
+const MARKS_EVERY_MS = 250;
 
 /** One event encoded per dialect, shared by every recipient of that dialect (null: not shown). */
 type Encoded = Map<Generation, { readonly data: Buffer; readonly type: string } | null>;
@@ -39,6 +44,7 @@ export class Delivery {
   private pending: Pending[] = [];
   private delivered = new Map<string, DeliveredMark>();
   private scheduled = false;
+  private marksTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<CrewEventListener>();
   private readonly store: Store;
@@ -73,6 +79,7 @@ export class Delivery {
       this.schedule();
       await new Promise<void>((resolve) => setImmediate(resolve));
       await this.flushing;
+      if (this.pending.length === 0) await this.saveDeliveryMarks();
     }
     await this.flushing;
   }
@@ -90,7 +97,14 @@ export class Delivery {
     const batch = this.pending;
     this.pending = [];
     if (batch.length > 0) await this.commit(batch);
-    await this.saveDeliveredMarks();
+  }
+
+  /** Writes the delivery marks waiting for their batch now (also when an older gadget comes back). */
+  saveDeliveryMarks(): Promise<void> {
+    if (this.marksTimer) clearTimeout(this.marksTimer);
+    this.marksTimer = null;
+    this.flushing = this.flushing.then(() => this.saveDeliveredMarks());
+    return this.flushing;
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -191,7 +205,9 @@ export class Delivery {
 
   private markDelivered(crewId: string, deviceId: string, seq: number): void {
     this.delivered.set(`${crewId}\n${deviceId}`, { crewId, deviceId, seq });
-    this.schedule();
+    if (this.marksTimer) return;
+    this.marksTimer = setTimeout(() => void this.saveDeliveryMarks(), MARKS_EVERY_MS);
+    this.marksTimer.unref();
   }
 
   private async saveDeliveredMarks(): Promise<void> {
