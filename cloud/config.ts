@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseAddressEntry } from './admin-auth.js';
 import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.js';
+import type { SqliteSync } from './store/sqlite.js';
 
 /**
  * Relay settings come from the environment (see .env.example). Each variable has a
@@ -24,6 +25,8 @@ const EnvSchema = z.object({
   PORT: port.default(8080),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   LEELOO_DATA_DIR: z.string().trim().min(1).default('./data'),
+  /** SQLite's synchronous setting for the embedded store: full (the default) or normal (see README). */
+  LEELOO_SQLITE_SYNC: z.enum(['full', 'normal']).default('full'),
   REDIS_URL: z
     .string()
     .trim()
@@ -69,6 +72,7 @@ export interface RelayConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  readonly sqliteSync: SqliteSync;
   readonly redisUrl: string | undefined;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   readonly trustProxy: boolean | number | string;
@@ -115,6 +119,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     dataDir: e.LEELOO_DATA_DIR,
+    sqliteSync: e.LEELOO_SQLITE_SYNC,
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,

@@ -93,6 +93,7 @@ export class Crews {
   /** Where an older-dialect member resumes from; current-protocol devices use `resume` instead. */
   async fromSeqFor(session: Session, latestSeq: number): Promise<number> {
     if (session.generation === 3) return latestSeq;
+    await this.deps.delivery.saveDeliveryMarks();
     const member = await this.store.getMembership(session.deviceId!);
     return member?.deliveredSeq ?? latestSeq;
   }

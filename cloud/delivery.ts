@@ -1,4 +1,6 @@
-import { ProtocolError, renderEvent, type CrewEvent, type CrewState } from '../protocol/index.js';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { ProtocolError, renderEvent, type CrewEvent, type CrewState, type Generation } from '../protocol/index.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -13,6 +15,19 @@ interface Pending {
 }
 
 const REPLAY_PAGE = 500;
+/**
+ * Older gadgets' delivery marks are written at most this often, in one transaction, not in
+ * every group commit: a mark lost to a crash only means a frame is sent again.
+ */
+const MARKS_EVERY_MS = 250;
+
+/** One event encoded per dialect, shared by every recipient of that dialect (null: not shown). */
+type Encoded = Map<Generation, { readonly data: Buffer; readonly type: string } | null>;
+
+/** The TCP socket under a ws socket (ws keeps it as `_socket`), to cork it for a burst. */
+function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket;
+}
 
 /** Events a device caused itself are not echoed back to it by live fan-out. */
 function isOwnEvent(event: CrewEvent, deviceId: string | null): boolean {
@@ -29,12 +44,15 @@ export class Delivery {
   private pending: Pending[] = [];
   private delivered = new Map<string, DeliveredMark>();
   private scheduled = false;
+  private marksTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<CrewEventListener>();
   private readonly store: Store;
   private readonly registry: SessionRegistry;
   private readonly metrics: RelayMetrics;
   private readonly log: Logger;
+  /** While a batch is settled: the sockets corked so far, uncorked together at its end. */
+  private corked: Set<Socket> | null = null;
 
   constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger }) {
     this.store = deps.store;
@@ -61,6 +79,7 @@ export class Delivery {
       this.schedule();
       await new Promise<void>((resolve) => setImmediate(resolve));
       await this.flushing;
+      if (this.pending.length === 0) await this.saveDeliveryMarks();
     }
     await this.flushing;
   }
@@ -78,7 +97,14 @@ export class Delivery {
     const batch = this.pending;
     this.pending = [];
     if (batch.length > 0) await this.commit(batch);
-    await this.saveDeliveredMarks();
+  }
+
+  /** Writes the delivery marks waiting for their batch now (also when an older gadget comes back). */
+  saveDeliveryMarks(): Promise<void> {
+    if (this.marksTimer) clearTimeout(this.marksTimer);
+    this.marksTimer = null;
+    this.flushing = this.flushing.then(() => this.saveDeliveredMarks());
+    return this.flushing;
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -92,18 +118,24 @@ export class Delivery {
       this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
     }
     this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    for (const [i, p] of batch.entries()) await this.settle(p, results[i]!);
+    // Every frame of the batch's fan-out for one socket leaves in one write.
+    const corked = (this.corked = new Set());
+    try {
+      for (const [i, p] of batch.entries()) this.settle(p, results[i]!);
+    } finally {
+      this.corked = null;
+      for (const socket of corked) socket.uncork();
+    }
   }
 
-  private async settle(p: Pending, result: AppendResult | Error): Promise<void> {
+  private settle(p: Pending, result: AppendResult | Error): void {
     if (result instanceof Error) {
       p.reject(result instanceof ProtocolError ? result : new ProtocolError('unavailable'));
       if (!(result instanceof ProtocolError)) this.log.error({ err: result }, 'crew event append failed');
       return;
     }
     if (!result.duplicate) {
-      const crew = await this.store.crews.getCrew(p.request.crewId);
-      const event = { ...p.request.event, seq: result.seq, crew_code: crew?.crewCode ?? '' } as CrewEvent;
+      const event = { ...p.request.event, seq: result.seq, crew_code: result.crewCode ?? '' } as CrewEvent;
       this.fanOut(p.request.crewId, event, p.request.from?.deviceId ?? null);
       this.metrics.fanOutSeconds.observe(Number(process.hrtime.bigint() - p.startedAt) / 1e9);
       this.notify(event, p.request.crewId);
@@ -112,10 +144,11 @@ export class Delivery {
   }
 
   private fanOut(crewId: string, event: CrewEvent, senderDeviceId: string | null): void {
+    const encoded: Encoded = new Map();
     for (const session of this.registry.crewSessions(crewId)) {
       if (session.deviceId === senderDeviceId) continue;
       if (session.replaying) session.held.push(event);
-      else this.sendEvent(session, event, false);
+      else this.sendEvent(session, event, false, encoded);
     }
   }
 
@@ -129,16 +162,36 @@ export class Delivery {
     }
   }
 
-  /** Sends one event in the session's dialect, at most once per seq. */
-  private sendEvent(session: Session, event: CrewEvent, includeOwn: boolean): boolean {
+  /** Sends one event in the session's dialect, at most once per seq; `encoded` shares the encoding. */
+  private sendEvent(session: Session, event: CrewEvent, includeOwn: boolean, encoded: Encoded = new Map()): boolean {
     if (!session.crew || event.seq === undefined || event.seq <= session.sentSeq) return false;
     session.sentSeq = event.seq;
     const own = isOwnEvent(event, session.deviceId);
-    const rendered = own && !includeOwn ? null : renderEvent(event, session.generation);
-    if (rendered) session.send(rendered);
+    const rendered = own && !includeOwn ? null : this.encode(event, session.generation, encoded);
+    if (rendered) {
+      this.cork(session);
+      session.sendEncoded(rendered.data, rendered.type);
+    }
     // Counted as delivered only once the gadget's pong proves it (see confirmDelivered).
     if (session.generation < 3 && session.deviceId) session.askDeliveryProof(session.crew.crewId, event.seq);
     return rendered !== null;
+  }
+
+  private encode(event: CrewEvent, generation: Generation, encoded: Encoded): { data: Buffer; type: string } | null {
+    let frame = encoded.get(generation);
+    if (frame === undefined) {
+      const rendered = renderEvent(event, generation);
+      frame = rendered ? { data: Buffer.from(JSON.stringify(rendered)), type: rendered.type } : null;
+      encoded.set(generation, frame);
+    }
+    return frame;
+  }
+
+  private cork(session: Session): void {
+    const socket = this.corked && socketOf(session.ws);
+    if (!socket || this.corked!.has(socket)) return;
+    socket.cork();
+    this.corked!.add(socket);
   }
 
   /**
@@ -152,7 +205,9 @@ export class Delivery {
 
   private markDelivered(crewId: string, deviceId: string, seq: number): void {
     this.delivered.set(`${crewId}\n${deviceId}`, { crewId, deviceId, seq });
-    this.schedule();
+    if (this.marksTimer) return;
+    this.marksTimer = setTimeout(() => void this.saveDeliveryMarks(), MARKS_EVERY_MS);
+    this.marksTimer.unref();
   }
 
   private async saveDeliveredMarks(): Promise<void> {

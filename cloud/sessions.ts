@@ -24,6 +24,12 @@ export interface SessionOptions {
  * this many bytes waiting the socket is dropped: a current device resumes from its last seq.
  */
 export const SEND_BUFFER_LIMIT_BYTES = 4 * 1024 * 1024;
+/**
+ * Back-pressure: past this many of a socket's frames waiting to be handled, the relay stops
+ * reading it until they are; the sender's own TCP window then slows it instead of the relay
+ * queueing seconds of backlog in memory.
+ */
+export const PENDING_FRAMES_PAUSE_AT = 8;
 /** Replays wait for the socket to take this much before sending more (see `drained`). */
 export const SEND_BUFFER_LOW_WATER_BYTES = 256 * 1024;
 
@@ -68,6 +74,8 @@ export class Session implements SessionView {
   /** Set once the socket is closing: nothing more is handled or sent. */
   closing = false;
   private chain: Promise<void> = Promise.resolve();
+  /** Frames enqueued and not yet handled (see PENDING_FRAMES_PAUSE_AT). */
+  private pending = 0;
 
   constructor(ws: WebSocket, options: SessionOptions) {
     this.ws = ws;
@@ -87,11 +95,25 @@ export class Session implements SessionView {
 
   /** Runs tasks one after another: a socket's messages are handled in the order they came. */
   enqueue(task: () => Promise<void>): Promise<void> {
-    this.chain = this.chain.then(task, task);
+    this.pending += 1;
+    if (this.pending === PENDING_FRAMES_PAUSE_AT) this.ws.pause();
+    const run = () => task().finally(() => this.handled());
+    this.chain = this.chain.then(run, run);
     return this.chain;
   }
 
+  private handled(): void {
+    this.pending -= 1;
+    if (this.pending === 0 && this.ws.isPaused) this.ws.resume();
+  }
+
   send(message: OutboundMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.sendEncoded(JSON.stringify(message), message.type);
+  }
+
+  /** Sends a frame already encoded as JSON text: fan-out encodes each event once per dialect. */
+  sendEncoded(data: string | Buffer, type: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.sendBufferLimit) {
       this.closing = true;
@@ -99,8 +121,8 @@ export class Session implements SessionView {
       this.ws.terminate();
       return;
     }
-    this.ws.send(JSON.stringify(message));
-    this.metrics.messagesOut.inc({ type: message.type });
+    this.ws.send(data, { binary: false });
+    this.metrics.messagesOut.inc({ type });
   }
 
   /**

@@ -1,18 +1,26 @@
 /**
- * Load test of the relay on loopback: N simulated current-protocol devices in crews,
- * each sharing at a set rate for a bounded time, against a relay child process with a
- * temp data dir. Prints connections, deliveries/s, fan-out latency p50/p99 and relay RSS.
+ * Load test of the relay on loopback: N simulated devices in crews, each sharing at a set
+ * rate for a bounded time, against a relay child process with a temp data dir. Prints
+ * connections, deliveries/s, fan-out latency p50/p99 and relay RSS.
  *
- *   npx tsx scripts/bench-relay.ts [--devices 2000] [--crew-size 8] [--rate 0.2] [--seconds 20]
+ *   npx tsx scripts/bench-relay.ts [--devices 2000] [--crew-size 8] [--rate 0.2] [--seconds 20] [--generation 3]
+ *
+ * `--baseline` also starts, in the same run, a bare in-memory `ws` relay of the field
+ * relay's shape (BareRelay below: per-crew sets, one JSON.stringify per event, nothing
+ * stored or validated), drives it and ours with the same second-generation load at each of
+ * `--rates` (default 0.5,10 shares/s per device: about 7,000 deliveries/s and 70,000
+ * offered with 2,000 devices in crews of 8), and prints ours as a ratio of the bare one.
+ *
+ *   npx tsx scripts/bench-relay.ts --baseline [--rates 0.5,10] [--seconds 15]
  */
-import { execSync } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { WebSocket } from 'ws';
-import { rssOf, startRelay } from './relay-child.js';
+import { WebSocket, WebSocketServer } from 'ws';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LIMITS = { devices: 20_000, seconds: 120, rate: 20 };
@@ -22,6 +30,11 @@ interface Options {
   crewSize: number;
   rate: number;
   seconds: number;
+  /** 3: `hello` then create/join; 2: create_crew/join_crew straight away, as second-generation gadgets do. */
+  generation: 2 | 3;
+  baseline: boolean;
+  /** With --baseline: the rates each relay is driven at, one after another. */
+  rates: number[];
 }
 
 function readOptions(): Options {
@@ -31,10 +44,22 @@ function readOptions(): Options {
       'crew-size': { type: 'string', default: '8' },
       rate: { type: 'string', default: '0.2' },
       seconds: { type: 'string', default: '20' },
+      generation: { type: 'string' },
+      baseline: { type: 'boolean', default: false },
+      rates: { type: 'string', default: '0.5,10' },
+      'serve-bare': { type: 'boolean', default: false },
     },
   });
-  const options = { devices: Number(values.devices), crewSize: Number(values['crew-size']), rate: Number(values.rate), seconds: Number(values.seconds) };
+  const baseline = values.baseline === true;
+  const generation = Number(values.generation ?? (baseline ? 2 : 3));
+  const rates = values.rates.split(',').map(Number);
+  const options = {
+    devices: Number(values.devices), crewSize: Number(values['crew-size']), rate: Number(values.rate), seconds: Number(values.seconds),
+    generation: generation as 2 | 3, baseline, rates,
+  };
   const problems = [
+    !(generation === 2 || generation === 3) && '--generation must be 2 or 3',
+    baseline && !rates.every((r) => r > 0 && r <= LIMITS.rate) && `--rates must be a comma-separated list of rates above 0 and at most ${LIMITS.rate}`,
     !(Number.isInteger(options.devices) && options.devices >= 2 && options.devices <= LIMITS.devices) && `--devices must be 2–${LIMITS.devices}`,
     !(Number.isInteger(options.crewSize) && options.crewSize >= 2 && options.crewSize <= 64) && '--crew-size must be 2–64',
     !(options.rate > 0 && options.rate <= LIMITS.rate) && `--rate must be above 0 and at most ${LIMITS.rate} shares/s per device`,
@@ -50,6 +75,93 @@ function checkFileLimit(devices: number): number {
     throw new Error(`ulimit -n is ${limit}: too low for ${devices} sockets per process; raise it (ulimit -n ${devices + 1024}) or use fewer --devices.`);
   }
   return limit;
+}
+
+/** Starts a relay child process and resolves with the port from its `listening` log line. */
+async function startProcess(args: string[], env: NodeJS.ProcessEnv, name: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not report listening within 20 s`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before listening`)));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.includes('"listening"')) return;
+      const entry = JSON.parse(line) as { port?: number };
+      if (typeof entry.port === 'number') {
+        clearTimeout(timer);
+        resolve(entry.port);
+      }
+    });
+  });
+  return { child, port };
+}
+
+function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+  const env = { PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '' };
+  return startProcess(['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], env, 'the relay');
+}
+
+function startBareRelay(): Promise<{ child: ChildProcess; port: number }> {
+  return startProcess(['--import', 'tsx', fileURLToPath(import.meta.url), '--serve-bare'], {}, 'the bare relay');
+}
+
+/**
+ * The yardstick: an in-memory relay of the field relay's shape (create/join/message,
+ * broadcast to a per-crew set with one JSON.stringify per event), nothing stored or
+ * validated. It acknowledges each message like ours, so the load generator does the same
+ * work against both. Runs in its own process (`--serve-bare`) so its RSS is its own.
+ */
+function serveBare(): void {
+  interface Member { ws: WebSocket; deviceId: string; name: string; crew: Set<Member> | null }
+  const crews = new Map<string, Set<Member>>();
+  let lastId = 0;
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  wss.on('connection', (ws) => {
+    const me: Member = { ws, deviceId: `bare-${++lastId}`, name: '', crew: null };
+    const enter = (code: string) => {
+      let crew = crews.get(code);
+      if (!crew) crews.set(code, (crew = new Set()));
+      crew.add(me);
+      me.crew = crew;
+      return crew;
+    };
+    ws.on('message', (data) => {
+      let frame: Record<string, unknown>;
+      try {
+        frame = JSON.parse(data.toString()) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      me.name = typeof frame.display_name === 'string' ? frame.display_name : me.name;
+      if (frame.type === 'hello') ws.send(JSON.stringify({ type: 'welcome', device_id: me.deviceId }));
+      else if (frame.type === 'create_crew') {
+        const code = `BARE-${lastId}`;
+        enter(code);
+        ws.send(JSON.stringify({ type: 'crew_created', device_id: me.deviceId, crew_code: code, crew_id: code }));
+      } else if (frame.type === 'join_crew') {
+        const crew = enter(String(frame.crew_code));
+        ws.send(JSON.stringify({ type: 'crew_joined', device_id: me.deviceId, crew_code: frame.crew_code, crew_id: frame.crew_code, crew_members: crew.size }));
+      } else if (frame.type === 'message' && me.crew) {
+        const out = JSON.stringify({ type: 'message', msg_type: frame.msg_type, payload: frame.payload, from_device: me.deviceId, from_name: me.name, timestamp: Date.now() });
+        for (const other of me.crew) if (other !== me && other.ws.readyState === WebSocket.OPEN) other.ws.send(out);
+        if (frame.client_msg_id) ws.send(JSON.stringify({ type: 'ack', client_msg_id: frame.client_msg_id }));
+      }
+    });
+    ws.on('close', () => me.crew?.delete(me));
+  });
+  wss.on('listening', () => console.log(JSON.stringify({ msg: 'listening', port: (wss.address() as { port: number }).port })));
+}
+
+function rssOf(pid: number): { rssMb: number; peakMb: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) };
+}
+
+/** CPU seconds (user + system) the process has used: steadier than wall time on a shared machine. */
+function cpuSecondsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticksPerSecond = 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 interface Device {
@@ -91,7 +203,14 @@ class Stats {
   acks = 0;
   errors = 0;
   deliveries = 0;
-  readonly latencies: number[] = [];
+  latencies: number[] = [];
+  reset(): void {
+    this.acks = 0;
+    this.errors = 0;
+    this.deliveries = 0;
+    this.latencies = [];
+  }
+
   delivered(frame: Record<string, unknown>): void {
     const text = (frame.payload as { text?: string } | undefined)?.text ?? '';
     if (!text.startsWith('b:')) return;
@@ -111,14 +230,14 @@ async function connectAll(url: string, options: Options, stats: Stats): Promise<
   const BATCH = 50;
   for (let crew = 0; crew < crews; crew += 1) {
     const owner = await openDevice(url, stats);
-    await request(owner, { type: 'hello', protocol_version: 3, device_name: `Owner ${crew}` }, 'welcome');
+    if (options.generation === 3) await request(owner, { type: 'hello', protocol_version: 3, device_name: `Owner ${crew}` }, 'welcome');
     const created = await request(owner, { type: 'create_crew', display_name: `Owner ${crew}` }, 'crew_created');
     devices.push(owner);
     const size = Math.min(options.crewSize, options.devices - crew * options.crewSize);
     for (let start = 1; start < size; start += BATCH) {
       const joiners = Array.from({ length: Math.min(BATCH, size - start) }, async (_, i) => {
         const d = await openDevice(url, stats);
-        await request(d, { type: 'hello', protocol_version: 3, device_name: `Member ${crew}.${start + i}` }, 'welcome');
+        if (options.generation === 3) await request(d, { type: 'hello', protocol_version: 3, device_name: `Member ${crew}.${start + i}` }, 'welcome');
         await request(d, { type: 'join_crew', crew_code: created.crew_code, display_name: `Member ${crew}.${start + i}` }, 'crew_joined');
         return d;
       });
@@ -129,7 +248,7 @@ async function connectAll(url: string, options: Options, stats: Stats): Promise<
 }
 
 /** Each device shares at `rate` per second with a random phase, for `seconds`. */
-function share(devices: Device[], options: Options): Promise<number> {
+function share(devices: Device[], options: { rate: number; seconds: number }): Promise<number> {
   const period = 1000 / options.rate;
   let sent = 0;
   const timers: NodeJS.Timeout[] = [];
@@ -160,9 +279,125 @@ async function settle(stats: Stats, sent: number, crewSize: number): Promise<voi
   }
 }
 
+interface Phase {
+  rate_per_device: number;
+  shares_sent: number;
+  shares_acked: number;
+  errors: number;
+  deliveries: number;
+  /** Deliveries that arrived while the load ran, per second of load. */
+  delivered_per_second: number;
+  /** Deliveries owed for the shares sent but not yet arrived when the load stopped. */
+  backlog_at_stop: number;
+  /** Over every delivery of the phase, including those that arrived after the load stopped. */
+  fanout_p50_ms: number;
+  fanout_p99_ms: number;
+  relay_rss_mb: number;
+  /** The relay's CPU time (user + system) per 1,000 deliveries, load and settling included. */
+  relay_cpu_ms_per_1k_deliveries: number;
+}
+
+/** One load phase on connected devices: share at `rate` for `seconds`, then settle (bounded). */
+async function drive(devices: Device[], stats: Stats, pid: number, rate: number, options: Options): Promise<Phase> {
+  stats.reset();
+  const cpuBefore = cpuSecondsOf(pid);
+  const sent = await share(devices, { rate, seconds: options.seconds });
+  const atStop = stats.deliveries;
+  await settle(stats, sent, options.crewSize);
+  const sorted = [...stats.latencies].sort((a, b) => a - b);
+  return {
+    rate_per_device: rate,
+    shares_sent: sent,
+    shares_acked: stats.acks,
+    errors: stats.errors,
+    deliveries: stats.deliveries,
+    delivered_per_second: Math.round(atStop / options.seconds),
+    backlog_at_stop: Math.max(0, sent * (options.crewSize - 1) - atStop),
+    fanout_p50_ms: Number(percentile(sorted, 50).toFixed(2)),
+    fanout_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
+    relay_rss_mb: rssOf(pid).rssMb,
+    relay_cpu_ms_per_1k_deliveries: Number((((cpuSecondsOf(pid) - cpuBefore) * 1e6) / Math.max(1, stats.deliveries)).toFixed(1)),
+  };
+}
+
+async function stopRelay(child: ChildProcess, devices: Device[]): Promise<void> {
+  devices.forEach((d) => d.ws.terminate());
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** Connects the devices to one relay and drives it at each rate in turn. */
+async function measure(name: string, start: () => Promise<{ child: ChildProcess; port: number }>, options: Options, rates: number[]) {
+  const relay = await start();
+  const stats = new Stats();
+  let devices: Device[] = [];
+  try {
+    const connectStarted = performance.now();
+    devices = await connectAll(`ws://127.0.0.1:${relay.port}/ws`, options, stats);
+    const connectSeconds = Number(((performance.now() - connectStarted) / 1000).toFixed(1));
+    const afterConnect = rssOf(relay.child.pid!);
+    const phases: Phase[] = [];
+    for (const rate of rates) {
+      const phase = await drive(devices, stats, relay.child.pid!, rate, options);
+      console.log(
+        `${name} at ${rate}/s per device: ${phase.shares_sent} sent / ${phase.shares_acked} acked, errors ${phase.errors}; ` +
+          `delivered ${phase.delivered_per_second}/s during the load (${phase.backlog_at_stop} owed at its end), ` +
+          `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB, CPU ${phase.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries`,
+      );
+      phases.push(phase);
+    }
+    const connections = devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length;
+    const peak = rssOf(relay.child.pid!).peakMb;
+    return { connections, connect_seconds: connectSeconds, relay_rss_mb_after_connect: afterConnect.rssMb, relay_peak_rss_mb: peak, phases };
+  } finally {
+    await stopRelay(relay.child, devices);
+  }
+}
+
+const ratio = (ours: number, bare: number) => (bare > 0 ? Number((ours / bare).toFixed(2)) : null);
+
+async function compareWithBaseline(options: Options, fileLimit: number): Promise<void> {
+  const bare = await measure('bare relay', startBareRelay, options, options.rates);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-bench-'));
+  try {
+    const ours = await measure('ours', () => startRelay(dataDir), options, options.rates);
+    const phases = options.rates.map((rate, i) => {
+      const b = bare.phases[i]!;
+      const o = ours.phases[i]!;
+      return {
+        rate_per_device: rate,
+        bare: b,
+        ours: o,
+        ratio: {
+          delivered_per_second: ratio(o.delivered_per_second, b.delivered_per_second),
+          fanout_p50: ratio(o.fanout_p50_ms, b.fanout_p50_ms),
+          fanout_p99: ratio(o.fanout_p99_ms, b.fanout_p99_ms),
+          relay_rss: ratio(o.relay_rss_mb, b.relay_rss_mb),
+          relay_cpu_per_delivery: ratio(o.relay_cpu_ms_per_1k_deliveries, b.relay_cpu_ms_per_1k_deliveries),
+        },
+      };
+    });
+    console.log(`connections: bare ${bare.connections}/${options.devices}, ours ${ours.connections}/${options.devices}; load ${os.loadavg()[0]!.toFixed(2)} (1 min)`);
+    console.log(`RSS after connecting: bare ${bare.relay_rss_mb_after_connect} MB, ours ${ours.relay_rss_mb_after_connect} MB (${ratio(ours.relay_rss_mb_after_connect, bare.relay_rss_mb_after_connect)}×)`);
+    for (const p of phases) {
+      console.log(
+        `at ${p.rate_per_device}/s per device, ours ÷ bare: delivered/s ${p.ratio.delivered_per_second}× ` +
+          `(${p.ours.delivered_per_second} / ${p.bare.delivered_per_second}), p50 ${p.ratio.fanout_p50}× (${p.ours.fanout_p50_ms} / ${p.bare.fanout_p50_ms} ms), ` +
+          `p99 ${p.ratio.fanout_p99}× (${p.ours.fanout_p99_ms} / ${p.bare.fanout_p99_ms} ms), RSS ${p.ratio.relay_rss}×, CPU per delivery ${p.ratio.relay_cpu_per_delivery}×`,
+      );
+    }
+    const common = { devices: options.devices, crew_size: options.crewSize, generation: options.generation, seconds: options.seconds, ulimit_n: fileLimit };
+    console.log(JSON.stringify({ ...common, load_1min: Number(os.loadavg()[0]!.toFixed(2)), bare: { ...bare, phases: undefined }, ours: { ...ours, phases: undefined }, phases }));
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
   const fileLimit = checkFileLimit(options.devices);
+  if (options.baseline) return compareWithBaseline(options, fileLimit);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-bench-'));
   const relay = await startRelay(dataDir);
   const stats = new Stats();
@@ -183,6 +418,7 @@ async function main(): Promise<void> {
       crew_size: options.crewSize,
       rate_per_device: options.rate,
       seconds: options.seconds,
+      generation: options.generation,
       ulimit_n: fileLimit,
       connections: devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length,
       connect_seconds: Number(connectSeconds.toFixed(1)),
@@ -202,14 +438,14 @@ async function main(): Promise<void> {
     console.log(`relay RSS ${rss.rssMb} MB (peak ${rss.peakMb} MB; ${afterConnect.rssMb} MB after connecting)`);
     console.log(JSON.stringify(result));
   } finally {
-    devices.forEach((d) => d.ws.terminate());
-    relay.child.kill('SIGTERM');
-    await new Promise((r) => relay.child.once('exit', r));
+    await stopRelay(relay.child, devices);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-main().catch((error: unknown) => {
+if (process.argv.includes('--serve-bare')) serveBare();
+else
+  main().catch((error: unknown) => {
   console.error(`bench-relay failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

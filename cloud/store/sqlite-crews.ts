@@ -146,7 +146,7 @@ export class SqliteCrewStore implements CrewStore {
       changeCode: db.prepare('UPDATE crews SET crew_code = ? WHERE crew_id = ?'),
       clientMessage: db.prepare('SELECT crew_id, seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
       insertClientMessage: db.prepare('INSERT INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
-      nextSeq: db.prepare('UPDATE crews SET latest_seq = latest_seq + 1 WHERE crew_id = ? RETURNING latest_seq').pluck(),
+      nextSeq: db.prepare('UPDATE crews SET latest_seq = latest_seq + 1 WHERE crew_id = ? RETURNING latest_seq, crew_code'),
       insertEvent: db.prepare('INSERT INTO crew_events (crew_id, seq, at, type, device_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsAfter: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?`),
       eventsByTime: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.at >= ? AND e.at < ? ORDER BY e.seq LIMIT ?`),
@@ -282,12 +282,13 @@ export class SqliteCrewStore implements CrewStore {
       const seen = this.q.clientMessage.get(from.deviceId, from.clientMsgId) as { seq: number; at: number } | undefined;
       if (seen) return { seq: seen.seq, duplicate: true, at: seen.at };
     }
-    const seq = this.q.nextSeq.get(crewId) as number | undefined;
-    if (seq === undefined) throw new ProtocolError('not_found', 'That crew does not exist.');
+    const next = this.q.nextSeq.get(crewId) as { latest_seq: number; crew_code: string } | undefined;
+    if (next === undefined) throw new ProtocolError('not_found', 'That crew does not exist.');
+    const seq = next.latest_seq;
     const at = Date.now();
     this.q.insertEvent.run(crewId, seq, at, event.type, from?.deviceId ?? null, JSON.stringify(event));
     if (from?.clientMsgId) this.q.insertClientMessage.run(from.deviceId, from.clientMsgId, crewId, seq, at);
-    return { seq, duplicate: false, at };
+    return { seq, duplicate: false, at, crewCode: next.crew_code };
   }
 
   async readEvents(crewId: string, afterSeq: number, options: { toSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {

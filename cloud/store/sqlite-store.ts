@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ProtocolError } from '../../protocol/index.js';
-import { openSqlite, type SqliteDatabase } from './sqlite.js';
+import { openSqlite, type SqliteDatabase, type SqliteOptions } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
@@ -27,8 +27,8 @@ function openAreas(db: SqliteDatabase) {
   };
 }
 
-export function openSqliteStore(file: string): Store & { readonly db: SqliteDatabase } {
-  const db = openSqlite(file);
+export function openSqliteStore(file: string, options: SqliteOptions = {}): Store & { readonly db: SqliteDatabase } {
+  const db = openSqlite(file, options);
   let areas: ReturnType<typeof openAreas>;
   try {
     areas = openAreas(db);

@@ -5,14 +5,25 @@ import Database from 'better-sqlite3';
 export type SqliteDatabase = Database.Database;
 
 /**
- * Opens (or creates) the embedded store's file. WAL lets readers run beside the writer;
- * synchronous=FULL makes a commit durable before the relay acknowledges anything.
+ * `full`: every commit is fsynced before the relay acknowledges it (survives power loss).
+ * `normal`: in WAL mode a commit is in the OS's cache when acknowledged and fsynced at
+ * checkpoints: it survives the relay's crash or SIGKILL, not an OS crash or power loss.
  */
-export function openSqlite(file: string): SqliteDatabase {
+export type SqliteSync = 'full' | 'normal';
+
+export interface SqliteOptions {
+  readonly synchronous?: SqliteSync;
+}
+
+/**
+ * Opens (or creates) the embedded store's file. WAL lets readers run beside the writer;
+ * synchronous (FULL by default) decides which failures an acknowledged commit survives.
+ */
+export function openSqlite(file: string, options: SqliteOptions = {}): SqliteDatabase {
   if (file !== ':memory:') createPrivateFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (

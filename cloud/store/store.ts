@@ -81,6 +81,8 @@ export interface AppendResult {
   readonly seq: number;
   readonly duplicate: boolean;
   readonly at: number;
+  /** The crew's code when the event was appended (not read for a duplicate): fan-out stamps it. */
+  readonly crewCode?: string;
 }
 
 export interface DeliveredMark {
@@ -174,12 +176,12 @@ export function storeUnavailable(error: unknown): ProtocolError | null {
 }
 
 /** Opens the store the configuration names. */
-export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'>): Promise<Store> {
+export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'> & Partial<Pick<RelayConfig, 'sqliteSync'>>): Promise<Store> {
   if (config.redisUrl) {
     throw new ProtocolError(
       'unavailable',
       'REDIS_URL is set, but the Redis store is not available in this build of the relay; unset REDIS_URL to use the embedded SQLite store.',
     );
   }
-  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME));
+  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME), { synchronous: config.sqliteSync ?? 'full' });
 }

@@ -148,6 +148,7 @@ export function storeContract(factory: StoreFactory): void {
         { crewId: one.crewId, event: text(5), from: { deviceId: 'dev-b', clientMsgId: 'm1' } },
       ]);
       expect(results.map((r) => [r.seq, r.duplicate])).toEqual([[1, false], [1, false], [2, false], [1, true], [3, false]]);
+      expect(results.map((r) => r.crewCode)).toEqual(['LEELOO-AAAA', 'LEELOO-BBBB', 'LEELOO-AAAA', undefined, 'LEELOO-AAAA']);
       expect((await store.crews.getCrew(one.crewId))?.latestSeq).toBe(3);
       const events = await store.crews.readEvents(one.crewId, 0);
       expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
