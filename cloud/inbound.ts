@@ -97,7 +97,8 @@ export class InboundRouter {
       await handler(session, message);
     } catch (error) {
       if (error instanceof ProtocolError) {
-        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type });
+        const retry = error.retryAfterMs !== undefined ? { retry_after_ms: error.retryAfterMs } : {};
+        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type, ...retry });
         return;
       }
       this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');

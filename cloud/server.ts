@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
-import type { RelayConfig } from './config.js';
+import { EntryBudgets } from './address-budget.js';
+import { loadConfig, type RelayConfig } from './config.js';
 import { requireMetricsAccess } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
@@ -48,9 +49,10 @@ export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
   const metrics = createRelayMetrics(
-    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline() },
+    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount() },
     { version: config.version },
   );
+  const budgets = new EntryBudgets(config.addressBudgets ?? loadConfig({}).addressBudgets!, { log, refusals: metrics.addressBudgetRefusals });
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
   let boundPort = config.port;
@@ -63,7 +65,7 @@ export function createRelay(options: RelayOptions): Relay {
     for (const feature of features) {
       await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
     }
-  });
+  }, budgets);
 
   const context: RelayContext = {
     config,
