@@ -18,6 +18,10 @@ type AnyHandler = (session: Session, message: InboundMessage) => Promise<void>;
 /** Types a session may send before it has identified itself. */
 const BEFORE_IDENTITY = new Set<InboundType>(['hello', 'register', 'create_crew', 'join_crew', 'ping']);
 
+/** A refused frame's `client_msg_id`, found without parsing the whole frame (a flood must stay cheap). */
+const CLIENT_MSG_ID = /"client_msg_id"\s*:\s*"([^"\\]{1,128})"/;
+const CLIENT_MSG_ID_SCAN = 4096;
+
 /** Policy-violation close after sustained flooding. */
 export const CLOSE_POLICY = 1008;
 
@@ -33,6 +37,8 @@ export class InboundRouter {
   private readonly log: Logger;
 
   private readonly beforeDispatch: (session: Session, message: InboundMessage) => void;
+  /** Sockets closing for flooding: frames still queued are handled, new ones dropped. */
+  private readonly flooded = new WeakSet<Session>();
 
   constructor(deps: { config: RelayConfig; metrics: RelayMetrics; log: Logger; beforeDispatch?: (session: Session, message: InboundMessage) => void }) {
     this.config = deps.config;
@@ -50,7 +56,7 @@ export class InboundRouter {
   }
 
   onFrame(session: Session, data: RawData, isBinary: boolean): void {
-    if (session.closing || !this.withinRate(session)) return;
+    if (session.closing || this.flooded.has(session) || !this.withinRate(session, data, isBinary)) return;
     if (isBinary) {
       this.metrics.messagesIn.inc({ type: 'binary' });
       session.fail('binary_frame');
@@ -66,7 +72,7 @@ export class InboundRouter {
     void session.enqueue(() => this.dispatch(session, parsed.message));
   }
 
-  private withinRate(session: Session): boolean {
+  private withinRate(session: Session, data: RawData, isBinary: boolean): boolean {
     const taken = session.bucket.take();
     if (taken.ok) {
       session.refusedInRow = 0;
@@ -75,10 +81,14 @@ export class InboundRouter {
     session.refusedInRow += 1;
     if (session.refusedInRow >= this.config.rateLimit.closeAfter) {
       this.log.warn({ deviceId: session.deviceId, remote: session.remoteAddress }, 'closing a flooding connection');
-      session.close(CLOSE_POLICY, 'rate limit exceeded');
+      // What was admitted before the flood is still handled (and acked); only then the close.
+      this.flooded.add(session);
+      void session.enqueue(async () => session.close(CLOSE_POLICY, 'rate limit exceeded'));
       return false;
     }
-    session.fail('rate_limited', `Too many messages; wait ${taken.retryAfterMs} ms before sending again.`, undefined, {
+    // The refused frame is named, so its sender can send that one again after the wait.
+    const refused = isBinary ? undefined : CLIENT_MSG_ID.exec(rawText(data).slice(0, CLIENT_MSG_ID_SCAN))?.[1];
+    session.fail('rate_limited', `Too many messages; wait ${taken.retryAfterMs} ms before sending again.`, refused, {
       retry_after_ms: taken.retryAfterMs,
     });
     return false;
