@@ -55,8 +55,8 @@ function checkFileLimit(devices: number): number {
 async function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], {
     cwd: ROOT,
-    // Every simulated gadget connects from 127.0.0.1: that one address may create all their crews.
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000' },
+    // Every simulated gadget connects from 127.0.0.1: that one address may hold them all and create all their crews.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000', MAX_CONNECTIONS_PER_ADDRESS: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AddressBudget, addressKey } from '../../cloud/address-budget.js';
 import { loadConfig } from '../../cloud/config.js';
 import { CREW_CODE_ALPHABET } from '../../protocol/index.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { isType, TestClient, type Frame } from '../helpers/ws-client.js';
 
@@ -135,5 +136,37 @@ describe('an attacker sweeping crew codes over many connections from one address
     const crewsMade = (await Promise.all(Array.from({ length: 10 }, (_, i) => relay.store.crews.getCrewByCode(`LEELOO-S${'ABCDEFGHJK'[i]}QT`)))).filter(Boolean);
     expect(crewsMade.length).toBe(3);
     expect(answers.filter((a) => a.type === 'error').map((a) => a.code)).toEqual(Array(8).fill('rate_limited'));
+  });
+});
+
+describe('careless and greedy clients: anonymous sockets and connections per address', () => {
+  let relay: InProcessRelay;
+
+  beforeAll(async () => {
+    relay = await startInProcessRelay({ env: { TRUST_PROXY: 'loopback', IDENTIFY_TIMEOUT_MS: '300', MAX_CONNECTIONS_PER_ADDRESS: '5' } });
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  it('closes a socket that never identifies, and keeps one that did', async () => {
+    const silent = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '192.0.2.70' });
+    const speaker = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '192.0.2.71' });
+    await speaker.request({ type: 'hello', protocol_version: 3, device_name: 'Speaker' }, isType('welcome'));
+    expect((await silent.closed).code).toBe(1008);
+    await speaker.barrier();
+    speaker.ws.terminate();
+  });
+
+  it('refuses the sixth connection from one address with 429, not from another, and frees the slot on close', async () => {
+    const mine = await Promise.all(Array.from({ length: 5 }, (_, i) => TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': `2001:db8:aa:1::${i + 1}` })));
+    await expect(TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:aa:1:ffff::9' })).rejects.toThrow(/429/);
+    const other = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:bb:1::1' });
+    mine[0]!.ws.close();
+    await mine[0]!.closed;
+    // The slot frees when the TCP socket closes, just after the client saw the close frame.
+    let again: TestClient | undefined;
+    await waitUntil(async () => (again = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:aa:1::77' }).catch(() => undefined)) !== undefined, 'a free slot');
+    for (const c of [...mine, other, again!]) c.ws.terminate();
   });
 });

@@ -10,7 +10,7 @@ import { TestClient } from './ws-client.js';
  * Every test connects from 127.0.0.1, so test relays give that one address room for the
  * crews and failed joins a suite makes; the abuse tests set the production budgets back.
  */
-export const TEST_ADDRESS_BUDGETS: Record<string, string> = { NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000' };
+export const TEST_ADDRESS_BUDGETS: Record<string, string> = { NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000', MAX_CONNECTIONS_PER_ADDRESS: '100000' };
 
 export interface InProcessRelay {
   readonly relay: Relay;
