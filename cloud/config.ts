@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AddressBudgetSettings } from './address-budget.js';
 import { parseAddressEntry } from './admin-auth.js';
 import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.js';
 import type { SqliteSync } from './store/sqlite.js';
@@ -41,6 +42,16 @@ const EnvSchema = z.object({
   RATE_LIMIT_BURST: positiveInt(100_000).default(40),
   /** Frames refused in a row for rate before the socket is closed with 1008. */
   RATE_LIMIT_CLOSE_AFTER: positiveInt(100_000).default(60),
+  /** A socket that has not said hello/register/create_crew/join_crew by then is closed (1008). */
+  IDENTIFY_TIMEOUT_MS: positiveInt(3_600_000).default(10_000),
+  /** Open WebSocket connections per client address (IPv6 by /64); more are refused with HTTP 429. */
+  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(1_000_000).default(64),
+  /** Per client address (IPv6 by /64), shared by all its connections: failed joins and new crews, then a doubling back-off. */
+  JOIN_FAILURES_PER_HOUR: positiveInt(100_000).default(60),
+  JOIN_FAILURES_BURST: positiveInt(100_000).default(10),
+  NEW_CREWS_PER_HOUR: positiveInt(100_000).default(3),
+  NEW_CREWS_BURST: positiveInt(100_000).default(5),
+  ADDRESS_BACKOFF_MAX_MINUTES: positiveInt(10_080).default(60),
   /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   /** Bearer token of the admin API; unset turns the admin API off. */
@@ -79,6 +90,11 @@ export interface RelayConfig {
   readonly heartbeatIntervalMs: number;
   readonly maxPayloadBytes: number;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number; readonly closeAfter: number };
+  /** Unidentified sockets are closed after this; connections per client address are capped. */
+  readonly identifyTimeoutMs?: number;
+  readonly maxConnectionsPerAddress?: number;
+  /** Budgets per client address (cloud/address-budget.ts); defaults apply when absent. */
+  readonly addressBudgets?: { readonly joinFailures: AddressBudgetSettings; readonly newCrews: AddressBudgetSettings };
   readonly eventRetentionDays: number;
   readonly version: string;
   /** The relay's external base URL (PUBLIC_URL), for links handed to phones. */
@@ -126,6 +142,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST, closeAfter: e.RATE_LIMIT_CLOSE_AFTER },
+    identifyTimeoutMs: e.IDENTIFY_TIMEOUT_MS,
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    addressBudgets: {
+      joinFailures: { perHour: e.JOIN_FAILURES_PER_HOUR, burst: e.JOIN_FAILURES_BURST, maxBackoffMs: e.ADDRESS_BACKOFF_MAX_MINUTES * 60_000 },
+      newCrews: { perHour: e.NEW_CREWS_PER_HOUR, burst: e.NEW_CREWS_BURST, maxBackoffMs: e.ADDRESS_BACKOFF_MAX_MINUTES * 60_000 },
+    },
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     version: RELAY_VERSION,
     publicUrl: spotify.publicUrl,

@@ -1,5 +1,6 @@
 import { ProtocolError, type InboundOf } from '../protocol/index.js';
 import { newDeviceId } from './device-credentials.js';
+import type { BudgetVerdict, EntryBudgetKind, EntryBudgets } from './address-budget.js';
 import type { CoreDeps, Crews } from './crews.js';
 import type { Identity } from './identity.js';
 import type { Session } from './sessions.js';
@@ -17,9 +18,12 @@ export class CrewEntry {
   private readonly identity: Identity;
   private readonly afterAnswer: (session: Session) => Promise<void>;
 
-  /** `afterAnswer` runs right after the answer frame (features' afterCrewEntry). */
-  constructor(deps: CoreDeps, crews: Crews, identity: Identity, afterAnswer: (session: Session) => Promise<void> = async () => undefined) {
+  private readonly budgets: EntryBudgets;
+
+  /** `afterAnswer` runs right after the answer frame (features' afterCrewEntry); `budgets` bound failed joins and new crews per address. */
+  constructor(deps: CoreDeps, crews: Crews, identity: Identity, afterAnswer: (session: Session) => Promise<void>, budgets: EntryBudgets) {
     this.deps = deps;
+    this.budgets = budgets;
     this.crews = crews;
     this.identity = identity;
     this.afterAnswer = afterAnswer;
@@ -47,7 +51,7 @@ export class CrewEntry {
       return this.answered(session);
     }
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
-    const crew = await this.crewUnder(message.crew_code, session.deviceId!, `${message.device_name}'s crew`);
+    const crew = await this.crewUnder(session, message.crew_code, session.deviceId!, `${message.device_name}'s crew`);
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
@@ -69,8 +73,8 @@ export class CrewEntry {
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
     const crewName = message.crew_name ?? `${message.display_name}'s crew`;
     const crew = message.crew_code
-      ? await this.crewUnder(message.crew_code, session.deviceId!, crewName)
-      : await this.crews.createCrew(session.deviceId!, crewName);
+      ? await this.crewUnder(session, message.crew_code, session.deviceId!, crewName)
+      : await this.newCrew(session, crewName);
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
@@ -90,8 +94,11 @@ export class CrewEntry {
   }
 
   async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<void> {
+    // A spent budget refuses before the lookup, so refusals say nothing about which codes exist.
+    this.admit(session, 'join_failures');
     const crew = await this.deps.store.crews.getCrewByCode(message.crew_code);
     if (!crew) {
+      this.spend(session, 'join_failures');
       // A second-generation gadget reads this as the answer, before it has identified.
       session.fail('invalid_crew_code', `No crew has the code ${message.crew_code}.`, message.client_msg_id, { ref_type: 'join_crew' });
       return;
@@ -117,10 +124,29 @@ export class CrewEntry {
     await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
+  /** Throws `rate_limited` when the address has spent this budget. */
+  private admit(session: Session, kind: EntryBudgetKind): void {
+    refuseUnless(this.budgets.check(kind, session.remoteAddress));
+  }
+
+  /** Charges the address's budget; throws `rate_limited` when it is spent. */
+  private spend(session: Session, kind: EntryBudgetKind): void {
+    refuseUnless(this.budgets.take(kind, session.remoteAddress));
+  }
+
+  private async newCrew(session: Session, crewName: string): Promise<CrewRecord> {
+    this.spend(session, 'new_crews');
+    return this.crews.createCrew(session.deviceId!, crewName);
+  }
+
   /** The crew that has `code`, created (owned by `deviceId`) when none has it yet. */
-  private async crewUnder(code: string, deviceId: string, crewName: string): Promise<CrewRecord> {
+  private async crewUnder(session: Session, code: string, deviceId: string, crewName: string): Promise<CrewRecord> {
+    // Either answer (joined, created) tells whether the code was free: both budgets must allow it.
+    this.admit(session, 'join_failures');
+    this.admit(session, 'new_crews');
     const existing = await this.deps.store.crews.getCrewByCode(code);
     if (existing) return existing;
+    this.spend(session, 'new_crews');
     const created = await this.crews.createCrewUnder(deviceId, crewName, code);
     // Two gadgets of one crew booting together: the second finds the first one's crew.
     return created ?? (await this.deps.store.crews.getCrewByCode(code)) ?? this.crews.createCrew(deviceId, crewName);
@@ -142,4 +168,10 @@ export class CrewEntry {
     if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
     await this.crews.goOnline(session, crew, fromSeq, announce);
   }
+}
+
+function refuseUnless(verdict: BudgetVerdict): void {
+  if (verdict.ok) return;
+  const minutes = Math.ceil(verdict.retryAfterMs / 60_000);
+  throw new ProtocolError('rate_limited', `Too many failed joins or new crews from this address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, verdict.retryAfterMs);
 }

@@ -42,6 +42,7 @@ export class Identity {
       ...(issued ? { device_secret: issued } : {}),
       crew: state,
       server_time: Date.now(),
+      rate_limit: { per_second: this.deps.config.rateLimit.perSecond, burst: this.deps.config.rateLimit.burst },
     });
     // A returning device resumes from its own last seq: live events wait for that (or its next frame).
     if (crew && state) await this.crews.goOnline(session, crew, state.latest_seq, true, true);

@@ -29,6 +29,9 @@ const ENTRY = new Set<InboundType>(['register', 'create_crew', 'join_crew']);
 
 /** The seq a device's client_msg_id was stored under, when the relay already handled it (durable). */
 export type HandledBefore = (deviceId: string, clientMsgId: string) => Promise<{ seq: number } | null>;
+/** A refused frame's `client_msg_id`, found without parsing the whole frame (a flood must stay cheap). */
+const CLIENT_MSG_ID = /"client_msg_id"\s*:\s*"([^"\\]{1,128})"/;
+const CLIENT_MSG_ID_SCAN = 4096;
 
 /** Policy-violation close after sustained flooding. */
 export const CLOSE_POLICY = 1008;
@@ -49,6 +52,8 @@ export class InboundRouter {
 
   private readonly beforeDispatch: (session: Session, message: InboundMessage) => void;
   private readonly handledBefore: HandledBefore;
+  /** Sockets closing for flooding: frames still queued are handled, new ones dropped. */
+  private readonly flooded = new WeakSet<Session>();
 
   constructor(deps: {
     config: RelayConfig; metrics: RelayMetrics; log: Logger; handledBefore: HandledBefore;
@@ -70,7 +75,7 @@ export class InboundRouter {
   }
 
   onFrame(session: Session, data: RawData, isBinary: boolean): void {
-    if (session.closing || !this.withinRate(session)) return;
+    if (session.closing || this.flooded.has(session) || !this.withinRate(session, data, isBinary)) return;
     if (isBinary) {
       this.metrics.messagesIn.inc({ type: 'binary' });
       session.fail('binary_frame');
@@ -86,7 +91,7 @@ export class InboundRouter {
     void session.enqueue(() => this.dispatch(session, parsed.message));
   }
 
-  private withinRate(session: Session): boolean {
+  private withinRate(session: Session, data: RawData, isBinary: boolean): boolean {
     const taken = session.bucket.take();
     if (taken.ok) {
       session.refusedInRow = 0;
@@ -95,10 +100,14 @@ export class InboundRouter {
     session.refusedInRow += 1;
     if (session.refusedInRow >= this.config.rateLimit.closeAfter) {
       this.log.warn({ deviceId: session.deviceId, remote: session.remoteAddress }, 'closing a flooding connection');
-      session.close(CLOSE_POLICY, 'rate limit exceeded');
+      // What was admitted before the flood is still handled (and acked); only then the close.
+      this.flooded.add(session);
+      void session.enqueue(async () => session.close(CLOSE_POLICY, 'rate limit exceeded'));
       return false;
     }
-    session.fail('rate_limited', `Too many messages; wait ${taken.retryAfterMs} ms before sending again.`, undefined, {
+    // The refused frame is named, so its sender can send that one again after the wait.
+    const refused = isBinary ? undefined : CLIENT_MSG_ID.exec(rawText(data).slice(0, CLIENT_MSG_ID_SCAN))?.[1];
+    session.fail('rate_limited', `Too many messages; wait ${taken.retryAfterMs} ms before sending again.`, refused, {
       retry_after_ms: taken.retryAfterMs,
     });
     return false;
@@ -124,7 +133,8 @@ export class InboundRouter {
       if (acked && result) session.ack(clientMsgId, result.seq, result.duplicate ?? false);
     } catch (error) {
       if (error instanceof ProtocolError) {
-        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type });
+        const retry = error.retryAfterMs !== undefined ? { retry_after_ms: error.retryAfterMs } : {};
+        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type, ...retry });
         return;
       }
       const unavailable = storeUnavailable(error);

@@ -70,6 +70,8 @@ export interface MetricsSources {
   devicesOnline(): number;
   /** Identified gadgets online: `legacy` (first/second generation) and `current`. */
   gadgetsOnline?(): { legacy: number; current: number };
+  /** Client addresses backing off after spending a crew-entry budget (cloud/address-budget.ts). */
+  addressesBackingOff?(): number;
 }
 
 export function createRelayMetrics(read: MetricsSources, build: { version: string } = { version: 'unknown' }) {
@@ -95,6 +97,13 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     },
   });
 
+  new client.Gauge({
+    name: 'leeloo_addresses_backing_off',
+    help: 'Client addresses refused after spending their failed-join or new-crew budget (a crew-code sweep alarm).',
+    registers: [registry],
+    collect() { this.set(read.addressesBackingOff?.() ?? 0); },
+  });
+
   const spotifyCalls = counter('leeloo_spotify_calls_total', 'Answers from Spotify (and failed attempts), by outcome: ok, rate_limited (429), quota_exceeded, client_error, server_error, network_error.', 'outcome');
   const spotifyRefreshFailures = counter('leeloo_spotify_refresh_failures_total', 'Spotify token refreshes that failed, by reason.', 'reason');
   const queueActions = counter('leeloo_queue_actions_total', 'Crew queue commands run, by action.', 'action');
@@ -113,6 +122,7 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     spotifyRefreshFailures,
     queueActions,
     historyImports,
+    addressBudgetRefusals: counter('leeloo_address_budget_refusals_total', 'Crew entries refused because the client address spent its budget, by budget: join_failures, new_crews.', 'budget'),
     messagesIn: counter('leeloo_messages_in_total', 'Frames received, by message type.', 'type'),
     messagesOut: counter('leeloo_messages_out_total', 'Frames sent, by message type.', 'type'),
     errors: new ErrorCounter(counter('leeloo_errors_total', 'Error frames sent, by code.', 'code')),

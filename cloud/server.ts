@@ -3,7 +3,8 @@ import type { Duplex } from 'node:stream';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
-import type { RelayConfig } from './config.js';
+import { addressKey, EntryBudgets } from './address-budget.js';
+import { loadConfig, type RelayConfig } from './config.js';
 import { requireMetricsAccess } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
@@ -13,7 +14,7 @@ import { Delivery } from './delivery.js';
 import type { Feature, FeatureFactory, RelayContext } from './feature.js';
 import { Identity } from './identity.js';
 import { requestIds, sendError } from './http-errors.js';
-import { InboundRouter, type CoreHandlers } from './inbound.js';
+import { CLOSE_POLICY, InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { operatorRoutes } from './operator-page.js';
@@ -46,14 +47,17 @@ const WS_PATHS = new Set(['/', '/ws']);
 const RETENTION_SWEEP_MS = 3_600_000;
 const FEATURE_RETRY_FIRST_MS = 1000;
 const FEATURE_RETRY_MAX_MS = 60_000;
+const IDENTIFY_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS_PER_ADDRESS = 64;
 
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
   const metrics = createRelayMetrics(
-    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline() },
+    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount() },
     { version: config.version },
   );
+  const budgets = new EntryBudgets(config.addressBudgets ?? loadConfig({}).addressBudgets!, { log, refusals: metrics.addressBudgetRefusals });
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
   let boundPort = config.port;
@@ -66,7 +70,7 @@ export function createRelay(options: RelayOptions): Relay {
     for (const feature of features) {
       await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
     }
-  });
+  }, budgets);
 
   const context: RelayContext = {
     config,
@@ -126,11 +130,25 @@ export function createRelay(options: RelayOptions): Relay {
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
     // The fleet's gadgets connect to `/` (the relay they know served it there) or `/ws`.
     if (!WS_PATHS.has(path) || stopping) return refuseUpgrade(socket, stopping ? 503 : 404);
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+    const remoteAddress = clientAddress(req, app);
+    const key = addressKey(remoteAddress ?? 'unknown');
+    if ((perAddress.get(key) ?? 0) >= (config.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS)) {
+      log.warn({ address: key }, 'refused a connection: this address holds its maximum of open connections');
+      return refuseUpgrade(socket, 429);
+    }
+    perAddress.set(key, (perAddress.get(key) ?? 0) + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(key) ?? 1) - 1;
+      if (left > 0) perAddress.set(key, left);
+      else perAddress.delete(key);
+    });
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, remoteAddress));
   });
+  /** Open connections by client address key (cloud/address-budget.ts addressKey). */
+  const perAddress = new Map<string, number>();
 
-  function onConnection(ws: WebSocket, req: http.IncomingMessage): void {
-    const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress: clientAddress(req, app) });
+  function onConnection(ws: WebSocket, remoteAddress: string | undefined): void {
+    const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress });
     registry.add(session);
     ws.on('message', (data, isBinary) => router.onFrame(session, data, isBinary));
     ws.on('pong', (payload) => {
@@ -149,6 +167,16 @@ export function createRelay(options: RelayOptions): Relay {
   let heartbeat: NodeJS.Timeout | undefined;
   let retention: NodeJS.Timeout | undefined;
   const featureRetries = new Set<NodeJS.Timeout>();
+  let identifySweep: NodeJS.Timeout | undefined;
+  const identifyTimeoutMs = config.identifyTimeoutMs ?? IDENTIFY_TIMEOUT_MS;
+
+  // One sweep for every socket (no timer per socket): a socket still anonymous past the timeout is closed.
+  function closeAnonymous(): void {
+    const before = Date.now() - identifyTimeoutMs;
+    for (const session of registry.all) {
+      if (!session.identified && !session.closing && session.openedAt <= before) session.close(CLOSE_POLICY, 'identify within the first seconds');
+    }
+  }
 
   // One interval for every socket: a socket that missed the previous ping is terminated.
   function beat(): void {
@@ -201,6 +229,7 @@ export function createRelay(options: RelayOptions): Relay {
       });
     });
     heartbeat = setInterval(beat, config.heartbeatIntervalMs);
+    identifySweep = setInterval(closeAnonymous, Math.max(50, Math.min(config.heartbeatIntervalMs, identifyTimeoutMs / 4)));
     const address = server.address();
     boundPort = typeof address === 'object' && address ? address.port : config.port;
     return { port: boundPort };
@@ -212,6 +241,7 @@ export function createRelay(options: RelayOptions): Relay {
     clearInterval(heartbeat);
     clearInterval(retention);
     for (const timer of featureRetries) clearTimeout(timer);
+    clearInterval(identifySweep);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeSockets(registry, wss);
     server.closeAllConnections();
@@ -278,8 +308,8 @@ function buildApp(
   return app;
 }
 
-function refuseUpgrade(socket: Duplex, status: 404 | 503): void {
-  const text = status === 404 ? 'Not Found' : 'Service Unavailable';
+function refuseUpgrade(socket: Duplex, status: 404 | 429 | 503): void {
+  const text = { 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status];
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 

@@ -56,6 +56,8 @@ export class Session implements SessionView {
   deviceId: string | null = null;
   displayName = '';
   crew: SessionCrew | null = null;
+  /** When the socket opened: one that has not identified in time is closed. */
+  readonly openedAt = Date.now();
   /** Heartbeat flag: cleared at each ping, set by the pong. */
   isAlive = true;
   /** Frames refused for rate in a row; sustained abuse closes the socket. */

@@ -90,7 +90,9 @@ export class RelayClient {
   /** The relay refused the stored credential: read identity.json again before the next try. */
   private credentialRefused = false;
   private inbox: Promise<void> = Promise.resolve();
-  private timers = { reconnect: null as TimerHandle | null, heartbeat: null as TimerHandle | null, stable: null as TimerHandle | null, retry: null as TimerHandle | null };
+  private timers = { reconnect: null as TimerHandle | null, heartbeat: null as TimerHandle | null, stable: null as TimerHandle | null, retry: null as TimerHandle | null, pace: null as TimerHandle | null };
+  /** The relay's announced rate (welcome), and the tokens this connection has left of it. */
+  private pace: { perSecond: number; burst: number; tokens: number; at: number } | null = null;
   private connectionValue: ConnectionState = { status: 'offline', detail: 'Not started.', retryAt: null };
 
   constructor(private readonly options: RelayClientOptions) {
@@ -241,6 +243,8 @@ export class RelayClient {
     this.clock.clearTimeout(this.timers.heartbeat);
     this.clock.clearTimeout(this.timers.stable);
     this.clock.clearTimeout(this.timers.retry);
+    this.clock.clearTimeout(this.timers.pace);
+    this.pace = null;
     if (!this.running) return;
     const delay = this.backoff.next();
     const retryAt = this.clock.now() + delay;
@@ -283,9 +287,27 @@ export class RelayClient {
     if (this.phase !== 'ready' || !socket || socket.readyState !== WebSocket.OPEN) return;
     for (const entry of this.outbox.list()) {
       if (this.sentThisConnection.has(entry.clientMsgId)) continue;
+      if (!this.takePace()) {
+        // The rest follows at the relay's announced rate.
+        this.clock.clearTimeout(this.timers.pace);
+        this.timers.pace = this.clock.setTimeout(() => this.flushOutbox(), Math.ceil(1000 / this.pace!.perSecond));
+        return;
+      }
       this.sentThisConnection.add(entry.clientMsgId);
       socket.send(JSON.stringify(entry.message));
     }
+  }
+
+  /** One frame's worth of the relay's announced rate; always true when it announced none. */
+  private takePace(): boolean {
+    const pace = this.pace;
+    if (!pace) return true;
+    const now = this.clock.now();
+    pace.tokens = Math.min(pace.burst, pace.tokens + ((now - pace.at) / 1000) * pace.perSecond);
+    pace.at = now;
+    if (pace.tokens < 1) return false;
+    pace.tokens -= 1;
+    return true;
   }
 
   private fail(detail: string): void {
@@ -335,6 +357,11 @@ export class RelayClient {
   }
 
   private async onWelcome(message: OutboundOf<'welcome'>): Promise<void> {
+    if (message.rate_limit) {
+      // Half the burst and 80 % of the rate: resume, pings and the crew's own frames share the bucket.
+      const burst = Math.max(1, Math.floor(message.rate_limit.burst / 2));
+      this.pace = { perSecond: message.rate_limit.per_second * 0.8, burst, tokens: burst, at: this.clock.now() };
+    }
     if (message.device_secret) {
       // Saved before anything else: a secret the relay issued but we lost locks this device out.
       await this.identityStore.save({ device_id: message.device_id, device_secret: message.device_secret });

@@ -61,9 +61,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 /** An error that carries a stable code and a sentence a person can act on. */
 export class ProtocolError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string = ERROR_CODES[code]) {
+  /** With `rate_limited`: how long until the sender may try again. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string = ERROR_CODES[code], retryAfterMs?: number) {
     super(message);
     this.name = 'ProtocolError';
     this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
 }

@@ -292,6 +292,8 @@ export const Outbound = {
     device_secret: DeviceSecret.optional(),
     crew: CrewState.nullable(),
     server_time: Timestamp,
+    /** The relay's per-connection rate: frames per second and burst; a client paces what it sends to it. */
+    rate_limit: z.object({ per_second: z.number().positive(), burst: z.number().int().positive() }).optional(),
   }),
   ack: z.object({
     type: z.literal('ack'),

@@ -96,7 +96,9 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, name: string
 }
 
 function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const env = { PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '' };
+  const env = { PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '',
+    // Every simulated gadget connects from 127.0.0.1: that one address may hold them all and create all their crews.
+    NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000', MAX_CONNECTIONS_PER_ADDRESS: '1000000' };
   return startProcess(['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], env, 'the relay');
 }
 

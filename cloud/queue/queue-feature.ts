@@ -329,10 +329,9 @@ export class QueueFeature implements Feature {
 
 /** A refused airhorn: `rate_limited` with the wait. */
 export class AirhornRefused extends ProtocolError {
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
   constructor(sentence: string, retryAfterMs: number) {
-    super('rate_limited', sentence);
-    this.retryAfterMs = retryAfterMs;
+    super('rate_limited', sentence, retryAfterMs);
   }
 }
 

@@ -7,6 +7,7 @@ import type { RelayContext } from '../feature.js';
 import { clientErrorOf, HTTP_STATUS, sendError } from '../http-errors.js';
 import type { Actor } from '../queue/crew-queue.js';
 import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
+import { KeyedBuckets } from '../token-bucket.js';
 import type { QueueSnapshot } from '../../protocol/queue.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
@@ -64,9 +65,13 @@ export class CrewPages {
   private readonly streams = new Map<string, Set<Stream>>();
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
+  /** The crew API's rate, per member link (crew and member), as each socket has one. */
+  private readonly buckets: KeyedBuckets;
 
   constructor(deps: CrewPagesDeps) {
     this.deps = deps;
+    const { perSecond, burst } = deps.context.config.rateLimit;
+    this.buckets = new KeyedBuckets(perSecond, burst, deps.now);
     this.routes();
   }
 
@@ -167,6 +172,10 @@ export class CrewPages {
   private async authorize(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
       const viewer = await this.viewerOf(req);
+      const taken = this.buckets.take(`${viewer.crewId}/${viewer.deviceId}`);
+      if (!taken.ok) {
+        throw new ProtocolError('rate_limited', `Too many requests from this crew link; wait ${taken.retryAfterMs} ms.`, taken.retryAfterMs);
+      }
       res.locals.viewer = viewer;
       res.locals.historyViewer = { deviceId: viewer.deviceId, crewId: viewer.crewId };
       next();

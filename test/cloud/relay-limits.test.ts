@@ -97,6 +97,31 @@ describe('relay limits and bad frames', () => {
     await othersStillServed();
   });
 
+  it('a flooding gadget hears which frames were refused, and what was admitted is still handled before the 1008', async () => {
+    const c = await connect();
+    await c.request({ type: 'hello', protocol_version: 3, device_name: 'Flood' }, isType('welcome'));
+    await c.request({ type: 'create_crew', display_name: 'Flood' }, isType('crew_created'));
+    for (let i = 0; i < 100 && c.ws.readyState === WebSocket.OPEN; i += 1) {
+      c.send({ type: 'message', msg_type: 'text', payload: { text: `burst ${i}` }, client_msg_id: `burst-${i}` });
+    }
+    expect((await c.closed).code).toBe(1008);
+    const acked = new Set(c.received.filter((f) => f.type === 'ack').map((f) => f.client_msg_id));
+    const refused = c.received.filter((f) => f.type === 'error' && f.code === 'rate_limited');
+    expect(acked.size).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.client_msg_id).toMatch(/^burst-\d+$/);
+      expect(acked.has(r.client_msg_id)).toBe(false);
+    }
+    // RATE_LIMIT_CLOSE_AFTER is 20: 19 refusals answered, the 20th closes.
+    expect(refused.length).toBe(19);
+    // Up to the last answered frame, each was either acked (admitted, handled despite the close) or named as refused.
+    const named = new Set(refused.map((r) => r.client_msg_id));
+    const last = Math.max(...[...acked, ...named].map((id) => Number(String(id).slice('burst-'.length))));
+    for (let i = 0; i <= last; i += 1) expect(acked.has(`burst-${i}`) || named.has(`burst-${i}`)).toBe(true);
+    await othersStillServed();
+  });
+
   it('a socket that stops answering pings is terminated by the heartbeat', async () => {
     const silent = new WebSocket(relay.wsUrl, { autoPong: false });
     const closed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));

@@ -130,6 +130,23 @@ describe('relay client against a real relay', () => {
     expect(again.rec.texts()).toEqual([]);
   });
 
+  it('150 shares queued offline are all acknowledged after reconnecting, paced to the relay\'s rate, with no flood close', async () => {
+    const { code } = await crewOfTwo('burst');
+    const offline = await device('burst-b', code, await closedPortUrl());
+    for (let i = 0; i < 150; i += 1) {
+      await offline.client.send({ type: 'share_music', spotify_uri: `spotify:track:${String(i).padStart(22, '0')}`, artist: 'Artist', track: `Track ${i}`, album: 'Album' });
+    }
+    await offline.client.stop();
+
+    const back = await device('burst-b', code);
+    await back.rec.until(() => back.rec.online(), 'B online');
+    const onlineAt = back.rec.all.length;
+    await back.rec.until(() => back.client.outbox.size === 0, 'all 150 acked', 15_000);
+    expect(back.rec.all.filter((e) => e.kind === 'acked')).toHaveLength(150);
+    expect(back.rec.all.slice(onlineAt).filter((e) => e.kind === 'connection')).toEqual([]);
+    expect(relay.logs.join('\n')).not.toContain('closing a flooding connection');
+  }, 30_000);
+
   it('what is queued while offline survives a restart and reaches the crew exactly once', async () => {
     const { a, code } = await crewOfTwo('outbox');
     const offline = await device('outbox-b', code, await closedPortUrl());

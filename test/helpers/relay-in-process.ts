@@ -6,6 +6,12 @@ import { openStore, type Store } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import { TestClient } from './ws-client.js';
 
+/**
+ * Every test connects from 127.0.0.1, so test relays give that one address room for the
+ * crews and failed joins a suite makes; the abuse tests set the production budgets back.
+ */
+export const TEST_ADDRESS_BUDGETS: Record<string, string> = { NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000', MAX_CONNECTIONS_PER_ADDRESS: '100000' };
+
 export interface InProcessRelay {
   readonly relay: Relay;
   readonly store: Store;
@@ -28,7 +34,7 @@ export async function startInProcessRelay(
   options: { env?: Record<string, string>; features?: FeatureFactory[]; log?: Logger } = {},
 ): Promise<InProcessRelay> {
   const dataDir = await makeTempDir('leeloo-relay-');
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...options.env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...TEST_ADDRESS_BUDGETS, ...options.env });
   const store = await openStore(config);
   const relay = createRelay({ config, store, log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), features: options.features });
   const { port } = await relay.start();

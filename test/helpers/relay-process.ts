@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { TEST_ADDRESS_BUDGETS } from './relay-in-process.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import { TestClient } from './ws-client.js';
 
@@ -48,7 +49,7 @@ export class RelayProcess {
   static async start(options: RelayProcessOptions = {}): Promise<RelayProcess> {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? (await makeTempDir('leeloo-relay-'));
-    const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', LEELOO_ENV_FILE: '', ...options.env };
+    const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', LEELOO_ENV_FILE: '', ...TEST_ADDRESS_BUDGETS, ...options.env };
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

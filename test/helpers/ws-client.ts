@@ -38,9 +38,10 @@ export class TestClient {
     ws.once('close', () => this.failWaiters(new Error('the socket closed')));
   }
 
-  static connect(url: string, timeoutMs = 5000): Promise<TestClient> {
+  /** `headers` go with the upgrade request (e.g. X-Forwarded-For behind TRUST_PROXY). */
+  static connect(url: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { headers });
       const client = new TestClient(ws);
       const timer = setTimeout(() => reject(new Error(`could not connect to ${url} within ${timeoutMs} ms`)), timeoutMs);
       ws.once('open', () => {
