@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import type { FeatureFactory } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
+import { mcpFeatureFactory } from './mcp/mcp-feature.js';
 import { queueFeatureFactory } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
@@ -23,6 +24,8 @@ const FEATURES: FeatureFactory[] = [
   history.factory,
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   telegramFeatureFactory(),
+  /** The MCP endpoint (/mcp) reads history through the history feature's queries. */
+  mcpFeatureFactory({ queries: () => history.queries() }),
 ];
 
 /**

@@ -1,6 +1,7 @@
 import { openSqlite, type SqliteDatabase } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
+import { SqliteMcpTokenStore } from './sqlite-mcp.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
 import { SqliteTelegramStore } from './sqlite-telegram.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
@@ -18,6 +19,7 @@ function openAreas(db: SqliteDatabase) {
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
     telegram: new SqliteTelegramStore(db),
+    mcp: new SqliteMcpTokenStore(db),
   };
 }
 

@@ -1,0 +1,125 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { playInput } from '../../../cloud/history/plays.js';
+import { HistoryQueries } from '../../../cloud/history/queries.js';
+import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
+import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
+import { isType, OpenClients, type TestClient } from '../../helpers/ws-client.js';
+
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+describe('the MCP endpoint', () => {
+  let relay: InProcessRelay;
+  const clients = new OpenClients(() => relay.connect());
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    relay = await startInProcessRelay({
+      env: { ADMIN_TOKEN },
+      features: [(context) => {
+        const queries = new HistoryQueries(context.store);
+        return new McpFeature(context, { queries: () => queries });
+      }],
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+    await clients.closeAll();
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  async function gadget(name: string, crewCode?: string): Promise<{ client: TestClient; deviceId: string; crewCode: string }> {
+    const client = await clients.connect();
+    const welcome = await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
+    const entered = crewCode
+      ? await client.request({ type: 'join_crew', crew_code: crewCode, display_name: name }, isType('crew_joined'))
+      : await client.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
+    return { client, deviceId: welcome.device_id as string, crewCode: entered.crew_code as string };
+  }
+
+  async function issue(deviceId: string): Promise<string> {
+    const res = await fetch(`${relay.httpUrl}/admin/devices/${deviceId}/mcp-token`, { method: 'POST', headers: admin });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  async function mcp(token: string): Promise<Client> {
+    const client = new Client({ name: 'test-assistant', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    open.push(client);
+    return client;
+  }
+
+  const resultOf = (answer: unknown) => (answer as { structuredContent: { result: unknown } }).structuredContent.result;
+
+  it('lists the tools and answers top tracks from the member’s plays, and the crew’s', async () => {
+    const ana = await gadget('Ana');
+    const bo = await gadget('Bo', ana.crewCode);
+    const now = Date.now();
+    const play = (memberId: string, track: string, ago: number) =>
+      playInput({ memberId, source: 'import_extended', endMs: now - ago, track, artist: 'Artist', msPlayed: 60_000, trackUri: `spotify:track:${track}` });
+    await relay.store.history.addPlays([play(ana.deviceId, 'One', 1000), play(ana.deviceId, 'One', 2000), play(ana.deviceId, 'Two', 3000), play(bo.deviceId, 'Two', 4000), play(bo.deviceId, 'Two', 5000)]);
+    const client = await mcp(await issue(ana.deviceId));
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    expect(tools).toEqual(expect.arrayContaining(['top_tracks', 'top_artists', 'listening_heatmap', 'on_this_day', 'send_crew_text']));
+    const mine = resultOf(await client.callTool({ name: 'top_tracks', arguments: { who: 'me', days: 7 } })) as { track: string; plays: number }[];
+    expect(mine.map((t) => [t.track, t.plays])).toEqual([['One', 2], ['Two', 1]]);
+    const crew = resultOf(await client.callTool({ name: 'top_tracks', arguments: { who: 'crew', days: 7 } })) as { track: string; plays: number }[];
+    expect(crew.map((t) => [t.track, t.plays])).toEqual([['Two', 3], ['One', 2]]);
+    const heat = resultOf(await client.callTool({ name: 'listening_heatmap', arguments: { who: 'me' } })) as { cells: number[][] };
+    expect(heat.cells.flat().reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('answers bad arguments with an error, not a crash', async () => {
+    const ana = await gadget('Ana');
+    const client = await mcp(await issue(ana.deviceId));
+    const bad = (await client.callTool({ name: 'top_tracks', arguments: { who: 'everyone', days: -3 } })) as { isError?: boolean; content: { text: string }[] };
+    expect(bad.isError).toBe(true);
+    expect(bad.content[0]!.text).toMatch(/who|days/);
+    const zone = (await client.callTool({ name: 'listening_heatmap', arguments: { time_zone: 'Mars/Olympus' } })) as { isError?: boolean; content: { text: string }[] };
+    expect(zone.isError).toBe(true);
+    // The server still answers afterwards.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it('sends a text the crew’s gadgets receive, in the member’s name, and only to its own crew', async () => {
+    const ana = await gadget('Ana');
+    const bo = await gadget('Bo', ana.crewCode);
+    const other = await gadget('Cy');
+    const client = await mcp(await issue(ana.deviceId));
+    const sent = resultOf(await client.callTool({ name: 'send_crew_text', arguments: { text: 'tonight at 8?' } })) as { seq: number };
+    const heard = await bo.client.next(isType('message'));
+    expect(heard).toMatchObject({ from_device: ana.deviceId, from_name: 'Ana', msg_type: 'text', payload: { text: 'tonight at 8?' }, seq: sent.seq });
+    const events = await relay.store.crews.readEvents((await relay.store.crews.getMembership(other.deviceId))!.crewId, 0);
+    expect(events.some((e) => e.event.type === 'message')).toBe(false);
+  });
+
+  it('refuses a missing, unknown or revoked token with 401', async () => {
+    const ana = await gadget('Ana');
+    const token = await issue(ana.deviceId);
+    const post = (auth?: string) => fetch(`${relay.httpUrl}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(auth ? { authorization: auth } : {}) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect((await post()).status).toBe(401);
+    expect((await post('Bearer not-a-token')).status).toBe(401);
+    await mcp(token);
+    const revoked = await fetch(`${relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'DELETE', headers: admin });
+    expect(await revoked.json()).toEqual({ revoked: 1 });
+    const refused = await post(`Bearer ${token}`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'unauthorized' });
+    await expect(mcp(token)).rejects.toThrow();
+  });
+
+  it('the admin route refuses without the admin token and for a device in no crew', async () => {
+    expect((await fetch(`${relay.httpUrl}/admin/devices/x/mcp-token`, { method: 'POST' })).status).toBe(401);
+    const res = await fetch(`${relay.httpUrl}/admin/devices/nobody/mcp-token`, { method: 'POST', headers: admin });
+    expect(res.status).toBe(404);
+  });
+});
