@@ -3,12 +3,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { DeviceId, ProtocolError } from '../../protocol/index.js';
+import { DeviceId, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
 import { requireAdminToken } from '../admin-auth.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
 import type { HistoryQueries } from '../history/queries.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
+import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
 /** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
@@ -179,18 +180,50 @@ export class McpFeature implements Feature {
       inputSchema: { ...Who, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().describe('YYYY-MM-DD, default today.'), time_zone: z.string().max(64).default('UTC') },
     }, safely(async (a) => this.queries().onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })));
 
+    server.registerTool('taste_summary', {
+      description: 'Your listening over the last N days: {plays, listening_hours, distinct_tracks, repeat_rate, top_tracks, top_artists, peak_weekday, peak_hour, coverage: {plays_stored, imports}}.',
+      inputSchema: { ...Range, time_zone: z.string().max(64).default('UTC') },
+    }, safely(async (a) => tasteSummary(this.context.store, this.queries(), caller.deviceId, range(a.days), a.time_zone)));
+
+    server.registerTool('crew_shares', {
+      description: 'What the crew shared lately, newest first, with the reactions each drew: [{seq, shared_by, track, artist, spotify_uri, note, shared_at, reactions: [{from, reaction}]}].',
+      inputSchema: { ...Range, ...Limit },
+    }, safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit)));
+
+    server.registerTool('listens_like_me', {
+      description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
+      inputSchema: { ...Range },
+    }, safely(async (a) => listensLikeMe(this.context.store, this.queries(), caller.crewId, caller.deviceId, range(a.days))));
+
+    server.registerTool('crew_queue', {
+      description: 'The crew queue now: {now_playing, next: [{item_id, uri, track, artist, added_by, score}]} in play order.',
+      inputSchema: {},
+    }, safely(async () => queueNow(this.context.store, caller.crewId)));
+
+    server.registerTool('react_to_share', {
+      description: 'Reacts to a crew share (its seq from crew_shares) as you: {seq}.',
+      inputSchema: { share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) },
+    }, safely(async (a) => {
+      const share = await shareAt(this.context.store, caller.crewId, a.share_seq);
+      if (!share || share.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
+      return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
+    }));
+
     server.registerTool('send_crew_text', {
       description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
       inputSchema: { text: z.string().trim().min(1).max(4096) },
-    }, safely(async (a) => {
-      const { seq } = await this.context.publish(
-        caller.crewId,
-        { type: 'message', from_device: caller.deviceId, from_name: caller.displayName, timestamp: Date.now(), msg_type: 'text', payload: { text: a.text } },
-        { deviceId: caller.deviceId, clientMsgId: `mcp-${randomUUID()}` },
-      );
-      return { seq };
-    }));
+    }, safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })));
     return server;
+  }
+
+  /** A crew message as the member, stored and sequenced, exactly once by the tool's own client id. */
+  private async sendAs(caller: McpCaller, body: CrewMessageBody): Promise<{ seq: number }> {
+    const { seq } = await this.context.publish(
+      caller.crewId,
+      { type: 'message', from_device: caller.deviceId, from_name: caller.displayName, timestamp: Date.now(), ...body },
+      { deviceId: caller.deviceId, clientMsgId: `mcp-${randomUUID()}` },
+    );
+    return { seq };
   }
 }
 

@@ -74,6 +74,37 @@ describe('the MCP endpoint', () => {
     expect(heat.cells.flat().reduce((a, b) => a + b, 0)).toBe(3);
   });
 
+  it('summarises taste, ranks who listens like me, and shows shares with reactions; a reaction reaches the sharer', async () => {
+    const ana = await gadget('Ana');
+    const bo = await gadget('Bo', ana.crewCode);
+    const cy = await gadget('Cy', ana.crewCode);
+    const now = Date.now();
+    const play = (memberId: string, artist: string, track: string, ago: number) =>
+      playInput({ memberId, source: 'import_extended', endMs: now - ago, track, artist, msPlayed: 1_800_000, trackUri: `spotify:track:${track}` });
+    await relay.store.history.addPlays([
+      play(ana.deviceId, 'Björk', 'Joga', 1000), play(ana.deviceId, 'Björk', 'Joga', 2000), play(ana.deviceId, 'Air', 'Kelly', 3000),
+      play(bo.deviceId, 'Björk', 'Hunter', 4000), play(bo.deviceId, 'Air', 'Kelly', 5000), play(cy.deviceId, 'Metallica', 'One', 6000),
+    ]);
+    const client = await mcp(await issue(ana.deviceId));
+    const summary = resultOf(await client.callTool({ name: 'taste_summary', arguments: {} })) as Record<string, unknown>;
+    expect(summary).toMatchObject({ plays: 3, listening_hours: 1.5, distinct_tracks: 2, repeat_rate: 0.333, coverage: { plays_stored: 3 } });
+    const like = resultOf(await client.callTool({ name: 'listens_like_me', arguments: {} })) as { member: string; overlap: number }[];
+    expect(like.map((m) => [m.member, m.overlap])).toEqual([['Bo', 1], ['Cy', 0]]);
+
+    const shared = await bo.client.request({
+      type: 'message', msg_type: 'song_push', client_msg_id: 'share-1',
+      payload: { artist: 'Air', track: 'Kelly', album: '', spotify_uri: 'spotify:track:kelly', note: 'for tonight' },
+    }, isType('ack'));
+    const reacted = resultOf(await client.callTool({ name: 'react_to_share', arguments: { share_seq: shared.seq, reaction: 'fire' } })) as { seq: number };
+    expect(await bo.client.next(isType('message', { msg_type: 'reaction' }))).toMatchObject({ from_device: ana.deviceId, payload: { reaction: 'fire', to_device: bo.deviceId }, seq: reacted.seq });
+    const shares = resultOf(await client.callTool({ name: 'crew_shares', arguments: {} })) as unknown[];
+    expect(shares).toEqual([expect.objectContaining({ seq: shared.seq, shared_by: 'Bo', track: 'Kelly', note: 'for tonight', reactions: [{ from: 'Ana', reaction: 'fire' }] })]);
+    const missing = (await client.callTool({ name: 'react_to_share', arguments: { share_seq: 9999, reaction: 'love' } })) as { isError?: boolean; content: { text: string }[] };
+    expect(missing).toMatchObject({ isError: true });
+    expect(missing.content[0]!.text).toMatch(/^not_found/);
+    expect(resultOf(await client.callTool({ name: 'crew_queue', arguments: {} }))).toEqual({ now_playing: null, next: [] });
+  });
+
   it('answers bad arguments with an error, not a crash', async () => {
     const ana = await gadget('Ana');
     const client = await mcp(await issue(ana.deviceId));
