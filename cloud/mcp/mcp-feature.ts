@@ -4,17 +4,21 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { DeviceId, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
+import { QueueItemId, QueueTrack, VoteValue } from '../../protocol/queue.js';
 import { requireAdminToken } from '../admin-auth.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
 import type { HistoryQueries } from '../history/queries.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
+import type { QueueCommand, QueueFeature } from '../queue/queue-feature.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
 /** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
 export interface McpPorts {
   readonly queries: () => HistoryQueries | null;
+  /** The queue feature's one command path (the gadget's and the crew page's); null until built. */
+  readonly queue: () => Pick<QueueFeature, 'run'> | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -209,11 +213,31 @@ export class McpFeature implements Feature {
       return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
     }));
 
+    server.registerTool('queue_add', {
+      description: 'Adds a track to the crew queue as you: {seq, duplicate}. Needs a spotify:track: URI, its title and artist.',
+      inputSchema: QueueTrack.shape,
+    }, safely(async (a) => this.runQueue(caller, { type: 'queue_add', ...a })));
+
+    server.registerTool('queue_vote', {
+      description: 'Votes on a track in the crew queue (item_id from crew_queue): up, down or none: {seq, duplicate}.',
+      inputSchema: { item_id: QueueItemId, vote: VoteValue },
+    }, safely(async (a) => this.runQueue(caller, { type: 'queue_vote', ...a })));
+
     server.registerTool('send_crew_text', {
       description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
       inputSchema: { text: z.string().trim().min(1).max(4096) },
     }, safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })));
     return server;
+  }
+
+  /** A queue command as the member, through the queue feature's own path, once by its client id. */
+  private async runQueue(caller: McpCaller, command: QueueCommand): Promise<{ seq: number | null; duplicate: boolean }> {
+    const queue = this.ports.queue();
+    if (!queue) throw new ProtocolError('unavailable', 'The crew queue is not running on this relay.');
+    const membership = await this.context.store.crews.getMembership(caller.deviceId);
+    const actor = { deviceId: caller.deviceId, name: caller.displayName, isOwner: membership?.isOwner ?? false };
+    const result = await queue.run(caller.crewId, actor, { ...command, client_msg_id: `mcp-${randomUUID()}` });
+    return { seq: result.seq ?? null, duplicate: result.duplicate };
   }
 
   /** A crew message as the member, stored and sequenced, exactly once by the tool's own client id. */

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { playInput } from '../../../cloud/history/plays.js';
 import { HistoryQueries } from '../../../cloud/history/queries.js';
 import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
+import { queueFeatureFactory, type QueueFeature } from '../../../cloud/queue/queue-feature.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, OpenClients, type TestClient } from '../../helpers/ws-client.js';
 
@@ -12,16 +13,20 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe('the MCP endpoint', () => {
   let relay: InProcessRelay;
+  let queue: QueueFeature | null = null;
   const clients = new OpenClients(() => relay.connect());
   const open: Client[] = [];
 
   beforeAll(async () => {
     relay = await startInProcessRelay({
       env: { ADMIN_TOKEN },
-      features: [(context) => {
-        const queries = new HistoryQueries(context.store);
-        return new McpFeature(context, { queries: () => queries });
-      }],
+      features: [
+        (context) => (queue = queueFeatureFactory()(context)),
+        (context) => {
+          const queries = new HistoryQueries(context.store);
+          return new McpFeature(context, { queries: () => queries, queue: () => queue });
+        },
+      ],
     });
   });
   afterEach(async () => {
@@ -102,7 +107,27 @@ describe('the MCP endpoint', () => {
     const missing = (await client.callTool({ name: 'react_to_share', arguments: { share_seq: 9999, reaction: 'love' } })) as { isError?: boolean; content: { text: string }[] };
     expect(missing).toMatchObject({ isError: true });
     expect(missing.content[0]!.text).toMatch(/^not_found/);
-    expect(resultOf(await client.callTool({ name: 'crew_queue', arguments: {} }))).toEqual({ now_playing: null, next: [] });
+    // A share goes into the crew queue too (the queue feature's rule): the queue tool shows it.
+    expect(resultOf(await client.callTool({ name: 'crew_queue', arguments: {} }))).toMatchObject({ now_playing: { track: 'Kelly', added_by: 'Bo', score: 0 }, next: [] });
+  });
+
+  it('adds to the crew queue and votes through the queue’s own path: the gadgets see the queue change', async () => {
+    const ana = await gadget('Ana');
+    const bo = await gadget('Bo', ana.crewCode);
+    const client = await mcp(await issue(bo.deviceId));
+    const added = resultOf(await client.callTool({
+      name: 'queue_add', arguments: { spotify_uri: 'spotify:track:abc123', track: 'Kelly', artist: 'Air', album: '', duration_ms: 200_000 },
+    })) as { seq: number; duplicate: boolean };
+    expect(added.duplicate).toBe(false);
+    const state = await ana.client.next(isType('queue_state', { seq: added.seq }));
+    expect(JSON.stringify(state)).toContain('Kelly');
+    const now = resultOf(await client.callTool({ name: 'crew_queue', arguments: {} })) as { now_playing: { item_id: string; track: string; added_by: string } | null; next: { item_id: string }[] };
+    const item = now.now_playing ?? (now.next[0] as { item_id: string; track: string; added_by: string });
+    expect(item).toMatchObject({ track: 'Kelly', added_by: 'Bo' });
+    const voted = resultOf(await client.callTool({ name: 'queue_vote', arguments: { item_id: item.item_id, vote: 'up' } })) as { seq: number };
+    await ana.client.next(isType('queue_state', { seq: voted.seq }));
+    const bad = (await client.callTool({ name: 'queue_add', arguments: { spotify_uri: 'spotify:album:x', track: 'K', artist: 'A' } })) as { isError?: boolean };
+    expect(bad.isError).toBe(true);
   });
 
   it('answers bad arguments with an error, not a crash', async () => {
