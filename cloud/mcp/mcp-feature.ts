@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { DeviceId, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
@@ -227,6 +227,40 @@ export class McpFeature implements Feature {
       description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
       inputSchema: { text: z.string().trim().min(1).max(4096) },
     }, safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })));
+    server.registerResource('crew_recap', new ResourceTemplate('leeloo://crew/recap/{period}', { list: undefined }), {
+      description: 'The crew’s recap for a month (YYYY-MM) or a year (YYYY), UTC: top tracks and artists, shares with reactions.',
+      mimeType: 'application/json',
+    }, async (uri, variables) => {
+      const period = recapRange(String(variables.period ?? ''));
+      const queries = this.queries();
+      const crew = { crewId: caller.crewId };
+      const recap = {
+        period: variables.period,
+        top_tracks: await queries.topTracks(crew, period, { limit: 10 }),
+        top_artists: await queries.topArtists(crew, period, { limit: 10 }),
+        shares: await sharesWithReactions(this.context.store, caller.crewId, period, 100),
+      };
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(recap) }] };
+    });
+
+    server.registerPrompt('plan_tonight', {
+      description: 'Plan tonight’s crew queue from what the crew plays, shares and has queued.',
+      argsSchema: { mood: z.string().max(200).optional() },
+    }, ({ mood }) => ({
+      messages: [{
+        role: 'user',
+        content: {
+          type: 'text',
+          text: [
+            'Plan tonight’s LEELOO crew queue.',
+            mood ? `The mood: ${mood}.` : '',
+            'First read crew_queue (what is queued), top_artists with who="crew" and days=30, listens_like_me and crew_shares.',
+            'Propose 5–8 tracks that suit the whole crew, mixing recent shares the crew loved with their shared favourites, not repeating what is queued.',
+            'Show the list with one line each on why, and add a track with queue_add only after I say yes.',
+          ].filter(Boolean).join(' '),
+        },
+      }],
+    }));
     return server;
   }
 
@@ -249,6 +283,16 @@ export class McpFeature implements Feature {
     );
     return { seq };
   }
+}
+
+/** YYYY-MM or YYYY as a UTC range; anything else is refused with a sentence. */
+function recapRange(period: string): { fromMs: number; toMs: number } {
+  const match = /^(\d{4})(?:-(0[1-9]|1[0-2]))?$/.exec(period);
+  if (!match) throw new ProtocolError('invalid_message', `The recap period "${period.slice(0, 20)}" is not valid: use YYYY-MM or YYYY.`);
+  const year = Number(match[1]);
+  if (match[2] === undefined) return { fromMs: Date.UTC(year, 0, 1), toMs: Date.UTC(year + 1, 0, 1) };
+  const month = Number(match[2]) - 1;
+  return { fromMs: Date.UTC(year, month, 1), toMs: Date.UTC(year, month + 1, 1) };
 }
 
 /** The factory for cloud/main.ts. */

@@ -130,6 +130,21 @@ describe('the MCP endpoint', () => {
     expect(bad.isError).toBe(true);
   });
 
+  it('serves the crew recap as a resource and the plan-tonight prompt', async () => {
+    const ana = await gadget('Ana');
+    const month = new Date().toISOString().slice(0, 7);
+    await relay.store.history.addPlays([playInput({ memberId: ana.deviceId, source: 'import_extended', endMs: Date.now() - 1000, track: 'Joga', artist: 'Björk', msPlayed: 60_000 })]);
+    const client = await mcp(await issue(ana.deviceId));
+    const read = await client.readResource({ uri: `leeloo://crew/recap/${month}` });
+    const recap = JSON.parse((read.contents[0] as { text: string }).text) as { top_artists: { artist: string; plays: number }[] };
+    expect(recap.top_artists).toEqual([{ artist: 'Björk', plays: 1, ms_played: 60_000 }]);
+    await expect(client.readResource({ uri: 'leeloo://crew/recap/2024-13' })).rejects.toThrow(/YYYY-MM/);
+    const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+    expect(prompts).toContain('plan_tonight');
+    const prompt = await client.getPrompt({ name: 'plan_tonight', arguments: { mood: 'rainy' } });
+    expect(JSON.stringify(prompt.messages)).toContain('rainy');
+  });
+
   it('answers bad arguments with an error, not a crash', async () => {
     const ana = await gadget('Ana');
     const client = await mcp(await issue(ana.deviceId));
