@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { DeviceId, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
 import { QueueItemId, QueueTrack, VoteValue } from '../../protocol/queue.js';
@@ -22,6 +21,13 @@ export interface McpPorts {
 }
 
 const DAY_MS = 86_400_000;
+
+/** The SDK is loaded on the first /mcp call, so relays nobody asks stay as quick to start. */
+type Sdk = typeof import('@modelcontextprotocol/sdk/server/mcp.js') & typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+let sdk: Promise<Sdk> | null = null;
+const loadSdk = (): Promise<Sdk> =>
+  (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/mcp.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')])
+    .then(([mcp, http]) => ({ ...mcp, ...http })));
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** The member a request's token speaks for. */
@@ -122,7 +128,8 @@ export class McpFeature implements Feature {
       const caller: McpCaller = { deviceId: record.deviceId, displayName: device?.displayName ?? 'LEELOO', crewId: membership.crewId };
       const body = req.body as { method?: string; params?: { name?: string } } | undefined;
       this.log.info({ deviceId: caller.deviceId, crewId: caller.crewId, method: body?.method, tool: body?.params?.name }, 'mcp call');
-      const server = this.buildServer(caller);
+      const { McpServer, ResourceTemplate, StreamableHTTPServerTransport } = await loadSdk();
+      const server = this.buildServer(caller, McpServer, ResourceTemplate);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
         void transport.close();
@@ -143,7 +150,7 @@ export class McpFeature implements Feature {
   }
 
   /** The tools, scoped to one member and its crew. */
-  private buildServer(caller: McpCaller): McpServer {
+  private buildServer(caller: McpCaller, McpServer: Sdk['McpServer'], ResourceTemplate: Sdk['ResourceTemplate']): McpServer {
     const server = new McpServer({ name: 'leeloo', version: this.context.config.version ?? '0' });
     const scope = (who: 'me' | 'crew') => (who === 'crew' ? { crewId: caller.crewId } : { memberId: caller.deviceId });
     const range = (days: number) => {
