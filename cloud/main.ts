@@ -3,7 +3,8 @@ import { ConfigError, loadConfig } from './config.js';
 import type { FeatureFactory } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
-import { queueFeatureFactory } from './queue/queue-feature.js';
+import { mcpFeatureFactory } from './mcp/mcp-feature.js';
+import { queueFeatureFactory, type QueueFeature } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
@@ -17,12 +18,17 @@ const spotify = spotifyFeatureFactory();
 const history = historyFeatureFactory(spotify.access);
 /** Tracks queued without a duration get theirs from Spotify, with the adder's (or the owner's) token. */
 const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
+const queueFactory = queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack, spotifyApp: spotify.crewApp });
+/** The queue feature once built: the MCP tools run queue commands through it. */
+let queue: QueueFeature | null = null;
 const FEATURES: FeatureFactory[] = [
   spotify.factory,
-  queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack, spotifyApp: spotify.crewApp }),
+  (context) => (queue = queueFactory(context)),
   history.factory,
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   telegramFeatureFactory(),
+  /** The MCP endpoint (/mcp) reads history through the history feature's queries. */
+  mcpFeatureFactory({ queries: () => history.queries(), queue: () => queue }),
 ];
 
 /**

@@ -70,12 +70,12 @@ export class HistoryFeature implements Feature {
 export function historyFeatureFactory(
   access: ListeningAccess,
   options: HistoryFeatureOptions = {},
-): { factory: FeatureFactory; memberApi: express.Router } {
+): { factory: FeatureFactory; memberApi: express.Router; queries: () => HistoryQueries | null } {
   let built: HistoryFeature | null = null;
   const memberApi = express.Router();
   memberApi.use((req, res, next) => {
     if (built) built.memberRouter(req, res, next);
     else res.status(503).json({ code: 'unavailable', error: 'unavailable', message: 'History is starting; try again in a moment.' });
   });
-  return { factory: (context) => (built = new HistoryFeature(context, access, options)), memberApi };
+  return { factory: (context) => (built = new HistoryFeature(context, access, options)), memberApi, queries: () => built?.queries ?? null };
 }

@@ -343,7 +343,7 @@ function commandErrorFrame(error: unknown, message: InboundMessage): OutboundMes
 }
 
 /** The queue feature as cloud/main.ts lists it: throwback reads the crew's shares through HistoryQueries. */
-export function queueFeatureFactory(options: QueueFeatureOptions = {}): FeatureFactory {
+export function queueFeatureFactory(options: QueueFeatureOptions = {}): (context: RelayContext) => QueueFeature {
   return (context) => {
     const queries = new HistoryQueries(context.store);
     const throwback: ThrowbackSource = async (crewId, { nowMs, timeZone, limit }) =>

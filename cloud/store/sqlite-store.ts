@@ -4,6 +4,7 @@ import { ProtocolError } from '../../protocol/index.js';
 import { openSqlite, type SqliteDatabase, type SqliteOptions } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
+import { SqliteMcpTokenStore } from './sqlite-mcp.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
 import { SqliteTelegramStore } from './sqlite-telegram.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
@@ -24,6 +25,7 @@ function openAreas(db: SqliteDatabase) {
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
     telegram: new SqliteTelegramStore(db),
+    mcp: new SqliteMcpTokenStore(db),
   };
 }
 

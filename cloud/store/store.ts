@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
 import type { RelayConfig } from '../config.js';
 import type { HistoryStore } from '../history/history-store.js';
+import type { McpTokenStore } from '../mcp/mcp-token-store.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { TokenStore } from '../spotify/token-store.js';
 import type { TelegramStore } from '../telegram/telegram-store.js';
@@ -156,6 +157,8 @@ export interface Store {
   readonly tokens: TokenStore;
   /** Which crew members are Telegram users of the bot (cloud/telegram/telegram-store.ts). */
   readonly telegram: TelegramStore;
+  /** Members' personal MCP tokens, hashed (cloud/mcp/mcp-token-store.ts). */
+  readonly mcp: McpTokenStore;
   // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
   /** Throws when the store is unreachable (/ready). */
   ping(): Promise<void>;
