@@ -1,17 +1,35 @@
+import express from 'express';
 import { z } from 'zod';
-import type { AddressBudgetSettings } from './address-budget.js';
+import { MAX_TRACK_DURATION_MS } from '../protocol/queue.js';
+import { ConfigError, parseSettings } from '../protocol/settings.js';
+import { SpotifyClientId, SpotifyClientSecret } from '../protocol/spotify.js';
 import { parseAddressEntry } from './admin-auth.js';
-import { loadSpotifyConfig, type SpotifyConfig } from './spotify/spotify-config.js';
-import type { SqliteSync } from './store/sqlite.js';
+import { DEFAULT_MIN_PLAY_MS } from './history/spotify-export.js';
+import { DEFAULT_QUEUE_LIMITS } from './queue/crew-queue.js';
+import { decodeKey, KEY_HOWTO } from './spotify/token-cipher.js';
+
+export { ConfigError };
 
 /**
- * Relay settings come from the environment (see .env.example). Each variable has a
- * default here, in one place; a bad value stops the relay with a sentence per problem.
+ * The relay's settings: one schema over the environment (documented in .env.example and
+ * README's table), grouped per feature, parsed once by the composition root (cloud/main.ts).
+ * Each variable's default is written here once; features get the typed result through
+ * `RelayContext.config` and read no environment of their own. A bad value stops the relay
+ * (exit 78) with one sentence per variable, naming it.
  */
-const port = z.coerce.number().int().min(0, 'must be 0–65535').max(65535, 'must be 0–65535');
-const positiveInt = (max: number) => z.coerce.number().int().positive().max(max);
 
-/** express `trust proxy`: false, true, a hop count, or a list of addresses/subnets. */
+/** A whole number in a range; every way of missing it gets the same sentence. */
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const blankIsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+/** An optional variable: unset and blank (`NAME=` in .env) are the same. */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankIsUnset, schema.optional());
+const secret = (min: number) => optional(z.string().trim().min(min, `must be at least ${min} characters (e.g. openssl rand -hex ${min})`));
+const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((v) => v.replace(/\/+$/, ''));
+
+/** express `trust proxy`: false, true, a hop count, or addresses/subnets express accepts (else it throws at start). */
 const trustProxy = z
   .string()
   .trim()
@@ -20,117 +38,165 @@ const trustProxy = z
     if (value === 'true') return true;
     if (/^\d+$/.test(value)) return Number(value);
     return value;
-  });
+  })
+  .refine(
+    (value) => typeof value !== 'string' || expressAccepts(value),
+    'must be false, true, a hop count, or a comma-separated list of loopback, linklocal, uniquelocal, addresses and subnets (e.g. loopback,10.0.0.0/8)',
+  );
 
-const EnvSchema = z.object({
-  PORT: port.default(8080),
+function expressAccepts(trust: string): boolean {
+  try {
+    express().set('trust proxy', trust);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spotify accepts a redirect URI only on https, or on http at a loopback IP literal
+ * (127.0.0.1, [::1]); since 2025 never at `localhost`. PUBLIC_URL/spotify/callback is that URI.
+ */
+export function publicUrlProblem(url: string): string | null {
+  const { protocol, hostname } = new URL(url);
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) {
+    return 'must not name "localhost": Spotify no longer accepts it in a redirect URI; use http://127.0.0.1:PORT for a relay on this machine, or its https:// address';
+  }
+  const loopback = /^127(\.\d{1,3}){3}$/.test(host) || host === '::1';
+  if (protocol === 'https:' || loopback) return null;
+  return 'must be an https:// URL (or http://127.0.0.1:PORT for a relay used only on this machine): Spotify accepts no other redirect URI, and phones are sent to PUBLIC_URL/s/…';
+}
+
+const publicUrl = baseUrl.superRefine((url, ctx) => {
+  const problem = publicUrlProblem(url);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const KEY_SHAPE = `must be 32 bytes encoded in base64 (44 characters). ${KEY_HOWTO}`;
+const encryptionKey = z.string().transform((value, ctx) => decodeKey(value) ?? (ctx.addIssue({ code: 'custom', message: KEY_SHAPE }), z.NEVER));
+const encryptionKeys = z.string().transform((list) => list.split(',').filter((v) => v.trim())).pipe(z.array(encryptionKey));
+
+/** The listener, the store and logging. */
+const ServerEnv = z.object({
+  PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   LEELOO_DATA_DIR: z.string().trim().min(1).default('./data'),
   /** SQLite's synchronous setting for the embedded store: full (the default) or normal (see README). */
   LEELOO_SQLITE_SYNC: z.enum(['full', 'normal']).default('full'),
-  REDIS_URL: z
-    .string()
-    .trim()
-    .transform((v) => (v === '' ? undefined : v))
-    .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional())
-    .optional(),
+  REDIS_URL: optional(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: trustProxy.default(false),
-  HEARTBEAT_INTERVAL_MS: positiveInt(3_600_000).default(30_000),
-  MAX_PAYLOAD_BYTES: positiveInt(16 * 1024 * 1024).default(64 * 1024),
-  RATE_LIMIT_PER_SECOND: positiveInt(10_000).default(20),
-  RATE_LIMIT_BURST: positiveInt(100_000).default(40),
-  /** Frames refused in a row for rate before the socket is closed with 1008. */
-  RATE_LIMIT_CLOSE_AFTER: positiveInt(100_000).default(60),
-  /** A socket that has not said hello/register/create_crew/join_crew by then is closed (1008). */
-  IDENTIFY_TIMEOUT_MS: positiveInt(3_600_000).default(10_000),
-  /** Open WebSocket connections per client address (IPv6 by /64); more are refused with HTTP 429. */
-  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(1_000_000).default(64),
-  /** Per client address (IPv6 by /64), shared by all its connections: failed joins and new crews, then a doubling back-off. */
-  JOIN_FAILURES_PER_HOUR: positiveInt(100_000).default(60),
-  JOIN_FAILURES_BURST: positiveInt(100_000).default(10),
-  NEW_CREWS_PER_HOUR: positiveInt(100_000).default(3),
-  NEW_CREWS_BURST: positiveInt(100_000).default(5),
-  ADDRESS_BACKOFF_MAX_MINUTES: positiveInt(10_080).default(60),
   /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
-  EVENT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  EVENT_RETENTION_DAYS: int(0, 36_500).default(0),
+});
+
+/** The socket: heartbeat, frame size, and the budgets that hold under abuse. */
+const SocketEnv = z.object({
+  HEARTBEAT_INTERVAL_MS: int(1, 3_600_000).default(30_000),
+  MAX_PAYLOAD_BYTES: int(1, 16 * 1024 * 1024).default(64 * 1024),
+  RATE_LIMIT_PER_SECOND: int(1, 10_000).default(20),
+  RATE_LIMIT_BURST: int(1, 100_000).default(40),
+  /** Frames refused in a row for rate before the socket is closed with 1008. */
+  RATE_LIMIT_CLOSE_AFTER: int(1, 100_000).default(60),
+  /** A socket that has not said hello/register/create_crew/join_crew by then is closed (1008). */
+  IDENTIFY_TIMEOUT_MS: int(1, 3_600_000).default(10_000),
+  /** Open WebSocket connections per client address (IPv6 by /64); more are refused with HTTP 429. */
+  MAX_CONNECTIONS_PER_ADDRESS: int(1, 1_000_000).default(64),
+  /** Per client address (IPv6 by /64), shared by all its connections: failed joins and new crews, then a doubling back-off. */
+  JOIN_FAILURES_PER_HOUR: int(1, 100_000).default(60),
+  JOIN_FAILURES_BURST: int(1, 100_000).default(10),
+  NEW_CREWS_PER_HOUR: int(1, 100_000).default(3),
+  NEW_CREWS_BURST: int(1, 100_000).default(5),
+  ADDRESS_BACKOFF_MAX_MINUTES: int(1, 10_080).default(60),
+});
+
+/** Who may use the admin API, /metrics and the Telegram bot's API. */
+const AccessEnv = z.object({
   /** Bearer token of the admin API; unset turns the admin API off. */
-  ADMIN_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
-    .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
+  ADMIN_TOKEN: secret(24),
   /** Bearer token that opens /metrics from anywhere; METRICS_ALLOW lists addresses that need none. */
-  METRICS_TOKEN: z.string().trim().transform((v) => (v === '' ? undefined : v))
-    .pipe(z.string().min(24, 'must be at least 24 characters (e.g. openssl rand -hex 24)').optional()).optional(),
+  METRICS_TOKEN: secret(24),
   METRICS_ALLOW: z
     .string()
     .default('loopback')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((list) => list.every((entry) => parseAddressEntry(entry) !== null), 'must be a comma-separated list of loopback, addresses and subnets (e.g. loopback,10.0.0.0/8)'),
-  /** History import: plays heard for less than this are skipped; the largest upload accepted. */
-  HISTORY_MIN_PLAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
-  HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
-  /** One import's records at most: a bigger export is refused with a sentence, nothing imported. */
-  HISTORY_MAX_IMPORT_RECORDS: positiveInt(50_000_000).default(1_000_000),
-  /** How often the listening history of each member signed in with Spotify is collected. */
-  HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
   /** Shared with the Telegram bot (its X-Api-Secret header); unset leaves /api/telegram/* open, as the fleet's relay did. */
-  TELEGRAM_API_SECRET: z.string().trim().transform((v) => (v === '' ? undefined : v)).optional(),
+  TELEGRAM_API_SECRET: optional(z.string().trim()),
 });
-/** Every variable this schema reads (.env.example documents each; a test holds it to that). */
-export const RELAY_ENV_NAMES = Object.keys(EnvSchema.shape);
 
+/** Spotify sign-in and the token broker (cloud/spotify); PUBLIC_URL is also where crew-page links point. */
+const SpotifyEnv = z.object({
+  PUBLIC_URL: optional(publicUrl),
+  SPOTIFY_CLIENT_ID: optional(SpotifyClientId),
+  SPOTIFY_CLIENT_SECRET: optional(SpotifyClientSecret),
+  SPOTIFY_ACCOUNTS_URL: z.preprocess(blankIsUnset, baseUrl.default('https://accounts.spotify.com')),
+  SPOTIFY_API_URL: z.preprocess(blankIsUnset, baseUrl.default('https://api.spotify.com/v1')),
+  /** AES-256-GCM key for refresh tokens and client secrets at rest. */
+  LEELOO_ENCRYPTION_KEY: optional(encryptionKey),
+  /** Older keys (comma-separated), for decrypting rows written before a key rotation. */
+  LEELOO_ENCRYPTION_KEY_PREVIOUS: z.preprocess(blankIsUnset, encryptionKeys.default([])),
+});
 
-export interface RelayConfig {
-  readonly port: number;
-  readonly host: string;
-  readonly dataDir: string;
-  readonly sqliteSync: SqliteSync;
-  readonly redisUrl: string | undefined;
-  readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
-  readonly trustProxy: boolean | number | string;
-  readonly heartbeatIntervalMs: number;
-  readonly maxPayloadBytes: number;
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number; readonly closeAfter: number };
-  /** Unidentified sockets are closed after this; connections per client address are capped. */
-  readonly identifyTimeoutMs?: number;
-  readonly maxConnectionsPerAddress?: number;
-  /** Budgets per client address (cloud/address-budget.ts); defaults apply when absent. */
-  readonly addressBudgets?: { readonly joinFailures: AddressBudgetSettings; readonly newCrews: AddressBudgetSettings };
-  readonly eventRetentionDays: number;
-  readonly version: string;
-  /** The relay's external base URL (PUBLIC_URL), for links handed to phones. */
-  readonly publicUrl: string | undefined;
-  /** Spotify sign-in and token broker settings (cloud/spotify/spotify-config.ts). */
-  readonly spotify: SpotifyConfig;
-  /** ADMIN_TOKEN; the admin API answers 503 without one. */
-  readonly adminToken?: string;
-  /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */
-  readonly metrics?: { readonly token?: string; readonly allow: readonly string[] };
-  /** History import and collection (cloud/history); defaults apply when absent. */
-  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly maxImportRecords: number; readonly collectIntervalMs: number };
-  /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
-  readonly telegramApiSecret?: string;
-}
+/** History import and collection (cloud/history). */
+const HistoryEnv = z.object({
+  /** History import: plays heard for less than this are skipped; the largest upload accepted. */
+  HISTORY_MIN_PLAY_MS: int(0, 3_600_000).default(DEFAULT_MIN_PLAY_MS),
+  HISTORY_MAX_UPLOAD_MB: int(1, 4096).default(512),
+  /** One import's records at most: a bigger export is refused with a sentence, nothing imported. */
+  HISTORY_MAX_IMPORT_RECORDS: int(1, 50_000_000).default(1_000_000),
+  /** How often the listening history of each member signed in with Spotify is collected. */
+  HISTORY_COLLECT_MINUTES: int(1, 1440).default(30),
+});
 
-export class ConfigError extends Error {
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`The relay configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+/** The crew queue and the crew pages (cloud/queue, cloud/web); the queue core's limits are its defaults. */
+const QueueEnv = z.object({
+  LEELOO_QUEUE_DEFAULT_DURATION_MS: int(1000, MAX_TRACK_DURATION_MS).default(DEFAULT_QUEUE_LIMITS.defaultDurationMs),
+  LEELOO_QUEUE_MAX_LENGTH: int(1, 1000).default(DEFAULT_QUEUE_LIMITS.maxPending),
+  LEELOO_QUEUE_MAX_PER_MEMBER: int(1, 1000).default(DEFAULT_QUEUE_LIMITS.maxPendingPerMember),
+  LEELOO_AIRHORN_MEMBER_GAP_MS: int(0, 3_600_000).default(15_000),
+  LEELOO_AIRHORN_CREW_PER_MINUTE: int(1, 1000).default(4),
+  /** Signs members' crew-page links; unset: generated once and kept in the data dir. */
+  LEELOO_LINK_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
+  LEELOO_LINK_TTL_HOURS: int(1, 24 * 365).default(24 * 7),
+  /** The zone "same weekday" means for throwback. */
+  LEELOO_TIME_ZONE: z.string().default('UTC').refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris'),
+});
+
+/** The variables themselves (before they are grouped for the features); tests read their defaults. */
+export const RelayVariables = z
+  .object({ ...ServerEnv.shape, ...SocketEnv.shape, ...AccessEnv.shape, ...SpotifyEnv.shape, ...HistoryEnv.shape, ...QueueEnv.shape })
+  .superRefine((e, ctx) => {
+    // Rules across variables; checked once each variable is valid on its own.
+    if (e.SPOTIFY_CLIENT_ID && !e.LEELOO_ENCRYPTION_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['LEELOO_ENCRYPTION_KEY'], message: `must be set when SPOTIFY_CLIENT_ID is set: the relay keeps Spotify refresh tokens encrypted with it. ${KEY_HOWTO}` });
+    }
+    if (e.SPOTIFY_CLIENT_ID && !e.PUBLIC_URL) {
+      ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'must be set when SPOTIFY_CLIENT_ID is set: phones are sent to PUBLIC_URL/s/… and Spotify back to PUBLIC_URL/spotify/callback.' });
+    }
+  }, { when: (payload) => payload.issues.length === 0 });
+const RelayEnv = RelayVariables.transform(toConfig);
+
+/** Every variable the relay reads (.env.example and README's table document each; a test holds them to that). */
+export const RELAY_ENV_NAMES: readonly string[] = Object.keys(RelayVariables.shape);
 
 export const RELAY_VERSION = '0.1.0';
 
-/** Reads the relay's settings from an environment; throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
-  const result = EnvSchema.safeParse(env);
-  const spotify = loadSpotifyConfig(env);
-  if (!result.success || spotify.problems.length > 0) {
-    const issues = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`);
-    throw new ConfigError([...issues, ...spotify.problems]);
-  }
-  const e = result.data;
+const MINUTE = 60_000;
+
+/** The typed settings features get, grouped as they use them. */
+function toConfig(e: z.output<typeof RelayVariables>) {
+  const budget = (perHour: number, burst: number) => ({ perHour, burst, maxBackoffMs: e.ADDRESS_BACKOFF_MAX_MINUTES * MINUTE });
   return {
     port: e.PORT,
     host: e.HOST,
@@ -139,22 +205,61 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    version: RELAY_VERSION,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST, closeAfter: e.RATE_LIMIT_CLOSE_AFTER },
+    /** Unidentified sockets are closed after this; connections per client address are capped. */
     identifyTimeoutMs: e.IDENTIFY_TIMEOUT_MS,
     maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
-    addressBudgets: {
-      joinFailures: { perHour: e.JOIN_FAILURES_PER_HOUR, burst: e.JOIN_FAILURES_BURST, maxBackoffMs: e.ADDRESS_BACKOFF_MAX_MINUTES * 60_000 },
-      newCrews: { perHour: e.NEW_CREWS_PER_HOUR, burst: e.NEW_CREWS_BURST, maxBackoffMs: e.ADDRESS_BACKOFF_MAX_MINUTES * 60_000 },
-    },
-    eventRetentionDays: e.EVENT_RETENTION_DAYS,
-    version: RELAY_VERSION,
-    publicUrl: spotify.publicUrl,
-    spotify: spotify.spotify,
+    /** Budgets per client address (cloud/address-budget.ts). */
+    addressBudgets: { joinFailures: budget(e.JOIN_FAILURES_PER_HOUR, e.JOIN_FAILURES_BURST), newCrews: budget(e.NEW_CREWS_PER_HOUR, e.NEW_CREWS_BURST) },
+    /** ADMIN_TOKEN; the admin API answers 503 without one. */
     adminToken: e.ADMIN_TOKEN,
+    /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */
+    metrics: { token: e.METRICS_TOKEN, allow: e.METRICS_ALLOW as readonly string[] },
+    /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
     telegramApiSecret: e.TELEGRAM_API_SECRET,
-    metrics: { token: e.METRICS_TOKEN, allow: e.METRICS_ALLOW },
-    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
+    /** The relay's external base URL (PUBLIC_URL), for links handed to phones. */
+    publicUrl: e.PUBLIC_URL,
+    spotify: {
+      /** The relay's own app; crews may register theirs. Unset: only crew apps can sign in. */
+      clientId: e.SPOTIFY_CLIENT_ID,
+      /** Only for apps that do not use PKCE alone; never leaves the relay. */
+      clientSecret: e.SPOTIFY_CLIENT_SECRET,
+      accountsUrl: e.SPOTIFY_ACCOUNTS_URL,
+      apiUrl: e.SPOTIFY_API_URL,
+      encryptionKey: e.LEELOO_ENCRYPTION_KEY,
+      previousKeys: e.LEELOO_ENCRYPTION_KEY_PREVIOUS as readonly Buffer[],
+    },
+    history: {
+      minPlayMs: e.HISTORY_MIN_PLAY_MS,
+      maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2,
+      maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS,
+      collectIntervalMs: e.HISTORY_COLLECT_MINUTES * MINUTE,
+    },
+    queue: {
+      limits: {
+        defaultDurationMs: e.LEELOO_QUEUE_DEFAULT_DURATION_MS,
+        maxPending: e.LEELOO_QUEUE_MAX_LENGTH,
+        maxPendingPerMember: e.LEELOO_QUEUE_MAX_PER_MEMBER,
+        maxLateMs: DEFAULT_QUEUE_LIMITS.maxLateMs,
+      },
+      airhorn: { memberGapMs: e.LEELOO_AIRHORN_MEMBER_GAP_MS, crewPerMinute: e.LEELOO_AIRHORN_CREW_PER_MINUTE },
+      /** LEELOO_LINK_SECRET; undefined: generated once and kept in the data dir. */
+      linkSecret: e.LEELOO_LINK_SECRET,
+      linkTtlMs: e.LEELOO_LINK_TTL_HOURS * 3_600_000,
+      timeZone: e.LEELOO_TIME_ZONE,
+    },
   };
+}
+
+export type RelayConfig = z.output<typeof RelayEnv>;
+export type SpotifyConfig = RelayConfig['spotify'];
+export type QueueConfig = RelayConfig['queue'];
+
+/** Reads the relay's settings from an environment; throws ConfigError with one sentence per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
+  return parseSettings(RelayEnv, env, 'The relay configuration is invalid:', (path) => String(path[0] ?? 'environment'));
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { EXIT_CONFIG } from '../protocol/settings.js';
 import { ConfigError, loadConfig } from './config.js';
 import type { FeatureFactory } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
@@ -42,13 +43,14 @@ function loadEnvFile(): void {
 
 async function main(): Promise<void> {
   loadEnvFile();
+  // The settings are parsed here, once, before any feature is built; features get them typed.
   let config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
-    process.exit(78);
+    process.exit(EXIT_CONFIG);
   }
   const log = createLogger(config.logLevel);
   let store;
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   } catch (error) {
     log.fatal({ err: error }, error instanceof Error ? error.message : 'cannot open the store');
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(78);
+    process.exit(EXIT_CONFIG);
   }
   const relay = createRelay({ config, store, log, features: FEATURES });
   const { port } = await relay.start();

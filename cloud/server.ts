@@ -4,7 +4,7 @@ import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ProtocolError } from '../protocol/index.js';
 import { addressKey, EntryBudgets } from './address-budget.js';
-import { loadConfig, type RelayConfig } from './config.js';
+import type { RelayConfig } from './config.js';
 import { requireMetricsAccess } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { CrewEntry } from './crew-entry.js';
@@ -47,8 +47,6 @@ const WS_PATHS = new Set(['/', '/ws']);
 const RETENTION_SWEEP_MS = 3_600_000;
 const FEATURE_RETRY_FIRST_MS = 1000;
 const FEATURE_RETRY_MAX_MS = 60_000;
-const IDENTIFY_TIMEOUT_MS = 10_000;
-const MAX_CONNECTIONS_PER_ADDRESS = 64;
 
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
@@ -57,7 +55,7 @@ export function createRelay(options: RelayOptions): Relay {
     { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount() },
     { version: config.version },
   );
-  const budgets = new EntryBudgets(config.addressBudgets ?? loadConfig({}).addressBudgets!, { log, refusals: metrics.addressBudgetRefusals });
+  const budgets = new EntryBudgets(config.addressBudgets, { log, refusals: metrics.addressBudgetRefusals });
   const delivery = new Delivery({ store, registry, metrics, log });
   let stopping = false;
   let boundPort = config.port;
@@ -118,7 +116,7 @@ export function createRelay(options: RelayOptions): Relay {
     store,
     metrics,
     startedAt,
-    metricsGate: requireMetricsAccess(config.metrics ?? { allow: ['loopback'] }, log),
+    metricsGate: requireMetricsAccess(config.metrics, log),
     connections: () => registry.all.size,
     devicesOnline: () => registry.deviceCount,
     stopping: () => stopping,
@@ -132,7 +130,7 @@ export function createRelay(options: RelayOptions): Relay {
     if (!WS_PATHS.has(path) || stopping) return refuseUpgrade(socket, stopping ? 503 : 404);
     const remoteAddress = clientAddress(req, app);
     const key = addressKey(remoteAddress ?? 'unknown');
-    if ((perAddress.get(key) ?? 0) >= (config.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS)) {
+    if ((perAddress.get(key) ?? 0) >= config.maxConnectionsPerAddress) {
       log.warn({ address: key }, 'refused a connection: this address holds its maximum of open connections');
       return refuseUpgrade(socket, 429);
     }
@@ -168,7 +166,7 @@ export function createRelay(options: RelayOptions): Relay {
   let retention: NodeJS.Timeout | undefined;
   const featureRetries = new Set<NodeJS.Timeout>();
   let identifySweep: NodeJS.Timeout | undefined;
-  const identifyTimeoutMs = config.identifyTimeoutMs ?? IDENTIFY_TIMEOUT_MS;
+  const identifyTimeoutMs = config.identifyTimeoutMs;
 
   // One sweep for every socket (no timer per socket): a socket still anonymous past the timeout is closed.
   function closeAnonymous(): void {

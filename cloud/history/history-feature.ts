@@ -8,8 +8,6 @@ import { ImportJobs } from './import-jobs.js';
 import { HistoryQueries } from './queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
 
-const DEFAULTS = { minPlayMs: 30_000, maxUploadBytes: 512 * 1024 ** 2, maxImportRecords: 1_000_000, collectIntervalMs: 30 * 60_000 };
-
 /** Schedule overrides: the collector runs on minutes, a test of its wiring on milliseconds. */
 export interface HistoryFeatureOptions {
   readonly collectIntervalMs?: number;
@@ -29,7 +27,7 @@ export class HistoryFeature implements Feature {
   readonly collector: ListeningCollector;
 
   constructor(context: RelayContext, access: ListeningAccess, options: HistoryFeatureOptions = {}) {
-    const settings = context.config.history ?? DEFAULTS;
+    const settings = context.config.history;
     const log = context.log.child({ feature: 'history' });
     this.queries = new HistoryQueries(context.store);
     this.jobs = new ImportJobs({

@@ -151,7 +151,7 @@ export class McpFeature implements Feature {
 
   /** The tools, scoped to one member and its crew. */
   private buildServer(caller: McpCaller, McpServer: Sdk['McpServer'], ResourceTemplate: Sdk['ResourceTemplate']): McpServer {
-    const server = new McpServer({ name: 'leeloo', version: this.context.config.version ?? '0' });
+    const server = new McpServer({ name: 'leeloo', version: this.context.config.version });
     const scope = (who: 'me' | 'crew') => (who === 'crew' ? { crewId: caller.crewId } : { memberId: caller.deviceId });
     const range = (days: number) => {
       const now = Date.now();

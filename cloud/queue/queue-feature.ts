@@ -3,6 +3,7 @@ import { ProtocolError, type InboundMessage, type InboundOf, type InboundType, t
 import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
+import type { QueueConfig } from '../config.js';
 import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
@@ -14,7 +15,6 @@ import {
   resume, setThrowback, skip, snapshotOf, vote, wasApplied, type Actor, type QueueResult, type QueueState,
 } from './crew-queue.js';
 import { KeyedLock } from './keyed-lock.js';
-import { loadQueueConfig, type QueueConfig } from './queue-config.js';
 import { QueueScheduler } from './scheduler.js';
 
 /** Tracks for throwback: shared on this weekday in past weeks, not played recently. */
@@ -28,7 +28,6 @@ export type TrackLookup = (crewId: string, spotifyUri: string, tokenHolders: rea
 
 export interface QueueFeatureOptions {
   readonly now?: () => number;
-  readonly config?: QueueConfig;
   readonly throwback?: ThrowbackSource;
   readonly lookupTrack?: TrackLookup;
   /**
@@ -77,7 +76,7 @@ export class QueueFeature implements Feature {
   constructor(context: RelayContext, options: QueueFeatureOptions = {}) {
     this.context = context;
     this.options = options;
-    this.config = options.config ?? loadQueueConfig();
+    this.config = context.config.queue;
     this.now = options.now ?? Date.now;
     this.scheduler = new QueueScheduler((crewId) => this.tick(crewId), this.now, context.log);
     this.airhorns = new AirhornLimit(this.config.airhorn);

@@ -73,11 +73,9 @@ function keyId(key: Buffer): string {
 
 export const KEY_HOWTO = `Make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`;
 
-/** Parses a base64 key from the environment; the error names the variable and how to make one. */
-export function parseKey(name: string, value: string): Buffer {
+/** A base64 key from the environment (32 bytes, canonical base64), or null; cloud/config.ts says how to make one. */
+export function decodeKey(value: string): Buffer | null {
   const key = Buffer.from(value.trim(), 'base64');
-  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== value.trim().replace(/=+$/, '')) {
-    throw new Error(`${name} must be 32 bytes encoded in base64 (44 characters). ${KEY_HOWTO}`);
-  }
+  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== value.trim().replace(/=+$/, '')) return null;
   return key;
 }

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
 import { memberHistoryRouter } from '../../cloud/history/routes.js';
-import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { telegramFeatureFactory } from '../../cloud/telegram/telegram-feature.js';
 import { ERROR_CODE_LIST } from '../../protocol/index.js';
@@ -47,7 +46,6 @@ beforeAll(async () => {
   relay = await startInProcessRelay({
     features: [
       queueFeatureFactory({
-        config: loadQueueConfig({}),
         memberApi: (context) => {
           jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
           void jobs.start();

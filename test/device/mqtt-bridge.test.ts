@@ -4,7 +4,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { gadgetActionsFor } from '../../device/actions.js';
@@ -176,7 +175,7 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
         PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
         SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
       },
-      features: [spotifyFeatureFactory().factory, queueFeatureFactory({ config: loadQueueConfig({}) })],
+      features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
     });
     root = await makeTempDir('leeloo-mqtt-');
     ({ controller: home } = await startSimGadget({

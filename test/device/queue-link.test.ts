@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import type { Controller } from '../../device/controller.js';
@@ -39,7 +38,7 @@ describe('the crew queue on the gadget', () => {
         PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
         SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
       },
-      features: [spotifyFeatureFactory().factory, queueFeatureFactory({ config: loadQueueConfig({}) })],
+      features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
     });
     owner = await relay.connect();
     await owner.request({ type: 'hello', protocol_version: 3, device_name: 'Olga' }, isType('welcome'));

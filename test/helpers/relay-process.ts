@@ -91,6 +91,27 @@ export class RelayProcess {
   }
 }
 
+/**
+ * Starts the real relay with settings it must refuse and resolves with how it exited and
+ * what it wrote to stderr (killed, and rejected, if it is still running after timeoutMs).
+ */
+export async function relayRefusal(env: Record<string, string>, timeoutMs = 25_000): Promise<{ code: number | null; stderr: string }> {
+  const dataDir = await makeTempDir('leeloo-relay-');
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, REDIS_URL: '', LEELOO_ENV_FILE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`the relay did not exit within ${timeoutMs} ms:\n${stderr}`))), timeoutMs);
+      child.once('exit', (code) => (clearTimeout(timer), resolve({ code, stderr })));
+    });
+  } finally {
+    await removeTempDir(dataDir);
+  }
+}
+
 function waitForPort(
   child: ChildProcess,
   logs: string[],

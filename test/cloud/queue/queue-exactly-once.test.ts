@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -26,7 +25,7 @@ beforeEach(async () => {
   // The retries here come after 260 changes: the socket rate limit is not what is tested.
   relay = await startInProcessRelay({
     env: { RATE_LIMIT_PER_SECOND: '1000', RATE_LIMIT_BURST: '1000' },
-    features: [queueFeatureFactory({ config: loadQueueConfig({}) })],
+    features: [queueFeatureFactory()],
   });
   owner = await member('Olga');
   const created = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));

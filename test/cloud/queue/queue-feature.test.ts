@@ -3,7 +3,6 @@ import { loadConfig } from '../../../cloud/config.js';
 import type { CrewEventListener, RelayContext, SessionView } from '../../../cloud/feature.js';
 import { createLogger } from '../../../cloud/log.js';
 import { createRelayMetrics } from '../../../cloud/metrics.js';
-import type { QueueConfig } from '../../../cloud/queue/queue-config.js';
 import { QueueFeature, type ThrowbackSource } from '../../../cloud/queue/queue-feature.js';
 import { openStore, type Store } from '../../../cloud/store/store.js';
 import type { CrewEvent, OutboundMessage } from '../../../protocol/index.js';
@@ -18,13 +17,8 @@ import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 const T0 = Date.UTC(2025, 0, 6, 18, 0, 0); // a Monday
 const CREW = 'crew-1';
 
-const config: QueueConfig = {
-  limits: { defaultDurationMs: 210_000, maxPending: 100, maxPendingPerMember: 25, maxLateMs: 2_000 },
-  airhorn: { memberGapMs: 15_000, crewPerMinute: 2 },
-  linkSecret: 'x'.repeat(40),
-  linkTtlMs: 3_600_000,
-  timeZone: 'UTC',
-};
+/** The queue's settings as the environment would give them: 2 airhorns per crew per minute, links for an hour. */
+const QUEUE_ENV = { LEELOO_AIRHORN_CREW_PER_MINUTE: '2', LEELOO_LINK_SECRET: 'x'.repeat(40), LEELOO_LINK_TTL_HOURS: '1' };
 
 type QueueStateEvent = Extract<CrewEvent, { type: 'queue_state' }>;
 
@@ -35,7 +29,7 @@ class Host {
 
   constructor(store: Store, dataDir: string) {
     this.context = {
-      config: loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir }),
+      config: loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...QUEUE_ENV }),
       store,
       log: createLogger('silent'),
       metrics: createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 }).features,
@@ -111,7 +105,7 @@ beforeEach(async () => {
   await store.crews.addMember(CREW, 'ann');
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
   host = new Host(store, dataDir);
-  feature = new QueueFeature(host.context, { config });
+  feature = new QueueFeature(host.context);
   await feature.start();
 });
 
@@ -159,7 +153,7 @@ describe('queue feature clock', () => {
     await feature.stop();
     await vi.advanceTimersByTimeAsync(45_000);
     expect(host.queueEvents()).toHaveLength(2);
-    feature = new QueueFeature(host.context, { config });
+    feature = new QueueFeature(host.context);
     await feature.start();
     await vi.advanceTimersByTimeAsync(0);
     const after = host.queueEvents();
@@ -178,7 +172,7 @@ describe('queue feature clock', () => {
       return [{ spotify_uri: 'spotify:track:OLDOLDOLDOLDOLDOLDOLD1', track: 'Old', artist: 'B', album: '', album_art_url: '' }];
     };
     await feature.stop();
-    feature = new QueueFeature(host.context, { config, throwback });
+    feature = new QueueFeature(host.context, { throwback });
     await feature.start();
     expect(await send(ann, { type: 'queue_throwback', enabled: true })).toMatchObject({ type: 'error', code: 'not_owner' });
     await send(owner, { type: 'queue_throwback', enabled: true });

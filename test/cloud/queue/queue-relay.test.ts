@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
+import { loadConfig } from '../../../cloud/config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { loadLinkSecret, MemberLinks } from '../../../cloud/web/member-links.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
@@ -15,7 +15,7 @@ let crewCode: string;
 /** Added to the queue feature's clock, so a test can let a link expire without waiting a week. */
 let skewMs = 0;
 
-const config = loadQueueConfig({});
+const config = loadConfig({}).queue;
 const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'R')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 200_000 });
 
 async function member(name: string, join?: string): Promise<TestClient> {
@@ -51,7 +51,7 @@ function api(cookie: string | null, method: string, path: string, body?: unknown
 
 beforeEach(async () => {
   skewMs = 0;
-  relay = await startInProcessRelay({ features: [queueFeatureFactory({ config, now: () => Date.now() + skewMs })] });
+  relay = await startInProcessRelay({ features: [queueFeatureFactory({ now: () => Date.now() + skewMs })] });
   owner = await member('Olga');
   const created = await owner.request({ type: 'create_crew', display_name: 'Olga', client_msg_id: 'c1' }, isType('crew_created'));
   crewCode = String(created.crew_code);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { spotifyTrackLookup } from '../../../cloud/spotify/track-lookup.js';
@@ -50,9 +49,9 @@ describe('track lookup for tracks queued without a duration', () => {
     relay = await startInProcessRelay({
       env: {
         PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl, LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS),
       },
-      features: [spotifyFeature.factory, queueFeatureFactory({ config: loadQueueConfig({ LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS) }), lookupTrack })],
+      features: [spotifyFeature.factory, queueFeatureFactory({ lookupTrack })],
     });
     owner = await member('Olga');
     const crew = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -25,7 +24,7 @@ async function cookieOf(client: TestClient): Promise<string> {
 }
 
 beforeAll(async () => {
-  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' }, features: [queueFeatureFactory({ config: loadQueueConfig({}) })] });
+  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' }, features: [queueFeatureFactory()] });
 });
 afterAll(async () => {
   for (const client of clients) client.ws.close();

@@ -3,7 +3,6 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { HistoryQueries } from '../../../cloud/history/queries.js';
 import { ImportJobs } from '../../../cloud/history/import-jobs.js';
 import { memberHistoryRouter } from '../../../cloud/history/routes.js';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { launchChromium } from '../../helpers/chromium.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
@@ -38,7 +37,6 @@ beforeAll(async () => {
   relay = await startInProcessRelay({
     features: [
       queueFeatureFactory({
-        config: loadQueueConfig({}),
         memberApi: (context) => {
           jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 5_000_000, minPlayMs: 30_000 });
           void jobs.start();

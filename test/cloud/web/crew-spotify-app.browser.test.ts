@@ -1,7 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
-import { loadQueueConfig } from '../../../cloud/queue/queue-config.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
@@ -51,7 +50,7 @@ beforeAll(async () => {
       LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
       SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
     },
-    features: [spot.factory, queueFeatureFactory({ config: loadQueueConfig({}), spotifyApp: spot.crewApp })],
+    features: [spot.factory, queueFeatureFactory({ spotifyApp: spot.crewApp })],
   });
   owner = await gadget('Olga');
   const crew = await owner.request({ type: 'create_crew', display_name: 'Olga', crew_name: 'Night Owls' }, isType('crew_created'));
