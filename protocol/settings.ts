@@ -33,7 +33,7 @@ const KINDS: Record<string, string> = {
 function describe(issue: z.core.$ZodRawIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `must be ${KINDS[issue.expected] ?? issue.expected}`;
+      return `${issue.input === undefined ? 'is missing: it ' : ''}must be ${KINDS[issue.expected] ?? issue.expected}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
@@ -59,8 +59,8 @@ export const settingsErrorMap: z.core.$ZodErrorMap = (issue) => issue.message ??
 
 /**
  * Parses settings with one schema and returns the value, or throws ConfigError with one
- * sentence per bad setting (deduplicated: two failed checks of one value say one thing).
- * `name` turns an issue's path into the name a person types (a variable, a dotted key).
+ * sentence per bad setting. `name` turns an issue's path into the name a person types (a
+ * variable, a dotted key).
  */
 export function parseSettings<T extends z.ZodType>(schema: T, input: unknown, heading: string, name: (path: readonly PropertyKey[]) => string): z.output<T> {
   const result = schema.safeParse(input, { error: settingsErrorMap });
@@ -68,14 +68,21 @@ export function parseSettings<T extends z.ZodType>(schema: T, input: unknown, he
   throw new ConfigError('config_invalid', heading, settingProblems(result.error, name));
 }
 
-/** The sentences of a failed settings parse; an unknown key is one sentence per key. */
+/**
+ * The sentences of a failed settings parse: the first problem of each setting (a value that
+ * fails two checks is told the first), and one sentence per unknown key.
+ */
 export function settingProblems(error: z.ZodError, name: (path: readonly PropertyKey[]) => string): string[] {
-  const sentences = error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => `${name([...issue.path, key])} is not a setting (misspelt, or from another version?)`)
-      : [`${name(issue.path)} ${issue.message}`],
-  );
-  return [...new Set(sentences)];
+  const bySetting = new Map<string, string>();
+  for (const issue of error.issues) {
+    const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+    for (const path of paths) {
+      const where = name(path);
+      if (bySetting.has(where)) continue;
+      bySetting.set(where, `${where} ${issue.code === 'unrecognized_keys' ? 'is not a setting (misspelt, or from another version?)' : issue.message}`);
+    }
+  }
+  return [...bySetting.values()];
 }
 
 /** `display.spi.speedHz`, `buttons.input.devices[0]`; the whole file is `config`. */

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     await mkdir(path.join(release, 'dist'), { recursive: true });
     for (const part of ['device', 'protocol']) await cp(path.join(work, 'out', part), path.join(release, 'dist', part), { recursive: true });
     await cp(path.join(REPO, 'device/fonts'), path.join(release, 'dist/device/fonts'), { recursive: true });
-    for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json']) {
+    for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json', 'device/device.schema.json']) {
       await cp(path.join(REPO, file), path.join(release, file));
     }
     const imported = await importedPackages(path.join(release, 'dist'));

@@ -18,7 +18,7 @@ import { loadConfig, parseConfig, type DeviceConfig } from '../device/config.js'
 import { createDisplay } from '../device/drivers.js';
 import { createFbDisplay } from '../device/fb-display.js';
 import type { Display, Frame } from '../device/hardware.js';
-import { HARDWARE_DEFAULTS } from '../device/hardware-config.js';
+import { FbSettings } from '../device/hardware-config.js';
 import { createSpiDisplay } from '../device/spi-display.js';
 
 const args = process.argv.slice(2);
@@ -73,12 +73,11 @@ async function chooseDisplay(): Promise<{ display: Display; label: string; clean
   const none = async () => undefined;
   if (args.includes('--fake-fb')) {
     const fake = await fakeFramebuffer();
-    return { display: createFbDisplay({ device: fake.device, backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: fake.sysfs }), label: `fake framebuffer ${fake.device}`, cleanup: fake.cleanup };
+    return { display: createFbDisplay({ ...FbSettings.parse({}), device: fake.device }, { sysfsRoot: fake.sysfs }), label: `fake framebuffer ${fake.device}`, cleanup: fake.cleanup };
   }
   const fb = option('--fb');
   if (fb) {
-    const backlight = { ...HARDWARE_DEFAULTS.fb.backlight, kind: 'none' as const };
-    return { display: createFbDisplay({ device: fb, backlight }, { sysfsRoot: option('--sysfs') }), label: `framebuffer ${fb}`, cleanup: none };
+    return { display: createFbDisplay({ ...FbSettings.parse({ backlight: { kind: 'none' } }), device: fb }, { sysfsRoot: option('--sysfs') }), label: `framebuffer ${fb}`, cleanup: none };
   }
   const config = configFromArgs();
   const panel = option('--spi');

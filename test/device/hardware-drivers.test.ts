@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig, ConfigError } from '../../device/config.js';
-import { HARDWARE_DEFAULTS } from '../../device/hardware-config.js';
+import { FbSettings } from '../../device/hardware-config.js';
 import { createSpiDisplay } from '../../device/spi-display.js';
 import { createFbDisplay } from '../../device/fb-display.js';
 import { createGpioButtons } from '../../device/gpio-buttons.js';
@@ -26,7 +26,7 @@ function configErrors(raw: unknown): readonly string[] {
   try {
     parseConfig(raw, '/tmp');
   } catch (error) {
-    if (error instanceof ConfigError) return error.errors;
+    if (error instanceof ConfigError) return error.problems;
     throw error;
   }
   return [];
@@ -48,16 +48,19 @@ describe('hardware config blocks', () => {
     });
     expect(errors).toEqual(
       expect.arrayContaining([
-        '/display/fb/device must match pattern "^/dev/fb[0-9]+$"',
-        '/display/spi/panel must be one of "ili9486", "st7796", "st7789", "ili9341"',
-        '/display/spi/dcPin must be <= 27',
-        '/display/spi/rotation must be one of 0, 90, 180, 270',
-        '/buttons/gpio/pins/primary must be integer,null',
-        "/buttons/gpio/rotary must have required property 'b'",
+        'display.fb.device must be a framebuffer device such as /dev/fb1',
+        'display.spi.panel must be one of "ili9486", "st7796", "st7789", "ili9341"',
+        'display.spi.dcPin must be at most 27',
+        'display.spi.rotation must be one of 0, 90, 180, 270',
+        'buttons.gpio.pins.primary must be a number',
+        'buttons.gpio.rotary.b is missing: it must be a number',
       ]),
     );
   });
 });
+
+/** The fb block's defaults; the tests point `device` at a fake /dev, which the schema would refuse. */
+const FB_DEFAULTS = FbSettings.parse({});
 
 describe('drivers built from the config', () => {
   it('opens the SPI panel on the sysfs lines of a 6.6 kernel and splits to its bufsiz', async () => {
@@ -122,13 +125,13 @@ describe('drivers built from the config', () => {
   it('picks the framebuffer by its sysfs name, never the HDMI one', async () => {
     await tree.framebuffer(0, { name: 'vc4drmfb', width: 1920, height: 1080, bpp: 32 });
     const panel = await tree.framebuffer(1, { name: 'ili9486drmfb', width: 480, height: 320, bpp: 16 });
-    const byName = createFbDisplay({ device: join(tree.dev, 'fb0'), name: 'ili9486drmfb', backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    const byName = createFbDisplay({ ...FB_DEFAULTS, device: join(tree.dev, 'fb0'), name: 'ili9486drmfb' }, { sysfsRoot: tree.sys });
     await byName.start();
     expect(byName.device).toBe(panel);
     await byName.stop();
-    const hdmi = createFbDisplay({ device: join(tree.dev, 'fb0'), backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    const hdmi = createFbDisplay({ ...FB_DEFAULTS, device: join(tree.dev, 'fb0') }, { sysfsRoot: tree.sys });
     await expect(hdmi.start()).rejects.toMatchObject({ code: 'fb_missing', message: /HDMI output \(vc4drmfb\)/ });
-    const missing = createFbDisplay({ device: join(tree.dev, 'fb0'), name: 'fb_st7796s', backlight: HARDWARE_DEFAULTS.fb.backlight }, { sysfsRoot: tree.sys });
+    const missing = createFbDisplay({ ...FB_DEFAULTS, device: join(tree.dev, 'fb0'), name: 'fb_st7796s' }, { sysfsRoot: tree.sys });
     await expect(missing.start()).rejects.toMatchObject({ code: 'fb_missing', message: /fb0 \(vc4drmfb\), fb1 \(ili9486drmfb\)/ });
   });
 
@@ -136,7 +139,7 @@ describe('drivers built from the config', () => {
     await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
     const dir = await tree.backlight('soc:backlight', { max: 255, blPower: true });
     const display = createFbDisplay(
-      { device: join(tree.dev, 'fb1'), backlight: { kind: 'sysfs', pin: null, activeHigh: true, name: null } },
+      { ...FB_DEFAULTS, device: join(tree.dev, 'fb1'), backlight: { ...FB_DEFAULTS.backlight, kind: 'sysfs' } },
       { sysfsRoot: tree.sys },
     );
     await display.start();
@@ -149,7 +152,7 @@ describe('drivers built from the config', () => {
     await tree.framebuffer(1, { name: 'fb_ili9486', width: 480, height: 320, bpp: 16 });
     const warnings: string[] = [];
     const display = createFbDisplay(
-      { device: join(tree.dev, 'fb1'), backlight: { kind: 'sysfs', pin: null, activeHigh: true, name: null } },
+      { ...FB_DEFAULTS, device: join(tree.dev, 'fb1'), backlight: { ...FB_DEFAULTS.backlight, kind: 'sysfs' } },
       { sysfsRoot: tree.sys, warn: (sentence) => warnings.push(sentence) },
     );
     await display.start();

@@ -36,13 +36,14 @@ describe('device/main.ts', () => {
 
   it('takes the path from LEELOO_DEVICE_CONFIG and lists every invalid property', async () => {
     const file = path.join(dir, 'device.json');
-    await writeFile(file, JSON.stringify({ relay: { url: 'http://nope' }, display: { driver: 'vga' }, mqtt: { enabled: true } }));
+    await writeFile(file, JSON.stringify({ relay: { url: 'http://nope' }, display: { driver: 'vga', spi: { speedHz: 'fast' } }, mqtt: { enabled: true } }));
     const { code, stderr } = await daemon([], { LEELOO_DEVICE_CONFIG: file }).exited;
     expect(code).toBe(78);
     expect(stderr).toContain('The device config is invalid:');
-    expect(stderr).toContain('/relay/url must be a ws:// or wss:// URL');
-    expect(stderr).toContain('/display/driver must be one of "sim", "fb", "spi"');
-    expect(stderr).toContain('/mqtt/url must be an mqtt://, mqtts://, ws:// or wss:// URL when /mqtt/enabled is true');
+    expect(stderr).toContain('relay.url must be a ws:// or wss:// URL');
+    expect(stderr).toContain('display.driver must be one of "sim", "fb", "spi"');
+    expect(stderr).toContain('display.spi.speedHz must be a number');
+    expect(stderr).toContain('mqtt.url must be an mqtt://, mqtts://, ws:// or wss:// URL when mqtt.enabled is true');
   });
 
   it('refuses --config without a path', async () => {

@@ -8,7 +8,7 @@ import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { gadgetActionsFor } from '../../device/actions.js';
 import { Backoff } from '../../device/backoff.js';
-import { CONFIG_DEFAULTS, parseConfig, type MqttConfig } from '../../device/config.js';
+import { parseConfig, type MqttConfig } from '../../device/config.js';
 import { Controller } from '../../device/controller.js';
 import { createButtons } from '../../device/drivers.js';
 import { COMMAND_NAMES, ENTITIES, LINE_MAX, MESSAGE_MAX, crewPageUrl } from '../../device/ha-discovery.js';
@@ -206,7 +206,7 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
   function settings(change: Partial<MqttConfig> = {}, url = BROKER): MqttConfig {
     const prefix = `leeloo-test-${randomUUID()}`;
     return {
-      ...CONFIG_DEFAULTS.mqtt, enabled: true, url,
+      ...parseConfig({}, '/').mqtt, enabled: true, url,
       baseTopic: `${prefix}/leeloo`, discoveryPrefix: `${prefix}/homeassistant`, statusTopic: `${prefix}/homeassistant/status`, ...change,
     };
   }

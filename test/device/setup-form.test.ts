@@ -61,7 +61,7 @@ describe('saving the config', () => {
     await writeFile(file, before);
     const parsed = parseSetupForm(GOOD);
     if (!parsed.ok) throw new Error('form refused');
-    await expect(saveSetup(file, parsed.answers)).rejects.toThrow('/buttons/longPressMs must be >= 200');
+    await expect(saveSetup(file, parsed.answers)).rejects.toThrow('buttons.longPressMs must be at least 200');
     expect(await readFile(file, 'utf8')).toBe(before);
     expect(await readdir(dir)).toEqual(['device.json']);
   });
