@@ -34,18 +34,26 @@ const FEATURES: FeatureFactory[] = [
 
 /**
  * Settings come from the environment; a `.env` file (LEELOO_ENV_FILE, default ./.env;
- * empty = none) fills in what the environment does not set.
+ * empty = none) fills in what the environment does not set. A file LEELOO_ENV_FILE names
+ * must be there; ./.env may be absent.
  */
 function loadEnvFile(): void {
-  const file = process.env.LEELOO_ENV_FILE ?? '.env';
-  if (file && existsSync(file)) process.loadEnvFile(file);
+  const named = process.env.LEELOO_ENV_FILE;
+  const file = named ?? '.env';
+  if (!file || (named === undefined && !existsSync(file))) return;
+  try {
+    process.loadEnvFile(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError('config_unreadable', 'The relay configuration is invalid:', [`LEELOO_ENV_FILE names ${file}, which cannot be read (${reason}).`]);
+  }
 }
 
 async function main(): Promise<void> {
-  loadEnvFile();
   // The settings are parsed here, once, before any feature is built; features get them typed.
   let config;
   try {
+    loadEnvFile();
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -89,7 +89,8 @@ describe('relay settings', () => {
 /**
  * The relay process, once per settings group that used to have a loader of its own (the
  * core's, the queue's read inside the queue feature, Spotify's, the rules across variables)
- * and for TRUST_PROXY, which express used to throw on: exit 78 and the sentence, no stack.
+ * and for TRUST_PROXY, which express used to throw on, and an env file that is not there:
+ * exit 78 and the sentence, no stack.
  */
 describe('the relay process with a bad setting', () => {
   const samples: [string, Record<string, string>, string][] = [
@@ -98,6 +99,7 @@ describe('the relay process with a bad setting', () => {
     ['Spotify', { SPOTIFY_API_URL: 'ftp://x' }, 'SPOTIFY_API_URL must be an http(s) URL'],
     ['a rule across variables', { SPOTIFY_CLIENT_ID: 'leeloo-app-1', PUBLIC_URL: 'https://relay.example' }, 'LEELOO_ENCRYPTION_KEY must be set when SPOTIFY_CLIENT_ID is set'],
     ['the HTTP server', { TRUST_PROXY: 'nonsense' }, 'TRUST_PROXY must be false, true, a hop count'],
+    ['the env file', { LEELOO_ENV_FILE: '/nonexistent/relay.env' }, 'LEELOO_ENV_FILE names /nonexistent/relay.env, which cannot be read (ENOENT).'],
   ];
 
   it.each(samples)('exits 78 with the sentence (%s)', async (_group, env, sentence) => {
