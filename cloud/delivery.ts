@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ProtocolError, renderEvent, type CrewEvent, type CrewState, type Generation } from '../protocol/index.js';
-import { visibleFromSeq } from './crew-visibility.js';
+import { firstVisibleSeq } from './crew-visibility.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -251,7 +251,8 @@ export class Delivery {
       const record = await this.store.crews.getCrew(crew.crewId);
       const latest = record?.latestSeq ?? 0;
       // A resume from before the device's join replays from its join on (cloud/crew-visibility.ts).
-      const floor = Math.min(latest, (await visibleFromSeq(this.store.crews, session.deviceId!, crew.crewId)) - 1);
+      const member = await this.store.crews.getMembership(session.deviceId!);
+      const floor = record && member?.crewId === crew.crewId ? Math.min(latest, firstVisibleSeq(member, record) - 1) : latest;
       const afterSeq = requestedAfterSeq > latest ? requestedAfterSeq : Math.max(requestedAfterSeq, floor);
       const first = await this.store.crews.firstSeq(crew.crewId);
       const gone = afterSeq < latest && (first === null || first > afterSeq + 1);
