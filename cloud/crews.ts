@@ -1,5 +1,6 @@
 import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { firstVisibleSeq, setShareHistory } from './crew-visibility.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
 import { isLegacyId } from './device-credentials.js';
 import type { Delivery } from './delivery.js';
@@ -66,6 +67,7 @@ export class Crews {
       })),
       latest_seq: crew.latestSeq,
       epoch: crew.epoch,
+      share_history: crew.shareHistory,
     };
   }
 
@@ -90,12 +92,17 @@ export class Crews {
     );
   }
 
-  /** Where an older-dialect member resumes from; current-protocol devices use `resume` instead. */
+  /**
+   * Where an older-dialect member resumes from (what it was last sent, never before what it may
+   * see); current-protocol devices use `resume` instead.
+   */
   async fromSeqFor(session: Session, latestSeq: number): Promise<number> {
     if (session.generation === 3) return latestSeq;
     await this.deps.delivery.saveDeliveryMarks();
     const member = await this.store.getMembership(session.deviceId!);
-    return member?.deliveredSeq ?? latestSeq;
+    const crew = member ? await this.store.getCrew(member.crewId) : null;
+    if (!member || !crew) return latestSeq;
+    return Math.max(member.deliveredSeq, firstVisibleSeq(member, crew) - 1);
   }
 
   isAttachedTo(session: Session, crewId: string): boolean {
@@ -178,6 +185,17 @@ export class Crews {
       { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
     );
     return { seq, duplicate };
+  }
+
+  /** The owner's crew settings (today: share history with newcomers). */
+  async setSettings(session: Session, message: InboundOf<'set_crew_settings'>): Promise<Acknowledgement> {
+    const crew = requireCrew(session);
+    return setShareHistory(
+      { crews: this.store, publish: (crewId, event, from) => this.deps.delivery.publish(crewId, event, from) },
+      crew,
+      message.share_history,
+      { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },
+    );
   }
 
   async removeMember(session: Session, message: InboundOf<'remove_member'>): Promise<Acknowledgement> {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ProtocolError, renderEvent, type CrewEvent, type CrewState, type Generation } from '../protocol/index.js';
+import { firstVisibleSeq } from './crew-visibility.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -236,11 +237,12 @@ export class Delivery {
   }
 
   /**
-   * The current protocol's resume: everything after afterSeq in order, then `resumed`; or
+   * The current protocol's resume: everything after afterSeq in order (never from before what the
+   * device may see: `resumed.after_seq` says where the replay started), then `resumed`; or
    * `resync` when the device is ahead of this log, the history it needs is gone, or its
    * seq belongs to another copy of the log (a restore from backup renewed the epoch).
    */
-  async resume(session: Session, afterSeq: number, state: () => Promise<CrewState>, epoch?: string): Promise<void> {
+  async resume(session: Session, requestedAfterSeq: number, state: () => Promise<CrewState>, epoch?: string): Promise<void> {
     const crew = session.crew!;
     // Hold live events from here on, so none overtakes the replay.
     session.replaying = true;
@@ -248,6 +250,10 @@ export class Delivery {
     try {
       const record = await this.store.crews.getCrew(crew.crewId);
       const latest = record?.latestSeq ?? 0;
+      // A resume from before the device's join replays from its join on (cloud/crew-visibility.ts).
+      const member = await this.store.crews.getMembership(session.deviceId!);
+      const floor = record && member?.crewId === crew.crewId ? Math.min(latest, firstVisibleSeq(member, record) - 1) : latest;
+      const afterSeq = requestedAfterSeq > latest ? requestedAfterSeq : Math.max(requestedAfterSeq, floor);
       const first = await this.store.crews.firstSeq(crew.crewId);
       const gone = afterSeq < latest && (first === null || first > afterSeq + 1);
       const otherLog = epoch !== undefined && epoch !== record?.epoch;

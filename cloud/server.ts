@@ -268,6 +268,7 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
     rename_crew: (s, m) => crews.rename(s, m),
     remove_member: (s, m) => crews.removeMember(s, m),
     rotate_code: (s, m) => crews.rotateCode(s, m),
+    set_crew_settings: (s, m) => crews.setSettings(s, m),
     set_display_name: (s, m) => crews.setDisplayName(s, m),
     message: (s, m) => messages.message(s, m),
     share_music: (s, m) => messages.shareMusic(s, m),

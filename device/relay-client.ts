@@ -53,7 +53,7 @@ export interface RelayClientOptions {
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'unavailable', 'internal_error', 'not_registered', 'not_in_crew']);
 
 const CREW_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_code_changed',
+  'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed', 'crew_code_changed',
   'music_shared', 'reaction', 'queue_state', 'airhorn',
 ]);
 

@@ -144,6 +144,8 @@ export const Inbound = {
   rename_crew: z.object({ type: z.literal('rename_crew'), crew_name: ShortText(40), ...stateChange }),
   remove_member: z.object({ type: z.literal('remove_member'), device_id: DeviceId, ...stateChange }),
   rotate_code: z.object({ type: z.literal('rotate_code'), ...stateChange }),
+  /** The owner's crew settings: `share_history` shows members who join later the crew's past (off by default). */
+  set_crew_settings: z.object({ type: z.literal('set_crew_settings'), share_history: z.boolean(), ...stateChange }),
   set_display_name: z.object({ type: z.literal('set_display_name'), display_name: DisplayName, ...stateChange }),
 
   // The crew's shared queue (protocol/queue.ts).
@@ -160,7 +162,7 @@ export type InboundMessage = { [T in InboundType]: InboundOf<T> }[InboundType];
 /** Inbound types that change state: they are acknowledged and deduplicated by client_msg_id. */
 export const STATE_CHANGING: ReadonlySet<InboundType> = new Set<InboundType>([
   'register', 'share_music', 'reaction', 'create_crew', 'join_crew', 'message',
-  'leave_crew', 'rename_crew', 'remove_member', 'rotate_code', 'set_display_name',
+  'leave_crew', 'rename_crew', 'remove_member', 'rotate_code', 'set_crew_settings', 'set_display_name',
   ...QUEUE_STATE_CHANGING,
 ]);
 
@@ -190,6 +192,8 @@ export const CrewState = z.object({
    * backup, so seqs a device saw before the restore are not taken for the restored log's.
    */
   epoch: LogEpoch.optional(),
+  /** The owner shares the crew's history with newcomers: a member who joins later reads the log from its start. */
+  share_history: z.boolean().optional(),
 });
 export type CrewState = z.infer<typeof CrewState>;
 
@@ -332,6 +336,8 @@ export const Outbound = {
     ...fanOut,
   }),
   crew_renamed: z.object({ type: z.literal('crew_renamed'), crew_name: z.string(), ...fanOut }),
+  /** The owner changed the crew's settings (set_crew_settings or the crew page). */
+  crew_settings_changed: z.object({ type: z.literal('crew_settings_changed'), share_history: z.boolean(), ...fanOut }),
   /** Sent to the crew's members only; the old code stops working at once. */
   crew_code_changed: z.object({
     type: z.literal('crew_code_changed'),
@@ -359,5 +365,5 @@ export type OutboundMessage = { [T in OutboundType]: OutboundOf<T> }[OutboundTyp
  */
 export type CrewEvent = Extract<
   OutboundMessage,
-  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_code_changed' | 'queue_state' | 'airhorn' }
+  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_settings_changed' | 'crew_code_changed' | 'queue_state' | 'airhorn' }
 >;

@@ -1,10 +1,17 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import { visibleEvents } from '../crew-visibility.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import type { TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from './history-store.js';
 import { trackKey, type Play } from './plays.js';
 import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from './time-zones.js';
 
-export type HistoryScope = { readonly crewId: string } | { readonly memberId: string };
+/**
+ * Whose history: a crew's or one member's. `fromSeq` is the first crew seq the reader may see
+ * (cloud/crew-visibility.ts): crew events (shares, reactions, messages) before it are left out;
+ * plays are members' own listening and are not crew events. Without it: the whole log (the
+ * queue's own throwback, which no member reads directly).
+ */
+export type HistoryScope = ({ readonly crewId: string } | { readonly memberId: string }) & { readonly fromSeq?: number };
 
 export type TimelineItem =
   | { readonly kind: 'event'; readonly at: number; readonly seq: number; readonly event: CrewEvent }
@@ -58,7 +65,7 @@ export class HistoryQueries {
     const limit = options.limit ?? 100;
     const { crewId, memberIds } = await this.resolve(scope);
     const plays = await this.store.history.listPlays(memberIds, range, limit);
-    let events = crewId ? await this.store.crews.readEventsByTime(crewId, range.fromMs, range.toMs) : [];
+    let events = crewId ? await this.crewEvents(crewId, range, scope.fromSeq) : [];
     if ('memberId' in scope) events = events.filter((e) => sentBy(e.event) === scope.memberId);
     const items: TimelineItem[] = [
       ...events.map((e): TimelineItem => ({ kind: 'event', at: e.at, seq: e.seq, event: e.event })),
@@ -108,7 +115,7 @@ export class HistoryQueries {
     for (const past of pastDates(date, options.mode ?? 'years', options.count ?? 5)) {
       const range = localDayRange(past, timeZone);
       const plays = (await this.store.history.listPlays(memberIds, range, options.limit ?? 20)).map(toPlayView);
-      const shares = crewId ? await this.sharesIn(crewId, range) : [];
+      const shares = crewId ? await this.sharesIn(crewId, range, scope.fromSeq) : [];
       if (plays.length > 0 || shares.length > 0) days.push({ date: past, plays, shares });
     }
     return days;
@@ -121,7 +128,7 @@ export class HistoryQueries {
    */
   async throwback(
     crewId: string,
-    options: { nowMs?: number; timeZone?: string; weeks?: number; recentDays?: number; limit?: number } = {},
+    options: { nowMs?: number; timeZone?: string; weeks?: number; recentDays?: number; limit?: number; fromSeq?: number } = {},
   ): Promise<ThrowbackTrack[]> {
     const nowMs = options.nowMs ?? Date.now();
     const timeZone = checkTimeZone(options.timeZone ?? 'UTC');
@@ -132,7 +139,7 @@ export class HistoryQueries {
     const today = localTime(nowMs, timeZone).date;
     const found = new Map<string, ThrowbackTrack>();
     for (const past of pastDates(today, 'weeks', options.weeks ?? 8)) {
-      for (const share of await this.sharesIn(crewId, localDayRange(past, timeZone))) {
+      for (const share of await this.sharesIn(crewId, localDayRange(past, timeZone), options.fromSeq)) {
         if (exclude.has(share.spotify_uri) || exclude.has(trackKey(share.artist, share.track))) continue;
         if (!share.spotify_uri.startsWith('spotify:track:')) continue;
         const seen = found.get(share.spotify_uri);
@@ -145,9 +152,14 @@ export class HistoryQueries {
       .slice(0, options.limit ?? 10);
   }
 
-  private async sharesIn(crewId: string, range: TimeRange): Promise<ShareView[]> {
-    const events = await this.store.crews.readEventsByTime(crewId, range.fromMs, range.toMs);
+  private async sharesIn(crewId: string, range: TimeRange, fromSeq?: number): Promise<ShareView[]> {
+    const events = await this.crewEvents(crewId, range, fromSeq);
     return events.map(asShare).filter((s): s is ShareView => s !== null);
+  }
+
+  /** The crew's events in the range that the reader may see. */
+  private async crewEvents(crewId: string, range: TimeRange, fromSeq = 1): Promise<StoredEvent[]> {
+    return visibleEvents(await this.store.crews.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
   }
 
   /** A crew's scope is its current members; a member's crew is the one it is in now. */

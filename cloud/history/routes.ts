@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { DeviceId, describeIssues, ProtocolError } from '../../protocol/index.js';
 import { requireAdminToken } from '../admin-auth.js';
+import { visibleFromSeq } from '../crew-visibility.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -75,8 +76,12 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
     }
   };
 
-  /** The viewer's crew, or one member of it (?member=). */
+  /** The viewer's crew, or one member of it (?member=); crew events only from what the viewer may see. */
   async function scopeOf(viewer: HistoryViewer, member: string | undefined): Promise<HistoryScope> {
+    return { ...(await whoseOf(viewer, member)), fromSeq: await fromSeqOf(viewer) };
+  }
+  const fromSeqOf = (viewer: HistoryViewer) => (viewer.crewId ? visibleFromSeq(deps.store.crews, viewer.deviceId, viewer.crewId) : Promise.resolve(1));
+  async function whoseOf(viewer: HistoryViewer, member: string | undefined): Promise<HistoryScope> {
     if (viewer.memberOnly) {
       if (member !== undefined && member !== viewer.deviceId) {
         throw new ProtocolError('invalid_message', `This admin path is for ${viewer.deviceId} only; ask /admin/history/members/${member}/… for ${member}.`);
@@ -127,7 +132,8 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
   router.get('/history/throwback', route(async (req, res, viewer) => {
     const q = parse(ThrowbackQuery, req.query);
     if (!viewer.crewId) throw new ProtocolError('not_in_crew', 'Throwback picks from a crew’s shares; join a crew first.');
-    res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit }) });
+    const fromSeq = await fromSeqOf(viewer);
+    res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq }) });
   }));
 
   router.get('/history/export.json', route(async (req, res, viewer) => {

@@ -1,3 +1,4 @@
+import { visibleEvents } from '../crew-visibility.js';
 import type { HistoryQueries } from '../history/queries.js';
 import type { QueueEntry } from '../queue/crew-queue.js';
 import { fairOrder, scoreOf } from '../queue/order.js';
@@ -18,11 +19,12 @@ export interface ShareWithReactions {
 }
 
 /**
- * The crew's shares in the range, newest first. A reaction belongs to the sharer's latest
- * share before it (reactions name the device they answer, not the share).
+ * The crew's shares in the range, newest first, from `fromSeq` on (what the reader may see,
+ * cloud/crew-visibility.ts). A reaction belongs to the sharer's latest share before it
+ * (reactions name the device they answer, not the share).
  */
-export async function sharesWithReactions(store: Store, crewId: string, range: TimeRange, limit: number): Promise<ShareWithReactions[]> {
-  const events = await store.crews.readEventsByTime(crewId, range.fromMs, range.toMs);
+export async function sharesWithReactions(store: Store, crewId: string, range: TimeRange, limit: number, fromSeq: number): Promise<ShareWithReactions[]> {
+  const events = visibleEvents(await store.crews.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
   const shares: (ShareWithReactions & { reactions: { from: string; reaction: string }[] })[] = [];
   const latestBy = new Map<string, (typeof shares)[number]>();
   for (const stored of events) {
@@ -42,8 +44,9 @@ export async function sharesWithReactions(store: Store, crewId: string, range: T
   return shares.reverse().slice(0, limit);
 }
 
-/** The latest share with this seq in the crew's log, or null. */
-export async function shareAt(store: Store, crewId: string, seq: number): Promise<StoredEvent | null> {
+/** The share with this seq in the crew's log, or null (also when the reader may not see it: seq < fromSeq). */
+export async function shareAt(store: Store, crewId: string, seq: number, fromSeq: number): Promise<StoredEvent | null> {
+  if (seq < fromSeq) return null;
   const [stored] = await store.crews.readEvents(crewId, seq - 1, { toSeq: seq, limit: 1 });
   return stored && stored.event.type === 'message' && stored.event.msg_type === 'song_push' ? stored : null;
 }

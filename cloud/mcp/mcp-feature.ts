@@ -10,6 +10,7 @@ import type { HistoryQueries } from '../history/queries.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { QueueCommand, QueueFeature } from '../queue/queue-feature.js';
+import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
@@ -35,6 +36,8 @@ interface McpCaller {
   readonly deviceId: string;
   readonly displayName: string;
   readonly crewId: string;
+  /** The first crew seq the member may read (cloud/crew-visibility.ts), as of this request. */
+  readonly fromSeq: number;
 }
 
 const Range = {
@@ -125,7 +128,8 @@ export class McpFeature implements Feature {
         throw new ProtocolError('rate_limited', 'Too many MCP calls with this token; wait a moment.');
       }
       const device = await this.context.store.crews.getDevice(record.deviceId);
-      const caller: McpCaller = { deviceId: record.deviceId, displayName: device?.displayName ?? 'LEELOO', crewId: membership.crewId };
+      const fromSeq = await visibleFromSeq(this.context.store.crews, record.deviceId, membership.crewId);
+      const caller: McpCaller = { deviceId: record.deviceId, displayName: device?.displayName ?? 'LEELOO', crewId: membership.crewId, fromSeq };
       const body = req.body as { method?: string; params?: { name?: string } } | undefined;
       this.log.info({ deviceId: caller.deviceId, crewId: caller.crewId, method: body?.method, tool: body?.params?.name }, 'mcp call');
       const { McpServer, ResourceTemplate, StreamableHTTPServerTransport } = await loadSdk();
@@ -152,7 +156,7 @@ export class McpFeature implements Feature {
   /** The tools, scoped to one member and its crew. */
   private buildServer(caller: McpCaller, McpServer: Sdk['McpServer'], ResourceTemplate: Sdk['ResourceTemplate']): McpServer {
     const server = new McpServer({ name: 'leeloo', version: this.context.config.version });
-    const scope = (who: 'me' | 'crew') => (who === 'crew' ? { crewId: caller.crewId } : { memberId: caller.deviceId });
+    const scope = (who: 'me' | 'crew') => ({ ...(who === 'crew' ? { crewId: caller.crewId } : { memberId: caller.deviceId }), fromSeq: caller.fromSeq });
     const range = (days: number) => {
       const now = Date.now();
       return { fromMs: now - days * DAY_MS, toMs: now + 1 };
@@ -199,7 +203,7 @@ export class McpFeature implements Feature {
     server.registerTool('crew_shares', {
       description: 'What the crew shared lately, newest first, with the reactions each drew: [{seq, shared_by, track, artist, spotify_uri, note, shared_at, reactions: [{from, reaction}]}].',
       inputSchema: { ...Range, ...Limit },
-    }, safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit)));
+    }, safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit, caller.fromSeq)));
 
     server.registerTool('listens_like_me', {
       description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
@@ -215,7 +219,7 @@ export class McpFeature implements Feature {
       description: 'Reacts to a crew share (its seq from crew_shares) as you: {seq}.',
       inputSchema: { share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) },
     }, safely(async (a) => {
-      const share = await shareAt(this.context.store, caller.crewId, a.share_seq);
+      const share = await shareAt(this.context.store, caller.crewId, a.share_seq, caller.fromSeq);
       if (!share || share.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
       return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
     }));
@@ -240,12 +244,12 @@ export class McpFeature implements Feature {
     }, async (uri, variables) => {
       const period = recapRange(String(variables.period ?? ''));
       const queries = this.queries();
-      const crew = { crewId: caller.crewId };
+      const crew = { crewId: caller.crewId, fromSeq: caller.fromSeq };
       const recap = {
         period: variables.period,
         top_tracks: await queries.topTracks(crew, period, { limit: 10 }),
         top_artists: await queries.topArtists(crew, period, { limit: 10 }),
-        shares: await sharesWithReactions(this.context.store, caller.crewId, period, 100),
+        shares: await sharesWithReactions(this.context.store, caller.crewId, period, 100, caller.fromSeq),
       };
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(recap) }] };
     });

@@ -13,7 +13,8 @@ import type {
   StoredEvent,
 } from './store.js';
 
-const MIGRATIONS = [
+/** The crews area's migrations, in order (exported for the migration tests). */
+export const CREW_MIGRATIONS = [
   `CREATE TABLE devices (
      device_id TEXT PRIMARY KEY,
      display_name TEXT NOT NULL,
@@ -62,6 +63,11 @@ const MIGRATIONS = [
   // The epoch of each crew's log: renewed by scripts/restore.ts (renewLogEpochs) after a restore.
   `ALTER TABLE crews ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
    UPDATE crews SET epoch = lower(hex(randomblob(8)));`,
+  // Where each membership's view of the crew log starts (the crew's latest seq at its join), and the
+  // owner's choice to show newcomers the crew's past. Members from before this migration were there:
+  // they keep seeing everything (0).
+  `ALTER TABLE crew_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE crews ADD COLUMN share_history INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Gives every crew's log a new epoch: run on a restored copy, before the relay opens it. */
@@ -70,9 +76,9 @@ export function renewLogEpochs(db: SqliteDatabase): number {
 }
 
 interface DeviceRow { device_id: string; display_name: string; secret_hash: string | null; secret_reset_at: number | null; created_at: number; last_seen_at: number }
-interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number; epoch: string }
+interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number; epoch: string; share_history: number }
 interface CrewSummaryRow extends CrewRow { owner_name: string; member_count: number }
-interface MemberRow { crew_id: string; device_id: string; display_name: string; owner_device_id: string; joined_at: number; delivered_seq: number }
+interface MemberRow { crew_id: string; device_id: string; display_name: string; owner_device_id: string; joined_at: number; joined_seq: number; delivered_seq: number }
 interface EventRow { crew_id: string; seq: number; at: number; body: string; crew_code: string }
 
 const toDevice = (r: DeviceRow): DeviceRecord => ({
@@ -81,18 +87,19 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
 });
 const toCrew = (r: CrewRow): CrewRecord => ({
   crewId: r.crew_id, crewCode: r.crew_code, crewName: r.crew_name, ownerDeviceId: r.owner_device_id, latestSeq: r.latest_seq, createdAt: r.created_at, epoch: r.epoch,
+  shareHistory: r.share_history === 1,
 });
 const toCrewSummary = (r: CrewSummaryRow): CrewSummary => ({ ...toCrew(r), ownerName: r.owner_name, memberCount: r.member_count });
 const toMember = (r: MemberRow): MemberRecord => ({
   crewId: r.crew_id, deviceId: r.device_id, displayName: r.display_name, isOwner: r.owner_device_id === r.device_id,
-  joinedAt: r.joined_at, deliveredSeq: r.delivered_seq,
+  joinedAt: r.joined_at, joinedSeq: r.joined_seq, deliveredSeq: r.delivered_seq,
 });
 // The stored body has no seq/crew_code: the code can be rotated, so the current one is filled in on read.
 const toEvent = (r: EventRow): StoredEvent => ({
   crewId: r.crew_id, seq: r.seq, at: r.at, event: { ...JSON.parse(r.body), seq: r.seq, crew_code: r.crew_code } as CrewEvent,
 });
 
-const MEMBER_SELECT = `SELECT m.crew_id, m.device_id, d.display_name, c.owner_device_id, m.joined_at, m.delivered_seq
+const MEMBER_SELECT = `SELECT m.crew_id, m.device_id, d.display_name, c.owner_device_id, m.joined_at, m.joined_seq, m.delivered_seq
   FROM crew_members m JOIN devices d ON d.device_id = m.device_id JOIN crews c ON c.crew_id = m.crew_id`;
 const EVENT_SELECT = `SELECT e.crew_id, e.seq, e.at, e.body, c.crew_code FROM crew_events e JOIN crews c ON c.crew_id = e.crew_id`;
 
@@ -107,7 +114,7 @@ export class SqliteCrewStore implements CrewStore {
 
   constructor(db: SqliteDatabase) {
     this.db = db;
-    runMigrations(db, 'crews', MIGRATIONS);
+    runMigrations(db, 'crews', CREW_MIGRATIONS);
     this.q = this.prepare(db);
   }
 
@@ -136,13 +143,14 @@ export class SqliteCrewStore implements CrewStore {
       members: db.prepare(`${MEMBER_SELECT} WHERE m.crew_id = ? ORDER BY m.join_order`),
       deleteMember: db.prepare('DELETE FROM crew_members WHERE crew_id = ? AND device_id = ?'),
       insertMember: db.prepare(
-        `INSERT INTO crew_members (device_id, crew_id, join_order, joined_at, delivered_seq)
-         SELECT @deviceId, @crewId, COALESCE((SELECT MAX(join_order) FROM crew_members WHERE crew_id = @crewId), 0) + 1, @now, c.latest_seq
+        `INSERT INTO crew_members (device_id, crew_id, join_order, joined_at, joined_seq, delivered_seq)
+         SELECT @deviceId, @crewId, COALESCE((SELECT MAX(join_order) FROM crew_members WHERE crew_id = @crewId), 0) + 1, @now, c.latest_seq, c.latest_seq
          FROM crews c WHERE c.crew_id = @crewId`,
       ),
       firstMember: db.prepare('SELECT device_id FROM crew_members WHERE crew_id = ? ORDER BY join_order LIMIT 1').pluck(),
       setOwner: db.prepare('UPDATE crews SET owner_device_id = ? WHERE crew_id = ?'),
       rename: db.prepare('UPDATE crews SET crew_name = ? WHERE crew_id = ?'),
+      shareHistory: db.prepare('UPDATE crews SET share_history = ? WHERE crew_id = ?'),
       changeCode: db.prepare('UPDATE crews SET crew_code = ? WHERE crew_id = ?'),
       clientMessage: db.prepare('SELECT crew_id, seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
       insertClientMessage: db.prepare('INSERT INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
@@ -256,6 +264,10 @@ export class SqliteCrewStore implements CrewStore {
 
   async renameCrew(crewId: string, crewName: string): Promise<void> {
     if (this.q.rename.run(crewName, crewId).changes === 0) throw new ProtocolError('not_found', 'That crew does not exist.');
+  }
+
+  async setShareHistory(crewId: string, share: boolean): Promise<void> {
+    if (this.q.shareHistory.run(share ? 1 : 0, crewId).changes === 0) throw new ProtocolError('not_found', 'That crew does not exist.');
   }
 
   async changeCrewCode(crewId: string, crewCode: string): Promise<void> {

@@ -38,6 +38,8 @@ export interface CrewRecord {
   readonly createdAt: number;
   /** Names this copy of the crew's log; a restore from backup renews it (CrewState.epoch). */
   readonly epoch: string;
+  /** The owner chose to show members who join later the crew's log from its start (off by default). */
+  readonly shareHistory: boolean;
 }
 
 /** One row of the operator's crew listing. */
@@ -58,6 +60,12 @@ export interface MemberRecord {
   readonly displayName: string;
   readonly isOwner: boolean;
   readonly joinedAt: number;
+  /**
+   * The crew's latest seq when this membership began: without the owner's shareHistory the member
+   * reads only later events (cloud/crew-visibility.ts). 0 for memberships from before it was
+   * recorded (they were there). Re-joining a crew the device is already in does not change it.
+   */
+  readonly joinedSeq: number;
   /** The last seq sent to this member while it spoke an older dialect (no resume of its own). */
   readonly deliveredSeq: number;
 }
@@ -126,6 +134,8 @@ export interface CrewStore {
   /** Hands ownership to a member of the crew; false (nothing changed) when it is not one. */
   transferOwnership(crewId: string, deviceId: string): Promise<boolean>;
   renameCrew(crewId: string, crewName: string): Promise<void>;
+  /** The owner's "share history with newcomers" setting; not_found when the crew does not exist. */
+  setShareHistory(crewId: string, share: boolean): Promise<void>;
   /** Throws ProtocolError('crew_code_taken') when the new code is in use. */
   changeCrewCode(crewId: string, crewCode: string): Promise<void>;
 

@@ -169,6 +169,13 @@ export const CREW_PAGE_SCRIPT = String.raw`
       api('/queue/throwback', { method: 'POST', body: { enabled: event.target.checked } }).then(done, function (e) { toast(e.message); });
     });
   }
+  var shareHistory = $('share-history');
+  if (shareHistory) {
+    shareHistory.addEventListener('change', function (event) {
+      var wanted = event.target.checked;
+      api('/crew-settings', { method: 'PUT', body: { share_history: wanted } }).catch(function (e) { event.target.checked = !wanted; toast(e.message); });
+    });
+  }
 
   $('airhorn').addEventListener('click', function () {
     api('/airhorn', { method: 'POST', body: {} }).catch(function (e) { toast(e.message); });
@@ -225,6 +232,7 @@ export const CREW_PAGE_SCRIPT = String.raw`
     });
     source.addEventListener('message', function (m) { addRecent(JSON.parse(m.data), true); });
     source.addEventListener('crew_renamed', function (m) { $('crew-name').textContent = JSON.parse(m.data).crew_name; });
+    source.addEventListener('crew_settings_changed', function (m) { if (shareHistory) shareHistory.checked = JSON.parse(m.data).share_history; });
     source.addEventListener('expired', function (m) {
       source.close(); $('live').textContent = 'link expired'; $('live').className = 'live off';
       toast(JSON.parse(m.data).message);

@@ -81,6 +81,11 @@ export function crewPageHtml(viewer: CrewViewer): string {
       <p id="import-status" class="hint" role="status"></p>
     </form>
   </section>
+  ${viewer.isOwner ? `<section class="card">
+    <h2>Crew settings</h2>
+    <label class="toggle"><input type="checkbox" id="share-history"${viewer.shareHistory ? ' checked' : ''}> Newcomers see the crew’s history</label>
+    <p class="hint">Off: someone who joins sees the crew’s shares, reactions and messages from their join on. On: from the crew’s start.</p>
+  </section>` : ''}
   ${viewer.isOwner ? spotifyAppSectionHtml() : ''}
 </main>
 <div id="horn" class="horn" hidden><div>${icon('airhorn')}</div><p id="horn-from"></p></div>

@@ -11,6 +11,7 @@ import { KeyedBuckets } from '../token-bucket.js';
 import type { QueueSnapshot } from '../../protocol/queue.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
+import { setShareHistory } from '../crew-visibility.js';
 import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
 import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
 import { z } from 'zod';
@@ -37,10 +38,12 @@ export interface CrewPagesDeps {
 const COOKIE = 'leeloo_crew';
 const SSE_HEARTBEAT_MS = 25_000;
 const RECENT_EVENTS = 30;
-const PAGE_EVENT_TYPES = new Set(['queue_state', 'airhorn', 'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed']);
-
+const PAGE_EVENT_TYPES = new Set([
+  'queue_state', 'airhorn', 'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed',
+]);
 
 const CrewAppInput = z.object({ client_id: SpotifyClientId, client_secret: SpotifyClientSecret.optional() });
+const CrewSettingsInput = z.object({ share_history: z.boolean() });
 
 interface Stream {
   readonly res: Response;
@@ -125,6 +128,7 @@ export class CrewPages {
       return this.spotifyApp().register(viewer.crewId, parsed.data.client_id, parsed.data.client_secret);
     }));
     r.delete('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().remove(viewer.crewId)));
+    r.put('/crew/api/crew-settings', json, this.handle((viewer, req) => this.settings(viewer, body(req))));
     r.post('/crew/api/spotify-app/check', json, this.ownerOnly((viewer) => this.spotifyApp().startCheck(viewer.deviceId)));
     if (this.deps.memberApi) r.use('/crew/api', this.deps.memberApi);
     r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.'), this.deps.context.log));
@@ -215,6 +219,16 @@ export class CrewPages {
     });
   }
 
+  /** The owner's crew settings, as on the socket (set_crew_settings). */
+  private async settings(viewer: CrewViewer, input: Record<string, unknown>): Promise<unknown> {
+    const parsed = CrewSettingsInput.safeParse(input);
+    if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
+    const { context } = this.deps;
+    const by = { deviceId: viewer.deviceId, clientMsgId: clientMsgId(input) };
+    const result = await setShareHistory({ crews: context.store.crews, publish: context.publish }, viewer, parsed.data.share_history, by);
+    return { ok: true, seq: result.seq, duplicate: result.duplicate, share_history: parsed.data.share_history };
+  }
+
   /** Adds a pasted link or URI; title and artist come from the form when the relay cannot look them up. */
   private async add(viewer: CrewViewer, raw: unknown): Promise<unknown> {
     const input = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
@@ -242,12 +256,13 @@ export class CrewPages {
     const latest = crew?.latestSeq ?? 0;
     // Members who are Telegram users of the bot (no gadget) are marked as such.
     const telegram = await store.telegram.telegramDevices(members.map((m) => m.deviceId));
-    const events = await store.crews.readEvents(viewer.crewId, Math.max(0, latest - 500));
+    const events = await store.crews.readEvents(viewer.crewId, Math.max(viewer.firstVisibleSeq - 1, latest - 500));
     const recent = events.map((e) => e.event).filter(isRecentItem).slice(-RECENT_EVENTS).reverse();
     return {
       me: { device_id: viewer.deviceId, display_name: viewer.displayName, is_owner: viewer.isOwner },
       crew: {
         crew_name: crew?.crewName ?? viewer.crewName,
+        share_history: crew?.shareHistory ?? viewer.shareHistory,
         members: members.map((m) => ({
           device_id: m.deviceId, display_name: m.displayName, is_owner: m.isOwner, online: this.deps.context.isOnline(m.deviceId),
           ...(telegram.has(m.deviceId) ? { via: 'telegram' } : {}),
@@ -275,7 +290,8 @@ export class CrewPages {
     this.streams.set(viewer.crewId, set);
     req.on('close', () => this.remove(viewer.crewId, stream));
     if (after !== null) {
-      this.catchUp(stream, after).catch((error: unknown) => {
+      // A page asking from before its member's join is replayed from the join on (cloud/crew-visibility.ts).
+      this.catchUp(stream, Math.max(after, viewer.firstVisibleSeq - 1)).catch((error: unknown) => {
         this.deps.context.log.error({ err: error instanceof Error ? error.message : String(error) }, 'a crew page stream could not catch up');
         stream.backlog = null;
         this.resync(stream);

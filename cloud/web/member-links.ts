@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ProtocolError } from '../../protocol/errors.js';
+import { firstVisibleSeq } from '../crew-visibility.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -29,6 +30,10 @@ export interface CrewViewer {
   readonly displayName: string;
   readonly isOwner: boolean;
   readonly expiresAt: number;
+  /** The first crew seq this member may read (cloud/crew-visibility.ts), as of this request. */
+  readonly firstVisibleSeq: number;
+  /** The owner's "share history with newcomers" setting, as of this request. */
+  readonly shareHistory: boolean;
 }
 
 const SECRET_FILE = 'link-secret';
@@ -88,6 +93,7 @@ export class MemberLinks {
     return {
       crewId: crew.crewId, crewCode: crew.crewCode, crewName: crew.crewName, deviceId: membership.deviceId,
       displayName: membership.displayName, isOwner: membership.isOwner, expiresAt: claims.expiresAt,
+      firstVisibleSeq: firstVisibleSeq(membership, crew), shareHistory: crew.shareHistory,
     };
   }
 

@@ -197,6 +197,32 @@ export function storeContract(factory: StoreFactory): void {
       expect((await store.crews.getMembership('dev-a'))?.deliveredSeq).toBe(2);
     });
 
+    it('records where each membership starts in the log; re-joining keeps it, leaving and joining again renews it', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect((await store.crews.getMembership('dev-a'))?.joinedSeq).toBe(0);
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      await store.crews.addMember(crew.crewId, 'dev-b');
+      expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
+      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(3) }]);
+      await store.crews.addMember(crew.crewId, 'dev-b');
+      expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
+      expect((await store.crews.listMembers(crew.crewId)).map((m) => m.joinedSeq)).toEqual([0, 2]);
+      await store.crews.removeMember(crew.crewId, 'dev-b');
+      await store.crews.addMember(crew.crewId, 'dev-b');
+      expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(3);
+    });
+
+    it('keeps the owner\'s share-history setting, off by default', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(crew.shareHistory).toBe(false);
+      await store.crews.setShareHistory(crew.crewId, true);
+      expect((await store.crews.getCrew(crew.crewId))?.shareHistory).toBe(true);
+      await store.crews.setShareHistory(crew.crewId, false);
+      expect((await store.crews.getCrewByCode('LEELOO-AAAA'))?.shareHistory).toBe(false);
+      await expect(store.crews.setShareHistory('crew-missing', true)).rejects.toMatchObject({ code: 'not_found' });
+    });
+
     it('prunes by age but never lowers latest_seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);

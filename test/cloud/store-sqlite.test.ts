@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite, runMigrations } from '../../cloud/store/sqlite.js';
 import type { SqliteDatabase } from '../../cloud/store/sqlite.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
+import { CREW_MIGRATIONS } from '../../cloud/store/sqlite-crews.js';
+import { firstVisibleSeq, visibleFromSeq } from '../../cloud/crew-visibility.js';
 import { openStore } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { storeContract } from './store-contract.js';
@@ -109,6 +111,33 @@ describe('sqlite file and migrations', () => {
     await store.tokens.setAccountId('dev-1', 'acct-anna');
     expect((await store.tokens.getGrant('dev-1'))?.spotifyAccountId).toBe('acct-anna');
     expect(store.db.prepare("SELECT MAX(version) FROM schema_migrations WHERE area = 'tokens'").pluck().get()).toBe(3);
+    await store.close();
+  });
+
+  it('members from before join positions were recorded keep seeing the whole log; later joins start at theirs', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    // A store as crews migration 3 left it: a crew with history and two members.
+    const db = openSqlite(file());
+    runMigrations(db, 'crews', CREW_MIGRATIONS.slice(0, 3));
+    db.exec(`INSERT INTO devices (device_id, display_name, created_at, last_seen_at) VALUES ('ana', 'Ana', 1, 1), ('bo', 'Bo', 1, 1), ('cy', 'Cy', 1, 1);
+      INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, latest_seq, created_at, epoch) VALUES ('c1', 'LEELOO-AAAA', 'Crew', 'ana', 2, 1, 'e1');
+      INSERT INTO crew_members (device_id, crew_id, join_order, joined_at, delivered_seq) VALUES ('ana', 'c1', 1, 1, 0), ('bo', 'c1', 2, 5, 1);
+      INSERT INTO crew_events (crew_id, seq, at, type, device_id, body) VALUES
+        ('c1', 1, 10, 'message', 'ana', '{"type":"message","from_device":"ana","from_name":"Ana","timestamp":10,"msg_type":"text","payload":{"text":"one"}}'),
+        ('c1', 2, 20, 'message', 'ana', '{"type":"message","from_device":"ana","from_name":"Ana","timestamp":20,"msg_type":"text","payload":{"text":"two"}}');`);
+    db.close();
+    const store = openSqliteStore(file());
+    const crew = (await store.crews.getCrew('c1'))!;
+    expect(crew.shareHistory).toBe(false);
+    for (const id of ['ana', 'bo']) {
+      const member = (await store.crews.getMembership(id))!;
+      expect(member.joinedSeq).toBe(0);
+      expect(firstVisibleSeq(member, crew)).toBe(1);
+    }
+    await store.crews.addMember('c1', 'cy');
+    expect(firstVisibleSeq((await store.crews.getMembership('cy'))!, crew)).toBe(3);
+    expect(await visibleFromSeq(store.crews, 'bo', 'c1')).toBe(1);
+    expect(await visibleFromSeq(store.crews, 'cy', 'c1')).toBe(3);
     await store.close();
   });
 

@@ -56,6 +56,13 @@ export const gen2 = {
   ping: (): string => pythonJson({ type: 'ping' }),
 };
 
+/** The tracks of the shares among frames a gadget received, in either older dialect. */
+export function sharedTracks(frames: readonly Record<string, unknown>[]): string[] {
+  return frames
+    .filter((f) => f.type === 'music_shared' || f.msg_type === 'song_push')
+    .map((f) => String(f.track ?? (f.payload as { track?: string } | undefined)?.track));
+}
+
 /** First generation (the fleet relay's first server.js), and the Spotify sign-in script's register. */
 export const gen1 = {
   register: (fields: { device_id?: string; crew_code?: string; device_name?: string }): string =>

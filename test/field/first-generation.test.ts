@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { isType, OpenClients } from '../helpers/ws-client.js';
-import { gen1, gen2 } from './field-frames.js';
+import { gen1, gen2, sharedTracks } from './field-frames.js';
 
 /**
  * First-generation `register` as the fleet's first relay took it: device_id optional (the
@@ -86,5 +86,35 @@ describe('field conformance: first generation', () => {
       c.send(gen1.register({ device_id: 'leeloo_badword', crew_code: word, device_name: 'Bad' }));
       expect(await c.next(), word).toMatchObject({ type: 'error', code: 'invalid_crew_code', error: 'invalid_crew_code' });
     }
+  });
+
+  // A crew with a past: the newcomer cannot resume, and is sent what follows its join, never the crew's earlier history.
+  it('register into a crew with shares gets none of them, then what follows, and what it missed while away', async () => {
+    const owner = await clients.connect();
+    owner.send(gen1.register({ device_id: 'nc-g1-owner', crew_code: 'newcomers-one', device_name: 'Owner' }));
+    await owner.next(isType('registered'));
+    owner.send(gen1.shareMusic('spotify:track:past1', 'Band', 'PastOne', 'Album'));
+    owner.send(gen1.shareMusic('spotify:track:past2', 'Band', 'PastTwo', 'Album'));
+    await owner.barrier();
+
+    let newcomer = await clients.connect();
+    newcomer.send(gen1.register({ device_id: 'nc-g1-new', crew_code: 'newcomers-one', device_name: 'New' }));
+    await newcomer.next(isType('registered'));
+    expect(sharedTracks(await newcomer.barrier())).toEqual([]);
+
+    owner.send(gen1.shareMusic('spotify:track:after1', 'Band', 'AfterOne', 'Album'));
+    expect(await newcomer.next(isType('music_shared'))).toMatchObject({ track: 'AfterOne' });
+    // Its pong to the relay's delivery proof is what marks it delivered: a barrier lets the relay see it.
+    await newcomer.barrier();
+    await newcomer.close();
+
+    owner.send(gen1.shareMusic('spotify:track:away1', 'Band', 'WhileAway', 'Album'));
+    await owner.barrier();
+    newcomer = await clients.connect();
+    newcomer.send(gen1.register({ device_id: 'nc-g1-new', crew_code: 'newcomers-one', device_name: 'New' }));
+    await newcomer.next(isType('registered'));
+    await newcomer.next(isType('music_shared', { track: 'WhileAway' }));
+    const rest = await newcomer.barrier();
+    expect(sharedTracks(rest).filter((t) => t.startsWith('Past'))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { isType, OpenClients, TestClient, type Frame } from '../helpers/ws-client.js';
-import { gen2 } from './field-frames.js';
+import { gen2, sharedTracks } from './field-frames.js';
 
 /**
  * A second-generation gadget as leeloo_client.py and leeloo_brain.py run it, against the
@@ -122,5 +122,36 @@ describe('field conformance: second generation', () => {
     await gadget.next();
     gadget.send(gen2.ping());
     expect(await gadget.next(isType('pong'))).toMatchObject({ type: 'pong' });
+  });
+
+  // A crew with a past: the newcomer cannot resume, and is sent what follows its join, never the crew's earlier history.
+  it('join_crew into a crew with shares and texts gets none of them, even with the owner sharing history', async () => {
+    const owner = await clients.connect();
+    await owner.request({ type: 'hello', protocol_version: 3, device_name: 'Owner' }, isType('welcome'));
+    const created = await owner.request({ type: 'create_crew', display_name: 'Owner' }, isType('crew_created'));
+    const code = String(created.crew_code);
+    for (const [i, track] of ['PastOne', 'PastTwo'].entries()) {
+      await owner.request({ type: 'message', msg_type: 'song_push', client_msg_id: `p${i}`,
+        payload: { artist: 'Band', track, album: '', spotify_uri: `spotify:track:${track}`, album_art_url: '', note: '' } }, isType('ack'));
+    }
+    await owner.request({ type: 'message', msg_type: 'text', payload: { text: 'old secret' }, client_msg_id: 't1' }, isType('ack'));
+
+    const friend = await clients.connect();
+    friend.send(gen2.joinCrew(code, '', 'Amy'));
+    expect(await friend.next()).toMatchObject({ type: 'crew_joined', crew_code: code });
+    const atJoin = await friend.barrier();
+    expect(sharedTracks(atJoin)).toEqual([]);
+    expect(JSON.stringify(atJoin)).not.toContain('old secret');
+
+    // The owner's setting lets members read the past (crew page, history); it does not push it onto older gadgets' screens.
+    await owner.request({ type: 'set_crew_settings', share_history: true, client_msg_id: 's1' }, isType('ack'));
+    const other = await clients.connect();
+    other.send(gen2.joinCrew(code, '', 'Bea'));
+    expect(await other.next()).toMatchObject({ type: 'crew_joined' });
+    expect(sharedTracks(await other.barrier())).toEqual([]);
+    expect(sharedTracks(await friend.barrier())).toEqual([]);
+
+    friend.send(gen2.pushSong('spotify:track:AfterOne', 'Band', 'AfterOne'));
+    expect(await other.next(isType('message'))).toMatchObject({ msg_type: 'song_push', payload: { track: 'AfterOne' } });
   });
 });

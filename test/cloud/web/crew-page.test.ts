@@ -6,6 +6,7 @@ import { memberHistoryRouter } from '../../../cloud/history/routes.js';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { launchChromium } from '../../helpers/chromium.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
+import { crewCookie } from '../../helpers/crew-link.js';
 import { extendedRecord, writeZip } from '../../helpers/spotify-export-zips.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -116,6 +117,21 @@ describe('crew page on a phone', () => {
     await expect.poll(() => page.locator('#stats svg').count(), { timeout: 10_000 }).toBe(3);
     await expect.poll(() => page.locator('#stats').textContent()).toContain('Hit 0');
     await page.screenshot({ path: process.env.CREW_PAGE_SHOT ?? `${zipDir}/crew-page.png`, fullPage: true });
+  });
+
+  it('gives the owner a switch that shares the crew’s history with newcomers, kept in step with the gadget’s setting', async () => {
+    const [owner, ann] = clients;
+    const shareHistory = page.locator('#share-history');
+    expect(await shareHistory.isChecked()).toBe(false);
+    await shareHistory.check();
+    const crewId = (await relay.store.crews.listCrews({ limit: 10 })).find((c) => c.crewName === 'Night Owls')!.crewId;
+    await expect.poll(async () => (await relay.store.crews.getCrew(crewId))?.shareHistory).toBe(true);
+    await owner!.request({ type: 'set_crew_settings', share_history: false, client_msg_id: 'from-gadget' }, isType('ack', { client_msg_id: 'from-gadget' }));
+    await expect.poll(() => shareHistory.isChecked()).toBe(false);
+    // A member's page has no such switch.
+    const memberPage = await (await fetch(`${relay.httpUrl}/crew`, { headers: { cookie: await crewCookie(relay.httpUrl, ann!) } })).text();
+    expect(memberPage).toContain('Night Owls');
+    expect(memberPage).not.toContain('id="share-history"');
   });
 
   it('draws its icons as inline SVG, so a phone without an emoji font shows no empty boxes', async () => {
