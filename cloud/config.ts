@@ -70,6 +70,8 @@ const EnvSchema = z.object({
   HISTORY_MAX_UPLOAD_MB: positiveInt(4096).default(512),
   /** One import's records at most: a bigger export is refused with a sentence, nothing imported. */
   HISTORY_MAX_IMPORT_RECORDS: positiveInt(50_000_000).default(1_000_000),
+  /** Plays per commit slice of an import: each slice is one short transaction, the relay answers between them. */
+  HISTORY_IMPORT_SLICE_ROWS: z.coerce.number().int().min(100).max(100_000).default(2000),
   /** How often the listening history of each member signed in with Spotify is collected. */
   HISTORY_COLLECT_MINUTES: positiveInt(1440).default(30),
   /** Shared with the Telegram bot (its X-Api-Secret header); unset leaves /api/telegram/* open, as the fleet's relay did. */
@@ -106,7 +108,7 @@ export interface RelayConfig {
   /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */
   readonly metrics?: { readonly token?: string; readonly allow: readonly string[] };
   /** History import and collection (cloud/history); defaults apply when absent. */
-  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly maxImportRecords: number; readonly collectIntervalMs: number };
+  readonly history?: { readonly minPlayMs: number; readonly maxUploadBytes: number; readonly maxImportRecords: number; readonly importSliceRows: number; readonly collectIntervalMs: number };
   /** TELEGRAM_API_SECRET: when set, the Telegram bot's API requires it in X-Api-Secret. */
   readonly telegramApiSecret?: string;
 }
@@ -155,6 +157,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: e.ADMIN_TOKEN,
     telegramApiSecret: e.TELEGRAM_API_SECRET,
     metrics: { token: e.METRICS_TOKEN, allow: e.METRICS_ALLOW },
-    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
+    history: { minPlayMs: e.HISTORY_MIN_PLAY_MS, maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2, maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS, importSliceRows: e.HISTORY_IMPORT_SLICE_ROWS, collectIntervalMs: e.HISTORY_COLLECT_MINUTES * 60_000 },
   };
 }

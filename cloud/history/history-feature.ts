@@ -8,7 +8,7 @@ import { ImportJobs } from './import-jobs.js';
 import { HistoryQueries } from './queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
 
-const DEFAULTS = { minPlayMs: 30_000, maxUploadBytes: 512 * 1024 ** 2, maxImportRecords: 1_000_000, collectIntervalMs: 30 * 60_000 };
+const DEFAULTS = { minPlayMs: 30_000, maxUploadBytes: 512 * 1024 ** 2, maxImportRecords: 1_000_000, importSliceRows: 2000, collectIntervalMs: 30 * 60_000 };
 
 /** Schedule overrides: the collector runs on minutes, a test of its wiring on milliseconds. */
 export interface HistoryFeatureOptions {
@@ -33,7 +33,7 @@ export class HistoryFeature implements Feature {
     const log = context.log.child({ feature: 'history' });
     this.queries = new HistoryQueries(context.store);
     this.jobs = new ImportJobs({
-      store: context.store.history, log, maxUploadBytes: settings.maxUploadBytes, maxRecords: settings.maxImportRecords, minPlayMs: settings.minPlayMs,
+      store: context.store.history, log, maxUploadBytes: settings.maxUploadBytes, maxRecords: settings.maxImportRecords, sliceRows: settings.importSliceRows, minPlayMs: settings.minPlayMs,
       uploadDir: path.join(context.config.dataDir, 'imports'),
       onFinished: context.metrics.historyImport,
     });
