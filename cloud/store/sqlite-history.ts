@@ -136,6 +136,8 @@ interface StagingKey { readonly endMs: number; readonly trackKey: string }
 const FIRST_KEY: StagingKey = { endMs: Number.MIN_SAFE_INTEGER, trackKey: '' };
 const LAST_KEY: StagingKey = { endMs: Number.MAX_SAFE_INTEGER, trackKey: '' };
 
+const SYNCHRONOUS_NORMAL = 1;
+
 interface PendingRow { id: number; after_play_id: number }
 
 /** Lets the relay answer sockets and timers between two slices. */
@@ -162,7 +164,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async stageImport(jobId: string, plays: readonly PlayInput[]): Promise<number> {
-    return this.db.transaction(() => this.stage(jobId, plays))();
+    return this.unsynced(() => this.stage(jobId, plays));
   }
 
   /**
@@ -183,7 +185,7 @@ export class SqliteHistoryStore implements HistoryStore {
       let from = FIRST_KEY;
       for (let last = false; !last; ) {
         options.signal?.throwIfAborted();
-        const slice = this.db.transaction(() => this.moveSlice(record, source, pendingId, from, sliceRows))();
+        const slice = this.unsynced(() => this.moveSlice(record, source, pendingId, from, sliceRows));
         imported += slice.imported;
         staged += slice.staged;
         ({ from, last } = slice);
@@ -281,11 +283,28 @@ export class SqliteHistoryStore implements HistoryStore {
     return { imported, staged, from: to, last: !bound };
   }
 
+  /**
+   * A transaction of an unfinished import, committed without its own fsync: what it
+   * writes is invisible, and a crash that loses it loses nothing visible. The last
+   * commit of the import runs at the store's level (FULL by default), and its fsync of
+   * the WAL makes every frame before it durable too.
+   */
+  private unsynced<T>(work: () => T): T {
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    if (level <= SYNCHRONOUS_NORMAL) return this.db.transaction(work)();
+    this.db.pragma(`synchronous = ${SYNCHRONOUS_NORMAL}`);
+    try {
+      return this.db.transaction(work)();
+    } finally {
+      this.db.pragma(`synchronous = ${level}`);
+    }
+  }
+
   /** Deletes staging rows a slice at a time (one job's, or any job's); returns how many. */
   private async dropStaging(statement: Database.Statement, jobId?: string): Promise<number> {
     let dropped = 0;
     for (let changes = -1; changes !== 0; await nextTurn()) {
-      changes = (jobId === undefined ? statement.run(DEFAULT_SLICE_ROWS) : statement.run(jobId, DEFAULT_SLICE_ROWS)).changes;
+      changes = this.unsynced(() => (jobId === undefined ? statement.run(DEFAULT_SLICE_ROWS) : statement.run(jobId, DEFAULT_SLICE_ROWS)).changes);
       dropped += changes;
     }
     return dropped;
@@ -299,7 +318,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const lastId = this.q.lastPlayId.get() as number;
     let dropped = 0;
     for (let from = pending.after_play_id; from < lastId; from += DEFAULT_SLICE_ROWS) {
-      dropped += this.q.deletePendingRange.run(from, from + DEFAULT_SLICE_ROWS, pending.id).changes;
+      dropped += this.unsynced(() => this.q.deletePendingRange.run(from, from + DEFAULT_SLICE_ROWS, pending.id).changes);
       await nextTurn();
     }
     this.q.closePending.run(pending.id);
