@@ -6,8 +6,9 @@
  * largest lateness: what a socket would wait). Cleans up after itself. `--plays N` sets
  * the total (files = plays / per-file); `--per-file` = `--plays` is one huge file, to see
  * that memory stays flat for a single file too. `--slice-rows N`: plays per commit slice.
+ * Before importing, the ticker runs `--idle-seconds` (10) alone: the machine's own stalls.
  *
- *   npx tsx scripts/bench-import.ts [--files N] [--per-file N] [--plays N] [--slice-rows N] [--skip-reimport]
+ *   npx tsx scripts/bench-import.ts [--files N] [--per-file N] [--plays N] [--slice-rows N] [--skip-reimport] [--idle-seconds N]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -131,11 +132,30 @@ async function timedImport(store: ReturnType<typeof openSqliteStore>, file: stri
   }
 }
 
+/**
+ * The same ticker with nothing else running: on a loaded machine the OS alone delays a
+ * process by this much, and no import can stall less than that.
+ */
+async function idleStall(seconds: number): Promise<number> {
+  let lastTick = performance.now();
+  let max = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - lastTick - SAMPLE_MS);
+    lastTick = now;
+  }, SAMPLE_MS);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  clearInterval(ticker);
+  return Math.round(max);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     files: { type: 'string', default: '600' }, 'per-file': { type: 'string', default: '5000' }, plays: { type: 'string' },
-    'slice-rows': { type: 'string' }, 'skip-reimport': { type: 'boolean', default: false },
+    'slice-rows': { type: 'string' }, 'skip-reimport': { type: 'boolean', default: false }, 'idle-seconds': { type: 'string', default: '10' },
   } });
+  const idleSeconds = Number(values['idle-seconds']);
+  if (!Number.isFinite(idleSeconds) || idleSeconds < 0) throw new Error('--idle-seconds must be a number of seconds, 0 or more.');
   const perFile = Number(values['per-file']);
   if (!Number.isInteger(perFile) || perFile < 1) throw new Error('--per-file must be a whole number of at least 1.');
   const plays = values.plays === undefined ? Number(values.files) * perFile : Number(values.plays);
@@ -152,7 +172,8 @@ async function main(): Promise<void> {
     console.log(`generated ${plays} plays in ${files} file${files === 1 ? '' : 's'}: ${zipMb.toFixed(1)} MB ZIP in ${zipSeconds.toFixed(1)} s`);
     const store = openSqliteStore(path.join(dir, 'leeloo.db'));
     const baselineRssMb = Math.round(process.memoryUsage.rss() / 1024 / 102.4) / 10;
-    console.log(`RSS before the first import: ${baselineRssMb} MB`);
+    const idleStallMs = await idleStall(idleSeconds);
+    console.log(`RSS before the first import: ${baselineRssMb} MB; longest stall of the idle loop over ${idleSeconds} s: ${idleStallMs} ms (the machine's share, not the import's)`);
     try {
       const first = await timedImport(store, zipFile, plays, sliceRows);
       const second = values['skip-reimport'] ? null : await timedImport(store, zipFile, plays, sliceRows);
@@ -169,6 +190,7 @@ async function main(): Promise<void> {
         plays,
         files,
         baseline_rss_mb: baselineRssMb,
+        idle_stall_ms: idleStallMs,
         zip_mb: Number(zipMb.toFixed(1)),
         import: figures(first),
         ...(second ? { reimport: figures(second) } : {}),
