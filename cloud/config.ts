@@ -155,6 +155,8 @@ const HistoryEnv = z.object({
   HISTORY_MAX_UPLOAD_MB: int(1, 4096).default(512),
   /** One import's records at most: a bigger export is refused with a sentence, nothing imported. */
   HISTORY_MAX_IMPORT_RECORDS: int(1, 50_000_000).default(1_000_000),
+  /** Plays per commit slice of an import: each slice is one short transaction, the relay answers between them. */
+  HISTORY_IMPORT_SLICE_ROWS: int(100, 100_000).default(2000),
   /** How often the listening history of each member signed in with Spotify is collected. */
   HISTORY_COLLECT_MINUTES: int(1, 1440).default(30),
 });
@@ -237,6 +239,7 @@ function toConfig(e: z.output<typeof RelayVariables>) {
       minPlayMs: e.HISTORY_MIN_PLAY_MS,
       maxUploadBytes: e.HISTORY_MAX_UPLOAD_MB * 1024 ** 2,
       maxImportRecords: e.HISTORY_MAX_IMPORT_RECORDS,
+      importSliceRows: e.HISTORY_IMPORT_SLICE_ROWS,
       collectIntervalMs: e.HISTORY_COLLECT_MINUTES * MINUTE,
     },
     queue: {

@@ -1,12 +1,14 @@
 /**
- * Import benchmark: writes an extended streaming-history export of 100,000 plays as a
- * real ZIP in a temp dir, imports it into a fresh store, imports it again, and prints
- * time, rows/s, peak RSS and the longest event-loop stall of both runs (the final
- * commit is one synchronous transaction: docs/ARCHITECTURE.md, "History"). Cleans up
- * after itself. `--per-file N` puts N plays in each JSON file (`--per-file` = `--plays`:
- * one huge file, to see that memory stays flat for a single file too).
+ * Import benchmark: writes an extended streaming-history export as a real ZIP in a temp
+ * dir (by default issue 9's: 600 files of 5,000 plays, 3M plays), imports it into a
+ * fresh store, imports it again, and prints time, rows/s, peak RSS, the commit's time and
+ * the longest event-loop stall of both runs, over the whole import (a 10 ms ticker's
+ * largest lateness: what a socket would wait). Cleans up after itself. `--plays N` sets
+ * the total (files = plays / per-file); `--per-file` = `--plays` is one huge file, to see
+ * that memory stays flat for a single file too. `--slice-rows N`: plays per commit slice.
+ * Before importing, the ticker runs `--idle-seconds` (10) alone: the machine's own stalls.
  *
- *   npx tsx scripts/bench-import.ts [--plays N] [--per-file N]
+ *   npx tsx scripts/bench-import.ts [--files N] [--per-file N] [--plays N] [--slice-rows N] [--skip-reimport] [--idle-seconds N]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,15 +19,22 @@ import yazl from 'yazl';
 import { importExport, type ImportResult } from '../cloud/history/importer.js';
 import { openSqliteStore } from '../cloud/store/sqlite-store.js';
 
-const PLAYS_PER_FILE = '16000'; // about what Spotify puts in one Streaming_History_Audio_*.json
 const MEMBER = 'bench-member';
-const SAMPLE_MS = 20;
+const SAMPLE_MS = 10;
 
-function record(i: number): Record<string, unknown> {
+const FIRST_PLAY_MS = Date.UTC(2012, 0, 1);
+const LAST_PLAY_MS = Date.UTC(2025, 0, 1);
+
+/** Plays 11 minutes apart, closer when there are too many to end before LAST_PLAY_MS (a later one is invalid). */
+function spacingMs(plays: number): number {
+  return Math.min(11 * 60_000, Math.floor((LAST_PLAY_MS - FIRST_PLAY_MS) / plays / 1000) * 1000);
+}
+
+function record(i: number, spacing: number): Record<string, unknown> {
   const track = i % 2_500;
   const skipped = i % 10 === 0;
   return {
-    ts: new Date(Date.UTC(2019, 0, 1) + i * 11 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    ts: new Date(FIRST_PLAY_MS + i * spacing).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     username: 'benchuser',
     platform: 'Android OS 13 API 33 (Google, Pixel 7)',
     ms_played: skipped ? 4_000 + (i % 20_000) : 90_000 + (i % 150_000),
@@ -50,10 +59,10 @@ function record(i: number): Record<string, unknown> {
 }
 
 /** One export file as a stream, so the generator never holds it in memory either. */
-function fileStream(from: number, to: number): Readable {
+function fileStream(from: number, to: number, spacing: number): Readable {
   return Readable.from((function* () {
     yield '[\n';
-    for (let i = from; i < to; i++) yield `${i === from ? '' : ',\n'}${JSON.stringify(record(i))}`;
+    for (let i = from; i < to; i++) yield `${i === from ? '' : ',\n'}${JSON.stringify(record(i, spacing))}`;
     yield '\n]\n';
   })());
 }
@@ -63,7 +72,7 @@ async function writeExport(dir: string, plays: number, perFile: number): Promise
   const zip = new yazl.ZipFile();
   for (let from = 0, n = 0; from < plays; from += perFile, n++) {
     const name = `Spotify Extended Streaming History/Streaming_History_Audio_2019-2024_${n}.json`;
-    zip.addReadStream(fileStream(from, Math.min(plays, from + perFile)), name);
+    zip.addReadStream(fileStream(from, Math.min(plays, from + perFile), spacingMs(plays)), name);
   }
   zip.end();
   await new Promise<void>((resolve, reject) => {
@@ -72,17 +81,25 @@ async function writeExport(dir: string, plays: number, perFile: number): Promise
   return file;
 }
 
-interface RunFigures { seconds: number; rowsPerSecond: number; peakRssMb: number; maxStallMs: number; commitMs: number; result: ImportResult }
+interface RunFigures {
+  seconds: number; rowsPerSecond: number; peakRssMb: number; commitMs: number; result: ImportResult;
+  /** The longest stall over the whole import, and the longest of each phase. */
+  maxStallMs: number; readingStallMs: number; commitStallMs: number;
+}
 
-async function timedImport(store: ReturnType<typeof openSqliteStore>, file: string, plays: number): Promise<RunFigures> {
+async function timedImport(store: ReturnType<typeof openSqliteStore>, file: string, plays: number, sliceRows: number | undefined): Promise<RunFigures> {
   let peak = process.memoryUsage.rss();
   // The sampler's late ticks are the event-loop stalls (other connections would wait as long).
   let lastTick = performance.now();
-  let maxStallMs = 0;
-  const sampler = setInterval(() => {
+  const stalls = { reading: 0, committing: 0 };
+  let phase: keyof typeof stalls = 'reading';
+  const sample = () => {
     const now = performance.now();
-    maxStallMs = Math.max(maxStallMs, now - lastTick - SAMPLE_MS);
+    stalls[phase] = Math.max(stalls[phase], now - lastTick - SAMPLE_MS);
     lastTick = now;
+  };
+  const sampler = setInterval(() => {
+    sample();
     peak = Math.max(peak, process.memoryUsage.rss());
   }, SAMPLE_MS);
   const started = performance.now();
@@ -90,28 +107,61 @@ async function timedImport(store: ReturnType<typeof openSqliteStore>, file: stri
   try {
     const result = await importExport(store.history, file, {
       memberId: MEMBER,
+      sliceRows,
       onProgress: (progress) => {
         peak = Math.max(peak, process.memoryUsage.rss());
-        if (progress.state === 'committing') committingAt = performance.now();
+        if (progress.state === 'committing' && phase === 'reading') {
+          sample();
+          phase = 'committing';
+          committingAt = performance.now();
+        }
       },
     });
     const commitMs = Math.round(performance.now() - committingAt);
     // The commit may have ended the run before the sampler could see how late it is.
-    maxStallMs = Math.max(maxStallMs, performance.now() - lastTick - SAMPLE_MS);
+    sample();
     const seconds = (performance.now() - started) / 1000;
     peak = Math.max(peak, process.memoryUsage.rss());
-    return { seconds, rowsPerSecond: Math.round(plays / seconds), peakRssMb: Math.round(peak / 1024 / 102.4) / 10, maxStallMs: Math.round(maxStallMs), commitMs, result };
+    const [readingStallMs, commitStallMs] = [Math.round(stalls.reading), Math.round(stalls.committing)];
+    return {
+      seconds, rowsPerSecond: Math.round(plays / seconds), peakRssMb: Math.round(peak / 1024 / 102.4) / 10, commitMs, result,
+      maxStallMs: Math.max(readingStallMs, commitStallMs), readingStallMs, commitStallMs,
+    };
   } finally {
     clearInterval(sampler);
   }
 }
 
+/**
+ * The same ticker with nothing else running: on a loaded machine the OS alone delays a
+ * process by this much, and no import can stall less than that.
+ */
+async function idleStall(seconds: number): Promise<number> {
+  let lastTick = performance.now();
+  let max = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - lastTick - SAMPLE_MS);
+    lastTick = now;
+  }, SAMPLE_MS);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  clearInterval(ticker);
+  return Math.round(max);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { plays: { type: 'string', default: '100000' }, 'per-file': { type: 'string', default: PLAYS_PER_FILE } } });
-  const plays = Number(values.plays);
+  const { values } = parseArgs({ options: {
+    files: { type: 'string', default: '600' }, 'per-file': { type: 'string', default: '5000' }, plays: { type: 'string' },
+    'slice-rows': { type: 'string' }, 'skip-reimport': { type: 'boolean', default: false }, 'idle-seconds': { type: 'string', default: '10' },
+  } });
+  const idleSeconds = Number(values['idle-seconds']);
+  if (!Number.isFinite(idleSeconds) || idleSeconds < 0) throw new Error('--idle-seconds must be a number of seconds, 0 or more.');
   const perFile = Number(values['per-file']);
-  if (!Number.isInteger(plays) || plays < 1 || plays > 5_000_000) throw new Error('--plays must be a whole number from 1 to 5,000,000.');
   if (!Number.isInteger(perFile) || perFile < 1) throw new Error('--per-file must be a whole number of at least 1.');
+  const plays = values.plays === undefined ? Number(values.files) * perFile : Number(values.plays);
+  if (!Number.isInteger(plays) || plays < 1 || plays > 5_000_000) throw new Error('--plays (or --files times --per-file) must be a whole number from 1 to 5,000,000.');
+  const sliceRows = values['slice-rows'] === undefined ? undefined : Number(values['slice-rows']);
+  if (sliceRows !== undefined && (!Number.isInteger(sliceRows) || sliceRows < 1)) throw new Error('--slice-rows must be a whole number of at least 1.');
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'leeloo-bench-'));
   try {
     const zipStarted = performance.now();
@@ -122,20 +172,28 @@ async function main(): Promise<void> {
     console.log(`generated ${plays} plays in ${files} file${files === 1 ? '' : 's'}: ${zipMb.toFixed(1)} MB ZIP in ${zipSeconds.toFixed(1)} s`);
     const store = openSqliteStore(path.join(dir, 'leeloo.db'));
     const baselineRssMb = Math.round(process.memoryUsage.rss() / 1024 / 102.4) / 10;
-    console.log(`RSS before the first import: ${baselineRssMb} MB`);
+    const idleStallMs = await idleStall(idleSeconds);
+    console.log(`RSS before the first import: ${baselineRssMb} MB; longest stall of the idle loop over ${idleSeconds} s: ${idleStallMs} ms (the machine's share, not the import's)`);
     try {
-      const first = await timedImport(store, zipFile, plays);
-      const second = await timedImport(store, zipFile, plays);
+      const first = await timedImport(store, zipFile, plays, sliceRows);
+      const second = values['skip-reimport'] ? null : await timedImport(store, zipFile, plays, sliceRows);
+      const figures = (run: RunFigures) => ({
+        seconds: Number(run.seconds.toFixed(2)), records_per_s: run.rowsPerSecond, peak_rss_mb: run.peakRssMb, commit_ms: run.commitMs,
+        max_stall_ms: run.maxStallMs, reading_stall_ms: run.readingStallMs, commit_stall_ms: run.commitStallMs,
+        imported: run.result.counts.imported, duplicate: run.result.counts.duplicate,
+      });
       for (const [label, run] of [['import', first], ['re-import', second]] as const) {
-        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, final commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms, counts ${JSON.stringify(run.result.counts)}`);
+        if (!run) continue;
+        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), counts ${JSON.stringify(run.result.counts)}`);
       }
       console.log(JSON.stringify({
         plays,
         files,
         baseline_rss_mb: baselineRssMb,
+        idle_stall_ms: idleStallMs,
         zip_mb: Number(zipMb.toFixed(1)),
-        import: { seconds: Number(first.seconds.toFixed(2)), records_per_s: first.rowsPerSecond, peak_rss_mb: first.peakRssMb, commit_ms: first.commitMs, max_stall_ms: first.maxStallMs, imported: first.result.counts.imported },
-        reimport: { seconds: Number(second.seconds.toFixed(2)), records_per_s: second.rowsPerSecond, peak_rss_mb: second.peakRssMb, commit_ms: second.commitMs, max_stall_ms: second.maxStallMs, imported: second.result.counts.imported, duplicate: second.result.counts.duplicate },
+        import: figures(first),
+        ...(second ? { reimport: figures(second) } : {}),
       }));
     } finally {
       await store.close();

@@ -36,6 +36,15 @@ export interface ImportRecord {
   readonly counts: Readonly<Record<string, number>>;
 }
 
+export interface CommitOptions {
+  /** Plays per slice (one short transaction each); the event loop runs between slices. */
+  readonly sliceRows?: number;
+  /** Told, after each slice, how many staged plays have been committed (invisibly) so far. */
+  readonly onSlice?: (committed: number) => void;
+  /** Stops the commit between slices with the signal's reason; nothing of it is visible. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * The `history` area of the Store: members' plays (see plays.ts for the matching rule
  * every method that adds plays applies), import staging, and collector cursors.
@@ -47,10 +56,14 @@ export interface HistoryStore {
 
   /** Puts a batch of an import aside under its job id; returns how many were not already staged. */
   stageImport(jobId: string, plays: readonly PlayInput[]): Promise<number>;
-  /** Moves a job's staged plays into the plays in one transaction and records the import. */
-  commitImport(record: ImportRecord): Promise<{ imported: number; duplicate: number }>;
+  /**
+   * Moves a job's staged plays into the plays and records the import, all or nothing: in
+   * slices that readers cannot see until the last one makes the whole import visible.
+   */
+  commitImport(record: ImportRecord, options?: CommitOptions): Promise<{ imported: number; duplicate: number }>;
+  /** Drops a job's staging and the invisible plays of its unfinished commit. */
   discardImport(jobId: string): Promise<void>;
-  /** Drops staging left by imports that never finished (a crash); returns the rows dropped. */
+  /** Drops what imports that never finished (a crash, a stop) left, all invisible; returns the rows dropped. */
   discardAllStaging(): Promise<number>;
   listImports(memberId: string): Promise<ImportRecord[]>;
 

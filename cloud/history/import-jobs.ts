@@ -32,6 +32,8 @@ export interface ImportJobsOptions {
   /** HISTORY_MAX_IMPORT_RECORDS: the most records one import may hold. */
   readonly maxRecords?: number;
   readonly limits?: ZipLimits;
+  /** HISTORY_IMPORT_SLICE_ROWS: plays per commit slice (the store's default otherwise). */
+  readonly sliceRows?: number;
   /** Told how each import ended: `done`, or the error code it failed with. */
   readonly onFinished?: (outcome: string) => void;
   /**
@@ -48,6 +50,8 @@ const KEEP_FINISHED = 200;
 /**
  * Uploaded export ZIPs become jobs that run one at a time (imports are heavy; the relay
  * has other work). Progress is kept in memory; the result is recorded by the store.
+ * stop() cancels the running import; what it wrote stays invisible and the next start()
+ * drops it (as it drops what a crash left), before any new import runs.
  */
 export class ImportJobs {
   private readonly jobs = new Map<string, ImportJobView>();
@@ -55,6 +59,10 @@ export class ImportJobs {
   private readonly options: ImportJobsOptions;
   private queue: Promise<void> = Promise.resolve();
   private uploadDir: string | null = null;
+  /** Aborted by stop(): the running import ends at its next batch or slice. */
+  private stopping = new AbortController();
+  /** Whether what unfinished imports left has been dropped (a new import waits for it). */
+  private leftoversDropped = false;
   /** Members with an upload arriving, waiting or importing: one each, so nobody can fill the disk with queued ZIPs. */
   private readonly busyMembers = new Set<string>();
   /** Upload sizes of the jobs waiting or running, for the log. */
@@ -71,12 +79,17 @@ export class ImportJobs {
       if (name.endsWith('.zip')) await fs.promises.rm(path.join(dir, name), { force: true });
     }
     this.uploadDir = dir;
-    const dropped = await this.options.store.discardAllStaging();
-    if (dropped > 0) this.options.log.warn({ rows: dropped }, 'dropped the staging of imports that did not finish');
+    this.stopping = new AbortController();
+    this.leftoversDropped = false;
+    // Queued, not awaited: dropping a large unfinished import takes a while, in slices.
+    this.queue = this.dropLeftovers().catch((error: unknown) => {
+      this.options.log.error({ err: error }, 'could not drop what unfinished imports left; the next import tries again');
+    });
   }
 
-  /** Waits for the imports already queued; uploads after stop() are never run. */
+  /** Cancels the running import, fails the queued ones; uploads after stop() are never run. */
   async stop(): Promise<void> {
+    this.stopping.abort();
     const running = this.queue;
     this.queue = new Promise(() => {}); // nothing queued after stop() runs
     const dir = this.uploadDir;
@@ -132,11 +145,26 @@ export class ImportJobs {
     return () => set.delete(listener);
   }
 
+  /** Staging and invisible plays of imports that never finished: gone before a new import may collide with them. */
+  private async dropLeftovers(): Promise<void> {
+    if (this.leftoversDropped) return;
+    const dropped = await this.options.store.discardAllStaging();
+    this.leftoversDropped = true;
+    if (dropped > 0) this.options.log.warn({ rows: dropped }, 'dropped what imports that did not finish had written');
+  }
+
   private async run(queued: ImportJobView, file: string, minPlayMs: number): Promise<void> {
     try {
+      await this.dropLeftovers();
       const result = await importExport(this.options.store, file, {
         memberId: queued.member_id, jobId: queued.job_id, fileName: queued.file_name, minPlayMs, maxRecords: this.options.maxRecords, limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
-        onProgress: (p) => this.update({ ...queued, state: p.state, bytes_read: p.bytesRead, bytes_total: p.bytesTotal, counts: p.counts }),
+        sliceRows: this.options.sliceRows, signal: this.stopping.signal,
+        onProgress: (p) => {
+          // The commit's slices change nothing a member sees: one `committing` update.
+          if (p.state !== 'committing' || this.jobs.get(queued.job_id)?.state !== 'committing') {
+            this.update({ ...queued, state: p.state, bytes_read: p.bytesRead, bytes_total: p.bytesTotal, counts: p.counts });
+          }
+        },
       });
       const last = this.jobs.get(queued.job_id) ?? queued;
       this.update({ ...last, state: 'done', bytes_read: last.bytes_total, counts: result.counts });

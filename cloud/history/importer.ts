@@ -17,6 +17,9 @@ export interface ImportProgress {
   readonly bytesRead: number;
   readonly bytesTotal: number;
   readonly counts: ImportCounts;
+  /** Plays staged so far, and how many of them the commit has moved (invisibly) so far. */
+  readonly staged: number;
+  readonly committed: number;
 }
 
 export interface ImportOptions {
@@ -31,6 +34,10 @@ export interface ImportOptions {
   readonly maxRecords?: number;
   readonly now?: () => number;
   readonly onProgress?: (progress: ImportProgress) => void;
+  /** Plays per commit slice (the store's default otherwise). */
+  readonly sliceRows?: number;
+  /** Aborting it stops the import at the next batch or slice, with `unavailable`; nothing becomes visible. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ImportResult {
@@ -43,10 +50,11 @@ const emptyCounts = (): ImportCounts => ({ imported: 0, duplicate: 0, too_short:
 
 /**
  * Imports a Spotify data-export ZIP into one member's plays. Records are streamed and
- * staged in batches (memory stays bounded whatever the file size); the staged plays
- * become plays in one transaction at the end, so an import that fails at any point
- * leaves nothing behind. Throws ProtocolError (invalid_zip, zip_bomb, unsafe_zip_entry,
- * invalid_export, no_history_files).
+ * staged in batches (memory stays bounded whatever the file size); at the end the store
+ * commits the staged plays in short slices that stay invisible until the last one, so
+ * the relay keeps answering and an import that fails at any point shows nothing. Throws
+ * ProtocolError (invalid_zip, zip_bomb, unsafe_zip_entry, invalid_export,
+ * no_history_files, too_large; unavailable when aborted).
  */
 export async function importExport(store: HistoryStore, zipPath: string, options: ImportOptions): Promise<ImportResult> {
   const run = new ImportRun(store, options);
@@ -61,11 +69,15 @@ export async function importExport(store: HistoryStore, zipPath: string, options
     await run.flush();
     run.report('committing');
     const record = { jobId: run.jobId, memberId: options.memberId, fileName: options.fileName ?? path.basename(zipPath), startedAt: run.startedAt, counts: run.counts };
-    const { imported, duplicate } = await store.commitImport(record);
+    const { imported, duplicate } = await store.commitImport(record, {
+      sliceRows: options.sliceRows, signal: options.signal, onSlice: (committed) => run.report('committing', committed),
+    });
     run.counts.imported = imported;
     run.counts.duplicate += duplicate;
     return { jobId: run.jobId, counts: run.counts, files };
   } catch (error) {
+    // Stopped (the relay is shutting down): what was written is invisible, and the next start drops it.
+    if (options.signal?.aborted) throw new ProtocolError('unavailable', 'The relay stopped during this import; nothing was imported. Send the ZIP again.');
     await store.discardImport(run.jobId);
     throw error instanceof ProtocolError ? error : asZipError(error);
   } finally {
@@ -79,6 +91,7 @@ class ImportRun {
   readonly counts = emptyCounts();
   bytesTotal = 0;
   private bytesRead = 0;
+  private staged = 0;
   private batch: PlayInput[] = [];
   private readonly store: HistoryStore;
   private readonly options: ImportOptions;
@@ -173,16 +186,19 @@ class ImportRun {
   }
 
   async flush(): Promise<void> {
+    this.options.signal?.throwIfAborted();
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
     const staged = await this.store.stageImport(this.jobId, batch);
+    this.staged += staged;
     this.counts.duplicate += batch.length - staged;
     this.report('reading');
   }
 
-  report(state: ImportProgress['state']): void {
-    this.options.onProgress?.({ state, bytesRead: this.bytesRead, bytesTotal: this.bytesTotal, counts: { ...this.counts } });
+  report(state: ImportProgress['state'], committed = 0): void {
+    const { bytesRead, bytesTotal, staged } = this;
+    this.options.onProgress?.({ state, bytesRead, bytesTotal, counts: { ...this.counts }, staged, committed });
   }
 
   /** The entry's bytes, counted for progress, parsed as one top-level JSON array. */

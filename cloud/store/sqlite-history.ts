@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type {
+  CommitOptions,
   HistoryStore,
   ImportRecord,
   PlayBucket,
@@ -71,7 +72,22 @@ const MIGRATIONS = [
      counts TEXT NOT NULL
    );
    CREATE INDEX history_imports_by_member ON history_imports(member_id, started_at);`,
+  // Imports commit in slices: their plays carry the id of a pending import and stay
+  // invisible until the last slice deletes that row (see VISIBLE). AUTOINCREMENT: an id
+  // is never handed out twice, so a play of a finished import never turns invisible.
+  `ALTER TABLE history_plays ADD COLUMN import_id INTEGER;
+   CREATE TABLE history_pending (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     job_id TEXT NOT NULL UNIQUE,
+     member_id TEXT NOT NULL,
+     after_play_id INTEGER NOT NULL,
+     started_at INTEGER NOT NULL
+   );`,
 ];
+
+/** A play is visible unless it belongs to an import whose last slice is not committed. */
+const visible = (alias = '') => `(${alias}import_id IS NULL OR ${alias}import_id NOT IN (SELECT id FROM history_pending))`;
+const VISIBLE = visible();
 
 /*
  * The matching rule of plays.ts, for a candidate row `s` against the stored plays `p`.
@@ -83,13 +99,14 @@ const NOT_ALREADY_STORED = `NOT EXISTS (
      AND p.end_ms >= (s.end_ms / 60000 - 1) * 60000
      AND p.end_ms < (s.end_ms / 60000 + 2) * 60000
      AND (p.track_key = s.track_key OR p.track_uri = s.track_uri)
-     AND (p.source <> s.source OR p.end_ms = s.end_ms))`;
+     AND (p.source <> s.source OR p.end_ms = s.end_ms)
+     AND (${visible('p.')} OR p.import_id = ?))`;
 
 // Sources in the order their plays are committed: the most precise one is kept.
 const COMMIT_ORDER: readonly PlaySource[] = ['recently_played', 'import_extended', 'import_account'];
 
 const LISTENED = 'COALESCE(ms_played, duration_ms, 0)';
-const MEMBERS = 'member_id IN (SELECT value FROM json_each(?))';
+const MEMBERS = `member_id IN (SELECT value FROM json_each(?)) AND ${VISIBLE}`;
 
 interface PlayRow {
   id: number; member_id: string; source: PlaySource; end_ms: number; track_uri: string | null; track_key: string;
@@ -110,6 +127,21 @@ const stagingValues = (jobId: string, p: PlayInput) => [
   jobId, p.memberId, p.source, p.endMs, p.trackUri, trackKey(p.artist, p.track), p.track, p.artist, p.album,
   p.msPlayed, p.durationMs, bit(p.skipped), bit(p.shuffle), bit(p.offline), p.reasonStart, p.reasonEnd,
 ];
+
+/** Plays per commit slice: a few tens of ms on a Pi's SD card (scripts/bench-import.ts). */
+export const DEFAULT_SLICE_ROWS = 2000;
+
+interface StagingKey { readonly endMs: number; readonly trackKey: string }
+// Below and above every staged row's (end_ms, track_key).
+const FIRST_KEY: StagingKey = { endMs: Number.MIN_SAFE_INTEGER, trackKey: '' };
+const LAST_KEY: StagingKey = { endMs: Number.MAX_SAFE_INTEGER, trackKey: '' };
+
+const SYNCHRONOUS_NORMAL = 1;
+
+interface PendingRow { id: number; after_play_id: number }
+
+/** Lets the relay answer sockets and timers between two slices. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The embedded store's `history` area. */
 export class SqliteHistoryStore implements HistoryStore {
@@ -132,26 +164,58 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async stageImport(jobId: string, plays: readonly PlayInput[]): Promise<number> {
-    return this.db.transaction(() => this.stage(jobId, plays))();
+    return this.unsynced(() => this.stage(jobId, plays));
   }
 
-  async commitImport(record: ImportRecord): Promise<{ imported: number; duplicate: number }> {
+  /**
+   * Moves the staged plays into the plays in slices of `sliceRows`, each its own short
+   * transaction, yielding the event loop between them. The plays carry the import's
+   * pending id and stay invisible (VISIBLE) until the last transaction removes that id
+   * and records the import: readers and the collector see all of it or none of it.
+   */
+  async commitImport(record: ImportRecord, options: CommitOptions = {}): Promise<{ imported: number; duplicate: number }> {
+    const sliceRows = options.sliceRows ?? DEFAULT_SLICE_ROWS;
+    const afterPlayId = this.q.lastPlayId.get() as number;
+    const pendingId = Number(this.q.openPending.run(record.jobId, record.memberId, afterPlayId, Date.now()).lastInsertRowid);
+    let imported = 0;
+    let staged = 0;
+    // Source by source (the most precise first, COMMIT_ORDER): a play of a later source
+    // sees the ones already moved from a more precise one.
+    for (const source of COMMIT_ORDER) {
+      let from = FIRST_KEY;
+      for (let last = false; !last; ) {
+        options.signal?.throwIfAborted();
+        const slice = this.unsynced(() => this.moveSlice(record, source, pendingId, from, sliceRows));
+        imported += slice.imported;
+        staged += slice.staged;
+        ({ from, last } = slice);
+        options.onSlice?.(staged);
+        await nextTurn();
+      }
+    }
+    options.signal?.throwIfAborted();
     return this.db.transaction(() => {
-      const staged = this.q.countStaged.get(record.jobId) as number;
-      const imported = this.moveStaged(record.jobId);
+      // Polled plays stored while the slices went in could not see them: the polled one is kept.
+      const twins = this.q.dropPolledTwins.run({ pending: pendingId, member: record.memberId, after: afterPlayId }).changes;
+      imported -= twins;
       const duplicate = staged - imported;
       const counts = { ...record.counts, imported, duplicate: (record.counts.duplicate ?? 0) + duplicate };
       this.q.insertImport.run(record.jobId, record.memberId, record.fileName, record.startedAt, Date.now(), JSON.stringify(counts));
+      this.q.closePending.run(pendingId);
       return { imported, duplicate };
     })();
   }
 
   async discardImport(jobId: string): Promise<void> {
-    this.q.deleteStaged.run(jobId);
+    await this.dropStaging(this.q.deleteStagedSlice, jobId);
+    const pending = this.q.pendingByJob.get(jobId) as PendingRow | undefined;
+    if (pending) await this.dropPending(pending);
   }
 
   async discardAllStaging(): Promise<number> {
-    return this.q.deleteAllStaged.run().changes;
+    let dropped = await this.dropStaging(this.q.deleteAnyStagedSlice);
+    for (const pending of this.q.allPending.all() as PendingRow[]) dropped += await this.dropPending(pending);
+    return dropped;
   }
 
   async listImports(memberId: string): Promise<ImportRecord[]> {
@@ -208,16 +272,104 @@ export class SqliteHistoryStore implements HistoryStore {
     return staged;
   }
 
+  /** Inside a transaction: one slice of a source's staged rows (keys after `from`) becomes pending plays. */
+  private moveSlice(record: ImportRecord, source: PlaySource, pendingId: number, from: StagingKey, rows: number) {
+    const bound = this.q.sliceBound.get(record.jobId, record.memberId, source, from.endMs, from.trackKey, rows - 1) as
+      { end_ms: number; track_key: string } | undefined;
+    const to = bound ? { endMs: bound.end_ms, trackKey: bound.track_key } : LAST_KEY;
+    const range = [record.jobId, record.memberId, source, from.endMs, from.trackKey, to.endMs, to.trackKey];
+    const imported = this.q.moveSlice.run(Date.now(), pendingId, ...range, pendingId).changes;
+    const staged = this.q.deleteStagedRange.run(...range).changes;
+    return { imported, staged, from: to, last: !bound };
+  }
+
+  /**
+   * A transaction of an unfinished import, committed without its own fsync: what it
+   * writes is invisible, and a crash that loses it loses nothing visible. The last
+   * commit of the import runs at the store's level (FULL by default), and its fsync of
+   * the WAL makes every frame before it durable too.
+   */
+  private unsynced<T>(work: () => T): T {
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    if (level <= SYNCHRONOUS_NORMAL) return this.db.transaction(work)();
+    this.db.pragma(`synchronous = ${SYNCHRONOUS_NORMAL}`);
+    try {
+      return this.db.transaction(work)();
+    } finally {
+      this.db.pragma(`synchronous = ${level}`);
+    }
+  }
+
+  /** Deletes staging rows a slice at a time (one job's, or any job's); returns how many. */
+  private async dropStaging(statement: Database.Statement, jobId?: string): Promise<number> {
+    let dropped = 0;
+    for (let changes = -1; changes !== 0; await nextTurn()) {
+      changes = this.unsynced(() => (jobId === undefined ? statement.run(DEFAULT_SLICE_ROWS) : statement.run(jobId, DEFAULT_SLICE_ROWS)).changes);
+      dropped += changes;
+    }
+    return dropped;
+  }
+
+  /**
+   * Deletes an unfinished import's plays by id range, a slice at a time; its pending row
+   * goes last, so that none of them is ever visible. Returns how many plays were dropped.
+   */
+  private async dropPending(pending: PendingRow): Promise<number> {
+    const lastId = this.q.lastPlayId.get() as number;
+    let dropped = 0;
+    for (let from = pending.after_play_id; from < lastId; from += DEFAULT_SLICE_ROWS) {
+      dropped += this.unsynced(() => this.q.deletePendingRange.run(from, from + DEFAULT_SLICE_ROWS, pending.id).changes);
+      await nextTurn();
+    }
+    this.q.closePending.run(pending.id);
+    return dropped;
+  }
+
   /** Inside a transaction: staged rows that match no stored play become plays; staging is emptied. */
   private moveStaged(jobId: string): number {
     const now = Date.now();
     let moved = 0;
     // One statement per source, so that a play staged from one source sees the rows
     // just moved from a more precise one (SQLite evaluates each INSERT … SELECT first).
-    for (const source of COMMIT_ORDER) moved += this.q.moveStaged.run(now, jobId, source).changes;
+    for (const source of COMMIT_ORDER) moved += this.q.moveStaged.run(now, jobId, source, null).changes;
     this.q.deleteStaged.run(jobId);
     return moved;
   }
+}
+
+/** The statements of sliced commits: staging ranges in (end_ms, track_key) order, pending imports. */
+function prepareSlices(db: Database.Database) {
+  const range = `s.job_id = ? AND s.member_id = ? AND s.source = ? AND (s.end_ms, s.track_key) > (?, ?) AND (s.end_ms, s.track_key) <= (?, ?)`;
+  return {
+    sliceBound: db.prepare(
+      `SELECT end_ms, track_key FROM history_staging s
+        WHERE s.job_id = ? AND s.member_id = ? AND s.source = ? AND (s.end_ms, s.track_key) > (?, ?)
+        ORDER BY s.end_ms, s.track_key LIMIT 1 OFFSET ?`),
+    moveSlice: db.prepare(
+      `INSERT OR IGNORE INTO history_plays (${PLAY_COLUMNS}, added_at, import_id)
+       SELECT ${PLAY_COLUMNS.split(',').map((c) => `s.${c.trim()}`).join(', ')}, ?, ?
+         FROM history_staging s WHERE ${range} AND ${NOT_ALREADY_STORED}
+        ORDER BY s.end_ms, s.track_key`),
+    deleteStagedRange: db.prepare(`DELETE FROM history_staging AS s WHERE ${range}`),
+    deleteStagedSlice: db.prepare('DELETE FROM history_staging WHERE rowid IN (SELECT rowid FROM history_staging WHERE job_id = ? LIMIT ?)'),
+    deleteAnyStagedSlice: db.prepare('DELETE FROM history_staging WHERE rowid IN (SELECT rowid FROM history_staging LIMIT ?)'),
+    lastPlayId: db.prepare('SELECT COALESCE(MAX(id), 0) FROM history_plays').pluck(),
+    openPending: db.prepare('INSERT INTO history_pending (job_id, member_id, after_play_id, started_at) VALUES (?, ?, ?, ?)'),
+    closePending: db.prepare('DELETE FROM history_pending WHERE id = ?'),
+    pendingByJob: db.prepare('SELECT id, after_play_id FROM history_pending WHERE job_id = ?'),
+    allPending: db.prepare('SELECT id, after_play_id FROM history_pending'),
+    deletePendingRange: db.prepare('DELETE FROM history_plays WHERE id > ? AND id <= ? AND import_id = ?'),
+    // The import's plays that match a visible play stored after the commit began (the matching rule of plays.ts).
+    dropPolledTwins: db.prepare(
+      `DELETE FROM history_plays WHERE import_id = @pending AND id IN (
+         SELECT s.id FROM history_plays r JOIN history_plays s
+           ON s.member_id = r.member_id
+          AND s.end_ms >= (r.end_ms / 60000 - 1) * 60000 AND s.end_ms < (r.end_ms / 60000 + 2) * 60000
+          AND (s.track_key = r.track_key OR s.track_uri = r.track_uri)
+          AND (s.source <> r.source OR s.end_ms = r.end_ms)
+          AND s.import_id = @pending
+        WHERE r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
+  };
 }
 
 function prepare(db: Database.Database) {
@@ -231,14 +383,13 @@ function prepare(db: Database.Database) {
       GROUP BY substr(track_key, 1, instr(track_key, char(31)) - 1) ORDER BY ${order} DESC, artist LIMIT ?`);
   return {
     stage: db.prepare(`INSERT OR IGNORE INTO history_staging (job_id, ${PLAY_COLUMNS}) VALUES (${Array(16).fill('?').join(', ')})`),
-    countStaged: db.prepare('SELECT COUNT(*) FROM history_staging WHERE job_id = ?').pluck(),
     moveStaged: db.prepare(
       `INSERT OR IGNORE INTO history_plays (${PLAY_COLUMNS}, added_at)
        SELECT ${PLAY_COLUMNS.split(',').map((c) => `s.${c.trim()}`).join(', ')}, ?
          FROM history_staging s WHERE s.job_id = ? AND s.source = ? AND ${NOT_ALREADY_STORED}
         ORDER BY s.end_ms`),
     deleteStaged: db.prepare('DELETE FROM history_staging WHERE job_id = ?'),
-    deleteAllStaged: db.prepare('DELETE FROM history_staging'),
+    ...prepareSlices(db),
     insertImport: db.prepare('INSERT INTO history_imports (job_id, member_id, file_name, started_at, finished_at, counts) VALUES (?, ?, ?, ?, ?, ?)'),
     imports: db.prepare('SELECT * FROM history_imports WHERE member_id = ? ORDER BY started_at'),
     cursor: db.prepare('SELECT after_ms FROM history_cursors WHERE member_id = ?').pluck(),
@@ -246,8 +397,8 @@ function prepare(db: Database.Database) {
       `INSERT INTO history_cursors (member_id, after_ms, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (member_id) DO UPDATE SET after_ms = excluded.after_ms, updated_at = excluded.updated_at`),
     plays: db.prepare(`SELECT * FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? ORDER BY end_ms DESC, id DESC LIMIT ?`),
-    playsAfterId: db.prepare('SELECT * FROM history_plays WHERE member_id = ? AND id > ? ORDER BY id LIMIT ?'),
-    countPlays: db.prepare('SELECT COUNT(*) FROM history_plays WHERE member_id = ?').pluck(),
+    playsAfterId: db.prepare(`SELECT * FROM history_plays WHERE member_id = ? AND id > ? AND ${VISIBLE} ORDER BY id LIMIT ?`),
+    countPlays: db.prepare(`SELECT COUNT(*) FROM history_plays WHERE member_id = ? AND ${VISIBLE}`).pluck(),
     topTracksByPlays: topTracks('plays'),
     topTracksByTime: topTracks('ms_played'),
     topArtistsByPlays: topArtists('plays'),

@@ -7,7 +7,6 @@ import { playInput } from '../../cloud/history/plays.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { memberHistoryRouter } from '../../cloud/history/routes.js';
 import { McpFeature } from '../../cloud/mcp/mcp-feature.js';
-import { loadQueueConfig } from '../../cloud/queue/queue-config.js';
 import { queueFeatureFactory, type QueueFeature } from '../../cloud/queue/queue-feature.js';
 import { crewApi, crewCookie, crewStreamUntil } from '../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
@@ -33,7 +32,6 @@ beforeAll(async () => {
     env: { ADMIN_TOKEN },
     features: [
       (context) => (queue = queueFeatureFactory({
-        config: loadQueueConfig({}),
         memberApi: (ctx) => {
           jobs = new ImportJobs({ store: ctx.store.history, log: ctx.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
           return memberHistoryRouter({ store: ctx.store, queries: new HistoryQueries(ctx.store), jobs, log: ctx.log });
