@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { QueueCommand, QueueFeature } from '../queue/queue-feature.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
+import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
 /** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
@@ -28,7 +29,6 @@ let sdk: Promise<Sdk> | null = null;
 const loadSdk = (): Promise<Sdk> =>
   (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/mcp.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')])
     .then(([mcp, http]) => ({ ...mcp, ...http })));
-const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** The member a request's token speaks for. */
 interface McpCaller {
@@ -47,7 +47,8 @@ const Limit = { limit: z.number().int().min(1).max(50).default(10) };
  * The relay's MCP endpoint (`/mcp`, Streamable HTTP, one stateless server per request):
  * a member's AI assistant reads the crew's history and writes to the crew as that member.
  * Authorised by a personal token (stored hashed), rate limited per token, every call logged
- * without the token. Operators issue and revoke tokens under /admin/devices/ID/mcp-token.
+ * without the token. Members make and revoke their tokens on the crew page (mcp-tokens.ts);
+ * operators issue and revoke them under /admin/devices/ID/mcp-token.
  */
 export class McpFeature implements Feature {
   readonly name = 'mcp';
@@ -67,13 +68,6 @@ export class McpFeature implements Feature {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  /** Makes a token for the member and stores its hash; the token is in the answer only. */
-  async createToken(deviceId: string): Promise<string> {
-    const token = randomBytes(32).toString('base64url');
-    await this.context.store.mcp.saveToken({ tokenHash: hashToken(token), deviceId, createdAt: Date.now() });
-    return token;
-  }
-
   private async member(raw: unknown): Promise<string> {
     const parsed = DeviceId.safeParse(raw);
     if (!parsed.success) throw new ProtocolError('invalid_message', 'The device id is not valid.');
@@ -86,8 +80,8 @@ export class McpFeature implements Feature {
   private async issue(req: Request, res: Response): Promise<void> {
     try {
       const deviceId = await this.member(req.params.deviceId);
-      const token = await this.createToken(deviceId);
-      this.log.info({ deviceId, by: 'operator' }, 'mcp token issued');
+      const { token, record } = await createMcpToken(this.context.store, deviceId, 'issued by the operator', Date.now());
+      this.log.info({ deviceId, tokenId: record.tokenId, by: 'operator' }, 'mcp token issued');
       res.status(201).json({ token });
     } catch (error) {
       sendError(res, error, this.log);
@@ -124,6 +118,7 @@ export class McpFeature implements Feature {
         res.setHeader('retry-after', String(Math.ceil(taken.retryAfterMs / 1000)));
         throw new ProtocolError('rate_limited', 'Too many MCP calls with this token; wait a moment.');
       }
+      await noteTokenUse(this.context.store, record, Date.now());
       const device = await this.context.store.crews.getDevice(record.deviceId);
       const caller: McpCaller = { deviceId: record.deviceId, displayName: device?.displayName ?? 'LEELOO', crewId: membership.crewId };
       const body = req.body as { method?: string; params?: { name?: string } } | undefined;

@@ -1,0 +1,52 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { isType, type TestClient } from './ws-client.js';
+
+/* Crews of gadgets and MCP clients for the tests of the relay's MCP endpoint and crew-page tokens. */
+
+export interface CrewGadget {
+  readonly client: TestClient;
+  readonly deviceId: string;
+  readonly crewCode: string;
+}
+
+/** A gadget that says hello and creates a crew, or joins the one with crewCode. */
+export async function crewGadget(connect: () => Promise<TestClient>, name: string, crewCode?: string): Promise<CrewGadget> {
+  const client = await connect();
+  const welcome = await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
+  const entered = crewCode
+    ? await client.request({ type: 'join_crew', crew_code: crewCode, display_name: name }, isType('crew_joined'))
+    : await client.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
+  return { client, deviceId: String(welcome.device_id), crewCode: String(entered.crew_code) };
+}
+
+/** Trades a member's crew link (as the gadget's QR code shows it) for the crew pages' cookie, as a phone does. */
+export async function crewCookie(httpUrl: string, gadget: TestClient): Promise<string> {
+  const issued = await gadget.request({ type: 'crew_link' }, isType('crew_link_issued'));
+  const opened = await fetch(httpUrl + new URL(String(issued.url)).pathname, { redirect: 'manual' });
+  const cookie = opened.headers.get('set-cookie');
+  if (!cookie) throw new Error(`the crew link was refused (${opened.status})`);
+  return cookie.split(';')[0]!;
+}
+
+/** The SDK's own client on the relay's /mcp over HTTP, with a member's token. */
+export async function mcpClient(mcpUrl: string, headers: Record<string, string>): Promise<Client> {
+  const client = new Client({ name: 'test-assistant', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers } }));
+  return client;
+}
+
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+/** A tool's JSON result (structuredContent.result); throws with the tool's error text when it answered an error. */
+export function resultOf<T = unknown>(answer: unknown): T {
+  const a = answer as { isError?: boolean; content?: { text?: string }[]; structuredContent?: { result: unknown } };
+  if (a.isError) throw new Error(`the tool answered an error: ${a.content?.[0]?.text}`);
+  return a.structuredContent!.result as T;
+}
+
+/** A tool's error text, or null when the call succeeded. */
+export function toolError(answer: unknown): string | null {
+  const a = answer as { isError?: boolean; content?: { text?: string }[] };
+  return a.isError ? String(a.content?.[0]?.text) : null;
+}
