@@ -1,33 +1,20 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { playInput } from '../../../cloud/history/plays.js';
-import { HistoryQueries } from '../../../cloud/history/queries.js';
-import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
-import { queueFeatureFactory, type QueueFeature } from '../../../cloud/queue/queue-feature.js';
-import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
-import { isType, OpenClients, type TestClient } from '../../helpers/ws-client.js';
+import { bearer, crewGadget, mcpClient, resultOf, startMcpRelay, type CrewGadget } from '../../helpers/mcp-crew.js';
+import type { InProcessRelay } from '../../helpers/relay-in-process.js';
+import { isType, OpenClients } from '../../helpers/ws-client.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const admin = bearer(ADMIN_TOKEN);
 
 describe('the MCP endpoint', () => {
   let relay: InProcessRelay;
-  let queue: QueueFeature | null = null;
   const clients = new OpenClients(() => relay.connect());
   const open: Client[] = [];
 
   beforeAll(async () => {
-    relay = await startInProcessRelay({
-      env: { ADMIN_TOKEN },
-      features: [
-        (context) => (queue = queueFeatureFactory()(context)),
-        (context) => {
-          const queries = new HistoryQueries(context.store);
-          return new McpFeature(context, { queries: () => queries, queue: () => queue });
-        },
-      ],
-    });
+    relay = await startMcpRelay({ env: { ADMIN_TOKEN } });
   });
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
@@ -37,14 +24,7 @@ describe('the MCP endpoint', () => {
     await relay.close();
   });
 
-  async function gadget(name: string, crewCode?: string): Promise<{ client: TestClient; deviceId: string; crewCode: string }> {
-    const client = await clients.connect();
-    const welcome = await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
-    const entered = crewCode
-      ? await client.request({ type: 'join_crew', crew_code: crewCode, display_name: name }, isType('crew_joined'))
-      : await client.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
-    return { client, deviceId: welcome.device_id as string, crewCode: entered.crew_code as string };
-  }
+  const gadget = (name: string, crewCode?: string): Promise<CrewGadget> => crewGadget(clients.connect, name, crewCode);
 
   async function issue(deviceId: string): Promise<string> {
     const res = await fetch(`${relay.httpUrl}/admin/devices/${deviceId}/mcp-token`, { method: 'POST', headers: admin });
@@ -53,13 +33,10 @@ describe('the MCP endpoint', () => {
   }
 
   async function mcp(token: string): Promise<Client> {
-    const client = new Client({ name: 'test-assistant', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const client = await mcpClient(`${relay.httpUrl}/mcp`, bearer(token));
     open.push(client);
     return client;
   }
-
-  const resultOf = (answer: unknown) => (answer as { structuredContent: { result: unknown } }).structuredContent.result;
 
   it('lists the tools and answers top tracks from the member’s plays, and the crew’s', async () => {
     const ana = await gadget('Ana');

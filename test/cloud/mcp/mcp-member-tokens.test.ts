@@ -1,13 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { HistoryQueries } from '../../../cloud/history/queries.js';
 import { createLogger } from '../../../cloud/log.js';
-import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
-import { hashToken, MAX_TOKENS_PER_MEMBER, mcpMemberRouter } from '../../../cloud/mcp/mcp-tokens.js';
-import { queueFeatureFactory, type QueueFeature } from '../../../cloud/queue/queue-feature.js';
-import { bearer, crewCookie, crewGadget, mcpClient, resultOf } from '../../helpers/mcp-crew.js';
+import { hashToken, MAX_TOKENS_PER_MEMBER } from '../../../cloud/mcp/mcp-tokens.js';
+import { bearer, crewCookie, crewGadget, mcpClient, resultOf, startMcpRelay } from '../../helpers/mcp-crew.js';
 import { expectVolleyLimited } from '../../helpers/rate-limit-volley.js';
-import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
+import type { InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, OpenClients } from '../../helpers/ws-client.js';
 
 /*
@@ -18,24 +15,13 @@ import { isType, OpenClients } from '../../helpers/ws-client.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 let relay: InProcessRelay;
-let queue: QueueFeature | null = null;
 const logged: Record<string, unknown>[] = [];
 const clients = new OpenClients(() => relay.connect());
 const assistants: Client[] = [];
 
 beforeAll(async () => {
   const log = createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
-  relay = await startInProcessRelay({
-    log,
-    env: { ADMIN_TOKEN, RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '60' },
-    features: [
-      (context) => (queue = queueFeatureFactory({ memberApi: (ctx) => mcpMemberRouter(ctx) })(context)),
-      (context) => {
-        const queries = new HistoryQueries(context.store);
-        return new McpFeature(context, { queries: () => queries, queue: () => queue });
-      },
-    ],
-  });
+  relay = await startMcpRelay({ log, env: { ADMIN_TOKEN, RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '60' } });
 });
 afterEach(async () => {
   await Promise.all(assistants.splice(0).map((c) => c.close()));
