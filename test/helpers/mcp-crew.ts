@@ -80,3 +80,22 @@ export function toolError(answer: unknown): string | null {
   const a = answer as { isError?: boolean; content?: { text?: string }[] };
   return a.isError ? String(a.content?.[0]?.text) : null;
 }
+
+/**
+ * Uploads a Spotify export ZIP through the crew page's import route, as the page does, and
+ * follows the job's event stream to its end; resolves with the finished job (its counts).
+ */
+export async function importThroughCrewPage(httpUrl: string, cookie: string, zip: Buffer, fileName: string): Promise<{ state: string; counts: Record<string, number> }> {
+  const started = await fetch(`${httpUrl}/crew/api/history/import?name=${encodeURIComponent(fileName)}`, {
+    method: 'POST', headers: { cookie, 'content-type': 'application/zip' }, body: new Uint8Array(zip),
+  });
+  if (started.status !== 202) throw new Error(`the import was refused: ${started.status} ${await started.text()}`);
+  const { events_url: eventsUrl } = (await started.json()) as { events_url: string };
+  // The stream ends after `done` or `failed`; the timeout fails the test rather than hanging it.
+  const stream = await fetch(httpUrl + eventsUrl, { headers: { cookie }, signal: AbortSignal.timeout(20_000) });
+  const last = (await stream.text()).trim().split('\n\n').at(-1)!;
+  const [event, data] = last.split('\n');
+  const job = JSON.parse(data!.slice('data: '.length)) as { state: string; counts: Record<string, number>; error?: unknown };
+  if (event !== 'event: done') throw new Error(`the import did not finish: ${last}`);
+  return job;
+}
