@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import express from 'express';
 import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
@@ -7,7 +8,7 @@ import { McpFeature } from '../../cloud/mcp/mcp-feature.js';
 import { mcpMemberRouter } from '../../cloud/mcp/mcp-tokens.js';
 import { queueFeatureFactory, type QueueFeature } from '../../cloud/queue/queue-feature.js';
 import { startInProcessRelay, type InProcessRelay } from './relay-in-process.js';
-import { isType, type TestClient } from './ws-client.js';
+import { isType, OpenClients, type TestClient } from './ws-client.js';
 
 /* Crews of gadgets and MCP clients for the tests of the relay's MCP endpoint and crew-page tokens. */
 
@@ -32,6 +33,47 @@ export function startMcpRelay(options: { env?: Record<string, string>; log?: Log
       (context) => new McpFeature(context, { queries: () => history.queries(), queue: () => queue }),
     ],
   });
+}
+
+export const MCP_ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+
+/**
+ * One startMcpRelay (with ADMIN_TOKEN) for a test file: gadgets and assistants made through
+ * it are closed after each test, the relay after the file.
+ */
+export function useMcpRelay(env: Record<string, string> = {}, log?: Logger) {
+  let relay: InProcessRelay | null = null;
+  const clients = new OpenClients(() => relay!.connect());
+  const assistants: Client[] = [];
+  beforeAll(async () => {
+    relay = await startMcpRelay({ env: { ADMIN_TOKEN: MCP_ADMIN_TOKEN, ...env }, log });
+  });
+  afterEach(async () => {
+    await Promise.all(assistants.splice(0).map((c) => c.close()));
+    await clients.closeAll();
+  });
+  afterAll(async () => {
+    await relay?.close();
+  });
+  const self = {
+    get relay(): InProcessRelay {
+      return relay!;
+    },
+    gadget: (name: string, crewCode?: string): Promise<CrewGadget> => crewGadget(clients.connect, name, crewCode),
+    /** The operator's POST /admin/devices/ID/mcp-token. */
+    async issueToken(deviceId: string): Promise<string> {
+      const res = await fetch(`${relay!.httpUrl}/admin/devices/${deviceId}/mcp-token`, { method: 'POST', headers: bearer(MCP_ADMIN_TOKEN) });
+      if (res.status !== 201) throw new Error(`the operator's token was refused: ${res.status}`);
+      return ((await res.json()) as { token: string }).token;
+    },
+    /** An SDK client on /mcp (or the given URL) with these headers, closed after the test. */
+    async assistant(headers: Record<string, string>, url = `${relay!.httpUrl}/mcp`): Promise<Client> {
+      const client = await mcpClient(url, headers);
+      assistants.push(client);
+      return client;
+    },
+  };
+  return self;
 }
 
 export interface CrewGadget {

@@ -1,11 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createLogger } from '../../../cloud/log.js';
 import { hashToken, MAX_TOKENS_PER_MEMBER } from '../../../cloud/mcp/mcp-tokens.js';
-import { bearer, crewCookie, crewGadget, mcpClient, resultOf, startMcpRelay } from '../../helpers/mcp-crew.js';
+import { bearer, crewCookie, crewGadget, MCP_ADMIN_TOKEN, resultOf, startMcpRelay, useMcpRelay } from '../../helpers/mcp-crew.js';
 import { expectVolleyLimited } from '../../helpers/rate-limit-volley.js';
-import type { InProcessRelay } from '../../helpers/relay-in-process.js';
-import { isType, OpenClients } from '../../helpers/ws-client.js';
+import { isType } from '../../helpers/ws-client.js';
 
 /*
  * A member's own MCP tokens through the crew pages' API (behind the member link and its rate
@@ -13,23 +12,8 @@ import { isType, OpenClients } from '../../helpers/ws-client.js';
  * revoked; one member cannot touch another's; bad input answered with stable codes.
  */
 
-const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
-let relay: InProcessRelay;
 const logged: Record<string, unknown>[] = [];
-const clients = new OpenClients(() => relay.connect());
-const assistants: Client[] = [];
-
-beforeAll(async () => {
-  const log = createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
-  relay = await startMcpRelay({ log, env: { ADMIN_TOKEN, RATE_LIMIT_PER_SECOND: '50', RATE_LIMIT_BURST: '60' } });
-});
-afterEach(async () => {
-  await Promise.all(assistants.splice(0).map((c) => c.close()));
-  await clients.closeAll();
-});
-afterAll(async () => {
-  await relay.close();
-});
+const mcpRelay = useMcpRelay({}, createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }));
 
 interface Made { token: string; token_id: string; name: string; created_at: number; last_used_at: null; mcp_url: string;
   authorization: string; client_config: { mcpServers: { leeloo: { type: string; url: string; headers: Record<string, string> } } }; claude_code: string }
@@ -37,7 +21,7 @@ interface Listed { mcp_url: string; max_tokens: number; tokens: { token_id: stri
 
 function tokensApi(cookie: string) {
   const call = async (method: string, path = '', body?: string, type = 'application/json') => {
-    const res = await fetch(`${relay.httpUrl}/crew/api/mcp-tokens${path}`, {
+    const res = await fetch(`${mcpRelay.relay.httpUrl}/crew/api/mcp-tokens${path}`, {
       method, headers: { cookie, ...(body !== undefined ? { 'content-type': type } : {}) }, body,
     });
     return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
@@ -53,14 +37,12 @@ function tokensApi(cookie: string) {
   };
 }
 
-async function assistant(made: Made): Promise<Client> {
+function assistant(made: Made): Promise<Client> {
   const { url, headers } = made.client_config.mcpServers.leeloo;
-  const client = await mcpClient(url, headers);
-  assistants.push(client);
-  return client;
+  return mcpRelay.assistant(headers, url);
 }
 
-const mcpStatus = async (token: string) => (await fetch(`${relay.httpUrl}/mcp`, {
+const mcpStatus = async (token: string) => (await fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
   method: 'POST',
   headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(token) },
   body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
@@ -68,17 +50,17 @@ const mcpStatus = async (token: string) => (await fetch(`${relay.httpUrl}/mcp`, 
 
 describe("a member's MCP tokens on the crew pages", () => {
   it('makes a token shown once with the /mcp URL and a client config, lists it without its secret, uses it and revokes it', async () => {
-    const ana = await crewGadget(clients.connect, 'Ana');
-    const bo = await crewGadget(clients.connect, 'Bo', ana.crewCode);
-    const api = tokensApi(await crewCookie(relay.httpUrl, ana.client));
-    expect(await api.list()).toEqual({ mcp_url: `${relay.httpUrl}/mcp`, max_tokens: MAX_TOKENS_PER_MEMBER, tokens: [] });
+    const ana = await mcpRelay.gadget('Ana');
+    const bo = await mcpRelay.gadget('Bo', ana.crewCode);
+    const api = tokensApi(await crewCookie(mcpRelay.relay.httpUrl, ana.client));
+    expect(await api.list()).toEqual({ mcp_url: `${mcpRelay.relay.httpUrl}/mcp`, max_tokens: MAX_TOKENS_PER_MEMBER, tokens: [] });
 
     const made = await api.make('laptop');
-    expect(made).toMatchObject({ name: 'laptop', mcp_url: `${relay.httpUrl}/mcp`, authorization: `Bearer ${made.token}`, last_used_at: null });
-    expect(made.client_config.mcpServers.leeloo).toEqual({ type: 'http', url: `${relay.httpUrl}/mcp`, headers: { Authorization: `Bearer ${made.token}` } });
-    expect(made.claude_code).toBe(`claude mcp add --transport http leeloo ${relay.httpUrl}/mcp --header "Authorization: Bearer ${made.token}"`);
+    expect(made).toMatchObject({ name: 'laptop', mcp_url: `${mcpRelay.relay.httpUrl}/mcp`, authorization: `Bearer ${made.token}`, last_used_at: null });
+    expect(made.client_config.mcpServers.leeloo).toEqual({ type: 'http', url: `${mcpRelay.relay.httpUrl}/mcp`, headers: { Authorization: `Bearer ${made.token}` } });
+    expect(made.claude_code).toBe(`claude mcp add --transport http leeloo ${mcpRelay.relay.httpUrl}/mcp --header "Authorization: Bearer ${made.token}"`);
     // Stored hashed: the store holds the SHA-256, never the token.
-    expect((await relay.store.mcp.findToken(hashToken(made.token)))?.deviceId).toBe(ana.deviceId);
+    expect((await mcpRelay.relay.store.mcp.findToken(hashToken(made.token)))?.deviceId).toBe(ana.deviceId);
 
     const listed = await api.list();
     expect(listed.tokens).toEqual([{ token_id: made.token_id, name: 'laptop', created_at: made.created_at, last_used_at: null }]);
@@ -102,10 +84,10 @@ describe("a member's MCP tokens on the crew pages", () => {
   });
 
   it('shows a member only their own tokens; another member of the crew cannot revoke them', async () => {
-    const ana = await crewGadget(clients.connect, 'Ana');
-    const bo = await crewGadget(clients.connect, 'Bo', ana.crewCode);
-    const anas = tokensApi(await crewCookie(relay.httpUrl, ana.client));
-    const bos = tokensApi(await crewCookie(relay.httpUrl, bo.client));
+    const ana = await mcpRelay.gadget('Ana');
+    const bo = await mcpRelay.gadget('Bo', ana.crewCode);
+    const anas = tokensApi(await crewCookie(mcpRelay.relay.httpUrl, ana.client));
+    const bos = tokensApi(await crewCookie(mcpRelay.relay.httpUrl, bo.client));
     const mine = await anas.make('phone');
     const his = await bos.make();
     expect((await bos.list()).tokens.map((t) => t.token_id)).toEqual([his.token_id]);
@@ -113,18 +95,18 @@ describe("a member's MCP tokens on the crew pages", () => {
     expect((await anas.list()).tokens.map((t) => t.token_id)).toEqual([mine.token_id]);
     expect(await mcpStatus(mine.token)).toBe(200);
     // The operator's token is listed too, and the operator's revoke ends all of a member's tokens.
-    const issued = await fetch(`${relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'POST', headers: bearer(ADMIN_TOKEN) });
+    const issued = await fetch(`${mcpRelay.relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'POST', headers: bearer(MCP_ADMIN_TOKEN) });
     expect(issued.status).toBe(201);
     expect((await anas.list()).tokens.map((t) => t.name).sort()).toEqual(['issued by the operator', 'phone']);
-    const revoked = await fetch(`${relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'DELETE', headers: bearer(ADMIN_TOKEN) });
+    const revoked = await fetch(`${mcpRelay.relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'DELETE', headers: bearer(MCP_ADMIN_TOKEN) });
     expect(await revoked.json()).toEqual({ revoked: 2 });
     expect((await anas.list()).tokens).toEqual([]);
     expect(await mcpStatus(his.token)).toBe(200);
   });
 
   it('answers bad input with stable codes and stores nothing', async () => {
-    const ana = await crewGadget(clients.connect, 'Ana');
-    const api = tokensApi(await crewCookie(relay.httpUrl, ana.client));
+    const ana = await mcpRelay.gadget('Ana');
+    const api = tokensApi(await crewCookie(mcpRelay.relay.httpUrl, ana.client));
     const refused = [
       [await api.call('POST', '', JSON.stringify({ name: 'x'.repeat(41) })), 400, 'invalid_message', /at most 40/],
       [await api.call('POST', '', JSON.stringify({ name: 'evil\u202eexe' })), 400, 'invalid_message', /bidirectional/],
@@ -141,7 +123,7 @@ describe("a member's MCP tokens on the crew pages", () => {
       expect(String(answer.body.message)).toMatch(message);
     }
     expect((await api.list()).tokens).toEqual([]);
-    const noLink = await fetch(`${relay.httpUrl}/crew/api/mcp-tokens`, { method: 'POST' });
+    const noLink = await fetch(`${mcpRelay.relay.httpUrl}/crew/api/mcp-tokens`, { method: 'POST' });
     expect(noLink.status).toBe(401);
     expect(await noLink.json()).toMatchObject({ code: 'link_invalid' });
 
@@ -153,10 +135,20 @@ describe("a member's MCP tokens on the crew pages", () => {
   });
 
   it('is rate limited per member link as the crew API is: 429 with Retry-After, another link unaffected', async () => {
-    const ana = await crewGadget(clients.connect, 'Ana');
-    const bo = await crewGadget(clients.connect, 'Bo', ana.crewCode);
-    const weapon = tokensApi(await crewCookie(relay.httpUrl, ana.client));
-    await expectVolleyLimited(300, () => weapon.call('GET'), { burst: 60, perSecond: 50 });
-    expect((await tokensApi(await crewCookie(relay.httpUrl, bo.client)).call('GET')).status).toBe(200);
+    // A relay of its own at a socket's rate of 5/s (burst 10), so the volley outruns it however loaded the machine is.
+    const limited = await startMcpRelay({ env: { RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' } });
+    try {
+      const ana = await crewGadget(() => limited.connect(), 'Ana');
+      const bo = await crewGadget(() => limited.connect(), 'Bo', ana.crewCode);
+      const cookie = await crewCookie(limited.httpUrl, ana.client);
+      const list = (who: string) => fetch(`${limited.httpUrl}/crew/api/mcp-tokens`, { headers: { cookie: who } })
+        .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code?: string } }));
+      await expectVolleyLimited(200, () => list(cookie), { burst: 10, perSecond: 5 });
+      expect((await list(await crewCookie(limited.httpUrl, bo.client))).status).toBe(200);
+      await ana.client.close();
+      await bo.client.close();
+    } finally {
+      await limited.close();
+    }
   }, 60_000);
 });
