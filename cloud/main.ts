@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { EXIT_CONFIG } from '../protocol/settings.js';
+import express from 'express';
 import { ConfigError, loadConfig } from './config.js';
-import type { FeatureFactory } from './feature.js';
+import type { FeatureFactory, RelayContext } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
 import { mcpFeatureFactory } from './mcp/mcp-feature.js';
+import { mcpMemberRouter } from './mcp/mcp-tokens.js';
 import { queueFeatureFactory, type QueueFeature } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
@@ -19,7 +21,9 @@ const spotify = spotifyFeatureFactory();
 const history = historyFeatureFactory(spotify.access);
 /** Tracks queued without a duration get theirs from Spotify, with the adder's (or the owner's) token. */
 const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
-const queueFactory = queueFeatureFactory({ memberApi: () => history.memberApi, lookupTrack, spotifyApp: spotify.crewApp });
+/** Behind the member link on the crew pages: the member's own MCP tokens, then history (stats, import). */
+const memberApi = (context: RelayContext) => express.Router().use(mcpMemberRouter(context), history.memberApi);
+const queueFactory = queueFeatureFactory({ memberApi, lookupTrack, spotifyApp: spotify.crewApp });
 /** The queue feature once built: the MCP tools run queue commands through it. */
 let queue: QueueFeature | null = null;
 const FEATURES: FeatureFactory[] = [

@@ -1,8 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { DeviceId, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
+import { DeviceId, MessagePayloads, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
 import { QueueItemId, QueueTrack, VoteValue } from '../../protocol/queue.js';
 import { requireAdminToken } from '../admin-auth.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { QueueCommand, QueueFeature } from '../queue/queue-feature.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
+import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
 /** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
@@ -29,7 +30,6 @@ let sdk: Promise<Sdk> | null = null;
 const loadSdk = (): Promise<Sdk> =>
   (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/mcp.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')])
     .then(([mcp, http]) => ({ ...mcp, ...http })));
-const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** The member a request's token speaks for. */
 interface McpCaller {
@@ -45,12 +45,15 @@ const Range = {
 };
 const Who = { who: z.enum(['me', 'crew']).default('me').describe('"me" for your own listening, "crew" for the whole crew.') };
 const Limit = { limit: z.number().int().min(1).max(50).default(10) };
+/** A tool's arguments: an argument the tool does not have is refused by name, not silently ignored. */
+const args = <S extends z.ZodRawShape>(shape: S) => z.object(shape).strict();
 
 /**
  * The relay's MCP endpoint (`/mcp`, Streamable HTTP, one stateless server per request):
  * a member's AI assistant reads the crew's history and writes to the crew as that member.
  * Authorised by a personal token (stored hashed), rate limited per token, every call logged
- * without the token. Operators issue and revoke tokens under /admin/devices/ID/mcp-token.
+ * without the token. Members make and revoke their tokens on the crew page (mcp-tokens.ts);
+ * operators issue and revoke them under /admin/devices/ID/mcp-token.
  */
 export class McpFeature implements Feature {
   readonly name = 'mcp';
@@ -70,13 +73,6 @@ export class McpFeature implements Feature {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  /** Makes a token for the member and stores its hash; the token is in the answer only. */
-  async createToken(deviceId: string): Promise<string> {
-    const token = randomBytes(32).toString('base64url');
-    await this.context.store.mcp.saveToken({ tokenHash: hashToken(token), deviceId, createdAt: Date.now() });
-    return token;
-  }
-
   private async member(raw: unknown): Promise<string> {
     const parsed = DeviceId.safeParse(raw);
     if (!parsed.success) throw new ProtocolError('invalid_message', 'The device id is not valid.');
@@ -89,8 +85,8 @@ export class McpFeature implements Feature {
   private async issue(req: Request, res: Response): Promise<void> {
     try {
       const deviceId = await this.member(req.params.deviceId);
-      const token = await this.createToken(deviceId);
-      this.log.info({ deviceId, by: 'operator' }, 'mcp token issued');
+      const { token, record } = await createMcpToken(this.context.store, deviceId, 'issued by the operator', Date.now());
+      this.log.info({ deviceId, tokenId: record.tokenId, by: 'operator' }, 'mcp token issued');
       res.status(201).json({ token });
     } catch (error) {
       sendError(res, error, this.log);
@@ -127,6 +123,7 @@ export class McpFeature implements Feature {
         res.setHeader('retry-after', String(Math.ceil(taken.retryAfterMs / 1000)));
         throw new ProtocolError('rate_limited', 'Too many MCP calls with this token; wait a moment.');
       }
+      await noteTokenUse(this.context.store, record, Date.now());
       const device = await this.context.store.crews.getDevice(record.deviceId);
       const fromSeq = await visibleFromSeq(this.context.store.crews, record.deviceId, membership.crewId);
       const caller: McpCaller = { deviceId: record.deviceId, displayName: device?.displayName ?? 'LEELOO', crewId: membership.crewId, fromSeq };
@@ -177,47 +174,47 @@ export class McpFeature implements Feature {
 
     server.registerTool('top_tracks', {
       description: 'Most played tracks for you or your crew over the last N days: [{track, artist, track_uri, plays, ms_played}].',
-      inputSchema: { ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') },
+      inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
     }, safely(async (a) => this.queries().topTracks(scope(a.who), range(a.days), { by: a.by, limit: a.limit })));
 
     server.registerTool('top_artists', {
       description: 'Most played artists for you or your crew over the last N days: [{artist, plays, ms_played}].',
-      inputSchema: { ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') },
+      inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
     }, safely(async (a) => this.queries().topArtists(scope(a.who), range(a.days), { by: a.by, limit: a.limit })));
 
     server.registerTool('listening_heatmap', {
       description: 'Plays by weekday (0 = Monday) and hour in a time zone: {time_zone, measure, cells[7][24]}.',
-      inputSchema: { ...Who, ...Range, time_zone: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') },
+      inputSchema: args({ ...Who, ...Range, time_zone: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') }),
     }, safely(async (a) => this.queries().heatmap(scope(a.who), range(a.days), { timeZone: a.time_zone, measure: a.measure })));
 
     server.registerTool('on_this_day', {
       description: 'What was played and shared on this calendar day in past years: [{date, plays, shares}].',
-      inputSchema: { ...Who, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().describe('YYYY-MM-DD, default today.'), time_zone: z.string().max(64).default('UTC') },
+      inputSchema: args({ ...Who, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().describe('YYYY-MM-DD, default today.'), time_zone: z.string().max(64).default('UTC') }),
     }, safely(async (a) => this.queries().onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })));
 
     server.registerTool('taste_summary', {
       description: 'Your listening over the last N days: {plays, listening_hours, distinct_tracks, repeat_rate, top_tracks, top_artists, peak_weekday, peak_hour, coverage: {plays_stored, imports}}.',
-      inputSchema: { ...Range, time_zone: z.string().max(64).default('UTC') },
+      inputSchema: args({ ...Range, time_zone: z.string().max(64).default('UTC') }),
     }, safely(async (a) => tasteSummary(this.context.store, this.queries(), caller.deviceId, range(a.days), a.time_zone)));
 
     server.registerTool('crew_shares', {
       description: 'What the crew shared lately, newest first, with the reactions each drew: [{seq, shared_by, track, artist, spotify_uri, note, shared_at, reactions: [{from, reaction}]}].',
-      inputSchema: { ...Range, ...Limit },
+      inputSchema: args({ ...Range, ...Limit }),
     }, safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit, caller.fromSeq)));
 
     server.registerTool('listens_like_me', {
       description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
-      inputSchema: { ...Range },
+      inputSchema: args({ ...Range }),
     }, safely(async (a) => listensLikeMe(this.context.store, this.queries(), caller.crewId, caller.deviceId, range(a.days))));
 
     server.registerTool('crew_queue', {
       description: 'The crew queue now: {now_playing, next: [{item_id, uri, track, artist, added_by, score}]} in play order.',
-      inputSchema: {},
+      inputSchema: args({}),
     }, safely(async () => queueNow(this.context.store, caller.crewId)));
 
     server.registerTool('react_to_share', {
       description: 'Reacts to a crew share (its seq from crew_shares) as you: {seq}.',
-      inputSchema: { share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) },
+      inputSchema: args({ share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) }),
     }, safely(async (a) => {
       const share = await shareAt(this.context.store, caller.crewId, a.share_seq, caller.fromSeq);
       if (!share || share.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
@@ -226,17 +223,17 @@ export class McpFeature implements Feature {
 
     server.registerTool('queue_add', {
       description: 'Adds a track to the crew queue as you: {seq, duplicate}. Needs a spotify:track: URI, its title and artist.',
-      inputSchema: QueueTrack.shape,
+      inputSchema: args(QueueTrack.shape),
     }, safely(async (a) => this.runQueue(caller, { type: 'queue_add', ...a })));
 
     server.registerTool('queue_vote', {
       description: 'Votes on a track in the crew queue (item_id from crew_queue): up, down or none: {seq, duplicate}.',
-      inputSchema: { item_id: QueueItemId, vote: VoteValue },
+      inputSchema: args({ item_id: QueueItemId, vote: VoteValue }),
     }, safely(async (a) => this.runQueue(caller, { type: 'queue_vote', ...a })));
 
     server.registerTool('send_crew_text', {
       description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
-      inputSchema: { text: z.string().trim().min(1).max(4096) },
+      inputSchema: args({ text: MessagePayloads.text.shape.text }),
     }, safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })));
     server.registerResource('crew_recap', new ResourceTemplate('leeloo://crew/recap/{period}', { list: undefined }), {
       description: 'The crew’s recap for a month (YYYY-MM) or a year (YYYY), UTC: top tracks and artists, shares with reactions.',

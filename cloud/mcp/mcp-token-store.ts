@@ -1,19 +1,31 @@
 /**
  * The `mcp` area of the Store: members' personal tokens for the MCP endpoint, kept as the
- * SHA-256 of the token (the token itself is shown once, when made). SQLite:
- * cloud/store/sqlite-mcp.ts.
+ * SHA-256 of the token (the token itself is shown once, when made) under a separate random
+ * id that the crew page lists and revokes by. SQLite: cloud/store/sqlite-mcp.ts.
  */
 export interface McpTokenRecord {
+  /** A random id, not derived from the token: safe to show and to name in a URL. */
+  readonly tokenId: string;
   readonly tokenHash: string;
   readonly deviceId: string;
+  /** What the member called it ("laptop", "Claude"); may be empty. */
+  readonly name: string;
   readonly createdAt: number;
+  /** The last call made with it (kept to the minute), or null if never used. */
+  readonly lastUsedAt: number | null;
 }
 
 export interface McpTokenStore {
   /** Stores a new token's hash for the member. */
-  saveToken(record: McpTokenRecord): Promise<void>;
+  saveToken(record: Omit<McpTokenRecord, 'lastUsedAt'>): Promise<void>;
   /** The member a token hash belongs to, or null (unknown or revoked). */
   findToken(tokenHash: string): Promise<McpTokenRecord | null>;
+  /** The member's tokens, newest first. */
+  listTokens(deviceId: string): Promise<McpTokenRecord[]>;
+  /** Notes a call made with the token. */
+  touchToken(tokenHash: string, at: number): Promise<void>;
+  /** Revokes one of the member's tokens; false when the member has no token with this id. */
+  revokeToken(deviceId: string, tokenId: string): Promise<boolean>;
   /** Revokes every token of the member; returns how many. */
   revokeTokens(deviceId: string): Promise<number>;
 }

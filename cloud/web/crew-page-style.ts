@@ -79,4 +79,5 @@ svg text { fill:var(--dim); font-size:11px; font-family:inherit; }
 .steps { padding-left:20px; color:var(--dim); font-size:14px; display:grid; gap:8px; }
 .copy { display:flex; gap:6px; margin-top:6px; }
 .copy input { flex:1; min-width:0; font-size:13px; }
+.copy textarea { flex:1; min-width:0; font:12px/1.35 ui-monospace, monospace; color:var(--text); background:#14121f; border:1px solid var(--line); border-radius:10px; padding:8px; resize:vertical; }
 `;

@@ -2,6 +2,7 @@ import type { ErrorCode } from '../../protocol/errors.js';
 import { icon } from './crew-page-icons.js';
 import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
+import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
 import { SPOTIFY_APP_SCRIPT, spotifyAppSectionHtml } from './crew-spotify-app.js';
 import type { CrewViewer } from './member-links.js';
 
@@ -86,11 +87,12 @@ export function crewPageHtml(viewer: CrewViewer): string {
     <label class="toggle"><input type="checkbox" id="share-history"${viewer.shareHistory ? ' checked' : ''}> Newcomers see the crew’s history</label>
     <p class="hint">Off: someone who joins sees the crew’s shares, reactions and messages from their join on. On: from the crew’s start.</p>
   </section>` : ''}
+  ${mcpTokensSectionHtml()}
   ${viewer.isOwner ? spotifyAppSectionHtml() : ''}
 </main>
 <div id="horn" class="horn" hidden><div>${icon('airhorn')}</div><p id="horn-from"></p></div>
 <div id="toast" class="toast" role="alert" hidden></div>`;
-  return shell(`${viewer.crewName || 'Crew'} · LEELOO`, body, viewer.isOwner ? CREW_PAGE_SCRIPT + SPOTIFY_APP_SCRIPT : CREW_PAGE_SCRIPT);
+  return shell(`${viewer.crewName || 'Crew'} · LEELOO`, body, CREW_PAGE_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''));
 }
 
 export function linkErrorPageHtml(code: ErrorCode, message: string): string {

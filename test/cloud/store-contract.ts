@@ -238,6 +238,24 @@ export function storeContract(factory: StoreFactory): void {
       expect(await store.crews.counts()).toEqual({ crews: 1, devices: 2, events: 1 });
     });
 
+    it("keeps members' MCP tokens by hash: lists newest first, notes use, revokes one or all", async () => {
+      await crewWith('AAAA', 'dev-a', 'dev-b');
+      const token = (id: string, deviceId: string, createdAt: number) => ({ tokenId: id, tokenHash: `h-${id}`, deviceId, name: `n-${id}`, createdAt });
+      await store.mcp.saveToken(token('t1', 'dev-a', 1));
+      await store.mcp.saveToken(token('t2', 'dev-a', 2));
+      await store.mcp.saveToken(token('t3', 'dev-b', 3));
+      expect(await store.mcp.findToken('h-t1')).toEqual({ ...token('t1', 'dev-a', 1), lastUsedAt: null });
+      expect(await store.mcp.findToken('h-nope')).toBeNull();
+      expect((await store.mcp.listTokens('dev-a')).map((t) => t.tokenId)).toEqual(['t2', 't1']);
+      await store.mcp.touchToken('h-t1', 50);
+      expect((await store.mcp.findToken('h-t1'))?.lastUsedAt).toBe(50);
+      expect(await store.mcp.revokeToken('dev-b', 't1')).toBe(false);
+      expect(await store.mcp.revokeToken('dev-a', 't1')).toBe(true);
+      expect(await store.mcp.findToken('h-t1')).toBeNull();
+      expect(await store.mcp.revokeTokens('dev-a')).toBe(1);
+      expect((await store.mcp.listTokens('dev-b')).map((t) => t.tokenId)).toEqual(['t3']);
+    });
+
     it('keeps everything across a reopen', async () => {
       if (!factory.reopen) return;
       const crew = await crewWith('AAAA', 'dev-a', 'dev-b');

@@ -141,6 +141,21 @@ describe('sqlite file and migrations', () => {
     await store.close();
   });
 
+  it('gives MCP tokens made before the crew page lists them an id, an empty name and no last use', async () => {
+    dir = await makeTempDir('leeloo-store-');
+    // Back to what mcp migration 1 left: a token row without id, name or last use.
+    const fresh = openSqliteStore(file());
+    fresh.db.exec(`DROP TABLE mcp_tokens; DELETE FROM schema_migrations WHERE area = 'mcp' AND version > 1;
+      CREATE TABLE mcp_tokens (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(device_id), created_at INTEGER NOT NULL);`);
+    await fresh.crews.saveDevice({ deviceId: 'dev-1', displayName: 'Ana' });
+    fresh.db.prepare('INSERT INTO mcp_tokens VALUES (?, ?, ?)').run('ab'.repeat(32), 'dev-1', 7);
+    await fresh.close();
+    const store = openSqliteStore(file());
+    expect(await store.mcp.listTokens('dev-1')).toEqual([{ tokenId: 'ab'.repeat(8), tokenHash: 'ab'.repeat(32), deviceId: 'dev-1', name: '', createdAt: 7, lastUsedAt: null }]);
+    expect(await store.mcp.revokeToken('dev-1', 'ab'.repeat(8))).toBe(true);
+    await store.close();
+  });
+
   it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {
     await expect(openStore({ dataDir: '/nonexistent', redisUrl: 'redis://127.0.0.1:6379' })).rejects.toThrow(/Redis store is not available/);
   });

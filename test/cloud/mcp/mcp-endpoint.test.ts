@@ -1,65 +1,16 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { describe, expect, it } from 'vitest';
 import { playInput } from '../../../cloud/history/plays.js';
-import { HistoryQueries } from '../../../cloud/history/queries.js';
-import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
-import { queueFeatureFactory, type QueueFeature } from '../../../cloud/queue/queue-feature.js';
-import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
-import { isType, OpenClients, type TestClient } from '../../helpers/ws-client.js';
+import { bearer, MCP_ADMIN_TOKEN, resultOf, useMcpRelay } from '../../helpers/mcp-crew.js';
+import { isType } from '../../helpers/ws-client.js';
 
-const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const admin = bearer(MCP_ADMIN_TOKEN);
 
 describe('the MCP endpoint', () => {
-  let relay: InProcessRelay;
-  let queue: QueueFeature | null = null;
-  const clients = new OpenClients(() => relay.connect());
-  const open: Client[] = [];
-
-  beforeAll(async () => {
-    relay = await startInProcessRelay({
-      env: { ADMIN_TOKEN },
-      features: [
-        (context) => (queue = queueFeatureFactory()(context)),
-        (context) => {
-          const queries = new HistoryQueries(context.store);
-          return new McpFeature(context, { queries: () => queries, queue: () => queue });
-        },
-      ],
-    });
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-    await clients.closeAll();
-  });
-  afterAll(async () => {
-    await relay.close();
-  });
-
-  async function gadget(name: string, crewCode?: string): Promise<{ client: TestClient; deviceId: string; crewCode: string }> {
-    const client = await clients.connect();
-    const welcome = await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
-    const entered = crewCode
-      ? await client.request({ type: 'join_crew', crew_code: crewCode, display_name: name }, isType('crew_joined'))
-      : await client.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
-    return { client, deviceId: welcome.device_id as string, crewCode: entered.crew_code as string };
-  }
-
-  async function issue(deviceId: string): Promise<string> {
-    const res = await fetch(`${relay.httpUrl}/admin/devices/${deviceId}/mcp-token`, { method: 'POST', headers: admin });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { token: string }).token;
-  }
-
-  async function mcp(token: string): Promise<Client> {
-    const client = new Client({ name: 'test-assistant', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${relay.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    open.push(client);
-    return client;
-  }
-
-  const resultOf = (answer: unknown) => (answer as { structuredContent: { result: unknown } }).structuredContent.result;
+  const mcpRelay = useMcpRelay();
+  const gadget = mcpRelay.gadget;
+  const issue = (deviceId: string) => mcpRelay.issueToken(deviceId);
+  const mcp = (token: string): Promise<Client> => mcpRelay.assistant(bearer(token));
 
   it('lists the tools and answers top tracks from the member’s plays, and the crew’s', async () => {
     const ana = await gadget('Ana');
@@ -67,7 +18,7 @@ describe('the MCP endpoint', () => {
     const now = Date.now();
     const play = (memberId: string, track: string, ago: number) =>
       playInput({ memberId, source: 'import_extended', endMs: now - ago, track, artist: 'Artist', msPlayed: 60_000, trackUri: `spotify:track:${track}` });
-    await relay.store.history.addPlays([play(ana.deviceId, 'One', 1000), play(ana.deviceId, 'One', 2000), play(ana.deviceId, 'Two', 3000), play(bo.deviceId, 'Two', 4000), play(bo.deviceId, 'Two', 5000)]);
+    await mcpRelay.relay.store.history.addPlays([play(ana.deviceId, 'One', 1000), play(ana.deviceId, 'One', 2000), play(ana.deviceId, 'Two', 3000), play(bo.deviceId, 'Two', 4000), play(bo.deviceId, 'Two', 5000)]);
     const client = await mcp(await issue(ana.deviceId));
     const tools = (await client.listTools()).tools.map((t) => t.name);
     expect(tools).toEqual(expect.arrayContaining(['top_tracks', 'top_artists', 'listening_heatmap', 'on_this_day', 'send_crew_text']));
@@ -86,7 +37,7 @@ describe('the MCP endpoint', () => {
     const now = Date.now();
     const play = (memberId: string, artist: string, track: string, ago: number) =>
       playInput({ memberId, source: 'import_extended', endMs: now - ago, track, artist, msPlayed: 1_800_000, trackUri: `spotify:track:${track}` });
-    await relay.store.history.addPlays([
+    await mcpRelay.relay.store.history.addPlays([
       play(ana.deviceId, 'Björk', 'Joga', 1000), play(ana.deviceId, 'Björk', 'Joga', 2000), play(ana.deviceId, 'Air', 'Kelly', 3000),
       play(bo.deviceId, 'Björk', 'Hunter', 4000), play(bo.deviceId, 'Air', 'Kelly', 5000), play(cy.deviceId, 'Metallica', 'One', 6000),
     ]);
@@ -133,7 +84,7 @@ describe('the MCP endpoint', () => {
   it('serves the crew recap as a resource and the plan-tonight prompt', async () => {
     const ana = await gadget('Ana');
     const month = new Date().toISOString().slice(0, 7);
-    await relay.store.history.addPlays([playInput({ memberId: ana.deviceId, source: 'import_extended', endMs: Date.now() - 1000, track: 'Joga', artist: 'Björk', msPlayed: 60_000 })]);
+    await mcpRelay.relay.store.history.addPlays([playInput({ memberId: ana.deviceId, source: 'import_extended', endMs: Date.now() - 1000, track: 'Joga', artist: 'Björk', msPlayed: 60_000 })]);
     const client = await mcp(await issue(ana.deviceId));
     const read = await client.readResource({ uri: `leeloo://crew/recap/${month}` });
     const recap = JSON.parse((read.contents[0] as { text: string }).text) as { top_artists: { artist: string; plays: number }[] };
@@ -165,14 +116,14 @@ describe('the MCP endpoint', () => {
     const sent = resultOf(await client.callTool({ name: 'send_crew_text', arguments: { text: 'tonight at 8?' } })) as { seq: number };
     const heard = await bo.client.next(isType('message'));
     expect(heard).toMatchObject({ from_device: ana.deviceId, from_name: 'Ana', msg_type: 'text', payload: { text: 'tonight at 8?' }, seq: sent.seq });
-    const events = await relay.store.crews.readEvents((await relay.store.crews.getMembership(other.deviceId))!.crewId, 0);
+    const events = await mcpRelay.relay.store.crews.readEvents((await mcpRelay.relay.store.crews.getMembership(other.deviceId))!.crewId, 0);
     expect(events.some((e) => e.event.type === 'message')).toBe(false);
   });
 
   it('refuses a missing, unknown or revoked token with 401', async () => {
     const ana = await gadget('Ana');
     const token = await issue(ana.deviceId);
-    const post = (auth?: string) => fetch(`${relay.httpUrl}/mcp`, {
+    const post = (auth?: string) => fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(auth ? { authorization: auth } : {}) },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
@@ -180,7 +131,7 @@ describe('the MCP endpoint', () => {
     expect((await post()).status).toBe(401);
     expect((await post('Bearer not-a-token')).status).toBe(401);
     await mcp(token);
-    const revoked = await fetch(`${relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'DELETE', headers: admin });
+    const revoked = await fetch(`${mcpRelay.relay.httpUrl}/admin/devices/${ana.deviceId}/mcp-token`, { method: 'DELETE', headers: admin });
     expect(await revoked.json()).toEqual({ revoked: 1 });
     const refused = await post(`Bearer ${token}`);
     expect(refused.status).toBe(401);
@@ -189,8 +140,8 @@ describe('the MCP endpoint', () => {
   });
 
   it('the admin route refuses without the admin token and for a device in no crew', async () => {
-    expect((await fetch(`${relay.httpUrl}/admin/devices/x/mcp-token`, { method: 'POST' })).status).toBe(401);
-    const res = await fetch(`${relay.httpUrl}/admin/devices/nobody/mcp-token`, { method: 'POST', headers: admin });
+    expect((await fetch(`${mcpRelay.relay.httpUrl}/admin/devices/x/mcp-token`, { method: 'POST' })).status).toBe(401);
+    const res = await fetch(`${mcpRelay.relay.httpUrl}/admin/devices/nobody/mcp-token`, { method: 'POST', headers: admin });
     expect(res.status).toBe(404);
   });
 });
