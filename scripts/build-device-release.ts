@@ -1,15 +1,20 @@
 /**
- * Builds the gadget's release artefact: the compiled device and protocol (no cloud/,
- * no TypeScript), the fonts, the unit and the installer, and a package.json naming only
- * what the device imports at run time, pinned to the versions this checkout uses, with
- * its package-lock.json. The Pi installs it with `npm ci --omit=dev`: no compiler, no
- * relay-only module, nothing under /home.
+ * Builds the gadget's release artefacts, one per board CPU: the compiled device and
+ * protocol (no cloud/, no TypeScript), the fonts, the unit and the installer, a
+ * package.json naming only what the device imports at run time (pinned to the versions
+ * this checkout uses) with its package-lock.json, and node_modules/ already installed
+ * for that CPU (`npm ci --omit=dev --ignore-scripts --cpu=…`: the JavaScript packages
+ * and @napi-rs/canvas's prebuilt binary for the board). The Pi runs no npm at all: the
+ * installer copies the release, so its peak memory is a copy's; only the spi driver's
+ * two small addons are compiled there (sources in node_modules/, built by the installer).
  *
- *   npx tsx scripts/build-device-release.ts [--out DIR] [--no-lock]
+ *   npx tsx scripts/build-device-release.ts [--out DIR] [--arch armv7l|arm64|x64]... [--no-lock]
  *
- * Writes DIR/leeloo-device/ (default DIR: release/) and DIR/leeloo-device-VERSION.tgz;
- * prints the tarball's path and size last. --no-lock skips the registry lookup that
- * writes package-lock.json (tests of the installer's plan only).
+ * For each --arch (default: armv7l and arm64, the Pi's two) writes
+ * DIR/linux-ARCH/leeloo-device/ (default DIR: release/) and
+ * DIR/leeloo-device-VERSION-linux-ARCH.tgz; prints the tarballs' paths and sizes last.
+ * --no-lock skips the registry (no package-lock.json, no node_modules/): for tests of
+ * the installer's plan only.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,9 +31,16 @@ const OPTIONAL_ADDONS = ['onoff', 'spi-device'];
 /** Packages of the device's tree whose install scripts may run (node-gyp builds of the addons). */
 const ADDON_BUILDS = ['spi-device', 'epoll'];
 
+/** The board CPUs a release is built for (`uname -m` on Pi OS), and npm's name for each. */
+const NPM_CPU: Record<string, string> = { armv7l: 'arm', arm64: 'arm64', x64: 'x64' };
+
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function options(name: string): string[] {
+  return process.argv.flatMap((arg, i) => (arg === name && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -68,59 +80,85 @@ async function installedVersion(name: string): Promise<string> {
   return pkg.version;
 }
 
+interface RootPackage {
+  version: string;
+  dependencies: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+}
+
+/** dist/, the files the Pi needs beside it, and the release's package.json, into `release`. */
+async function assemble(release: string, compiled: string, root: RootPackage): Promise<string[]> {
+  await rm(release, { recursive: true, force: true });
+  await mkdir(path.join(release, 'dist'), { recursive: true });
+  for (const part of ['device', 'protocol']) await cp(path.join(compiled, part), path.join(release, 'dist', part), { recursive: true });
+  await cp(path.join(REPO, 'device/fonts'), path.join(release, 'dist/device/fonts'), { recursive: true });
+  for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json', 'device/device.schema.json']) {
+    await cp(path.join(REPO, file), path.join(release, file));
+  }
+  const imported = await importedPackages(path.join(release, 'dist'));
+  const unknown = imported.filter((name) => !(name in root.dependencies));
+  if (unknown.length > 0) throw new Error(`The device imports ${unknown.join(', ')}, which package.json does not list as a dependency.`);
+  const dependencies = Object.fromEntries(await Promise.all(imported.map(async (name) => [name, await installedVersion(name)])));
+  const optionalDependencies = Object.fromEntries(OPTIONAL_ADDONS.map((name) => [name, root.optionalDependencies?.[name] ?? '*']));
+  const allowScripts = Object.fromEntries(ADDON_BUILDS.map((name) => [name, true]));
+  const pkg = {
+    name: 'leeloo-device',
+    version: root.version,
+    private: true,
+    type: 'module',
+    description: 'The LEELOO gadget daemon, prebuilt with its node_modules for one board CPU: node dist/device/main.js.',
+    engines: { node: DEVICE_NODE_ENGINES },
+    dependencies,
+    optionalDependencies,
+    allowScripts,
+    scripts: { device: 'node dist/device/main.js' },
+  };
+  await writeFile(path.join(release, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  return Object.entries(dependencies).map(([n, v]) => `${n}@${v}`);
+}
+
+/**
+ * The lock (with each package's tarball URL, so no install has to fetch packuments) and
+ * node_modules/ for `arch`: npm picks the optional platform packages by --cpu, runs no
+ * install script (the addons' sources stay for the installer to build where wanted).
+ */
+function installModules(release: string, arch: string): void {
+  const npm = (args: string[]) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--omit-lockfile-registry-resolved=false'], { cwd: release, stdio: 'inherit' });
+  npm(['install', '--package-lock-only', '--ignore-scripts']);
+  npm(['ci', '--omit=dev', '--ignore-scripts', '--os=linux', `--cpu=${NPM_CPU[arch]}`, '--libc=glibc']);
+}
+
 async function main(): Promise<void> {
   const outRoot = path.resolve(option('--out') ?? path.join(REPO, 'release'));
-  const release = path.join(outRoot, 'leeloo-device');
-  const root = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
-    version: string;
-    dependencies: Record<string, string>;
-    optionalDependencies?: Record<string, string>;
-    allowScripts?: Record<string, boolean>;
-  };
+  const arches = options('--arch');
+  if (arches.length === 0) arches.push('armv7l', 'arm64');
+  const bad = arches.filter((arch) => !(arch in NPM_CPU));
+  if (bad.length > 0) throw new Error(`--arch ${bad.join(', ')}: a release is built for ${Object.keys(NPM_CPU).join(', ')}.`);
+  const root = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as RootPackage;
   const work = await mkdtemp(path.join(tmpdir(), 'leeloo-release-'));
+  const built: string[] = [];
   try {
     await compile(path.join(work, 'out'), work);
-    await rm(release, { recursive: true, force: true });
-    await mkdir(path.join(release, 'dist'), { recursive: true });
-    for (const part of ['device', 'protocol']) await cp(path.join(work, 'out', part), path.join(release, 'dist', part), { recursive: true });
-    await cp(path.join(REPO, 'device/fonts'), path.join(release, 'dist/device/fonts'), { recursive: true });
-    for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json', 'device/device.schema.json']) {
-      await cp(path.join(REPO, file), path.join(release, file));
+    for (const arch of arches) {
+      const platform = `linux-${arch}`;
+      const release = path.join(outRoot, platform, 'leeloo-device');
+      const dependencies = await assemble(release, path.join(work, 'out'), root);
+      await writeFile(path.join(release, 'PLATFORM'), `${platform}\n`);
+      if (!process.argv.includes('--no-lock')) installModules(release, arch);
+      // The installer compares this to what /opt/leeloo holds: same hash, nothing to do.
+      const hash = createHash('sha256');
+      for (const file of await filesUnder(release)) hash.update(path.relative(release, file)).update('\0').update(await readFile(file));
+      await writeFile(path.join(release, 'RELEASE'), `leeloo-device ${root.version} ${hash.digest('hex')} ${platform}\n`);
+      const tarball = path.join(outRoot, `leeloo-device-${root.version}-${platform}.tgz`);
+      execFileSync('tar', ['-czf', tarball, '-C', path.dirname(release), 'leeloo-device']);
+      const { size } = await stat(tarball);
+      process.stdout.write(`device runtime dependencies (${platform}): ${dependencies.join(', ')}\n`);
+      built.push(`${tarball} (${(size / 1e6).toFixed(1)} MB), unpacked in ${release}`);
     }
-    const imported = await importedPackages(path.join(release, 'dist'));
-    const unknown = imported.filter((name) => !(name in root.dependencies));
-    if (unknown.length > 0) throw new Error(`The device imports ${unknown.join(', ')}, which package.json does not list as a dependency.`);
-    const dependencies = Object.fromEntries(await Promise.all(imported.map(async (name) => [name, await installedVersion(name)])));
-    const optionalDependencies = Object.fromEntries(OPTIONAL_ADDONS.map((name) => [name, root.optionalDependencies?.[name] ?? '*']));
-    const allowScripts = Object.fromEntries(ADDON_BUILDS.map((name) => [name, true]));
-    const pkg = {
-      name: 'leeloo-device',
-      version: root.version,
-      private: true,
-      type: 'module',
-      description: 'The LEELOO gadget daemon, prebuilt: npm ci --omit=dev, then node dist/device/main.js.',
-      engines: { node: DEVICE_NODE_ENGINES },
-      dependencies,
-      optionalDependencies,
-      allowScripts,
-      scripts: { device: 'node dist/device/main.js' },
-    };
-    await writeFile(path.join(release, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-    if (!process.argv.includes('--no-lock')) {
-      execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: release, stdio: 'inherit' });
-    }
-    // The installer compares this to what /opt/leeloo holds: same hash, nothing to do.
-    const hash = createHash('sha256');
-    for (const file of await filesUnder(release)) hash.update(path.relative(release, file)).update('\0').update(await readFile(file));
-    await writeFile(path.join(release, 'RELEASE'), `leeloo-device ${root.version} ${hash.digest('hex')}\n`);
-    const tarball = path.join(outRoot, `leeloo-device-${root.version}.tgz`);
-    execFileSync('tar', ['-czf', tarball, '-C', outRoot, 'leeloo-device']);
-    const { size } = await stat(tarball);
-    process.stdout.write(`device runtime dependencies: ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(', ')}\n`);
-    process.stdout.write(`release: ${tarball} (${(size / 1e6).toFixed(1)} MB), unpacked in ${release}\n`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+  process.stdout.write(`release: ${built.join('; ')}\n`);
 }
 
 await main();

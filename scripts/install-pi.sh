@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the LEELOO gadget on a Raspberry Pi from a prebuilt device release (built on
-# any computer with `npx tsx scripts/build-device-release.ts`, copied to the Pi and
-# unpacked; this script is inside it): the right official Node.js when missing or too
-# old, the app in /opt/leeloo (root-owned, readable by the service user) with only the
-# device's runtime dependencies (npm ci --omit=dev, no compiler step), config, SPI and
-# the button/encoder overlays in config.txt, spidev at boot, service user and groups,
-# systemd unit. Safe to run again: every step checks first and changes only what
-# differs; nothing changed means no npm ci and no restart. An existing config is kept.
+# any computer with `npx tsx scripts/build-device-release.ts`, one per board CPU, copied
+# to the Pi and unpacked; this script is inside it): the right official Node.js when
+# missing or too old, the app in /opt/leeloo (root-owned, readable by the service user)
+# with its node_modules as the release ships them (no npm, no compiler; only the spi
+# driver's two addons are compiled here), config, SPI and the button/encoder overlays in
+# config.txt, spidev at boot, service user and groups, systemd unit. Safe to run again:
+# every step checks first and changes only what differs; nothing changed means no copy
+# and no restart. An existing config is kept.
 #
 #   sudo leeloo-device/scripts/install-pi.sh --relay-url wss://leeloo.example.com/ws --name Kitchen
 #   leeloo-device/scripts/install-pi.sh --dry-run          prints every action, changes nothing
@@ -128,6 +129,23 @@ check_source() {
     fail "$SOURCE_DIR is not a device release (no dist/device/main.js): build one on a computer with the dev tools (npx tsx scripts/build-device-release.ts), copy release/leeloo-device-*.tgz to the Pi, unpack it (tar xzf) and run its scripts/install-pi.sh."
   fi
   say "installing $(cat "$SOURCE_DIR/RELEASE" | cut -d' ' -f1-2) from $SOURCE_DIR"
+  local platform want
+  node_target >/dev/null  # an ARMv6 board is refused with its own sentence first
+  platform="$(cat "$SOURCE_DIR/PLATFORM" 2>/dev/null || echo unknown)"
+  want="linux-$(board_cpu)"
+  if [[ "$platform" != "$want" ]]; then
+    fail "this release is built for $platform, but this board is $want ($ARCH): copy leeloo-device-*-$want.tgz to the Pi instead (npx tsx scripts/build-device-release.ts builds both)."
+  fi
+}
+
+# The release CPU name of this board (the node_modules a release carries are for one).
+board_cpu() {
+  case "$ARCH" in
+    aarch64|arm64) echo arm64 ;;
+    armv7l|armv8l) echo armv7l ;;
+    x86_64|amd64) echo x64 ;;
+    *) echo "$ARCH" ;;
+  esac
 }
 
 # The Node line for this board: official builds exist for armv7l up to 22 (supported
@@ -211,36 +229,49 @@ install_node() {
 
 node_run() { "$ROOT${NODE_BIN#"$ROOT"}" "$@" 2>/dev/null || node "$@"; }
 
-# Copies the release into /opt/leeloo and installs its runtime dependencies, unless the
-# same release is there already (RELEASE is written last, so a failed npm ci is retried).
+# Copies the release, node_modules and all, into /opt/leeloo, unless the same release is
+# there already (RELEASE is written last, so an interrupted copy is redone). No npm runs
+# here: `npm ci` alone peaks near 190 MB, more than a 512 MB board can spare beside the OS.
 install_app() {
   if [[ -f "$APP_DIR/RELEASE" && -d "$APP_DIR/node_modules" ]] && cmp -s "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"; then
     say "$APP_DIR holds this release already"
     return
   fi
   CHANGED=1
-  local npm_bin
-  npm_bin="$(dirname "$ROOT${NODE_BIN#"$ROOT"}")/npm"
-  [[ -x "$npm_bin" || $DRY_RUN -eq 1 ]] || npm_bin="npm"
+  [[ -d "$SOURCE_DIR/node_modules" || $DRY_RUN -eq 1 ]] || fail "$SOURCE_DIR has no node_modules/: it was built with --no-lock (for tests); build the release without it."
   run mkdir -p "$APP_DIR"
-  run rm -rf "$APP_DIR/dist" "$APP_DIR/RELEASE"
-  run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
+  run rm -rf "$APP_DIR/dist" "$APP_DIR/node_modules" "$APP_DIR/RELEASE"
+  run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/node_modules" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/PLATFORM" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
   # The unit's ExecStart: runs releases/current (self-update) or this release.
   run install -D -m 0755 "$SOURCE_DIR/scripts/leeloo-launch.sh" "$APP_DIR/scripts/leeloo-launch.sh"
-  # Light on a 512 MB board: a small V8 heap and two downloads at a time (peak ~120 MB
-  # where the defaults take ~195 MB); the optional addons (onoff, spi-device, built
-  # with node-gyp) only for the spi driver, which needs them.
-  local omit=(--omit=dev)
-  [[ "$DISPLAY_DRIVER" == "spi" ]] || omit+=(--omit=optional)
-  run env PATH="$(dirname "$npm_bin"):$PATH" NODE_OPTIONS=--max-old-space-size=48 "$npm_bin" --prefix "$APP_DIR" ci "${omit[@]}" --maxsockets=2 --no-audit --no-fund
+  build_addons
   if [[ -z "$ROOT" ]]; then run chown -R root:root "$APP_DIR"; fi
   run chmod -R u=rwX,go=rX "$APP_DIR"
   check_addons
   run cp "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"
 }
 
-# onoff and spi-device are optional dependencies (npm goes on when they fail to build);
-# the spi driver needs both. The input buttons and the fb driver need neither.
+# The spi driver's addons (epoll for onoff, spi-device) compiled from the sources the
+# release carries, one file at a time, with node-gyp straight from the Node install (no
+# npm process beside it) and GCC collecting its garbage early: cc1plus on Node's V8
+# headers peaks near 190 MB with its defaults, about 150 MB so.
+build_addons() {
+  [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0
+  local node prefix gyp addon
+  node="$ROOT${NODE_BIN#"$ROOT"}"
+  [[ -x "$node" || $DRY_RUN -eq 1 ]] || node="$(command -v node)"
+  prefix="$(dirname "$(dirname "$node")")"
+  gyp="$prefix/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+  [[ -f "$gyp" || $DRY_RUN -eq 1 ]] || fail "node-gyp is not at $gyp (it comes with npm in an official Node.js build); the spi driver's addons cannot be built."
+  command -v g++ >/dev/null 2>&1 || [[ $DRY_RUN -eq 1 ]] || fail "the spi driver's addons need a C++ compiler: sudo apt-get install -y build-essential python3, then run this script again."
+  for addon in epoll spi-device; do
+    run env -C "$APP_DIR/node_modules/$addon" JOBS=1 CXXFLAGS="--param ggc-min-expand=10 --param ggc-min-heapsize=32768" \
+      "$node" "$gyp" rebuild --nodedir="$prefix" --loglevel=warn
+  done
+}
+
+# onoff and spi-device load only once built; the spi driver needs both. The input
+# buttons and the fb driver need neither.
 check_addons() {
   local addon
   [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0

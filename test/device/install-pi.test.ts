@@ -14,8 +14,8 @@ let root: string;
 /** The release artefact as a Pi receives it (no lock: these runs only plan). */
 beforeAll(async () => {
   releaseRoot = await mkdtemp(join(tmpdir(), 'leeloo-release-test-'));
-  await run('npx', ['tsx', 'scripts/build-device-release.ts', '--out', releaseRoot, '--no-lock'], { cwd: REPO, timeout: 120_000 });
-  release = join(releaseRoot, 'leeloo-device');
+  await run('npx', ['tsx', 'scripts/build-device-release.ts', '--out', releaseRoot, '--arch', 'arm64', '--arch', 'armv7l', '--no-lock'], { cwd: REPO, timeout: 120_000 });
+  release = join(releaseRoot, 'linux-arm64/leeloo-device');
   script = join(release, 'scripts/install-pi.sh');
 }, 180_000);
 
@@ -88,10 +88,9 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     expect(plan(stdout)).toEqual([
       `would install: Node.js 24 (official linux-arm64 build from https://nodejs.org/dist/latest-v24.x/, SHA-256 checked) into ${app}/node`,
       `would run: mkdir -p ${app}`,
-      `would run: rm -rf ${app}/dist ${app}/RELEASE`,
-      `would run: cp -R ${release}/dist ${release}/package.json ${release}/package-lock.json ${release}/systemd ${release}/docs ${app}/`,
+      `would run: rm -rf ${app}/dist ${app}/node_modules ${app}/RELEASE`,
+      `would run: cp -R ${release}/dist ${release}/node_modules ${release}/package.json ${release}/package-lock.json ${release}/PLATFORM ${release}/systemd ${release}/docs ${app}/`,
       `would run: install -D -m 0755 ${release}/scripts/leeloo-launch.sh ${app}/scripts/leeloo-launch.sh`,
-      expect.stringMatching(new RegExp(`^would run: env PATH=.* NODE_OPTIONS=--max-old-space-size=48 ${app}/node/bin/npm --prefix ${app} ci --omit=dev --omit=optional --maxsockets=2 --no-audit --no-fund$`)),
       `would run: chmod -R u=rwX,go=rX ${app}`,
       `would run: cp ${release}/RELEASE ${app}/RELEASE`,
       'would run: useradd --system --user-group --home-dir /var/lib/leeloo --no-create-home --shell /usr/sbin/nologin leeloo-test-nobody',
@@ -131,7 +130,7 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
   });
 
   it('plans Node 22 on a 32-bit armv7l board and refuses an ARMv6 one with a sentence', async () => {
-    const armv7 = await install(['--dry-run'], { LEELOO_ARCH: 'armv7l' });
+    const armv7 = await install(['--dry-run'], { LEELOO_ARCH: 'armv7l', LEELOO_SOURCE: join(releaseRoot, 'linux-armv7l/leeloo-device') });
     expect(armv7.stdout).toContain('would install: Node.js 22 (official linux-armv7l build from https://nodejs.org/dist/latest-v22.x/');
     const armv6 = await install(['--dry-run'], { LEELOO_ARCH: 'armv6l' });
     expect(armv6.code).not.toBe(0);
@@ -210,8 +209,10 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const spi = await install(['--dry-run', '--display', 'spi']);
     expect(spi.stdout).toContain('claims the SPI chip select');
     expect(spi.stdout).toContain(`would write: ${root}/etc/modules-load.d/leeloo.conf`);
-    // The spi driver needs the optional addons.
-    expect(spi.stdout).toMatch(/ci --omit=dev --maxsockets=2/);
+    // The spi driver needs the optional addons, compiled one at a time by node-gyp (no npm).
+    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/epoll JOBS=1 CXXFLAGS=.*node-gyp\.js rebuild --nodedir=/);
+    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/spi-device JOBS=1 /);
+    expect(spi.stdout).not.toMatch(/\bnpm\b.* ci /);
     expect(spi.stdout).toContain('would check: the spi-device addon loads');
   });
 
