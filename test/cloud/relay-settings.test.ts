@@ -37,6 +37,7 @@ const BAD: Record<string, readonly [string, string]> = {
   HISTORY_MIN_PLAY_MS: ['-1', 'must be a whole number from 0 to 3600000'],
   HISTORY_MAX_UPLOAD_MB: ['0', 'must be a whole number from 1 to 4096'],
   HISTORY_MAX_IMPORT_RECORDS: ['lots', 'must be a whole number from 1 to 50000000'],
+  HISTORY_IMPORT_SLICE_ROWS: ['50', 'must be a whole number from 100 to 100000'],
   HISTORY_COLLECT_MINUTES: ['0', 'must be a whole number from 1 to 1440'],
   LEELOO_QUEUE_DEFAULT_DURATION_MS: ['999', 'must be a whole number from 1000 to 21600000'],
   LEELOO_QUEUE_MAX_LENGTH: ['abc', 'must be a whole number from 1 to 1000'],

@@ -6,7 +6,7 @@ import { loadConfig } from '../../../cloud/config.js';
 import { createLogger } from '../../../cloud/log.js';
 import { createRelay, type Relay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
-import { openStore } from '../../../cloud/store/store.js';
+import { openStore, type Store } from '../../../cloud/store/store.js';
 import type { Controller } from '../../../device/controller.js';
 import type { ButtonEvent, Buttons } from '../../../device/hardware.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
@@ -159,13 +159,15 @@ describe('sharing what plays while the relay is stopped', () => {
   let dataDir: string;
   let root: string;
   let relay: Relay | null = null;
+  let relayStore: Store;
   let controller: Controller;
   let env: Record<string, string>;
 
   /** The real relay on a fixed data dir (and, for the restart, the same port the gadget knows). */
   async function startRelay(port: number): Promise<number> {
     const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...env });
-    relay = createRelay({ config, store: await openStore(config), log: createLogger('silent'), features: [spotifyFeatureFactory().factory] });
+    relayStore = await openStore(config);
+    relay = createRelay({ config, store: relayStore, log: createLogger('silent'), features: [spotifyFeatureFactory().factory] });
     return (await relay.start()).port;
   }
 
@@ -211,7 +213,10 @@ describe('sharing what plays while the relay is stopped', () => {
     await startRelay(port);
     await waitUntil(() => controller.state.connection.status === 'online' && controller.relay.outbox.size === 0, 'the outbox drained', 20_000);
 
-    // A crew mate joining afterwards finds the share in the crew's history, sent by the gadget.
+    // A crew mate joining afterwards finds the share in the crew's history, sent by the gadget
+    // (the owner lets newcomers read the crew's past: by default they see it from their join on).
+    expect(controller.relay.sendNow({ type: 'set_crew_settings', share_history: true, client_msg_id: 'share-history-on' })).toBe(true);
+    await waitUntil(async () => (await relayStore.crews.getCrewByCode(crewCode))?.shareHistory === true, 'the setting stored');
     const mate = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     try {
       await mate.request({ type: 'hello', protocol_version: 3, device_name: 'Dan' }, isType('welcome'));
