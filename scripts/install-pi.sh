@@ -129,27 +129,17 @@ check_source() {
     fail "$SOURCE_DIR is not a device release (no dist/device/main.js): build one on a computer with the dev tools (npx tsx scripts/build-device-release.ts), copy release/leeloo-device-*.tgz to the Pi, unpack it (tar xzf) and run its scripts/install-pi.sh."
   fi
   say "installing $(cat "$SOURCE_DIR/RELEASE" | cut -d' ' -f1-2) from $SOURCE_DIR"
-  local platform want
+  local platform line cpu
   node_target >/dev/null  # an ARMv6 board is refused with its own sentence first
+  read -r line cpu <<<"$(node_target)"
   platform="$(cat "$SOURCE_DIR/PLATFORM" 2>/dev/null || echo unknown)"
-  want="linux-$(board_cpu)"
-  if [[ "$platform" != "$want" ]]; then
-    fail "this release is built for $platform, but this board is $want ($ARCH): copy leeloo-device-*-$want.tgz to the Pi instead (npx tsx scripts/build-device-release.ts builds both)."
+  if [[ "$platform" != "linux-$cpu" ]]; then
+    fail "this release is built for $platform, but this board is linux-$cpu ($ARCH): copy leeloo-device-*-linux-$cpu.tgz to the Pi instead (npx tsx scripts/build-device-release.ts builds both)."
   fi
 }
 
-# The release CPU name of this board (the node_modules a release carries are for one).
-board_cpu() {
-  case "$ARCH" in
-    aarch64|arm64) echo arm64 ;;
-    armv7l|armv8l) echo armv7l ;;
-    x86_64|amd64) echo x64 ;;
-    *) echo "$ARCH" ;;
-  esac
-}
-
-# The Node line for this board: official builds exist for armv7l up to 22 (supported
-# to 2027-04) and for arm64 in 24; none for armv6 since Node 12.
+# The Node line for this board and its CPU as official builds (and device releases) name
+# it: armv7l up to 22 (supported to 2027-04), arm64 in 24; none for armv6 since Node 12.
 node_target() {
   case "$ARCH" in
     aarch64|arm64) echo "24 arm64" ;;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makePiRoot, runInstaller, type PiRoot } from '../helpers/pi-root.js';
@@ -40,7 +40,7 @@ describe('install-pi.sh from a prebuilt release, for real', () => {
   it('ships node_modules for its CPU, with the package lock naming every tarball', async () => {
     expect(existsSync(join(release, 'node_modules/@napi-rs/canvas-linux-x64-gnu'))).toBe(true);
     expect(existsSync(join(release, 'node_modules/@napi-rs/canvas-linux-arm-gnueabihf'))).toBe(false);
-    const lock = JSON.parse(await (await import('node:fs/promises')).readFile(join(release, 'package-lock.json'), 'utf8')) as {
+    const lock = JSON.parse(await readFile(join(release, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { resolved?: string }>;
     };
     const unresolved = Object.entries(lock.packages).filter(([name, entry]) => name !== '' && !entry.resolved);

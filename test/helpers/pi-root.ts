@@ -5,7 +5,7 @@
  * modprobe) are shims on PATH that record their arguments and succeed, as they do on a Pi
  * run with sudo. Everything else (cp, chmod, node, g++) is the real thing.
  */
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,64 +52,27 @@ export interface InstallRun {
   code: number;
   stdout: string;
   stderr: string;
-  /** Largest sum of the resident memory of the installer and all its children at one moment. */
-  peakTreeBytes: number;
 }
 
-/** Resident bytes of `pid` and every process below it, read from /proc. */
-async function treeRss(pid: number): Promise<number> {
-  const { readdir } = await import('node:fs/promises');
-  const children = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-      rss.set(Number(entry), Number((await readFile(`/proc/${entry}/statm`, 'utf8')).split(' ')[1]) * 4096);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  let total = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const next = stack.pop()!;
-    total += rss.get(next) ?? 0;
-    stack.push(...(children.get(next) ?? []));
-  }
-  return total;
-}
-
-/** Runs the release's installer for real into `pi`, sampling the process tree's memory. */
+/** Runs the release's installer for real into `pi`. */
 export function runInstaller(release: string, pi: PiRoot, args: string[], env: Record<string, string> = {}): Promise<InstallRun> {
   return new Promise((resolve) => {
-    const child = spawn('bash', [join(release, 'scripts/install-pi.sh'), ...args], {
-      env: {
-        ...process.env,
-        PATH: `${pi.bin}:${process.env.PATH ?? ''}`,
-        LEELOO_ROOT: pi.root,
-        LEELOO_USER: 'leeloo-test-nobody',
-        LEELOO_ARCH: 'x86_64',
-        LEELOO_NODE: pi.node,
-        ...env,
+    execFile(
+      'bash',
+      [join(release, 'scripts/install-pi.sh'), ...args],
+      {
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          PATH: `${pi.bin}:${process.env.PATH ?? ''}`,
+          LEELOO_ROOT: pi.root,
+          LEELOO_USER: 'leeloo-test-nobody',
+          LEELOO_ARCH: 'x86_64',
+          LEELOO_NODE: pi.node,
+          ...env,
+        },
       },
-    });
-    let stdout = '';
-    let stderr = '';
-    let peak = 0;
-    let sampling = Promise.resolve();
-    const timer = setInterval(() => {
-      sampling = sampling.then(async () => {
-        if (child.pid) peak = Math.max(peak, await treeRss(child.pid));
-      });
-    }, 10);
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => {
-      clearInterval(timer);
-      void sampling.then(() => resolve({ code: code ?? 1, stdout, stderr, peakTreeBytes: peak }));
-    });
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
