@@ -294,7 +294,10 @@ export class MqttBridge {
       const offline = client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true }).then(() => true, () => false);
       said = await Promise.race([offline, sleep(STOP_WAIT_MS, false, { ref: false })]);
     }
-    await client.endAsync(!said || !client.connected).catch(() => undefined);
+    // A graceful end waits for every message still in flight, which a broker that stopped
+    // answering never acknowledges: give it the same bound, then end by force.
+    const ended = client.endAsync(!said || !client.connected).then(() => true, () => true);
+    if (!(await Promise.race([ended, sleep(STOP_WAIT_MS, false, { ref: false })]))) await client.endAsync(true).catch(() => undefined);
   }
 
   private onGadgetChange(): void {
