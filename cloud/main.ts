@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { EXIT_CONFIG } from '../protocol/settings.js';
 import express from 'express';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type RelayConfig } from './config.js';
 import type { FeatureFactory, RelayContext } from './feature.js';
 import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
@@ -11,7 +11,8 @@ import { queueFeatureFactory, type QueueFeature } from './queue/queue-feature.js
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
-import { openStore } from './store/store.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
 import { telegramFeatureFactory } from './telegram/telegram-feature.js';
 
 /** Feature areas plugged into the relay; each area adds its factory here. */
@@ -55,7 +56,7 @@ function loadEnvFile(): void {
 
 async function main(): Promise<void> {
   // The settings are parsed here, once, before any feature is built; features get them typed.
-  let config;
+  let config: RelayConfig;
   try {
     loadEnvFile();
     config = loadConfig(process.env);
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   const log = createLogger(config.logLevel);
-  let store;
+  let store: Store;
   try {
     store = await openStore(config);
   } catch (error) {

@@ -93,7 +93,8 @@ const Mqtt = section(
   (mqtt, ctx) => {
     if (mqtt.enabled && mqtt.url === null) ctx.addIssue({ code: 'custom', path: ['url'], message: `${MQTT_URL} when mqtt.enabled is true` });
   },
-  // Editors learn the rule above from the schema too.
+  // Editors learn the rule above from the schema too (`then` is JSON Schema's keyword, not a thenable).
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then
 ).meta({ if: { properties: { enabled: { const: true } } }, then: { properties: { url: { type: 'string' } } } });
 
 const Setup = section('Setup', 'The phone setup: the gadget opens its own Wi-Fi access point and a setup page when it has no working network or has not been set up.', {

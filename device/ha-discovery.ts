@@ -59,7 +59,7 @@ export function crewPageUrl(relayUrl: string): string | null {
   try {
     const url = new URL(relayUrl);
     url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-    url.pathname = url.pathname.replace(/\/ws\/?$/, '') + '/crew';
+    url.pathname = `${url.pathname.replace(/\/ws\/?$/, '')}/crew`;
     url.search = '';
     url.hash = '';
     return url.toString().replace(/\/\/crew$/, '/crew');

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { Inbound, Outbound, type InboundMessage, type OutboundMessage } from './messages.js';
 

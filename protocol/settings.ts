@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /**
  * How both sides say a setting is wrong. The relay's environment and the gadget's config

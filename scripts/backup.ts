@@ -30,7 +30,7 @@ function readArguments() {
 }
 
 async function main(): Promise<number> {
-  let args;
+  let args: ReturnType<typeof readArguments>;
   try {
     args = readArguments();
   } catch (error) {

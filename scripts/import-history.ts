@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { DeviceId, ProtocolError } from '../protocol/index.js';
 import { importExport } from '../cloud/history/importer.js';
 import { DEFAULT_MIN_PLAY_MS } from '../cloud/history/spotify-export.js';
-import { openStore } from '../cloud/store/store.js';
+import { openStore } from '../cloud/store/open-store.js';
 
 const USAGE = 'usage: npx tsx scripts/import-history.ts FILE.zip --member DEVICE_ID [--data-dir DIR] [--min-play-ms N]';
 
@@ -35,7 +35,7 @@ function readArguments() {
 class UsageError extends Error {}
 
 async function main(): Promise<number> {
-  let args;
+  let args: ReturnType<typeof readArguments>;
   try {
     args = readArguments();
   } catch (error) {

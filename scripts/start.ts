@@ -148,13 +148,13 @@ async function main(): Promise<void> {
   const b = await startGadget('b', 'Gadget B', relayUrl, port('LEELOO_SIM_PORT_B', 8082), a.crew);
   const httpUrl = relayUrl.replace(/^ws/, 'http').replace(/\/ws$/, '/');
   process.stdout.write(
-    [
+    `${[
       `Relay:     ${httpUrl}  (WebSocket ${relayUrl}, data in ${DATA})`,
       `Gadget A:  ${a.mirror}  (crew ${a.crew})`,
       `Gadget B:  ${b.mirror}  (crew ${b.crew})`,
       `Logs in ${DATA}/*.log. Press Ctrl-C to stop all.`,
       `LEELOO is running: relay ${httpUrl} · gadget A ${a.mirror} · gadget B ${b.mirror}`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
 }
 

@@ -202,7 +202,7 @@ class ImportRun {
   }
 
   /** The entry's bytes, counted for progress, parsed as one top-level JSON array. */
-  private itemStream(name: string, data: Readable): Readable {
+  private itemStream(_name: string, data: Readable): Readable {
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
         this.bytesRead += chunk.length;

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { ImportJobs, ImportJobView } from './import-jobs.js';
 import { memberCsv, memberJson } from './member-export.js';
-import { HistoryQueries, type HistoryScope } from './queries.js';
+import type { HistoryQueries, HistoryScope } from './queries.js';
 
 /** Who is asking: set in res.locals.historyViewer by whatever authorised the request. */
 export interface HistoryViewer {

@@ -217,7 +217,7 @@ export class McpFeature implements Feature {
       inputSchema: args({ share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) }),
     }, safely(async (a) => {
       const share = await shareAt(this.context.store, caller.crewId, a.share_seq, caller.fromSeq);
-      if (!share || share.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
+      if (share?.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
       return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
     }));
 

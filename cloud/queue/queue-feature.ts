@@ -4,7 +4,7 @@ import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
 import type { QueueConfig } from '../config.js';
-import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
+import type { Acknowledgement, Feature, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
 import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';

@@ -12,7 +12,7 @@ export interface Page {
   readonly html: string;
 }
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
@@ -36,14 +36,14 @@ function layout(title: string, body: string, status = 200): Page {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${escape(title)} · LEELOO</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} · LEELOO</title><style>${STYLE}</style></head>
 <body><main>${body}</main></body></html>`;
   return { status, html };
 }
 
 function who(session: SigninSessionRecord): string {
   const crew = session.crewName || session.crewCode;
-  return `<p class="who">Gadget <b>${escape(session.deviceName)}</b>${crew ? ` in crew <b>${escape(crew)}</b>` : ' (not in a crew yet)'}</p>`;
+  return `<p class="who">Gadget <b>${escapeHtml(session.deviceName)}</b>${crew ? ` in crew <b>${escapeHtml(crew)}</b>` : ' (not in a crew yet)'}</p>`;
 }
 
 export function landingPage(session: SigninSessionRecord, now: number): Page {
@@ -52,8 +52,8 @@ export function landingPage(session: SigninSessionRecord, now: number): Page {
 <h1>Connect Spotify to your LEELOO</h1>
 ${who(session)}
 <p>Sign in with your own Spotify account so this gadget can show what you play and put your crew's tracks into your Spotify.</p>
-<form method="post" action="/s/${escape(session.code.replace('-', ''))}/continue"><button type="submit">Continue to Spotify</button></form>
-<small>Code ${escape(session.code)} · this link works for ${minutes} more minute${minutes === 1 ? '' : 's'}. LEELOO only reads what you play and adds tracks when you ask.</small>`);
+<form method="post" action="/s/${escapeHtml(session.code.replace('-', ''))}/continue"><button type="submit">Continue to Spotify</button></form>
+<small>Code ${escapeHtml(session.code)} · this link works for ${minutes} more minute${minutes === 1 ? '' : 's'}. LEELOO only reads what you play and adds tracks when you ask.</small>`);
 }
 
 export function successPage(session: SigninSessionRecord, spotifyName: string): Page {
@@ -61,7 +61,7 @@ export function successPage(session: SigninSessionRecord, spotifyName: string): 
 <div class="mark" aria-hidden="true">✓</div>
 <h1>Spotify is connected</h1>
 ${who(session)}
-<p>Signed in as <b>${escape(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`);
+<p>Signed in as <b>${escapeHtml(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`);
 }
 
 /** The gadget built its own sign-in link (first/second generation): no session, only its id. */
@@ -72,15 +72,15 @@ export function legacySuccessPage(deviceName: string, delivered: boolean): Page 
   return layout('Spotify connected', `
 <div class="mark" aria-hidden="true">✓</div>
 <h1>Spotify is connected</h1>
-<p class="who">Gadget <b>${escape(deviceName)}</b></p>
-<p>${escape(when)}</p>`);
+<p class="who">Gadget <b>${escapeHtml(deviceName)}</b></p>
+<p>${escapeHtml(when)}</p>`);
 }
 
 export function codeEntryPage(wrongCode: string | null): Page {
   return layout('Enter the code', `
 <h1>Enter the code from your gadget</h1>
 <p>The sign-in screen shows a code like <b>ABCD-EFGH</b> next to the QR code.</p>
-${wrongCode !== null ? `<p class="who">“${escape(wrongCode.slice(0, 20))}” is not a sign-in code: it has 8 letters and digits.</p>` : ''}
+${wrongCode !== null ? `<p class="who">“${escapeHtml(wrongCode.slice(0, 20))}” is not a sign-in code: it has 8 letters and digits.</p>` : ''}
 <form method="get" action="/s"><input name="code" autocomplete="off" autocapitalize="characters" placeholder="ABCD-EFGH" required><button type="submit">Continue</button></form>`,
   wrongCode !== null ? 400 : 200);
 }
@@ -138,13 +138,13 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
 export function failurePage(failure: SigninFailure, session?: SigninSessionRecord, retryAfterMs?: number): Page {
   const f = FAILURES[failure];
   const again = failure === 'spotify_down' || failure === 'rate_limited';
-  const retry = again && session ? `<a class="button" href="/s/${escape(session.code.replace('-', ''))}">Try again</a>` : '';
-  const wait = failure === 'rate_limited' ? `<p class="who">Wait <b id="wait">${escape(waitText(retryAfterMs ?? 1000))}</b>, then try again.</p>` : '';
+  const retry = again && session ? `<a class="button" href="/s/${escapeHtml(session.code.replace('-', ''))}">Try again</a>` : '';
+  const wait = failure === 'rate_limited' ? `<p class="who">Wait <b id="wait">${escapeHtml(waitText(retryAfterMs ?? 1000))}</b>, then try again.</p>` : '';
   return layout(f.title, `
 <div class="mark" aria-hidden="true">!</div>
-<h1>${escape(f.title)}</h1>
+<h1>${escapeHtml(f.title)}</h1>
 ${session ? who(session) : ''}
-<p>${escape(f.text)}</p>${wait}${retry}`, f.status);
+<p>${escapeHtml(f.text)}</p>${wait}${retry}`, f.status);
 }
 
 /** "45 seconds", "10 minutes". */

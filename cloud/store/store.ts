@@ -1,12 +1,9 @@
-import path from 'node:path';
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
-import type { RelayConfig } from '../config.js';
 import type { HistoryStore } from '../history/history-store.js';
 import type { McpTokenStore } from '../mcp/mcp-token-store.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { TokenStore } from '../spotify/token-store.js';
 import type { TelegramStore } from '../telegram/telegram-store.js';
-import { openSqliteStore } from './sqlite-store.js';
 
 /** A crew event as the relay hands it to the store: no seq or crew code yet. */
 export type CrewEventInput = WithoutFanOut<CrewEvent>;
@@ -186,15 +183,4 @@ export function storeUnavailable(error: unknown): ProtocolError | null {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
   return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');
-}
-
-/** Opens the store the configuration names. */
-export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'> & Partial<Pick<RelayConfig, 'sqliteSync'>>): Promise<Store> {
-  if (config.redisUrl) {
-    throw new ProtocolError(
-      'unavailable',
-      'REDIS_URL is set, but the Redis store is not available in this build of the relay; unset REDIS_URL to use the embedded SQLite store.',
-    );
-  }
-  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME), { synchronous: config.sqliteSync ?? 'full' });
 }

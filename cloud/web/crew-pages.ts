@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/errors.js';
+import { ERROR_CODES, ProtocolError } from '../../protocol/errors.js';
 import type { CrewEvent } from '../../protocol/messages.js';
 import { describeIssues } from '../../protocol/parse.js';
 import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';

@@ -1,6 +1,6 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { ButtonEvent } from '../hardware.js';
-import type { Area, Screen, ScreenHost, ScreenView } from './screen.js';
+import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import { COLORS, fitText, font } from './theme.js';
 
 /** How long the crew-wide airhorn takes over the screen, and its frame interval. */

@@ -40,5 +40,5 @@ export function drawReactionOverlay(g: SKRSContext2D, area: Area, flash: Reactio
 
 function easeOutBack(t: number): number {
   const c = 1.70158;
-  return 1 + (c + 1) * Math.pow(t - 1, 3) + c * Math.pow(t - 1, 2);
+  return 1 + (c + 1) * (t - 1) ** 3 + c * (t - 1) ** 2;
 }

@@ -75,10 +75,10 @@ export function fitText(g: SKRSContext2D, text: string, maxWidth: number): strin
   let high = text.length;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
-    if (g.measureText(text.slice(0, mid) + '…').width <= maxWidth) low = mid;
+    if (g.measureText(`${text.slice(0, mid)}…`).width <= maxWidth) low = mid;
     else high = mid - 1;
   }
-  return text.slice(0, low).trimEnd() + '…';
+  return `${text.slice(0, low).trimEnd()}…`;
 }
 
 /** Breaks text into at most maxLines lines that fit maxWidth; the last one is ellipsized. */

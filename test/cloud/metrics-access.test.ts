@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../cloud/config.js';
+import { type ConfigError, loadConfig } from '../../cloud/config.js';
 import { createRelayMetrics } from '../../cloud/metrics.js';
 import { SpotifyHttp, type SpotifyCallOutcome } from '../../device/spotify/spotify-http.js';
 import { SpotifyWebApi } from '../../device/spotify/web-api.js';

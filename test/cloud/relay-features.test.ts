@@ -4,11 +4,11 @@ import { loadConfig } from '../../cloud/config.js';
 import type { Feature, FeatureFactory } from '../../cloud/feature.js';
 import { createLogger } from '../../cloud/log.js';
 import { createRelay } from '../../cloud/server.js';
-import { openStore } from '../../cloud/store/store.js';
+import { openStore } from '../../cloud/store/open-store.js';
 import { ProtocolError } from '../../protocol/index.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { isType, OpenClients, type TestClient } from '../helpers/ws-client.js';
+import { isType, OpenClients, } from '../helpers/ws-client.js';
 
 /** How the relay hands socket messages to features, and what their failures become. */
 describe('feature handler dispatch', () => {

@@ -6,7 +6,7 @@ import type { SqliteDatabase } from '../../cloud/store/sqlite.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { CREW_MIGRATIONS } from '../../cloud/store/sqlite-crews.js';
 import { firstVisibleSeq, visibleFromSeq } from '../../cloud/crew-visibility.js';
-import { openStore } from '../../cloud/store/store.js';
+import { openStore } from '../../cloud/store/open-store.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { storeContract } from './store-contract.js';
 

@@ -95,7 +95,7 @@ describe('controller with the simulated display, mirror page and a real relay', 
   });
 
   it('answers a bad mirror message with an error and keeps serving', async () => {
-    const socket = new WebSocket(display.url!.replace('http', 'ws') + 'mirror');
+    const socket = new WebSocket(`${display.url!.replace('http', 'ws')}mirror`);
     const frames: (string | Buffer)[] = [];
     socket.on('message', (data, binary) => frames.push(binary ? (data as Buffer) : String(data)));
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));

@@ -12,7 +12,7 @@ import { parseConfig, type MqttConfig } from '../../device/config.js';
 import { Controller } from '../../device/controller.js';
 import { createButtons } from '../../device/drivers.js';
 import { COMMAND_NAMES, ENTITIES, LINE_MAX, MESSAGE_MAX, crewPageUrl } from '../../device/ha-discovery.js';
-import { BRIDGE_ERRORS, MqttBridge, parseCommand } from '../../device/mqtt-bridge.js';
+import { type BRIDGE_ERRORS, MqttBridge, parseCommand } from '../../device/mqtt-bridge.js';
 import { latestShare } from '../../device/state.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { RecordingDisplay } from '../fakes/recording-display.js';

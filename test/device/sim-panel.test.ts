@@ -163,7 +163,7 @@ describe('simulator panel on the mirror page, against a real relay', () => {
   });
 
   it('answers bad socket requests with errors, keeps the socket, and sends nothing', async () => {
-    const socket = new WebSocket(display.url!.replace('http', 'ws') + 'mirror');
+    const socket = new WebSocket(`${display.url!.replace('http', 'ws')}mirror`);
     const replies: Record<string, unknown>[] = [];
     socket.on('message', (data, binary) => {
       if (binary) return;

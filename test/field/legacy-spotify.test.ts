@@ -6,7 +6,7 @@ import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { TestClient, isType, type Frame } from '../helpers/ws-client.js';
+import { type TestClient, isType, type Frame } from '../helpers/ws-client.js';
 
 /*
  * The field gadgets' own Spotify sign-in (spotify_auth.py / spotify_auth_qr.py in

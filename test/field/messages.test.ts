@@ -59,7 +59,7 @@ describe('field conformance: crew messages', () => {
     expect(got).toMatchObject({ msg_type: 'text', from_name: 'Nathan', payload: { text: long } });
     expect((await current.next(isType('message'))).payload).toEqual({ text: long });
 
-    sender.send(gen2.text(long + 'y'));
+    sender.send(gen2.text(`${long}y`));
     expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message', message: expect.stringMatching(/payload\.text must be at most 4096 characters/) });
     sender.send(gen2.text('bell \u0007 rings'));
     expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message', message: expect.stringMatching(/control characters/) });

@@ -297,7 +297,7 @@ describe('the Telegram bot API as telegram_bot.py calls it', () => {
     const crewCode = (await botPost('/api/telegram/crew/create', { telegram_user_id: ANA }, { base: proc.httpUrl })).data.crew_code as string;
     await proc.stop();
     proc = await proc.restart({ env: { TELEGRAM_API_SECRET: SECRET } });
-    const gadget = await gadgetJoins(crewCode, 'leeloo_afterboot01', 'Boot', proc.httpUrl.replace('http', 'ws') + '/ws');
+    const gadget = await gadgetJoins(crewCode, 'leeloo_afterboot01', 'Boot', `${proc.httpUrl.replace('http', 'ws')}/ws`);
     const status = await botGet('/api/telegram/crew/status', { crew_code: crewCode }, proc.httpUrl);
     expect(status.data).toMatchObject({ exists: true, devices_online: 1, telegram_users: 1 });
     const sent = await botPost('/api/telegram/message', botMessage(crewCode, 'after the restart'), { base: proc.httpUrl });

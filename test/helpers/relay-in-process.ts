@@ -2,7 +2,8 @@ import { loadConfig, type RelayConfig } from '../../cloud/config.js';
 import type { FeatureFactory } from '../../cloud/feature.js';
 import { createLogger, type Logger } from '../../cloud/log.js';
 import { createRelay, type Relay } from '../../cloud/server.js';
-import { openStore, type Store } from '../../cloud/store/store.js';
+import { openStore } from '../../cloud/store/open-store.js';
+import type { Store } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import { TestClient } from './ws-client.js';
 

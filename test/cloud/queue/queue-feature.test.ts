@@ -4,7 +4,8 @@ import type { CrewEventListener, RelayContext, SessionView } from '../../../clou
 import { createLogger } from '../../../cloud/log.js';
 import { createRelayMetrics } from '../../../cloud/metrics.js';
 import { QueueFeature, type ThrowbackSource } from '../../../cloud/queue/queue-feature.js';
-import { openStore, type Store } from '../../../cloud/store/store.js';
+import { openStore } from '../../../cloud/store/open-store.js';
+import type { Store } from '../../../cloud/store/store.js';
 import type { CrewEvent, OutboundMessage } from '../../../protocol/index.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 

@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../../../protocol/errors.js';
 import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
-import { TestClient, isType } from '../../helpers/ws-client.js';
+import { type TestClient, isType } from '../../helpers/ws-client.js';
 
 /*
  * Sign-in failures a person can act on (issue 15, points 2 and 3): each has its own page,

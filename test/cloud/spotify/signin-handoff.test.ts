@@ -6,7 +6,7 @@ import { createLogger } from '../../../cloud/log.js';
 import { createRelay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory, type SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
 import { TokenCipher } from '../../../cloud/spotify/token-cipher.js';
-import { openStore } from '../../../cloud/store/store.js';
+import { openStore } from '../../../cloud/store/open-store.js';
 import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
 import { SPOTIFY_SCOPES } from '../../../cloud/spotify/accounts.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';

@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { importGraph } from '../../scripts/import-graph.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIOME = path.join(ROOT, 'node_modules/.bin/biome');
+const run = promisify(execFile);
+const trees: string[] = [];
+
+/** A throw-away tree with the repository's biome.jsonc and the given files. */
+function tree(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-layering-'));
+  trees.push(dir);
+  fs.copyFileSync(path.join(ROOT, 'biome.jsonc'), path.join(dir, 'biome.jsonc'));
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+interface Diagnostic {
+  category: string;
+  location: { path: string };
+}
+
+async function lint(dir: string): Promise<string[]> {
+  const result = await run(BIOME, ['lint', '--vcs-enabled=false', '--reporter=json', '.'], { cwd: dir }).catch((error: { stdout: string }) => error);
+  const report = JSON.parse(result.stdout) as { diagnostics: Diagnostic[] };
+  return report.diagnostics.map((d) => `${d.location.path} ${d.category}`).sort();
+}
+
+afterEach(() => {
+  for (const dir of trees.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the layering rules in biome.jsonc', () => {
+  it('refuse protocol/ importing our code, the gadget importing the relay, and import cycles', async () => {
+    const dir = tree({
+      'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
+      'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
+      'device/screens/bad.ts': "import { x } from '../../cloud/config.js';\nexport const y = x;\n",
+      'device/good.ts': "import { w } from '../protocol/good.js';\nexport const v = w;\n",
+      'cloud/config.ts': 'export const x = 1;\n',
+      'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
+      'cloud/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
+    });
+    expect(await lint(dir)).toEqual([
+      'cloud/a.ts lint/suspicious/noImportCycles',
+      'cloud/b.ts lint/suspicious/noImportCycles',
+      'device/screens/bad.ts lint/style/noRestrictedImports',
+      'protocol/bad.ts lint/style/noRestrictedImports',
+    ]);
+  });
+});
+
+describe('scripts/import-graph.ts', () => {
+  it('counts imports between folders, type-only and dynamic ones too, not within a folder', () => {
+    const dir = tree({
+      'protocol/a.ts': "import { z } from 'zod';\nexport const a = z;\n",
+      'cloud/queue/q.ts': "import type { a } from '../../protocol/a.js';\nimport { h } from '../history/h.js';\nexport const q = () => import('../history/h.js');\n",
+      'cloud/history/h.ts': "import { a } from '../../protocol/a.js';\nimport { i } from './i.js';\nexport const h = [a, i];\n",
+      'cloud/history/i.ts': 'export const i = 1;\n',
+      'cloud/main.ts': "export { q } from './queue/q.js';\n",
+    });
+    const graph = importGraph(dir);
+    expect(Object.fromEntries([...graph].map(([from, edges]) => [from, Object.fromEntries(edges)]))).toEqual({
+      cloud: { 'cloud/queue': 1 },
+      'cloud/queue': { protocol: 1, 'cloud/history': 2 },
+      'cloud/history': { protocol: 1 },
+    });
+  });
+
+  it('finds no import out of protocol/ and none from the gadget into the relay in this tree', () => {
+    const graph = importGraph(ROOT);
+    expect(graph.get('protocol')).toBeUndefined();
+    const gadgetToRelay = [...graph].filter(([from]) => from.startsWith('device')).flatMap(([from, edges]) => [...edges.keys()].filter((to) => to.startsWith('cloud')).map((to) => `${from} → ${to}`));
+    expect(gadgetToRelay).toEqual([]);
+  });
+});
