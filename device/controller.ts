@@ -19,7 +19,8 @@ import type { Notice } from './screens/theme.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
 import { StatusScreen } from './screens/status.js';
 import { SpotifyLink } from './spotify/spotify-link.js';
-import { QueueLink } from './queue-link.js';
+import type { DeviceFeature, DeviceHost } from './device-host.js';
+import { QueueLink } from './features/queue/queue-link.js';
 import {
   applyEvent,
   applyOwnMessage,
@@ -51,7 +52,7 @@ export const RENDER_STALL_MS = 20_000;
  * The constructor stores dependencies only; start() subscribes and connects; stop()
  * undoes exactly that.
  */
-export class Controller {
+export class Controller implements DeviceHost {
   readonly screens = new ScreenRegistry();
   readonly relay: RelayClient;
   /** Spotify on the gadget: now playing, sign-in, share / queue / play (device/spotify). */
@@ -78,6 +79,8 @@ export class Controller {
   private readonly sleep: ScreenSleep;
   /** The recent feed on disk, so a restarted gadget still shows what the crew shared. */
   private readonly feedStore: FeedStore;
+  /** The device features, started in this order and stopped in this order. */
+  private readonly features: readonly DeviceFeature[];
 
   constructor(private readonly deps: ControllerDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -102,7 +105,7 @@ export class Controller {
       onChange: (awake) => this.spotify.setScreenAwake(awake),
     });
     this.menu = new MenuScreen(this.screens);
-    this.spotify = new SpotifyLink({ controller: this, clock: this.clock, log: deps.log.child({ part: 'spotify' }), artDir: path.join(deps.config.dataDir, 'art') });
+    this.spotify = new SpotifyLink({ host: this, clock: this.clock, log: deps.log.child({ part: 'spotify' }), artDir: path.join(deps.config.dataDir, 'art') });
     this.stateValue = initialState(deps.config.device.name, deps.config.relay.url);
     this.screens
       .add(new StatusScreen())
@@ -112,8 +115,9 @@ export class Controller {
       .add(this.menu)
       .addMenuEntry(CREW_CODE_ENTRY);
     this.spotify.attach();
-    this.queue = new QueueLink({ controller: this, clock: this.clock, log: deps.log.child({ part: 'queue' }), player: this.spotify.web, dataDir: deps.config.dataDir });
+    this.queue = new QueueLink({ host: this, clock: this.clock, log: deps.log.child({ part: 'queue' }), player: this.spotify.web, dataDir: deps.config.dataDir });
     this.queue.attach();
+    this.features = [this.spotify, this.queue];
   }
 
   get state(): DeviceState {
@@ -144,9 +148,7 @@ export class Controller {
     await this.deps.buttons.start();
     this.unsubscribe.push(this.deps.buttons.onEvent((event) => this.onButton(event)));
     this.unsubscribe.push(this.relay.onEvent((event) => this.onRelayEvent(event)));
-    this.spotify.start();
-    this.unsubscribe.push(() => this.spotify.stop());
-    await this.queue.start();
+    for (const feature of this.features) await feature.start();
     const feed = await this.feedStore.load();
     if (feed.length > 0) this.update({ ...this.stateValue, feed });
     this.invalidate();
@@ -157,7 +159,7 @@ export class Controller {
     this.running = false;
     this.sleep.stop();
     for (const off of this.unsubscribe.splice(0)) off();
-    await this.queue.stop();
+    for (const feature of this.features) await feature.stop();
     if (this.animation) this.clock.clearTimeout(this.animation.timer);
     this.animation = null;
     if (this.line) this.clock.clearTimeout(this.line.timer);

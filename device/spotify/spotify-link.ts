@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { SongPush, type OutboundMessage } from '../../protocol/index.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Controller } from '../controller.js';
+import type { DeviceFeature, DeviceHost } from '../device-host.js';
 import { ART_BOX, NowPlayingScreen } from '../screens/now-playing.js';
 import type { MenuEntry } from '../screens/screen.js';
 import { SignInScreen } from '../screens/sign-in.js';
@@ -13,7 +13,7 @@ import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from './spotify-ht
 import { SpotifyWebApi } from './web-api.js';
 
 export interface SpotifyLinkDeps {
-  readonly controller: Controller;
+  readonly host: DeviceHost;
   readonly clock: Clock;
   readonly log: Logger;
   /** Album art cache directory (under the device data dir). */
@@ -26,16 +26,17 @@ export interface SpotifyLinkDeps {
 
 const NOTICE_MS = 4_000;
 
-/**
- * The gadget's Spotify: sign-in screen, tokens from the relay, now-playing polling, and the
- * actions (share what plays, queue or play the crew's shared track, re-pair). `attach()`
- * adds its screens and menu entries before controller.start(); start()/stop() follow the
- * controller's.
- */
 /** A code with less than this left is not worth keeping: scanning and signing in take a while. */
 const LIVE_CODE_MARGIN_MS = 90_000;
 
-export class SpotifyLink {
+/**
+ * The gadget's Spotify: sign-in screen, tokens from the relay, now-playing polling, and the
+ * actions (share what plays, queue or play the crew's shared track, re-pair). `attach()`
+ * adds its screens and menu entries before the gadget starts; start()/stop() follow the
+ * Controller's.
+ */
+
+export class SpotifyLink implements DeviceFeature {
   readonly nowPlaying: NowPlayingScreen;
   readonly signIn: SignInScreen;
   readonly tokens: RelayTokenSource;
@@ -48,14 +49,14 @@ export class SpotifyLink {
   private awake = true;
 
   constructor(private readonly deps: SpotifyLinkDeps) {
-    const { controller, clock } = deps;
-    this.tokens = new RelayTokenSource(controller.relay, clock, deps.defaultApiUrl ?? 'https://api.spotify.com/v1');
+    const { host, clock } = deps;
+    this.tokens = new RelayTokenSource(host.relay, clock, deps.defaultApiUrl ?? 'https://api.spotify.com/v1');
     this.web = new SpotifyWebApi({ http: new SpotifyHttp(deps.http), apiUrl: () => this.tokens.apiUrl, tokens: this.tokens, limiterKey: 'owner' });
-    this.art = new ArtCache({ dir: deps.artDir, size: ART_BOX, maxBytes: deps.artCacheBytes ?? 5_000_000 }, () => controller.invalidate());
+    this.art = new ArtCache({ dir: deps.artDir, size: ART_BOX, maxBytes: deps.artCacheBytes ?? 5_000_000 }, () => host.invalidate());
     this.poller = new NowPlayingPoller(this.web, clock, {
       onChange: (playing) => {
         this.nowPlaying.playing = playing;
-        controller.invalidate();
+        host.invalidate();
       },
       onError: (error) => this.onPollError(error),
     }, ART_BOX);
@@ -63,15 +64,15 @@ export class SpotifyLink {
     this.signIn = new SignInScreen(() => this.repair());
   }
 
-  /** Adds the screens and the menu entries; call before controller.start(). */
+  /** Adds the screens and the menu entries; call before the gadget starts. */
   attach(): this {
-    this.deps.controller.screens.add(this.nowPlaying).add(this.signIn);
-    for (const entry of this.menuEntries()) this.deps.controller.screens.addMenuEntry(entry);
+    this.deps.host.screens.add(this.nowPlaying).add(this.signIn);
+    for (const entry of this.menuEntries()) this.deps.host.screens.addMenuEntry(entry);
     return this;
   }
 
   start(): void {
-    this.unsubscribe = this.deps.controller.relay.onEvent((event) => {
+    this.unsubscribe = this.deps.host.relay.onEvent((event) => {
       if (event.kind === 'frame' || event.kind === 'event') this.onFrame(event.message);
       if (event.kind === 'connection' && event.connection.status === 'online') void this.checkSignIn();
     });
@@ -102,18 +103,18 @@ export class SpotifyLink {
     });
     if (!song.success) return this.notify('This track cannot be shared (local files are not on Spotify).', 'error');
     try {
-      await this.deps.controller.shareTrack(song.data);
+      await this.deps.host.shareTrack(song.data);
     } catch (error) {
       this.deps.log.error({ err: (error as Error).message }, 'share failed');
       return this.notify('Could not save the share; try again.', 'error');
     }
-    const offline = this.deps.controller.state.connection.status !== 'online';
+    const offline = this.deps.host.state.connection.status !== 'online';
     return this.notify(offline ? 'Shared — it goes out when the gadget is back online.' : 'Shared with your crew ✓', 'ok');
   }
 
   /** Puts the crew's newest shared track into the owner's Spotify: queue, or play now. */
   async useSharedTrack(mode: 'queue' | 'play'): Promise<boolean> {
-    const share = latestShare(this.deps.controller.state);
+    const share = latestShare(this.deps.host.state);
     if (!share) return this.notify('Nothing has been shared yet.', 'error');
     try {
       if (mode === 'queue') await this.web.addToQueue(share.share.spotify_uri);
@@ -130,16 +131,16 @@ export class SpotifyLink {
   repair(): void {
     this.tokens.clear();
     this.signIn.session = null;
-    this.signIn.message = this.deps.controller.relay.sendNow({ type: 'spotify_signin_start' })
+    this.signIn.message = this.deps.host.relay.sendNow({ type: 'spotify_signin_start' })
       ? 'Asking the relay for a sign-in code…'
       : 'Not connected to the relay; the code appears once it is back.';
-    this.deps.controller.show('sign_in');
+    this.deps.host.show('sign_in');
   }
 
   private menuEntries(): MenuEntry[] {
     return [
-      { id: 'spotify_queue', order: 30, label: () => 'Add shared track to my queue', run: () => void this.useSharedTrack('queue').then(() => this.deps.controller.show('now_playing')) },
-      { id: 'spotify_play', order: 31, label: () => 'Play shared track now', run: () => void this.useSharedTrack('play').then(() => this.deps.controller.show('now_playing')) },
+      { id: 'spotify_queue', order: 30, label: () => 'Add shared track to my queue', run: () => void this.useSharedTrack('queue').then(() => this.deps.host.show('now_playing')) },
+      { id: 'spotify_play', order: 31, label: () => 'Play shared track now', run: () => void this.useSharedTrack('play').then(() => this.deps.host.show('now_playing')) },
       { id: 'spotify_repair', order: 40, label: () => 'Re-pair Spotify', run: () => this.repair() },
     ];
   }
@@ -147,19 +148,19 @@ export class SpotifyLink {
   private onFrame(message: OutboundMessage): void {
     if (message.type === 'spotify_signin_session') {
       this.signIn.session = { url: message.url, code: message.code, expiresAt: message.expires_at };
-      this.deps.controller.show('sign_in');
+      this.deps.host.show('sign_in');
       return;
     }
     if (message.type === 'error' && message.code === 'spotify_not_configured') {
       this.signIn.message = message.message;
-      this.deps.controller.invalidate();
+      this.deps.host.invalidate();
     }
     if (message.type === 'error' && message.code === 'spotify_not_allowlisted') {
       // Spotify let the person in but refuses their account for this app: a new code cannot help
       // until the crew owner adds them, so the screen says that instead of showing the QR again.
       this.signIn.session = null;
       this.signIn.message = message.message;
-      this.deps.controller.invalidate();
+      this.deps.host.invalidate();
     }
     const learned = this.tokens.handle(message);
     if (learned === 'signed_in') this.becameSignedIn(true);
@@ -184,7 +185,7 @@ export class SpotifyLink {
     this.poller.setAwake(this.awake);
     if (justNow || was !== 'signed_in') {
       if (justNow) this.notify('Spotify is connected ✓', 'ok');
-      if (justNow || this.deps.controller.currentScreen === 'sign_in') this.deps.controller.show('now_playing');
+      if (justNow || this.deps.host.currentScreen === 'sign_in') this.deps.host.show('now_playing');
     }
   }
 
@@ -206,7 +207,7 @@ export class SpotifyLink {
     this.nowPlaying.link = 'not_configured';
     this.nowPlaying.playing = null;
     this.poller.setAwake(false);
-    this.deps.controller.invalidate();
+    this.deps.host.invalidate();
   }
 
   private onPollError(error: Error): void {
@@ -216,15 +217,15 @@ export class SpotifyLink {
 
   private notify(text: string, tone: 'ok' | 'error'): boolean {
     this.nowPlaying.notice = { text, tone, until: this.deps.clock.now() + NOTICE_MS };
-    this.deps.controller.invalidate();
+    this.deps.host.invalidate();
     return tone === 'ok';
   }
 
   /** Once a second while a moving screen is up: the progress bar and the sign-in countdown. */
   private scheduleTick(): void {
     this.tick = this.deps.clock.setTimeout(() => {
-      const screen = this.deps.controller.currentScreen;
-      if (this.awake && (screen === 'sign_in' || screen === 'now_playing')) this.deps.controller.invalidate();
+      const screen = this.deps.host.currentScreen;
+      if (this.awake && (screen === 'sign_in' || screen === 'now_playing')) this.deps.host.invalidate();
       this.scheduleTick();
     }, 1_000);
   }

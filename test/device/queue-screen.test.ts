@@ -6,7 +6,7 @@ import QRCode from 'qrcode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NowPlayingView, QueueItemView, QueueSnapshot } from '../../protocol/queue.js';
 import { copyOf } from '../../device/crew-clock.js';
-import { PlayAlong } from '../../device/play-along.js';
+import { PlayAlong } from '../../device/features/queue/play-along.js';
 import { CrewLinkScreen } from '../../device/screens/crew-link.js';
 import { QUEUE_LAYOUT, QueueScreen } from '../../device/screens/queue.js';
 import { ScreenRenderer } from '../../device/screens/renderer.js';

@@ -39,12 +39,15 @@ afterEach(() => {
 });
 
 describe('the layering rules in biome.jsonc', () => {
-  it('refuse protocol/ importing our code, the gadget importing the relay, and import cycles', async () => {
+  it('refuse protocol/ importing our code, the gadget importing the relay, a device feature importing another, and import cycles', async () => {
     const dir = tree({
       'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
       'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
       'device/screens/bad.ts': "import { x } from '../../cloud/config.js';\nexport const y = x;\n",
       'device/good.ts': "import { w } from '../protocol/good.js';\nexport const v = w;\n",
+      'device/features/queue/bad.ts': "import { s } from '../spotify/link.js';\nimport { v } from '../../good.js';\nexport const q = [s, v];\n",
+      'device/features/queue/relay.ts': "import { x } from '../../../cloud/config.js';\nexport const r = x;\n",
+      'device/features/spotify/link.ts': "import { v } from '../../good.js';\nimport { w } from '../../../protocol/good.js';\nexport const s = [v, w];\n",
       'cloud/config.ts': 'export const x = 1;\n',
       'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
       'cloud/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
@@ -52,6 +55,8 @@ describe('the layering rules in biome.jsonc', () => {
     expect(await lint(dir)).toEqual([
       'cloud/a.ts lint/suspicious/noImportCycles',
       'cloud/b.ts lint/suspicious/noImportCycles',
+      'device/features/queue/bad.ts lint/style/noRestrictedImports',
+      'device/features/queue/relay.ts lint/style/noRestrictedImports',
       'device/screens/bad.ts lint/style/noRestrictedImports',
       'protocol/bad.ts lint/style/noRestrictedImports',
     ]);

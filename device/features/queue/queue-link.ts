@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { OutboundMessage, OutboundOf } from '../protocol/index.js';
-import type { QueueItemView, QueueSnapshot, VoteValue } from '../protocol/queue.js';
-import type { Clock, TimerHandle } from './clock.js';
-import type { Controller } from './controller.js';
-import { copyOf, serverNow, type CrewQueueCopy } from './crew-clock.js';
+import type { OutboundMessage, OutboundOf } from '../../../protocol/index.js';
+import type { QueueItemView, QueueSnapshot, VoteValue } from '../../../protocol/queue.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { DeviceFeature, DeviceHost } from '../../device-host.js';
+import { copyOf, serverNow, type CrewQueueCopy } from '../../crew-clock.js';
 import { PlayAlong, type OwnerPlayer } from './play-along.js';
-import type { RelayClientEvent } from './relay-client.js';
-import { AIRHORN_ANIMATION_MS, AIRHORN_FRAME_MS, AirhornScreen } from './screens/airhorn.js';
-import { CrewLinkScreen, type CrewLinkPurpose } from './screens/crew-link.js';
-import { QueueScreen } from './screens/queue.js';
-import type { MenuEntry } from './screens/screen.js';
+import type { RelayClientEvent } from '../../relay-client.js';
+import { AIRHORN_ANIMATION_MS, AIRHORN_FRAME_MS, AirhornScreen } from '../../screens/airhorn.js';
+import { CrewLinkScreen, type CrewLinkPurpose } from '../../screens/crew-link.js';
+import { QueueScreen } from '../../screens/queue.js';
+import type { MenuEntry } from '../../screens/screen.js';
 
 export interface QueueLinkDeps {
-  readonly controller: Controller;
+  readonly host: DeviceHost;
   readonly clock: Clock;
   readonly log: Logger;
   /** The owner's Spotify (the device Web API client with tokens from the relay). */
@@ -30,9 +30,9 @@ const AIRHORN_FRESH_MS = 30_000;
  * The crew's shared queue on the gadget: keeps the newest `queue_state` (by version), asks
  * for it after every connect or resync, runs the queue screen, the airhorn, the crew page
  * link and play-along. `attach()` adds the screens and menu entries before
- * controller.start(); start()/stop() follow the controller's.
+ * the gadget starts; start()/stop() follow the Controller's.
  */
-export class QueueLink {
+export class QueueLink implements DeviceFeature {
   readonly screen: QueueScreen;
   readonly airhorn = new AirhornScreen();
   readonly crewLink: CrewLinkScreen;
@@ -52,7 +52,7 @@ export class QueueLink {
     this.screen = new QueueScreen({ vote: (item, vote) => void this.vote(item, vote), jam: (item, on) => void this.jam(item, on) }, () => this.playAlong.status);
     this.crewLink = new CrewLinkScreen(() => this.requestCrewLink(this.crewLink.purpose));
     this.playAlong = new PlayAlong({
-      player: deps.player, file: path.join(deps.dataDir, 'play-along.json'), log: deps.log, onChange: () => deps.controller.invalidate(),
+      player: deps.player, file: path.join(deps.dataDir, 'play-along.json'), log: deps.log, onChange: () => deps.host.invalidate(),
     });
   }
 
@@ -62,14 +62,14 @@ export class QueueLink {
   }
 
   attach(): this {
-    this.deps.controller.screens.add(this.screen).add(this.airhorn).add(this.crewLink);
-    for (const entry of this.menuEntries()) this.deps.controller.screens.addMenuEntry(entry);
+    this.deps.host.screens.add(this.screen).add(this.airhorn).add(this.crewLink);
+    for (const entry of this.menuEntries()) this.deps.host.screens.addMenuEntry(entry);
     return this;
   }
 
   async start(): Promise<void> {
     await this.playAlong.load();
-    this.unsubscribe = this.deps.controller.relay.onEvent((event) => this.onRelayEvent(event));
+    this.unsubscribe = this.deps.host.relay.onEvent((event) => this.onRelayEvent(event));
     this.scheduleTick();
   }
 
@@ -92,13 +92,13 @@ export class QueueLink {
       this.deps.log.error({ err: (error as Error).message }, 'could not save the play-along setting');
       this.notify('Could not save the play-along setting.', 'error');
     }
-    this.deps.controller.invalidate();
+    this.deps.host.invalidate();
   }
 
   /** Sounds the airhorn for the whole crew; worthless later, so it is never queued offline. */
   soundAirhorn(): boolean {
     const id = `airhorn-${randomUUID()}`;
-    if (!this.deps.controller.relay.sendNow({ type: 'airhorn', client_msg_id: id })) {
+    if (!this.deps.host.relay.sendNow({ type: 'airhorn', client_msg_id: id })) {
       return this.notify('Not connected: the airhorn needs the relay.', 'error');
     }
     this.airhornId = id;
@@ -109,11 +109,11 @@ export class QueueLink {
   requestCrewLink(purpose: CrewLinkPurpose = 'crew_page'): void {
     this.crewLink.link = null;
     this.crewLink.purpose = purpose;
-    this.awaitingLink = this.deps.controller.relay.sendNow({ type: 'crew_link' });
+    this.awaitingLink = this.deps.host.relay.sendNow({ type: 'crew_link' });
     this.crewLink.message = this.awaitingLink
       ? 'Asking the relay for a link to your crew page…'
       : 'Not connected to the relay; try again once the gadget is online.';
-    this.deps.controller.show('crew_link');
+    this.deps.host.show('crew_link');
   }
 
   private async vote(item: QueueItemView, vote: VoteValue): Promise<void> {
@@ -125,9 +125,9 @@ export class QueueLink {
   }
 
   /** Through the outbox: a vote made offline goes out when the gadget is back. */
-  private async sendCommand(message: Parameters<Controller['relay']['send']>[0], done: string): Promise<void> {
+  private async sendCommand(message: Parameters<DeviceHost['relay']['send']>[0], done: string): Promise<void> {
     try {
-      const entry = await this.deps.controller.relay.send(message);
+      const entry = await this.deps.host.relay.send(message);
       this.sent.add(entry.clientMsgId);
       this.notify(done, 'ok');
     } catch (error) {
@@ -140,7 +140,7 @@ export class QueueLink {
     return [
       { id: 'queue_airhorn', order: 50, label: () => 'Sound the airhorn', run: () => {
         this.soundAirhorn();
-        this.deps.controller.show('queue');
+        this.deps.host.show('queue');
       } },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
       {
@@ -152,7 +152,7 @@ export class QueueLink {
       {
         id: 'play_along', order: 52,
         label: () => (this.playAlong.enabled ? 'Play along: on (press to stop)' : 'Play along: off (press to start)'),
-        run: () => void this.togglePlayAlong().then(() => this.deps.controller.show('queue')),
+        run: () => void this.togglePlayAlong().then(() => this.deps.host.show('queue')),
       },
     ];
   }
@@ -167,7 +167,7 @@ export class QueueLink {
   }
 
   private askForQueue(): void {
-    this.deps.controller.relay.sendNow({ type: 'queue_get' });
+    this.deps.host.relay.sendNow({ type: 'queue_get' });
   }
 
   /** Another crew's versions mean nothing here: forget the copy; a resync asks again. */
@@ -185,7 +185,7 @@ export class QueueLink {
     if (message.type === 'crew_link_issued') {
       this.awaitingLink = false;
       this.crewLink.link = { url: message.url, expiresAt: message.expires_at };
-      this.deps.controller.invalidate();
+      this.deps.host.invalidate();
       return;
     }
     if (message.type === 'error') this.onError(message);
@@ -202,7 +202,7 @@ export class QueueLink {
     this.copy = snapshot ? copyOf(snapshot, this.deps.clock.now()) : null;
     this.screen.queue = this.copy;
     if (snapshot) void this.playAlong.follow(snapshot.now_playing, () => this.serverTime());
-    this.deps.controller.invalidate();
+    this.deps.host.invalidate();
   }
 
   private serverTime(): number {
@@ -212,12 +212,12 @@ export class QueueLink {
 
   private onAirhorn(message: OutboundOf<'airhorn'>): void {
     if (this.serverTime() - message.timestamp > AIRHORN_FRESH_MS) return;
-    const controller = this.deps.controller;
+    const host = this.deps.host;
     // From the menu, go back to the queue: returning into the menu would lose where it came from.
-    const from = controller.currentScreen;
+    const from = host.currentScreen;
     if (from !== 'airhorn') this.airhorn.returnTo = from === 'menu' ? 'queue' : from;
     this.airhorn.blast = { fromName: message.from_name, start: this.deps.clock.now() };
-    controller.show('airhorn');
+    host.show('airhorn');
     this.animateBlast();
   }
 
@@ -226,14 +226,14 @@ export class QueueLink {
     this.deps.clock.clearTimeout(this.blastTimer);
     const frame = (): void => {
       const blast = this.airhorn.blast;
-      const controller = this.deps.controller;
-      if (!blast || controller.currentScreen !== 'airhorn') return;
+      const host = this.deps.host;
+      if (!blast || host.currentScreen !== 'airhorn') return;
       if (this.deps.clock.now() - blast.start >= AIRHORN_ANIMATION_MS) {
         this.airhorn.blast = null;
-        controller.show(this.airhorn.returnTo);
+        host.show(this.airhorn.returnTo);
         return;
       }
-      controller.invalidate();
+      host.invalidate();
       this.blastTimer = this.deps.clock.setTimeout(frame, AIRHORN_FRAME_MS);
     };
     this.blastTimer = this.deps.clock.setTimeout(frame, AIRHORN_FRAME_MS);
@@ -243,7 +243,7 @@ export class QueueLink {
     if (message.ref_type === 'crew_link' || (this.awaitingLink && !message.ref_type && !message.client_msg_id)) {
       this.awaitingLink = false;
       this.crewLink.message = message.message;
-      this.deps.controller.invalidate();
+      this.deps.host.invalidate();
     } else if (message.ref_type === 'airhorn' && message.client_msg_id === this.airhornId) {
       this.notify(message.message, 'error');
     }
@@ -251,15 +251,15 @@ export class QueueLink {
 
   private notify(text: string, tone: 'ok' | 'error'): boolean {
     this.screen.notice = { text, tone, until: this.deps.clock.now() + NOTICE_MS };
-    this.deps.controller.invalidate();
+    this.deps.host.invalidate();
     return tone === 'ok';
   }
 
   /** Once a second while the queue or the crew link is up: the crew clock and the link's time left. */
   private scheduleTick(): void {
     this.tick = this.deps.clock.setTimeout(() => {
-      const screen = this.deps.controller.currentScreen;
-      if (screen === 'queue' || screen === 'crew_link') this.deps.controller.invalidate();
+      const screen = this.deps.host.currentScreen;
+      if (screen === 'queue' || screen === 'crew_link') this.deps.host.invalidate();
       this.scheduleTick();
     }, 1_000);
   }
