@@ -1,5 +1,6 @@
 import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { readCrewState } from './crew-state.js';
 import { firstVisibleSeq, setShareHistory } from './crew-visibility.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
 import { isLegacyId } from './device-credentials.js';
@@ -50,25 +51,8 @@ export class Crews {
     return this.deps.store.crews;
   }
 
-  async state(crewId: string): Promise<CrewState> {
-    const crew = await this.store.getCrew(crewId);
-    if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
-    const members = await this.store.listMembers(crewId);
-    return {
-      crew_id: crew.crewId,
-      crew_code: crew.crewCode,
-      crew_name: crew.crewName,
-      owner_device_id: crew.ownerDeviceId,
-      members: members.map((m) => ({
-        device_id: m.deviceId,
-        display_name: m.displayName,
-        online: this.deps.registry.isOnline(m.deviceId),
-        is_owner: m.isOwner,
-      })),
-      latest_seq: crew.latestSeq,
-      epoch: crew.epoch,
-      share_history: crew.shareHistory,
-    };
+  state(crewId: string): Promise<CrewState> {
+    return readCrewState(this.store, this.deps.registry, crewId);
   }
 
   /** Takes the session out of its crew's fan-out (it stays a member in the store). */
