@@ -21,6 +21,8 @@ export interface CoreDeps {
 }
 
 const CODE_ATTEMPTS = 50;
+const OFFLINE_RETRY_FIRST_MS = 500;
+const OFFLINE_RETRY_MAX_MS = 60_000;
 
 /** A crew as the operations on it need it. */
 export interface CrewRef {
@@ -99,11 +101,27 @@ export class Crews {
     const current = this.deps.registry.isCurrent(session);
     this.deps.registry.remove(session);
     if (!crew || !current || this.deps.stopping()) return;
-    await this.deps.delivery.publish(
-      crew.crewId,
-      { type: 'member_offline', device_id: session.deviceId!, display_name: session.displayName },
-      { deviceId: session.deviceId! },
-    );
+    await this.publishOffline(crew.crewId, session.deviceId!, session.displayName, 0);
+  }
+
+  /**
+   * A member_offline the store refused (`unavailable`: a full or failing disk) is tried again,
+   * each wait twice the last up to a minute, until it is stored, the device is back online
+   * (the crew then knows it is there) or the relay stops.
+   */
+  private async publishOffline(crewId: string, deviceId: string, displayName: string, attempt: number): Promise<void> {
+    try {
+      await this.deps.delivery.publish(crewId, { type: 'member_offline', device_id: deviceId, display_name: displayName }, { deviceId });
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || error.code !== 'unavailable') throw error;
+      const retryInMs = Math.min(OFFLINE_RETRY_MAX_MS, OFFLINE_RETRY_FIRST_MS * 2 ** attempt);
+      this.deps.log.warn({ crewId, deviceId, retryInMs }, 'member_offline was not stored (the store refused it); trying again');
+      const timer = setTimeout(() => {
+        if (this.deps.stopping() || this.deps.registry.isOnline(deviceId)) return;
+        this.publishOffline(crewId, deviceId, displayName, attempt + 1).catch((e: unknown) => this.deps.log.error({ err: e, crewId }, 'presence update failed'));
+      }, retryInMs);
+      timer.unref();
+    }
   }
 
   /** Creates a crew under a fresh code. */

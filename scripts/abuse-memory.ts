@@ -7,7 +7,10 @@
  * external memory /metrics reports and the live events held for sockets. Target: each case
  * within 64 MB of the idle relay.
  *
- *   npx tsx scripts/abuse-memory.ts [--events 80000] [--streams 10] [--text 500]
+ * `--control` adds a case (c): the same events with no client abusing, which is what the
+ * sender's own traffic costs the relay.
+ *
+ *   npx tsx scripts/abuse-memory.ts [--events 80000] [--streams 10] [--text 500] [--control]
  */
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -172,9 +175,15 @@ async function main(): Promise<void> {
     lines.push(`(b) ${STREAMS} stopped event streams, ${EVENTS} events in ${((Date.now() - started) / 1000).toFixed(1)} s: peak RSS +${rss.peakMb - idle} MB, after +${rss.lastMb - idle} MB (${await breakdown(base)})`);
     const b = rss.peakMb - idle;
     for (const stream of streams) stream.destroy();
-    ana.ws.terminate();
 
+    if (args.includes('--control')) {
+      sampler = sampleRss(pid);
+      await sendTexts(ana, EVENTS, 'c');
+      rss = sampler.stop();
+      lines.push(`(c) control, nobody abusing, ${EVENTS} events: peak RSS +${rss.peakMb - idle} MB, after +${rss.lastMb - idle} MB (${await breakdown(base)})`);
+    }
     const verdict = (mb: number) => (mb <= TARGET_MB ? 'within' : 'OVER');
+    ana.ws.terminate();
     lines.push(`result: (a) +${a} MB, (b) +${b} MB over the idle relay's ${idle} MB (peak RSS); target ${TARGET_MB} MB: (a) ${verdict(a)}, (b) ${verdict(b)}`);
   } finally {
     relay.child.kill('SIGTERM');
