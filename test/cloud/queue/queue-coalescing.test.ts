@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
-import { crewApi, crewCookie } from '../../helpers/crew-link.js';
+import { crewApi, crewCookie, crewMember } from '../../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type Frame, type TestClient } from '../../helpers/ws-client.js';
 
@@ -17,13 +17,7 @@ const WAVES = 20;
 
 interface Snapshot { version: number; up_next: { item_id: string; score: number }[] }
 
-async function member(name: string, join?: string): Promise<TestClient> {
-  const client = await relay.connect();
-  clients.push(client);
-  await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
-  if (join) await client.request({ type: 'join_crew', crew_code: join, display_name: name }, isType('crew_joined'));
-  return client;
-}
+const member = (name: string, join?: string) => crewMember(() => relay.connect(), clients, name, join);
 
 const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart(22, 'C')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 200_000 });
 
