@@ -339,15 +339,15 @@ export class CrewPages {
   private fanOut(event: CrewEvent, crewId: string): void {
     const set = this.streams.get(crewId);
     if (!set) return;
-    // Encoded once for every stream of the crew.
-    let data: string | undefined;
+    // One frame for every stream of the crew: streams that do not read share its text, not copies.
+    let frame: string | null | undefined;
     for (const stream of set) {
       if (stream.backlog) stream.backlog.push(event);
-      else this.deliver(crewId, stream, event, (data ??= JSON.stringify(event)));
+      else this.deliver(crewId, stream, event, (frame ??= sseFrame(event)));
     }
   }
 
-  private deliver(crewId: string, stream: Stream, event: CrewEvent, data?: string): void {
+  private deliver(crewId: string, stream: Stream, event: CrewEvent, frame: string | null = sseFrame(event)): void {
     if (event.seq !== undefined && event.seq <= stream.lastSeq) return;
     // The link is checked on every request; a stream outlives requests, so it is checked here.
     if (endsViewer(event, stream.viewer) || stream.viewer.expiresAt <= this.deps.now()) {
@@ -355,8 +355,7 @@ export class CrewPages {
       return;
     }
     if (event.seq !== undefined) stream.lastSeq = event.seq;
-    const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
-    if (PAGE_EVENT_TYPES.has(event.type)) this.write(stream, `${id}event: ${event.type}\ndata: ${data ?? JSON.stringify(event)}\n\n`);
+    if (frame !== null) this.write(stream, frame);
   }
 
   /** Tells the page its link no longer works and ends the stream. */
@@ -384,6 +383,13 @@ const PAGE_CSP = "default-src 'self'; img-src 'self' https: data:; style-src 'un
 function seqFrom(value: unknown): number | null {
   if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
   return Number(value);
+}
+
+/** The event as the page's stream carries it (its seq as the SSE id), or null for types pages do not show. */
+function sseFrame(event: CrewEvent): string | null {
+  if (!PAGE_EVENT_TYPES.has(event.type)) return null;
+  const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 function endsViewer(event: CrewEvent, viewer: CrewViewer): boolean {
