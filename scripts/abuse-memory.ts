@@ -7,8 +7,8 @@
  * external memory /metrics reports and the live events held for sockets. Target: each case
  * within 64 MB of the idle relay.
  *
- * `--control` adds a case (c): the same events with no client abusing, which is what the
- * sender's own traffic costs the relay.
+ * `--control` first runs a case (c): the same events with no client abusing, which is what
+ * the sender's own traffic costs the relay.
  *
  *   npx tsx scripts/abuse-memory.ts [--events 80000] [--streams 10] [--text 500] [--control]
  */
@@ -64,25 +64,46 @@ class Client {
 
 const is = (type: string) => (f: Frame) => f.type === type;
 
-/** Peak and last RSS of a process, sampled every 50 ms until stopped. */
-function sampleRss(pid: number): { stop: () => { peakMb: number; lastMb: number } } {
-  let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid).rssMb)), 50);
+/** The relay's /metrics values this script reads, in bytes (held events: a count). */
+async function metricsOf(base: string): Promise<{ heapUsed: number; heapTotal: number; newSpace: number; external: number; held: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return {
-    stop() {
-      clearInterval(timer);
-      const last = rssOf(pid).rssMb;
-      return { peakMb: Math.max(peak, last), lastMb: last };
-    },
+    heapUsed: value('nodejs_heap_size_used_bytes'),
+    heapTotal: value('nodejs_heap_size_total_bytes'),
+    newSpace: value('nodejs_heap_space_size_total_bytes{space="new"}'),
+    external: value('nodejs_external_memory_bytes'),
+    held: value('leeloo_held_events'),
   };
 }
 
-/** Heap, external memory and held events as the relay's /metrics reports them, in MB (held: a count). */
-async function breakdown(base: string): Promise<string> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  const mb = (name: string) => (value(name) / 1024 ** 2).toFixed(1);
-  return `heap used ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB, held events ${value('leeloo_held_events')}`;
+const mb = (bytes: number) => (bytes / 1024 ** 2).toFixed(1);
+
+/**
+ * Samples the relay while a case runs: RSS every 50 ms, and its heap every 500 ms (/metrics),
+ * so the peak says where the memory went (V8's heap, its young generation, or outside it).
+ */
+function sample(pid: number, base: string, idleMb: number): { stop: () => Promise<{ line: string; overMb: number }> } {
+  let peak = 0;
+  let heapPeak = 0;
+  let newPeak = 0;
+  const rss = setInterval(() => (peak = Math.max(peak, rssOf(pid).rssMb)), 50);
+  const heap = setInterval(() => {
+    void metricsOf(base).then((m) => {
+      heapPeak = Math.max(heapPeak, m.heapTotal);
+      newPeak = Math.max(newPeak, m.newSpace);
+    }, () => undefined);
+  }, 500);
+  return {
+    async stop() {
+      clearInterval(rss);
+      clearInterval(heap);
+      const last = rssOf(pid).rssMb;
+      const m = await metricsOf(base);
+      const peakMb = Math.max(peak, last);
+      return { overMb: peakMb - idleMb, line: `peak RSS +${peakMb - idleMb} MB, after +${last - idleMb} MB; V8 heap at most ${mb(heapPeak)} MB (young generation ${mb(newPeak)} MB), after: ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, held events ${m.held}` };
+    },
+  };
 }
 
 /** Sends `count` texts with acks, at most WINDOW unacknowledged at once. */
@@ -150,41 +171,39 @@ async function main(): Promise<void> {
     first.ws.terminate();
     // Warm-up: the relay's code paths and the store's first pages, as any running relay has them.
     await sendTexts(ana, 2000, 'warm');
-    const idle = rssOf(pid).rssMb;
-    lines.push(`idle relay: RSS ${idle} MB (${await breakdown(base)})`);
+    const idleMb = rssOf(pid).rssMb;
+    const idle = await metricsOf(base);
+    lines.push(`idle relay: RSS ${idleMb} MB; V8 heap ${mb(idle.heapUsed)} used of ${mb(idle.heapTotal)} MB (young generation ${mb(idle.newSpace)} MB), external ${mb(idle.external)} MB`);
+    const run = async (label: string, tag: string): Promise<number> => {
+      const sampler = sample(pid, base, idleMb);
+      const started = Date.now();
+      await sendTexts(ana, EVENTS, tag);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const { line, overMb } = await sampler.stop();
+      lines.push(`${label}, ${EVENTS} events in ${seconds} s: ${line}`);
+      return overMb;
+    };
+
+    // (c) first: what the sender's own traffic costs, with nobody abusing.
+    const control = args.includes('--control') ? await run('(c) control, nobody abusing', 'c') : null;
 
     // (a) hello, then nothing: no resume, no reading.
     const silent = await Client.open(wsUrl);
     await hello(silent, 'Bo', { device_id: bo.device_id, device_secret: bo.device_secret });
     silent.ws.pause();
-    let sampler = sampleRss(pid);
-    let started = Date.now();
-    await sendTexts(ana, EVENTS, 'a');
-    let rss = sampler.stop();
-    lines.push(`(a) silent socket, ${EVENTS} events in ${((Date.now() - started) / 1000).toFixed(1)} s: peak RSS +${rss.peakMb - idle} MB, after +${rss.lastMb - idle} MB (${await breakdown(base)})`);
-    const a = rss.peakMb - idle;
+    const a = await run('(a) a socket that said hello and reads nothing', 'a');
     silent.ws.terminate();
 
     // (b) event streams whose reader stopped.
     const cookie = await crewCookie(base, ana);
     const streams = await Promise.all(Array.from({ length: STREAMS }, () => stoppedStream(base, cookie)));
-    sampler = sampleRss(pid);
-    started = Date.now();
-    await sendTexts(ana, EVENTS, 'b');
-    rss = sampler.stop();
-    lines.push(`(b) ${STREAMS} stopped event streams, ${EVENTS} events in ${((Date.now() - started) / 1000).toFixed(1)} s: peak RSS +${rss.peakMb - idle} MB, after +${rss.lastMb - idle} MB (${await breakdown(base)})`);
-    const b = rss.peakMb - idle;
+    const b = await run(`(b) ${STREAMS} crew-page event streams whose reader stopped`, 'b');
     for (const stream of streams) stream.destroy();
-
-    if (args.includes('--control')) {
-      sampler = sampleRss(pid);
-      await sendTexts(ana, EVENTS, 'c');
-      rss = sampler.stop();
-      lines.push(`(c) control, nobody abusing, ${EVENTS} events: peak RSS +${rss.peakMb - idle} MB, after +${rss.lastMb - idle} MB (${await breakdown(base)})`);
-    }
-    const verdict = (mb: number) => (mb <= TARGET_MB ? 'within' : 'OVER');
     ana.ws.terminate();
-    lines.push(`result: (a) +${a} MB, (b) +${b} MB over the idle relay's ${idle} MB (peak RSS); target ${TARGET_MB} MB: (a) ${verdict(a)}, (b) ${verdict(b)}`);
+
+    const verdict = (over: number) => (over <= TARGET_MB ? 'within' : 'OVER');
+    const controlPart = control === null ? '' : `, (c) control +${control} MB`;
+    lines.push(`result: (a) +${a} MB, (b) +${b} MB${controlPart} over the idle relay's ${idleMb} MB (peak RSS); target ${TARGET_MB} MB: (a) ${verdict(a)}, (b) ${verdict(b)}`);
   } finally {
     relay.child.kill('SIGTERM');
     await new Promise((resolve) => relay.child.once('exit', resolve));
