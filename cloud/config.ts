@@ -6,6 +6,7 @@ import { SpotifyClientId, SpotifyClientSecret } from '../protocol/spotify.js';
 import { parseAddressEntry } from './admin-auth.js';
 import { DEFAULT_MIN_PLAY_MS } from './history/spotify-export.js';
 import { DEFAULT_QUEUE_LIMITS } from './queue/crew-queue.js';
+import { SEND_BUFFER_LIMIT_BYTES } from './sessions.js';
 import { decodeKey, KEY_HOWTO } from './spotify/token-cipher.js';
 
 export { ConfigError };
@@ -112,6 +113,10 @@ const SocketEnv = z.object({
   IDENTIFY_TIMEOUT_MS: int(1, 3_600_000).default(10_000),
   /** Open WebSocket connections per client address (IPv6 by /64); more are refused with HTTP 429. */
   MAX_CONNECTIONS_PER_ADDRESS: int(1, 1_000_000).default(64),
+  /** Bytes a socket or a crew-page event stream may have waiting in this process before it counts as not reading and is cut off. */
+  SEND_BUFFER_LIMIT_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(SEND_BUFFER_LIMIT_BYTES),
+  /** Live events held for one socket (after welcome, until its resume; during a replay); past it: resync too_far_behind. */
+  MAX_HELD_EVENTS: int(1, 1_000_000).default(1000),
   /** Per client address (IPv6 by /64), shared by all its connections: failed joins and new crews, then a doubling back-off. */
   JOIN_FAILURES_PER_HOUR: int(1, 100_000).default(60),
   JOIN_FAILURES_BURST: int(1, 100_000).default(10),
@@ -168,6 +173,8 @@ const QueueEnv = z.object({
   LEELOO_QUEUE_MAX_PER_MEMBER: int(1, 1000).default(DEFAULT_QUEUE_LIMITS.maxPendingPerMember),
   LEELOO_AIRHORN_MEMBER_GAP_MS: int(0, 3_600_000).default(15_000),
   LEELOO_AIRHORN_CREW_PER_MINUTE: int(1, 1000).default(4),
+  /** queue_state fan-out: at most one per crew per this many ms, carrying the newest queue (0: one per change). */
+  LEELOO_QUEUE_STATE_INTERVAL_MS: int(0, 60_000).default(250),
   /** Signs members' crew-page links; unset: generated once and kept in the data dir. */
   LEELOO_LINK_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   LEELOO_LINK_TTL_HOURS: int(1, 24 * 365).default(24 * 7),
@@ -215,6 +222,10 @@ function toConfig(e: z.output<typeof RelayVariables>) {
     /** Unidentified sockets are closed after this; connections per client address are capped. */
     identifyTimeoutMs: e.IDENTIFY_TIMEOUT_MS,
     maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    /** A socket or crew-page stream with more than this waiting for it is cut off (it stopped reading). */
+    sendBufferLimitBytes: e.SEND_BUFFER_LIMIT_BYTES,
+    /** Live events held for one socket at most; past it the socket is told to resync (too_far_behind). */
+    maxHeldEvents: e.MAX_HELD_EVENTS,
     /** Budgets per client address (cloud/address-budget.ts). */
     addressBudgets: { joinFailures: budget(e.JOIN_FAILURES_PER_HOUR, e.JOIN_FAILURES_BURST), newCrews: budget(e.NEW_CREWS_PER_HOUR, e.NEW_CREWS_BURST) },
     /** ADMIN_TOKEN; the admin API answers 503 without one. */
@@ -250,6 +261,7 @@ function toConfig(e: z.output<typeof RelayVariables>) {
         maxLateMs: DEFAULT_QUEUE_LIMITS.maxLateMs,
       },
       airhorn: { memberGapMs: e.LEELOO_AIRHORN_MEMBER_GAP_MS, crewPerMinute: e.LEELOO_AIRHORN_CREW_PER_MINUTE },
+      stateIntervalMs: e.LEELOO_QUEUE_STATE_INTERVAL_MS,
       /** LEELOO_LINK_SECRET; undefined: generated once and kept in the data dir. */
       linkSecret: e.LEELOO_LINK_SECRET,
       linkTtlMs: e.LEELOO_LINK_TTL_HOURS * 3_600_000,

@@ -1,5 +1,6 @@
 import { ProtocolError, type CrewState, type InboundOf } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
+import { readCrewState } from './crew-state.js';
 import { firstVisibleSeq, setShareHistory } from './crew-visibility.js';
 import { newCrewCode, newCrewId } from './crew-codes.js';
 import { isLegacyId } from './device-credentials.js';
@@ -20,6 +21,8 @@ export interface CoreDeps {
 }
 
 const CODE_ATTEMPTS = 50;
+const OFFLINE_RETRY_FIRST_MS = 500;
+const OFFLINE_RETRY_MAX_MS = 60_000;
 
 /** A crew as the operations on it need it. */
 export interface CrewRef {
@@ -50,25 +53,8 @@ export class Crews {
     return this.deps.store.crews;
   }
 
-  async state(crewId: string): Promise<CrewState> {
-    const crew = await this.store.getCrew(crewId);
-    if (!crew) throw new ProtocolError('not_found', 'That crew no longer exists.');
-    const members = await this.store.listMembers(crewId);
-    return {
-      crew_id: crew.crewId,
-      crew_code: crew.crewCode,
-      crew_name: crew.crewName,
-      owner_device_id: crew.ownerDeviceId,
-      members: members.map((m) => ({
-        device_id: m.deviceId,
-        display_name: m.displayName,
-        online: this.deps.registry.isOnline(m.deviceId),
-        is_owner: m.isOwner,
-      })),
-      latest_seq: crew.latestSeq,
-      epoch: crew.epoch,
-      share_history: crew.shareHistory,
-    };
+  state(crewId: string): Promise<CrewState> {
+    return readCrewState(this.store, this.deps.registry, crewId);
   }
 
   /** Takes the session out of its crew's fan-out (it stays a member in the store). */
@@ -115,11 +101,27 @@ export class Crews {
     const current = this.deps.registry.isCurrent(session);
     this.deps.registry.remove(session);
     if (!crew || !current || this.deps.stopping()) return;
-    await this.deps.delivery.publish(
-      crew.crewId,
-      { type: 'member_offline', device_id: session.deviceId!, display_name: session.displayName },
-      { deviceId: session.deviceId! },
-    );
+    await this.publishOffline(crew.crewId, session.deviceId!, session.displayName, 0);
+  }
+
+  /**
+   * A member_offline the store refused (`unavailable`: a full or failing disk) is tried again,
+   * each wait twice the last up to a minute, until it is stored, the device is back online
+   * (the crew then knows it is there) or the relay stops.
+   */
+  private async publishOffline(crewId: string, deviceId: string, displayName: string, attempt: number): Promise<void> {
+    try {
+      await this.deps.delivery.publish(crewId, { type: 'member_offline', device_id: deviceId, display_name: displayName }, { deviceId });
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || error.code !== 'unavailable') throw error;
+      const retryInMs = Math.min(OFFLINE_RETRY_MAX_MS, OFFLINE_RETRY_FIRST_MS * 2 ** attempt);
+      this.deps.log.warn({ crewId, deviceId, retryInMs }, 'member_offline was not stored (the store refused it); trying again');
+      const timer = setTimeout(() => {
+        if (this.deps.stopping() || this.deps.registry.isOnline(deviceId)) return;
+        this.publishOffline(crewId, deviceId, displayName, attempt + 1).catch((e: unknown) => this.deps.log.error({ err: e, crewId }, 'presence update failed'));
+      }, retryInMs);
+      timer.unref();
+    }
   }
 
   /** Creates a crew under a fresh code. */

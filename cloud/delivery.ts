@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ProtocolError, renderEvent, type CrewEvent, type CrewState, type Generation } from '../protocol/index.js';
+import { readCrewState } from './crew-state.js';
 import { firstVisibleSeq } from './crew-visibility.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
@@ -16,6 +17,8 @@ interface Pending {
 }
 
 const REPLAY_PAGE = 500;
+/** An older gadget (no `resync` in its dialect) past the held-events cap is closed with this; it reconnects from its delivered seq. */
+export const CLOSE_TOO_FAR_BEHIND = 1013;
 /**
  * Older gadgets' delivery marks are written at most this often, in one transaction, not in
  * every group commit: a mark lost to a crash only means a frame is sent again.
@@ -52,10 +55,12 @@ export class Delivery {
   private readonly registry: SessionRegistry;
   private readonly metrics: RelayMetrics;
   private readonly log: Logger;
+  private readonly maxHeld: number;
   /** While a batch is settled: the sockets corked so far, uncorked together at its end. */
   private corked: Set<Socket> | null = null;
 
-  constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger }) {
+  constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger; maxHeldEvents: number }) {
+    this.maxHeld = deps.maxHeldEvents;
     this.store = deps.store;
     this.registry = deps.registry;
     this.metrics = deps.metrics;
@@ -148,8 +153,39 @@ export class Delivery {
     const encoded: Encoded = new Map();
     for (const session of this.registry.crewSessions(crewId)) {
       if (session.deviceId === senderDeviceId) continue;
-      if (session.replaying) session.held.push(event);
+      if (session.replaying) this.hold(session, event);
       else this.sendEvent(session, event, false, encoded);
+    }
+  }
+
+  private hold(session: Session, event: CrewEvent): void {
+    session.held.push(event);
+    if (session.held.length > this.maxHeld && !session.behind) void this.tooFarBehind(session);
+  }
+
+  /**
+   * More live events wait for this socket than MAX_HELD_EVENTS (it said hello and never
+   * resumed, or its replay cannot keep up): what was held is dropped, its replay stops, and it
+   * is told to resync from the crew's current state; live events go on after that.
+   */
+  private async tooFarBehind(session: Session): Promise<void> {
+    session.held.length = 0;
+    session.behind = true;
+    session.resyncs += 1;
+    const crew = session.crew!;
+    this.log.info({ crewId: crew.crewId, deviceId: session.deviceId, held: this.maxHeld }, 'a socket fell too far behind its crew; telling it to resync');
+    try {
+      if (session.generation < 3) return session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
+      const current = await readCrewState(this.store.crews, this.registry, crew.crewId);
+      session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
+      session.send({ type: 'resync', crew_code: crew.crewCode, reason: 'too_far_behind', crew: current });
+    } catch (error) {
+      this.log.error({ err: error, crewId: crew.crewId }, 'a socket too far behind could not be told to resync; closing it');
+      session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
+    } finally {
+      session.behind = false;
+      session.awaitingResume = false;
+      this.release(session);
     }
   }
 
@@ -281,22 +317,26 @@ export class Delivery {
   }
 
   private release(session: Session): void {
-    if (session.awaitingResume) return;
+    if (session.awaitingResume || session.behind) return;
     session.replaying = false;
     for (const event of session.held.splice(0)) this.sendEvent(session, event, false);
   }
 
   private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, then: (sent: number) => void): Promise<void> {
     session.replaying = true;
+    // A resync (too far behind) during the replay ends it: the device takes the state instead.
+    const resyncs = session.resyncs;
+    const overtaken = () => session.closing || session.resyncs !== resyncs;
     let cursor = afterSeq;
     let sent = 0;
     try {
       for (;;) {
         const page = await this.store.crews.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
+        if (overtaken()) return;
         for (const stored of page) {
           if (this.sendEvent(session, stored.event, includeOwn)) sent += 1;
           await session.drained();
-          if (session.closing) return;
+          if (overtaken()) return;
         }
         if (page.length < REPLAY_PAGE) break;
         cursor = page[page.length - 1]!.seq;

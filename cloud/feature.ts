@@ -10,7 +10,7 @@ import type {
 import type { SpotifyCallOutcome } from '../device/spotify/spotify-http.js';
 import type { RelayConfig } from './config.js';
 import type { Logger } from './log.js';
-import type { CrewEventInput, Store } from './store/store.js';
+import type { AppendFrom, CrewEventInput, Store } from './store/store.js';
 
 export type { CrewEventInput };
 
@@ -69,10 +69,8 @@ export interface SessionView {
 /** Called after an event is committed and fanned out, once per event (never for duplicates). */
 export type CrewEventListener = (event: CrewEvent, crewId: string) => void;
 
-export interface PublishFrom {
-  readonly deviceId: string;
-  readonly clientMsgId?: string;
-}
+/** Who caused a published event (not echoed to that device), and the commands it answers. */
+export type PublishFrom = AppendFrom;
 
 
 /** Counters the features report into (cloud/metrics.ts renders them on /metrics). */

@@ -72,6 +72,8 @@ export interface MetricsSources {
   gadgetsOnline?(): { legacy: number; current: number };
   /** Client addresses backing off after spending a crew-entry budget (cloud/address-budget.ts). */
   addressesBackingOff?(): number;
+  /** Live events held for sockets (until their resume, or behind a replay), all sockets together. */
+  heldEvents?(): number;
 }
 
 export function createRelayMetrics(read: MetricsSources, build: { version: string } = { version: 'unknown' }) {
@@ -102,6 +104,12 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     help: 'Client addresses refused after spending their failed-join or new-crew budget (a crew-code sweep alarm).',
     registers: [registry],
     collect() { this.set(read.addressesBackingOff?.() ?? 0); },
+  });
+  new client.Gauge({
+    name: 'leeloo_held_events',
+    help: 'Live crew events held for sockets until their resume or replay ends (MAX_HELD_EVENTS each at most).',
+    registers: [registry],
+    collect() { this.set(read.heldEvents?.() ?? 0); },
   });
 
   const spotifyCalls = counter('leeloo_spotify_calls_total', 'Answers from Spotify (and failed attempts), by outcome: ok, rate_limited (429), quota_exceeded, client_error, server_error, network_error.', 'outcome');

@@ -52,11 +52,11 @@ export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
   const metrics = createRelayMetrics(
-    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount() },
+    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount(), heldEvents: () => registry.heldEvents() },
     { version: config.version },
   );
   const budgets = new EntryBudgets(config.addressBudgets, { log, refusals: metrics.addressBudgetRefusals });
-  const delivery = new Delivery({ store, registry, metrics, log });
+  const delivery = new Delivery({ store, registry, metrics, log, maxHeldEvents: config.maxHeldEvents });
   let stopping = false;
   let boundPort = config.port;
   const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
@@ -146,7 +146,7 @@ export function createRelay(options: RelayOptions): Relay {
   const perAddress = new Map<string, number>();
 
   function onConnection(ws: WebSocket, remoteAddress: string | undefined): void {
-    const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress });
+    const session = new Session(ws, { rateLimit: config.rateLimit, metrics, remoteAddress, sendBufferLimitBytes: config.sendBufferLimitBytes });
     registry.add(session);
     ws.on('message', (data, isBinary) => router.onFrame(session, data, isBinary));
     ws.on('pong', (payload) => {

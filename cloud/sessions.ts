@@ -67,6 +67,10 @@ export class Session implements SessionView {
   /** While a replay runs, live events wait here so the order stays strict. */
   replaying = false;
   readonly held: CrewEvent[] = [];
+  /** While the relay tells this socket to resync (too many held): live events wait, nothing is released. */
+  behind = false;
+  /** How many times it was told to resync for being too far behind: a replay it overtook stops. */
+  resyncs = 0;
   /**
    * After `welcome` with a crew, live events are held until the device's next frame: a
    * device that resumes sends `resume` first, and an event sent before it would move the
@@ -222,6 +226,13 @@ export class SessionRegistry {
     this.all.delete(session);
     if (session.crew) this.detach(session, session.crew.crewId);
     if (this.isCurrent(session)) this.byDevice.delete(session.deviceId!);
+  }
+
+  /** Live events held for every session together (see Session.held). */
+  heldEvents(): number {
+    let held = 0;
+    for (const session of this.all) held += session.held.length;
+    return held;
   }
 
   get deviceCount(): number {

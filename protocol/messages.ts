@@ -318,8 +318,12 @@ export const Outbound = {
   resync: z.object({
     type: z.literal('resync'),
     crew_code: CrewWord,
-    /** epoch_changed: the relay's log was restored from a backup since the device's after_seq. */
-    reason: z.enum(['history_gone', 'ahead_of_relay', 'epoch_changed']),
+    /**
+     * epoch_changed: the relay's log was restored from a backup since the device's after_seq.
+     * too_far_behind: more live events waited for this socket than the relay holds (it did not
+     * resume after welcome, or its replay could not keep up); they were dropped.
+     */
+    reason: z.enum(['history_gone', 'ahead_of_relay', 'epoch_changed', 'too_far_behind']),
     crew: CrewState,
   }),
   member_left: z.object({

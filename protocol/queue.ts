@@ -117,6 +117,10 @@ export type QueueChange = z.infer<typeof QueueChange>;
 const fanOut = { seq: z.number().int().nonnegative().optional(), crew_code: z.string().optional() };
 
 export const QueueOutbound = {
+  /**
+   * At most one per crew per LEELOO_QUEUE_STATE_INTERVAL_MS: changes made within one interval
+   * share one queue_state, whose `change` is the newest of them and `queue` the state after all.
+   */
   queue_state: z.object({ type: z.literal('queue_state'), change: QueueChange, queue: QueueSnapshot, ...fanOut }),
   airhorn: z.object({
     type: z.literal('airhorn'),

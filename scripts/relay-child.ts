@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+/** `env` adds to (or overrides) the relay's settings, e.g. a rate limit a load generator needs. */
+export async function startRelay(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

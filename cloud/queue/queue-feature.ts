@@ -4,7 +4,7 @@ import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
 import type { QueueConfig } from '../config.js';
-import type { Acknowledgement, Feature, MessageHandler, RelayContext, SessionView } from '../feature.js';
+import type { Acknowledgement, Feature, MessageHandler, PublishFrom, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
 import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
@@ -15,6 +15,7 @@ import {
   resume, setThrowback, skip, snapshotOf, vote, wasApplied, type Actor, type QueueResult, type QueueState,
 } from './crew-queue.js';
 import { KeyedLock } from './keyed-lock.js';
+import { QueueAnnouncer } from './queue-announcer.js';
 import { QueueScheduler } from './scheduler.js';
 
 /** Tracks for throwback: shared on this weekday in past weeks, not played recently. */
@@ -69,6 +70,7 @@ export class QueueFeature implements Feature {
   private readonly locks = new KeyedLock();
   private readonly scheduler: QueueScheduler;
   private readonly airhorns: AirhornLimit;
+  private readonly announcer: QueueAnnouncer;
   private links: MemberLinks | null = null;
   private pages: CrewPages | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -80,6 +82,11 @@ export class QueueFeature implements Feature {
     this.now = options.now ?? Date.now;
     this.scheduler = new QueueScheduler((crewId) => this.tick(crewId), this.now, context.log);
     this.airhorns = new AirhornLimit(this.config.airhorn);
+    this.announcer = new QueueAnnouncer({
+      publish: (crewId, state, change, from) => this.publishState(crewId, state, change, from),
+      intervalMs: this.config.stateIntervalMs,
+      now: this.now,
+    });
     this.handlers = this.socketHandlers();
     this.router = express.Router();
   }
@@ -100,6 +107,7 @@ export class QueueFeature implements Feature {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.scheduler.stop();
+    await this.announcer.stop();
     this.pages?.stop();
   }
 
@@ -184,7 +192,8 @@ export class QueueFeature implements Feature {
   /**
    * Loads, changes, saves (compare-and-set on the version) and announces a crew's queue,
    * one change at a time per crew. A retried client_msg_id is recognised from the state
-   * itself, so it is never applied twice even across a crash.
+   * itself, so it is never applied twice even across a crash. The announcement is awaited
+   * outside the crew's lock: changes made meanwhile share the next queue_state (QueueAnnouncer).
    */
   private async mutate(
     crewId: string,
@@ -192,29 +201,31 @@ export class QueueFeature implements Feature {
     from?: { deviceId: string; clientMsgId?: string },
     fillerTried = false,
   ): Promise<CommandResult | null> {
-    return this.locks.run(crewId, async () => {
+    const saved = await this.locks.run(crewId, async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const stored = await this.context.store.queue.load(crewId);
         const state = stored?.state ?? emptyQueue();
         const key = from?.clientMsgId ? `${from.deviceId}:${from.clientMsgId}` : null;
-        if (key && wasApplied(state, key)) return { duplicate: true };
+        if (key && wasApplied(state, key)) return 'duplicate' as const;
         const now = this.now();
         const result = await op(state, now);
         if (!result) return null;
         const next = key ? rememberApplied(result.state, key) : result.state;
         if (!(await this.context.store.queue.save(crewId, next, stored ? state.version : 0, dueAt(next)))) continue;
-        const seq = await this.announce(crewId, next, result.change, now, from);
+        const announced = this.announcer.announce(crewId, next, result.change, from);
         this.schedule(crewId, next, now, fillerTried);
-        return { seq, duplicate: false, queue: snapshotOf(next, now) };
+        return { announced, queue: snapshotOf(next, now) };
       }
       throw new ProtocolError('conflict', 'The crew queue kept changing under this request; try again.');
     });
+    if (saved === null) return null;
+    if (saved === 'duplicate') return { duplicate: true };
+    return { seq: await saved.announced, duplicate: false, queue: saved.queue };
   }
 
-  private async announce(
-    crewId: string, state: QueueState, change: QueueChange, now: number, from?: { deviceId: string; clientMsgId?: string },
-  ): Promise<number> {
-    const event = { type: 'queue_state' as const, change, queue: snapshotOf(state, now) };
+  /** One queue_state carrying the crew's queue as of now; its version is then marked announced. */
+  private async publishState(crewId: string, state: QueueState, change: QueueChange, from?: PublishFrom): Promise<number> {
+    const event = { type: 'queue_state' as const, change, queue: snapshotOf(state, this.now()) };
     const { seq } = await this.context.publish(crewId, event, from);
     await this.context.store.queue.markAnnounced(crewId, state.version);
     return seq;
@@ -263,7 +274,7 @@ export class QueueFeature implements Feature {
     if (!stored) return;
     const now = this.now();
     if (stored.state.version > stored.announcedVersion) {
-      await this.announce(crewId, stored.state, { kind: 'restored', by: null }, now);
+      await this.announcer.announce(crewId, stored.state, { kind: 'restored', by: null });
     }
     this.schedule(crewId, stored.state, now);
   }

@@ -154,6 +154,7 @@ export class SqliteCrewStore implements CrewStore {
       changeCode: db.prepare('UPDATE crews SET crew_code = ? WHERE crew_id = ?'),
       clientMessage: db.prepare('SELECT crew_id, seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
       insertClientMessage: db.prepare('INSERT INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
+      answerClientMessage: db.prepare('INSERT OR IGNORE INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
       nextSeq: db.prepare('UPDATE crews SET latest_seq = latest_seq + 1 WHERE crew_id = ? RETURNING latest_seq, crew_code'),
       insertEvent: db.prepare('INSERT INTO crew_events (crew_id, seq, at, type, device_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsAfter: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?`),
@@ -300,6 +301,7 @@ export class SqliteCrewStore implements CrewStore {
     const at = Date.now();
     this.q.insertEvent.run(crewId, seq, at, event.type, from?.deviceId ?? null, JSON.stringify(event));
     if (from?.clientMsgId) this.q.insertClientMessage.run(from.deviceId, from.clientMsgId, crewId, seq, at);
+    for (const other of from?.alsoAnswers ?? []) this.q.answerClientMessage.run(other.deviceId, other.clientMsgId, crewId, seq, at);
     return { seq, duplicate: false, at, crewCode: next.crew_code };
   }
 

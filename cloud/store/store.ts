@@ -76,11 +76,22 @@ export interface StoredEvent {
   readonly event: CrewEvent;
 }
 
+/** Who caused an appended event; its client_msg_id, when given, is recorded under the event's seq. */
+export interface AppendFrom {
+  readonly deviceId: string;
+  readonly clientMsgId?: string;
+  /**
+   * Further commands this one event answers (queue changes coalesced into one queue_state):
+   * each client_msg_id is recorded under the same seq, so a retry of any is answered with it.
+   */
+  readonly alsoAnswers?: readonly { readonly deviceId: string; readonly clientMsgId: string }[];
+}
+
 export interface AppendRequest {
   readonly crewId: string;
   readonly event: CrewEventInput;
   /** With a clientMsgId, a second append from the same device returns the first seq. */
-  readonly from?: { readonly deviceId: string; readonly clientMsgId?: string };
+  readonly from?: AppendFrom;
 }
 
 export interface AppendResult {

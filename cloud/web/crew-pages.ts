@@ -87,7 +87,7 @@ export class CrewPages {
       for (const [crewId, set] of this.streams) {
         for (const stream of set) {
           if (stream.viewer.expiresAt <= now) this.expire(crewId, stream);
-          else stream.res.write(': keep-alive\n\n');
+          else this.write(stream, ': keep-alive\n\n');
         }
       }
     }, SSE_HEARTBEAT_MS);
@@ -317,19 +317,37 @@ export class CrewPages {
 
   /** Tells the page to reload its state (it missed too much to replay); live events go on from here. */
   private resync(stream: Stream): void {
-    stream.res.write('event: resync\ndata: {}\n\n');
+    this.write(stream, 'event: resync\ndata: {}\n\n');
+  }
+
+  /**
+   * A stream whose reader stopped leaves what is written to it in this process's memory: past
+   * SEND_BUFFER_LIMIT_BYTES waiting it is cut off, as a socket is; the page reconnects with
+   * Last-Event-ID and is replayed or told to resync.
+   */
+  private write(stream: Stream, text: string): void {
+    const waiting = stream.res.writableLength;
+    if (waiting > this.deps.context.config.sendBufferLimitBytes) {
+      this.deps.context.log.info({ crewId: stream.viewer.crewId, waiting }, 'a crew page event stream stopped reading; cut off');
+      this.remove(stream.viewer.crewId, stream);
+      stream.res.destroy();
+      return;
+    }
+    stream.res.write(text);
   }
 
   private fanOut(event: CrewEvent, crewId: string): void {
     const set = this.streams.get(crewId);
     if (!set) return;
+    // One frame for every stream of the crew: streams that do not read share its text, not copies.
+    let frame: string | null | undefined;
     for (const stream of set) {
       if (stream.backlog) stream.backlog.push(event);
-      else this.deliver(crewId, stream, event);
+      else this.deliver(crewId, stream, event, (frame ??= sseFrame(event)));
     }
   }
 
-  private deliver(crewId: string, stream: Stream, event: CrewEvent): void {
+  private deliver(crewId: string, stream: Stream, event: CrewEvent, frame: string | null = sseFrame(event)): void {
     if (event.seq !== undefined && event.seq <= stream.lastSeq) return;
     // The link is checked on every request; a stream outlives requests, so it is checked here.
     if (endsViewer(event, stream.viewer) || stream.viewer.expiresAt <= this.deps.now()) {
@@ -337,8 +355,7 @@ export class CrewPages {
       return;
     }
     if (event.seq !== undefined) stream.lastSeq = event.seq;
-    const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
-    if (PAGE_EVENT_TYPES.has(event.type)) stream.res.write(`${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    if (frame !== null) this.write(stream, frame);
   }
 
   /** Tells the page its link no longer works and ends the stream. */
@@ -366,6 +383,13 @@ const PAGE_CSP = "default-src 'self'; img-src 'self' https: data:; style-src 'un
 function seqFrom(value: unknown): number | null {
   if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
   return Number(value);
+}
+
+/** The event as the page's stream carries it (its seq as the SSE id), or null for types pages do not show. */
+function sseFrame(event: CrewEvent): string | null {
+  if (!PAGE_EVENT_TYPES.has(event.type)) return null;
+  const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
+  return `${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 function endsViewer(event: CrewEvent, viewer: CrewViewer): boolean {

@@ -112,3 +112,37 @@ describe('a feature that fails to start', () => {
     expect(attempts).toBe(3);
   }, 20_000);
 });
+
+describe('a member_offline refused by a full disk', () => {
+  it('is tried again until it is stored, and the crew then hears it', async () => {
+    relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '1000', RATE_LIMIT_BURST: '1000' } });
+    const ana = await gadget('Ana');
+    const code = String((await ana.request({ type: 'create_crew', display_name: 'Ana' }, isType('crew_created'))).crew_code);
+    const bo = await gadget('Bo');
+    await bo.request({ type: 'join_crew', crew_code: code, display_name: 'Bo' }, isType('crew_joined'));
+    await ana.next(isType('member_joined'));
+
+    // The store's appends fail as SQLite's do on a full disk, until space is freed.
+    const crews = relay.store.crews;
+    const append = crews.appendEvents.bind(crews);
+    let full = true;
+    let refused = 0;
+    crews.appendEvents = async (batch) => {
+      if (full) {
+        refused += 1;
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      }
+      return append(batch);
+    };
+    await bo.terminate();
+    await waitUntil(() => refused >= 2, 'the member_offline to be refused and tried again');
+    expect(ana.queue.some((f) => f.type === 'member_offline')).toBe(false);
+
+    full = false;
+    const offline = await ana.next(isType('member_offline'), 10_000);
+    const boId = offline.device_id as string;
+    const crewId = (await relay.store.crews.getMembership(boId))!.crewId;
+    const stored = (await relay.store.crews.readEvents(crewId, 0)).filter((e) => e.event.type === 'member_offline');
+    expect(stored).toHaveLength(1);
+  }, 20_000);
+});

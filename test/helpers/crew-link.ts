@@ -1,5 +1,14 @@
 import { isType, type TestClient } from './ws-client.js';
 
+/** A gadget that says hello (and joins `crewCode` when given); `opened` collects it for closing. */
+export async function crewMember(connect: () => Promise<TestClient>, opened: TestClient[], name: string, crewCode?: string): Promise<TestClient> {
+  const client = await connect();
+  opened.push(client);
+  await client.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
+  if (crewCode) await client.request({ type: 'join_crew', crew_code: crewCode, display_name: name }, isType('crew_joined'));
+  return client;
+}
+
 /** Asks the relay for the member's crew link and trades it for the crew cookie, as a phone's browser does. */
 export async function crewCookie(httpUrl: string, client: TestClient): Promise<string> {
   const issued = await client.request({ type: 'crew_link' }, isType('crew_link_issued'));

@@ -24,7 +24,9 @@ async function member(name: string): Promise<TestClient> {
 beforeEach(async () => {
   // The retries here come after 260 changes: the socket rate limit is not what is tested.
   relay = await startInProcessRelay({
-    env: { RATE_LIMIT_PER_SECOND: '1000', RATE_LIMIT_BURST: '1000' },
+    // One queue_state per change: 260 changes from one socket, each acked before the next
+    // (coalesced retries are answered as duplicates too: queue-coalescing.test.ts).
+    env: { RATE_LIMIT_PER_SECOND: '1000', RATE_LIMIT_BURST: '1000', LEELOO_QUEUE_STATE_INTERVAL_MS: '0' },
     features: [queueFeatureFactory()],
   });
   owner = await member('Olga');

@@ -18,8 +18,11 @@ import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 const T0 = Date.UTC(2025, 0, 6, 18, 0, 0); // a Monday
 const CREW = 'crew-1';
 
-/** The queue's settings as the environment would give them: 2 airhorns per crew per minute, links for an hour. */
-const QUEUE_ENV = { LEELOO_AIRHORN_CREW_PER_MINUTE: '2', LEELOO_LINK_SECRET: 'x'.repeat(40), LEELOO_LINK_TTL_HOURS: '1' };
+/**
+ * The queue's settings as the environment would give them: 2 airhorns per crew per minute, links
+ * for an hour, and one queue_state per change (coalescing has its own test, queue-coalescing).
+ */
+const QUEUE_ENV = { LEELOO_AIRHORN_CREW_PER_MINUTE: '2', LEELOO_LINK_SECRET: 'x'.repeat(40), LEELOO_LINK_TTL_HOURS: '1', LEELOO_QUEUE_STATE_INTERVAL_MS: '0' };
 
 type QueueStateEvent = Extract<CrewEvent, { type: 'queue_state' }>;
 

@@ -1,0 +1,165 @@
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../cloud/log.js';
+import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { crewCookie } from '../helpers/crew-link.js';
+import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
+import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+
+/*
+ * Clients that take nothing: a socket that says hello and then neither resumes nor reads, and
+ * crew-page event streams whose reader stopped. The relay must not keep what they do not take.
+ */
+
+let relay: InProcessRelay | undefined;
+let clients: TestClient[] = [];
+const HELD_CAP = 50;
+
+afterEach(async () => {
+  for (const client of clients) client.ws.terminate();
+  clients = [];
+  await relay?.close();
+  relay = undefined;
+});
+
+async function start(env: Record<string, string> = {}): Promise<InProcessRelay> {
+  relay = await startInProcessRelay({
+    env: { MAX_HELD_EVENTS: String(HELD_CAP), RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000', ...env },
+    features: [queueFeatureFactory()],
+  });
+  return relay;
+}
+
+async function connect(): Promise<TestClient> {
+  const client = await relay!.connect();
+  clients.push(client);
+  return client;
+}
+
+async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
+  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
+}
+
+/** The relay's /metrics value of a gauge without labels. */
+async function gauge(name: string): Promise<number> {
+  const text = await (await fetch(`${relay!.httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`/metrics has no ${name}`);
+  return Number(line.split(' ')[1]);
+}
+
+/** Ana's crew with Bo in it; Bo's identity, to come back with. */
+async function crewOfTwo(): Promise<{ ana: TestClient; code: string; bo: { device_id: string; device_secret: string } }> {
+  const ana = await connect();
+  await hello(ana, 'Ana');
+  const code = String((await ana.request({ type: 'create_crew', display_name: 'Ana' }, isType('crew_created'))).crew_code);
+  const first = await connect();
+  const welcome = await hello(first, 'Bo');
+  await first.request({ type: 'join_crew', crew_code: code, display_name: 'Bo' }, isType('crew_joined'));
+  await ana.next(isType('member_joined'));
+  await first.terminate();
+  await ana.next(isType('member_offline'));
+  return { ana, code, bo: { device_id: String(welcome.device_id), device_secret: String(welcome.device_secret) } };
+}
+
+/** Ana sends `count` texts, each acked before the next (so each was fanned out). */
+async function send(ana: TestClient, count: number, tag: string): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    await ana.request({ type: 'message', msg_type: 'text', payload: { text: `${tag} ${i}` }, client_msg_id: `${tag}-${i}` }, isType('ack', { client_msg_id: `${tag}-${i}` }));
+  }
+}
+
+describe('live events held for a socket', () => {
+  it('a socket that said hello and then nothing is told to resync (too_far_behind) past MAX_HELD_EVENTS, and what was held is freed', async () => {
+    await start();
+    const { ana, code, bo } = await crewOfTwo();
+    const silent = await connect();
+    const welcome = await hello(silent, 'Bo', bo);
+    expect((welcome.crew as { crew_code: string }).crew_code).toBe(code);
+
+    await send(ana, HELD_CAP, 'held');
+    expect(await gauge('leeloo_held_events')).toBe(HELD_CAP);
+    expect(silent.queue.filter((f) => f.type === 'message')).toEqual([]);
+
+    await send(ana, 1, 'over');
+    const resync = await silent.next(isType('resync'));
+    expect(resync).toMatchObject({ reason: 'too_far_behind', crew_code: code, crew: { latest_seq: expect.any(Number) } });
+    const latest = (resync.crew as { latest_seq: number }).latest_seq;
+    await waitUntil(async () => (await gauge('leeloo_held_events')) === 0, 'the held events to be released');
+    // Nothing that was held is sent after all; what comes next is live, after the state's seq.
+    await send(ana, 1, 'after');
+    const next = await silent.next(isType('message'));
+    expect(next).toMatchObject({ payload: { text: 'after 0' } });
+    expect(next.seq as number).toBeGreaterThan(latest);
+    expect(silent.received.filter((f) => f.type === 'message')).toHaveLength(1);
+  }, 30_000);
+
+  it('a socket that resumes within the cap gets everything in order and no resync', async () => {
+    await start();
+    const { ana, code, bo } = await crewOfTwo();
+    const back = await connect();
+    const welcome = await hello(back, 'Bo', bo);
+    const lastSeen = (welcome.crew as { latest_seq: number }).latest_seq;
+    await send(ana, HELD_CAP, 'held');
+    back.send({ type: 'resume', crew_code: code, after_seq: lastSeen });
+    await back.next(isType('resumed'));
+    await back.barrier();
+    const texts = back.received.filter((f) => f.type === 'message').map((f) => (f.payload as { text: string }).text);
+    expect(texts).toEqual(Array.from({ length: HELD_CAP }, (_, i) => `held ${i}`));
+    expect(back.received.some((f) => f.type === 'resync')).toBe(false);
+    expect(await gauge('leeloo_held_events')).toBe(0);
+  }, 30_000);
+});
+
+/** An event stream read from the start (`reading`), or paused after the headers until `resume` reads the rest. */
+function openStream(cookie: string, reading: boolean): Promise<{ text: () => string; ended: Promise<void>; resume: () => void }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const request = http.get(`${relay!.httpUrl}/crew/api/events?after=0`, { headers: { cookie } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`the event stream answered ${res.statusCode}`));
+      const ended = new Promise<void>((done) => res.once('close', () => done()));
+      res.on('error', () => undefined);
+      const read = () => res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8'))).resume();
+      if (reading) read();
+      else res.pause();
+      resolve({ text: () => text, ended, resume: read });
+    });
+    request.once('error', () => undefined);
+  });
+}
+
+describe('crew-page event streams', () => {
+  it('a stream whose reader stopped is cut off past SEND_BUFFER_LIMIT_BYTES; a reading one is not', async () => {
+    const lines: string[] = [];
+    relay = await startInProcessRelay({
+      env: { SEND_BUFFER_LIMIT_BYTES: String(64 * 1024), RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000' },
+      features: [queueFeatureFactory()],
+      log: createLogger('info', { write: (line: string) => void lines.push(line) }),
+    });
+    const { ana } = await crewOfTwo();
+    const cookie = await crewCookie(relay.httpUrl, ana);
+    const stopped = await openStream(cookie, false);
+    const reading = await openStream(cookie, true);
+    let readingEnded = false;
+    void reading.ended.then(() => (readingEnded = true));
+    const cutOff = () => lines.some((l) => l.includes('stream stopped reading; cut off'));
+
+    // 3 KB texts: the kernel's buffers fill first, then the relay's, then the limit.
+    const text = 'x'.repeat(3000);
+    let sent = 0;
+    while (!cutOff() && sent < 20_000) {
+      await ana.request({ type: 'message', msg_type: 'text', payload: { text }, client_msg_id: `big-${sent}` }, isType('ack', { client_msg_id: `big-${sent}` }));
+      sent += 1;
+    }
+    expect(cutOff()).toBe(true);
+    await send(ana, 1, 'still-here');
+    await waitUntil(() => reading.text().includes('still-here 0'), 'the reading stream to receive the last event');
+    expect(readingEnded).toBe(false);
+    // The stopped reader, reading again, finds its stream ended short of what came later.
+    stopped.resume();
+    await stopped.ended;
+    expect(stopped.text()).not.toContain('still-here 0');
+    expect(stopped.text().split('event: message').length - 1).toBeLessThan(sent);
+  }, 60_000);
+});
