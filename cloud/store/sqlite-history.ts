@@ -146,7 +146,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** The embedded store's `history` area. */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: SqliteDatabase;
-  private readonly q: ReturnType<typeof prepare>;
+  private readonly q: Statements;
 
   constructor(db: SqliteDatabase) {
     this.db = db;
@@ -177,6 +177,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const sliceRows = options.sliceRows ?? DEFAULT_SLICE_ROWS;
     const afterPlayId = this.q.lastPlayId.get() as number;
     const pendingId = Number(this.q.openPending.run(record.jobId, record.memberId, afterPlayId, Date.now()).lastInsertRowid);
+    const twins = new PolledTwins(this.q, record.memberId, pendingId, afterPlayId);
     let imported = 0;
     let staged = 0;
     // Source by source (the most precise first, COMMIT_ORDER): a play of a later source
@@ -185,7 +186,10 @@ export class SqliteHistoryStore implements HistoryStore {
       let from = FIRST_KEY;
       for (let last = false; !last; ) {
         options.signal?.throwIfAborted();
-        const slice = this.unsynced(() => this.moveSlice(record, source, pendingId, from, sliceRows));
+        const slice = this.unsynced(() => {
+          const moved = this.moveSlice(record, source, pendingId, from, sliceRows);
+          return { ...moved, imported: moved.imported - twins.drop() };
+        });
         imported += slice.imported;
         staged += slice.staged;
         ({ from, last } = slice);
@@ -195,9 +199,7 @@ export class SqliteHistoryStore implements HistoryStore {
     }
     options.signal?.throwIfAborted();
     return this.db.transaction(() => {
-      // Polled plays stored while the slices went in could not see them: the polled one is kept.
-      const twins = this.q.dropPolledTwins.run({ pending: pendingId, member: record.memberId, after: afterPlayId }).changes;
-      imported -= twins;
+      imported -= twins.drop();
       const duplicate = staged - imported;
       const counts = { ...record.counts, imported, duplicate: (record.counts.duplicate ?? 0) + duplicate };
       this.q.insertImport.run(record.jobId, record.memberId, record.fileName, record.startedAt, Date.now(), JSON.stringify(counts));
@@ -337,6 +339,29 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 }
 
+type Statements = ReturnType<typeof prepare>;
+
+/**
+ * Polled plays stored while an import's slices go in cannot see its (invisible) plays, so
+ * either may hold the same play: the polled one is kept. Each check looks at the plays
+ * stored since the previous one only, so that no check grows with the import.
+ */
+class PolledTwins {
+  private checkedId: number;
+
+  constructor(private readonly q: Statements, private readonly memberId: string, private readonly pendingId: number, afterPlayId: number) {
+    this.checkedId = afterPlayId;
+  }
+
+  /** Inside a transaction: deletes the import's plays that match a play stored since the last check; returns how many. */
+  drop(): number {
+    const dropped = this.q.dropPolledTwins.run({ pending: this.pendingId, member: this.memberId, after: this.checkedId }).changes;
+    // After the delete: an id it freed at the top is handed out again, and must be checked then.
+    this.checkedId = this.q.lastPlayId.get() as number;
+    return dropped;
+  }
+}
+
 /** The statements of sliced commits: staging ranges in (end_ms, track_key) order, pending imports. */
 function prepareSlices(db: Database.Database) {
   const range = `s.job_id = ? AND s.member_id = ? AND s.source = ? AND (s.end_ms, s.track_key) > (?, ?) AND (s.end_ms, s.track_key) <= (?, ?)`;
@@ -359,7 +384,8 @@ function prepareSlices(db: Database.Database) {
     pendingByJob: db.prepare('SELECT id, after_play_id FROM history_pending WHERE job_id = ?'),
     allPending: db.prepare('SELECT id, after_play_id FROM history_pending'),
     deletePendingRange: db.prepare('DELETE FROM history_plays WHERE id > ? AND id <= ? AND import_id = ?'),
-    // The import's plays that match a visible play stored after the commit began (the matching rule of plays.ts).
+    // The import's plays that match a visible play stored after id @after (the matching rule of plays.ts).
+    // `+r.member_id`: the rows after @after are found by id; by member they would be all of the member's plays.
     dropPolledTwins: db.prepare(
       `DELETE FROM history_plays WHERE import_id = @pending AND id IN (
          SELECT s.id FROM history_plays r JOIN history_plays s
@@ -368,7 +394,7 @@ function prepareSlices(db: Database.Database) {
           AND (s.track_key = r.track_key OR s.track_uri = r.track_uri)
           AND (s.source <> r.source OR s.end_ms = r.end_ms)
           AND s.import_id = @pending
-        WHERE r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
+        WHERE +r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
   };
 }
 
