@@ -206,12 +206,12 @@ async function main(): Promise<void> {
         seconds: Number(run.seconds.toFixed(2)), records_per_s: run.rowsPerSecond, peak_rss_mb: run.peakRssMb, commit_ms: run.commitMs,
         max_stall_ms: run.maxStallMs, reading_stall_ms: run.readingStallMs, commit_stall_ms: run.commitStallMs,
         round_trip_max_ms: run.roundTrips.maxMs, round_trip_p99_ms: run.roundTrips.p99Ms,
-        pings_sent: run.roundTrips.sent, pings_answered: run.roundTrips.answered,
+        pings_sent: run.roundTrips.sent, pings_answered: run.roundTrips.answered, machine_stall_ms: run.roundTrips.machineStallMs,
         imported: run.result.counts.imported, duplicate: run.result.counts.duplicate,
       });
       for (const [label, run] of [['import', first], ['re-import', second]] as const) {
         if (!run) continue;
-        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), socket round trip max ${run.roundTrips.maxMs} ms / p99 ${run.roundTrips.p99Ms} ms (${run.roundTrips.answered} of ${run.roundTrips.sent} pings answered), counts ${JSON.stringify(run.result.counts)}`);
+        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), socket round trip max ${run.roundTrips.maxMs} ms / p99 ${run.roundTrips.p99Ms} ms (${run.roundTrips.answered} of ${run.roundTrips.sent} pings answered; an idle thread's longest stall meanwhile, the machine's share: ${run.roundTrips.machineStallMs} ms), counts ${JSON.stringify(run.result.counts)}`);
       }
       console.log(JSON.stringify({
         plays,

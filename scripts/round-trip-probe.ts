@@ -13,6 +13,8 @@ export interface RoundTrips {
   readonly maxMs: number;
   readonly p99Ms: number;
   readonly medianMs: number;
+  /** The probe thread's own longest lateness on a 10 ms ticker: the machine's share of any wait (a loaded CPU). */
+  readonly machineStallMs: number;
 }
 
 export interface RoundTripProbe {
@@ -29,13 +31,21 @@ const times = [];
 let sent = 0;
 let buffered = '';
 let stopping = null;
+let machineStall = 0;
+let lastTick = performance.now();
+const ticker = setInterval(() => {
+  const now = performance.now();
+  machineStall = Math.max(machineStall, now - lastTick - 10);
+  lastTick = now;
+}, 10);
 const socket = net.connect(workerData.port, '127.0.0.1');
 socket.setNoDelay(true);
 socket.setEncoding('utf8');
 const report = () => {
   clearInterval(timer);
+  clearInterval(ticker);
   socket.destroy();
-  parentPort.postMessage({ sent, times });
+  parentPort.postMessage({ sent, times, machineStall });
 };
 socket.on('data', (data) => {
   buffered += data;
@@ -73,14 +83,14 @@ export async function startRoundTripProbe(intervalMs: number): Promise<RoundTrip
   await connected;
   let stopped: Promise<RoundTrips> | null = null;
   const finish = async (graceMs: number): Promise<RoundTrips> => {
-    const reported = new Promise<{ sent: number; times: number[] }>((resolve) => worker.once('message', resolve));
+    const reported = new Promise<{ sent: number; times: number[]; machineStall: number }>((resolve) => worker.once('message', resolve));
     worker.postMessage({ graceMs });
-    const { sent, times } = await reported;
+    const { sent, times, machineStall } = await reported;
     await worker.terminate();
     server.close();
     const sorted = [...times].sort((a, b) => a - b);
     const at = (share: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))] ?? 0);
-    return { sent, answered: times.length, maxMs: Math.round(sorted.at(-1) ?? 0), p99Ms: at(0.99), medianMs: at(0.5) };
+    return { sent, answered: times.length, maxMs: Math.round(sorted.at(-1) ?? 0), p99Ms: at(0.99), medianMs: at(0.5), machineStallMs: Math.round(machineStall) };
   };
   return { stop: (graceMs = 5_000) => (stopped ??= finish(graceMs)) };
 }
