@@ -133,8 +133,8 @@ const stagingValues = (jobId: string, p: PlayInput) => [
 export const DEFAULT_SLICE_ROWS = 2000;
 /**
  * Plays staged per transaction. Staging a row costs more than moving one (the row is
- * built, keyed and inserted one statement at a time): 2,000 took up to 84 ms at 300k
- * staged plays, 400 ms at 3M (scripts/bench-import.ts).
+ * built, keyed and inserted one statement at a time): 2,000 per transaction took up to
+ * 84 ms at 300k staged plays (scripts/bench-import.ts); 250 take a few ms.
  */
 const STAGE_ROWS = 250;
 
