@@ -7,8 +7,10 @@
  * the total (files = plays / per-file); `--per-file` = `--plays` is one huge file, to see
  * that memory stays flat for a single file too. `--slice-rows N`: plays per commit slice.
  * Before importing, the ticker runs `--idle-seconds` (10) alone: the machine's own stalls.
+ * `--zip FILE`: imports that export if it exists (written there and kept otherwise), so
+ * that repeated runs skip the generation (minutes at full size); its size must match.
  *
- *   npx tsx scripts/bench-import.ts [--files N] [--per-file N] [--plays N] [--slice-rows N] [--skip-reimport] [--idle-seconds N]
+ *   npx tsx scripts/bench-import.ts [--files N] [--per-file N] [--plays N] [--slice-rows N] [--skip-reimport] [--idle-seconds N] [--zip FILE]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,9 +20,12 @@ import { parseArgs } from 'node:util';
 import yazl from 'yazl';
 import { importExport, type ImportResult } from '../cloud/history/importer.js';
 import { openSqliteStore } from '../cloud/store/sqlite-store.js';
+import { startRoundTripProbe, type RoundTrips } from './round-trip-probe.js';
 
 const MEMBER = 'bench-member';
 const SAMPLE_MS = 10;
+/** How often the probe's client pings its socket during an import. */
+const PING_MS = 20;
 
 const FIRST_PLAY_MS = Date.UTC(2012, 0, 1);
 const LAST_PLAY_MS = Date.UTC(2025, 0, 1);
@@ -58,17 +63,31 @@ function record(i: number, spacing: number): Record<string, unknown> {
   };
 }
 
+/** Records per chunk of a generated file: one yield per record makes the stream machinery the bottleneck. */
+const RECORDS_PER_CHUNK = 500;
+
 /** One export file as a stream, so the generator never holds it in memory either. */
 function fileStream(from: number, to: number, spacing: number): Readable {
   return Readable.from((function* () {
     yield '[\n';
-    for (let i = from; i < to; i++) yield `${i === from ? '' : ',\n'}${JSON.stringify(record(i, spacing))}`;
+    for (let start = from; start < to; start += RECORDS_PER_CHUNK) {
+      const lines = [];
+      for (let i = start; i < Math.min(to, start + RECORDS_PER_CHUNK); i++) lines.push(JSON.stringify(record(i, spacing)));
+      yield `${start === from ? '' : ',\n'}${lines.join(',\n')}`;
+    }
     yield '\n]\n';
   })());
 }
 
-async function writeExport(dir: string, plays: number, perFile: number): Promise<string> {
-  const file = path.join(dir, 'my_spotify_data.zip');
+/** `--zip`'s export when it exists; else a new one, kept at `--zip` or written in the temp dir. */
+async function exportFile(zipOption: string | undefined, dir: string, plays: number, perFile: number): Promise<{ file: string; made: string }> {
+  if (zipOption !== undefined && fs.existsSync(zipOption)) return { file: zipOption, made: `reused ${zipOption}` };
+  const started = performance.now();
+  const file = await writeExport(zipOption ?? path.join(dir, 'my_spotify_data.zip'), plays, perFile);
+  return { file, made: `generated in ${((performance.now() - started) / 1000).toFixed(1)} s` };
+}
+
+async function writeExport(file: string, plays: number, perFile: number): Promise<string> {
   const zip = new yazl.ZipFile();
   for (let from = 0, n = 0; from < plays; from += perFile, n++) {
     const name = `Spotify Extended Streaming History/Streaming_History_Audio_2019-2024_${n}.json`;
@@ -85,6 +104,8 @@ interface RunFigures {
   seconds: number; rowsPerSecond: number; peakRssMb: number; commitMs: number; result: ImportResult;
   /** The longest stall over the whole import, and the longest of each phase. */
   maxStallMs: number; readingStallMs: number; commitStallMs: number;
+  /** A socket served by this event loop, pinged from another thread all through the import. */
+  roundTrips: RoundTrips;
 }
 
 async function timedImport(store: ReturnType<typeof openSqliteStore>, file: string, plays: number, sliceRows: number | undefined): Promise<RunFigures> {
@@ -102,6 +123,7 @@ async function timedImport(store: ReturnType<typeof openSqliteStore>, file: stri
     sample();
     peak = Math.max(peak, process.memoryUsage.rss());
   }, SAMPLE_MS);
+  const probe = await startRoundTripProbe(PING_MS);
   const started = performance.now();
   let committingAt = 0;
   try {
@@ -123,12 +145,14 @@ async function timedImport(store: ReturnType<typeof openSqliteStore>, file: stri
     const seconds = (performance.now() - started) / 1000;
     peak = Math.max(peak, process.memoryUsage.rss());
     const [readingStallMs, commitStallMs] = [Math.round(stalls.reading), Math.round(stalls.committing)];
+    const roundTrips = await probe.stop();
     return {
       seconds, rowsPerSecond: Math.round(plays / seconds), peakRssMb: Math.round(peak / 1024 / 102.4) / 10, commitMs, result,
-      maxStallMs: Math.max(readingStallMs, commitStallMs), readingStallMs, commitStallMs,
+      maxStallMs: Math.max(readingStallMs, commitStallMs), readingStallMs, commitStallMs, roundTrips,
     };
   } finally {
     clearInterval(sampler);
+    await probe.stop();
   }
 }
 
@@ -153,6 +177,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     files: { type: 'string', default: '600' }, 'per-file': { type: 'string', default: '5000' }, plays: { type: 'string' },
     'slice-rows': { type: 'string' }, 'skip-reimport': { type: 'boolean', default: false }, 'idle-seconds': { type: 'string', default: '10' },
+    zip: { type: 'string' },
   } });
   const idleSeconds = Number(values['idle-seconds']);
   if (!Number.isFinite(idleSeconds) || idleSeconds < 0) throw new Error('--idle-seconds must be a number of seconds, 0 or more.');
@@ -164,12 +189,10 @@ async function main(): Promise<void> {
   if (sliceRows !== undefined && (!Number.isInteger(sliceRows) || sliceRows < 1)) throw new Error('--slice-rows must be a whole number of at least 1.');
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'leeloo-bench-'));
   try {
-    const zipStarted = performance.now();
-    const zipFile = await writeExport(dir, plays, perFile);
-    const zipSeconds = (performance.now() - zipStarted) / 1000;
+    const { file: zipFile, made } = await exportFile(values.zip, dir, plays, perFile);
     const zipMb = fs.statSync(zipFile).size / 1024 ** 2;
     const files = Math.ceil(plays / perFile);
-    console.log(`generated ${plays} plays in ${files} file${files === 1 ? '' : 's'}: ${zipMb.toFixed(1)} MB ZIP in ${zipSeconds.toFixed(1)} s`);
+    console.log(`${plays} plays in ${files} file${files === 1 ? '' : 's'}: ${zipMb.toFixed(1)} MB ZIP, ${made}`);
     const store = openSqliteStore(path.join(dir, 'leeloo.db'));
     const baselineRssMb = Math.round(process.memoryUsage.rss() / 1024 / 102.4) / 10;
     const idleStallMs = await idleStall(idleSeconds);
@@ -177,14 +200,18 @@ async function main(): Promise<void> {
     try {
       const first = await timedImport(store, zipFile, plays, sliceRows);
       const second = values['skip-reimport'] ? null : await timedImport(store, zipFile, plays, sliceRows);
+      const records = Object.values(first.result.counts).reduce((sum, n) => sum + n, 0);
+      if (records !== plays) throw new Error(`${zipFile} holds ${records} records, not the ${plays} asked for: its figures would be wrong.`);
       const figures = (run: RunFigures) => ({
         seconds: Number(run.seconds.toFixed(2)), records_per_s: run.rowsPerSecond, peak_rss_mb: run.peakRssMb, commit_ms: run.commitMs,
         max_stall_ms: run.maxStallMs, reading_stall_ms: run.readingStallMs, commit_stall_ms: run.commitStallMs,
+        round_trip_max_ms: run.roundTrips.maxMs, round_trip_p99_ms: run.roundTrips.p99Ms,
+        pings_sent: run.roundTrips.sent, pings_answered: run.roundTrips.answered, machine_stall_ms: run.roundTrips.machineStallMs,
         imported: run.result.counts.imported, duplicate: run.result.counts.duplicate,
       });
       for (const [label, run] of [['import', first], ['re-import', second]] as const) {
         if (!run) continue;
-        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), counts ${JSON.stringify(run.result.counts)}`);
+        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), socket round trip max ${run.roundTrips.maxMs} ms / p99 ${run.roundTrips.p99Ms} ms (${run.roundTrips.answered} of ${run.roundTrips.sent} pings answered; an idle thread's longest stall meanwhile, the machine's share: ${run.roundTrips.machineStallMs} ms), counts ${JSON.stringify(run.result.counts)}`);
       }
       console.log(JSON.stringify({
         plays,

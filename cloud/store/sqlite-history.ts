@@ -11,6 +11,7 @@ import type {
   TopTrackRow,
 } from '../history/history-store.js';
 import { trackKey, type Play, type PlayInput, type PlaySource } from '../history/plays.js';
+import { NO_CHECKPOINTS, type Checkpoints } from './checkpointer.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 const PLAY_COLUMNS = `member_id, source, end_ms, track_uri, track_key, track, artist, album,
@@ -130,6 +131,12 @@ const stagingValues = (jobId: string, p: PlayInput) => [
 
 /** Plays per commit slice: a few tens of ms on a Pi's SD card (scripts/bench-import.ts). */
 export const DEFAULT_SLICE_ROWS = 2000;
+/**
+ * Plays staged per transaction. Staging a row costs more than moving one (the row is
+ * built, keyed and inserted one statement at a time): 2,000 per transaction took up to
+ * 84 ms at 300k staged plays (scripts/bench-import.ts); 250 take a few ms.
+ */
+const STAGE_ROWS = 250;
 
 interface StagingKey { readonly endMs: number; readonly trackKey: string }
 // Below and above every staged row's (end_ms, track_key).
@@ -146,10 +153,13 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** The embedded store's `history` area. */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: SqliteDatabase;
-  private readonly q: ReturnType<typeof prepare>;
+  private readonly q: Statements;
+  private readonly checkpoints: Checkpoints;
 
-  constructor(db: SqliteDatabase) {
+  /** `checkpoints`: who checkpoints the WAL while an import's transactions go in (see checkpointer.ts). */
+  constructor(db: SqliteDatabase, checkpoints: Checkpoints = NO_CHECKPOINTS) {
     this.db = db;
+    this.checkpoints = checkpoints;
     runMigrations(db, 'history', MIGRATIONS);
     this.q = prepare(db);
   }
@@ -163,8 +173,16 @@ export class SqliteHistoryStore implements HistoryStore {
     })();
   }
 
+  /** In transactions of STAGE_ROWS plays, the event loop running between them. */
   async stageImport(jobId: string, plays: readonly PlayInput[]): Promise<number> {
-    return this.unsynced(() => this.stage(jobId, plays));
+    return this.inSteps(async () => {
+      let staged = 0;
+      for (let from = 0; from < plays.length; from += STAGE_ROWS) {
+        if (from > 0) await this.pause();
+        staged += this.unsynced(() => this.stage(jobId, plays.slice(from, from + STAGE_ROWS)));
+      }
+      return staged;
+    });
   }
 
   /**
@@ -174,9 +192,14 @@ export class SqliteHistoryStore implements HistoryStore {
    * and records the import: readers and the collector see all of it or none of it.
    */
   async commitImport(record: ImportRecord, options: CommitOptions = {}): Promise<{ imported: number; duplicate: number }> {
+    return this.inSteps(() => this.commitInSlices(record, options));
+  }
+
+  private async commitInSlices(record: ImportRecord, options: CommitOptions): Promise<{ imported: number; duplicate: number }> {
     const sliceRows = options.sliceRows ?? DEFAULT_SLICE_ROWS;
     const afterPlayId = this.q.lastPlayId.get() as number;
     const pendingId = Number(this.q.openPending.run(record.jobId, record.memberId, afterPlayId, Date.now()).lastInsertRowid);
+    const twins = new PolledTwins(this.q, record.memberId, pendingId, afterPlayId);
     let imported = 0;
     let staged = 0;
     // Source by source (the most precise first, COMMIT_ORDER): a play of a later source
@@ -185,19 +208,20 @@ export class SqliteHistoryStore implements HistoryStore {
       let from = FIRST_KEY;
       for (let last = false; !last; ) {
         options.signal?.throwIfAborted();
-        const slice = this.unsynced(() => this.moveSlice(record, source, pendingId, from, sliceRows));
+        const slice = this.unsynced(() => {
+          const moved = this.moveSlice(record, source, pendingId, from, sliceRows);
+          return { ...moved, imported: moved.imported - twins.drop() };
+        });
         imported += slice.imported;
         staged += slice.staged;
         ({ from, last } = slice);
         options.onSlice?.(staged);
-        await nextTurn();
+        await this.pause();
       }
     }
     options.signal?.throwIfAborted();
     return this.db.transaction(() => {
-      // Polled plays stored while the slices went in could not see them: the polled one is kept.
-      const twins = this.q.dropPolledTwins.run({ pending: pendingId, member: record.memberId, after: afterPlayId }).changes;
-      imported -= twins;
+      imported -= twins.drop();
       const duplicate = staged - imported;
       const counts = { ...record.counts, imported, duplicate: (record.counts.duplicate ?? 0) + duplicate };
       this.q.insertImport.run(record.jobId, record.memberId, record.fileName, record.startedAt, Date.now(), JSON.stringify(counts));
@@ -207,15 +231,19 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async discardImport(jobId: string): Promise<void> {
-    await this.dropStaging(this.q.deleteStagedSlice, jobId);
-    const pending = this.q.pendingByJob.get(jobId) as PendingRow | undefined;
-    if (pending) await this.dropPending(pending);
+    await this.inSteps(async () => {
+      await this.dropStaging(this.q.deleteStagedSlice, jobId);
+      const pending = this.q.pendingByJob.get(jobId) as PendingRow | undefined;
+      if (pending) await this.dropPending(pending);
+    });
   }
 
   async discardAllStaging(): Promise<number> {
-    let dropped = await this.dropStaging(this.q.deleteAnyStagedSlice);
-    for (const pending of this.q.allPending.all() as PendingRow[]) dropped += await this.dropPending(pending);
-    return dropped;
+    return this.inSteps(async () => {
+      let dropped = await this.dropStaging(this.q.deleteAnyStagedSlice);
+      for (const pending of this.q.allPending.all() as PendingRow[]) dropped += await this.dropPending(pending);
+      return dropped;
+    });
   }
 
   async listImports(memberId: string): Promise<ImportRecord[]> {
@@ -266,6 +294,22 @@ export class SqliteHistoryStore implements HistoryStore {
     return { uris: this.q.playedUris.all(...args) as string[], trackKeys: this.q.playedKeys.all(...args) as string[] };
   }
 
+  /** A run of short transactions, checkpointed by `checkpoints` meanwhile (between them: pause()). */
+  private async inSteps<T>(work: () => Promise<T>): Promise<T> {
+    this.checkpoints.hold();
+    try {
+      return await work();
+    } finally {
+      this.checkpoints.release();
+    }
+  }
+
+  /** Between two transactions of a run: the relay's turn, and the WAL's checkpoint when one is due. */
+  private async pause(): Promise<void> {
+    await nextTurn();
+    await this.checkpoints.due();
+  }
+
   private stage(jobId: string, plays: readonly PlayInput[]): number {
     let staged = 0;
     for (const play of plays) staged += this.q.stage.run(...stagingValues(jobId, play)).changes;
@@ -303,7 +347,7 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Deletes staging rows a slice at a time (one job's, or any job's); returns how many. */
   private async dropStaging(statement: Database.Statement, jobId?: string): Promise<number> {
     let dropped = 0;
-    for (let changes = -1; changes !== 0; await nextTurn()) {
+    for (let changes = -1; changes !== 0; await this.pause()) {
       changes = this.unsynced(() => (jobId === undefined ? statement.run(DEFAULT_SLICE_ROWS) : statement.run(jobId, DEFAULT_SLICE_ROWS)).changes);
       dropped += changes;
     }
@@ -319,7 +363,7 @@ export class SqliteHistoryStore implements HistoryStore {
     let dropped = 0;
     for (let from = pending.after_play_id; from < lastId; from += DEFAULT_SLICE_ROWS) {
       dropped += this.unsynced(() => this.q.deletePendingRange.run(from, from + DEFAULT_SLICE_ROWS, pending.id).changes);
-      await nextTurn();
+      await this.pause();
     }
     this.q.closePending.run(pending.id);
     return dropped;
@@ -334,6 +378,29 @@ export class SqliteHistoryStore implements HistoryStore {
     for (const source of COMMIT_ORDER) moved += this.q.moveStaged.run(now, jobId, source, null).changes;
     this.q.deleteStaged.run(jobId);
     return moved;
+  }
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+/**
+ * Polled plays stored while an import's slices go in cannot see its (invisible) plays, so
+ * either may hold the same play: the polled one is kept. Each check looks at the plays
+ * stored since the previous one only, so that no check grows with the import.
+ */
+class PolledTwins {
+  private checkedId: number;
+
+  constructor(private readonly q: Statements, private readonly memberId: string, private readonly pendingId: number, afterPlayId: number) {
+    this.checkedId = afterPlayId;
+  }
+
+  /** Inside a transaction: deletes the import's plays that match a play stored since the last check; returns how many. */
+  drop(): number {
+    const dropped = this.q.dropPolledTwins.run({ pending: this.pendingId, member: this.memberId, after: this.checkedId }).changes;
+    // After the delete: an id it freed at the top is handed out again, and must be checked then.
+    this.checkedId = this.q.lastPlayId.get() as number;
+    return dropped;
   }
 }
 
@@ -359,7 +426,8 @@ function prepareSlices(db: Database.Database) {
     pendingByJob: db.prepare('SELECT id, after_play_id FROM history_pending WHERE job_id = ?'),
     allPending: db.prepare('SELECT id, after_play_id FROM history_pending'),
     deletePendingRange: db.prepare('DELETE FROM history_plays WHERE id > ? AND id <= ? AND import_id = ?'),
-    // The import's plays that match a visible play stored after the commit began (the matching rule of plays.ts).
+    // The import's plays that match a visible play stored after id @after (the matching rule of plays.ts).
+    // `+r.member_id`: the rows after @after are found by id; by member they would be all of the member's plays.
     dropPolledTwins: db.prepare(
       `DELETE FROM history_plays WHERE import_id = @pending AND id IN (
          SELECT s.id FROM history_plays r JOIN history_plays s
@@ -368,7 +436,7 @@ function prepareSlices(db: Database.Database) {
           AND (s.track_key = r.track_key OR s.track_uri = r.track_uri)
           AND (s.source <> r.source OR s.end_ms = r.end_ms)
           AND s.import_id = @pending
-        WHERE r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
+        WHERE +r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
   };
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ProtocolError } from '../../protocol/index.js';
+import { NO_CHECKPOINTS, WorkerCheckpoints, type Checkpoints } from './checkpointer.js';
 import { openSqlite, type SqliteDatabase, type SqliteOptions } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
@@ -18,10 +19,10 @@ const MIN_FREE_BYTES = 64 * 1024;
  * Database handle, runs its own migrations in its constructor and implements its part of Store.
  * Feature areas add a line below (e.g. `tokens: new SqliteTokenStore(db)`).
  */
-function openAreas(db: SqliteDatabase) {
+function openAreas(db: SqliteDatabase, checkpoints: Checkpoints) {
   return {
     crews: new SqliteCrewStore(db),
-    history: new SqliteHistoryStore(db),
+    history: new SqliteHistoryStore(db, checkpoints),
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
     telegram: new SqliteTelegramStore(db),
@@ -31,9 +32,11 @@ function openAreas(db: SqliteDatabase) {
 
 export function openSqliteStore(file: string, options: SqliteOptions = {}): Store & { readonly db: SqliteDatabase } {
   const db = openSqlite(file, options);
+  // History imports' long runs of writes checkpoint the WAL in a worker, not on the event loop.
+  const checkpoints = file === ':memory:' ? NO_CHECKPOINTS : new WorkerCheckpoints(db, file);
   let areas: ReturnType<typeof openAreas>;
   try {
-    areas = openAreas(db);
+    areas = openAreas(db, checkpoints);
   } catch (error) {
     db.close();
     throw error;
@@ -63,6 +66,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
       }
     },
     async close() {
+      await checkpoints.close();
       if (db.open) db.close();
     },
   };

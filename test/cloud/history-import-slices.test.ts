@@ -99,6 +99,35 @@ describe('a sliced commit', () => {
     expect(around.map((p) => p.source)).toEqual(['recently_played']);
     expect(await store.history.countPlays(MEMBER)).toBe(400);
   });
+
+  it('keeps plays polled after the slice holding their twin went in, up to its last slice', async () => {
+    const startMs = Date.UTC(2022, 5, 1);
+    const zip = await exportZip('twins.zip', [records(400, startMs)]);
+    // The collector sees record i's play a few seconds later than the export says.
+    const polledPlay = (i: number) => playInput({
+      memberId: MEMBER, source: 'recently_played', endMs: startMs + i * 5 * 60_000 + 4_000, track: `Track ${i % 40}`, artist: 'Daft Punk',
+      trackUri: `spotify:track:${String(i % 40).padStart(22, 'x')}`, durationMs: 215_000,
+    });
+    const added: Promise<unknown>[] = [];
+    const result = await importExport(store.history, zip, {
+      memberId: MEMBER, sliceRows: 50,
+      onProgress: (p) => {
+        if (p.state !== 'committing') return;
+        // After the third slice, a twin of the first; after the last (reported once per source), a twin of the 7th slice.
+        const twinOf = { 150: 10, 400: 320 }[p.committed];
+        if (twinOf !== undefined && added.length === (p.committed === 150 ? 0 : 1)) added.push(store.history.addPlays([polledPlay(twinOf)]));
+      },
+    });
+    expect(await Promise.all(added)).toEqual([{ added: 1, duplicate: 0 }, { added: 1, duplicate: 0 }]);
+    expect(result.counts).toMatchObject({ imported: 398, duplicate: 2 });
+    for (const i of [10, 320]) {
+      const endMs = polledPlay(i).endMs;
+      const around = await store.history.listPlays([MEMBER], { fromMs: endMs - 60_000, toMs: endMs + 60_000 }, 10);
+      expect(around.map((p) => p.source)).toEqual(['recently_played']);
+    }
+    expect(await store.history.countPlays(MEMBER)).toBe(400);
+    expect(await store.history.listImports(MEMBER)).toEqual([expect.objectContaining({ counts: expect.objectContaining({ imported: 398 }) })]);
+  });
 });
 
 describe('an import that does not finish leaves nothing anyone can see', () => {
