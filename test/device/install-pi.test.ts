@@ -146,6 +146,10 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const tooOld = await install(['--dry-run'], { LEELOO_NODE: old });
     expect(tooOld.stdout).toContain('is older than the release needs (22.12)');
     expect(tooOld.stdout).toContain('would install: Node.js 24');
+    // The spi driver's prebuilt addons load in the board's one Node line (24 on arm64) only.
+    const spi = await install(['--dry-run', '--display', 'spi'], { LEELOO_NODE: current });
+    expect(spi.stdout).toContain('is not Node 24, which the spi driver\'s prebuilt addons are for');
+    expect(spi.stdout).toContain('would install: Node.js 24');
   });
 
   it('refuses a Node or an app directory under /home, and a source checkout, with a sentence', async () => {
@@ -209,9 +213,8 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const spi = await install(['--dry-run', '--display', 'spi']);
     expect(spi.stdout).toContain('claims the SPI chip select');
     expect(spi.stdout).toContain(`would write: ${root}/etc/modules-load.d/leeloo.conf`);
-    // The spi driver needs the optional addons, compiled one at a time by node-gyp (no npm).
-    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/epoll JOBS=1 CXXFLAGS=.*node-gyp\.js rebuild --nodedir=/);
-    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/spi-device JOBS=1 /);
+    // The spi driver's addons come prebuilt in the release: nothing is compiled, no npm runs.
+    expect(spi.stdout).not.toMatch(/node-gyp|g\+\+|build-essential|JOBS=/);
     expect(spi.stdout).not.toMatch(/\bnpm\b.* ci /);
     expect(spi.stdout).toContain('would check: the spi-device addon loads');
   });
