@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PLATFORM_FILE, RELEASE_FILE, RELEASE_MAIN, RELEASE_TOP } from '../../device/release-layout.js';
 
 const REPO = resolve('.');
 let releaseRoot: string;
@@ -80,6 +81,14 @@ function plannedUnit(stdout: string): string {
 }
 
 describe('scripts/install-pi.sh --dry-run from a device release', () => {
+  it('reads the release layout the build writes and the self-update unpacks (device/release-layout.ts)', async () => {
+    expect(release.endsWith(`/${RELEASE_TOP}`)).toBe(true);
+    for (const file of [RELEASE_MAIN, PLATFORM_FILE, RELEASE_FILE, 'package.json', 'scripts/install-pi.sh']) expect(existsSync(join(release, file))).toBe(true);
+    const installer = await readFile(script, 'utf8');
+    for (const file of [RELEASE_MAIN, PLATFORM_FILE, RELEASE_FILE]) expect(installer).toContain(`$SOURCE_DIR/${file}`);
+    expect(await readFile(join(release, 'scripts/leeloo-launch.sh'), 'utf8')).toContain(`$releases/current/${RELEASE_MAIN}`);
+  });
+
   it('plans Node 24, the app in /opt/leeloo with runtime deps only, the overlays and the unit, and changes nothing', async () => {
     await writeFile(join(root, 'boot/firmware/config.txt'), 'dtparam=i2c_arm=on,spi=on\ndtoverlay=piscreen,drm,speed=16000000\n');
     const { code, stdout } = await install(['--dry-run', '--relay-url', 'wss://relay.example/ws', '--name', 'Kitchen', '--crew', 'leeloo-7kq2']);

@@ -8,7 +8,7 @@
  * 127, Node 22's. .ci/run installs the cross compilers and qemu-user.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,22 @@ describe('the spi addons, cross-compiled for the Pi', () => {
   it('builds for the Node line install-pi.sh puts on each board', async () => {
     const targets = await nodeTargets();
     expect(targets).toMatchObject({ armv7l: 22, arm64: 24 });
+  });
+
+  it('stops with a sentence naming the package when the cross compiler is missing', async () => {
+    const tree = await releaseTree('missing');
+    const bin = join(dir, 'only-sh');
+    await mkdir(bin, { recursive: true });
+    await symlink('/bin/sh', join(bin, 'sh'));
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      await expect(buildAddons(tree, 'armv7l', 22)).rejects.toThrow(
+        'Building the armv7l release needs the cross compiler arm-linux-gnueabihf-g++ for the spi driver\'s addons: sudo apt-get install -y g++-arm-linux-gnueabihf',
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('arm64, Node 24: AArch64 objects that the official arm64 Node loads under qemu', async () => {
