@@ -149,7 +149,7 @@ async function loadOnoff(): Promise<OnoffModule> {
   try {
     mod = (await import(name)) as OnoffModule & { default?: OnoffModule };
   } catch (error) {
-    throw new HardwareError('gpio_unavailable', 'The onoff addon is not installed (it builds on Linux during npm install); run npm install on the Pi.', { cause: error });
+    throw new HardwareError('gpio_unavailable', `The onoff addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it and its epoll addon prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`, { cause: error });
   }
   return mod.Gpio ? mod : mod.default!;
 }

@@ -7,12 +7,14 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../protocol/index.js';
 import { syncDirectory, writeFileAtomic } from './atomic-file.js';
+import { PLATFORM_FILE, RELEASE_FILE, RELEASE_MAIN, RELEASE_TOP, thisPlatform } from './release-layout.js';
 import type { MenuEntry, ScreenHost } from './screens/screen.js';
 
 /**
  * Self-update. On disk (releasesDir, /opt/leeloo/releases on a Pi):
  *
- *   <version>/          one unpacked release each (package.json, dist/, node_modules/)
+ *   <version>/          one unpacked release each: the leeloo-device/ folder of a release
+ *                       tarball (device/release-layout.ts: package.json, dist/, node_modules/)
  *   current -> <version> the release the service runs, switched by an atomic rename
  *   update.state        while a new release has not yet reached READY: candidate, previous, attempts
  *   rolled-back         the version the launcher gave up on, for the menu to say so
@@ -24,7 +26,7 @@ import type { MenuEntry, ScreenHost } from './screens/screen.js';
 
 export interface ReleaseManifest {
   readonly version: string;
-  /** The tarball (.tar.gz) holding package.json, dist/ and node_modules/ at its top. */
+  /** The release tarball (scripts/build-device-release.ts) for this board's CPU: leeloo-device/ at its top. */
   readonly url: string;
   /** Hex SHA-256 of the tarball. */
   readonly sha256: string;
@@ -83,6 +85,8 @@ export interface SelfUpdateOptions {
   readonly version: string;
   readonly log: Logger;
   readonly timeoutMs?: number;
+  /** The "linux-ARCH" a release must be built for (default: this machine's). */
+  readonly platform?: string;
 }
 
 type UpdateStatus =
@@ -118,11 +122,13 @@ export class SelfUpdate {
       if (digest !== manifest.sha256) throw new UpdateError(`The download of ${manifest.version} does not match its checksum (sha256 ${digest.slice(0, 12)}…, expected ${manifest.sha256.slice(0, 12)}…); nothing was installed.`);
       await mkdir(unpacked);
       await untar(tarball, unpacked);
-      await checkRelease(unpacked, manifest.version);
+      const release = path.join(unpacked, RELEASE_TOP);
+      await checkRelease(release, manifest.version, this.options.platform ?? thisPlatform());
       const target = path.join(dir, manifest.version);
-      await rm(target, { recursive: true, force: true });
-      await rename(unpacked, target);
       const previous = await readlink(path.join(dir, 'current')).catch(() => '');
+      if (previous === manifest.version) throw new UpdateError(`Release ${manifest.version} is the one running; nothing was installed.`);
+      await rm(target, { recursive: true, force: true });
+      await rename(release, target);
       await writeFileAtomic(path.join(dir, STATE_FILE), `candidate=${manifest.version}\nprevious=${previous}\nattempts=0\n`);
       await switchCurrent(dir, manifest.version);
       this.options.log.info({ version: manifest.version, previous }, 'release installed; restarting into it');
@@ -256,9 +262,21 @@ function untar(tarball: string, into: string): Promise<void> {
   });
 }
 
-async function checkRelease(dir: string, version: string): Promise<void> {
+/** The unpacked leeloo-device/ folder is the whole release `version`, built for `platform`. */
+async function checkRelease(dir: string, version: string, platform: string): Promise<void> {
+  if (!existsSync(dir)) throw new UpdateError(`The tarball has no ${RELEASE_TOP}/ folder at its top, so it is not a device release; nothing was installed.`);
   const pkg = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => null);
-  const found = pkg === null ? null : (JSON.parse(pkg) as { version?: unknown }).version;
+  let found: unknown = null;
+  try {
+    found = pkg === null ? null : (JSON.parse(pkg) as { version?: unknown }).version;
+  } catch {
+    throw new UpdateError(`The package.json of release ${version} is not JSON; nothing was installed.`);
+  }
   if (found !== version) throw new UpdateError(`The tarball is not release ${version} (its package.json says ${String(found)}).`);
-  if (!existsSync(path.join(dir, 'dist', 'device', 'main.js'))) throw new UpdateError(`Release ${version} has no dist/device/main.js.`);
+  if (!existsSync(path.join(dir, RELEASE_MAIN))) throw new UpdateError(`Release ${version} has no ${RELEASE_MAIN}.`);
+  const built = (await readFile(path.join(dir, PLATFORM_FILE), 'utf8').catch(() => '')).trim();
+  if (built !== platform) throw new UpdateError(`Release ${version} is built for ${built || 'no platform'}, but this gadget is ${platform}; nothing was installed.`);
+  // RELEASE is the build's last file: without it the release is incomplete.
+  const stamp = (await readFile(path.join(dir, RELEASE_FILE), 'utf8').catch(() => '')).split(' ');
+  if (stamp[0] !== RELEASE_TOP || stamp[1] !== version) throw new UpdateError(`Release ${version} has no ${RELEASE_FILE} stamp for ${version}, so it is incomplete; nothing was installed.`);
 }

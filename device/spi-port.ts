@@ -38,7 +38,7 @@ async function loadSpiDevice(): Promise<SpiModule> {
   try {
     mod = (await import(name)) as SpiModule & { default?: SpiModule };
   } catch (error) {
-    throw new HardwareError('spi_missing', 'The spi-device addon is not installed (it builds on Linux during npm install); run npm install on the Pi.', { cause: error });
+    throw new HardwareError('spi_missing', `The spi-device addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`, { cause: error });
   }
   return typeof mod.open === 'function' ? mod : mod.default!;
 }

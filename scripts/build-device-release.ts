@@ -5,14 +5,17 @@
  * this checkout uses) with its package-lock.json, and node_modules/ already installed
  * for that CPU (`npm ci --omit=dev --ignore-scripts --cpu=…`: the JavaScript packages
  * and @napi-rs/canvas's prebuilt binary for the board). The Pi runs no npm at all: the
- * installer copies the release, so its peak memory is a copy's; only the spi driver's
- * two small addons are compiled there (sources in node_modules/, built by the installer).
+ * installer copies the release, so its peak memory is a copy's. The spi driver's two
+ * small addons are cross-compiled here for the board's CPU and Node line
+ * (scripts/device-addons.ts), so the Pi compiles nothing either; that needs Debian's
+ * cross compilers: sudo apt-get install -y g++-arm-linux-gnueabihf g++-aarch64-linux-gnu.
  *
  *   npx tsx scripts/build-device-release.ts [--out DIR] [--arch armv7l|arm64|x64]... [--no-lock]
  *
  * For each --arch (default: armv7l and arm64, the Pi's two) writes
  * DIR/linux-ARCH/leeloo-device/ (default DIR: release/) and
- * DIR/leeloo-device-VERSION-linux-ARCH.tgz; prints the tarballs' paths and sizes last.
+ * DIR/leeloo-device-VERSION-linux-ARCH.tgz (the layout of device/release-layout.ts, which
+ * the installer and the self-update read); prints the tarballs' paths and sizes last.
  * --no-lock skips the registry (no package-lock.json, no node_modules/): for tests of
  * the installer's plan only.
  */
@@ -22,14 +25,14 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PLATFORM_FILE, RELEASE_FILE, RELEASE_TOP, releaseTarballName } from '../device/release-layout.js';
+import { buildAddons, nodeTargets } from './device-addons.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 /** The lowest Node the gadget supports: 22 on armv7l (to 2027-04), 24 on arm64. The installer reads it from here. */
 export const DEVICE_NODE_ENGINES = '>=22.12';
 /** Loaded by a computed name (optional addons that build on Linux only, for the spi driver), so no import names them. */
 const OPTIONAL_ADDONS = ['onoff', 'spi-device'];
-/** Packages of the device's tree whose install scripts may run (node-gyp builds of the addons). */
-const ADDON_BUILDS = ['spi-device', 'epoll'];
 
 /** The board CPUs a release is built for (`uname -m` on Pi OS), and npm's name for each. */
 const NPM_CPU: Record<string, string> = { armv7l: 'arm', arm64: 'arm64', x64: 'x64' };
@@ -100,9 +103,8 @@ async function assemble(release: string, compiled: string, root: RootPackage): P
   if (unknown.length > 0) throw new Error(`The device imports ${unknown.join(', ')}, which package.json does not list as a dependency.`);
   const dependencies = Object.fromEntries(await Promise.all(imported.map(async (name) => [name, await installedVersion(name)])));
   const optionalDependencies = Object.fromEntries(OPTIONAL_ADDONS.map((name) => [name, root.optionalDependencies?.[name] ?? '*']));
-  const allowScripts = Object.fromEntries(ADDON_BUILDS.map((name) => [name, true]));
   const pkg = {
-    name: 'leeloo-device',
+    name: RELEASE_TOP,
     version: root.version,
     private: true,
     type: 'module',
@@ -110,7 +112,6 @@ async function assemble(release: string, compiled: string, root: RootPackage): P
     engines: { node: DEVICE_NODE_ENGINES },
     dependencies,
     optionalDependencies,
-    allowScripts,
     scripts: { device: 'node dist/device/main.js' },
   };
   await writeFile(path.join(release, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
@@ -120,7 +121,7 @@ async function assemble(release: string, compiled: string, root: RootPackage): P
 /**
  * The lock (with each package's tarball URL, so no install has to fetch packuments) and
  * node_modules/ for `arch`: npm picks the optional platform packages by --cpu, runs no
- * install script (the addons' sources stay for the installer to build where wanted).
+ * install script (the addons are built afterwards, for the board, by buildAddons).
  */
 function installModules(release: string, arch: string): void {
   const npm = (args: string[]) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--omit-lockfile-registry-resolved=false'], { cwd: release, stdio: 'inherit' });
@@ -136,21 +137,27 @@ async function main(): Promise<void> {
   if (bad.length > 0) throw new Error(`--arch ${bad.join(', ')}: a release is built for ${Object.keys(NPM_CPU).join(', ')}.`);
   const root = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as RootPackage;
   const work = await mkdtemp(path.join(tmpdir(), 'leeloo-release-'));
+  const nodeLines = await nodeTargets();
   const built: string[] = [];
   try {
     await compile(path.join(work, 'out'), work);
     for (const arch of arches) {
       const platform = `linux-${arch}`;
-      const release = path.join(outRoot, platform, 'leeloo-device');
+      const release = path.join(outRoot, platform, RELEASE_TOP);
       const dependencies = await assemble(release, path.join(work, 'out'), root);
-      await writeFile(path.join(release, 'PLATFORM'), `${platform}\n`);
-      if (!process.argv.includes('--no-lock')) installModules(release, arch);
+      await writeFile(path.join(release, PLATFORM_FILE), `${platform}\n`);
+      if (!process.argv.includes('--no-lock')) {
+        installModules(release, arch);
+        const major = nodeLines[arch];
+        if (!major) throw new Error(`scripts/install-pi.sh's node_target names no Node line for ${arch}.`);
+        process.stdout.write(`${await buildAddons(release, arch, major)}\n`);
+      }
       // The installer compares this to what /opt/leeloo holds: same hash, nothing to do.
       const hash = createHash('sha256');
       for (const file of await filesUnder(release)) hash.update(path.relative(release, file)).update('\0').update(await readFile(file));
-      await writeFile(path.join(release, 'RELEASE'), `leeloo-device ${root.version} ${hash.digest('hex')} ${platform}\n`);
-      const tarball = path.join(outRoot, `leeloo-device-${root.version}-${platform}.tgz`);
-      execFileSync('tar', ['-czf', tarball, '-C', path.dirname(release), 'leeloo-device']);
+      await writeFile(path.join(release, RELEASE_FILE), `${RELEASE_TOP} ${root.version} ${hash.digest('hex')} ${platform}\n`);
+      const tarball = path.join(outRoot, releaseTarballName(root.version, platform));
+      execFileSync('tar', ['-czf', tarball, '-C', path.dirname(release), RELEASE_TOP]);
       const { size } = await stat(tarball);
       process.stdout.write(`device runtime dependencies (${platform}): ${dependencies.join(', ')}\n`);
       built.push(`${tarball} (${(size / 1e6).toFixed(1)} MB), unpacked in ${release}`);

@@ -3,8 +3,8 @@
 # any computer with `npx tsx scripts/build-device-release.ts`, one per board CPU, copied
 # to the Pi and unpacked; this script is inside it): the right official Node.js when
 # missing or too old, the app in /opt/leeloo (root-owned, readable by the service user)
-# with its node_modules as the release ships them (no npm, no compiler; only the spi
-# driver's two addons are compiled here), config, SPI and the button/encoder overlays in
+# with its node_modules as the release ships them (no npm, no compiler: the spi driver's
+# two addons come prebuilt for this CPU and Node line), config, SPI and the button/encoder overlays in
 # config.txt, spidev at boot, service user and groups, systemd unit. Safe to run again:
 # every step checks first and changes only what differs; nothing changed means no copy
 # and no restart. An existing config is kept.
@@ -155,12 +155,17 @@ required_node() {
   sed -n 's/.*"node": *">=\([0-9][0-9]*\)\.\{0,1\}\([0-9]*\).*/\1 \2/p' "$SOURCE_DIR/package.json" | head -n1
 }
 
-# Whether $1 is a node at least as new as the release's engines.
+# Whether $1 is a node at least as new as the release's engines; for the spi driver, of
+# the very line its prebuilt addons are for (an addon loads in one Node major only).
 node_ok() {
   local bin="$1" want major minor have
   [[ -x "$bin" ]] || return 1
   read -r major minor <<<"$(required_node)"
   have="$("$bin" -v 2>/dev/null | sed 's/^v//')" || return 1
+  if [[ "$DISPLAY_DRIVER" == "spi" && "${have%%.*}" != "$(node_target | cut -d' ' -f1)" ]]; then
+    say "node v$have at $bin is not Node $(node_target | cut -d' ' -f1), which the spi driver's prebuilt addons are for"
+    return 1
+  fi
   [[ "${have%%.*}" -gt "$major" ]] && return 0
   want="${have#*.}"
   [[ "${have%%.*}" -eq "$major" && "${want%%.*}" -ge "${minor:-0}" ]]
@@ -225,6 +230,7 @@ node_run() { "$ROOT${NODE_BIN#"$ROOT"}" "$@" 2>/dev/null || node "$@"; }
 install_app() {
   if [[ -f "$APP_DIR/RELEASE" && -d "$APP_DIR/node_modules" ]] && cmp -s "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"; then
     say "$APP_DIR holds this release already"
+    check_addons
     return
   fi
   CHANGED=1
@@ -234,42 +240,25 @@ install_app() {
   run cp -R "$SOURCE_DIR/dist" "$SOURCE_DIR/node_modules" "$SOURCE_DIR/package.json" "$SOURCE_DIR/package-lock.json" "$SOURCE_DIR/PLATFORM" "$SOURCE_DIR/systemd" "$SOURCE_DIR/docs" "$APP_DIR/"
   # The unit's ExecStart: runs releases/current (self-update) or this release.
   run install -D -m 0755 "$SOURCE_DIR/scripts/leeloo-launch.sh" "$APP_DIR/scripts/leeloo-launch.sh"
-  build_addons
   if [[ -z "$ROOT" ]]; then run chown -R root:root "$APP_DIR"; fi
   run chmod -R u=rwX,go=rX "$APP_DIR"
   check_addons
   run cp "$SOURCE_DIR/RELEASE" "$APP_DIR/RELEASE"
 }
 
-# The spi driver's addons (epoll for onoff, spi-device) compiled from the sources the
-# release carries, one file at a time, with node-gyp straight from the Node install (no
-# npm process beside it) and GCC collecting its garbage early: cc1plus on Node's V8
-# headers peaks near 190 MB with its defaults, about 150 MB so.
-build_addons() {
-  [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0
-  local node prefix gyp addon
-  node="$ROOT${NODE_BIN#"$ROOT"}"
-  [[ -x "$node" || $DRY_RUN -eq 1 ]] || node="$(command -v node)"
-  prefix="$(dirname "$(dirname "$node")")"
-  gyp="$prefix/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
-  [[ -f "$gyp" || $DRY_RUN -eq 1 ]] || fail "node-gyp is not at $gyp (it comes with npm in an official Node.js build); the spi driver's addons cannot be built."
-  command -v g++ >/dev/null 2>&1 || [[ $DRY_RUN -eq 1 ]] || fail "the spi driver's addons need a C++ compiler: sudo apt-get install -y build-essential python3, then run this script again."
-  for addon in epoll spi-device; do
-    run env -C "$APP_DIR/node_modules/$addon" JOBS=1 CXXFLAGS="--param ggc-min-expand=10 --param ggc-min-heapsize=32768" \
-      "$node" "$gyp" rebuild --nodedir="$prefix" --loglevel=warn
-  done
-}
-
-# onoff and spi-device load only once built; the spi driver needs both. The input
+# The spi driver needs onoff (its epoll addon) and spi-device, which the release ships
+# prebuilt for this CPU and the Node line of node_target: they must load here. The input
 # buttons and the fb driver need neither.
 check_addons() {
-  local addon
+  local addon error reason
   [[ "$DISPLAY_DRIVER" == "spi" ]] || return 0
   for addon in onoff spi-device; do
     if [[ $DRY_RUN -eq 1 ]]; then
       echo "would check: the $addon addon loads"
-    elif ! (cd "$APP_DIR" && node_run -e "require('$addon')") >/dev/null 2>&1; then
-      fail "the $addon addon did not build; install the build tools (sudo apt-get install -y build-essential python3) and run this script again."
+    elif ! error="$(cd "$APP_DIR" && "$ROOT${NODE_BIN#"$ROOT"}" -e "require('$addon')" 2>&1)"; then
+      # Node's message spans lines; the ABI sentence, when that is the cause, says it all.
+      reason="$(tr '\n' ' ' <<<"$error" | grep -o 'compiled against a different Node.js version using NODE_MODULE_VERSION [0-9]*\. This version of Node.js requires NODE_MODULE_VERSION [0-9]*' || grep -m1 'Error' <<<"$error")"
+      fail "the prebuilt $addon addon does not load with $NODE_BIN ($("$ROOT${NODE_BIN#"$ROOT"}" -v)): ${reason}; the release's addons are for Node $(node_target | cut -d' ' -f1) on $(node_target | cut -d' ' -f2)."
     fi
   done
 }

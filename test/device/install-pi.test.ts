@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PLATFORM_FILE, RELEASE_FILE, RELEASE_MAIN, RELEASE_TOP } from '../../device/release-layout.js';
 
 const REPO = resolve('.');
 let releaseRoot: string;
@@ -80,6 +81,14 @@ function plannedUnit(stdout: string): string {
 }
 
 describe('scripts/install-pi.sh --dry-run from a device release', () => {
+  it('reads the release layout the build writes and the self-update unpacks (device/release-layout.ts)', async () => {
+    expect(release.endsWith(`/${RELEASE_TOP}`)).toBe(true);
+    for (const file of [RELEASE_MAIN, PLATFORM_FILE, RELEASE_FILE, 'package.json', 'scripts/install-pi.sh']) expect(existsSync(join(release, file))).toBe(true);
+    const installer = await readFile(script, 'utf8');
+    for (const file of [RELEASE_MAIN, PLATFORM_FILE, RELEASE_FILE]) expect(installer).toContain(`$SOURCE_DIR/${file}`);
+    expect(await readFile(join(release, 'scripts/leeloo-launch.sh'), 'utf8')).toContain(`$releases/current/${RELEASE_MAIN}`);
+  });
+
   it('plans Node 24, the app in /opt/leeloo with runtime deps only, the overlays and the unit, and changes nothing', async () => {
     await writeFile(join(root, 'boot/firmware/config.txt'), 'dtparam=i2c_arm=on,spi=on\ndtoverlay=piscreen,drm,speed=16000000\n');
     const { code, stdout } = await install(['--dry-run', '--relay-url', 'wss://relay.example/ws', '--name', 'Kitchen', '--crew', 'leeloo-7kq2']);
@@ -146,6 +155,10 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const tooOld = await install(['--dry-run'], { LEELOO_NODE: old });
     expect(tooOld.stdout).toContain('is older than the release needs (22.12)');
     expect(tooOld.stdout).toContain('would install: Node.js 24');
+    // The spi driver's prebuilt addons load in the board's one Node line (24 on arm64) only.
+    const spi = await install(['--dry-run', '--display', 'spi'], { LEELOO_NODE: current });
+    expect(spi.stdout).toContain('is not Node 24, which the spi driver\'s prebuilt addons are for');
+    expect(spi.stdout).toContain('would install: Node.js 24');
   });
 
   it('refuses a Node or an app directory under /home, and a source checkout, with a sentence', async () => {
@@ -209,9 +222,8 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     const spi = await install(['--dry-run', '--display', 'spi']);
     expect(spi.stdout).toContain('claims the SPI chip select');
     expect(spi.stdout).toContain(`would write: ${root}/etc/modules-load.d/leeloo.conf`);
-    // The spi driver needs the optional addons, compiled one at a time by node-gyp (no npm).
-    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/epoll JOBS=1 CXXFLAGS=.*node-gyp\.js rebuild --nodedir=/);
-    expect(spi.stdout).toMatch(/would run: env -C \S+\/node_modules\/spi-device JOBS=1 /);
+    // The spi driver's addons come prebuilt in the release: nothing is compiled, no npm runs.
+    expect(spi.stdout).not.toMatch(/node-gyp|g\+\+|build-essential|JOBS=/);
     expect(spi.stdout).not.toMatch(/\bnpm\b.* ci /);
     expect(spi.stdout).toContain('would check: the spi-device addon loads');
   });

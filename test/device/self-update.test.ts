@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PLATFORM_FILE, RELEASE_FILE, RELEASE_MAIN, RELEASE_TOP, thisPlatform } from '../../device/release-layout.js';
 import { compareVersions, confirmRelease, installedVersion, SelfUpdate, UpdateError } from '../../device/self-update.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -15,14 +16,21 @@ const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 const LAUNCHER = path.resolve('scripts/leeloo-launch.sh');
 
-/** A release tarball as a build would make it: package.json and a dist/device/main.js that says which release runs. */
-async function makeRelease(dir: string, version: string): Promise<Buffer> {
-  const root = path.join(dir, `build-${version}`);
-  await mkdir(path.join(root, 'dist', 'device'), { recursive: true });
-  await writeFile(path.join(root, 'package.json'), JSON.stringify({ name: 'leeloo', version }));
-  await writeFile(path.join(root, 'dist', 'device', 'main.js'), `console.log('release ${version}', process.argv.slice(2).join(' '));\n`);
+/**
+ * A release tarball in the build's layout (device/release-layout.ts; test/device/install-pi-real.test.ts
+ * updates from one the build script made): leeloo-device/ at the top, with package.json, PLATFORM,
+ * RELEASE and a dist/device/main.js that says which release runs.
+ */
+async function makeRelease(dir: string, version: string, platform = thisPlatform()): Promise<Buffer> {
+  const root = path.join(dir, `build-${version}-${platform}`);
+  const top = path.join(root, RELEASE_TOP);
+  await mkdir(path.join(top, path.dirname(RELEASE_MAIN)), { recursive: true });
+  await writeFile(path.join(top, 'package.json'), JSON.stringify({ name: RELEASE_TOP, version }));
+  await writeFile(path.join(top, RELEASE_MAIN), `console.log('release ${version}', process.argv.slice(2).join(' '));\n`);
+  await writeFile(path.join(top, PLATFORM_FILE), `${platform}\n`);
+  await writeFile(path.join(top, RELEASE_FILE), `${RELEASE_TOP} ${version} ${'0'.repeat(64)} ${platform}\n`);
   const tarball = path.join(dir, `leeloo-${version}.tar.gz`);
-  await run('tar', ['-czf', tarball, '-C', root, '.']);
+  await run('tar', ['-czf', tarball, '-C', root, RELEASE_TOP]);
   return readFile(tarball);
 }
 
@@ -53,8 +61,8 @@ describe('self-update from a release server on 127.0.0.1', () => {
     await removeTempDir(dir);
   });
 
-  async function publish(version: string, checksum?: string): Promise<string> {
-    const tarball = await makeRelease(dir, version);
+  async function publish(version: string, checksum?: string, tarball?: Buffer): Promise<string> {
+    tarball ??= await makeRelease(dir, version);
     files.set(`/leeloo-${version}.tar.gz`, { type: 'application/gzip', body: tarball });
     files.set(`/${version}.json`, { type: 'application/json', body: JSON.stringify({ version, url: `${base}/leeloo-${version}.tar.gz`, sha256: checksum ?? sha256(tarball) }) });
     return `${base}/${version}.json`;
@@ -81,6 +89,34 @@ describe('self-update from a release server on 127.0.0.1', () => {
     expect(failure).toBeInstanceOf(UpdateError);
     expect((failure as Error).message).toMatch(/does not match its checksum .* nothing was installed/);
     expect(await readdir(releases)).toEqual([]);
+  });
+
+  it('refuses a corrupt tarball, one in another layout and one for another CPU, and leaves the running release alone', async () => {
+    const good = new SelfUpdate({ releaseUrl: await publish('0.2.0'), releasesDir: releases, version: '0.1.0', log });
+    await good.install((await good.check())!);
+    expect(await confirmRelease(releases, '0.2.0')).toBe(true);
+    const before = (await readdir(releases)).sort();
+    const attempt = async (version: string, tarball: Buffer): Promise<Error> => {
+      const update = new SelfUpdate({ releaseUrl: await publish(version, undefined, tarball), releasesDir: releases, version: '0.2.0', log });
+      const failure = (await update.install((await update.check())!).catch((e: unknown) => e)) as Error;
+      expect(failure).toBeInstanceOf(UpdateError);
+      // The checksum matched (the server published what it had): the unpacked contents were refused.
+      expect((await readdir(releases)).sort()).toEqual(before);
+      expect(await readlink(path.join(releases, 'current'))).toBe('0.2.0');
+      expect(await launch()).toBe('release 0.2.0 --config /etc/leeloo/device.json');
+      return failure;
+    };
+    const whole = await makeRelease(dir, '0.3.0');
+    expect((await attempt('0.3.0', whole.subarray(0, Math.floor(whole.length / 2)))).message).toMatch(/could not be unpacked/);
+    expect((await attempt('0.3.0', Buffer.from('not a tarball at all'))).message).toMatch(/could not be unpacked/);
+    const flat = path.join(dir, 'flat');
+    await mkdir(path.join(flat, 'dist/device'), { recursive: true });
+    await writeFile(path.join(flat, 'package.json'), JSON.stringify({ version: '0.3.0' }));
+    await writeFile(path.join(flat, RELEASE_MAIN), '');
+    await run('tar', ['-czf', path.join(dir, 'flat.tgz'), '-C', flat, '.']);
+    expect((await attempt('0.3.0', await readFile(path.join(dir, 'flat.tgz')))).message).toContain(`no ${RELEASE_TOP}/ folder at its top`);
+    const other = thisPlatform() === 'linux-arm64' ? 'linux-armv7l' : 'linux-arm64';
+    expect((await attempt('0.3.0', await makeRelease(dir, '0.3.0', other))).message).toContain(`built for ${other}, but this gadget is ${thisPlatform()}`);
   });
 
   it('sees no update when the server has the same or an older version, and says why a manifest is bad', async () => {
