@@ -113,11 +113,14 @@ describe('relay limits and bad frames', () => {
       expect(r.client_msg_id).toMatch(/^burst-\d+$/);
       expect(acked.has(r.client_msg_id)).toBe(false);
     }
-    // RATE_LIMIT_CLOSE_AFTER is 20: 19 refusals answered, the 20th closes.
-    expect(refused.length).toBe(19);
+    // RATE_LIMIT_CLOSE_AFTER is 20 refusals in a row: the 19 after the last admitted frame are answered, the 20th closes.
+    // (A token that refills mid-burst on a busy machine admits a frame and starts the count again.)
+    const index = (id: unknown) => Number(String(id).slice('burst-'.length));
+    const lastAdmitted = Math.max(...[...acked].map(index));
+    expect(refused.filter((r) => index(r.client_msg_id) > lastAdmitted).length).toBe(19);
     // Up to the last answered frame, each was either acked (admitted, handled despite the close) or named as refused.
     const named = new Set(refused.map((r) => r.client_msg_id));
-    const last = Math.max(...[...acked, ...named].map((id) => Number(String(id).slice('burst-'.length))));
+    const last = Math.max(...[...acked, ...named].map(index));
     for (let i = 0; i <= last; i += 1) expect(acked.has(`burst-${i}`) || named.has(`burst-${i}`)).toBe(true);
     await othersStillServed();
   });
