@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { ERROR_CODES, ProtocolError, type ErrorCode } from '../protocol/index.js';
+import { ERROR_CODES, httpStatusOf, ProtocolError } from '../protocol/index.js';
 import type { Logger } from './log.js';
 import { storeUnavailable } from './store/store.js';
-
-/** The HTTP status of each error code the JSON APIs answer with (anything else is 500). */
-export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  invalid_message: 400, invalid_json: 400, unauthorized: 401, link_invalid: 401, link_expired: 410, not_owner: 403, not_found: 404, invalid_crew_code: 404, crew_not_found: 404,
-  not_in_crew: 409, conflict: 409, crew_code_taken: 409, too_large: 413, rate_limited: 429, unavailable: 503, spotify_not_configured: 503,
-  invalid_zip: 422, zip_bomb: 422, unsafe_zip_entry: 422, invalid_export: 422, no_history_files: 422,
-};
 
 /** Gives every request an id (the proxy's X-Request-Id when it sent a sane one), in the answer's header. */
 export function requestIds(req: Request, res: Response, next: NextFunction): void {
@@ -55,7 +48,7 @@ export function sendError(res: Response, error: unknown, log: Logger | undefined
   if (code === 'too_large') res.setHeader('connection', 'close');
   const retry = (error as { retryAfterMs?: number } | null)?.retryAfterMs;
   if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
-  res.status(HTTP_STATUS[code] ?? 500).json({
+  res.status(httpStatusOf(code)).json({
     code, error: code, message: known?.message ?? ERROR_CODES.internal_error, ...(retry !== undefined ? { retry_after_ms: retry } : {}),
   });
 }

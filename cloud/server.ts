@@ -301,7 +301,7 @@ function buildApp(
   app.use(admin);
   for (const feature of features) if (feature.router) app.use(feature.router);
   app.use((req, res) => {
-    res.status(404).json({ code: 'not_found', error: 'not_found', message: `Nothing is served at ${req.method} ${req.path}.` });
+    sendError(res, new ProtocolError('not_found', `Nothing is served at ${req.method} ${req.path}.`), log);
   });
   app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => sendError(res, error, log));
   return app;

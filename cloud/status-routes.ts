@@ -2,6 +2,8 @@ import express, { type RequestHandler } from 'express';
 import { storeUnavailable, type Store } from './store/store.js';
 import type { RelayMetrics } from './metrics.js';
 import { renderLandingPage } from './landing-page.js';
+import { ProtocolError } from '../protocol/index.js';
+import { sendError } from './http-errors.js';
 
 export interface StatusSource {
   readonly version: string;
@@ -51,7 +53,7 @@ export function statusRoutes(source: StatusSource): express.Router {
       res.json({ status: 'ready', store: source.store.kind });
       return;
     }
-    res.status(503).json({ code: 'unavailable', error: 'unavailable', message: problem });
+    sendError(res, new ProtocolError('unavailable', problem), undefined);
   });
 
   router.get('/metrics', source.metricsGate, async (_req, res) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
+  CREW_EVENT_TYPES,
   PROTOCOL_VERSION,
   parseOutbound,
   type CrewState,
@@ -52,10 +53,7 @@ export interface RelayClientOptions {
 /** Codes after which a queued message is worth sending again; anything else refuses it for good. */
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'unavailable', 'internal_error', 'not_registered', 'not_in_crew']);
 
-const CREW_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed', 'crew_code_changed',
-  'music_shared', 'reaction', 'queue_state', 'airhorn',
-]);
+const CREW_EVENTS: ReadonlySet<string> = new Set(CREW_EVENT_TYPES);
 
 type Phase = 'idle' | 'handshake' | 'joining' | 'resuming' | 'ready';
 
@@ -351,7 +349,7 @@ export class RelayClient {
       case 'pong':
         return;
       default:
-        if (CREW_EVENT_TYPES.has(message.type)) return this.onCrewEvent(message);
+        if (CREW_EVENTS.has(message.type)) return this.onCrewEvent(message);
         this.emit({ kind: 'frame', message });
     }
   }

@@ -367,7 +367,11 @@ export type OutboundMessage = { [T in OutboundType]: OutboundOf<T> }[OutboundTyp
  * What the relay fans out to a crew and stores under a seq: the current protocol's
  * shape, from which the older dialects are derived (see dialects.ts).
  */
-export type CrewEvent = Extract<
-  OutboundMessage,
-  { type: 'message' | 'member_joined' | 'member_offline' | 'member_left' | 'member_renamed' | 'crew_renamed' | 'crew_settings_changed' | 'crew_code_changed' | 'queue_state' | 'airhorn' }
->;
+export const CREW_EVENT_TYPES = [
+  'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed', 'crew_code_changed', 'queue_state', 'airhorn',
+] as const satisfies readonly OutboundType[];
+export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
+export type CrewEvent = Extract<OutboundMessage, { type: CrewEventType }>;
+
+/** The crew events a crew page's event stream carries: all but the code change (a page's link names the crew, not its code). */
+export const PAGE_EVENT_TYPES = CREW_EVENT_TYPES.filter((type) => type !== 'crew_code_changed');

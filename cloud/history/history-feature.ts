@@ -7,6 +7,8 @@ import { ListeningCollector } from './collector.js';
 import { ImportJobs } from './import-jobs.js';
 import { HistoryQueries } from './queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
+import { ProtocolError } from '../../protocol/index.js';
+import { sendError } from '../http-errors.js';
 
 /** Schedule overrides: the collector runs on minutes, a test of its wiring on milliseconds. */
 export interface HistoryFeatureOptions {
@@ -73,7 +75,7 @@ export function historyFeatureFactory(
   const memberApi = express.Router();
   memberApi.use((req, res, next) => {
     if (built) built.memberRouter(req, res, next);
-    else res.status(503).json({ code: 'unavailable', error: 'unavailable', message: 'History is starting; try again in a moment.' });
+    else sendError(res, new ProtocolError('unavailable', 'History is starting; try again in a moment.'), undefined);
   });
   return { factory: (context) => (built = new HistoryFeature(context, access, options)), memberApi, queries: () => built?.queries ?? null };
 }

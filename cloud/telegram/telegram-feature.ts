@@ -1,10 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { z } from 'zod';
-import { cleanName, CrewMessageBody, ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import { cleanName, CrewMessageBody, httpStatusOf, ProtocolError, type ErrorCode } from '../../protocol/index.js';
 import { newCrewCode, newCrewId } from '../crew-codes.js';
+import { sendError } from '../http-errors.js';
 import type { Feature, FeatureFactory, RelayContext, SessionView } from '../feature.js';
-import { HTTP_STATUS } from '../http-errors.js';
 import type { CrewRecord } from '../store/store.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
@@ -37,7 +37,7 @@ export interface TelegramFeatureOptions {
 
 /** Refusals the bot reads: `error` is the code it branches on, `message` what it shows. */
 class ApiRefusal extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly status = HTTP_STATUS[code] ?? 400, readonly retryAfterMs?: number) {
+  constructor(readonly code: ErrorCode, message: string, readonly status = httpStatusOf(code), readonly retryAfterMs?: number) {
     super(message);
   }
 }
@@ -218,11 +218,8 @@ export class TelegramFeature implements Feature {
     const refusal = error instanceof ApiRefusal ? error
       : error instanceof ProtocolError ? new ApiRefusal(error.code, error.message)
       : null;
-    if (!refusal) {
-      this.context.log.error({ err: error }, 'telegram API request failed');
-      res.status(500).json({ code: 'internal_error', error: 'internal_error', message: ERROR_CODES.internal_error });
-      return;
-    }
+    // The relay's own failures (a store that cannot write is 503 `unavailable`) are answered and logged as on every route.
+    if (!refusal) return sendError(res, error, this.context.log);
     if (refusal.retryAfterMs !== undefined) res.set('retry-after', String(Math.ceil(refusal.retryAfterMs / 1000)));
     res.status(refusal.status).json({
       code: refusal.code, error: refusal.code, message: refusal.message,

@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ERROR_CODES, ProtocolError } from '../../protocol/errors.js';
-import type { CrewEvent } from '../../protocol/messages.js';
+import { ERROR_CODES, httpStatusOf, ProtocolError } from '../../protocol/errors.js';
+import { PAGE_EVENT_TYPES, type CrewEvent } from '../../protocol/messages.js';
 import { describeIssues } from '../../protocol/parse.js';
 import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
-import { clientErrorOf, HTTP_STATUS, sendError } from '../http-errors.js';
+import { clientErrorOf, sendError } from '../http-errors.js';
 import type { Actor } from '../queue/crew-queue.js';
 import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
 import { KeyedBuckets } from '../token-bucket.js';
@@ -38,9 +38,7 @@ export interface CrewPagesDeps {
 const COOKIE = 'leeloo_crew';
 const SSE_HEARTBEAT_MS = 25_000;
 const RECENT_EVENTS = 30;
-const PAGE_EVENT_TYPES = new Set([
-  'queue_state', 'airhorn', 'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed',
-]);
+const PAGE_EVENTS: ReadonlySet<string> = new Set(PAGE_EVENT_TYPES);
 
 const CrewAppInput = z.object({ client_id: SpotifyClientId, client_secret: SpotifyClientSecret.optional() });
 const CrewSettingsInput = z.object({ share_history: z.boolean() });
@@ -164,7 +162,7 @@ export class CrewPages {
   private linkError(res: Response, error: unknown): void {
     const known = clientErrorOf(error) ?? new ProtocolError('internal_error');
     if (known.code === 'internal_error') this.deps.context.log.error({ err: error, requestId: res.locals.requestId }, 'crew page failed');
-    res.status(HTTP_STATUS[known.code] ?? 500).set('Cache-Control', 'no-store').type('html').send(linkErrorPageHtml(known.code, known.message));
+    res.status(httpStatusOf(known.code)).set('Cache-Control', 'no-store').type('html').send(linkErrorPageHtml(known.code, known.message));
   }
 
   private async viewerOf(req: Request): Promise<CrewViewer> {
@@ -387,7 +385,7 @@ function seqFrom(value: unknown): number | null {
 
 /** The event as the page's stream carries it (its seq as the SSE id), or null for types pages do not show. */
 function sseFrame(event: CrewEvent): string | null {
-  if (!PAGE_EVENT_TYPES.has(event.type)) return null;
+  if (!PAGE_EVENTS.has(event.type)) return null;
   const id = event.seq !== undefined ? `id: ${event.seq}\n` : '';
   return `${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
