@@ -44,6 +44,12 @@ export type FeatureFactory = (context: RelayContext) => Feature;
 export interface Acknowledgement {
   readonly seq?: number;
   readonly duplicate?: boolean;
+  /**
+   * A command that is stored but whose crew event is still to come (a queue change waits for
+   * its crew's next coalesced queue_state): the router acks it when this settles and handles
+   * the socket's next frames meanwhile; a rejection is answered as the handler's error would be.
+   */
+  readonly later?: Promise<Acknowledgement>;
 }
 
 /** Only called for sessions that said hello/register (the relay answers `not_registered` otherwise). */

@@ -130,18 +130,32 @@ export class InboundRouter {
         return;
       }
       const result = await handler(session, message);
-      if (acked && result) session.ack(clientMsgId, result.seq, result.duplicate ?? false);
-    } catch (error) {
-      if (error instanceof ProtocolError) {
-        const retry = error.retryAfterMs !== undefined ? { retry_after_ms: error.retryAfterMs } : {};
-        session.fail(error.code, error.message, clientMsgId, { ref_type: message.type, ...retry });
+      if (!acked || !result) return;
+      if (!result.later) {
+        session.ack(clientMsgId, result.seq, result.duplicate ?? false);
         return;
       }
-      const unavailable = storeUnavailable(error);
-      this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');
-      if (unavailable) session.fail('unavailable', unavailable.message, clientMsgId, { ref_type: message.type });
-      else session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
+      // Stored, its crew event still to come: ack it then, and take the socket's next frame now.
+      result.later.then(
+        (done) => session.ack(clientMsgId, done.seq, done.duplicate ?? false),
+        (error: unknown) => this.answerFailure(session, message, clientMsgId, error),
+      );
+    } catch (error) {
+      this.answerFailure(session, message, clientMsgId, error);
     }
+  }
+
+  /** A handler's refusal goes back with its code; anything else is logged and answered `unavailable` or `internal_error`. */
+  private answerFailure(session: Session, message: InboundMessage, clientMsgId: string | undefined, error: unknown): void {
+    if (error instanceof ProtocolError) {
+      const retry = error.retryAfterMs !== undefined ? { retry_after_ms: error.retryAfterMs } : {};
+      session.fail(error.code, error.message, clientMsgId, { ref_type: message.type, ...retry });
+      return;
+    }
+    const unavailable = storeUnavailable(error);
+    this.log.error({ err: error, type: message.type, deviceId: session.deviceId }, 'message handler failed');
+    if (unavailable) session.fail('unavailable', unavailable.message, clientMsgId, { ref_type: message.type });
+    else session.fail('internal_error', undefined, clientMsgId, { ref_type: message.type });
   }
 }
 

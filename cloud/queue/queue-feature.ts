@@ -51,6 +51,11 @@ export interface CommandResult {
   readonly queue?: QueueSnapshot;
 }
 
+/** A command stored but not yet announced: `announced` resolves with the seq of the queue_state that carries it. */
+interface Pending extends CommandResult {
+  readonly announced?: Promise<number>;
+}
+
 const THROWBACK_BATCH = 5;
 
 /**
@@ -126,10 +131,16 @@ export class QueueFeature implements Feature {
 
   /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
   async run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult> {
+    const { announced, ...result } = await this.begin(crewId, actor, command);
+    return announced ? { ...result, seq: await announced } : result;
+  }
+
+  /** Like run(), but resolves once the change is stored, with its announcement still to come. */
+  private async begin(crewId: string, actor: Actor, command: QueueCommand): Promise<Pending> {
     this.context.metrics.queueAction(command.type);
     if (command.type === 'airhorn') return this.airhorn(crewId, actor, command.client_msg_id);
     const from = { deviceId: actor.deviceId, clientMsgId: command.client_msg_id };
-    const done = await this.mutate(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);
+    const done = await this.store(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);
     return done ?? { duplicate: false };
   }
 
@@ -201,6 +212,18 @@ export class QueueFeature implements Feature {
     from?: { deviceId: string; clientMsgId?: string },
     fillerTried = false,
   ): Promise<CommandResult | null> {
+    const saved = await this.store(crewId, op, from, fillerTried);
+    if (!saved?.announced) return saved;
+    return { seq: await saved.announced, duplicate: false, queue: saved.queue };
+  }
+
+  /** mutate() up to the save: resolves once the change is stored, with its queue_state still to come. */
+  private async store(
+    crewId: string,
+    op: (state: QueueState, now: number) => Promise<QueueResult | null>,
+    from?: { deviceId: string; clientMsgId?: string },
+    fillerTried = false,
+  ): Promise<Pending | null> {
     const saved = await this.locks.run(crewId, async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const stored = await this.context.store.queue.load(crewId);
@@ -220,7 +243,7 @@ export class QueueFeature implements Feature {
     });
     if (saved === null) return null;
     if (saved === 'duplicate') return { duplicate: true };
-    return { seq: await saved.announced, duplicate: false, queue: saved.queue };
+    return { duplicate: false, queue: saved.queue, announced: saved.announced };
   }
 
   /** One queue_state carrying the crew's queue as of now; its version is then marked announced. */
@@ -315,8 +338,9 @@ export class QueueFeature implements Feature {
     const member = await this.actorOf(session);
     if (!member) return session.fail('not_in_crew', 'Join a crew before using its queue.', message.client_msg_id);
     try {
-      const { seq, duplicate } = await this.run(member.crewId, member.actor, message);
-      return { seq, duplicate };
+      // Acked when its queue_state is stored; the gadget's next frames are handled meanwhile.
+      const { seq, duplicate, announced } = await this.begin(member.crewId, member.actor, message);
+      return announced ? { later: announced.then((carried) => ({ seq: carried, duplicate: false })) } : { seq, duplicate };
     } catch (error) {
       session.send(commandErrorFrame(error, message));
     }

@@ -85,4 +85,22 @@ describe('queue_state fan-out is coalesced', () => {
       expect(retry).toEqual({ type: 'ack', client_msg_id: msgId, seq: acks[i]!.seq, duplicate: true });
     }
   }, 60_000);
+
+  it('a queue change waiting for its crew\'s next queue_state does not hold up the gadget\'s next frames', async () => {
+    const slow = await startInProcessRelay({ env: { LEELOO_QUEUE_STATE_INTERVAL_MS: '60000' }, features: [queueFeatureFactory()] });
+    try {
+      const olga = await crewMember(() => slow.connect(), clients, 'Olga');
+      await olga.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));
+      // The first change after a quiet interval goes out at once; the second waits up to a minute for the next queue_state.
+      await olga.request({ type: 'queue_add', ...track(1), client_msg_id: 'add-1' }, isType('ack', { client_msg_id: 'add-1' }));
+      olga.send({ type: 'queue_add', ...track(2), client_msg_id: 'add-2' });
+      const text = await olga.request({ type: 'message', msg_type: 'text', payload: { text: 'still here' }, client_msg_id: 'text-1' }, isType('ack', { client_msg_id: 'text-1' }));
+      expect(text).toMatchObject({ seq: expect.any(Number) });
+      const seen = await olga.barrier();
+      expect(olga.received.some((f) => f.type === 'ack' && f.client_msg_id === 'add-2')).toBe(false);
+      expect(seen.filter((f) => f.type === 'error')).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
 });

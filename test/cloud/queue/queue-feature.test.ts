@@ -94,8 +94,9 @@ const trackMsg = (duration?: number, extra: Record<string, unknown> = {}) => {
 };
 
 async function send(session: Session, message: Record<string, unknown>) {
-  // As the relay's router does: the handler's result is acked.
-  const result = await feature.handlers[message.type as 'queue_add']!(session, message as never);
+  // As the relay's router does: the handler's result is acked (a change still to be announced, once it is).
+  const handled = await feature.handlers[message.type as 'queue_add']!(session, message as never);
+  const result = handled?.later ? await handled.later : handled;
   if (result && typeof message.client_msg_id === 'string') session.ack(message.client_msg_id, result.seq);
   return session.last();
 }
