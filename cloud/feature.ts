@@ -7,7 +7,7 @@ import type {
   InboundType,
   OutboundMessage,
 } from '../protocol/index.js';
-import type { SpotifyCallOutcome } from '../device/spotify/spotify-http.js';
+import type { SpotifyCallOutcome } from '../spotify/spotify-http.js';
 import type { RelayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { AppendFrom, CrewEventInput, Store } from './store/store.js';

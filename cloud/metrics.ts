@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import type { SpotifyCallOutcome } from '../device/spotify/spotify-http.js';
+import type { SpotifyCallOutcome } from '../spotify/spotify-http.js';
 import type { FeatureMetrics } from './feature.js';
 
 /**

@@ -18,7 +18,7 @@ import type { Screen, ScreenHost } from './screens/screen.js';
 import type { Notice } from './screens/theme.js';
 import { ShareScreen, type ArtLookup } from './screens/share.js';
 import { StatusScreen } from './screens/status.js';
-import { SpotifyLink } from './spotify/spotify-link.js';
+import { SpotifyLink } from './features/spotify/spotify-link.js';
 import type { DeviceFeature, DeviceHost } from './device-host.js';
 import { QueueLink } from './features/queue/queue-link.js';
 import {

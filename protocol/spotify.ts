@@ -1,5 +1,11 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ClientMsgId, Timestamp } from './common.js';
+
+/** Names an access token on the wire without sending it back (spotify_token_request.refused): both sides compute it. */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
 
 /*
  * Spotify sign-in hand-off and token broker messages (listed in Inbound/Outbound of

@@ -1,6 +1,6 @@
 /**
- * Builds the gadget's release artefacts, one per board CPU: the compiled device and
- * protocol (no cloud/, no TypeScript), the fonts, the unit and the installer, a
+ * Builds the gadget's release artefacts, one per board CPU: the compiled device,
+ * protocol and shared Spotify client (no cloud/, no TypeScript), the fonts, the unit and the installer, a
  * package.json naming only what the device imports at run time (pinned to the versions
  * this checkout uses) with its package-lock.json, and node_modules/ already installed
  * for that CPU (`npm ci --omit=dev --ignore-scripts --cpu=…`: the JavaScript packages
@@ -51,13 +51,16 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
 }
 
-/** Compiles device/ and protocol/ alone into `outDir`. */
+/** What the gadget runs, compiled: the relay (cloud/) is not part of it. */
+const DEVICE_PARTS = ['device', 'protocol', 'spotify'];
+
+/** Compiles DEVICE_PARTS alone into `outDir`. */
 async function compile(outDir: string, work: string): Promise<void> {
   const config = path.join(work, 'tsconfig.release.json');
   const tsconfig = {
     extends: path.join(REPO, 'tsconfig.json'),
     compilerOptions: { noEmit: false, outDir, rootDir: REPO, sourceMap: false, declaration: false, typeRoots: [path.join(REPO, 'node_modules/@types')] },
-    include: [path.join(REPO, 'device'), path.join(REPO, 'protocol')],
+    include: DEVICE_PARTS.map((part) => path.join(REPO, part)),
   };
   await writeFile(config, JSON.stringify(tsconfig));
   execFileSync(path.join(REPO, 'node_modules/.bin/tsc'), ['-p', config], { stdio: 'inherit' });
@@ -93,7 +96,7 @@ interface RootPackage {
 async function assemble(release: string, compiled: string, root: RootPackage): Promise<string[]> {
   await rm(release, { recursive: true, force: true });
   await mkdir(path.join(release, 'dist'), { recursive: true });
-  for (const part of ['device', 'protocol']) await cp(path.join(compiled, part), path.join(release, 'dist', part), { recursive: true });
+  for (const part of DEVICE_PARTS) await cp(path.join(compiled, part), path.join(release, 'dist', part), { recursive: true });
   await cp(path.join(REPO, 'device/fonts'), path.join(release, 'dist/device/fonts'), { recursive: true });
   for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json', 'device/device.schema.json']) {
     await cp(path.join(REPO, file), path.join(release, file));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { SpotifyError, type SpotifyHttp } from '../../device/spotify/spotify-http.js';
-import { SpotifyWebApi, type RecentlyPlayedPage } from '../../device/spotify/web-api.js';
+import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
+import { SpotifyWebApi, type RecentlyPlayedPage } from '../../spotify/web-api.js';
 import type { Logger } from '../log.js';
 import type { ListeningAccess } from '../spotify/spotify-feature.js';
 import type { HistoryStore } from './history-store.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import express from 'express';
-import { SpotifyHttp } from '../../device/spotify/spotify-http.js';
+import { SpotifyHttp } from '../../spotify/spotify-http.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
 import type { ListeningAccess } from '../spotify/spotify-feature.js';
 import { ListeningCollector } from './collector.js';

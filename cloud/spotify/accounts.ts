@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { SpotifyError, type SpotifyHttp } from '../../device/spotify/spotify-http.js';
+import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
 
 /** What the gadget's features need from Spotify, and nothing more. */
 export const SPOTIFY_SCOPES = 'user-read-currently-playing user-read-playback-state user-modify-playback-state user-read-recently-played';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeviceId, type OutboundOf } from '../../protocol/index.js';
-import { SpotifyError } from '../../device/spotify/spotify-http.js';
+import { SpotifyError } from '../../spotify/spotify-http.js';
 import type { Logger } from '../log.js';
 import type { CrewStore } from '../store/store.js';
 import { KeyedBuckets } from '../token-bucket.js';

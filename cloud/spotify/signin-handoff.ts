@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { CREW_CODE_ALPHABET, ProtocolError, errorFrame, type OutboundMessage } from '../../protocol/index.js';
-import { SpotifyError, type SpotifyHttp } from '../../device/spotify/spotify-http.js';
-import { SpotifyWebApi, type SpotifyProfile } from '../../device/spotify/web-api.js';
+import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
+import { SpotifyWebApi, type SpotifyProfile } from '../../spotify/web-api.js';
 import type { Logger } from '../log.js';
 import type { CrewStore } from '../store/store.js';
 import { pkcePair, type SpotifyAccounts, type SpotifyApp } from './accounts.js';

@@ -1,8 +1,8 @@
 import type express from 'express';
 import type { InboundOf, InboundType } from '../../protocol/index.js';
 import { ERROR_CODES, ProtocolError } from '../../protocol/index.js';
-import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../device/spotify/spotify-http.js';
-import { SpotifyWebApi } from '../../device/spotify/web-api.js';
+import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../spotify/web-api.js';
 import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { SpotifyAccounts } from './accounts.js';
 import { LegacyHandoff } from './legacy-handoff.js';

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { OutboundMessage, SpotifySigninReason } from '../../protocol/index.js';
-import { tokenFingerprint } from '../../device/spotify/relay-tokens.js';
-import { SpotifyError } from '../../device/spotify/spotify-http.js';
+import { tokenFingerprint } from '../../protocol/index.js';
+import { SpotifyError } from '../../spotify/spotify-http.js';
 import type { SpotifyAccounts, SpotifyApp, TokenAnswer } from './accounts.js';
 import type { SpotifyApps } from './spotify-apps.js';
 import type { TokenCipher } from './token-cipher.js';

@@ -1,7 +1,7 @@
 import type { QueueTrack } from '../../protocol/queue.js';
 import { DurationMs } from '../../protocol/queue.js';
-import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../device/spotify/spotify-http.js';
-import { pickAlbumImage, SpotifyWebApi, type Track } from '../../device/spotify/web-api.js';
+import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../spotify/spotify-http.js';
+import { pickAlbumImage, SpotifyWebApi, type Track } from '../../spotify/web-api.js';
 import type { TrackLookup } from '../queue/queue-feature.js';
 import type { ListeningAccess } from './spotify-feature.js';
 

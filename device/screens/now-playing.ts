@@ -1,6 +1,6 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { ButtonEvent } from '../hardware.js';
-import { progressAt, type NowPlaying } from '../spotify/now-playing-poller.js';
+import { progressAt, type NowPlaying } from '../features/spotify/now-playing-poller.js';
 import { drawAlbumArt } from './album-art.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import type { ArtLookup } from './share.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpotifyHttp } from '../../device/spotify/spotify-http.js';
+import { SpotifyHttp } from '../../spotify/spotify-http.js';
 import { ListeningCollector } from '../../cloud/history/collector.js';
 import { importExport } from '../../cloud/history/importer.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConfigError, loadConfig } from '../../cloud/config.js';
 import { createRelayMetrics } from '../../cloud/metrics.js';
-import { SpotifyHttp, type SpotifyCallOutcome } from '../../device/spotify/spotify-http.js';
-import { SpotifyWebApi } from '../../device/spotify/web-api.js';
+import { SpotifyHttp, type SpotifyCallOutcome } from '../../spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../spotify/web-api.js';
 import { signInThroughFake, startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 

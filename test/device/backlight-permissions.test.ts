@@ -16,7 +16,7 @@ const VIDEO = 44;
 const canDropPrivileges = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
 
 const PROBE = `
-import { createFbDisplay } from './device/fb-display.ts';
+import { createFbDisplay } from './device/fb-display.js';
 const warnings = [];
 const display = createFbDisplay(JSON.parse(process.env.FB_CONFIG), { sysfsRoot: process.env.SYSFS, warn: (s) => warnings.push(s) });
 try {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
  */
 const PROBE = `
 import { createCanvas } from '@napi-rs/canvas';
-import { font, uiFontProblem } from './device/screens/theme.ts';
+import { font, uiFontProblem } from './device/screens/theme.js';
 const inked = (f) => {
   const g = createCanvas(120, 30).getContext('2d');
   g.fillStyle = '#fff';

@@ -12,7 +12,7 @@ import { QUEUE_LAYOUT, QueueScreen } from '../../device/screens/queue.js';
 import { ScreenRenderer } from '../../device/screens/renderer.js';
 import type { Screen, ScreenHost } from '../../device/screens/screen.js';
 import { COLORS, STATUS_BAR_HEIGHT } from '../../device/screens/theme.js';
-import { SpotifyError } from '../../device/spotify/spotify-http.js';
+import { SpotifyError } from '../../spotify/spotify-http.js';
 import { initialState, type DeviceState } from '../../device/state.js';
 import { throughPng } from '../helpers/png-round-trip.js';
 

@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('the layering rules in biome.jsonc', () => {
-  it('refuse protocol/ importing our code, the gadget importing the relay, a device feature importing another, and import cycles', async () => {
+  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a device feature importing another, and import cycles', async () => {
     const dir = tree({
       'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
       'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
@@ -49,16 +49,22 @@ describe('the layering rules in biome.jsonc', () => {
       'device/features/queue/relay.ts': "import { x } from '../../../cloud/config.js';\nexport const r = x;\n",
       'device/features/spotify/link.ts': "import { v } from '../../good.js';\nimport { w } from '../../../protocol/good.js';\nexport const s = [v, w];\n",
       'cloud/config.ts': 'export const x = 1;\n',
+      'cloud/spotify/bad.ts': "import { v } from '../../device/good.js';\nexport const c = v;\n",
+      'cloud/spotify/good.ts': "import { s } from '../../spotify/client.js';\nexport const c = s;\n",
+      'spotify/client.ts': "import { w } from '../protocol/good.js';\nexport const s = w;\n",
+      'spotify/bad.ts': "import { x } from '../cloud/config.js';\nexport const s = x;\n",
       'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
       'cloud/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
     });
     expect(await lint(dir)).toEqual([
       'cloud/a.ts lint/suspicious/noImportCycles',
       'cloud/b.ts lint/suspicious/noImportCycles',
+      'cloud/spotify/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/relay.ts lint/style/noRestrictedImports',
       'device/screens/bad.ts lint/style/noRestrictedImports',
       'protocol/bad.ts lint/style/noRestrictedImports',
+      'spotify/bad.ts lint/style/noRestrictedImports',
     ]);
   });
 });
@@ -80,10 +86,13 @@ describe('scripts/import-graph.ts', () => {
     });
   });
 
-  it('finds no import out of protocol/ and none from the gadget into the relay in this tree', () => {
+  it('finds no import out of protocol/, none between the gadget and the relay, and only protocol/ under the Spotify client in this tree', () => {
     const graph = importGraph(ROOT);
     expect(graph.get('protocol')).toBeUndefined();
-    const gadgetToRelay = [...graph].filter(([from]) => from.startsWith('device')).flatMap(([from, edges]) => [...edges.keys()].filter((to) => to.startsWith('cloud')).map((to) => `${from} → ${to}`));
-    expect(gadgetToRelay).toEqual([]);
+    const across = (side: string, other: string) =>
+      [...graph].filter(([from]) => from.startsWith(side)).flatMap(([from, edges]) => [...edges.keys()].filter((to) => to.startsWith(other)).map((to) => `${from} → ${to}`));
+    expect(across('device', 'cloud')).toEqual([]);
+    expect(across('cloud', 'device')).toEqual([]);
+    expect([...(graph.get('spotify')?.keys() ?? [])]).toEqual(['protocol']);
   });
 });

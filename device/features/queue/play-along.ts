@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { NowPlayingView } from '../../../protocol/queue.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { crewPositionAt } from '../../crew-clock.js';
-import { NotSignedInError } from '../../spotify/relay-tokens.js';
-import { SpotifyError } from '../../spotify/spotify-http.js';
+import { NotSignedInError } from '../../../spotify/web-api.js';
+import { SpotifyError } from '../../../spotify/spotify-http.js';
 
 /** The part of the Spotify Web API client play-along needs (SpotifyWebApi fits). */
 export interface OwnerPlayer {

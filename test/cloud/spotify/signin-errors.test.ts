@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spotifyFeatureFactory, type SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
 import type { SqliteDatabase } from '../../../cloud/store/sqlite.js';
 import { ERROR_CODES } from '../../../protocol/errors.js';
-import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
+import { tokenFingerprint } from '../../../protocol/index.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { type TestClient, isType } from '../../helpers/ws-client.js';

@@ -7,7 +7,7 @@ import { createRelay } from '../../../cloud/server.js';
 import { spotifyFeatureFactory, type SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
 import { TokenCipher } from '../../../cloud/spotify/token-cipher.js';
 import { openStore } from '../../../cloud/store/open-store.js';
-import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
+import { tokenFingerprint } from '../../../protocol/index.js';
 import { SPOTIFY_SCOPES } from '../../../cloud/spotify/accounts.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';

@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
-import { tokenFingerprint } from '../../../device/spotify/relay-tokens.js';
+import { tokenFingerprint } from '../../../protocol/index.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { launchChromium } from '../../helpers/chromium.js';
 import { freeLoopbackPort } from '../../helpers/free-port.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RelayTokenSource, NotSignedInError } from '../../../device/spotify/relay-tokens.js';
-import { SpotifyError } from '../../../device/spotify/spotify-http.js';
+import { RelayTokenSource } from '../../../device/features/spotify/relay-tokens.js';
+import { NotSignedInError } from '../../../spotify/web-api.js';
+import { SpotifyError } from '../../../spotify/spotify-http.js';
 import { errorFrame, type InboundMessage } from '../../../protocol/index.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../../device/spotify/spotify-http.js';
-import { SpotifyWebApi } from '../../../device/spotify/web-api.js';
+import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../../spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../../spotify/web-api.js';
 import { fakeTrack, signInThroughFake, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 
 let spotify: FakeSpotify;

@@ -1,6 +1,6 @@
-import type { Clock, TimerHandle } from '../clock.js';
-import { SpotifyError } from './spotify-http.js';
-import { pickAlbumImage, type SpotifyWebApi } from './web-api.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { SpotifyError } from '../../../spotify/spotify-http.js';
+import { pickAlbumImage, type SpotifyWebApi } from '../../../spotify/web-api.js';
 
 /** What the now-playing screen shows; progress is interpolated from `fetchedAt`. */
 export interface NowPlaying {

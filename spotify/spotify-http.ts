@@ -1,4 +1,4 @@
-import { ERROR_CODES } from '../../protocol/errors.js';
+import { ERROR_CODES } from '../protocol/errors.js';
 
 /**
  * The one place that talks HTTP to Spotify, shared by the relay (token endpoint, listening

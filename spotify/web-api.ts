@@ -43,6 +43,14 @@ export const SpotifyProfile = z.object({
 });
 export type SpotifyProfile = z.infer<typeof SpotifyProfile>;
 
+/** Thrown by an AccessTokenSource when the member must sign in with Spotify (again): `reason` as the relay names it. */
+export class NotSignedInError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'NotSignedInError';
+  }
+}
+
 /** Where access tokens come from: the relay broker on the gadget, the store on the relay. */
 export interface AccessTokenSource {
   token(): Promise<string>;

@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
-import { SongPush, type OutboundMessage } from '../../protocol/index.js';
-import type { Clock, TimerHandle } from '../clock.js';
-import type { DeviceFeature, DeviceHost } from '../device-host.js';
-import { ART_BOX, NowPlayingScreen } from '../screens/now-playing.js';
-import type { MenuEntry } from '../screens/screen.js';
-import { SignInScreen } from '../screens/sign-in.js';
-import { latestShare } from '../state.js';
+import { SongPush, type OutboundMessage } from '../../../protocol/index.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { DeviceFeature, DeviceHost } from '../../device-host.js';
+import { ART_BOX, NowPlayingScreen } from '../../screens/now-playing.js';
+import type { MenuEntry } from '../../screens/screen.js';
+import { SignInScreen } from '../../screens/sign-in.js';
+import { latestShare } from '../../state.js';
 import { ArtCache } from './art-cache.js';
 import { NowPlayingPoller } from './now-playing-poller.js';
-import { NotSignedInError, RelayTokenSource } from './relay-tokens.js';
-import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from './spotify-http.js';
-import { SpotifyWebApi } from './web-api.js';
+import { NotSignedInError } from '../../../spotify/web-api.js';
+import { RelayTokenSource } from './relay-tokens.js';
+import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../../spotify/spotify-http.js';
+import { SpotifyWebApi } from '../../../spotify/web-api.js';
 
 export interface SpotifyLinkDeps {
   readonly host: DeviceHost;

@@ -1,26 +1,13 @@
-import { createHash } from 'node:crypto';
-import type { InboundMessage, OutboundMessage } from '../../protocol/index.js';
-import type { Clock, TimerHandle } from '../clock.js';
-import { SpotifyError } from './spotify-http.js';
-import type { AccessTokenSource } from './web-api.js';
+import { tokenFingerprint, type InboundMessage, type OutboundMessage } from '../../../protocol/index.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { SpotifyError } from '../../../spotify/spotify-http.js';
+import { NotSignedInError, type AccessTokenSource } from '../../../spotify/web-api.js';
 
 /** The part of the relay client the token source needs (RelayClient fits); answers arrive through handle(). */
 export interface RelayLink {
   sendNow(message: InboundMessage): boolean;
 }
 
-/** Thrown when the relay says this gadget must sign in (again). */
-export class NotSignedInError extends Error {
-  constructor(readonly reason: string, message: string) {
-    super(message);
-    this.name = 'NotSignedInError';
-  }
-}
-
-/** Names an access token on the wire without sending it back (spotify_token_request.refused). */
-export function tokenFingerprint(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
-}
 
 type Waiter = { resolve(token: string): void; reject(error: Error): void; timer: TimerHandle | null };
 
