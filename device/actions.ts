@@ -1,6 +1,6 @@
 import type { Reaction } from '../protocol/index.js';
 import type { Controller } from './controller.js';
-import type { NowPlaying } from './features/spotify/now-playing-poller.js';
+import type { NowPlaying } from './screens/now-playing.js';
 import type { DeviceState } from './state.js';
 
 /**

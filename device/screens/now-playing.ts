@@ -1,10 +1,29 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import type { ButtonEvent } from '../hardware.js';
-import { progressAt, type NowPlaying } from '../features/spotify/now-playing-poller.js';
 import { drawAlbumArt } from './album-art.js';
 import type { Screen, ScreenHost, ScreenView } from './screen.js';
 import type { ArtLookup } from './share.js';
 import { COLORS, drawNotice, fitText, font, roundRect, wrapText, type Notice } from './theme.js';
+
+/** What the now-playing screen shows; progress is interpolated from `fetchedAt`. */
+export interface NowPlaying {
+  readonly uri: string;
+  readonly track: string;
+  readonly artist: string;
+  readonly album: string;
+  readonly artUrl: string | null;
+  readonly durationMs: number;
+  readonly progressMs: number;
+  readonly isPlaying: boolean;
+  /** Clock time the progress was read at. */
+  readonly fetchedAt: number;
+}
+
+/** Where the progress bar is now, without a request. */
+export function progressAt(playing: NowPlaying, now: number): number {
+  if (!playing.isPlaying) return playing.progressMs;
+  return Math.min(playing.durationMs, playing.progressMs + Math.max(0, now - playing.fetchedAt));
+}
 
 /** not_configured: the relay has no Spotify app for this crew, so nobody can sign in yet. */
 export type SpotifyLinkState = 'unknown' | 'signed_out' | 'signed_in' | 'not_configured';

@@ -1,20 +1,7 @@
 import type { Clock, TimerHandle } from '../../clock.js';
 import { SpotifyError } from '../../../spotify/spotify-http.js';
 import { pickAlbumImage, type SpotifyWebApi } from '../../../spotify/web-api.js';
-
-/** What the now-playing screen shows; progress is interpolated from `fetchedAt`. */
-export interface NowPlaying {
-  readonly uri: string;
-  readonly track: string;
-  readonly artist: string;
-  readonly album: string;
-  readonly artUrl: string | null;
-  readonly durationMs: number;
-  readonly progressMs: number;
-  readonly isPlaying: boolean;
-  /** Clock time the progress was read at. */
-  readonly fetchedAt: number;
-}
+import { progressAt, type NowPlaying } from '../../screens/now-playing.js';
 
 export const POLL_INTERVALS = {
   playing: 5_000,
@@ -25,12 +12,6 @@ export const POLL_INTERVALS = {
   afterTrackEnd: 750,
   minimum: 1_000,
 } as const;
-
-/** Where the progress bar is now, without a request. */
-export function progressAt(playing: NowPlaying, now: number): number {
-  if (!playing.isPlaying) return playing.progressMs;
-  return Math.min(playing.durationMs, playing.progressMs + Math.max(0, now - playing.fetchedAt));
-}
 
 /** Adaptive interval: fast near a track change, normal while playing, slow when paused or idle. */
 export function nextPollDelay(playing: NowPlaying | null, now: number): number {
