@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
 import { SpotifyWebApi, type RecentlyPlayedPage } from '../../spotify/web-api.js';
 import type { Logger } from '../log.js';
-import type { ListeningAccess } from '../spotify/spotify-feature.js';
+import type { ListeningAccess } from '../ports.js';
 import type { HistoryStore } from './history-store.js';
 import { playInput, type PlayInput } from './plays.js';
 

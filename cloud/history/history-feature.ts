@@ -2,7 +2,7 @@ import path from 'node:path';
 import express from 'express';
 import { SpotifyHttp } from '../../spotify/spotify-http.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
-import type { ListeningAccess } from '../spotify/spotify-feature.js';
+import type { ListeningAccess } from '../ports.js';
 import { ListeningCollector } from './collector.js';
 import { ImportJobs } from './import-jobs.js';
 import { HistoryQueries } from './queries.js';

@@ -9,7 +9,7 @@ import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
 import type { HistoryQueries } from '../history/queries.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
-import type { QueueCommand, QueueFeature } from '../queue/queue-feature.js';
+import type { QueueCommand, QueueCommands } from '../ports.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
@@ -19,7 +19,7 @@ import { KeyedBuckets } from '../token-bucket.js';
 export interface McpPorts {
   readonly queries: () => HistoryQueries | null;
   /** The queue feature's one command path (the gadget's and the crew page's); null until built. */
-  readonly queue: () => Pick<QueueFeature, 'run'> | null;
+  readonly queue: () => Pick<QueueCommands, 'run'> | null;
 }
 
 const DAY_MS = 86_400_000;

@@ -3,6 +3,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { QueueChange, QueueItemView, QueueSnapshot, QueueTrack, VoteValue } from '../../protocol/queue.js';
 import { endsAt, nextStartAt, pauseClock, positionAt, resumeClock, type TrackClock } from './clock.js';
 import { fairOrder, roundForNewTrack, scoreOf, type OrderedEntry } from './order.js';
+import type { Actor } from '../ports.js';
 
 /**
  * A crew's queue as a pure state machine: every operation takes a state and returns a
@@ -50,11 +51,6 @@ export interface QueueState {
   readonly applied: readonly string[];
 }
 
-export interface Actor {
-  readonly deviceId: string;
-  readonly name: string;
-  readonly isOwner: boolean;
-}
 
 export interface QueueLimits {
   /** Clock duration of a track whose duration is unknown. */

@@ -1,5 +1,5 @@
 import express from 'express';
-import { ProtocolError, type InboundMessage, type InboundOf, type InboundType, type OutboundMessage } from '../../protocol/index.js';
+import { ProtocolError, type InboundMessage, type InboundType, type OutboundMessage } from '../../protocol/index.js';
 import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
@@ -7,25 +7,17 @@ import type { QueueConfig } from '../config.js';
 import type { Acknowledgement, Feature, MessageHandler, PublishFrom, RelayContext, SessionView } from '../feature.js';
 import { HistoryQueries } from '../history/queries.js';
 import { CrewPages } from '../web/crew-pages.js';
-import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
+import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, ThrowbackSource, TrackLookup } from '../ports.js';
 import { loadLinkSecret, MemberLinks } from '../web/member-links.js';
 import { AirhornLimit } from './airhorn-limit.js';
 import {
   addThrowbacks, addTrack, advance, clear, dueAt, emptyQueue, jam, needsFiller, pause, rememberApplied, removeTrack,
-  resume, setThrowback, skip, snapshotOf, vote, wasApplied, type Actor, type QueueResult, type QueueState,
+  resume, setThrowback, skip, snapshotOf, vote, wasApplied, type QueueResult, type QueueState,
 } from './crew-queue.js';
 import { KeyedLock } from './keyed-lock.js';
 import { QueueAnnouncer } from './queue-announcer.js';
 import { QueueScheduler } from './scheduler.js';
 
-/** Tracks for throwback: shared on this weekday in past weeks, not played recently. */
-export type ThrowbackSource = (crewId: string, options: { nowMs: number; timeZone: string; limit: number }) => Promise<QueueTrack[]>;
-/**
- * Fills in what a pasted link or an old gadget lacks (duration, album, title, artist) when the
- * relay can ask Spotify; `tokenHolders` are the members whose Spotify may be asked, in order
- * (the adder, then the crew owner).
- */
-export type TrackLookup = (crewId: string, spotifyUri: string, tokenHolders: readonly string[]) => Promise<Partial<QueueTrack> | null>;
 
 export interface QueueFeatureOptions {
   readonly now?: () => number;
@@ -40,16 +32,7 @@ export interface QueueFeatureOptions {
   readonly spotifyApp?: CrewSpotifyApp;
 }
 
-export type QueueCommand = InboundOf<
-  'queue_add' | 'queue_vote' | 'queue_jam' | 'queue_remove' | 'queue_skip' | 'queue_pause' | 'queue_resume' |
-  'queue_clear' | 'queue_throwback' | 'airhorn'
->;
 
-export interface CommandResult {
-  readonly seq?: number;
-  readonly duplicate: boolean;
-  readonly queue?: QueueSnapshot;
-}
 
 /** A command stored but not yet announced: `announced` resolves with the seq of the queue_state that carries it. */
 interface Pending extends CommandResult {

@@ -11,49 +11,11 @@ import { signinRouter } from './signin-routes.js';
 import { SpotifyApps } from './spotify-apps.js';
 import { CipherError, TokenCipher } from './token-cipher.js';
 import { SigninRequiredError, TokenBroker, signinRequiredMessage } from './token-broker.js';
+import type { CrewAppStatus, CrewSpotifyApp, ListeningAccess } from '../ports.js';
 
-/** What other relay features (the history collector) may ask of Spotify. */
-export interface ListeningAccess {
-  /** Device ids of members with a usable Spotify grant. */
-  signedInMembers(): Promise<string[]>;
-  /** A fresh access token for the member; throws SigninRequiredError when the grant is gone. */
-  accessToken(deviceId: string): Promise<string>;
-  /** After Spotify answered 401 to `refused`: a refreshed token (or SigninRequiredError when revoked). */
-  refreshedToken(deviceId: string, refused: string): Promise<string>;
-}
 
 /** Spotify's development mode: an app serves this many users (its owner included). */
 export const DEV_MODE_USER_BUDGET = 5;
-
-/** What the crew owner's "Spotify app for this crew" section shows (GET /crew/api/spotify-app). */
-export interface CrewAppStatus {
-  /** False while the relay has no encryption key / PUBLIC_URL: no app can sign anybody in. */
-  readonly configured: boolean;
-  /** Exactly what to paste as the app's redirect URI in Spotify's dashboard. */
-  readonly redirect_uri: string | null;
-  /** The crew's own app, or null when the crew uses the relay's app. */
-  readonly client_id: string | null;
-  readonly has_secret: boolean;
-  /** Whether the relay has an app of its own for crews without one. */
-  readonly relay_app: boolean;
-  /** When Spotify last answered QUOTA_EXCEEDED for the app the crew signs in with (ms), or null. */
-  readonly quota_exceeded_at: number | null;
-  readonly quota_message: string | null;
-  /** The crew's members and which app each one's Spotify sign-in uses. */
-  readonly members: readonly { device_id: string; display_name: string; spotify_name: string | null; app: 'crew' | 'relay' | 'other' | null }[];
-  /** Distinct Spotify accounts signed in with the crew's own app, against the development-mode budget. */
-  readonly accounts_on_crew_app: number;
-  readonly budget: number;
-}
-
-/** The crew owner's management of the crew's own Spotify app (the crew pages' HTTP API uses it). */
-export interface CrewSpotifyApp {
-  status(crewId: string): Promise<CrewAppStatus>;
-  register(crewId: string, clientId: string, clientSecret: string | undefined): Promise<CrewAppStatus>;
-  remove(crewId: string): Promise<CrewAppStatus>;
-  /** The check that the app works: a sign-in of this gadget, with the crew's app, from the owner's phone. */
-  startCheck(deviceId: string): Promise<{ url: string; code: string; expires_at: number }>;
-}
 
 export interface SpotifyFeatureOptions {
   readonly now?: () => number;

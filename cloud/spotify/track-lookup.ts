@@ -2,8 +2,7 @@ import type { QueueTrack } from '../../protocol/queue.js';
 import { DurationMs } from '../../protocol/queue.js';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../spotify/spotify-http.js';
 import { pickAlbumImage, SpotifyWebApi, type Track } from '../../spotify/web-api.js';
-import type { TrackLookup } from '../queue/queue-feature.js';
-import type { ListeningAccess } from './spotify-feature.js';
+import type { ListeningAccess, TrackLookup } from '../ports.js';
 
 export interface TrackLookupDeps {
   /** Members' access tokens (the Spotify feature's ListeningAccess). */

@@ -5,24 +5,14 @@ import { describeIssues } from '../../protocol/parse.js';
 import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
 import { clientErrorOf, sendError } from '../http-errors.js';
-import type { Actor } from '../queue/crew-queue.js';
-import type { CommandResult, QueueCommand } from '../queue/queue-feature.js';
+import type { Actor, CrewSpotifyApp, QueueCommand, QueueCommands } from '../ports.js';
 import { KeyedBuckets } from '../token-bucket.js';
-import type { QueueSnapshot } from '../../protocol/queue.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
 import { setShareHistory } from '../crew-visibility.js';
-import type { CrewSpotifyApp } from '../spotify/spotify-feature.js';
 import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
 import { z } from 'zod';
 
-/** What the pages need from the queue feature. */
-export interface QueueCommands {
-  run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult>;
-  snapshot(crewId: string): Promise<QueueSnapshot>;
-  /** Title, artist … of a track from Spotify, when a member's token can ask; null otherwise. */
-  lookUp(crewId: string, adder: string, spotifyUri: string): Promise<Partial<QueueTrack> | null>;
-}
 
 export interface CrewPagesDeps {
   /** The owner's "Spotify app for this crew" (absent: the relay runs without the Spotify feature). */

@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('the layering rules in biome.jsonc', () => {
-  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a device feature importing another, and import cycles', async () => {
+  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a feature (of the relay or the gadget) importing another, and import cycles', async () => {
     const dir = tree({
       'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
       'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
@@ -51,6 +51,10 @@ describe('the layering rules in biome.jsonc', () => {
       'cloud/config.ts': 'export const x = 1;\n',
       'cloud/spotify/bad.ts': "import { v } from '../../device/good.js';\nexport const c = v;\n",
       'cloud/spotify/good.ts': "import { s } from '../../spotify/client.js';\nexport const c = s;\n",
+      'cloud/web/bad.ts': "import { q } from '../queue/q.js';\nexport const w = q;\n",
+      'cloud/history/good.ts': "import { s } from '../../spotify/client.js';\nimport type { P } from '../ports.js';\nexport const h: P = s;\n",
+      'cloud/ports.ts': 'export type P = unknown;\n',
+      'cloud/queue/q.ts': 'export const q = 1;\n',
       'spotify/client.ts': "import { w } from '../protocol/good.js';\nexport const s = w;\n",
       'spotify/bad.ts': "import { x } from '../cloud/config.js';\nexport const s = x;\n",
       'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
@@ -60,6 +64,7 @@ describe('the layering rules in biome.jsonc', () => {
       'cloud/a.ts lint/suspicious/noImportCycles',
       'cloud/b.ts lint/suspicious/noImportCycles',
       'cloud/spotify/bad.ts lint/style/noRestrictedImports',
+      'cloud/web/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/relay.ts lint/style/noRestrictedImports',
       'device/screens/bad.ts lint/style/noRestrictedImports',

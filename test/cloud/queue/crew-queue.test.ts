@@ -1,10 +1,11 @@
+import type { Actor } from '../../../cloud/ports.js';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, type ErrorCode } from '../../../protocol/errors.js';
 import type { QueueTrack } from '../../../protocol/queue.js';
 import { QueueSnapshot } from '../../../protocol/queue.js';
 import {
   addThrowbacks, addTrack, advance, clear, dueAt, emptyQueue, jam, needsFiller, pause, removeTrack, resume,
-  setThrowback, skip, snapshotOf, vote, type Actor, type QueueState,
+  setThrowback, skip, snapshotOf, vote, type QueueState,
 } from '../../../cloud/queue/crew-queue.js';
 import { fairOrder, scoreOf } from '../../../cloud/queue/order.js';
 
