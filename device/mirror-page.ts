@@ -1,3 +1,4 @@
+import { CATALOG_TRACK_URI, TRACK_LINK } from '../protocol/index.js';
 import type { SampleTrack } from './sim-panel.js';
 
 /** The simulator panel beside the device: sample tracks to share (null: no panel). */
@@ -187,8 +188,9 @@ const PANEL_SCRIPT = `function simulatorPanel() {
     let requests = 0;
     const inert = { answer() {}, lost() {} };
     if (!panel) return inert;
-    // The same links protocol/queue.ts spotifyTrackUriFrom accepts.
-    const TRACK_LINK = /^(?:spotify:track:[A-Za-z0-9]{22}|https:\\/\\/open\\.spotify\\.com\\/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?\\/)?track\\/[A-Za-z0-9]{22}(?:[\\/?#].*)?)$/;
+    // The same links protocol/queue.ts spotifyTrackUriFrom accepts, from the same rules.
+    const TRACK_LINKS = ${JSON.stringify([CATALOG_TRACK_URI.source, TRACK_LINK.source])}.map((source) => new RegExp(source));
+    const TRACK_LINK = { test: (text) => TRACK_LINKS.some((rule) => rule.test(text)) };
     const shareStatus = document.getElementById('share-status');
     const textStatus = document.getElementById('text-status');
     const shareForm = document.getElementById('share-form');

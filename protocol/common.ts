@@ -102,6 +102,17 @@ export const ClientMsgId = z
 
 export const Seq = z.number().int().nonnegative();
 
+/** The one track-URI rule: what the relay stores and every part checks (`spotify:track:` and a base-62 id). */
+export const TRACK_URI = /^spotify:track:([A-Za-z0-9]{1,64})$/;
+/** A Spotify catalog track, whose id is 22 base-62 characters: what a pasted link names and a catalog lookup takes. */
+export const CATALOG_TRACK_URI = /^spotify:track:([A-Za-z0-9]{22})$/;
+/** A pasted open.spotify.com track link, with or without intl-xx and ?si=…; its group is the catalog id. */
+export const TRACK_LINK = /^https:\/\/open\.spotify\.com\/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?\/)?track\/([A-Za-z0-9]{22})(?:[/?#].*)?$/;
+
+export function isTrackUri(uri: string): boolean {
+  return TRACK_URI.test(uri);
+}
+
 export const SpotifyUri = z
   .string()
   .trim()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientMsgId, DeviceId, OptionalText, ShortText, SpotifyUri, Timestamp } from './common.js';
+import { CATALOG_TRACK_URI, ClientMsgId, DeviceId, isTrackUri, OptionalText, ShortText, SpotifyUri, Timestamp, TRACK_LINK } from './common.js';
 
 /*
  * The crew's shared queue on the wire. Every change to a crew's queue is fanned out as
@@ -18,7 +18,7 @@ export const DurationMs = z.number().int().min(1000, 'must be at least 1000 ms')
 
 /** What a member adds: the track and what the gadget knows about it. */
 export const QueueTrack = z.object({
-  spotify_uri: SpotifyUri.refine((uri) => uri.startsWith('spotify:track:'), 'must be a track URI (spotify:track:…)'),
+  spotify_uri: SpotifyUri.refine(isTrackUri, 'must be a track URI (spotify:track:…)'),
   track: ShortText(200),
   artist: ShortText(200),
   album: OptionalText(200),
@@ -135,8 +135,8 @@ export const QueueOutbound = {
 /** Accepts a pasted Spotify link (open.spotify.com/track/…, with or without intl-xx and ?si=) or URI. */
 export function spotifyTrackUriFrom(text: string): string | null {
   const trimmed = text.trim();
-  const uri = /^spotify:track:([A-Za-z0-9]{22})$/.exec(trimmed);
+  const uri = CATALOG_TRACK_URI.exec(trimmed);
   if (uri) return `spotify:track:${uri[1]}`;
-  const link = /^https:\/\/open\.spotify\.com\/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?\/)?track\/([A-Za-z0-9]{22})(?:[/?#].*)?$/.exec(trimmed);
+  const link = TRACK_LINK.exec(trimmed);
   return link ? `spotify:track:${link[1]}` : null;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CATALOG_TRACK_URI } from '../protocol/index.js';
 import { SpotifyError, type SpotifyHttp } from './spotify-http.js';
 
 /*
@@ -100,7 +101,7 @@ export class SpotifyWebApi {
 
   /** The catalog track behind a `spotify:track:…` URI (the relay fills in what a pasted link lacks). */
   async track(uri: string): Promise<Track> {
-    const id = /^spotify:track:([A-Za-z0-9]{22})$/.exec(uri)?.[1];
+    const id = CATALOG_TRACK_URI.exec(uri)?.[1];
     if (!id) throw new SpotifyError('bad_request', { detail: `not a track URI: ${uri}` });
     return parse(await this.call('GET', `/tracks/${id}`), Track);
   }

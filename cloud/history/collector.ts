@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isTrackUri } from '../../protocol/index.js';
 import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
 import { SpotifyWebApi, type RecentlyPlayedPage } from '../../spotify/web-api.js';
 import type { Logger } from '../log.js';
@@ -167,7 +168,7 @@ function toPlays(memberId: string, page: RecentlyPlayedPage): PlayInput[] {
     if (!artist || !track.name) continue;
     plays.push(playInput({
       memberId, source: 'recently_played', endMs: Date.parse(item.played_at), track: track.name, artist,
-      trackUri: /^spotify:track:[A-Za-z0-9]+$/.test(track.uri) ? track.uri : null,
+      trackUri: isTrackUri(track.uri) ? track.uri : null,
       album: track.album.name || null, durationMs: track.duration_ms,
     }));
   }

@@ -1,4 +1,4 @@
-import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import { isTrackUri, ProtocolError, type CrewEvent } from '../../protocol/index.js';
 import { visibleEvents } from '../crew-visibility.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import type { TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from './history-store.js';
@@ -141,7 +141,7 @@ export class HistoryQueries {
     for (const past of pastDates(today, 'weeks', options.weeks ?? 8)) {
       for (const share of await this.sharesIn(crewId, localDayRange(past, timeZone), options.fromSeq)) {
         if (exclude.has(share.spotify_uri) || exclude.has(trackKey(share.artist, share.track))) continue;
-        if (!share.spotify_uri.startsWith('spotify:track:')) continue;
+        if (!isTrackUri(share.spotify_uri)) continue;
         const seen = found.get(share.spotify_uri);
         const latest = seen && seen.shared_at > share.shared_at ? seen : share;
         found.set(share.spotify_uri, { ...latest, times_shared: (seen?.times_shared ?? 0) + 1 });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { TRACK_URI } from '../../protocol/index.js';
 import { playInput, trackKey, type PlayInput } from './plays.js';
 
 /**
@@ -77,7 +78,6 @@ const AccountRecord = z.object({
 // Spotify launched in 2008; anything earlier, or in the future, is a broken record.
 const EARLIEST_MS = Date.UTC(2006, 0, 1);
 const FUTURE_SLACK_MS = 24 * 3600_000;
-const TRACK_URI = /^spotify:track:[A-Za-z0-9]{1,64}$/;
 
 /** Turns one array element of an export file into a play, or the reason it is skipped. */
 export function readRecord(format: ExportFormat, record: unknown, options: RecordOptions): RecordOutcome {

@@ -1,5 +1,5 @@
 import express from 'express';
-import { ProtocolError, type InboundMessage, type InboundType, type OutboundMessage } from '../../protocol/index.js';
+import { isTrackUri, ProtocolError, type InboundMessage, type InboundType, type OutboundMessage } from '../../protocol/index.js';
 import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
@@ -290,7 +290,7 @@ export class QueueFeature implements Feature {
     if (event.type !== 'message' || event.msg_type !== 'song_push') return;
     const actor: Actor = { deviceId: event.from_device, name: event.from_name, isOwner: false };
     const { spotify_uri, track, artist, album, album_art_url } = event.payload;
-    if (!spotify_uri.startsWith('spotify:track:')) return;
+    if (!isTrackUri(spotify_uri)) return;
     const key = `share-seq-${event.seq ?? event.timestamp}`;
     this.mutate(crewId, async (state, now) => {
       const queued = state.nowPlaying?.uri === spotify_uri || state.pending.some((e) => e.uri === spotify_uri);
