@@ -90,7 +90,10 @@ export function addressKey(address: string): string {
   const left = head ? head.split(':') : [];
   const right = address.includes('::') && tail ? tail.split(':') : [];
   const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export type EntryBudgetKind = 'join_failures' | 'new_crews';
@@ -128,7 +131,10 @@ export class EntryBudgets {
     if (verdict.ok) return verdict;
     this.alarm.refusals.inc({ budget: kind });
     if (verdict.firstRefusal) {
-      this.alarm.log.warn({ budget: kind, address: addressKey(address ?? 'unknown'), retryAfterMs: verdict.retryAfterMs }, 'address spent its crew-entry budget (crew-code sweep or crew squatting?); backing it off');
+      this.alarm.log.warn(
+        { budget: kind, address: addressKey(address ?? 'unknown'), retryAfterMs: verdict.retryAfterMs },
+        'address spent its crew-entry budget (crew-code sweep or crew squatting?); backing it off',
+      );
     }
     return verdict;
   }

@@ -55,7 +55,11 @@ export function requireMetricsAccess(access: { token?: string; allow: readonly s
 
 /** METRICS_ALLOW entries: `loopback`, an IPv4/IPv6 address, or a subnet (`10.0.0.0/8`). */
 export function parseAddressEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[] | null {
-  if (entry === 'loopback') return [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }, { address: '::1', prefix: 128, family: 'ipv6' }];
+  if (entry === 'loopback')
+    return [
+      { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ];
   const [address = '', bits] = entry.split('/');
   const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : null;
   if (!family) return null;

@@ -52,7 +52,7 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 /**
  * The operator's API under `/admin` (JSON; errors `{code, error, message}`), behind the bearer
  * gate of cloud/admin-auth.ts, which covers every `/admin/…` path (the history feature's too).
- * Online state is this relay process's own sockets. Paths: docs/ARCHITECTURE.md "Admin API".
+ * Online state is this relay process's own sockets. Paths: docs/REFERENCE.md "Admin API".
  */
 export function adminRoutes(deps: AdminDeps): express.Router {
   const { store, registry, crews, identity, log } = deps;
@@ -70,8 +70,7 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     const session = registry.deviceSession(deviceId);
     return session && !session.closing ? session : undefined;
   };
-  const onlineIn = (crewId: string): number =>
-    [...registry.crewSessions(crewId)].filter((s) => !s.closing && registry.isCurrent(s)).length;
+  const onlineIn = (crewId: string): number => [...registry.crewSessions(crewId)].filter((s) => !s.closing && registry.isCurrent(s)).length;
 
   async function crewByCode(raw: unknown): Promise<CrewRecord> {
     const code = parse(CrewCode, raw, 'crew code');
@@ -80,85 +79,107 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     return crew;
   }
 
-  api.get('/crews', route(async (req, res) => {
-    const q = parse(ListQuery, req.query, 'query');
-    const page = await store.crews.listCrews({ limit: q.limit + 1, after: decodeCursor(q.cursor) });
-    const items = page.slice(0, q.limit);
-    const { crews: total } = await store.crews.counts();
-    res.json({
-      crews: items.map((c) => crewListItem(c, onlineIn(c.crewId))),
-      total,
-      next_cursor: page.length > q.limit ? encodeCursor(items[items.length - 1]!) : null,
-    });
-  }));
+  api.get(
+    '/crews',
+    route(async (req, res) => {
+      const q = parse(ListQuery, req.query, 'query');
+      const page = await store.crews.listCrews({ limit: q.limit + 1, after: decodeCursor(q.cursor) });
+      const items = page.slice(0, q.limit);
+      const { crews: total } = await store.crews.counts();
+      res.json({
+        crews: items.map((c) => crewListItem(c, onlineIn(c.crewId))),
+        total,
+        next_cursor: page.length > q.limit ? encodeCursor(items[items.length - 1]!) : null,
+      });
+    }),
+  );
 
-  api.get('/crews/:code', route(async (req, res) => {
-    const crew = await crewByCode(req.params.code);
-    const members = await store.crews.listMembers(crew.crewId);
-    const devices = await Promise.all(members.map((m) => store.crews.getDevice(m.deviceId)));
-    const views = members.map((m, i) => memberView(m, devices[i]?.lastSeenAt ?? null, liveSession(m.deviceId)));
-    res.json({
-      crew_id: crew.crewId,
-      crew_code: crew.crewCode,
-      crew_name: crew.crewName,
-      owner_device_id: crew.ownerDeviceId,
-      created_at: crew.createdAt,
-      latest_seq: crew.latestSeq,
-      first_seq: await store.crews.firstSeq(crew.crewId),
-      member_count: members.length,
-      members_online: views.filter((v) => v.online).length,
-      members: views,
-      queue: await queueSummary(crew.crewId),
-    });
-  }));
+  api.get(
+    '/crews/:code',
+    route(async (req, res) => {
+      const crew = await crewByCode(req.params.code);
+      const members = await store.crews.listMembers(crew.crewId);
+      const devices = await Promise.all(members.map((m) => store.crews.getDevice(m.deviceId)));
+      const views = members.map((m, i) => memberView(m, devices[i]?.lastSeenAt ?? null, liveSession(m.deviceId)));
+      res.json({
+        crew_id: crew.crewId,
+        crew_code: crew.crewCode,
+        crew_name: crew.crewName,
+        owner_device_id: crew.ownerDeviceId,
+        created_at: crew.createdAt,
+        latest_seq: crew.latestSeq,
+        first_seq: await store.crews.firstSeq(crew.crewId),
+        member_count: members.length,
+        members_online: views.filter((v) => v.online).length,
+        members: views,
+        queue: await queueSummary(crew.crewId),
+      });
+    }),
+  );
 
-  api.delete('/crews/:code/members/:deviceId', route(async (req, res) => {
-    const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
-    const crew = await crewByCode(req.params.code);
-    const { seq, newOwnerDeviceId } = await crews.removeFromCrew(crew, deviceId);
-    log.info({ crewId: crew.crewId, deviceId, seq, newOwnerDeviceId }, 'member removed by the admin API');
-    res.json({ crew_code: crew.crewCode, device_id: deviceId, removed: true, seq, new_owner_device_id: newOwnerDeviceId });
-  }));
+  api.delete(
+    '/crews/:code/members/:deviceId',
+    route(async (req, res) => {
+      const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
+      const crew = await crewByCode(req.params.code);
+      const { seq, newOwnerDeviceId } = await crews.removeFromCrew(crew, deviceId);
+      log.info({ crewId: crew.crewId, deviceId, seq, newOwnerDeviceId }, 'member removed by the admin API');
+      res.json({ crew_code: crew.crewCode, device_id: deviceId, removed: true, seq, new_owner_device_id: newOwnerDeviceId });
+    }),
+  );
 
-  api.post('/crews/:code/rotate-code', route(async (req, res) => {
-    const crew = await crewByCode(req.params.code);
-    const { newCode, seq } = await crews.rotate(crew);
-    log.info({ crewId: crew.crewId, oldCode: crew.crewCode, newCode, seq }, 'crew code rotated by the admin API');
-    res.json({ crew_id: crew.crewId, old_crew_code: crew.crewCode, new_crew_code: newCode, seq });
-  }));
+  api.post(
+    '/crews/:code/rotate-code',
+    route(async (req, res) => {
+      const crew = await crewByCode(req.params.code);
+      const { newCode, seq } = await crews.rotate(crew);
+      log.info({ crewId: crew.crewId, oldCode: crew.crewCode, newCode, seq }, 'crew code rotated by the admin API');
+      res.json({ crew_id: crew.crewId, old_crew_code: crew.crewCode, new_crew_code: newCode, seq });
+    }),
+  );
 
-  api.get('/devices/:deviceId', route(async (req, res) => {
-    const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
-    const device = await store.crews.getDevice(deviceId);
-    if (!device) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
-    const membership = await store.crews.getMembership(deviceId);
-    const crew = membership ? await store.crews.getCrew(membership.crewId) : null;
-    const session = liveSession(deviceId);
-    res.json({
-      device_id: device.deviceId,
-      display_name: device.displayName,
-      has_secret: device.secretHash !== null,
-      credential_reset_at: device.secretResetAt,
-      online: session !== undefined,
-      generation: session?.gen ?? null,
-      created_at: device.createdAt,
-      last_seen_at: device.lastSeenAt,
-      crew: membership && crew
-        ? { crew_id: crew.crewId, crew_code: crew.crewCode, crew_name: crew.crewName, is_owner: membership.isOwner, joined_at: membership.joinedAt }
-        : null,
-    });
-  }));
+  api.get(
+    '/devices/:deviceId',
+    route(async (req, res) => {
+      const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
+      const device = await store.crews.getDevice(deviceId);
+      if (!device) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
+      const membership = await store.crews.getMembership(deviceId);
+      const crew = membership ? await store.crews.getCrew(membership.crewId) : null;
+      const session = liveSession(deviceId);
+      res.json({
+        device_id: device.deviceId,
+        display_name: device.displayName,
+        has_secret: device.secretHash !== null,
+        credential_reset_at: device.secretResetAt,
+        online: session !== undefined,
+        generation: session?.gen ?? null,
+        created_at: device.createdAt,
+        last_seen_at: device.lastSeenAt,
+        crew:
+          membership && crew
+            ? { crew_id: crew.crewId, crew_code: crew.crewCode, crew_name: crew.crewName, is_owner: membership.isOwner, joined_at: membership.joinedAt }
+            : null,
+      });
+    }),
+  );
 
-  api.post('/devices/:deviceId/reset-credential', route(async (req, res) => {
-    const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
-    // A reset would let the next hello take the id over: a Telegram member has no gadget to get the new secret.
-    if ((await store.telegram.telegramDevices([deviceId])).has(deviceId)) {
-      throw new ProtocolError('conflict', `Device ${deviceId} is a Telegram user of the bot, not a gadget: it has no credential to reset. Remove it from its crew instead.`);
-    }
-    const result = await identity.resetCredential(deviceId);
-    if (!result) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
-    res.json({ device_id: deviceId, had_secret: result.hadSecret, disconnected: result.disconnected });
-  }));
+  api.post(
+    '/devices/:deviceId/reset-credential',
+    route(async (req, res) => {
+      const deviceId = parse(DeviceId, req.params.deviceId, 'device id');
+      // A reset would let the next hello take the id over: a Telegram member has no gadget to get the new secret.
+      if ((await store.telegram.telegramDevices([deviceId])).has(deviceId)) {
+        throw new ProtocolError(
+          'conflict',
+          `Device ${deviceId} is a Telegram user of the bot, not a gadget: it has no credential to reset. Remove it from its crew instead.`,
+        );
+      }
+      const result = await identity.resetCredential(deviceId);
+      if (!result) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
+      res.json({ device_id: deviceId, had_secret: result.hadSecret, disconnected: result.disconnected });
+    }),
+  );
 
   /** The crew's queue in a few numbers (one stored row); null when it has none or it cannot be read. */
   async function queueSummary(crewId: string) {
@@ -171,7 +192,14 @@ export function adminRoutes(deps: AdminDeps): express.Router {
         throwback,
         up_next: pending.length,
         now_playing: nowPlaying
-          ? { item_id: nowPlaying.id, track: nowPlaying.track, artist: nowPlaying.artist, spotify_uri: nowPlaying.uri, added_by: nowPlaying.addedBy, paused: nowPlaying.clock.pausedAt !== null }
+          ? {
+              item_id: nowPlaying.id,
+              track: nowPlaying.track,
+              artist: nowPlaying.artist,
+              spotify_uri: nowPlaying.uri,
+              added_by: nowPlaying.addedBy,
+              paused: nowPlaying.clock.pausedAt !== null,
+            }
           : null,
       };
     } catch (error) {

@@ -85,7 +85,10 @@ const publicUrl = baseUrl.superRefine((url, ctx) => {
 
 const KEY_SHAPE = `must be 32 bytes encoded in base64 (44 characters). ${KEY_HOWTO}`;
 const encryptionKey = z.string().transform((value, ctx) => decodeKey(value) ?? (ctx.addIssue({ code: 'custom', message: KEY_SHAPE }), z.NEVER));
-const encryptionKeys = z.string().transform((list) => list.split(',').filter((v) => v.trim())).pipe(z.array(encryptionKey));
+const encryptionKeys = z
+  .string()
+  .transform((list) => list.split(',').filter((v) => v.trim()))
+  .pipe(z.array(encryptionKey));
 
 /** The listener, the store and logging. */
 const ServerEnv = z.object({
@@ -134,8 +137,16 @@ const AccessEnv = z.object({
   METRICS_ALLOW: z
     .string()
     .default('loopback')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .refine((list) => list.every((entry) => parseAddressEntry(entry) !== null), 'must be a comma-separated list of loopback, addresses and subnets (e.g. loopback,10.0.0.0/8)'),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => list.every((entry) => parseAddressEntry(entry) !== null),
+      'must be a comma-separated list of loopback, addresses and subnets (e.g. loopback,10.0.0.0/8)',
+    ),
   /** Shared with the Telegram bot (its X-Api-Secret header); unset leaves /api/telegram/* open, as the fleet's relay did. */
   TELEGRAM_API_SECRET: optional(z.string().trim()),
 });
@@ -185,15 +196,26 @@ const QueueEnv = z.object({
 /** The variables themselves (before they are grouped for the features); tests read their defaults. */
 export const RelayVariables = z
   .object({ ...ServerEnv.shape, ...SocketEnv.shape, ...AccessEnv.shape, ...SpotifyEnv.shape, ...HistoryEnv.shape, ...QueueEnv.shape })
-  .superRefine((e, ctx) => {
-    // Rules across variables; checked once each variable is valid on its own.
-    if (e.SPOTIFY_CLIENT_ID && !e.LEELOO_ENCRYPTION_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['LEELOO_ENCRYPTION_KEY'], message: `must be set when SPOTIFY_CLIENT_ID is set: the relay keeps Spotify refresh tokens encrypted with it. ${KEY_HOWTO}` });
-    }
-    if (e.SPOTIFY_CLIENT_ID && !e.PUBLIC_URL) {
-      ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'must be set when SPOTIFY_CLIENT_ID is set: phones are sent to PUBLIC_URL/s/… and Spotify back to PUBLIC_URL/spotify/callback.' });
-    }
-  }, { when: (payload) => payload.issues.length === 0 });
+  .superRefine(
+    (e, ctx) => {
+      // Rules across variables; checked once each variable is valid on its own.
+      if (e.SPOTIFY_CLIENT_ID && !e.LEELOO_ENCRYPTION_KEY) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['LEELOO_ENCRYPTION_KEY'],
+          message: `must be set when SPOTIFY_CLIENT_ID is set: the relay keeps Spotify refresh tokens encrypted with it. ${KEY_HOWTO}`,
+        });
+      }
+      if (e.SPOTIFY_CLIENT_ID && !e.PUBLIC_URL) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PUBLIC_URL'],
+          message: 'must be set when SPOTIFY_CLIENT_ID is set: phones are sent to PUBLIC_URL/s/… and Spotify back to PUBLIC_URL/spotify/callback.',
+        });
+      }
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  );
 const RelayEnv = RelayVariables.transform(toConfig);
 
 /** Every variable the relay reads (.env.example and README's table document each; a test holds them to that). */

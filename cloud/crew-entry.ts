@@ -72,9 +72,7 @@ export class CrewEntry {
     if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
     const crewName = message.crew_name ?? `${message.display_name}'s crew`;
-    const crew = message.crew_code
-      ? await this.crewUnder(session, message.crew_code, session.deviceId!, crewName)
-      : await this.newCrew(session, crewName);
+    const crew = message.crew_code ? await this.crewUnder(session, message.crew_code, session.deviceId!, crewName) : await this.newCrew(session, crewName);
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
@@ -173,5 +171,9 @@ export class CrewEntry {
 function refuseUnless(verdict: BudgetVerdict): void {
   if (verdict.ok) return;
   const minutes = Math.ceil(verdict.retryAfterMs / 60_000);
-  throw new ProtocolError('rate_limited', `Too many failed joins or new crews from this address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, verdict.retryAfterMs);
+  throw new ProtocolError(
+    'rate_limited',
+    `Too many failed joins or new crews from this address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+    verdict.retryAfterMs,
+  );
 }

@@ -118,7 +118,9 @@ export class Crews {
       this.deps.log.warn({ crewId, deviceId, retryInMs }, 'member_offline was not stored (the store refused it); trying again');
       const timer = setTimeout(() => {
         if (this.deps.stopping() || this.deps.registry.isOnline(deviceId)) return;
-        this.publishOffline(crewId, deviceId, displayName, attempt + 1).catch((e: unknown) => this.deps.log.error({ err: e, crewId }, 'presence update failed'));
+        this.publishOffline(crewId, deviceId, displayName, attempt + 1).catch((e: unknown) =>
+          this.deps.log.error({ err: e, crewId }, 'presence update failed'),
+        );
       }, retryInMs);
       timer.unref();
     }

@@ -120,7 +120,14 @@ export class Delivery {
       results = await this.store.crews.appendEvents(batch.map((p) => p.request));
     } catch (error) {
       // One bad request must not fail the others: retry them one by one.
-      results = await Promise.all(batch.map((p) => this.store.crews.appendEvents([p.request]).then((r) => r[0]!, (e: Error) => e)));
+      results = await Promise.all(
+        batch.map((p) =>
+          this.store.crews.appendEvents([p.request]).then(
+            (r) => r[0]!,
+            (e: Error) => e,
+          ),
+        ),
+      );
       this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
     }
     this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -1,12 +1,5 @@
 import type express from 'express';
-import type {
-  CrewEvent,
-  ErrorCode,
-  Generation,
-  InboundMessage,
-  InboundType,
-  OutboundMessage,
-} from '../protocol/index.js';
+import type { CrewEvent, ErrorCode, Generation, InboundMessage, InboundType, OutboundMessage } from '../protocol/index.js';
 import type { SpotifyCallOutcome } from '../spotify/spotify-http.js';
 import type { RelayConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -77,7 +70,6 @@ export type CrewEventListener = (event: CrewEvent, crewId: string) => void;
 
 /** Who caused a published event (not echoed to that device), and the commands it answers. */
 export type PublishFrom = AppendFrom;
-
 
 /** Counters the features report into (cloud/metrics.ts renders them on /metrics). */
 export interface FeatureMetrics {

@@ -24,8 +24,9 @@ export function clientErrorOf(error: unknown): ProtocolError | null {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   if (type === 'entity.parse.failed') return new ProtocolError('invalid_json', 'The request body is not valid JSON.');
   if (type === 'entity.too.large') return new ProtocolError('too_large', 'The request body is too large.');
-  if (type === 'encoding.unsupported') return new ProtocolError('invalid_message', 'The request body\'s Content-Encoding is not supported; send it uncompressed, gzip or deflate.');
-  if (type === 'charset.unsupported') return new ProtocolError('invalid_message', 'The request body\'s charset is not supported; send UTF-8.');
+  if (type === 'encoding.unsupported')
+    return new ProtocolError('invalid_message', "The request body's Content-Encoding is not supported; send it uncompressed, gzip or deflate.");
+  if (type === 'charset.unsupported') return new ProtocolError('invalid_message', "The request body's charset is not supported; send UTF-8.");
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ProtocolError('invalid_message', 'The request body could not be read (a compressed body that does not inflate, or one cut short).');
   }
@@ -39,7 +40,8 @@ export function clientErrorOf(error: unknown): ProtocolError | null {
 export function sendError(res: Response, error: unknown, log: Logger | undefined): void {
   const unavailable = storeUnavailable(error);
   const known = unavailable ?? clientErrorOf(error);
-  if (!(error instanceof ProtocolError) && (!known || unavailable)) log?.error({ err: error, requestId: res.locals?.requestId, path: res.req?.originalUrl }, 'HTTP request failed');
+  if (!(error instanceof ProtocolError) && (!known || unavailable))
+    log?.error({ err: error, requestId: res.locals?.requestId, path: res.req?.originalUrl }, 'HTTP request failed');
   const code = known?.code ?? 'internal_error';
   if (res.headersSent) {
     res.destroy();
@@ -49,6 +51,9 @@ export function sendError(res: Response, error: unknown, log: Logger | undefined
   const retry = (error as { retryAfterMs?: number } | null)?.retryAfterMs;
   if (retry !== undefined) res.set('Retry-After', String(Math.ceil(retry / 1000)));
   res.status(httpStatusOf(code)).json({
-    code, error: code, message: known?.message ?? ERROR_CODES.internal_error, ...(retry !== undefined ? { retry_after_ms: retry } : {}),
+    code,
+    error: code,
+    message: known?.message ?? ERROR_CODES.internal_error,
+    ...(retry !== undefined ? { retry_after_ms: retry } : {}),
   });
 }

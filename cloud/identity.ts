@@ -27,7 +27,10 @@ export class Identity {
   async hello(session: Session, message: InboundOf<'hello'>): Promise<void> {
     if (session.gen !== null) throw new ProtocolError('conflict', 'This connection has already identified itself.');
     if (message.protocol_version < 3) {
-      throw new ProtocolError('unsupported_version', `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`);
+      throw new ProtocolError(
+        'unsupported_version',
+        `hello needs protocol_version 3 or newer; version ${message.protocol_version} uses register or create_crew/join_crew.`,
+      );
     }
     const deviceId = await this.currentProtocolId(message.device_id, true);
     const issued = await this.authenticate(session, deviceId, message.device_name, message.device_secret, 3, undefined);
@@ -70,7 +73,11 @@ export class Identity {
     if (existing && isLegacyId(existing)) {
       // A secret would lock the older gadget out for good: its id stays secretless.
       if (generation === 3) {
-        return this.refuse(session, deviceId, `Device id ${deviceId} belongs to an older gadget, which cannot hold a device secret; a current-protocol device gets its own id (send hello without device_id).`);
+        return this.refuse(
+          session,
+          deviceId,
+          `Device id ${deviceId} belongs to an older gadget, which cannot hold a device secret; a current-protocol device gets its own id (send hello without device_id).`,
+        );
       }
       if (!(await this.knowsCrewOf(deviceId, crewCode))) {
         return this.refuse(session, deviceId, `Device id ${deviceId} belongs to a crew; connecting as it needs that crew's code.`);
@@ -100,7 +107,10 @@ export class Identity {
     const device = await this.deps.store.crews.getDevice(deviceId);
     if (!device) return null;
     if (!device.secretHash && !device.secretResetAt) {
-      throw new ProtocolError('conflict', `Device ${deviceId} never had a device secret (an older gadget, or one that has not finished its first hello): there is nothing to reset.`);
+      throw new ProtocolError(
+        'conflict',
+        `Device ${deviceId} never had a device secret (an older gadget, or one that has not finished its first hello): there is nothing to reset.`,
+      );
     }
     const reset = await this.deps.store.crews.resetDeviceSecret(deviceId);
     if (!reset) return null;

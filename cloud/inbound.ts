@@ -1,12 +1,5 @@
 import type { RawData } from 'ws';
-import {
-  ProtocolError,
-  STATE_CHANGING,
-  parseInbound,
-  type InboundMessage,
-  type InboundOf,
-  type InboundType,
-} from '../protocol/index.js';
+import { ProtocolError, STATE_CHANGING, parseInbound, type InboundMessage, type InboundOf, type InboundType } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
 import type { Acknowledgement } from './feature.js';
 import type { Logger } from './log.js';
@@ -56,7 +49,10 @@ export class InboundRouter {
   private readonly flooded = new WeakSet<Session>();
 
   constructor(deps: {
-    config: RelayConfig; metrics: RelayMetrics; log: Logger; handledBefore: HandledBefore;
+    config: RelayConfig;
+    metrics: RelayMetrics;
+    log: Logger;
+    handledBefore: HandledBefore;
     beforeDispatch?: (session: Session, message: InboundMessage) => void;
   }) {
     this.config = deps.config;

@@ -9,8 +9,7 @@ export interface RelayStatus {
   readonly ready: boolean;
 }
 
-export const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function formatUptime(seconds: number): string {
   const d = Math.floor(seconds / 86_400);
@@ -58,9 +57,7 @@ is playing on Spotify and what the crew shares; one press shares the current tra
 another reacts to it. This server is a LEELOO relay: it connects the gadgets of each crew, keeps the
 crew's history and delivers what a gadget missed while it was offline.</p>
 <table>
-${rows
-  .map(([k, v], i) => `<tr><th>${escapeHtml(k)}</th><td${i === 0 ? ` class="${status.ready ? 'ok' : 'bad'}"` : ''}>${escapeHtml(v)}</td></tr>`)
-  .join('\n')}
+${rows.map(([k, v], i) => `<tr><th>${escapeHtml(k)}</th><td${i === 0 ? ` class="${status.ready ? 'ok' : 'bad'}"` : ''}>${escapeHtml(v)}</td></tr>`).join('\n')}
 </table>
 <p>Gadgets connect to <code>/ws</code> on this host (<code>wss://</code> behind a TLS proxy).
 Operators: <code>/health</code>, <code>/ready</code>, <code>/metrics</code> (from the addresses in

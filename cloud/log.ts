@@ -7,11 +7,31 @@ export type { Logger };
  * tokens, client secrets, authorization headers and cookies never reach a log file.
  */
 export const REDACT_PATHS = [
-  'device_secret', '*.device_secret', 'secret', '*.secret', 'secretHash', '*.secretHash',
-  'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'tokens', '*.tokens',
-  'client_secret', '*.client_secret', 'password', '*.password', 'code_verifier', '*.code_verifier',
-  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie',
-  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+  'device_secret',
+  '*.device_secret',
+  'secret',
+  '*.secret',
+  'secretHash',
+  '*.secretHash',
+  'access_token',
+  '*.access_token',
+  'refresh_token',
+  '*.refresh_token',
+  'tokens',
+  '*.tokens',
+  'client_secret',
+  '*.client_secret',
+  'password',
+  '*.password',
+  'code_verifier',
+  '*.code_verifier',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

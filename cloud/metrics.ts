@@ -18,7 +18,10 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export class LabelledCounter<L extends string> {
   private readonly children = new Map<string, client.Counter.Internal>();
 
-  constructor(readonly counter: client.Counter<L>, private readonly label: L) {}
+  constructor(
+    readonly counter: client.Counter<L>,
+    private readonly label: L,
+  ) {}
 
   inc(labels: Record<L, string>, by = 1): void {
     const value = labels[this.label];
@@ -41,7 +44,10 @@ export class LabelledCounter<L extends string> {
 export class ErrorCounter {
   private readonly recent: { code: string; at: number }[] = [];
 
-  constructor(private readonly counter: LabelledCounter<'code'>, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly counter: LabelledCounter<'code'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   inc(labels: { code: string }): void {
     this.counter.inc(labels);
@@ -83,10 +89,28 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     new LabelledCounter(new client.Counter({ name, help, labelNames: [label], registers: [registry] }), label);
   const histogram = (name: string, help: string) => new client.Histogram({ name, help, buckets: LATENCY_BUCKETS, registers: [registry] });
 
-  new client.Gauge({ name: 'leeloo_build_info', help: 'The relay build: always 1, with its version and Node.js version.', labelNames: ['version', 'node'], registers: [registry] })
-    .set({ version: build.version, node: process.versions.node }, 1);
-  new client.Gauge({ name: 'leeloo_connections', help: 'Open WebSocket connections.', registers: [registry], collect() { this.set(read.connections()); } });
-  new client.Gauge({ name: 'leeloo_devices_online', help: 'Devices identified on an open connection.', registers: [registry], collect() { this.set(read.devicesOnline()); } });
+  new client.Gauge({
+    name: 'leeloo_build_info',
+    help: 'The relay build: always 1, with its version and Node.js version.',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  }).set({ version: build.version, node: process.versions.node }, 1);
+  new client.Gauge({
+    name: 'leeloo_connections',
+    help: 'Open WebSocket connections.',
+    registers: [registry],
+    collect() {
+      this.set(read.connections());
+    },
+  });
+  new client.Gauge({
+    name: 'leeloo_devices_online',
+    help: 'Devices identified on an open connection.',
+    registers: [registry],
+    collect() {
+      this.set(read.devicesOnline());
+    },
+  });
   new client.Gauge({
     name: 'leeloo_gadgets_online',
     help: 'Identified gadgets online by protocol generation: legacy (first and second) and current.',
@@ -103,16 +127,24 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     name: 'leeloo_addresses_backing_off',
     help: 'Client addresses refused after spending their failed-join or new-crew budget (a crew-code sweep alarm).',
     registers: [registry],
-    collect() { this.set(read.addressesBackingOff?.() ?? 0); },
+    collect() {
+      this.set(read.addressesBackingOff?.() ?? 0);
+    },
   });
   new client.Gauge({
     name: 'leeloo_held_events',
     help: 'Live crew events held for sockets until their resume or replay ends (MAX_HELD_EVENTS each at most).',
     registers: [registry],
-    collect() { this.set(read.heldEvents?.() ?? 0); },
+    collect() {
+      this.set(read.heldEvents?.() ?? 0);
+    },
   });
 
-  const spotifyCalls = counter('leeloo_spotify_calls_total', 'Answers from Spotify (and failed attempts), by outcome: ok, rate_limited (429), quota_exceeded, client_error, server_error, network_error.', 'outcome');
+  const spotifyCalls = counter(
+    'leeloo_spotify_calls_total',
+    'Answers from Spotify (and failed attempts), by outcome: ok, rate_limited (429), quota_exceeded, client_error, server_error, network_error.',
+    'outcome',
+  );
   const spotifyRefreshFailures = counter('leeloo_spotify_refresh_failures_total', 'Spotify token refreshes that failed, by reason.', 'reason');
   const queueActions = counter('leeloo_queue_actions_total', 'Crew queue commands run, by action.', 'action');
   const historyImports = counter('leeloo_history_imports_total', 'Listening-history imports finished, by outcome (done, or the error code).', 'outcome');
@@ -130,11 +162,19 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
     spotifyRefreshFailures,
     queueActions,
     historyImports,
-    addressBudgetRefusals: counter('leeloo_address_budget_refusals_total', 'Crew entries refused because the client address spent its budget, by budget: join_failures, new_crews.', 'budget'),
+    addressBudgetRefusals: counter(
+      'leeloo_address_budget_refusals_total',
+      'Crew entries refused because the client address spent its budget, by budget: join_failures, new_crews.',
+      'budget',
+    ),
     messagesIn: counter('leeloo_messages_in_total', 'Frames received, by message type.', 'type'),
     messagesOut: counter('leeloo_messages_out_total', 'Frames sent, by message type.', 'type'),
     errors: new ErrorCounter(counter('leeloo_errors_total', 'Error frames sent, by code.', 'code')),
-    slowClients: new client.Counter({ name: 'leeloo_slow_clients_total', help: 'Sockets dropped because they stopped reading what the relay sent.', registers: [registry] }),
+    slowClients: new client.Counter({
+      name: 'leeloo_slow_clients_total',
+      help: 'Sockets dropped because they stopped reading what the relay sent.',
+      registers: [registry],
+    }),
     fanOutSeconds: histogram('leeloo_fanout_latency_seconds', 'From publish to the last local send of a crew event.'),
     storeWriteSeconds: histogram('leeloo_store_write_seconds', 'Duration of one group-commit write to the store.'),
   };

@@ -149,7 +149,13 @@ export function operatorRoutes(deps: OperatorDeps): express.Router {
       deps.log.warn({ remote: req.ip }, 'operator sign-in refused: wrong token');
       return refuse(res, 401, 'That is not this relay’s ADMIN_TOKEN.');
     }
-    res.cookie(COOKIE, adminTokenDigest(deps.adminToken), { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/operator', maxAge: 12 * 3_600_000 });
+    res.cookie(COOKIE, adminTokenDigest(deps.adminToken), {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.secure,
+      path: '/operator',
+      maxAge: 12 * 3_600_000,
+    });
     res.redirect(303, '/operator');
   });
 
@@ -187,12 +193,15 @@ ${body}
 `;
 
 function renderSignIn(notice: string): string {
-  return page('LEELOO relay · operator', `<h1>LEELOO</h1>
+  return page(
+    'LEELOO relay · operator',
+    `<h1>LEELOO</h1>
 <p>${escapeHtml(notice)}</p>
 <form method="post" action="/operator">
 <label>Admin token <input type="password" name="token" autocomplete="current-password" required></label>
 <button type="submit">Show status</button>
-</form>`);
+</form>`,
+  );
 }
 
 export function formatBytes(bytes: number): string {
@@ -221,20 +230,22 @@ export function renderOperatorPage(status: OperatorStatus): string {
     return `<tr><td>${escapeHtml(c.crewName)}</td><td class="n">${c.online} / ${c.members}</td><td class="n">${c.latestSeq}</td><td>${app}</td>${c.app === 'own' ? budget(c.spotifyUsers) : `<td class="n muted">${c.spotifyUsers}</td>`}</tr>`;
   });
   const errors = status.recentErrors.map((e) => `<tr><td><code>${escapeHtml(e.code)}</code></td><td class="n">${e.count}</td></tr>`);
-  return page('LEELOO relay · status', `<h1>LEELOO</h1>
+  return page(
+    'LEELOO relay · status',
+    `<h1>LEELOO</h1>
 <p class="muted">Relay status for its operator.</p>
 <table>
 ${rows([
-    ['Version', status.version],
-    ['Uptime', formatUptime(status.uptimeSeconds)],
-    ['Crews', String(status.crews)],
-    ['Gadgets known', String(status.devices)],
-    ['Gadgets online (current)', String(status.gadgetsOnline.current)],
-    ['Gadgets online (first/second generation)', String(status.gadgetsOnline.legacy)],
-    ['Crew events stored', String(status.events)],
-    ['Store', status.storeBytes === null ? status.storeKind : `${status.storeKind}, ${formatBytes(status.storeBytes)}`],
-    ['Last backup', backup],
-  ])}
+  ['Version', status.version],
+  ['Uptime', formatUptime(status.uptimeSeconds)],
+  ['Crews', String(status.crews)],
+  ['Gadgets known', String(status.devices)],
+  ['Gadgets online (current)', String(status.gadgetsOnline.current)],
+  ['Gadgets online (first/second generation)', String(status.gadgetsOnline.legacy)],
+  ['Crew events stored', String(status.events)],
+  ['Store', status.storeBytes === null ? status.storeKind : `${status.storeKind}, ${formatBytes(status.storeBytes)}`],
+  ['Last backup', backup],
+])}
 </table>
 <h2>Spotify apps</h2>
 <p class="muted">Development mode: an app signs in at most ${SPOTIFY_DEV_MODE_USERS} users. The relay's app is shared by every crew without its own.</p>
@@ -249,5 +260,6 @@ ${crews.join('\n') || '<tr><td colspan="5" class="muted">No crews yet.</td></tr>
 <h2>Errors sent in the last hour, by code</h2>
 <table>
 ${errors.join('\n') || '<tr><td class="muted">None.</td></tr>'}
-</table>`);
+</table>`,
+  );
 }

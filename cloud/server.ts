@@ -52,7 +52,13 @@ export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const registry = new SessionRegistry();
   const metrics = createRelayMetrics(
-    { connections: () => registry.all.size, devicesOnline: () => registry.deviceCount, gadgetsOnline: () => registry.gadgetsOnline(), addressesBackingOff: () => budgets.blockedCount(), heldEvents: () => registry.heldEvents() },
+    {
+      connections: () => registry.all.size,
+      devicesOnline: () => registry.deviceCount,
+      gadgetsOnline: () => registry.gadgetsOnline(),
+      addressesBackingOff: () => budgets.blockedCount(),
+      heldEvents: () => registry.heldEvents(),
+    },
     { version: config.version },
   );
   const budgets = new EntryBudgets(config.addressBudgets, { log, refusals: metrics.addressBudgetRefusals });
@@ -64,11 +70,17 @@ export function createRelay(options: RelayOptions): Relay {
   const identity = new Identity(deps, crews);
   const messages = new CrewMessages(deps);
   let features: Feature[] = [];
-  const entry = new CrewEntry(deps, crews, identity, async (session) => {
-    for (const feature of features) {
-      await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
-    }
-  }, budgets);
+  const entry = new CrewEntry(
+    deps,
+    crews,
+    identity,
+    async (session) => {
+      for (const feature of features) {
+        await feature.afterCrewEntry?.(session).catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'afterCrewEntry failed'));
+      }
+    },
+    budgets,
+  );
 
   const context: RelayContext = {
     config,
@@ -106,10 +118,19 @@ export function createRelay(options: RelayOptions): Relay {
 
   const startedAt = Date.now();
   const admin = express.Router();
-  admin.use(operatorRoutes({
-    store, registry, errors: metrics.errors, log, dataDir: config.dataDir, version: config.version, startedAt,
-    adminToken: config.adminToken, relayClientId: config.spotify.clientId,
-  }));
+  admin.use(
+    operatorRoutes({
+      store,
+      registry,
+      errors: metrics.errors,
+      log,
+      dataDir: config.dataDir,
+      version: config.version,
+      startedAt,
+      adminToken: config.adminToken,
+      relayClientId: config.spotify.clientId,
+    }),
+  );
   admin.use(adminRoutes({ store, registry, crews, identity, log, adminToken: config.adminToken }));
   const app = buildApp(config, log, features, admin, {
     version: config.version,
@@ -315,7 +336,14 @@ function refuseUpgrade(socket: Duplex, status: 404 | 429 | 503): void {
 /** The client's address with `trust proxy` applied, as express computes req.ip. */
 function clientAddress(req: http.IncomingMessage, app: express.Express): string | undefined {
   const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
-  const chain = [req.socket.remoteAddress ?? '', ...String(req.headers['x-forwarded-for'] ?? '').split(',').map((s) => s.trim()).filter(Boolean).reverse()];
+  const chain = [
+    req.socket.remoteAddress ?? '',
+    ...String(req.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .reverse(),
+  ];
   let i = 0;
   while (i < chain.length - 1 && trust(chain[i]!, i)) i += 1;
   return chain[i];
@@ -324,7 +352,9 @@ function clientAddress(req: http.IncomingMessage, app: express.Express): string 
 async function closeSockets(registry: SessionRegistry, wss: WebSocketServer): Promise<void> {
   const sockets = [...wss.clients];
   if (sockets.length === 0) return;
-  const allClosed = Promise.all(sockets.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve())))));
+  const allClosed = Promise.all(
+    sockets.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve())))),
+  );
   for (const session of registry.all) session.close(CLOSE_GOING_AWAY, 'relay shutting down');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));

@@ -1,12 +1,5 @@
 import type { WebSocket } from 'ws';
-import {
-  errorFrame,
-  ERROR_CODES,
-  type CrewEvent,
-  type ErrorCode,
-  type Generation,
-  type OutboundMessage,
-} from '../protocol/index.js';
+import { errorFrame, ERROR_CODES, type CrewEvent, type ErrorCode, type Generation, type OutboundMessage } from '../protocol/index.js';
 import type { SessionCrew, SessionView } from './feature.js';
 import type { RelayMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';

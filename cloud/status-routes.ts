@@ -35,7 +35,10 @@ export function statusRoutes(source: StatusSource): express.Router {
 
   // `devices`, `crews` and `uptime` are what the fleet's scripts print from the relay they knew.
   router.get('/health', async (_req, res) => {
-    const crews = await source.store.crews.counts().then((c) => c.crews, () => null);
+    const crews = await source.store.crews.counts().then(
+      (c) => c.crews,
+      () => null,
+    );
     res.json({
       status: 'ok',
       version: source.version,

@@ -73,11 +73,12 @@ export function gadgetActionsFor(controller: Controller): GadgetActions {
     showLine: (text) => controller.showLine(text),
     view: () => ({ state: controller.state, nowPlaying: spotify.nowPlaying.playing, playAlong: queue.playAlong.enabled }),
     onChange: (listener) => controller.onChange(listener),
-    onAirhorn: (listener) => controller.relay.onEvent((event) => {
-      if (event.kind !== 'event' || event.message.type !== 'airhorn') return;
-      if (event.message.from_device === controller.state.deviceId) return;
-      listener(event.message.from_name, event.message.timestamp);
-    }),
+    onAirhorn: (listener) =>
+      controller.relay.onEvent((event) => {
+        if (event.kind !== 'event' || event.message.type !== 'airhorn') return;
+        if (event.message.from_device === controller.state.deviceId) return;
+        listener(event.message.from_name, event.message.timestamp);
+      }),
   };
 }
 

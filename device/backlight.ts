@@ -127,11 +127,9 @@ async function writeSysfs(dir: string, file: string, value: string): Promise<voi
   try {
     await writeFile(join(dir, file), value);
   } catch (error) {
-    throw new HardwareError(
-      'backlight_missing',
-      `${join(dir, file)} cannot be written (${errnoCode(error) ?? 'error'}); is the user in group video?`,
-      { cause: error },
-    );
+    throw new HardwareError('backlight_missing', `${join(dir, file)} cannot be written (${errnoCode(error) ?? 'error'}); is the user in group video?`, {
+      cause: error,
+    });
   }
 }
 

@@ -36,7 +36,9 @@ export async function bootIntoSetupIfNeeded(options: BootOptions): Promise<Devic
   const notifier = new SystemdNotifier({ onError: (error) => log.warn({ err: (error as Error).message }, 'systemd-notify failed') });
   try {
     const choice: BootChoice =
-      config.buttons.driver !== 'sim' ? await readBootHold({ buttons, longPressMs: config.buttons.longPressMs, onProgress: (step) => void setup.show(step) }) : 'normal';
+      config.buttons.driver !== 'sim'
+        ? await readBootHold({ buttons, longPressMs: config.buttons.longPressMs, onProgress: (step) => void setup.show(step) })
+        : 'normal';
     if (choice === 'factory_reset') {
       log.warn('factory reset from the boot hold');
       await setup.show({ kind: 'reset', done: false });

@@ -18,19 +18,41 @@ export { ConfigError };
  */
 
 const mirrorPort = z.number().int().min(0).max(65535);
-const topic = z.string().min(1).max(100).regex(/^[^#+\u0000]*[^#+/\u0000]$/, 'must be a topic without "+", "#" or a trailing "/"');
+const topic = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[^#+\u0000]*[^#+/\u0000]$/, 'must be a topic without "+", "#" or a trailing "/"');
 const file = z.string().min(1).nullable().default(null);
 const MQTT_URL = 'must be an mqtt://, mqtts://, ws:// or wss:// URL';
 
 const Relay = section('Relay', 'Where the crew relay is and how the connection is watched.', {
-  url: setting(z.string().regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL').default('ws://127.0.0.1:8080/ws'), 'Relay URL', 'WebSocket URL of the relay, ending in /ws.', ['wss://leeloo.example.com/ws']),
+  url: setting(
+    z
+      .string()
+      .regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL')
+      .default('ws://127.0.0.1:8080/ws'),
+    'Relay URL',
+    'WebSocket URL of the relay, ending in /ws.',
+    ['wss://leeloo.example.com/ws'],
+  ),
   pingIntervalSeconds: setting(z.number().int().min(5).max(300).default(25), 'Ping interval', 'Seconds between app-level pings to the relay.', [25]),
-  deadAfterSeconds: setting(z.number().int().min(10).max(900).default(60), 'Dead connection timeout', 'Seconds without any frame from the relay before the connection is dropped and re-opened.', [60]),
+  deadAfterSeconds: setting(
+    z.number().int().min(10).max(900).default(60),
+    'Dead connection timeout',
+    'Seconds without any frame from the relay before the connection is dropped and re-opened.',
+    [60],
+  ),
 });
 
 const Device = section('Device', 'Who this gadget is in its crew.', {
   name: setting(
-    z.string().min(1).max(32).regex(/^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$/, 'must have a visible character and no control characters').default('LEELOO'),
+    z
+      .string()
+      .min(1)
+      .max(32)
+      .regex(/^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$/, 'must have a visible character and no control characters')
+      .default('LEELOO'),
     'Device name',
     'The name the crew sees (1–32 characters).',
     ['Kitchen', 'Ana'],
@@ -45,7 +67,12 @@ const Device = section('Device', 'Who this gadget is in its crew.', {
 });
 
 const Display = section('Display', 'Which display driver draws the screens, plus one option block per driver.', {
-  driver: setting(z.enum(['sim', 'fb', 'spi']).default('sim'), 'Display driver', 'sim (PNG + browser mirror), fb (Linux framebuffer) or spi (direct SPI panel).', ['sim', 'fb']),
+  driver: setting(
+    z.enum(['sim', 'fb', 'spi']).default('sim'),
+    'Display driver',
+    'sim (PNG + browser mirror), fb (Linux framebuffer) or spi (direct SPI panel).',
+    ['sim', 'fb'],
+  ),
   sleepAfterSeconds: SleepSetting,
   fb: FbSettings,
   spi: SpiSettings,
@@ -69,8 +96,16 @@ const Sim = section('Simulator', 'Options of the simulated display and buttons.'
     host: setting(z.string().min(1).default('127.0.0.1'), 'Host', 'Interface the mirror listens on.', ['127.0.0.1', '0.0.0.0']),
     port: setting(mirrorPort.default(8081), 'Port', 'Port of the mirror page (0 picks a free one).', [8081]),
   }),
-  snapshotDir: setting(z.string().min(1).nullable().default(null), 'Snapshot directory', 'Where PNG snapshots go; null means <dataDir>/snapshots.', ['./snapshots', null]),
-  snapshotKeep: setting(z.number().int().min(0).max(10_000).default(50), 'Snapshots kept', 'How many PNG snapshots are kept (oldest removed first); 0 writes none.', [50]),
+  snapshotDir: setting(z.string().min(1).nullable().default(null), 'Snapshot directory', 'Where PNG snapshots go; null means <dataDir>/snapshots.', [
+    './snapshots',
+    null,
+  ]),
+  snapshotKeep: setting(
+    z.number().int().min(0).max(10_000).default(50),
+    'Snapshots kept',
+    'How many PNG snapshots are kept (oldest removed first); 0 writes none.',
+    [50],
+  ),
   keyboard: setting(z.boolean().default(true), 'Keyboard', 'Drive the simulated buttons from the keyboard when stdin is a terminal.', [true]),
 });
 
@@ -78,8 +113,19 @@ const Mqtt = section(
   'MQTT',
   'The MQTT bridge with Home Assistant discovery; off by default.',
   {
-    enabled: setting(z.boolean().default(false), 'Enabled', 'Run the MQTT bridge. false with a url removes the gadget from Home Assistant once at start.', [true]),
-    url: setting(z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, MQTT_URL).nullable().default(null), 'Broker URL', 'mqtt://, mqtts://, ws:// or wss:// URL of the broker.', ['mqtt://homeassistant.local:1883']),
+    enabled: setting(z.boolean().default(false), 'Enabled', 'Run the MQTT bridge. false with a url removes the gadget from Home Assistant once at start.', [
+      true,
+    ]),
+    url: setting(
+      z
+        .string()
+        .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, MQTT_URL)
+        .nullable()
+        .default(null),
+      'Broker URL',
+      'mqtt://, mqtts://, ws:// or wss:// URL of the broker.',
+      ['mqtt://homeassistant.local:1883'],
+    ),
     username: setting(z.string().min(1).nullable().default(null), 'Username', 'Broker user name, or null.', ['leeloo', null]),
     password: setting(z.string().nullable().default(null), 'Password', 'Broker password, or null.', [null]),
     ca: setting(file, 'CA file', 'PEM file of the CA that signed the broker (TLS); relative to the config file.', ['/etc/leeloo/mqtt-ca.pem', null]),
@@ -87,7 +133,12 @@ const Mqtt = section(
     key: setting(file, 'Client key', 'PEM private key file of the client certificate, or null.', [null]),
     baseTopic: setting(topic.default('leeloo'), 'Base topic', 'State and commands go under <baseTopic>/<device_id>/.', ['leeloo']),
     discoveryPrefix: setting(topic.default('homeassistant'), 'Discovery prefix', 'Home Assistant MQTT discovery prefix.', ['homeassistant']),
-    statusTopic: setting(topic.default('homeassistant/status'), 'HA status topic', 'Home Assistant announces online here; the gadget then publishes discovery again.', ['homeassistant/status']),
+    statusTopic: setting(
+      topic.default('homeassistant/status'),
+      'HA status topic',
+      'Home Assistant announces online here; the gadget then publishes discovery again.',
+      ['homeassistant/status'],
+    ),
     homeassistant: setting(z.boolean().default(true), 'Home Assistant discovery', 'Publish discovery configs; false removes the entities.', [true]),
   },
   (mqtt, ctx) => {
@@ -97,24 +148,52 @@ const Mqtt = section(
   // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then
 ).meta({ if: { properties: { enabled: { const: true } } }, then: { properties: { url: { type: 'string' } } } });
 
-const Setup = section('Setup', 'The phone setup: the gadget opens its own Wi-Fi access point and a setup page when it has no working network or has not been set up.', {
-  done: setting(z.boolean().default(true), 'Set up', 'false opens the setup access point at start; the setup page sets it to true. A factory reset sets it to false.', [true, false]),
-  network: setting(
-    z.enum(['none', 'nmcli']).default('none'),
-    'Network control',
-    'nmcli: NetworkManager runs the Wi-Fi (Raspberry Pi OS Bookworm and later); none: the gadget never opens an access point.',
-    ['nmcli'],
-  ),
-  ifname: setting(z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name such as wlan0').default('wlan0'), 'Wi-Fi interface', 'The interface the access point and the home network use.', ['wlan0']),
-  host: setting(z.string().min(1).default('0.0.0.0'), 'Setup page host', 'Interface the setup page listens on while the access point is up.', ['0.0.0.0']),
-  port: setting(mirrorPort.default(80), 'Setup page port', 'Port of the setup page; phones probe port 80 (0 picks a free one).', [80]),
-  address: setting(z.string().min(1).default('10.42.0.1'), 'Access point address', "The gadget's address on its own access point, shown on its screen.", ['10.42.0.1']),
-  onlineTimeoutSeconds: setting(z.number().int().min(0).max(600).default(30), 'Online wait', 'Seconds to wait at start for the home network before opening the access point.', [30]),
-});
+const Setup = section(
+  'Setup',
+  'The phone setup: the gadget opens its own Wi-Fi access point and a setup page when it has no working network or has not been set up.',
+  {
+    done: setting(
+      z.boolean().default(true),
+      'Set up',
+      'false opens the setup access point at start; the setup page sets it to true. A factory reset sets it to false.',
+      [true, false],
+    ),
+    network: setting(
+      z.enum(['none', 'nmcli']).default('none'),
+      'Network control',
+      'nmcli: NetworkManager runs the Wi-Fi (Raspberry Pi OS Bookworm and later); none: the gadget never opens an access point.',
+      ['nmcli'],
+    ),
+    ifname: setting(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name such as wlan0')
+        .default('wlan0'),
+      'Wi-Fi interface',
+      'The interface the access point and the home network use.',
+      ['wlan0'],
+    ),
+    host: setting(z.string().min(1).default('0.0.0.0'), 'Setup page host', 'Interface the setup page listens on while the access point is up.', ['0.0.0.0']),
+    port: setting(mirrorPort.default(80), 'Setup page port', 'Port of the setup page; phones probe port 80 (0 picks a free one).', [80]),
+    address: setting(z.string().min(1).default('10.42.0.1'), 'Access point address', "The gadget's address on its own access point, shown on its screen.", [
+      '10.42.0.1',
+    ]),
+    onlineTimeoutSeconds: setting(
+      z.number().int().min(0).max(600).default(30),
+      'Online wait',
+      'Seconds to wait at start for the home network before opening the access point.',
+      [30],
+    ),
+  },
+);
 
 const Update = section('Self-update', 'Where newer releases are found and kept.', {
   releaseUrl: setting(
-    z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').nullable().default(null),
+    z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+      .nullable()
+      .default(null),
     'Release URL',
     'URL of the release manifest (JSON with version, url, sha256); null turns updates off.',
     ['https://leeloo.example.com/releases/latest.json', null],
@@ -132,7 +211,12 @@ const DeviceSettings = z
     $schema: setting(z.string().default(''), 'Schema', 'Editors may point this at the schema (device.schema.json).', ['./device.schema.json']),
     relay: Relay,
     device: Device,
-    dataDir: setting(z.string().min(1).default('./data/device'), 'Data directory', 'Where identity, outbox and last seen sequence are kept; relative to the config file.', ['/var/lib/leeloo']),
+    dataDir: setting(
+      z.string().min(1).default('./data/device'),
+      'Data directory',
+      'Where identity, outbox and last seen sequence are kept; relative to the config file.',
+      ['/var/lib/leeloo'],
+    ),
     logLevel: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'Log level', 'How much the daemon logs.', ['info']),
     display: Display,
     buttons: Buttons,
@@ -141,7 +225,11 @@ const DeviceSettings = z
     setup: Setup,
     update: Update,
   })
-  .meta({ $id: 'https://leeloo.invalid/device-config.json', title: 'LEELOO device configuration', description: 'The gadget daemon\'s config file (device/config.ts).' });
+  .meta({
+    $id: 'https://leeloo.invalid/device-config.json',
+    title: 'LEELOO device configuration',
+    description: "The gadget daemon's config file (device/config.ts).",
+  });
 
 export type DeviceConfig = z.output<typeof DeviceSettings>;
 export type DisplayConfig = DeviceConfig['display'];

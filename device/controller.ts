@@ -21,17 +21,7 @@ import { StatusScreen } from './screens/status.js';
 import { SpotifyLink } from './features/spotify/spotify-link.js';
 import type { DeviceFeature, DeviceHost } from './device-host.js';
 import { QueueLink } from './features/queue/queue-link.js';
-import {
-  applyEvent,
-  applyOwnMessage,
-  initialState,
-  latestShare,
-  markRead,
-  withConnection,
-  withCrew,
-  type DeviceState,
-  type FeedItem,
-} from './state.js';
+import { applyEvent, applyOwnMessage, initialState, latestShare, markRead, withConnection, withCrew, type DeviceState, type FeedItem } from './state.js';
 
 export interface ControllerDeps {
   readonly config: DeviceConfig;
@@ -84,16 +74,18 @@ export class Controller implements DeviceHost {
 
   constructor(private readonly deps: ControllerDeps) {
     this.clock = deps.clock ?? systemClock;
-    this.relay = deps.relay ?? new RelayClient({
-      url: deps.config.relay.url,
-      deviceName: deps.config.device.name,
-      crewCode: deps.config.device.crewCode,
-      dataDir: deps.config.dataDir,
-      log: deps.log.child({ part: 'relay' }),
-      clock: this.clock,
-      pingIntervalMs: deps.config.relay.pingIntervalSeconds * 1000,
-      deadAfterMs: deps.config.relay.deadAfterSeconds * 1000,
-    });
+    this.relay =
+      deps.relay ??
+      new RelayClient({
+        url: deps.config.relay.url,
+        deviceName: deps.config.device.name,
+        crewCode: deps.config.device.crewCode,
+        dataDir: deps.config.dataDir,
+        log: deps.log.child({ part: 'relay' }),
+        clock: this.clock,
+        pingIntervalMs: deps.config.relay.pingIntervalSeconds * 1000,
+        deadAfterMs: deps.config.relay.deadAfterSeconds * 1000,
+      });
     this.renderer = new ScreenRenderer(deps.display.width, deps.display.height);
     this.feedStore = new FeedStore(deps.config.dataDir, this.clock, deps.log.child({ part: 'feed' }));
     this.sleep = new ScreenSleep({
@@ -115,7 +107,13 @@ export class Controller implements DeviceHost {
       .add(this.menu)
       .addMenuEntry(CREW_CODE_ENTRY);
     this.spotify.attach();
-    this.queue = new QueueLink({ host: this, clock: this.clock, log: deps.log.child({ part: 'queue' }), player: this.spotify.web, dataDir: deps.config.dataDir });
+    this.queue = new QueueLink({
+      host: this,
+      clock: this.clock,
+      log: deps.log.child({ part: 'queue' }),
+      player: this.spotify.web,
+      dataDir: deps.config.dataDir,
+    });
     this.queue.attach();
     this.features = [this.spotify, this.queue];
   }

@@ -184,11 +184,7 @@ async function readAttr(dir: string, file: string): Promise<string> {
   try {
     return (await readFile(join(dir, file), 'utf8')).trim();
   } catch (error) {
-    throw new HardwareError(
-      'fb_missing',
-      `${join(dir, file)} cannot be read (${errnoCode(error) ?? 'error'}); is the panel overlay loaded?`,
-      { cause: error },
-    );
+    throw new HardwareError('fb_missing', `${join(dir, file)} cannot be read (${errnoCode(error) ?? 'error'}); is the panel overlay loaded?`, { cause: error });
   }
 }
 
@@ -202,10 +198,7 @@ function checkFits(geometry: FbGeometry, width: number, height: number, device: 
   pixelOrder(geometry.bitsPerPixel);
   if (geometry.width < width || geometry.height < height) {
     const hint = geometry.width === height && geometry.height === width ? ' Rotate it in the overlay (rotate=90).' : '';
-    throw new HardwareError(
-      'fb_geometry',
-      `${device} is ${geometry.width}×${geometry.height}; the screens need ${width}×${height}.${hint}`,
-    );
+    throw new HardwareError('fb_geometry', `${device} is ${geometry.width}×${geometry.height}; the screens need ${width}×${height}.${hint}`);
   }
   if (geometry.stride < (geometry.width * geometry.bitsPerPixel) / 8) {
     throw new HardwareError('fb_geometry', `${device} reports a stride of ${geometry.stride} bytes, shorter than one row.`);

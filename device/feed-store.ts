@@ -61,10 +61,12 @@ export class FeedStore {
       return [];
     }
     const items = Array.isArray(value) ? value : [];
-    return items.flatMap((item) => {
-      const parsed = StoredItem.safeParse(item);
-      return parsed.success ? [parsed.data as FeedItem] : [];
-    }).slice(-FEED_LIMIT);
+    return items
+      .flatMap((item) => {
+        const parsed = StoredItem.safeParse(item);
+        return parsed.success ? [parsed.data as FeedItem] : [];
+      })
+      .slice(-FEED_LIMIT);
   }
 
   /** Schedules a write of this feed (the newest one given wins). */

@@ -59,11 +59,9 @@ async function listChips(sysfsRoot: string): Promise<Chip[]> {
   try {
     names = await readdir(dir);
   } catch (error) {
-    throw new HardwareError(
-      'gpio_unavailable',
-      `${dir} cannot be read (${errnoCode(error) ?? 'error'}); this kernel has no sysfs GPIO or this is not a Pi.`,
-      { cause: error },
-    );
+    throw new HardwareError('gpio_unavailable', `${dir} cannot be read (${errnoCode(error) ?? 'error'}); this kernel has no sysfs GPIO or this is not a Pi.`, {
+      cause: error,
+    });
   }
   const chips: Chip[] = [];
   for (const name of names.filter((n) => n.startsWith('gpiochip'))) chips.push(await readChip(join(dir, name)));
@@ -92,14 +90,25 @@ export async function exportLine(sysfsNumber: number, mode: LineMode, options: {
     await writeFile(join(classDir, 'export'), String(sysfsNumber)).catch((error: unknown) => {
       // EBUSY: someone exported it meanwhile, which is fine.
       if (errnoCode(error) !== 'EBUSY') {
-        throw new HardwareError('gpio_unavailable', `${join(classDir, 'export')} cannot be written (${errnoCode(error) ?? String(error)}); is the user in group gpio?`, { cause: error });
+        throw new HardwareError(
+          'gpio_unavailable',
+          `${join(classDir, 'export')} cannot be written (${errnoCode(error) ?? String(error)}); is the user in group gpio?`,
+          { cause: error },
+        );
       }
     });
   }
   const files = ['value', 'direction', 'active_low', ...(mode === 'in' ? ['edge'] : [])].map((f) => join(lineDir, f));
   const deadline = Date.now() + (options.timeoutMs ?? 2000);
   for (;;) {
-    const ready = await Promise.all(files.map((f) => access(f, constants.R_OK | constants.W_OK).then(() => true, () => false)));
+    const ready = await Promise.all(
+      files.map((f) =>
+        access(f, constants.R_OK | constants.W_OK).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (ready.every(Boolean)) return;
     if (Date.now() >= deadline) {
       const missing = files.filter((_, i) => !ready[i]).join(', ');
@@ -149,7 +158,11 @@ async function loadOnoff(): Promise<OnoffModule> {
   try {
     mod = (await import(name)) as OnoffModule & { default?: OnoffModule };
   } catch (error) {
-    throw new HardwareError('gpio_unavailable', `The onoff addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it and its epoll addon prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`, { cause: error });
+    throw new HardwareError(
+      'gpio_unavailable',
+      `The onoff addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it and its epoll addon prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`,
+      { cause: error },
+    );
   }
   return mod.Gpio ? mod : mod.default!;
 }

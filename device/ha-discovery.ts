@@ -84,17 +84,26 @@ interface EntitySpec {
 }
 
 const button = (objectId: string, name: string, command: CommandName, icon: string): EntitySpec => ({
-  component: 'button', objectId, name, config: (t) => ({ command_topic: t.command(command), payload_press: 'PRESS', icon }),
+  component: 'button',
+  objectId,
+  name,
+  config: (t) => ({ command_topic: t.command(command), payload_press: 'PRESS', icon }),
 });
 
 const event = (kind: GadgetEventKind, name: string, eventTypes: string[], icon: string): EntitySpec => ({
-  component: 'event', objectId: `${kind}_received`, name, config: (t) => ({ state_topic: t.event(kind), event_types: eventTypes, icon }),
+  component: 'event',
+  objectId: `${kind}_received`,
+  name,
+  config: (t) => ({ state_topic: t.event(kind), event_types: eventTypes, icon }),
 });
 
 /** Every entity of a gadget. object ids are part of the unique_ids: never rename one. */
 export const ENTITIES: readonly EntitySpec[] = [
   {
-    component: 'sensor', objectId: 'now_playing', name: 'Now playing', config: (t) => ({
+    component: 'sensor',
+    objectId: 'now_playing',
+    name: 'Now playing',
+    config: (t) => ({
       state_topic: t.state,
       value_template: "{{ value_json.now_playing.track if value_json.now_playing else 'Nothing playing' }}",
       json_attributes_topic: t.state,
@@ -106,14 +115,27 @@ export const ENTITIES: readonly EntitySpec[] = [
   event('reaction', 'Reaction received', ['love', 'fire'], 'mdi:heart'),
   event('airhorn', 'Airhorn received', ['airhorn'], 'mdi:bullhorn'),
   {
-    component: 'binary_sensor', objectId: 'relay', name: 'Relay connection', config: (t) => ({
-      state_topic: t.state, value_template: "{{ 'ON' if value_json.relay == 'online' else 'OFF' }}",
-      payload_on: 'ON', payload_off: 'OFF', device_class: 'connectivity', entity_category: 'diagnostic',
+    component: 'binary_sensor',
+    objectId: 'relay',
+    name: 'Relay connection',
+    config: (t) => ({
+      state_topic: t.state,
+      value_template: "{{ 'ON' if value_json.relay == 'online' else 'OFF' }}",
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      device_class: 'connectivity',
+      entity_category: 'diagnostic',
     }),
   },
   {
-    component: 'sensor', objectId: 'crew_online', name: 'Crew online', config: (t) => ({
-      state_topic: t.state, value_template: '{{ value_json.crew_online }}', state_class: 'measurement', icon: 'mdi:account-group',
+    component: 'sensor',
+    objectId: 'crew_online',
+    name: 'Crew online',
+    config: (t) => ({
+      state_topic: t.state,
+      value_template: '{{ value_json.crew_online }}',
+      state_class: 'measurement',
+      icon: 'mdi:account-group',
     }),
   },
   button('share_now', 'Share now', 'share_now', 'mdi:share'),
@@ -121,14 +143,30 @@ export const ENTITIES: readonly EntitySpec[] = [
   button('react_fire', 'React fire', 'react_fire', 'mdi:fire'),
   button('airhorn', 'Airhorn', 'airhorn', 'mdi:bullhorn'),
   {
-    component: 'switch', objectId: 'play_along', name: 'Play along', config: (t) => ({
-      command_topic: t.command('play_along'), state_topic: t.state, value_template: '{{ value_json.play_along }}',
-      payload_on: 'ON', payload_off: 'OFF', state_on: 'ON', state_off: 'OFF', icon: 'mdi:account-music',
+    component: 'switch',
+    objectId: 'play_along',
+    name: 'Play along',
+    config: (t) => ({
+      command_topic: t.command('play_along'),
+      state_topic: t.state,
+      value_template: '{{ value_json.play_along }}',
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      state_on: 'ON',
+      state_off: 'OFF',
+      icon: 'mdi:account-music',
     }),
   },
   {
-    component: 'text', objectId: 'message', name: 'Message to crew', config: (t) => ({
-      command_topic: t.command('message'), min: 1, max: MESSAGE_MAX, mode: 'text', icon: 'mdi:message-text',
+    component: 'text',
+    objectId: 'message',
+    name: 'Message to crew',
+    config: (t) => ({
+      command_topic: t.command('message'),
+      min: 1,
+      max: MESSAGE_MAX,
+      mode: 'text',
+      icon: 'mdi:message-text',
     }),
   },
   { component: 'notify', objectId: 'screen', name: 'Screen', config: (t) => ({ command_topic: t.command('notify'), icon: 'mdi:monitor-message' }) },

@@ -23,7 +23,12 @@ function backlight(kind: 'auto' | 'none') {
     pin: setting(gpioNumber.nullable().default(null), 'Pin', 'BCM GPIO driving the backlight (kind gpio).', [18, null]),
     activeHigh: setting(z.boolean().default(true), 'Active high', 'The backlight is on when the pin is high.', [true]),
     name: setting(
-      z.string().min(1).regex(/^[^/]+$/, 'must be a name under /sys/class/backlight, without "/"').nullable().default(null),
+      z
+        .string()
+        .min(1)
+        .regex(/^[^/]+$/, 'must be a name under /sys/class/backlight, without "/"')
+        .nullable()
+        .default(null),
       'Device name',
       'Name under /sys/class/backlight (kind sysfs); null takes the only one.',
       ['soc:backlight', null],
@@ -33,7 +38,10 @@ function backlight(kind: 'auto' | 'none') {
 
 export const FbSettings = section('Framebuffer', 'Options of the fb driver (fbtft or panel-mipi-dbi framebuffer).', {
   device: setting(
-    z.string().regex(/^\/dev\/fb[0-9]+$/, 'must be a framebuffer device such as /dev/fb1').default('/dev/fb1'),
+    z
+      .string()
+      .regex(/^\/dev\/fb[0-9]+$/, 'must be a framebuffer device such as /dev/fb1')
+      .default('/dev/fb1'),
     'Device',
     'The framebuffer device node, used when name is null; never the HDMI one (vc4drmfb).',
     ['/dev/fb1', '/dev/fb0'],
@@ -51,7 +59,12 @@ export const SpiSettings = section('SPI panel', 'Options of the spi driver (the 
   panel: setting(z.enum(PANEL_NAMES as [PanelName, ...PanelName[]]).default('ili9486'), 'Panel', 'The panel controller.', ['ili9486', 'st7796']),
   bus: setting(z.number().int().min(0).max(6).default(0), 'SPI bus', 'N in /dev/spidevN.M.', [0]),
   chipSelect: setting(z.number().int().min(0).max(3).default(0), 'Chip select', 'M in /dev/spidevN.M (CE0 = 0).', [0]),
-  speedHz: setting(z.number().int().min(100_000).max(125_000_000).nullable().default(null), 'SPI clock', 'Hz; null uses the panel default (16 MHz for the ILI9486).', [16_000_000, null]),
+  speedHz: setting(
+    z.number().int().min(100_000).max(125_000_000).nullable().default(null),
+    'SPI clock',
+    'Hz; null uses the panel default (16 MHz for the ILI9486).',
+    [16_000_000, null],
+  ),
   rotation: setting(z.literal([0, 90, 180, 270]).default(90), 'Rotation', 'Degrees; 90 or 270 give landscape.', [90, 270]),
   regWidth: setting(
     z.literal([8, 16]).nullable().default(null),
@@ -82,11 +95,24 @@ const Rotary = z.strictObject({
 });
 
 export const GpioSettings = section('GPIO buttons', 'Options of the gpio button driver.', {
-  pins: perButton('Pins', 'BCM GPIO of each button (wired to ground); null if absent.', gpioNumber.nullable(), { prev: 5, next: 6, primary: 13, secondary: 19 }),
+  pins: perButton('Pins', 'BCM GPIO of each button (wired to ground); null if absent.', gpioNumber.nullable(), {
+    prev: 5,
+    next: 6,
+    primary: 13,
+    secondary: 19,
+  }),
   activeLow: setting(z.boolean().default(true), 'Active low', 'Buttons pull the pin to ground when pressed.', [true]),
   debounceMs: setting(z.number().int().min(1).max(200).default(20), 'Debounce', 'Milliseconds a level must hold to count.', [20]),
-  doublePressMs: setting(z.number().int().min(50).max(2000).default(350), 'Double press', 'Milliseconds between a release and the next press for a double press.', [350]),
-  rotary: setting(Rotary.nullable().default(null), 'Rotary encoder', 'Two pins of a rotary encoder, or null.', [null, { a: 20, b: 21, stepsPerDetent: 4, reverse: false }]),
+  doublePressMs: setting(
+    z.number().int().min(50).max(2000).default(350),
+    'Double press',
+    'Milliseconds between a release and the next press for a double press.',
+    [350],
+  ),
+  rotary: setting(Rotary.nullable().default(null), 'Rotary encoder', 'Two pins of a rotary encoder, or null.', [
+    null,
+    { a: 20, b: 21, stepsPerDetent: 4, reverse: false },
+  ]),
 });
 
 // KEY_LEFT, KEY_RIGHT, KEY_ENTER, KEY_ESC: what the installer's gpio-key lines send.
@@ -100,10 +126,18 @@ export const InputSettings = section(
       z.number().int().min(1).max(767).nullable(),
       { prev: 105, next: 106, primary: 28, secondary: 1 },
     ),
-    rotaryAxis: setting(z.number().int().min(0).max(15).nullable().default(0), 'Encoder axis', 'REL axis the rotary-encoder overlay reports with relative_axis=1 (REL_X = 0); null for no encoder.', [0, null]),
+    rotaryAxis: setting(
+      z.number().int().min(0).max(15).nullable().default(0),
+      'Encoder axis',
+      'REL axis the rotary-encoder overlay reports with relative_axis=1 (REL_X = 0); null for no encoder.',
+      [0, null],
+    ),
     reverse: setting(z.boolean().default(false), 'Reverse', 'Swap the encoder direction.', [false]),
     devices: setting(
-      z.array(z.string().regex(/^\/dev\/input\//, 'must be a device under /dev/input/')).nullable().default(null),
+      z
+        .array(z.string().regex(/^\/dev\/input\//, 'must be a device under /dev/input/'))
+        .nullable()
+        .default(null),
       'Devices',
       'Event devices to read; null finds the gpio-key and rotary-encoder devices in /sys/class/input.',
       [null, ['/dev/input/event0']],
@@ -111,7 +145,12 @@ export const InputSettings = section(
   },
 );
 
-export const SleepSetting = setting(z.number().int().min(0).max(86_400).default(300), 'Screen sleep', 'Seconds without activity before the backlight goes off; 0 never.', [300, 0]);
+export const SleepSetting = setting(
+  z.number().int().min(0).max(86_400).default(300),
+  'Screen sleep',
+  'Seconds without activity before the backlight goes off; 0 never.',
+  [300, 0],
+);
 
 export type FbConfig = z.output<typeof FbSettings>;
 export type SpiConfig = z.output<typeof SpiSettings>;

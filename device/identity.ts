@@ -29,7 +29,9 @@ export class IdentityStore {
     }
     const parsed = IdentityFile.safeParse(safeJson(text));
     if (!parsed.success) {
-      throw new Error(`${this.file} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a backup or remove it to register as a new device.`);
+      throw new Error(
+        `${this.file} is damaged (${parsed.error.issues[0]?.message ?? 'invalid'}); restore it from a backup or remove it to register as a new device.`,
+      );
     }
     return parsed.data;
   }

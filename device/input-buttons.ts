@@ -64,7 +64,11 @@ export class InputButtons implements Buttons {
     for (const name of BUTTON_NAMES) {
       const code = this.options.keys[name];
       if (code === undefined) continue;
-      const config = { longPressMs: this.options.longPressMs ?? INPUT_DEFAULTS.longPressMs, doublePressMs: this.options.doublePressMs ?? INPUT_DEFAULTS.doublePressMs, emit };
+      const config = {
+        longPressMs: this.options.longPressMs ?? INPUT_DEFAULTS.longPressMs,
+        doublePressMs: this.options.doublePressMs ?? INPUT_DEFAULTS.doublePressMs,
+        emit,
+      };
       this.gestures.set(code, { name, gestures: new ButtonGestures(name, config), down: false });
     }
     const devices = this.options.devices ?? (await this.findDevices());
@@ -177,7 +181,11 @@ export class InputButtons implements Buttons {
 }
 
 async function readCapabilities(dir: string): Promise<{ bustype: number; key: string; rel: string }> {
-  const read = (file: string) => readFile(join(dir, file), 'utf8').then((t) => t.trim(), () => '');
+  const read = (file: string) =>
+    readFile(join(dir, file), 'utf8').then(
+      (t) => t.trim(),
+      () => '',
+    );
   return { bustype: parseInt((await read('id/bustype')) || '0', 16), key: await read('capabilities/key'), rel: await read('capabilities/rel') };
 }
 

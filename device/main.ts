@@ -89,7 +89,11 @@ async function startBridge(config: DeviceConfig, controller: Controller, log: Lo
   // Loaded only when configured: mqtt.js takes about a second to import, and most gadgets run without it.
   const [{ MqttBridge }, { gadgetActionsFor }] = await Promise.all([import('./mqtt-bridge.js'), import('./actions.js')]);
   const bridge = new MqttBridge({
-    config: config.mqtt, actions: gadgetActionsFor(controller), deviceName: config.device.name, relayUrl: config.relay.url, log: log.child({ part: 'mqtt' }),
+    config: config.mqtt,
+    actions: gadgetActionsFor(controller),
+    deviceName: config.device.name,
+    relayUrl: config.relay.url,
+    log: log.child({ part: 'mqtt' }),
   });
   try {
     await bridge.start();

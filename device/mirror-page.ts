@@ -144,7 +144,9 @@ ${panel ? panelHtml(panel) : ''}<script>
 function panelHtml(panel: MirrorPanel): string {
   const samples = panel.samples
     .map(
-      (s) => `      <li><button type="button" class="sample" data-uri="${escapeHtml(s.spotify_uri)}" data-artist="${escapeHtml(s.artist)}" data-track="${escapeHtml(s.track)}" data-album="${escapeHtml(s.album)}">
+      (
+        s,
+      ) => `      <li><button type="button" class="sample" data-uri="${escapeHtml(s.spotify_uri)}" data-artist="${escapeHtml(s.artist)}" data-track="${escapeHtml(s.track)}" data-album="${escapeHtml(s.album)}">
         <span><b>${escapeHtml(s.track)}</b><small>${escapeHtml(s.artist)} · ${escapeHtml(s.album)}</small></span><i>Share</i></button></li>`,
     )
     .join('\n');

@@ -122,7 +122,15 @@ export function stateDocument(view: GadgetView): Record<string, unknown> {
       ? { track: nowPlaying.track, artist: nowPlaying.artist, album: nowPlaying.album, art_url: nowPlaying.artUrl ?? '', playing: nowPlaying.isPlaying }
       : null,
     last_share: share
-      ? { who: share.fromName, track: share.share.track, artist: share.share.artist, album: share.share.album, spotify_uri: share.share.spotify_uri, note: share.share.note, at: iso(share.at) }
+      ? {
+          who: share.fromName,
+          track: share.share.track,
+          artist: share.share.artist,
+          album: share.share.album,
+          spotify_uri: share.share.spotify_uri,
+          note: share.share.note,
+          at: iso(share.at),
+        }
       : null,
     last_reaction: flash ? { reaction: flash.reaction, who: flash.fromName, at: iso(flash.at) } : null,
     crew: state.crew?.name ?? null,
@@ -291,12 +299,18 @@ export class MqttBridge {
     let said = false;
     if (client.connected && this.deps.config.enabled && this.topics) {
       // A clean disconnect sends no last will: say offline ourselves, but never wait long on a broker that is not answering.
-      const offline = client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true }).then(() => true, () => false);
+      const offline = client.publishAsync(this.topics.availability, 'offline', { qos: 1, retain: true }).then(
+        () => true,
+        () => false,
+      );
       said = await Promise.race([offline, sleep(STOP_WAIT_MS, false, { ref: false })]);
     }
     // A graceful end waits for every message still in flight, which a broker that stopped
     // answering never acknowledges: give it the same bound, then end by force.
-    const ended = client.endAsync(!said || !client.connected).then(() => true, () => true);
+    const ended = client.endAsync(!said || !client.connected).then(
+      () => true,
+      () => true,
+    );
     if (!(await Promise.race([ended, sleep(STOP_WAIT_MS, false, { ref: false })]))) await client.endAsync(true).catch(() => undefined);
   }
 
@@ -329,8 +343,15 @@ export class MqttBridge {
       if (item.kind !== 'share' || item.mine || this.seenShares.has(item.key)) continue;
       const { share } = item;
       this.publishEvent('share', {
-        event_type: 'share', who: item.fromName, track: share.track, artist: share.artist, album: share.album,
-        spotify_uri: share.spotify_uri, album_art_url: share.album_art_url, note: share.note, at: iso(item.at),
+        event_type: 'share',
+        who: item.fromName,
+        track: share.track,
+        artist: share.artist,
+        album: share.album,
+        spotify_uri: share.spotify_uri,
+        album_art_url: share.album_art_url,
+        note: share.note,
+        at: iso(item.at),
       });
     }
     if (state.flash && state.flash !== this.lastFlash) {

@@ -85,10 +85,16 @@ export function parseWifiList(output: string): WifiNetwork[] {
 
 /** nmcli's exit code and message → what the person should be told. */
 export function networkErrorFrom(exitCode: number | null, stderr: string, ssid: string): NetworkError {
-  const said = stderr.replace(/^Error:\s*/m, '').trim().replace(/\.$/, '');
+  const said = stderr
+    .replace(/^Error:\s*/m, '')
+    .trim()
+    .replace(/\.$/, '');
   if (exitCode === 8 || /NetworkManager is not running/i.test(said)) return new NetworkError('network_unavailable');
   if (exitCode === 10 || /No network with SSID/i.test(said)) {
-    return new NetworkError('wifi_not_found', `The gadget cannot see a Wi-Fi network called "${ssid}"; check the name (it is case-sensitive), or move the gadget closer to the router.`);
+    return new NetworkError(
+      'wifi_not_found',
+      `The gadget cannot see a Wi-Fi network called "${ssid}"; check the name (it is case-sensitive), or move the gadget closer to the router.`,
+    );
   }
   if (/secrets were required|802-1x supplicant|psk: property is invalid|invalid passphrase|password.*(wrong|invalid)/i.test(said)) {
     return new NetworkError('wifi_wrong_password', `"${ssid}" refused the password; type it again (it is case-sensitive).`);
@@ -144,7 +150,19 @@ export class NmcliNetwork implements Network {
   }
 
   async startHotspot(ssid: string, password: string): Promise<void> {
-    const result = await this.run(['device', 'wifi', 'hotspot', 'ifname', this.options.ifname, 'con-name', this.hotspotName, 'ssid', ssid, 'password', password]);
+    const result = await this.run([
+      'device',
+      'wifi',
+      'hotspot',
+      'ifname',
+      this.options.ifname,
+      'con-name',
+      this.hotspotName,
+      'ssid',
+      ssid,
+      'password',
+      password,
+    ]);
     if (result.code !== 0) throw networkErrorFrom(result.code, result.stderr, ssid);
   }
 
@@ -179,12 +197,20 @@ export class NmcliNetwork implements Network {
 
   private run(args: string[]): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      execFile(this.options.command ?? 'nmcli', args, { env: this.options.env ?? process.env, timeout: (this.waitSeconds + 30) * 1000 }, (error, stdout, stderr) => {
-        const errno = error as (NodeJS.ErrnoException & { code?: unknown }) | null;
-        if (errno && errno.code === 'ENOENT') return reject(new NetworkError('network_unavailable', 'nmcli is not installed; setup mode needs NetworkManager (Raspberry Pi OS Bookworm or later).'));
-        const code = errno ? (typeof errno.code === 'number' ? errno.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      });
+      execFile(
+        this.options.command ?? 'nmcli',
+        args,
+        { env: this.options.env ?? process.env, timeout: (this.waitSeconds + 30) * 1000 },
+        (error, stdout, stderr) => {
+          const errno = error as (NodeJS.ErrnoException & { code?: unknown }) | null;
+          if (errno && errno.code === 'ENOENT')
+            return reject(
+              new NetworkError('network_unavailable', 'nmcli is not installed; setup mode needs NetworkManager (Raspberry Pi OS Bookworm or later).'),
+            );
+          const code = errno ? (typeof errno.code === 'number' ? errno.code : 1) : 0;
+          resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        },
+      );
     });
   }
 }

@@ -9,10 +9,7 @@ import { isTempFile, syncDirectory, writeFileAtomic } from './atomic-file.js';
  * A state-changing message as it is queued; the outbox adds the client_msg_id. Joining
  * and creating crews are excluded: the relay client does those as part of connecting.
  */
-export type Outgoing = Exclude<
-  Extract<InboundMessage, { client_msg_id?: string }>,
-  { type: 'register' | 'create_crew' | 'join_crew' }
->;
+export type Outgoing = Exclude<Extract<InboundMessage, { client_msg_id?: string }>, { type: 'register' | 'create_crew' | 'join_crew' }>;
 export type OutgoingInput = Outgoing extends infer M ? (M extends Outgoing ? Omit<M, 'client_msg_id'> : never) : never;
 
 export interface OutboxEntry {

@@ -88,7 +88,13 @@ export class RelayClient {
   /** The relay refused the stored credential: read identity.json again before the next try. */
   private credentialRefused = false;
   private inbox: Promise<void> = Promise.resolve();
-  private timers = { reconnect: null as TimerHandle | null, heartbeat: null as TimerHandle | null, stable: null as TimerHandle | null, retry: null as TimerHandle | null, pace: null as TimerHandle | null };
+  private timers = {
+    reconnect: null as TimerHandle | null,
+    heartbeat: null as TimerHandle | null,
+    stable: null as TimerHandle | null,
+    retry: null as TimerHandle | null,
+    pace: null as TimerHandle | null,
+  };
   /** The relay's announced rate (welcome), and the tokens this connection has left of it. */
   private pace: { perSecond: number; burst: number; tokens: number; at: number } | null = null;
   private connectionValue: ConnectionState = { status: 'offline', detail: 'Not started.', retryAt: null };
@@ -212,9 +218,11 @@ export class RelayClient {
     socket.on('message', (data, isBinary) => {
       if (socket !== this.socket || isBinary) return;
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.inbox = this.inbox.then(() => this.onFrame(text)).catch((error: Error) => {
-        this.options.log.error({ err: error.message }, 'failed to handle a relay frame');
-      });
+      this.inbox = this.inbox
+        .then(() => this.onFrame(text))
+        .catch((error: Error) => {
+          this.options.log.error({ err: error.message }, 'failed to handle a relay frame');
+        });
     });
     socket.on('error', (error) => this.options.log.debug({ err: error.message }, 'relay socket error'));
     socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString()));
@@ -256,20 +264,22 @@ export class RelayClient {
   private scheduleHeartbeat(): void {
     const interval = this.options.pingIntervalMs ?? 25_000;
     const deadAfter = this.options.deadAfterMs ?? 60_000;
-    this.timers.heartbeat = this.clock.setTimeout(() => {
-      const socket = this.socket;
-      if (!socket) return;
-      if (this.clock.now() - this.lastFrameAt >= deadAfter) {
-        this.options.log.warn({ silentMs: this.clock.now() - this.lastFrameAt, unreadable: this.unreadableFrames }, 'relay connection is dead; dropping it');
-        this.dropDetail = this.unreadableFrames > 0
-          ? 'The relay answers in frames this device cannot read; is relay.url a LEELOO relay?'
-          : 'The relay stopped answering.';
-        socket.terminate();
-        return;
-      }
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ping' }));
-      this.scheduleHeartbeat();
-    }, Math.min(interval, deadAfter));
+    this.timers.heartbeat = this.clock.setTimeout(
+      () => {
+        const socket = this.socket;
+        if (!socket) return;
+        if (this.clock.now() - this.lastFrameAt >= deadAfter) {
+          this.options.log.warn({ silentMs: this.clock.now() - this.lastFrameAt, unreadable: this.unreadableFrames }, 'relay connection is dead; dropping it');
+          this.dropDetail =
+            this.unreadableFrames > 0 ? 'The relay answers in frames this device cannot read; is relay.url a LEELOO relay?' : 'The relay stopped answering.';
+          socket.terminate();
+          return;
+        }
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'ping' }));
+        this.scheduleHeartbeat();
+      },
+      Math.min(interval, deadAfter),
+    );
   }
 
   private markReady(): void {

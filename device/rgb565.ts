@@ -37,13 +37,7 @@ export function convertFrame(frame: Frame, order: PixelOrder): Buffer {
 }
 
 /** Converts `count` pixels of RGBA `src` starting at `first` into `out` at the same pixel index. */
-export function convertInto(
-  src: Uint8Array | Uint8ClampedArray,
-  out: Buffer,
-  first: number,
-  count: number,
-  order: PixelOrder,
-): void {
+export function convertInto(src: Uint8Array | Uint8ClampedArray, out: Buffer, first: number, count: number, order: PixelOrder): void {
   if (order === 'xrgb8888le') return convertXrgb(src, out, first, count);
   const bigEndian = order === 'rgb565be';
   for (let p = first, end = first + count; p < end; p++) {

@@ -119,7 +119,10 @@ export class SelfUpdate {
     const unpacked = path.join(dir, `.unpack-${manifest.version}-${randomBytes(6).toString('hex')}`);
     try {
       const digest = await this.download(manifest.url, tarball);
-      if (digest !== manifest.sha256) throw new UpdateError(`The download of ${manifest.version} does not match its checksum (sha256 ${digest.slice(0, 12)}…, expected ${manifest.sha256.slice(0, 12)}…); nothing was installed.`);
+      if (digest !== manifest.sha256)
+        throw new UpdateError(
+          `The download of ${manifest.version} does not match its checksum (sha256 ${digest.slice(0, 12)}…, expected ${manifest.sha256.slice(0, 12)}…); nothing was installed.`,
+        );
       await mkdir(unpacked);
       await untar(tarball, unpacked);
       const release = path.join(unpacked, RELEASE_TOP);
@@ -275,8 +278,10 @@ async function checkRelease(dir: string, version: string, platform: string): Pro
   if (found !== version) throw new UpdateError(`The tarball is not release ${version} (its package.json says ${String(found)}).`);
   if (!existsSync(path.join(dir, RELEASE_MAIN))) throw new UpdateError(`Release ${version} has no ${RELEASE_MAIN}.`);
   const built = (await readFile(path.join(dir, PLATFORM_FILE), 'utf8').catch(() => '')).trim();
-  if (built !== platform) throw new UpdateError(`Release ${version} is built for ${built || 'no platform'}, but this gadget is ${platform}; nothing was installed.`);
+  if (built !== platform)
+    throw new UpdateError(`Release ${version} is built for ${built || 'no platform'}, but this gadget is ${platform}; nothing was installed.`);
   // RELEASE is the build's last file: without it the release is incomplete.
   const stamp = (await readFile(path.join(dir, RELEASE_FILE), 'utf8').catch(() => '')).split(' ');
-  if (stamp[0] !== RELEASE_TOP || stamp[1] !== version) throw new UpdateError(`Release ${version} has no ${RELEASE_FILE} stamp for ${version}, so it is incomplete; nothing was installed.`);
+  if (stamp[0] !== RELEASE_TOP || stamp[1] !== version)
+    throw new UpdateError(`Release ${version} has no ${RELEASE_FILE} stamp for ${version}, so it is incomplete; nothing was installed.`);
 }

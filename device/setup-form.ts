@@ -42,7 +42,7 @@ function wifiPasswordError(password: string): string | null {
 export function parseSetupForm(fields: Readonly<Record<string, string | undefined>>): SetupParse {
   const errors: FieldError[] = [];
   const hidden = fields.ssid === '__hidden__' || fields.hidden === 'yes';
-  const ssid = (hidden ? fields.hiddenSsid ?? '' : fields.ssid ?? '').trim();
+  const ssid = (hidden ? (fields.hiddenSsid ?? '') : (fields.ssid ?? '')).trim();
   if (!ssid) errors.push({ field: 'ssid', message: hidden ? 'Type the name of the hidden network.' : 'Choose your home Wi-Fi network.' });
   else if (utf8Length(ssid) > 32) errors.push({ field: 'ssid', message: 'A Wi-Fi network name has at most 32 bytes.' });
   const password = fields.password ?? '';
@@ -55,13 +55,19 @@ export function parseSetupForm(fields: Readonly<Record<string, string | undefine
   let crewCode: string | null = null;
   if (fields.crew === 'join') {
     crewCode = normaliseCrewCode(fields.crewCode ?? '');
-    if (!crewCode) errors.push({ field: 'crewCode', message: 'A crew code looks like LEELOO-7KQ2: four letters and digits (no I, O, 0 or 1). Ask a friend in the crew to read theirs from their gadget\'s menu.' });
+    if (!crewCode)
+      errors.push({
+        field: 'crewCode',
+        message:
+          "A crew code looks like LEELOO-7KQ2: four letters and digits (no I, O, 0 or 1). Ask a friend in the crew to read theirs from their gadget's menu.",
+      });
   } else if (fields.crew !== 'new') {
     errors.push({ field: 'crew', message: 'Choose whether to start a new crew or join one.' });
   }
 
   const relayUrl = (fields.relayUrl ?? '').trim();
-  if (!/^wss?:\/\/[^\s/]+(\/\S*)?$/.test(relayUrl)) errors.push({ field: 'relayUrl', message: 'The relay address starts with wss:// (or ws://), e.g. wss://leeloo.example.com/ws.' });
+  if (!/^wss?:\/\/[^\s/]+(\/\S*)?$/.test(relayUrl))
+    errors.push({ field: 'relayUrl', message: 'The relay address starts with wss:// (or ws://), e.g. wss://leeloo.example.com/ws.' });
 
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, answers: { wifi: { ssid, password, hidden }, name: (name as { data: string }).data, crewCode, relayUrl } };

@@ -11,12 +11,19 @@ import { parseSetupForm, type FieldError, type SetupAnswers } from './setup-form
  */
 
 /** Connectivity probes: iOS/macOS, Android/ChromeOS, Windows, Firefox. Anything but their expected answer means "captive portal". */
-export const CAPTIVE_PROBE_PATHS = ['/hotspot-detect.html', '/library/test/success.html', '/generate_204', '/gen_204', '/connecttest.txt', '/ncsi.txt', '/redirect', '/canonical.html', '/success.txt'] as const;
+export const CAPTIVE_PROBE_PATHS = [
+  '/hotspot-detect.html',
+  '/library/test/success.html',
+  '/generate_204',
+  '/gen_204',
+  '/connecttest.txt',
+  '/ncsi.txt',
+  '/redirect',
+  '/canonical.html',
+  '/success.txt',
+] as const;
 
-export type SetupProgress =
-  | { state: 'waiting'; error: string | null }
-  | { state: 'connecting'; ssid: string }
-  | { state: 'connected'; ssid: string };
+export type SetupProgress = { state: 'waiting'; error: string | null } | { state: 'connecting'; ssid: string } | { state: 'connected'; ssid: string };
 
 export interface SetupPageOptions {
   readonly host: string;
@@ -97,7 +104,10 @@ export class SetupPage {
     const chosen = fields.ssid;
     const options = this.options
       .networks()
-      .map((n) => `<option value="${escapeHtml(n.ssid)}"${chosen === n.ssid ? ' selected' : ''}>${escapeHtml(n.ssid)} ${n.security ? '🔒' : '(open)'} · ${bars(n.signal)}</option>`)
+      .map(
+        (n) =>
+          `<option value="${escapeHtml(n.ssid)}"${chosen === n.ssid ? ' selected' : ''}>${escapeHtml(n.ssid)} ${n.security ? '🔒' : '(open)'} · ${bars(n.signal)}</option>`,
+      )
       .join('');
     const join = fields.crew === 'join';
     return shell(

@@ -112,8 +112,12 @@ function checkShare(request: z.infer<typeof ShareTrackRequest>): Checked<{ song:
     return { code: 'invalid_link', message: 'Paste a Spotify track link (https://open.spotify.com/track/…) or URI (spotify:track:…).' };
   }
   const song = SongPush.safeParse({
-    artist: request.track.artist, track: request.track.track, album: request.track.album,
-    spotify_uri: uri, album_art_url: '', note: '',
+    artist: request.track.artist,
+    track: request.track.track,
+    album: request.track.album,
+    spotify_uri: uri,
+    album_art_url: '',
+    note: '',
   });
   return song.success ? { song: song.data } : { code: 'invalid_track', message: firstIssue(song.error) };
 }

@@ -11,15 +11,7 @@ import type { GpioLine } from './gpio-line.js';
 import { DCS, ROTATIONS, madctlValue, rotatedSize, type PanelCommand, type PanelSpec, type Rotation } from './panels/panel.js';
 import { assertFrameSize, convertFrame, extractRect } from './rgb565.js';
 import { openSpiDevice, readSpidevBufsiz, type SpiPort } from './spi-port.js';
-import {
-  commandTransfers,
-  splitTransfers,
-  totalBytes,
-  windowOverheadBytes,
-  windowTransfers,
-  type RegWidth,
-  type Transfer,
-} from './spi-transfers.js';
+import { commandTransfers, splitTransfers, totalBytes, windowOverheadBytes, windowTransfers, type RegWidth, type Transfer } from './spi-transfers.js';
 
 /**
  * An SPI panel driven directly: reset, init sequence, MADCTL rotation, then for each

@@ -38,7 +38,11 @@ async function loadSpiDevice(): Promise<SpiModule> {
   try {
     mod = (await import(name)) as SpiModule & { default?: SpiModule };
   } catch (error) {
-    throw new HardwareError('spi_missing', `The spi-device addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`, { cause: error });
+    throw new HardwareError(
+      'spi_missing',
+      `The spi-device addon does not load (${(error as Error).message.split('\n')[0]}); the device release ships it prebuilt for its CPU and Node line: install it with scripts/install-pi.sh --display spi.`,
+      { cause: error },
+    );
   }
   return typeof mod.open === 'function' ? mod : mod.default!;
 }
@@ -69,10 +73,7 @@ function transfer(handle: SpiDevice, data: Buffer, speedHz: number): Promise<voi
 
 function openError(bus: number, device: number, err: Error): HardwareError {
   const code = errnoCode(err);
-  const hint =
-    code === 'ENOENT'
-      ? 'enable SPI (dtparam=spi=on) and do not load a panel overlay on the same chip select'
-      : 'is the user in group spi?';
+  const hint = code === 'ENOENT' ? 'enable SPI (dtparam=spi=on) and do not load a panel overlay on the same chip select' : 'is the user in group spi?';
   return new HardwareError('spi_missing', `/dev/spidev${bus}.${device} cannot be opened (${code ?? err.message}); ${hint}.`, {
     cause: err,
   });

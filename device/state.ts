@@ -149,7 +149,12 @@ function noteText(body: Extract<OutboundMessage, { type: 'message' }>): { text: 
 }
 
 /** Attaches a reaction to the newest share from the device it was meant for (or the newest share). */
-function addReaction(state: DeviceState, reaction: Reaction, toDevice: string | undefined, from: { fromName: string; fromDevice: string; key: string }): DeviceState {
+function addReaction(
+  state: DeviceState,
+  reaction: Reaction,
+  toDevice: string | undefined,
+  from: { fromName: string; fromDevice: string; key: string },
+): DeviceState {
   const index = findLastIndex(state.feed, (item) => item.kind === 'share' && (!toDevice || item.fromDevice === toDevice));
   if (index < 0) return state;
   const share = state.feed[index] as ShareItem;
@@ -185,9 +190,7 @@ function applyMessage(state: DeviceState, message: Extract<OutboundMessage, { ty
 
 /** Applies one event from the relay. Events this state does not show leave it unchanged. */
 export function applyEvent(state: DeviceState, message: OutboundMessage): DeviceState {
-  const key = message.type === 'message' && message.client_msg_id
-    ? `msg:${message.client_msg_id}`
-    : `seq:${'seq' in message ? message.seq : Date.now()}`;
+  const key = message.type === 'message' && message.client_msg_id ? `msg:${message.client_msg_id}` : `seq:${'seq' in message ? message.seq : Date.now()}`;
   switch (message.type) {
     case 'message':
       return applyMessage(state, message, key);
@@ -211,11 +214,7 @@ export function applyEvent(state: DeviceState, message: OutboundMessage): Device
 }
 
 /** Records what this device sent, so its own share shows (and takes reactions) before the relay echoes it. */
-export function applyOwnMessage(
-  state: DeviceState,
-  clientMsgId: string,
-  body: Extract<OutboundMessage, { type: 'message' }>,
-): DeviceState {
+export function applyOwnMessage(state: DeviceState, clientMsgId: string, body: Extract<OutboundMessage, { type: 'message' }>): DeviceState {
   return applyMessage(state, body, `msg:${clientMsgId}`);
 }
 

@@ -16,15 +16,9 @@ export const CREW_CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 export const CREW_CODE_PATTERN = /^LEELOO-[A-HJ-NP-Z2-9]{4}$/;
 
 /** People type codes on phones: accept any case and stray spaces, keep the canonical form. */
-export const CrewCode = z
-  .string()
-  .trim()
-  .toUpperCase()
-  .regex(CREW_CODE_PATTERN, 'must look like LEELOO-XXXX (letters and digits without I, O, 0, 1)');
+export const CrewCode = z.string().trim().toUpperCase().regex(CREW_CODE_PATTERN, 'must look like LEELOO-XXXX (letters and digits without I, O, 0, 1)');
 
-export const DeviceId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be 1–64 letters, digits, "_", ".", ":" or "-"');
+export const DeviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be 1–64 letters, digits, "_", ".", ":" or "-"');
 
 /*
  * The one text rule for every free-text field. Refused everywhere: control characters (C0, DEL,
@@ -72,11 +66,9 @@ const ruled = (schema: z.ZodString, kind: TextKind) =>
  * The codes field gadgets use: the relay's own `LEELOO-XXXX`, or a crew word a first-generation
  * fleet chose (`alpha`). Any 1–64 printable characters, compared without case: stored upper-case.
  */
-export const CrewWord = ruled(z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters'), 'name')
-  .transform((s) => s.toUpperCase());
+export const CrewWord = ruled(z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters'), 'name').transform((s) => s.toUpperCase());
 
-const printable = (max: number) =>
-  ruled(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`), 'name');
+const printable = (max: number) => ruled(z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`), 'name');
 
 export const DisplayName = printable(32);
 /**
@@ -85,20 +77,21 @@ export const DisplayName = printable(32);
  */
 export const MessageText = (max: number) =>
   ruled(
-    z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).refine((s) => s.trim().length > 0, 'must not be empty'),
+    z
+      .string()
+      .min(1, 'must not be empty')
+      .max(max, `must be at most ${max} characters`)
+      .refine((s) => s.trim().length > 0, 'must not be empty'),
     'message',
   );
 export const ShortText = (max: number) => printable(max);
 /** Optional free text that gadgets send as "" when absent. */
-export const OptionalText = (max: number) =>
-  ruled(z.string().max(max, `must be at most ${max} characters`), 'name').default('');
+export const OptionalText = (max: number) => ruled(z.string().max(max, `must be at most ${max} characters`), 'name').default('');
 
 export const DeviceSecret = z.string().regex(/^[A-Za-z0-9_-]{32,128}$/, 'is not a device secret');
 
 /** Client message ids make state-changing messages idempotent across reconnects. */
-export const ClientMsgId = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 letters, digits, "_", ".", ":" or "-"');
+export const ClientMsgId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 letters, digits, "_", ".", ":" or "-"');
 
 export const Seq = z.number().int().nonnegative();
 

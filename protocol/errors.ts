@@ -41,12 +41,29 @@ export const ERRORS = {
   wifi_failed: { status: 502, sentence: 'The gadget could not join the Wi-Fi network.' },
   network_unavailable: { status: 503, sentence: 'The gadget cannot control its Wi-Fi (NetworkManager is not running or nmcli is missing).' },
   update_failed: { status: 500, sentence: 'The update could not be installed; the gadget keeps the version it runs.' },
-  spotify_not_allowlisted: { status: 403, sentence: "Spotify refused this account: it is not on the allowlist of the crew's Spotify app. Ask your crew owner to add your Spotify e-mail to the crew's Spotify app (User Management in Spotify's developer dashboard), then sign in again." },
-  spotify_signin_stale: { status: 410, sentence: 'Spotify did not accept this sign-in: the link was already used or is stale. Start the sign-in again from the gadget.' },
-  spotify_signin_replaced: { status: 410, sentence: 'A newer sign-in was started on this gadget, which replaced this one. Scan the code the gadget shows now.' },
+  spotify_not_allowlisted: {
+    status: 403,
+    sentence:
+      "Spotify refused this account: it is not on the allowlist of the crew's Spotify app. Ask your crew owner to add your Spotify e-mail to the crew's Spotify app (User Management in Spotify's developer dashboard), then sign in again.",
+  },
+  spotify_signin_stale: {
+    status: 410,
+    sentence: 'Spotify did not accept this sign-in: the link was already used or is stale. Start the sign-in again from the gadget.',
+  },
+  spotify_signin_replaced: {
+    status: 410,
+    sentence: 'A newer sign-in was started on this gadget, which replaced this one. Scan the code the gadget shows now.',
+  },
   spotify_rate_limited: { status: 429, sentence: 'Spotify asked this account to slow down; wait, then open the same link again (it still works).' },
-  spotify_quota_exceeded: { status: 503, sentence: "Spotify says the Spotify app has used up its quota (QUOTA_EXCEEDED): an app in development mode serves few users and calls, and extended quota is only granted to businesses. The crew owner can register the crew's own Spotify app on the crew page." },
-  spotify_app_unknown: { status: 400, sentence: "Spotify does not know this client id (or its secret is wrong); copy the client id from the app's page in Spotify's developer dashboard." },
+  spotify_quota_exceeded: {
+    status: 503,
+    sentence:
+      "Spotify says the Spotify app has used up its quota (QUOTA_EXCEEDED): an app in development mode serves few users and calls, and extended quota is only granted to businesses. The crew owner can register the crew's own Spotify app on the crew page.",
+  },
+  spotify_app_unknown: {
+    status: 400,
+    sentence: "Spotify does not know this client id (or its secret is wrong); copy the client id from the app's page in Spotify's developer dashboard.",
+  },
   unavailable: { status: 503, sentence: 'The relay cannot reach its store right now; try again shortly.' },
   internal_error: { status: 500, sentence: 'The relay failed to handle this message; it has been logged.' },
 } as const satisfies Record<string, { status: number; sentence: string }>;

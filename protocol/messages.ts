@@ -125,10 +125,7 @@ export const Inbound = {
     display_name: DisplayName,
     ...stateChange,
   }),
-  message: z.intersection(
-    z.object({ type: z.literal('message'), ...stateChange }),
-    CrewMessageBody,
-  ),
+  message: z.intersection(z.object({ type: z.literal('message'), ...stateChange }), CrewMessageBody),
 
   // Current protocol.
   hello: z.object({
@@ -161,8 +158,18 @@ export type InboundMessage = { [T in InboundType]: InboundOf<T> }[InboundType];
 
 /** Inbound types that change state: they are acknowledged and deduplicated by client_msg_id. */
 export const STATE_CHANGING: ReadonlySet<InboundType> = new Set<InboundType>([
-  'register', 'share_music', 'reaction', 'create_crew', 'join_crew', 'message',
-  'leave_crew', 'rename_crew', 'remove_member', 'rotate_code', 'set_crew_settings', 'set_display_name',
+  'register',
+  'share_music',
+  'reaction',
+  'create_crew',
+  'join_crew',
+  'message',
+  'leave_crew',
+  'rename_crew',
+  'remove_member',
+  'rotate_code',
+  'set_crew_settings',
+  'set_display_name',
   ...QUEUE_STATE_CHANGING,
 ]);
 
@@ -181,7 +188,10 @@ export type Member = z.infer<typeof Member>;
 /** Crew state as the current protocol sees it (in `welcome`, `crew_created`, `crew_joined`). */
 export const CrewState = z.object({
   /** Stable for the crew's life, unlike the code (which the owner may rotate). */
-  crew_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  crew_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
   crew_code: CrewWord,
   crew_name: z.string(),
   owner_device_id: DeviceId,
@@ -368,7 +378,16 @@ export type OutboundMessage = { [T in OutboundType]: OutboundOf<T> }[OutboundTyp
  * shape, from which the older dialects are derived (see dialects.ts).
  */
 export const CREW_EVENT_TYPES = [
-  'message', 'member_joined', 'member_offline', 'member_left', 'member_renamed', 'crew_renamed', 'crew_settings_changed', 'crew_code_changed', 'queue_state', 'airhorn',
+  'message',
+  'member_joined',
+  'member_offline',
+  'member_left',
+  'member_renamed',
+  'crew_renamed',
+  'crew_settings_changed',
+  'crew_code_changed',
+  'queue_state',
+  'airhorn',
 ] as const satisfies readonly OutboundType[];
 export type CrewEventType = (typeof CREW_EVENT_TYPES)[number];
 export type CrewEvent = Extract<OutboundMessage, { type: CrewEventType }>;

@@ -2,9 +2,7 @@ import type { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { Inbound, Outbound, type InboundMessage, type OutboundMessage } from './messages.js';
 
-export type ParseResult<T> =
-  | { ok: true; message: T }
-  | { ok: false; code: ErrorCode; message: string; type?: string; client_msg_id?: string };
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: ErrorCode; message: string; type?: string; client_msg_id?: string };
 
 /** A sentence naming the first few fields that are wrong: `payload.text must not be empty`. */
 export function describeIssues(error: z.ZodError, limit = 3): string {
@@ -31,11 +29,7 @@ function withoutNulls(record: Record<string, unknown>): Record<string, unknown> 
   return out;
 }
 
-function parseWith<T>(
-  table: Record<string, z.ZodType>,
-  raw: string | unknown,
-  nullIsAbsent: boolean,
-): ParseResult<T> {
+function parseWith<T>(table: Record<string, z.ZodType>, raw: string | unknown, nullIsAbsent: boolean): ParseResult<T> {
   let data: unknown = raw;
   if (typeof raw === 'string') {
     try {

@@ -4,7 +4,7 @@ import { CATALOG_TRACK_URI, ClientMsgId, DeviceId, isTrackUri, OptionalText, Sho
 /*
  * The crew's shared queue on the wire. Every change to a crew's queue is fanned out as
  * one compact `queue_state` crew event that carries the whole queue (see "Queue order"
- * and "Queue events" in docs/ARCHITECTURE.md for why a full state and not deltas).
+ * and "Queue events" in docs/REFERENCE.md for why a full state and not deltas).
  */
 
 const stateChange = { client_msg_id: ClientMsgId.optional() };
@@ -50,8 +50,16 @@ export const QueueInbound = {
 } as const;
 
 export const QUEUE_STATE_CHANGING = [
-  'queue_add', 'queue_vote', 'queue_jam', 'queue_remove', 'queue_skip', 'queue_pause',
-  'queue_resume', 'queue_clear', 'queue_throwback', 'airhorn',
+  'queue_add',
+  'queue_vote',
+  'queue_jam',
+  'queue_remove',
+  'queue_skip',
+  'queue_pause',
+  'queue_resume',
+  'queue_clear',
+  'queue_throwback',
+  'airhorn',
 ] as const;
 
 export const QueueItemView = z.object({
@@ -101,8 +109,18 @@ export const QueueSnapshot = z.object({
 export type QueueSnapshot = z.infer<typeof QueueSnapshot>;
 
 export const QueueChangeKind = z.enum([
-  'snapshot', 'added', 'voted', 'jammed', 'removed', 'skipped', 'paused', 'resumed',
-  'cleared', 'advanced', 'throwback', 'restored',
+  'snapshot',
+  'added',
+  'voted',
+  'jammed',
+  'removed',
+  'skipped',
+  'paused',
+  'resumed',
+  'cleared',
+  'advanced',
+  'throwback',
+  'restored',
 ]);
 export type QueueChangeKind = z.infer<typeof QueueChangeKind>;
 

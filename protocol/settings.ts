@@ -25,8 +25,13 @@ export class ConfigError extends Error {
 export const EXIT_CONFIG = 78;
 
 const KINDS: Record<string, string> = {
-  number: 'a number', int: 'a whole number', string: 'a string', boolean: 'true or false',
-  object: 'an object', array: 'a list', null: 'null',
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  null: 'null',
 };
 
 /** What a setting should be, for the issues no schema gave a sentence of its own. */

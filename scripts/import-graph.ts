@@ -58,7 +58,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(JSON.stringify(Object.fromEntries(rows.map(([from, edges]) => [from, Object.fromEntries([...edges].sort())]))));
   } else {
     for (const [from, edges] of rows) {
-      console.log(`${from.padEnd(16)} → ${[...edges].sort(([a], [b]) => a.localeCompare(b)).map(([to, n]) => `${to} (${n})`).join(', ')}`);
+      console.log(
+        `${from.padEnd(16)} → ${[...edges]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([to, n]) => `${to} (${n})`)
+          .join(', ')}`,
+      );
     }
     console.log(`${rows.reduce((sum, [, edges]) => sum + edges.size, 0)} folder-to-folder edges among ${rows.length} importing folders`);
   }

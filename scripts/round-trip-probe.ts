@@ -90,7 +90,14 @@ export async function startRoundTripProbe(intervalMs: number): Promise<RoundTrip
     server.close();
     const sorted = [...times].sort((a, b) => a - b);
     const at = (share: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))] ?? 0);
-    return { sent, answered: times.length, maxMs: Math.round(sorted.at(-1) ?? 0), p99Ms: at(0.99), medianMs: at(0.5), machineStallMs: Math.round(machineStall) };
+    return {
+      sent,
+      answered: times.length,
+      maxMs: Math.round(sorted.at(-1) ?? 0),
+      p99Ms: at(0.99),
+      medianMs: at(0.5),
+      machineStallMs: Math.round(machineStall),
+    };
   };
   return { stop: (graceMs = 5_000) => (stopped ??= finish(graceMs)) };
 }

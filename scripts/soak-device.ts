@@ -28,7 +28,8 @@ const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 2
 async function gadget(relayUrl: string, dir: string): Promise<void> {
   const sys = path.join(dir, 'sys/class/graphics/fb1');
   fs.mkdirSync(sys, { recursive: true });
-  for (const [file, value] of Object.entries({ name: 'fb_ili9486', virtual_size: '480,320', bits_per_pixel: '16', stride: '960' })) fs.writeFileSync(path.join(sys, file), `${value}\n`);
+  for (const [file, value] of Object.entries({ name: 'fb_ili9486', virtual_size: '480,320', bits_per_pixel: '16', stride: '960' }))
+    fs.writeFileSync(path.join(sys, file), `${value}\n`);
   fs.writeFileSync(path.join(dir, 'fb1'), Buffer.alloc(960 * 320));
   const config = parseConfig({ relay: { url: relayUrl }, device: { name: 'Soak' }, dataDir: path.join(dir, 'data'), display: { driver: 'fb' } }, dir);
   const display = createFbDisplay({ ...config.display.fb, device: path.join(dir, 'fb1') }, { sysfsRoot: path.join(dir, 'sys') });
@@ -78,7 +79,9 @@ async function main(): Promise<void> {
     const animating = await phase(child.pid!, seconds * 1000);
     clearInterval(reacting);
     const peak = rssOf(child.pid!).peakMb;
-    console.log(`soak-device: idle RSS ${idle.rssMb} MB, CPU ${idle.cpu.toFixed(1)} %; animating (a reaction a second) RSS ${animating.rssMb} MB, CPU ${animating.cpu.toFixed(1)} %; peak RSS ${peak} MB (${seconds} s each, fb driver, this machine)`);
+    console.log(
+      `soak-device: idle RSS ${idle.rssMb} MB, CPU ${idle.cpu.toFixed(1)} %; animating (a reaction a second) RSS ${animating.rssMb} MB, CPU ${animating.cpu.toFixed(1)} %; peak RSS ${peak} MB (${seconds} s each, fb driver, this machine)`,
+    );
   } finally {
     await friend.client?.stop();
     child.kill('SIGTERM');

@@ -79,7 +79,10 @@ class Connection {
   }
 }
 
-const is = <K extends OutboundMessage['type']>(type: K) => (m: OutboundMessage): m is Extract<OutboundMessage, { type: K }> => m.type === type;
+const is =
+  <K extends OutboundMessage['type']>(type: K) =>
+  (m: OutboundMessage): m is Extract<OutboundMessage, { type: K }> =>
+    m.type === type;
 
 interface StepResult {
   name: string;
@@ -101,45 +104,77 @@ async function runSteps(options: Options): Promise<StepResult[]> {
       return false;
     }
   };
-  const share = { artist: 'LEELOO', track: 'Connection test', album: '', spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', album_art_url: '', note: 'sent by test-relay-connection' };
+  const share = {
+    artist: 'LEELOO',
+    track: 'Connection test',
+    album: '',
+    spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC',
+    album_art_url: '',
+    note: 'sent by test-relay-connection',
+  };
   const clientMsgId = randomUUID();
   const steps: [string, () => Promise<string>][] = [
-    ['connect', async () => {
-      connection = await Connection.open(options.url);
-      return `connected to ${options.url}`;
-    }],
-    ['hello', async () => {
-      connection!.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, device_name: options.name });
-      const welcome = await connection!.next(is('welcome'));
-      return `device ${welcome.device_id}, protocol ${welcome.protocol_version}${welcome.device_secret ? ', credential issued' : ''}`;
-    }],
-    [options.crew ? 'join crew' : 'create crew', async () => {
-      connection!.send(options.crew ? { type: 'join_crew', crew_code: options.crew, display_name: options.name } : { type: 'create_crew', display_name: options.name });
-      const answer = await connection!.next((m): m is Extract<OutboundMessage, { type: 'crew_created' | 'crew_joined' }> => m.type === 'crew_created' || m.type === 'crew_joined');
-      return `in crew ${answer.crew_code}`;
-    }],
-    ['ping', async () => {
-      const sent = Date.now();
-      connection!.send({ type: 'ping' });
-      await connection!.next(is('pong'));
-      return `pong after ${Date.now() - sent} ms`;
-    }],
-    ['share test track', async () => {
-      connection!.send({ type: 'message', msg_type: 'song_push', payload: share, client_msg_id: clientMsgId });
-      const ack = await connection!.next((m): m is Extract<OutboundMessage, { type: 'ack' }> => m.type === 'ack' && m.client_msg_id === clientMsgId);
-      return `acked as seq ${ack.seq ?? '?'}`;
-    }],
-    ['resend is deduplicated', async () => {
-      connection!.send({ type: 'message', msg_type: 'song_push', payload: share, client_msg_id: clientMsgId });
-      const ack = await connection!.next((m): m is Extract<OutboundMessage, { type: 'ack' }> => m.type === 'ack' && m.client_msg_id === clientMsgId);
-      if (!ack.duplicate) throw new Error('the relay accepted the same client_msg_id twice');
-      return `duplicate acked with seq ${ack.seq ?? '?'}`;
-    }],
-    ['leave crew', async () => {
-      connection!.send({ type: 'leave_crew', client_msg_id: randomUUID() });
-      const left = await connection!.next(is('crew_left'));
-      return `left ${left.crew_code}`;
-    }],
+    [
+      'connect',
+      async () => {
+        connection = await Connection.open(options.url);
+        return `connected to ${options.url}`;
+      },
+    ],
+    [
+      'hello',
+      async () => {
+        connection!.send({ type: 'hello', protocol_version: PROTOCOL_VERSION, device_name: options.name });
+        const welcome = await connection!.next(is('welcome'));
+        return `device ${welcome.device_id}, protocol ${welcome.protocol_version}${welcome.device_secret ? ', credential issued' : ''}`;
+      },
+    ],
+    [
+      options.crew ? 'join crew' : 'create crew',
+      async () => {
+        connection!.send(
+          options.crew ? { type: 'join_crew', crew_code: options.crew, display_name: options.name } : { type: 'create_crew', display_name: options.name },
+        );
+        const answer = await connection!.next(
+          (m): m is Extract<OutboundMessage, { type: 'crew_created' | 'crew_joined' }> => m.type === 'crew_created' || m.type === 'crew_joined',
+        );
+        return `in crew ${answer.crew_code}`;
+      },
+    ],
+    [
+      'ping',
+      async () => {
+        const sent = Date.now();
+        connection!.send({ type: 'ping' });
+        await connection!.next(is('pong'));
+        return `pong after ${Date.now() - sent} ms`;
+      },
+    ],
+    [
+      'share test track',
+      async () => {
+        connection!.send({ type: 'message', msg_type: 'song_push', payload: share, client_msg_id: clientMsgId });
+        const ack = await connection!.next((m): m is Extract<OutboundMessage, { type: 'ack' }> => m.type === 'ack' && m.client_msg_id === clientMsgId);
+        return `acked as seq ${ack.seq ?? '?'}`;
+      },
+    ],
+    [
+      'resend is deduplicated',
+      async () => {
+        connection!.send({ type: 'message', msg_type: 'song_push', payload: share, client_msg_id: clientMsgId });
+        const ack = await connection!.next((m): m is Extract<OutboundMessage, { type: 'ack' }> => m.type === 'ack' && m.client_msg_id === clientMsgId);
+        if (!ack.duplicate) throw new Error('the relay accepted the same client_msg_id twice');
+        return `duplicate acked with seq ${ack.seq ?? '?'}`;
+      },
+    ],
+    [
+      'leave crew',
+      async () => {
+        connection!.send({ type: 'leave_crew', client_msg_id: randomUUID() });
+        const left = await connection!.next(is('crew_left'));
+        return `left ${left.crew_code}`;
+      },
+    ],
   ];
   for (const [name, run] of steps) {
     // Later steps depend on earlier ones: after a failure the rest are reported as skipped.

@@ -227,15 +227,23 @@ async function errorFrom(response: Response): Promise<{ error: SpotifyError; quo
   const detail = typeof api?.message === 'string' ? api.message : typeof record.error_description === 'string' ? record.error_description : undefined;
   const status = response.status;
   const code: SpotifyErrorCode =
-    reason === 'NO_ACTIVE_DEVICE' ? 'no_active_device'
-    : reason === 'PREMIUM_REQUIRED' ? 'premium_required'
-    : accountsError === 'invalid_grant' ? 'invalid_grant'
-    : accountsError === 'invalid_client' ? 'invalid_client'
-    : status === 401 ? 'unauthorized'
-    : status === 403 && NOT_ALLOWLISTED.test(detail ?? text) ? 'not_allowlisted'
-    : status === 403 ? 'forbidden'
-    : status === 404 ? 'not_found'
-    : 'bad_request';
+    reason === 'NO_ACTIVE_DEVICE'
+      ? 'no_active_device'
+      : reason === 'PREMIUM_REQUIRED'
+        ? 'premium_required'
+        : accountsError === 'invalid_grant'
+          ? 'invalid_grant'
+          : accountsError === 'invalid_client'
+            ? 'invalid_client'
+            : status === 401
+              ? 'unauthorized'
+              : status === 403 && NOT_ALLOWLISTED.test(detail ?? text)
+                ? 'not_allowlisted'
+                : status === 403
+                  ? 'forbidden'
+                  : status === 404
+                    ? 'not_found'
+                    : 'bad_request';
   // Development mode: a sixth user, or one not on the app's user list, is refused with 403.
   const quotaExceeded = status === 403 && (reason === 'QUOTA_EXCEEDED' || /not (be )?registered|quota/i.test(detail ?? ''));
   return { error: new SpotifyError(code, { status, detail }), quotaExceeded };

@@ -40,13 +40,18 @@ export type RecentlyPlayedPage = z.infer<typeof RecentlyPlayedPage>;
 
 /** `account_id` (May 2026) is the stable id of the account; `id` is the older user name. */
 export const SpotifyProfile = z.object({
-  id: z.string().min(1), account_id: z.string().min(1).optional(), display_name: z.string().nullable().optional(),
+  id: z.string().min(1),
+  account_id: z.string().min(1).optional(),
+  display_name: z.string().nullable().optional(),
 });
 export type SpotifyProfile = z.infer<typeof SpotifyProfile>;
 
 /** Thrown by an AccessTokenSource when the member must sign in with Spotify (again): `reason` as the relay names it. */
 export class NotSignedInError extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'NotSignedInError';
   }
@@ -59,10 +64,7 @@ export interface AccessTokenSource {
   refresh(refused: string): Promise<string>;
 }
 
-export type NowPlayingPoll =
-  | { kind: 'unchanged' }
-  | { kind: 'idle'; etag: null }
-  | { kind: 'playing'; playing: CurrentlyPlaying; etag: string | null };
+export type NowPlayingPoll = { kind: 'unchanged' } | { kind: 'idle'; etag: null } | { kind: 'playing'; playing: CurrentlyPlaying; etag: string | null };
 
 export interface WebApiOptions {
   http: SpotifyHttp;

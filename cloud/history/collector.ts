@@ -7,7 +7,6 @@ import type { ListeningAccess } from '../ports.js';
 import type { HistoryStore } from './history-store.js';
 import { playInput, type PlayInput } from './plays.js';
 
-
 export interface CollectorOptions {
   readonly history: HistoryStore;
   readonly access: ListeningAccess;
@@ -166,11 +165,18 @@ function toPlays(memberId: string, page: RecentlyPlayedPage): PlayInput[] {
     // The first artist, as the exports name a track's artist.
     const artist = track.artists[0]?.name;
     if (!artist || !track.name) continue;
-    plays.push(playInput({
-      memberId, source: 'recently_played', endMs: Date.parse(item.played_at), track: track.name, artist,
-      trackUri: isTrackUri(track.uri) ? track.uri : null,
-      album: track.album.name || null, durationMs: track.duration_ms,
-    }));
+    plays.push(
+      playInput({
+        memberId,
+        source: 'recently_played',
+        endMs: Date.parse(item.played_at),
+        track: track.name,
+        artist,
+        trackUri: isTrackUri(track.uri) ? track.uri : null,
+        album: track.album.name || null,
+        durationMs: track.duration_ms,
+      }),
+    );
   }
   return plays;
 }

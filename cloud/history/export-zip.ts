@@ -58,7 +58,10 @@ export async function openExportZip(file: string, limits: ZipLimits = DEFAULT_ZI
     }
     const { entries, ignored } = await listEntries(zip, limits);
     if (entries.length === 0) {
-      throw new ProtocolError('no_history_files', 'The ZIP archive contains no Spotify streaming-history files (Streaming_History_Audio_*.json, endsong_*.json or StreamingHistory*.json).');
+      throw new ProtocolError(
+        'no_history_files',
+        'The ZIP archive contains no Spotify streaming-history files (Streaming_History_Audio_*.json, endsong_*.json or StreamingHistory*.json).',
+      );
     }
     return { entries, ignored, close: () => zip.close() };
   } catch (error) {

@@ -33,7 +33,12 @@ export class HistoryFeature implements Feature {
     const log = context.log.child({ feature: 'history' });
     this.queries = new HistoryQueries(context.store);
     this.jobs = new ImportJobs({
-      store: context.store.history, log, maxUploadBytes: settings.maxUploadBytes, maxRecords: settings.maxImportRecords, sliceRows: settings.importSliceRows, minPlayMs: settings.minPlayMs,
+      store: context.store.history,
+      log,
+      maxUploadBytes: settings.maxUploadBytes,
+      maxRecords: settings.maxImportRecords,
+      sliceRows: settings.importSliceRows,
+      minPlayMs: settings.minPlayMs,
       uploadDir: path.join(context.config.dataDir, 'imports'),
       onFinished: context.metrics.historyImport,
     });

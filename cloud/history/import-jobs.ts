@@ -124,8 +124,13 @@ export class ImportJobs {
       throw refusal;
     }
     const view: ImportJobView = {
-      job_id: jobId, member_id: memberId, file_name: fileName, state: 'queued',
-      bytes_read: 0, bytes_total: 0, counts: null,
+      job_id: jobId,
+      member_id: memberId,
+      file_name: fileName,
+      state: 'queued',
+      bytes_read: 0,
+      bytes_total: 0,
+      counts: null,
     };
     this.sizes.set(jobId, limit.bytes);
     this.update(view);
@@ -157,8 +162,14 @@ export class ImportJobs {
     try {
       await this.dropLeftovers();
       const result = await importExport(this.options.store, file, {
-        memberId: queued.member_id, jobId: queued.job_id, fileName: queued.file_name, minPlayMs, maxRecords: this.options.maxRecords, limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
-        sliceRows: this.options.sliceRows, signal: this.stopping.signal,
+        memberId: queued.member_id,
+        jobId: queued.job_id,
+        fileName: queued.file_name,
+        minPlayMs,
+        maxRecords: this.options.maxRecords,
+        limits: this.options.limits ?? DEFAULT_ZIP_LIMITS,
+        sliceRows: this.options.sliceRows,
+        signal: this.stopping.signal,
         onProgress: (p) => {
           // The commit's slices change nothing a member sees: one `committing` update.
           if (p.state !== 'committing' || this.jobs.get(queued.job_id)?.state !== 'committing') {
@@ -212,12 +223,16 @@ export class ImportJobs {
 
 /** Passes at most maxBytes on (then fails with too_large); `bytes` is how many arrived. */
 function byteLimit(maxBytes: number): Transform & { bytes: number } {
-  const limit = Object.assign(new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      limit.bytes += chunk.length;
-      if (limit.bytes > maxBytes) done(new ProtocolError('too_large', `The upload is larger than ${Math.floor(maxBytes / 1024 ** 2)} MB, the most the relay accepts.`));
-      else done(null, chunk);
-    },
-  }), { bytes: 0 });
+  const limit = Object.assign(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        limit.bytes += chunk.length;
+        if (limit.bytes > maxBytes)
+          done(new ProtocolError('too_large', `The upload is larger than ${Math.floor(maxBytes / 1024 ** 2)} MB, the most the relay accepts.`));
+        else done(null, chunk);
+      },
+    }),
+    { bytes: 0 },
+  );
   return limit;
 }

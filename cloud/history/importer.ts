@@ -68,9 +68,17 @@ export async function importExport(store: HistoryStore, zipPath: string, options
     for (const entry of ordered) files.push(await run.readEntry(entry));
     await run.flush();
     run.report('committing');
-    const record = { jobId: run.jobId, memberId: options.memberId, fileName: options.fileName ?? path.basename(zipPath), startedAt: run.startedAt, counts: run.counts };
+    const record = {
+      jobId: run.jobId,
+      memberId: options.memberId,
+      fileName: options.fileName ?? path.basename(zipPath),
+      startedAt: run.startedAt,
+      counts: run.counts,
+    };
     const { imported, duplicate } = await store.commitImport(record, {
-      sliceRows: options.sliceRows, signal: options.signal, onSlice: (committed) => run.report('committing', committed),
+      sliceRows: options.sliceRows,
+      signal: options.signal,
+      onSlice: (committed) => run.report('committing', committed),
     });
     run.counts.imported = imported;
     run.counts.duplicate += duplicate;
@@ -168,7 +176,10 @@ class ImportRun {
       throw asEntryError(entry.name, error);
     }
     if (records > 0 && valid === 0) {
-      throw new ProtocolError('invalid_export', `${entry.name} holds ${records} records, none in the ${entry.format === 'extended' ? 'extended streaming history' : 'account data'} format.`);
+      throw new ProtocolError(
+        'invalid_export',
+        `${entry.name} holds ${records} records, none in the ${entry.format === 'extended' ? 'extended streaming history' : 'account data'} format.`,
+      );
     }
     return { name: entry.name, format: entry.format, records };
   }

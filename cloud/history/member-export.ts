@@ -8,7 +8,7 @@ import type { Play } from './plays.js';
 const PAGE = 1000;
 
 async function* playPages(store: Store, memberId: string): AsyncGenerator<Play[]> {
-  for (let afterId = 0; ;) {
+  for (let afterId = 0; ; ) {
     const page = await store.history.playsAfterId(memberId, afterId, PAGE);
     if (page.length === 0) return;
     yield page;
@@ -17,9 +17,19 @@ async function* playPages(store: Store, memberId: string): AsyncGenerator<Play[]
 }
 
 const exportedPlay = (p: Play) => ({
-  played_at: new Date(p.endMs).toISOString(), source: p.source, track: p.track, artist: p.artist, album: p.album,
-  track_uri: p.trackUri, ms_played: p.msPlayed, duration_ms: p.durationMs, skipped: p.skipped, shuffle: p.shuffle,
-  offline: p.offline, reason_start: p.reasonStart, reason_end: p.reasonEnd,
+  played_at: new Date(p.endMs).toISOString(),
+  source: p.source,
+  track: p.track,
+  artist: p.artist,
+  album: p.album,
+  track_uri: p.trackUri,
+  ms_played: p.msPlayed,
+  duration_ms: p.durationMs,
+  skipped: p.skipped,
+  shuffle: p.shuffle,
+  offline: p.offline,
+  reason_start: p.reasonStart,
+  reason_end: p.reasonEnd,
 });
 
 /** `{member_id, exported_at, plays: [...], events: [...]}`; events are the crew events the member sent. */
@@ -44,18 +54,31 @@ export async function* memberJson(store: Store, memberId: string, nowMs = Date.n
 }
 
 export const CSV_COLUMNS = [
-  'played_at', 'source', 'track', 'artist', 'album', 'track_uri', 'ms_played', 'duration_ms',
-  'skipped', 'shuffle', 'offline', 'reason_start', 'reason_end',
+  'played_at',
+  'source',
+  'track',
+  'artist',
+  'album',
+  'track_uri',
+  'ms_played',
+  'duration_ms',
+  'skipped',
+  'shuffle',
+  'offline',
+  'reason_start',
+  'reason_end',
 ] as const;
 
 /** The member's plays as CSV (RFC 4180, CRLF line ends), one line per play. */
 export async function* memberCsv(store: Store, memberId: string): AsyncGenerator<string> {
   yield `${CSV_COLUMNS.join(',')}\r\n`;
   for await (const page of playPages(store, memberId)) {
-    yield page.map((p) => {
-      const row = exportedPlay(p);
-      return `${CSV_COLUMNS.map((c) => csvField(row[c])).join(',')}\r\n`;
-    }).join('');
+    yield page
+      .map((p) => {
+        const row = exportedPlay(p);
+        return `${CSV_COLUMNS.map((c) => csvField(row[c])).join(',')}\r\n`;
+      })
+      .join('');
   }
 }
 

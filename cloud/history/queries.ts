@@ -28,20 +28,53 @@ export interface PlayView {
   readonly source: string;
 }
 
-export interface TopTrack { readonly track: string; readonly artist: string; readonly track_uri: string | null; readonly plays: number; readonly ms_played: number }
-export interface TopArtist { readonly artist: string; readonly plays: number; readonly ms_played: number }
-export interface Heatmap { readonly time_zone: string; readonly measure: TopMeasure; readonly cells: number[][] }
-export interface ShareView { readonly spotify_uri: string; readonly artist: string; readonly track: string; readonly album: string; readonly shared_by: string; readonly shared_at: number }
-export interface OnThisDay { readonly date: string; readonly plays: PlayView[]; readonly shares: ShareView[] }
-export interface ThrowbackTrack extends ShareView { readonly times_shared: number }
+export interface TopTrack {
+  readonly track: string;
+  readonly artist: string;
+  readonly track_uri: string | null;
+  readonly plays: number;
+  readonly ms_played: number;
+}
+export interface TopArtist {
+  readonly artist: string;
+  readonly plays: number;
+  readonly ms_played: number;
+}
+export interface Heatmap {
+  readonly time_zone: string;
+  readonly measure: TopMeasure;
+  readonly cells: number[][];
+}
+export interface ShareView {
+  readonly spotify_uri: string;
+  readonly artist: string;
+  readonly track: string;
+  readonly album: string;
+  readonly shared_by: string;
+  readonly shared_at: number;
+}
+export interface OnThisDay {
+  readonly date: string;
+  readonly plays: PlayView[];
+  readonly shares: ShareView[];
+}
+export interface ThrowbackTrack extends ShareView {
+  readonly times_shared: number;
+}
 
 const DAY_MS = 86_400_000;
 // 15 minutes divides every zone offset in use (+05:45, +12:45 …), so buckets never straddle a local hour.
 const HEATMAP_BUCKET_MS = 15 * 60_000;
 
 export const toPlayView = (p: Play): PlayView => ({
-  member_id: p.memberId, played_at: p.endMs, track: p.track, artist: p.artist, album: p.album,
-  track_uri: p.trackUri, ms_played: p.msPlayed ?? p.durationMs, source: p.source,
+  member_id: p.memberId,
+  played_at: p.endMs,
+  track: p.track,
+  artist: p.artist,
+  album: p.album,
+  track_uri: p.trackUri,
+  ms_played: p.msPlayed ?? p.durationMs,
+  source: p.source,
 });
 
 /** A song_push message (what every share becomes) as a share, or null. */
@@ -147,9 +180,7 @@ export class HistoryQueries {
         found.set(share.spotify_uri, { ...latest, times_shared: (seen?.times_shared ?? 0) + 1 });
       }
     }
-    return [...found.values()]
-      .sort((a, b) => b.times_shared - a.times_shared || b.shared_at - a.shared_at)
-      .slice(0, options.limit ?? 10);
+    return [...found.values()].sort((a, b) => b.times_shared - a.times_shared || b.shared_at - a.shared_at).slice(0, options.limit ?? 10);
   }
 
   private async sharesIn(crewId: string, range: TimeRange, fromSeq?: number): Promise<ShareView[]> {

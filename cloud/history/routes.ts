@@ -33,17 +33,30 @@ export interface HistoryRouteDeps {
 
 const DAY_MS = 86_400_000;
 /** ms since epoch, or an ISO date/time. */
-const instant = z.union([z.string().regex(/^\d{1,15}$/).transform(Number), z.iso.datetime({ offset: true }).transform(Date.parse), z.iso.date().transform(Date.parse)]);
+const instant = z.union([
+  z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .transform(Number),
+  z.iso.datetime({ offset: true }).transform(Date.parse),
+  z.iso.date().transform(Date.parse),
+]);
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
 
 const RangeQuery = z.object({ from: instant.optional(), to: instant.optional(), member: DeviceId.optional() });
 const TopQuery = RangeQuery.extend({
-  kind: z.enum(['tracks', 'artists']).default('tracks'), by: z.enum(['plays', 'time']).default('plays'), limit: count(100).default(10),
+  kind: z.enum(['tracks', 'artists']).default('tracks'),
+  by: z.enum(['plays', 'time']).default('plays'),
+  limit: count(100).default(10),
 });
 const HeatmapQuery = RangeQuery.extend({ tz: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') });
 const OnThisDayQuery = z.object({
-  member: DeviceId.optional(), date: z.string().max(10).optional(), tz: z.string().max(64).default('UTC'),
-  mode: z.enum(['years', 'weeks']).default('years'), count: count(20).default(5), limit: count(100).default(20),
+  member: DeviceId.optional(),
+  date: z.string().max(10).optional(),
+  tz: z.string().max(64).default('UTC'),
+  mode: z.enum(['years', 'weeks']).default('years'),
+  count: count(20).default(5),
+  limit: count(100).default(20),
 });
 const ThrowbackQuery = z.object({ tz: z.string().max(64).default('UTC'), weeks: count(52).default(8), limit: count(50).default(10) });
 const ImportQuery = z.object({ min_play_ms: z.coerce.number().int().min(0).max(3_600_000).optional(), name: z.string().max(200).optional() });
@@ -58,7 +71,7 @@ type Handler = (req: Request, res: Response, viewer: HistoryViewer) => Promise<v
 
 /**
  * The history API for one authorised member, mounted behind the crew pages' member link
- * (or the admin token). Every path is documented in docs/ARCHITECTURE.md "History".
+ * (or the admin token). Every path is documented in docs/REFERENCE.md "History".
  */
 export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
   const router = express.Router();
@@ -100,68 +113,104 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
     return range;
   };
 
-  router.get('/history', route(async (req, res, viewer) => {
-    const q = parse(RangeQuery.extend({ limit: count(500).default(100) }), req.query);
-    const items = await deps.queries.timeline(await scopeOf(viewer, q.member), rangeOf(q, now() - 30 * DAY_MS), { limit: q.limit });
-    res.json({ items });
-  }));
+  router.get(
+    '/history',
+    route(async (req, res, viewer) => {
+      const q = parse(RangeQuery.extend({ limit: count(500).default(100) }), req.query);
+      const items = await deps.queries.timeline(await scopeOf(viewer, q.member), rangeOf(q, now() - 30 * DAY_MS), { limit: q.limit });
+      res.json({ items });
+    }),
+  );
 
-  router.get('/history/top', route(async (req, res, viewer) => {
-    const q = parse(TopQuery, req.query);
-    const scope = await scopeOf(viewer, q.member);
-    const options = { by: q.by, limit: q.limit };
-    const items = q.kind === 'tracks'
-      ? await deps.queries.topTracks(scope, rangeOf(q, 0), options)
-      : await deps.queries.topArtists(scope, rangeOf(q, 0), options);
-    res.json({ kind: q.kind, by: q.by, items });
-  }));
+  router.get(
+    '/history/top',
+    route(async (req, res, viewer) => {
+      const q = parse(TopQuery, req.query);
+      const scope = await scopeOf(viewer, q.member);
+      const options = { by: q.by, limit: q.limit };
+      const items =
+        q.kind === 'tracks' ? await deps.queries.topTracks(scope, rangeOf(q, 0), options) : await deps.queries.topArtists(scope, rangeOf(q, 0), options);
+      res.json({ kind: q.kind, by: q.by, items });
+    }),
+  );
 
-  router.get('/history/heatmap', route(async (req, res, viewer) => {
-    const q = parse(HeatmapQuery, req.query);
-    res.json(await deps.queries.heatmap(await scopeOf(viewer, q.member), rangeOf(q, 0), { timeZone: q.tz, measure: q.measure }));
-  }));
+  router.get(
+    '/history/heatmap',
+    route(async (req, res, viewer) => {
+      const q = parse(HeatmapQuery, req.query);
+      res.json(await deps.queries.heatmap(await scopeOf(viewer, q.member), rangeOf(q, 0), { timeZone: q.tz, measure: q.measure }));
+    }),
+  );
 
-  router.get('/history/on-this-day', route(async (req, res, viewer) => {
-    const q = parse(OnThisDayQuery, req.query);
-    const days = await deps.queries.onThisDay(await scopeOf(viewer, q.member), {
-      date: q.date, timeZone: q.tz, mode: q.mode, count: q.count, limit: q.limit, nowMs: now(),
-    });
-    res.json({ days });
-  }));
+  router.get(
+    '/history/on-this-day',
+    route(async (req, res, viewer) => {
+      const q = parse(OnThisDayQuery, req.query);
+      const days = await deps.queries.onThisDay(await scopeOf(viewer, q.member), {
+        date: q.date,
+        timeZone: q.tz,
+        mode: q.mode,
+        count: q.count,
+        limit: q.limit,
+        nowMs: now(),
+      });
+      res.json({ days });
+    }),
+  );
 
-  router.get('/history/throwback', route(async (req, res, viewer) => {
-    const q = parse(ThrowbackQuery, req.query);
-    if (!viewer.crewId) throw new ProtocolError('not_in_crew', 'Throwback picks from a crew’s shares; join a crew first.');
-    const fromSeq = await fromSeqOf(viewer);
-    res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq }) });
-  }));
+  router.get(
+    '/history/throwback',
+    route(async (req, res, viewer) => {
+      const q = parse(ThrowbackQuery, req.query);
+      if (!viewer.crewId) throw new ProtocolError('not_in_crew', 'Throwback picks from a crew’s shares; join a crew first.');
+      const fromSeq = await fromSeqOf(viewer);
+      res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq }) });
+    }),
+  );
 
-  router.get('/history/export.json', route(async (req, res, viewer) => {
-    await streamDownload(req, res, deps.log, 'application/json; charset=utf-8', `leeloo-${viewer.deviceId}.json`, () => memberJson(deps.store, viewer.deviceId, now()));
-  }));
+  router.get(
+    '/history/export.json',
+    route(async (req, res, viewer) => {
+      await streamDownload(req, res, deps.log, 'application/json; charset=utf-8', `leeloo-${viewer.deviceId}.json`, () =>
+        memberJson(deps.store, viewer.deviceId, now()),
+      );
+    }),
+  );
 
-  router.get('/history/export.csv', route(async (req, res, viewer) => {
-    await streamDownload(req, res, deps.log, 'text/csv; charset=utf-8', `leeloo-${viewer.deviceId}.csv`, () => memberCsv(deps.store, viewer.deviceId));
-  }));
+  router.get(
+    '/history/export.csv',
+    route(async (req, res, viewer) => {
+      await streamDownload(req, res, deps.log, 'text/csv; charset=utf-8', `leeloo-${viewer.deviceId}.csv`, () => memberCsv(deps.store, viewer.deviceId));
+    }),
+  );
 
-  router.post('/history/import', route(async (req, res, viewer) => {
-    const q = parse(ImportQuery, req.query);
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!['application/zip', 'application/octet-stream', 'application/x-zip-compressed'].includes(type)) {
-      throw new ProtocolError('invalid_message', 'Send the export ZIP itself as the request body (Content-Type: application/zip).');
-    }
-    const job = await deps.jobs.receive(viewer.deviceId, req, { minPlayMs: q.min_play_ms, fileName: q.name });
-    const base = `${req.baseUrl}/history/import/${job.job_id}`;
-    res.status(202).json({ job_id: job.job_id, status_url: base, events_url: `${base}/events`, job });
-  }));
+  router.post(
+    '/history/import',
+    route(async (req, res, viewer) => {
+      const q = parse(ImportQuery, req.query);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!['application/zip', 'application/octet-stream', 'application/x-zip-compressed'].includes(type)) {
+        throw new ProtocolError('invalid_message', 'Send the export ZIP itself as the request body (Content-Type: application/zip).');
+      }
+      const job = await deps.jobs.receive(viewer.deviceId, req, { minPlayMs: q.min_play_ms, fileName: q.name });
+      const base = `${req.baseUrl}/history/import/${job.job_id}`;
+      res.status(202).json({ job_id: job.job_id, status_url: base, events_url: `${base}/events`, job });
+    }),
+  );
 
-  router.get('/history/import/:jobId', route(async (req, res, viewer) => {
-    res.json(jobOf(deps.jobs, String(req.params.jobId), viewer));
-  }));
+  router.get(
+    '/history/import/:jobId',
+    route(async (req, res, viewer) => {
+      res.json(jobOf(deps.jobs, String(req.params.jobId), viewer));
+    }),
+  );
 
-  router.get('/history/import/:jobId/events', route(async (req, res, viewer) => {
-    streamJob(deps.jobs, jobOf(deps.jobs, String(req.params.jobId), viewer), req, res);
-  }));
+  router.get(
+    '/history/import/:jobId/events',
+    route(async (req, res, viewer) => {
+      streamJob(deps.jobs, jobOf(deps.jobs, String(req.params.jobId), viewer), req, res);
+    }),
+  );
 
   return router;
 }
@@ -169,7 +218,8 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
 function jobOf(jobs: ImportJobs, jobId: string, viewer: HistoryViewer): ImportJobView {
   const job = jobs.get(jobId);
   // Another member's job is reported as missing: job ids are not for sharing.
-  if (!job || job.member_id !== viewer.deviceId) throw new ProtocolError('not_found', 'No import job has this id (jobs are kept for a while after they finish).');
+  if (!job || job.member_id !== viewer.deviceId)
+    throw new ProtocolError('not_found', 'No import job has this id (jobs are kept for a while after they finish).');
   return job;
 }
 
@@ -216,16 +266,21 @@ async function streamDownload(req: Request, res: Response, log: Logger, type: st
 export function adminHistoryRouter(deps: HistoryRouteDeps & { readonly adminToken: string | undefined }): express.Router {
   const router = express.Router();
   const member = memberHistoryRouter(deps);
-  router.use('/admin/history/members/:deviceId', requireAdminToken(deps.adminToken, deps.log), async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const deviceId = parse(DeviceId, req.params.deviceId);
-      if (!(await deps.store.crews.getDevice(deviceId))) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
-      const membership = await deps.store.crews.getMembership(deviceId);
-      res.locals.historyViewer = { deviceId, crewId: membership?.crewId ?? null, memberOnly: true } satisfies HistoryViewer;
-      next();
-    } catch (error) {
-      sendError(res, error, deps.log);
-    }
-  }, member);
+  router.use(
+    '/admin/history/members/:deviceId',
+    requireAdminToken(deps.adminToken, deps.log),
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const deviceId = parse(DeviceId, req.params.deviceId);
+        if (!(await deps.store.crews.getDevice(deviceId))) throw new ProtocolError('not_found', `No device "${deviceId}" is known to the relay.`);
+        const membership = await deps.store.crews.getMembership(deviceId);
+        res.locals.historyViewer = { deviceId, crewId: membership?.crewId ?? null, memberOnly: true } satisfies HistoryViewer;
+        next();
+      } catch (error) {
+        sendError(res, error, deps.log);
+      }
+    },
+    member,
+  );
   return router;
 }

@@ -32,8 +32,15 @@ export async function sharesWithReactions(store: Store, crewId: string, range: T
     if (e.type !== 'message') continue;
     if (e.msg_type === 'song_push') {
       const share = {
-        seq: stored.seq, shared_by: e.from_name, shared_by_device: e.from_device, track: e.payload.track, artist: e.payload.artist,
-        spotify_uri: e.payload.spotify_uri, note: e.payload.note, shared_at: e.timestamp, reactions: [],
+        seq: stored.seq,
+        shared_by: e.from_name,
+        shared_by_device: e.from_device,
+        track: e.payload.track,
+        artist: e.payload.artist,
+        spotify_uri: e.payload.spotify_uri,
+        note: e.payload.note,
+        shared_at: e.timestamp,
+        reactions: [],
       };
       shares.push(share);
       latestBy.set(e.from_device, share);
@@ -91,12 +98,19 @@ export async function listensLikeMe(store: Store, queries: HistoryQueries, crewI
   const tops = async (id: string) => new Set((await queries.topArtists({ memberId: id }, range, { limit: 25 })).map((a) => a.artist));
   const mine = await tops(memberId);
   const others = (await store.crews.listMembers(crewId)).filter((m) => m.deviceId !== memberId);
-  const ranked = await Promise.all(others.map(async (m) => {
-    const theirs = await tops(m.deviceId);
-    const shared = [...mine].filter((a) => theirs.has(a));
-    const union = new Set([...mine, ...theirs]).size;
-    return { member: m.displayName, device_id: m.deviceId, overlap: union === 0 ? 0 : Math.round((shared.length / union) * 1000) / 1000, shared_artists: shared };
-  }));
+  const ranked = await Promise.all(
+    others.map(async (m) => {
+      const theirs = await tops(m.deviceId);
+      const shared = [...mine].filter((a) => theirs.has(a));
+      const union = new Set([...mine, ...theirs]).size;
+      return {
+        member: m.displayName,
+        device_id: m.deviceId,
+        overlap: union === 0 ? 0 : Math.round((shared.length / union) * 1000) / 1000,
+        shared_artists: shared,
+      };
+    }),
+  );
   return ranked.sort((a, b) => b.overlap - a.overlap);
 }
 

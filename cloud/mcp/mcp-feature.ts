@@ -28,8 +28,9 @@ const DAY_MS = 86_400_000;
 type Sdk = typeof import('@modelcontextprotocol/sdk/server/mcp.js') & typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
 let sdk: Promise<Sdk> | null = null;
 const loadSdk = (): Promise<Sdk> =>
-  (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/mcp.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')])
-    .then(([mcp, http]) => ({ ...mcp, ...http })));
+  (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/mcp.js'), import('@modelcontextprotocol/sdk/server/streamableHttp.js')]).then(
+    ([mcp, http]) => ({ ...mcp, ...http }),
+  ));
 
 /** The member a request's token speaks for. */
 interface McpCaller {
@@ -61,7 +62,10 @@ export class McpFeature implements Feature {
   private readonly log: Logger;
   private readonly buckets = new KeyedBuckets(5, 30);
 
-  constructor(private readonly context: RelayContext, private readonly ports: McpPorts) {
+  constructor(
+    private readonly context: RelayContext,
+    private readonly ports: McpPorts,
+  ) {
     this.log = context.log.child({ feature: 'mcp' });
     this.router = express.Router();
     const admin = requireAdminToken(context.config.adminToken, this.log);
@@ -162,113 +166,186 @@ export class McpFeature implements Feature {
       content: [{ type: 'text' as const, text: JSON.stringify(value) }],
       structuredContent: { result: value } as Record<string, unknown>,
     });
-    const safely = <A>(fn: (args: A) => Promise<unknown>) => async (args: A) => {
-      try {
-        return json(await fn(args));
-      } catch (error) {
-        const message = error instanceof ProtocolError ? `${error.code}: ${error.message}` : 'internal: the relay could not answer this call.';
-        if (!(error instanceof ProtocolError)) this.log.error({ err: error, deviceId: caller.deviceId }, 'mcp tool failed');
-        return { isError: true, content: [{ type: 'text' as const, text: message }] };
-      }
-    };
-
-    server.registerTool('top_tracks', {
-      description: 'Most played tracks for you or your crew over the last N days: [{track, artist, track_uri, plays, ms_played}].',
-      inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
-    }, safely(async (a) => this.queries().topTracks(scope(a.who), range(a.days), { by: a.by, limit: a.limit })));
-
-    server.registerTool('top_artists', {
-      description: 'Most played artists for you or your crew over the last N days: [{artist, plays, ms_played}].',
-      inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
-    }, safely(async (a) => this.queries().topArtists(scope(a.who), range(a.days), { by: a.by, limit: a.limit })));
-
-    server.registerTool('listening_heatmap', {
-      description: 'Plays by weekday (0 = Monday) and hour in a time zone: {time_zone, measure, cells[7][24]}.',
-      inputSchema: args({ ...Who, ...Range, time_zone: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') }),
-    }, safely(async (a) => this.queries().heatmap(scope(a.who), range(a.days), { timeZone: a.time_zone, measure: a.measure })));
-
-    server.registerTool('on_this_day', {
-      description: 'What was played and shared on this calendar day in past years: [{date, plays, shares}].',
-      inputSchema: args({ ...Who, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().describe('YYYY-MM-DD, default today.'), time_zone: z.string().max(64).default('UTC') }),
-    }, safely(async (a) => this.queries().onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })));
-
-    server.registerTool('taste_summary', {
-      description: 'Your listening over the last N days: {plays, listening_hours, distinct_tracks, repeat_rate, top_tracks, top_artists, peak_weekday, peak_hour, coverage: {plays_stored, imports}}.',
-      inputSchema: args({ ...Range, time_zone: z.string().max(64).default('UTC') }),
-    }, safely(async (a) => tasteSummary(this.context.store, this.queries(), caller.deviceId, range(a.days), a.time_zone)));
-
-    server.registerTool('crew_shares', {
-      description: 'What the crew shared lately, newest first, with the reactions each drew: [{seq, shared_by, track, artist, spotify_uri, note, shared_at, reactions: [{from, reaction}]}].',
-      inputSchema: args({ ...Range, ...Limit }),
-    }, safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit, caller.fromSeq)));
-
-    server.registerTool('listens_like_me', {
-      description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
-      inputSchema: args({ ...Range }),
-    }, safely(async (a) => listensLikeMe(this.context.store, this.queries(), caller.crewId, caller.deviceId, range(a.days))));
-
-    server.registerTool('crew_queue', {
-      description: 'The crew queue now: {now_playing, next: [{item_id, uri, track, artist, added_by, score}]} in play order.',
-      inputSchema: args({}),
-    }, safely(async () => queueNow(this.context.store, caller.crewId)));
-
-    server.registerTool('react_to_share', {
-      description: 'Reacts to a crew share (its seq from crew_shares) as you: {seq}.',
-      inputSchema: args({ share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) }),
-    }, safely(async (a) => {
-      const share = await shareAt(this.context.store, caller.crewId, a.share_seq, caller.fromSeq);
-      if (share?.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
-      return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
-    }));
-
-    server.registerTool('queue_add', {
-      description: 'Adds a track to the crew queue as you: {seq, duplicate}. Needs a spotify:track: URI, its title and artist.',
-      inputSchema: args(QueueTrack.shape),
-    }, safely(async (a) => this.runQueue(caller, { type: 'queue_add', ...a })));
-
-    server.registerTool('queue_vote', {
-      description: 'Votes on a track in the crew queue (item_id from crew_queue): up, down or none: {seq, duplicate}.',
-      inputSchema: args({ item_id: QueueItemId, vote: VoteValue }),
-    }, safely(async (a) => this.runQueue(caller, { type: 'queue_vote', ...a })));
-
-    server.registerTool('send_crew_text', {
-      description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
-      inputSchema: args({ text: MessagePayloads.text.shape.text }),
-    }, safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })));
-    server.registerResource('crew_recap', new ResourceTemplate('leeloo://crew/recap/{period}', { list: undefined }), {
-      description: 'The crew’s recap for a month (YYYY-MM) or a year (YYYY), UTC: top tracks and artists, shares with reactions.',
-      mimeType: 'application/json',
-    }, async (uri, variables) => {
-      const period = recapRange(String(variables.period ?? ''));
-      const queries = this.queries();
-      const crew = { crewId: caller.crewId, fromSeq: caller.fromSeq };
-      const recap = {
-        period: variables.period,
-        top_tracks: await queries.topTracks(crew, period, { limit: 10 }),
-        top_artists: await queries.topArtists(crew, period, { limit: 10 }),
-        shares: await sharesWithReactions(this.context.store, caller.crewId, period, 100, caller.fromSeq),
+    const safely =
+      <A>(fn: (args: A) => Promise<unknown>) =>
+      async (args: A) => {
+        try {
+          return json(await fn(args));
+        } catch (error) {
+          const message = error instanceof ProtocolError ? `${error.code}: ${error.message}` : 'internal: the relay could not answer this call.';
+          if (!(error instanceof ProtocolError)) this.log.error({ err: error, deviceId: caller.deviceId }, 'mcp tool failed');
+          return { isError: true, content: [{ type: 'text' as const, text: message }] };
+        }
       };
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(recap) }] };
-    });
 
-    server.registerPrompt('plan_tonight', {
-      description: 'Plan tonight’s crew queue from what the crew plays, shares and has queued.',
-      argsSchema: { mood: z.string().max(200).optional() },
-    }, ({ mood }) => ({
-      messages: [{
-        role: 'user',
-        content: {
-          type: 'text',
-          text: [
-            'Plan tonight’s LEELOO crew queue.',
-            mood ? `The mood: ${mood}.` : '',
-            'First read crew_queue (what is queued), top_artists with who="crew" and days=30, listens_like_me and crew_shares.',
-            'Propose 5–8 tracks that suit the whole crew, mixing recent shares the crew loved with their shared favourites, not repeating what is queued.',
-            'Show the list with one line each on why, and add a track with queue_add only after I say yes.',
-          ].filter(Boolean).join(' '),
-        },
-      }],
-    }));
+    server.registerTool(
+      'top_tracks',
+      {
+        description: 'Most played tracks for you or your crew over the last N days: [{track, artist, track_uri, plays, ms_played}].',
+        inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
+      },
+      safely(async (a) => this.queries().topTracks(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
+    );
+
+    server.registerTool(
+      'top_artists',
+      {
+        description: 'Most played artists for you or your crew over the last N days: [{artist, plays, ms_played}].',
+        inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
+      },
+      safely(async (a) => this.queries().topArtists(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
+    );
+
+    server.registerTool(
+      'listening_heatmap',
+      {
+        description: 'Plays by weekday (0 = Monday) and hour in a time zone: {time_zone, measure, cells[7][24]}.',
+        inputSchema: args({ ...Who, ...Range, time_zone: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') }),
+      },
+      safely(async (a) => this.queries().heatmap(scope(a.who), range(a.days), { timeZone: a.time_zone, measure: a.measure })),
+    );
+
+    server.registerTool(
+      'on_this_day',
+      {
+        description: 'What was played and shared on this calendar day in past years: [{date, plays, shares}].',
+        inputSchema: args({
+          ...Who,
+          date: z
+            .string()
+            .regex(/^\d{4}-\d{2}-\d{2}$/)
+            .optional()
+            .describe('YYYY-MM-DD, default today.'),
+          time_zone: z.string().max(64).default('UTC'),
+        }),
+      },
+      safely(async (a) => this.queries().onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })),
+    );
+
+    server.registerTool(
+      'taste_summary',
+      {
+        description:
+          'Your listening over the last N days: {plays, listening_hours, distinct_tracks, repeat_rate, top_tracks, top_artists, peak_weekday, peak_hour, coverage: {plays_stored, imports}}.',
+        inputSchema: args({ ...Range, time_zone: z.string().max(64).default('UTC') }),
+      },
+      safely(async (a) => tasteSummary(this.context.store, this.queries(), caller.deviceId, range(a.days), a.time_zone)),
+    );
+
+    server.registerTool(
+      'crew_shares',
+      {
+        description:
+          'What the crew shared lately, newest first, with the reactions each drew: [{seq, shared_by, track, artist, spotify_uri, note, shared_at, reactions: [{from, reaction}]}].',
+        inputSchema: args({ ...Range, ...Limit }),
+      },
+      safely(async (a) => sharesWithReactions(this.context.store, caller.crewId, range(a.days), a.limit, caller.fromSeq)),
+    );
+
+    server.registerTool(
+      'listens_like_me',
+      {
+        description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
+        inputSchema: args({ ...Range }),
+      },
+      safely(async (a) => listensLikeMe(this.context.store, this.queries(), caller.crewId, caller.deviceId, range(a.days))),
+    );
+
+    server.registerTool(
+      'crew_queue',
+      {
+        description: 'The crew queue now: {now_playing, next: [{item_id, uri, track, artist, added_by, score}]} in play order.',
+        inputSchema: args({}),
+      },
+      safely(async () => queueNow(this.context.store, caller.crewId)),
+    );
+
+    server.registerTool(
+      'react_to_share',
+      {
+        description: 'Reacts to a crew share (its seq from crew_shares) as you: {seq}.',
+        inputSchema: args({ share_seq: z.number().int().positive(), reaction: z.enum(['love', 'fire']) }),
+      },
+      safely(async (a) => {
+        const share = await shareAt(this.context.store, caller.crewId, a.share_seq, caller.fromSeq);
+        if (share?.event.type !== 'message') throw new ProtocolError('not_found', `Your crew has no share with seq ${a.share_seq}.`);
+        return this.sendAs(caller, { msg_type: 'reaction', payload: { reaction: a.reaction, to_device: share.event.from_device } });
+      }),
+    );
+
+    server.registerTool(
+      'queue_add',
+      {
+        description: 'Adds a track to the crew queue as you: {seq, duplicate}. Needs a spotify:track: URI, its title and artist.',
+        inputSchema: args(QueueTrack.shape),
+      },
+      safely(async (a) => this.runQueue(caller, { type: 'queue_add', ...a })),
+    );
+
+    server.registerTool(
+      'queue_vote',
+      {
+        description: 'Votes on a track in the crew queue (item_id from crew_queue): up, down or none: {seq, duplicate}.',
+        inputSchema: args({ item_id: QueueItemId, vote: VoteValue }),
+      },
+      safely(async (a) => this.runQueue(caller, { type: 'queue_vote', ...a })),
+    );
+
+    server.registerTool(
+      'send_crew_text',
+      {
+        description: 'Sends your crew a text message as you (it appears on every gadget): {seq}.',
+        inputSchema: args({ text: MessagePayloads.text.shape.text }),
+      },
+      safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })),
+    );
+    server.registerResource(
+      'crew_recap',
+      new ResourceTemplate('leeloo://crew/recap/{period}', { list: undefined }),
+      {
+        description: 'The crew’s recap for a month (YYYY-MM) or a year (YYYY), UTC: top tracks and artists, shares with reactions.',
+        mimeType: 'application/json',
+      },
+      async (uri, variables) => {
+        const period = recapRange(String(variables.period ?? ''));
+        const queries = this.queries();
+        const crew = { crewId: caller.crewId, fromSeq: caller.fromSeq };
+        const recap = {
+          period: variables.period,
+          top_tracks: await queries.topTracks(crew, period, { limit: 10 }),
+          top_artists: await queries.topArtists(crew, period, { limit: 10 }),
+          shares: await sharesWithReactions(this.context.store, caller.crewId, period, 100, caller.fromSeq),
+        };
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(recap) }] };
+      },
+    );
+
+    server.registerPrompt(
+      'plan_tonight',
+      {
+        description: 'Plan tonight’s crew queue from what the crew plays, shares and has queued.',
+        argsSchema: { mood: z.string().max(200).optional() },
+      },
+      ({ mood }) => ({
+        messages: [
+          {
+            role: 'user',
+            content: {
+              type: 'text',
+              text: [
+                'Plan tonight’s LEELOO crew queue.',
+                mood ? `The mood: ${mood}.` : '',
+                'First read crew_queue (what is queued), top_artists with who="crew" and days=30, listens_like_me and crew_shares.',
+                'Propose 5–8 tracks that suit the whole crew, mixing recent shares the crew loved with their shared favourites, not repeating what is queued.',
+                'Show the list with one line each on why, and add a track with queue_add only after I say yes.',
+              ]
+                .filter(Boolean)
+                .join(' '),
+            },
+          },
+        ],
+      }),
+    );
     return server;
   }
 

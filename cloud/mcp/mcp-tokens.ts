@@ -54,31 +54,44 @@ export function mcpMemberRouter(context: RelayContext, now: () => number = Date.
   const router = express.Router();
   const route = (work: (deviceId: string, req: Request) => Promise<{ status?: number; body: unknown }>) => (req: Request, res: Response) => {
     const deviceId = (res.locals.viewer as { deviceId: string }).deviceId;
-    work(deviceId, req).then(({ status, body }) => res.status(status ?? 200).json(body), (error: unknown) => sendError(res, error, log));
+    work(deviceId, req).then(
+      ({ status, body }) => res.status(status ?? 200).json(body),
+      (error: unknown) => sendError(res, error, log),
+    );
   };
 
-  router.get('/mcp-tokens', route(async (deviceId) => ({
-    body: { mcp_url: mcpUrl(), max_tokens: MAX_TOKENS_PER_MEMBER, tokens: (await store.mcp.listTokens(deviceId)).map(tokenView) },
-  })));
+  router.get(
+    '/mcp-tokens',
+    route(async (deviceId) => ({
+      body: { mcp_url: mcpUrl(), max_tokens: MAX_TOKENS_PER_MEMBER, tokens: (await store.mcp.listTokens(deviceId)).map(tokenView) },
+    })),
+  );
 
-  router.post('/mcp-tokens', express.json({ limit: '4kb' }), route(async (deviceId, req) => {
-    const parsed = NewToken.safeParse(req.body ?? {});
-    if (!parsed.success) throw new ProtocolError('invalid_message', `The token's ${describeIssues(parsed.error)}.`);
-    if ((await store.mcp.listTokens(deviceId)).length >= MAX_TOKENS_PER_MEMBER) {
-      throw new ProtocolError('conflict', `You have ${MAX_TOKENS_PER_MEMBER} MCP tokens, the most a member may have; revoke one you no longer use first.`);
-    }
-    const { token, record } = await createMcpToken(store, deviceId, parsed.data.name, now());
-    log.info({ deviceId, tokenId: record.tokenId, by: 'member' }, 'mcp token issued');
-    return { status: 201, body: { ...tokenView(record), token, ...clientSetup(mcpUrl(), token) } };
-  }));
+  router.post(
+    '/mcp-tokens',
+    express.json({ limit: '4kb' }),
+    route(async (deviceId, req) => {
+      const parsed = NewToken.safeParse(req.body ?? {});
+      if (!parsed.success) throw new ProtocolError('invalid_message', `The token's ${describeIssues(parsed.error)}.`);
+      if ((await store.mcp.listTokens(deviceId)).length >= MAX_TOKENS_PER_MEMBER) {
+        throw new ProtocolError('conflict', `You have ${MAX_TOKENS_PER_MEMBER} MCP tokens, the most a member may have; revoke one you no longer use first.`);
+      }
+      const { token, record } = await createMcpToken(store, deviceId, parsed.data.name, now());
+      log.info({ deviceId, tokenId: record.tokenId, by: 'member' }, 'mcp token issued');
+      return { status: 201, body: { ...tokenView(record), token, ...clientSetup(mcpUrl(), token) } };
+    }),
+  );
 
-  router.delete('/mcp-tokens/:tokenId', route(async (deviceId, req) => {
-    const tokenId = String(req.params.tokenId);
-    if (!TOKEN_ID.test(tokenId) || !(await store.mcp.revokeToken(deviceId, tokenId))) {
-      throw new ProtocolError('not_found', 'You have no MCP token with this id (it may be revoked already).');
-    }
-    log.info({ deviceId, tokenId, by: 'member' }, 'mcp token revoked');
-    return { body: { revoked: tokenId } };
-  }));
+  router.delete(
+    '/mcp-tokens/:tokenId',
+    route(async (deviceId, req) => {
+      const tokenId = String(req.params.tokenId);
+      if (!TOKEN_ID.test(tokenId) || !(await store.mcp.revokeToken(deviceId, tokenId))) {
+        throw new ProtocolError('not_found', 'You have no MCP token with this id (it may be revoked already).');
+      }
+      log.info({ deviceId, tokenId, by: 'member' }, 'mcp token revoked');
+      return { body: { revoked: tokenId } };
+    }),
+  );
   return router;
 }

@@ -51,7 +51,6 @@ export interface QueueState {
   readonly applied: readonly string[];
 }
 
-
 export interface QueueLimits {
   /** Clock duration of a track whose duration is unknown. */
   readonly defaultDurationMs: number;
@@ -171,12 +170,7 @@ export function addTrack(
 }
 
 /** Adds throwback tracks (already chosen from the crew's history); skips any already queued. */
-export function addThrowbacks(
-  state: QueueState,
-  tracks: readonly QueueTrack[],
-  now: number,
-  limits: QueueLimits = DEFAULT_QUEUE_LIMITS,
-): QueueResult | null {
+export function addThrowbacks(state: QueueState, tracks: readonly QueueTrack[], now: number, limits: QueueLimits = DEFAULT_QUEUE_LIMITS): QueueResult | null {
   const queued = new Set([state.nowPlaying?.uri, ...state.pending.map((e) => e.uri)]);
   let addCounter = state.addCounter;
   const entries: QueueEntry[] = [];
@@ -185,9 +179,21 @@ export function addThrowbacks(
     queued.add(track.spotify_uri);
     addCounter += 1;
     entries.push({
-      id: newItemId(), uri: track.spotify_uri, track: track.track, artist: track.artist, album: track.album,
-      albumArtUrl: track.album_art_url, durationMs: track.duration_ms ?? null, addedBy: null,
-      addedByName: 'Throwback', addedAt: now, addIndex: addCounter, round: 0, votes: {}, jams: [], throwback: true,
+      id: newItemId(),
+      uri: track.spotify_uri,
+      track: track.track,
+      artist: track.artist,
+      album: track.album,
+      albumArtUrl: track.album_art_url,
+      durationMs: track.duration_ms ?? null,
+      addedBy: null,
+      addedByName: 'Throwback',
+      addedAt: now,
+      addIndex: addCounter,
+      round: 0,
+      votes: {},
+      jams: [],
+      throwback: true,
     });
   }
   if (entries.length === 0) return null;
@@ -292,12 +298,22 @@ export function rememberApplied(state: QueueState, key: string): QueueState {
 function itemView(entry: QueueEntry): QueueItemView {
   const votes = Object.entries(entry.votes);
   return {
-    item_id: entry.id, spotify_uri: entry.uri, track: entry.track, artist: entry.artist, album: entry.album,
-    album_art_url: entry.albumArtUrl, duration_ms: entry.durationMs, added_by: entry.addedBy,
-    added_by_name: entry.addedByName, added_at: entry.addedAt, round: entry.round, score: scoreOf(entry),
+    item_id: entry.id,
+    spotify_uri: entry.uri,
+    track: entry.track,
+    artist: entry.artist,
+    album: entry.album,
+    album_art_url: entry.albumArtUrl,
+    duration_ms: entry.durationMs,
+    added_by: entry.addedBy,
+    added_by_name: entry.addedByName,
+    added_at: entry.addedAt,
+    round: entry.round,
+    score: scoreOf(entry),
     voted_up: votes.filter(([, v]) => v > 0).map(([id]) => id),
     voted_down: votes.filter(([, v]) => v < 0).map(([id]) => id),
-    jammed_by: [...entry.jams], throwback: entry.throwback,
+    jammed_by: [...entry.jams],
+    throwback: entry.throwback,
   };
 }
 

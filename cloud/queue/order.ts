@@ -1,5 +1,5 @@
 /**
- * The crew queue's fair order (docs/ARCHITECTURE.md, "Queue order"):
+ * The crew queue's fair order (docs/REFERENCE.md, "Queue order"):
  *
  * 1. Every track gets a round when it is added: one after the adder's last track
  *    (still waiting, or played in the current round), but not before the round now
@@ -39,12 +39,7 @@ function byAddOrder(a: OrderedEntry, b: OrderedEntry): number {
  * the current round or still waiting), and never before the round now playing, so a
  * newcomer joins the current round and nobody can take two turns in one.
  */
-export function roundForNewTrack(
-  pending: readonly OrderedEntry[],
-  adder: string,
-  lastPlayedRound: number,
-  currentRound: number,
-): number {
+export function roundForNewTrack(pending: readonly OrderedEntry[], adder: string, lastPlayedRound: number, currentRound: number): number {
   let last = lastPlayedRound;
   for (const entry of pending) if (entry.addedBy === adder) last = Math.max(last, entry.round);
   return Math.max(last + 1, currentRound, 1);
@@ -53,11 +48,5 @@ export function roundForNewTrack(
 /** The pending entries in the order they will play. Pure: returns a new array. */
 export function fairOrder<E extends OrderedEntry>(entries: readonly E[]): E[] {
   const filler = (e: E) => (e.throwback || e.addedBy === null ? 1 : 0);
-  return [...entries].sort(
-    (a, b) =>
-      filler(a) - filler(b) ||
-      a.round - b.round ||
-      scoreOf(b) - scoreOf(a) ||
-      byAddOrder(a, b),
-  );
+  return [...entries].sort((a, b) => filler(a) - filler(b) || a.round - b.round || scoreOf(b) - scoreOf(a) || byAddOrder(a, b));
 }

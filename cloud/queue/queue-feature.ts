@@ -11,13 +11,29 @@ import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, ThrowbackSourc
 import { loadLinkSecret, MemberLinks } from '../web/member-links.js';
 import { AirhornLimit } from './airhorn-limit.js';
 import {
-  addThrowbacks, addTrack, advance, clear, dueAt, emptyQueue, jam, needsFiller, pause, rememberApplied, removeTrack,
-  resume, setThrowback, skip, snapshotOf, vote, wasApplied, type QueueResult, type QueueState,
+  addThrowbacks,
+  addTrack,
+  advance,
+  clear,
+  dueAt,
+  emptyQueue,
+  jam,
+  needsFiller,
+  pause,
+  rememberApplied,
+  removeTrack,
+  resume,
+  setThrowback,
+  skip,
+  snapshotOf,
+  vote,
+  wasApplied,
+  type QueueResult,
+  type QueueState,
 } from './crew-queue.js';
 import { KeyedLock } from './keyed-lock.js';
 import { QueueAnnouncer } from './queue-announcer.js';
 import { QueueScheduler } from './scheduler.js';
-
 
 export interface QueueFeatureOptions {
   readonly now?: () => number;
@@ -31,8 +47,6 @@ export interface QueueFeatureOptions {
   /** The owner's "Spotify app for this crew" on the crew page (the Spotify feature's port). */
   readonly spotifyApp?: CrewSpotifyApp;
 }
-
-
 
 /** A command stored but not yet announced: `announced` resolves with the seq of the queue_state that carries it. */
 interface Pending extends CommandResult {
@@ -82,7 +96,14 @@ export class QueueFeature implements Feature {
   async start(): Promise<void> {
     this.links = new MemberLinks(await loadLinkSecret(this.config.linkSecret, this.context.config.dataDir), this.config.linkTtlMs);
     if (!this.pages) {
-      this.pages = new CrewPages({ context: this.context, queue: this, links: this.links, now: this.now, memberApi: this.options.memberApi?.(this.context), spotifyApp: this.options.spotifyApp });
+      this.pages = new CrewPages({
+        context: this.context,
+        queue: this,
+        links: this.links,
+        now: this.now,
+        memberApi: this.options.memberApi?.(this.context),
+        spotifyApp: this.options.spotifyApp,
+      });
       this.router.use(this.pages.router);
     }
     this.pages.start();
@@ -134,15 +155,24 @@ export class QueueFeature implements Feature {
         const { type: _type, client_msg_id: _id, ...track } = command;
         return addTrack(state, actor, await this.completeTrack(crewId, track, actor.deviceId), now, limits);
       }
-      case 'queue_vote': return vote(state, actor, command.item_id, command.vote);
-      case 'queue_jam': return jam(state, actor, command.item_id, command.jam);
-      case 'queue_remove': return removeTrack(state, actor, command.item_id);
-      case 'queue_skip': return skip(state, actor, now, command.item_id, limits);
-      case 'queue_pause': return pause(state, actor, now);
-      case 'queue_resume': return resume(state, actor, now);
-      case 'queue_clear': return clear(state, actor);
-      case 'queue_throwback': return setThrowback(state, actor, command.enabled);
-      case 'airhorn': throw new ProtocolError('internal_error', 'An airhorn is not a queue change.');
+      case 'queue_vote':
+        return vote(state, actor, command.item_id, command.vote);
+      case 'queue_jam':
+        return jam(state, actor, command.item_id, command.jam);
+      case 'queue_remove':
+        return removeTrack(state, actor, command.item_id);
+      case 'queue_skip':
+        return skip(state, actor, now, command.item_id, limits);
+      case 'queue_pause':
+        return pause(state, actor, now);
+      case 'queue_resume':
+        return resume(state, actor, now);
+      case 'queue_clear':
+        return clear(state, actor);
+      case 'queue_throwback':
+        return setThrowback(state, actor, command.enabled);
+      case 'airhorn':
+        throw new ProtocolError('internal_error', 'An airhorn is not a queue change.');
     }
   }
 
@@ -245,19 +275,24 @@ export class QueueFeature implements Feature {
 
   /** The scheduler's call: fill from throwback if the queue runs dry, then advance the clock. */
   private async tick(crewId: string): Promise<void> {
-    const result = await this.mutate(crewId, async (state, now) => {
-      let current = state;
-      let change: QueueChange | null = null;
-      if (needsFiller(current, now)) {
-        const playedLately = new Set(current.played.map((p) => p.uri));
-        const tracks = (await this.throwbackTracks(crewId, now)).filter((t) => !playedLately.has(t.spotify_uri));
-        const filled = addThrowbacks(current, tracks, now, this.config.limits);
-        if (filled) ({ state: current, change } = filled);
-      }
-      const advanced = advance(current, now, this.config.limits);
-      if (advanced) return advanced;
-      return change ? { state: current, change } : null;
-    }, undefined, true);
+    const result = await this.mutate(
+      crewId,
+      async (state, now) => {
+        let current = state;
+        let change: QueueChange | null = null;
+        if (needsFiller(current, now)) {
+          const playedLately = new Set(current.played.map((p) => p.uri));
+          const tracks = (await this.throwbackTracks(crewId, now)).filter((t) => !playedLately.has(t.spotify_uri));
+          const filled = addThrowbacks(current, tracks, now, this.config.limits);
+          if (filled) ({ state: current, change } = filled);
+        }
+        const advanced = advance(current, now, this.config.limits);
+        if (advanced) return advanced;
+        return change ? { state: current, change } : null;
+      },
+      undefined,
+      true,
+    );
     if (!result) {
       const stored = await this.context.store.queue.load(crewId);
       this.scheduler.set(crewId, stored ? dueAt(stored.state) : null);
@@ -292,11 +327,21 @@ export class QueueFeature implements Feature {
     const { spotify_uri, track, artist, album, album_art_url } = event.payload;
     if (!isTrackUri(spotify_uri)) return;
     const key = `share-seq-${event.seq ?? event.timestamp}`;
-    this.mutate(crewId, async (state, now) => {
-      const queued = state.nowPlaying?.uri === spotify_uri || state.pending.some((e) => e.uri === spotify_uri);
-      if (queued) return null;
-      return addTrack(state, actor, await this.completeTrack(crewId, { spotify_uri, track, artist, album, album_art_url }, actor.deviceId), now, this.config.limits);
-    }, { deviceId: event.from_device, clientMsgId: key }).catch((error: unknown) => {
+    this.mutate(
+      crewId,
+      async (state, now) => {
+        const queued = state.nowPlaying?.uri === spotify_uri || state.pending.some((e) => e.uri === spotify_uri);
+        if (queued) return null;
+        return addTrack(
+          state,
+          actor,
+          await this.completeTrack(crewId, { spotify_uri, track, artist, album, album_art_url }, actor.deviceId),
+          now,
+          this.config.limits,
+        );
+      },
+      { deviceId: event.from_device, clientMsgId: key },
+    ).catch((error: unknown) => {
       this.context.log.info({ crewId, code: (error as ProtocolError).code }, `a share was not added to the queue: ${(error as Error).message}`);
     });
   }
@@ -306,8 +351,16 @@ export class QueueFeature implements Feature {
     return {
       queue_get: (session) => this.onGet(session),
       crew_link: (session) => this.onLink(session),
-      queue_add: command, queue_vote: command, queue_jam: command, queue_remove: command, queue_skip: command,
-      queue_pause: command, queue_resume: command, queue_clear: command, queue_throwback: command, airhorn: command,
+      queue_add: command,
+      queue_vote: command,
+      queue_jam: command,
+      queue_remove: command,
+      queue_skip: command,
+      queue_pause: command,
+      queue_resume: command,
+      queue_clear: command,
+      queue_throwback: command,
+      airhorn: command,
     };
   }
 
@@ -365,7 +418,11 @@ export function queueFeatureFactory(options: QueueFeatureOptions = {}): (context
     const queries = new HistoryQueries(context.store);
     const throwback: ThrowbackSource = async (crewId, { nowMs, timeZone, limit }) =>
       (await queries.throwback(crewId, { nowMs, timeZone, limit })).map((t) => ({
-        spotify_uri: t.spotify_uri, track: t.track, artist: t.artist, album: t.album, album_art_url: '',
+        spotify_uri: t.spotify_uri,
+        track: t.track,
+        artist: t.artist,
+        album: t.album,
+        album_art_url: '',
       }));
     return new QueueFeature(context, { throwback, ...options });
   };

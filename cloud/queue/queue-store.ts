@@ -32,10 +32,21 @@ export interface QueueStore {
 }
 
 const Entry = z.object({
-  id: z.string(), uri: z.string(), track: z.string(), artist: z.string(), album: z.string(), albumArtUrl: z.string(),
-  durationMs: z.number().nullable(), addedBy: z.string().nullable(), addedByName: z.string(), addedAt: z.number(),
-  addIndex: z.number(), round: z.number(), votes: z.record(z.string(), z.union([z.literal(1), z.literal(-1)])),
-  jams: z.array(z.string()), throwback: z.boolean(),
+  id: z.string(),
+  uri: z.string(),
+  track: z.string(),
+  artist: z.string(),
+  album: z.string(),
+  albumArtUrl: z.string(),
+  durationMs: z.number().nullable(),
+  addedBy: z.string().nullable(),
+  addedByName: z.string(),
+  addedAt: z.number(),
+  addIndex: z.number(),
+  round: z.number(),
+  votes: z.record(z.string(), z.union([z.literal(1), z.literal(-1)])),
+  jams: z.array(z.string()),
+  throwback: z.boolean(),
 });
 const StateSchema = z.object({
   version: z.number().int().nonnegative(),

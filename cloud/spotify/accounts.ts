@@ -28,7 +28,10 @@ export function pkcePair(): { verifier: string; challenge: string } {
 
 /** Spotify's Accounts service: the authorize URL and the token endpoint. */
 export class SpotifyAccounts {
-  constructor(private readonly http: SpotifyHttp, private readonly accountsUrl: string) {}
+  constructor(
+    private readonly http: SpotifyHttp,
+    private readonly accountsUrl: string,
+  ) {}
 
   authorizeUrl(input: { app: SpotifyApp; redirectUri: string; state: string; challenge: string }): string {
     const params = new URLSearchParams({
@@ -63,7 +66,11 @@ export class SpotifyAccounts {
       form.set('client_id', app.clientId);
     }
     const response = await this.http.send({
-      method: 'POST', url: `${this.accountsUrl}/api/token`, limiterKey: `app:${app.clientId}`, headers, body: form.toString(),
+      method: 'POST',
+      url: `${this.accountsUrl}/api/token`,
+      limiterKey: `app:${app.clientId}`,
+      headers,
+      body: form.toString(),
     });
     const parsed = TokenAnswer.safeParse(await response.json().catch(() => null));
     if (!parsed.success) throw new SpotifyError('bad_response', { status: response.status, detail: 'token answer without access_token/expires_in' });

@@ -10,9 +10,7 @@ import type { TokenCipher } from './token-cipher.js';
 import type { TokenStore } from './token-store.js';
 
 /** What the callback page can say about a legacy hand-off. */
-export type LegacyOutcome =
-  | { ok: true; deviceId: string; deviceName: string; delivered: boolean }
-  | { ok: false; failure: SigninFailure; deviceId?: string };
+export type LegacyOutcome = { ok: true; deviceId: string; deviceName: string; delivered: boolean } | { ok: false; failure: SigninFailure; deviceId?: string };
 
 type AuthComplete = OutboundOf<'spotify_auth_complete'>;
 
@@ -73,8 +71,7 @@ export class LegacyHandoff {
     const device = await this.deps.crews.getDevice(deviceId);
     // A device with a secret speaks the current protocol: its sign-in goes through /s/… only.
     if (!device || device.secretHash || device.secretResetAt) return null;
-    const log = (outcome: string, extra: Record<string, unknown> = {}) =>
-      this.deps.log.info({ deviceId, outcome, ...extra }, 'legacy spotify callback');
+    const log = (outcome: string, extra: Record<string, unknown> = {}) => this.deps.log.info({ deviceId, outcome, ...extra }, 'legacy spotify callback');
 
     if (!this.callbacks.take(deviceId).ok) {
       log('rate_limited');

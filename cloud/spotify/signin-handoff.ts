@@ -12,13 +12,31 @@ import type { SigninSessionRecord, TokenStore } from './token-store.js';
 
 /** What the phone pages can show. */
 export type SigninFailure =
-  | 'invalid' | 'expired' | 'replaced' | 'used' | 'stale' | 'denied' | 'spotify_down' | 'rate_limited' | 'quota_exceeded'
-  | 'not_allowlisted' | 'app_unknown' | 'wrong_crew' | 'not_configured'
+  | 'invalid'
+  | 'expired'
+  | 'replaced'
+  | 'used'
+  | 'stale'
+  | 'denied'
+  | 'spotify_down'
+  | 'rate_limited'
+  | 'quota_exceeded'
+  | 'not_allowlisted'
+  | 'app_unknown'
+  | 'wrong_crew'
+  | 'not_configured'
   // The legacy hand-off (cloud/spotify/legacy-handoff.ts): the gadget built the link itself.
-  | 'legacy_rate_limited' | 'code_rejected' | 'legacy_spotify_down';
+  | 'legacy_rate_limited'
+  | 'code_rejected'
+  | 'legacy_spotify_down';
 
 /** A failure, the session it concerns, and for rate_limited how long to wait. */
-export interface SigninRefusal { ok: false; failure: SigninFailure; session?: SigninSessionRecord; retryAfterMs?: number }
+export interface SigninRefusal {
+  ok: false;
+  failure: SigninFailure;
+  session?: SigninSessionRecord;
+  retryAfterMs?: number;
+}
 
 export type LandingResult = { ok: true; session: SigninSessionRecord } | SigninRefusal;
 export type ContinueResult = { ok: true; authorizeUrl: string } | SigninRefusal;
@@ -26,8 +44,11 @@ export type CallbackResult = { ok: true; session: SigninSessionRecord; spotifyNa
 
 /** What a failed code exchange or profile read means for the person at the phone. */
 const EXCHANGE_FAILURES: Partial<Record<SpotifyError['code'], SigninFailure>> = {
-  invalid_grant: 'stale', not_allowlisted: 'not_allowlisted', rate_limited: 'rate_limited',
-  quota_exceeded: 'quota_exceeded', invalid_client: 'app_unknown',
+  invalid_grant: 'stale',
+  not_allowlisted: 'not_allowlisted',
+  rate_limited: 'rate_limited',
+  quota_exceeded: 'quota_exceeded',
+  invalid_client: 'app_unknown',
 };
 
 export interface SigninHandoffDeps {
@@ -88,9 +109,18 @@ export class SigninHandoff {
     const code = newCode();
     const createdAt = this.now();
     await this.deps.store.createSession({
-      code, deviceId, deviceName: device?.displayName ?? deviceId, crewId: crew?.crewId ?? null,
-      crewCode: crew?.crewCode ?? null, crewName: crew?.crewName ?? null, clientId: app.clientId,
-      createdAt, expiresAt: createdAt + this.ttlMs, stateHash: null, verifierEnc: null, status: 'open',
+      code,
+      deviceId,
+      deviceName: device?.displayName ?? deviceId,
+      crewId: crew?.crewId ?? null,
+      crewCode: crew?.crewCode ?? null,
+      crewName: crew?.crewName ?? null,
+      clientId: app.clientId,
+      createdAt,
+      expiresAt: createdAt + this.ttlMs,
+      stateHash: null,
+      verifierEnc: null,
+      status: 'open',
     });
     return { url: `${this.deps.publicUrl}/s/${code.replace('-', '')}`, code, expires_at: createdAt + this.ttlMs };
   }
@@ -159,7 +189,7 @@ export class SigninHandoff {
       if (failure === 'not_allowlisted') {
         this.deps.notifyDevice(session.deviceId, errorFrame('spotify_not_allowlisted', undefined, { ref_type: 'spotify_signin_start' }));
       }
-      const retryAfterMs = error instanceof SpotifyError && failure === 'rate_limited' ? error.retryAfterMs ?? undefined : undefined;
+      const retryAfterMs = error instanceof SpotifyError && failure === 'rate_limited' ? (error.retryAfterMs ?? undefined) : undefined;
       return { ok: false, failure, session, ...(retryAfterMs ? { retryAfterMs } : {}) };
     }
   }
@@ -170,17 +200,28 @@ export class SigninHandoff {
       http: this.deps.http,
       apiUrl: () => this.deps.apiUrl,
       limiterKey: session.deviceId,
-      tokens: { token: async () => accessToken, refresh: async () => { throw new SpotifyError('unauthorized'); } },
+      tokens: {
+        token: async () => accessToken,
+        refresh: async () => {
+          throw new SpotifyError('unauthorized');
+        },
+      },
     });
     return api.me();
   }
 
   private async completeGrant(
-    session: SigninSessionRecord, app: SpotifyApp, answer: Parameters<TokenBroker['saveNewGrant']>[0]['answer'],
+    session: SigninSessionRecord,
+    app: SpotifyApp,
+    answer: Parameters<TokenBroker['saveNewGrant']>[0]['answer'],
     profile: SpotifyProfile,
   ): Promise<void> {
     const token = await this.deps.broker.saveNewGrant({
-      deviceId: session.deviceId, app, answer, spotifyUserId: profile.id, spotifyAccountId: profile.account_id ?? null,
+      deviceId: session.deviceId,
+      app,
+      answer,
+      spotifyUserId: profile.id,
+      spotifyAccountId: profile.account_id ?? null,
       displayName: profile.display_name ?? null,
       notifyUntil: this.now() + this.offlineMs,
     });

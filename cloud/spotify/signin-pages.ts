@@ -12,8 +12,7 @@ export interface Page {
   readonly html: string;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -48,20 +47,26 @@ function who(session: SigninSessionRecord): string {
 
 export function landingPage(session: SigninSessionRecord, now: number): Page {
   const minutes = Math.max(1, Math.ceil((session.expiresAt - now) / 60_000));
-  return layout('Connect Spotify', `
+  return layout(
+    'Connect Spotify',
+    `
 <h1>Connect Spotify to your LEELOO</h1>
 ${who(session)}
 <p>Sign in with your own Spotify account so this gadget can show what you play and put your crew's tracks into your Spotify.</p>
 <form method="post" action="/s/${escapeHtml(session.code.replace('-', ''))}/continue"><button type="submit">Continue to Spotify</button></form>
-<small>Code ${escapeHtml(session.code)} · this link works for ${minutes} more minute${minutes === 1 ? '' : 's'}. LEELOO only reads what you play and adds tracks when you ask.</small>`);
+<small>Code ${escapeHtml(session.code)} · this link works for ${minutes} more minute${minutes === 1 ? '' : 's'}. LEELOO only reads what you play and adds tracks when you ask.</small>`,
+  );
 }
 
 export function successPage(session: SigninSessionRecord, spotifyName: string): Page {
-  return layout('Spotify connected', `
+  return layout(
+    'Spotify connected',
+    `
 <div class="mark" aria-hidden="true">✓</div>
 <h1>Spotify is connected</h1>
 ${who(session)}
-<p>Signed in as <b>${escapeHtml(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`);
+<p>Signed in as <b>${escapeHtml(spotifyName)}</b>. Your gadget will show what you are playing in a moment; you can close this page.</p>`,
+  );
 }
 
 /** The gadget built its own sign-in link (first/second generation): no session, only its id. */
@@ -69,29 +74,37 @@ export function legacySuccessPage(deviceName: string, delivered: boolean): Page 
   const when = delivered
     ? 'Your gadget has its sign-in now; you can close this page.'
     : 'Your gadget is offline right now: it gets its sign-in when it next connects, within the next hour. You can close this page.';
-  return layout('Spotify connected', `
+  return layout(
+    'Spotify connected',
+    `
 <div class="mark" aria-hidden="true">✓</div>
 <h1>Spotify is connected</h1>
 <p class="who">Gadget <b>${escapeHtml(deviceName)}</b></p>
-<p>${escapeHtml(when)}</p>`);
+<p>${escapeHtml(when)}</p>`,
+  );
 }
 
 export function codeEntryPage(wrongCode: string | null): Page {
-  return layout('Enter the code', `
+  return layout(
+    'Enter the code',
+    `
 <h1>Enter the code from your gadget</h1>
 <p>The sign-in screen shows a code like <b>ABCD-EFGH</b> next to the QR code.</p>
 ${wrongCode !== null ? `<p class="who">“${escapeHtml(wrongCode.slice(0, 20))}” is not a sign-in code: it has 8 letters and digits.</p>` : ''}
 <form method="get" action="/s"><input name="code" autocomplete="off" autocapitalize="characters" placeholder="ABCD-EFGH" required><button type="submit">Continue</button></form>`,
-  wrongCode !== null ? 400 : 200);
+    wrongCode !== null ? 400 : 200,
+  );
 }
 
 const FAILURES: Record<SigninFailure, { status: number; title: string; text: string }> = {
   invalid: {
-    status: 404, title: 'This sign-in link is not valid',
+    status: 404,
+    title: 'This sign-in link is not valid',
     text: 'The link is incomplete or was never made by a gadget. On your LEELOO, open the menu (long press), choose “Re-pair Spotify” and scan the new code.',
   },
   expired: {
-    status: 410, title: 'This sign-in link has expired',
+    status: 410,
+    title: 'This sign-in link has expired',
     text: 'Sign-in links work for 10 minutes, and a newer one replaces the older. On your LEELOO, open the menu (long press), choose “Re-pair Spotify” and scan the new code.',
   },
   replaced: { status: 410, title: 'This sign-in was replaced', text: ERROR_CODES.spotify_signin_replaced },
@@ -101,35 +114,43 @@ const FAILURES: Record<SigninFailure, { status: number; title: string; text: str
   not_allowlisted: { status: 403, title: 'Ask your crew owner to add you', text: ERROR_CODES.spotify_not_allowlisted },
   app_unknown: { status: 502, title: 'Spotify does not know this app', text: ERROR_CODES.spotify_app_unknown },
   used: {
-    status: 410, title: 'This sign-in link was already used',
+    status: 410,
+    title: 'This sign-in link was already used',
     text: 'Each link signs in once. If your gadget does not show your music, open its menu (long press), choose “Re-pair Spotify” and scan the new code.',
   },
   denied: {
-    status: 200, title: 'Spotify was not connected',
+    status: 200,
+    title: 'Spotify was not connected',
     text: 'You chose not to give LEELOO access, so nothing was shared. To try again, scan the code on the gadget again.',
   },
   spotify_down: {
-    status: 502, title: 'Spotify is not answering',
+    status: 502,
+    title: 'Spotify is not answering',
     text: 'Spotify did not complete the sign-in. Wait a minute, then open the same link again (it still works until it expires).',
   },
   wrong_crew: {
-    status: 409, title: 'This link is for another crew',
+    status: 409,
+    title: 'This link is for another crew',
     text: 'The gadget changed crews since this link was made, so it cannot be used. Start the sign-in again from the gadget.',
   },
   legacy_rate_limited: {
-    status: 429, title: 'Too many sign-in attempts',
+    status: 429,
+    title: 'Too many sign-in attempts',
     text: 'This gadget received several Spotify sign-ins in a short time, so the relay is pausing them. Wait a few minutes, then start the Spotify setup on the gadget again.',
   },
   code_rejected: {
-    status: 400, title: 'Spotify did not accept this sign-in',
+    status: 400,
+    title: 'Spotify did not accept this sign-in',
     text: 'The sign-in was already used or has run out, so the gadget was not connected. Start the Spotify setup on the gadget again and scan its new code.',
   },
   legacy_spotify_down: {
-    status: 502, title: 'Spotify is not answering',
+    status: 502,
+    title: 'Spotify is not answering',
     text: 'Spotify did not complete the sign-in, so the gadget was not connected. Wait a minute, then start the Spotify setup on the gadget again and scan its new code.',
   },
   not_configured: {
-    status: 503, title: 'Spotify sign-in is not set up here',
+    status: 503,
+    title: 'Spotify sign-in is not set up here',
     text: 'This relay has no Spotify app configured. Ask the person who runs it, or the crew owner, to register one.',
   },
 };
@@ -140,11 +161,15 @@ export function failurePage(failure: SigninFailure, session?: SigninSessionRecor
   const again = failure === 'spotify_down' || failure === 'rate_limited';
   const retry = again && session ? `<a class="button" href="/s/${escapeHtml(session.code.replace('-', ''))}">Try again</a>` : '';
   const wait = failure === 'rate_limited' ? `<p class="who">Wait <b id="wait">${escapeHtml(waitText(retryAfterMs ?? 1000))}</b>, then try again.</p>` : '';
-  return layout(f.title, `
+  return layout(
+    f.title,
+    `
 <div class="mark" aria-hidden="true">!</div>
 <h1>${escapeHtml(f.title)}</h1>
 ${session ? who(session) : ''}
-<p>${escapeHtml(f.text)}</p>${wait}${retry}`, f.status);
+<p>${escapeHtml(f.text)}</p>${wait}${retry}`,
+    f.status,
+  );
 }
 
 /** "45 seconds", "10 minutes". */

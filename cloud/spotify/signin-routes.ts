@@ -12,7 +12,10 @@ import { codeEntryPage, failurePage, landingPage, legacySuccessPage, successPage
  *                           no session of ours may be a field gadget's own link (its device id).
  */
 export function signinRouter(
-  handoff: SigninHandoff | null, accountsUrl: string, now: () => number = Date.now, legacy: LegacyHandoff | null = null,
+  handoff: SigninHandoff | null,
+  accountsUrl: string,
+  now: () => number = Date.now,
+  legacy: LegacyHandoff | null = null,
 ): express.Router {
   const router = express.Router();
   router.use(['/s', '/spotify/callback'], (_req, res, next) => {

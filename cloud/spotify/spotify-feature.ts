@@ -13,7 +13,6 @@ import { CipherError, TokenCipher } from './token-cipher.js';
 import { SigninRequiredError, TokenBroker, signinRequiredMessage } from './token-broker.js';
 import type { CrewAppStatus, CrewSpotifyApp, ListeningAccess } from '../ports.js';
 
-
 /** Spotify's development mode: an app serves this many users (its owner included). */
 export const DEV_MODE_USER_BUDGET = 5;
 
@@ -52,7 +51,10 @@ export class SpotifyFeature implements Feature {
   private readonly apps: SpotifyApps | null;
   private pruneTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly context: RelayContext, private readonly options: SpotifyFeatureOptions = {}) {
+  constructor(
+    private readonly context: RelayContext,
+    private readonly options: SpotifyFeatureOptions = {},
+  ) {
     const { spotify } = context.config;
     const now = options.now ?? Date.now;
     const notifyDevice = context.sendToDevice.bind(context);
@@ -63,22 +65,56 @@ export class SpotifyFeature implements Feature {
       const store = context.store.tokens;
       this.apps = new SpotifyApps(store, cipher, spotify.clientId ? { clientId: spotify.clientId, clientSecret: spotify.clientSecret ?? null } : null);
       this.broker = new TokenBroker({
-        store, cipher, accounts, apps: this.apps, apiUrl: spotify.apiUrl, log: context.log, now, notifyDevice,
+        store,
+        cipher,
+        accounts,
+        apps: this.apps,
+        apiUrl: spotify.apiUrl,
+        log: context.log,
+        now,
+        notifyDevice,
         crewOf: async (deviceId) => (await context.store.crews.getMembership(deviceId))?.crewId ?? null,
         onRefreshFailed: context.metrics.spotifyRefreshFailed,
-        profileOf: (deviceId, accessToken) => new SpotifyWebApi({
-          http, apiUrl: () => spotify.apiUrl, limiterKey: deviceId,
-          tokens: { token: async () => accessToken, refresh: async () => { throw new SpotifyError('unauthorized'); } },
-        }).me(),
+        profileOf: (deviceId, accessToken) =>
+          new SpotifyWebApi({
+            http,
+            apiUrl: () => spotify.apiUrl,
+            limiterKey: deviceId,
+            tokens: {
+              token: async () => accessToken,
+              refresh: async () => {
+                throw new SpotifyError('unauthorized');
+              },
+            },
+          }).me(),
       });
       this.handoff = new SigninHandoff({
-        store, crews: context.store.crews, cipher, accounts, apps: this.apps, broker: this.broker, http,
-        apiUrl: spotify.apiUrl, publicUrl: context.config.publicUrl, log: context.log, notifyDevice, now,
-        sessionTtlMs: options.sessionTtlMs, offlineDeliveryMs: options.offlineDeliveryMs,
+        store,
+        crews: context.store.crews,
+        cipher,
+        accounts,
+        apps: this.apps,
+        broker: this.broker,
+        http,
+        apiUrl: spotify.apiUrl,
+        publicUrl: context.config.publicUrl,
+        log: context.log,
+        notifyDevice,
+        now,
+        sessionTtlMs: options.sessionTtlMs,
+        offlineDeliveryMs: options.offlineDeliveryMs,
       });
       this.legacy = new LegacyHandoff({
-        crews: context.store.crews, tokens: store, cipher, accounts, redirectUri: this.handoff.redirectUri, log: context.log, notifyDevice, now,
-        app: spotify.clientId ? { clientId: spotify.clientId, clientSecret: spotify.clientSecret ?? null } : null, holdMs: options.legacyHoldMs,
+        crews: context.store.crews,
+        tokens: store,
+        cipher,
+        accounts,
+        redirectUri: this.handoff.redirectUri,
+        log: context.log,
+        notifyDevice,
+        now,
+        app: spotify.clientId ? { clientId: spotify.clientId, clientSecret: spotify.clientSecret ?? null } : null,
+        holdMs: options.legacyHoldMs,
       });
     } else {
       this.apps = null;
@@ -111,8 +147,10 @@ export class SpotifyFeature implements Feature {
       return;
     }
     // Old sign-in sessions are kept a day so a late phone still gets "expired", then dropped.
-    const prune = () => void this.context.store.tokens.pruneSessions((this.options.now ?? Date.now)() - 86_400_000)
-      .catch((err: unknown) => this.context.log.warn({ err }, 'pruning spotify sign-in sessions failed'));
+    const prune = () =>
+      void this.context.store.tokens
+        .pruneSessions((this.options.now ?? Date.now)() - 86_400_000)
+        .catch((err: unknown) => this.context.log.warn({ err }, 'pruning spotify sign-in sessions failed'));
     this.pruneTimer = setInterval(prune, 3_600_000);
     this.pruneTimer.unref();
   }
@@ -145,9 +183,7 @@ export class SpotifyFeature implements Feature {
     const deviceId = session.deviceId;
     const now = this.options.now ?? Date.now;
     try {
-      const token = message.refused
-        ? await this.broker.refreshAfterRefusedFingerprint(deviceId, message.refused)
-        : await this.broker.accessTokenFor(deviceId);
+      const token = message.refused ? await this.broker.refreshAfterRefusedFingerprint(deviceId, message.refused) : await this.broker.accessTokenFor(deviceId);
       const grant = await this.context.store.tokens.getGrant(deviceId);
       if (grant?.notifyUntil && grant.notifyUntil > now()) {
         // The sign-in completed while this gadget was offline.
@@ -168,7 +204,10 @@ export class SpotifyFeature implements Feature {
       if (error instanceof CipherError) {
         // Kept, not deleted: the operator may only have forgotten the previous key.
         this.context.log.error({ deviceId, err: error.message }, 'a stored Spotify grant cannot be decrypted');
-        return session.fail('spotify_unavailable', 'The relay cannot read this gadget\'s Spotify sign-in (its encryption key is not configured). Ask the person who runs the relay, or re-pair Spotify from the menu.');
+        return session.fail(
+          'spotify_unavailable',
+          "The relay cannot read this gadget's Spotify sign-in (its encryption key is not configured). Ask the person who runs the relay, or re-pair Spotify from the menu.",
+        );
       }
       throw error;
     }
@@ -192,9 +231,16 @@ export class SpotifyFeature implements Feature {
     const members = await this.context.store.crews.listMembers(crewId);
     if (!this.apps || !this.handoff) {
       return {
-        configured: false, redirect_uri: null, client_id: null, has_secret: false, relay_app: false, quota_exceeded_at: null, quota_message: null,
+        configured: false,
+        redirect_uri: null,
+        client_id: null,
+        has_secret: false,
+        relay_app: false,
+        quota_exceeded_at: null,
+        quota_message: null,
         members: members.map((m) => ({ device_id: m.deviceId, display_name: m.displayName, spotify_name: null, app: null })),
-        accounts_on_crew_app: 0, budget: DEV_MODE_USER_BUDGET,
+        accounts_on_crew_app: 0,
+        budget: DEV_MODE_USER_BUDGET,
       };
     }
     const own = await this.apps.describe(crewId);
@@ -203,17 +249,23 @@ export class SpotifyFeature implements Feature {
     const onCrewApp = new Set<string>();
     const rows = members.map((m, i) => {
       const grant = grants[i]?.status === 'live' ? grants[i] : null;
-      const app = !grant ? null : grant.clientId === own.client_id ? 'crew' as const : grant.clientId === relayId ? 'relay' as const : 'other' as const;
+      const app = !grant ? null : grant.clientId === own.client_id ? ('crew' as const) : grant.clientId === relayId ? ('relay' as const) : ('other' as const);
       // Spotify counts accounts, not gadgets: one person on two gadgets is one user.
       if (grant && app === 'crew') onCrewApp.add(grant.spotifyAccountId ?? `id:${grant.spotifyUserId}`);
-      return { device_id: m.deviceId, display_name: m.displayName, spotify_name: grant ? grant.displayName ?? grant.spotifyUserId : null, app };
+      return { device_id: m.deviceId, display_name: m.displayName, spotify_name: grant ? (grant.displayName ?? grant.spotifyUserId) : null, app };
     });
     const signsInWith = own.client_id ?? relayId;
     const quotaAt = signsInWith ? this.apps.quotaExceededAt(signsInWith) : null;
     return {
-      configured: true, redirect_uri: this.handoff.redirectUri, ...own, relay_app: relayId !== null,
-      quota_exceeded_at: quotaAt, quota_message: quotaAt === null ? null : ERROR_CODES.spotify_quota_exceeded,
-      members: rows, accounts_on_crew_app: onCrewApp.size, budget: DEV_MODE_USER_BUDGET,
+      configured: true,
+      redirect_uri: this.handoff.redirectUri,
+      ...own,
+      relay_app: relayId !== null,
+      quota_exceeded_at: quotaAt,
+      quota_message: quotaAt === null ? null : ERROR_CODES.spotify_quota_exceeded,
+      members: rows,
+      accounts_on_crew_app: onCrewApp.size,
+      budget: DEV_MODE_USER_BUDGET,
     };
   }
 
@@ -240,7 +292,7 @@ export class SpotifyFeature implements Feature {
   private ownerCheck(session: SessionView, clientMsgId: string | undefined): boolean {
     if (!this.apps) session.fail('spotify_not_configured', undefined, clientMsgId);
     else if (!session.crew) session.fail('not_in_crew', undefined, clientMsgId);
-    else if (!session.crew.isOwner) session.fail('not_owner', 'Only the crew owner may register the crew\'s Spotify app.', clientMsgId);
+    else if (!session.crew.isOwner) session.fail('not_owner', "Only the crew owner may register the crew's Spotify app.", clientMsgId);
     else return true;
     return false;
   }

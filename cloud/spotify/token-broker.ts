@@ -113,18 +113,31 @@ export class TokenBroker {
 
   /** Stores the grant of a completed sign-in (replacing any older one). */
   async saveNewGrant(input: {
-    deviceId: string; app: SpotifyApp; answer: TokenAnswer; spotifyUserId: string; spotifyAccountId: string | null;
-    displayName: string | null; notifyUntil: number;
+    deviceId: string;
+    app: SpotifyApp;
+    answer: TokenAnswer;
+    spotifyUserId: string;
+    spotifyAccountId: string | null;
+    displayName: string | null;
+    notifyUntil: number;
   }): Promise<AccessToken> {
     const { deviceId, answer } = input;
     if (!answer.refresh_token) throw new SpotifyError('bad_response', { detail: 'no refresh_token in the code exchange' });
     const expiresAt = this.now() + answer.expires_in * 1000;
     const grant: GrantRecord = {
-      deviceId, spotifyUserId: input.spotifyUserId, spotifyAccountId: input.spotifyAccountId, displayName: input.displayName, clientId: input.app.clientId,
+      deviceId,
+      spotifyUserId: input.spotifyUserId,
+      spotifyAccountId: input.spotifyAccountId,
+      displayName: input.displayName,
+      clientId: input.app.clientId,
       refreshTokenEnc: this.deps.cipher.encrypt(answer.refresh_token, refreshContext(deviceId)),
       accessTokenEnc: this.deps.cipher.encrypt(answer.access_token, accessContext(deviceId)),
-      accessExpiresAt: expiresAt, scope: answer.scope ?? '', status: 'live', deadReason: null,
-      notifyUntil: input.notifyUntil, updatedAt: this.now(),
+      accessExpiresAt: expiresAt,
+      scope: answer.scope ?? '',
+      status: 'live',
+      deadReason: null,
+      notifyUntil: input.notifyUntil,
+      updatedAt: this.now(),
     };
     await this.deps.store.saveGrant(grant);
     return { accessToken: answer.access_token, expiresAt, apiUrl: this.deps.apiUrl };

@@ -38,7 +38,10 @@ export class TokenCipher {
     if (version !== 'v1' || !id || !iv || !tag || data === undefined) throw new CipherError('malformed', 'The stored secret is not in the expected format.');
     const key = this.keys.get(id);
     if (!key) {
-      throw new CipherError('unknown_key', `The stored secret was encrypted with key ${id}, which is not configured; add it to LEELOO_ENCRYPTION_KEY_PREVIOUS.`);
+      throw new CipherError(
+        'unknown_key',
+        `The stored secret was encrypted with key ${id}, which is not configured; add it to LEELOO_ENCRYPTION_KEY_PREVIOUS.`,
+      );
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
@@ -61,7 +64,10 @@ export class TokenCipher {
 }
 
 export class CipherError extends Error {
-  constructor(readonly code: 'malformed' | 'unknown_key' | 'tampered', message: string) {
+  constructor(
+    readonly code: 'malformed' | 'unknown_key' | 'tampered',
+    message: string,
+  ) {
     super(message);
     this.name = 'CipherError';
   }

@@ -30,7 +30,9 @@ export function spotifyTrackLookup(deps: TrackLookupDeps): TrackLookup {
     if (!apiUrl) return null;
     for (const deviceId of tokenHolders) {
       const web = new SpotifyWebApi({
-        http, apiUrl: () => apiUrl, limiterKey: deviceId,
+        http,
+        apiUrl: () => apiUrl,
+        limiterKey: deviceId,
         tokens: { token: () => deps.access.accessToken(deviceId), refresh: () => deps.access.accessToken(deviceId) },
       });
       try {

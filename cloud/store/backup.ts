@@ -44,7 +44,11 @@ export interface LastBackup {
   readonly folder: string;
 }
 
-const folderName = (now: Date) => `leeloo-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}`;
+const folderName = (now: Date) =>
+  `leeloo-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')}`;
 
 /** Copies the live store of `dataDir` into a new dated folder under `to`, then keeps the newest `keep`. */
 export async function backupStore(options: { dataDir: string; to: string; keep: number; now?: Date }): Promise<BackupResult> {
@@ -98,7 +102,10 @@ export async function backupStore(options: { dataDir: string; to: string; keep: 
 
 /** Removes all but the newest `keep` backup folders (only folders named like a backup). */
 function pruneBackups(to: string, keep: number): string[] {
-  const folders = fs.readdirSync(to).filter((name) => FOLDER_PATTERN.test(name)).sort();
+  const folders = fs
+    .readdirSync(to)
+    .filter((name) => FOLDER_PATTERN.test(name))
+    .sort();
   const removed = folders.slice(0, Math.max(0, folders.length - keep)).map((name) => path.join(to, name));
   for (const folder of removed) fs.rmSync(folder, { recursive: true, force: true });
   return removed;

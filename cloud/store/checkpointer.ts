@@ -54,7 +54,10 @@ export class WorkerCheckpoints implements Checkpoints {
   private nextId = 0;
   private readonly waiting = new Map<number, () => void>();
 
-  constructor(private readonly db: SqliteDatabase, private readonly file: string) {}
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly file: string,
+  ) {}
 
   hold(): void {
     if (this.failed || this.holders++ > 0) return;

@@ -75,28 +75,79 @@ export function renewLogEpochs(db: SqliteDatabase): number {
   return db.prepare('UPDATE crews SET epoch = lower(hex(randomblob(8)))').run().changes;
 }
 
-interface DeviceRow { device_id: string; display_name: string; secret_hash: string | null; secret_reset_at: number | null; created_at: number; last_seen_at: number }
-interface CrewRow { crew_id: string; crew_code: string; crew_name: string; owner_device_id: string; latest_seq: number; created_at: number; epoch: string; share_history: number }
-interface CrewSummaryRow extends CrewRow { owner_name: string; member_count: number }
-interface MemberRow { crew_id: string; device_id: string; display_name: string; owner_device_id: string; joined_at: number; joined_seq: number; delivered_seq: number }
-interface EventRow { crew_id: string; seq: number; at: number; body: string; crew_code: string }
+interface DeviceRow {
+  device_id: string;
+  display_name: string;
+  secret_hash: string | null;
+  secret_reset_at: number | null;
+  created_at: number;
+  last_seen_at: number;
+}
+interface CrewRow {
+  crew_id: string;
+  crew_code: string;
+  crew_name: string;
+  owner_device_id: string;
+  latest_seq: number;
+  created_at: number;
+  epoch: string;
+  share_history: number;
+}
+interface CrewSummaryRow extends CrewRow {
+  owner_name: string;
+  member_count: number;
+}
+interface MemberRow {
+  crew_id: string;
+  device_id: string;
+  display_name: string;
+  owner_device_id: string;
+  joined_at: number;
+  joined_seq: number;
+  delivered_seq: number;
+}
+interface EventRow {
+  crew_id: string;
+  seq: number;
+  at: number;
+  body: string;
+  crew_code: string;
+}
 
 const toDevice = (r: DeviceRow): DeviceRecord => ({
-  deviceId: r.device_id, displayName: r.display_name, secretHash: r.secret_hash, secretResetAt: r.secret_reset_at,
-  createdAt: r.created_at, lastSeenAt: r.last_seen_at,
+  deviceId: r.device_id,
+  displayName: r.display_name,
+  secretHash: r.secret_hash,
+  secretResetAt: r.secret_reset_at,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
 });
 const toCrew = (r: CrewRow): CrewRecord => ({
-  crewId: r.crew_id, crewCode: r.crew_code, crewName: r.crew_name, ownerDeviceId: r.owner_device_id, latestSeq: r.latest_seq, createdAt: r.created_at, epoch: r.epoch,
+  crewId: r.crew_id,
+  crewCode: r.crew_code,
+  crewName: r.crew_name,
+  ownerDeviceId: r.owner_device_id,
+  latestSeq: r.latest_seq,
+  createdAt: r.created_at,
+  epoch: r.epoch,
   shareHistory: r.share_history === 1,
 });
 const toCrewSummary = (r: CrewSummaryRow): CrewSummary => ({ ...toCrew(r), ownerName: r.owner_name, memberCount: r.member_count });
 const toMember = (r: MemberRow): MemberRecord => ({
-  crewId: r.crew_id, deviceId: r.device_id, displayName: r.display_name, isOwner: r.owner_device_id === r.device_id,
-  joinedAt: r.joined_at, joinedSeq: r.joined_seq, deliveredSeq: r.delivered_seq,
+  crewId: r.crew_id,
+  deviceId: r.device_id,
+  displayName: r.display_name,
+  isOwner: r.owner_device_id === r.device_id,
+  joinedAt: r.joined_at,
+  joinedSeq: r.joined_seq,
+  deliveredSeq: r.delivered_seq,
 });
 // The stored body has no seq/crew_code: the code can be rotated, so the current one is filled in on read.
 const toEvent = (r: EventRow): StoredEvent => ({
-  crewId: r.crew_id, seq: r.seq, at: r.at, event: { ...JSON.parse(r.body), seq: r.seq, crew_code: r.crew_code } as CrewEvent,
+  crewId: r.crew_id,
+  seq: r.seq,
+  at: r.at,
+  event: { ...JSON.parse(r.body), seq: r.seq, crew_code: r.crew_code } as CrewEvent,
 });
 
 const MEMBER_SELECT = `SELECT m.crew_id, m.device_id, d.display_name, c.owner_device_id, m.joined_at, m.joined_seq, m.delivered_seq
@@ -160,9 +211,7 @@ export class SqliteCrewStore implements CrewStore {
       eventsAfter: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?`),
       eventsByTime: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.at >= ? AND e.at < ? ORDER BY e.seq LIMIT ?`),
       firstSeq: db.prepare('SELECT MIN(seq) FROM crew_events WHERE crew_id = ?').pluck(),
-      markDelivered: db.prepare(
-        'UPDATE crew_members SET delivered_seq = MAX(delivered_seq, ?) WHERE crew_id = ? AND device_id = ?',
-      ),
+      markDelivered: db.prepare('UPDATE crew_members SET delivered_seq = MAX(delivered_seq, ?) WHERE crew_id = ? AND device_id = ?'),
       pruneEvents: db.prepare('DELETE FROM crew_events WHERE at < ?'),
       pruneClientMessages: db.prepare('DELETE FROM client_messages WHERE at < ?'),
       counts: db.prepare(

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type {
-  CommitOptions,
-  HistoryStore,
-  ImportRecord,
-  PlayBucket,
-  TimeRange,
-  TopArtistRow,
-  TopMeasure,
-  TopTrackRow,
-} from '../history/history-store.js';
+import type { CommitOptions, HistoryStore, ImportRecord, PlayBucket, TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from '../history/history-store.js';
 import { trackKey, type Play, type PlayInput, type PlaySource } from '../history/plays.js';
 import { NO_CHECKPOINTS, type Checkpoints } from './checkpointer.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
@@ -110,23 +101,63 @@ const LISTENED = 'COALESCE(ms_played, duration_ms, 0)';
 const MEMBERS = `member_id IN (SELECT value FROM json_each(?)) AND ${VISIBLE}`;
 
 interface PlayRow {
-  id: number; member_id: string; source: PlaySource; end_ms: number; track_uri: string | null; track_key: string;
-  track: string; artist: string; album: string | null; ms_played: number | null; duration_ms: number | null;
-  skipped: number | null; shuffle: number | null; offline: number | null; reason_start: string | null; reason_end: string | null;
+  id: number;
+  member_id: string;
+  source: PlaySource;
+  end_ms: number;
+  track_uri: string | null;
+  track_key: string;
+  track: string;
+  artist: string;
+  album: string | null;
+  ms_played: number | null;
+  duration_ms: number | null;
+  skipped: number | null;
+  shuffle: number | null;
+  offline: number | null;
+  reason_start: string | null;
+  reason_end: string | null;
 }
 
 const flag = (value: number | null): boolean | null => (value === null ? null : value === 1);
 const bit = (value: boolean | null): number | null => (value === null ? null : value ? 1 : 0);
 
 const toPlay = (r: PlayRow): Play => ({
-  id: r.id, memberId: r.member_id, source: r.source, endMs: r.end_ms, trackUri: r.track_uri, trackKey: r.track_key,
-  track: r.track, artist: r.artist, album: r.album, msPlayed: r.ms_played, durationMs: r.duration_ms,
-  skipped: flag(r.skipped), shuffle: flag(r.shuffle), offline: flag(r.offline), reasonStart: r.reason_start, reasonEnd: r.reason_end,
+  id: r.id,
+  memberId: r.member_id,
+  source: r.source,
+  endMs: r.end_ms,
+  trackUri: r.track_uri,
+  trackKey: r.track_key,
+  track: r.track,
+  artist: r.artist,
+  album: r.album,
+  msPlayed: r.ms_played,
+  durationMs: r.duration_ms,
+  skipped: flag(r.skipped),
+  shuffle: flag(r.shuffle),
+  offline: flag(r.offline),
+  reasonStart: r.reason_start,
+  reasonEnd: r.reason_end,
 });
 
 const stagingValues = (jobId: string, p: PlayInput) => [
-  jobId, p.memberId, p.source, p.endMs, p.trackUri, trackKey(p.artist, p.track), p.track, p.artist, p.album,
-  p.msPlayed, p.durationMs, bit(p.skipped), bit(p.shuffle), bit(p.offline), p.reasonStart, p.reasonEnd,
+  jobId,
+  p.memberId,
+  p.source,
+  p.endMs,
+  p.trackUri,
+  trackKey(p.artist, p.track),
+  p.track,
+  p.artist,
+  p.album,
+  p.msPlayed,
+  p.durationMs,
+  bit(p.skipped),
+  bit(p.shuffle),
+  bit(p.offline),
+  p.reasonStart,
+  p.reasonEnd,
 ];
 
 /** Plays per commit slice: a few tens of ms on a Pi's SD card (scripts/bench-import.ts). */
@@ -138,14 +169,20 @@ export const DEFAULT_SLICE_ROWS = 2000;
  */
 const STAGE_ROWS = 250;
 
-interface StagingKey { readonly endMs: number; readonly trackKey: string }
+interface StagingKey {
+  readonly endMs: number;
+  readonly trackKey: string;
+}
 // Below and above every staged row's (end_ms, track_key).
 const FIRST_KEY: StagingKey = { endMs: Number.MIN_SAFE_INTEGER, trackKey: '' };
 const LAST_KEY: StagingKey = { endMs: Number.MAX_SAFE_INTEGER, trackKey: '' };
 
 const SYNCHRONOUS_NORMAL = 1;
 
-interface PendingRow { id: number; after_play_id: number }
+interface PendingRow {
+  id: number;
+  after_play_id: number;
+}
 
 /** Lets the relay answer sockets and timers between two slices. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -273,8 +310,13 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async topTracks(memberIds: readonly string[], range: TimeRange, by: TopMeasure, limit: number): Promise<TopTrackRow[]> {
     const statement = by === 'plays' ? this.q.topTracksByPlays : this.q.topTracksByTime;
-    const rows = statement.all(JSON.stringify(memberIds), range.fromMs, range.toMs, limit) as
-      { track: string; artist: string; track_uri: string | null; plays: number; ms_played: number }[];
+    const rows = statement.all(JSON.stringify(memberIds), range.fromMs, range.toMs, limit) as {
+      track: string;
+      artist: string;
+      track_uri: string | null;
+      plays: number;
+      ms_played: number;
+    }[];
     return rows.map((r) => ({ track: r.track, artist: r.artist, trackUri: r.track_uri, plays: r.plays, msPlayed: r.ms_played }));
   }
 
@@ -319,7 +361,8 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Inside a transaction: one slice of a source's staged rows (keys after `from`) becomes pending plays. */
   private moveSlice(record: ImportRecord, source: PlaySource, pendingId: number, from: StagingKey, rows: number) {
     const bound = this.q.sliceBound.get(record.jobId, record.memberId, source, from.endMs, from.trackKey, rows - 1) as
-      { end_ms: number; track_key: string } | undefined;
+      | { end_ms: number; track_key: string }
+      | undefined;
     const to = bound ? { endMs: bound.end_ms, trackKey: bound.track_key } : LAST_KEY;
     const range = [record.jobId, record.memberId, source, from.endMs, from.trackKey, to.endMs, to.trackKey];
     const imported = this.q.moveSlice.run(Date.now(), pendingId, ...range, pendingId).changes;
@@ -391,7 +434,12 @@ type Statements = ReturnType<typeof prepare>;
 class PolledTwins {
   private checkedId: number;
 
-  constructor(private readonly q: Statements, private readonly memberId: string, private readonly pendingId: number, afterPlayId: number) {
+  constructor(
+    private readonly q: Statements,
+    private readonly memberId: string,
+    private readonly pendingId: number,
+    afterPlayId: number,
+  ) {
     this.checkedId = afterPlayId;
   }
 
@@ -411,12 +459,16 @@ function prepareSlices(db: Database.Database) {
     sliceBound: db.prepare(
       `SELECT end_ms, track_key FROM history_staging s
         WHERE s.job_id = ? AND s.member_id = ? AND s.source = ? AND (s.end_ms, s.track_key) > (?, ?)
-        ORDER BY s.end_ms, s.track_key LIMIT 1 OFFSET ?`),
+        ORDER BY s.end_ms, s.track_key LIMIT 1 OFFSET ?`,
+    ),
     moveSlice: db.prepare(
       `INSERT OR IGNORE INTO history_plays (${PLAY_COLUMNS}, added_at, import_id)
-       SELECT ${PLAY_COLUMNS.split(',').map((c) => `s.${c.trim()}`).join(', ')}, ?, ?
+       SELECT ${PLAY_COLUMNS.split(',')
+         .map((c) => `s.${c.trim()}`)
+         .join(', ')}, ?, ?
          FROM history_staging s WHERE ${range} AND ${NOT_ALREADY_STORED}
-        ORDER BY s.end_ms, s.track_key`),
+        ORDER BY s.end_ms, s.track_key`,
+    ),
     deleteStagedRange: db.prepare(`DELETE FROM history_staging AS s WHERE ${range}`),
     deleteStagedSlice: db.prepare('DELETE FROM history_staging WHERE rowid IN (SELECT rowid FROM history_staging WHERE job_id = ? LIMIT ?)'),
     deleteAnyStagedSlice: db.prepare('DELETE FROM history_staging WHERE rowid IN (SELECT rowid FROM history_staging LIMIT ?)'),
@@ -436,26 +488,34 @@ function prepareSlices(db: Database.Database) {
           AND (s.track_key = r.track_key OR s.track_uri = r.track_uri)
           AND (s.source <> r.source OR s.end_ms = r.end_ms)
           AND s.import_id = @pending
-        WHERE +r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`),
+        WHERE +r.member_id = @member AND r.id > @after AND r.import_id IS NULL)`,
+    ),
   };
 }
 
 function prepare(db: Database.Database) {
-  const topTracks = (order: string) => db.prepare(
-    `SELECT MIN(track) AS track, MIN(artist) AS artist, MAX(track_uri) AS track_uri, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
+  const topTracks = (order: string) =>
+    db.prepare(
+      `SELECT MIN(track) AS track, MIN(artist) AS artist, MAX(track_uri) AS track_uri, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
        FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ?
-      GROUP BY track_key ORDER BY ${order} DESC, track_key LIMIT ?`);
-  const topArtists = (order: string) => db.prepare(
-    `SELECT MIN(artist) AS artist, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
+      GROUP BY track_key ORDER BY ${order} DESC, track_key LIMIT ?`,
+    );
+  const topArtists = (order: string) =>
+    db.prepare(
+      `SELECT MIN(artist) AS artist, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
        FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ?
-      GROUP BY substr(track_key, 1, instr(track_key, char(31)) - 1) ORDER BY ${order} DESC, artist LIMIT ?`);
+      GROUP BY substr(track_key, 1, instr(track_key, char(31)) - 1) ORDER BY ${order} DESC, artist LIMIT ?`,
+    );
   return {
     stage: db.prepare(`INSERT OR IGNORE INTO history_staging (job_id, ${PLAY_COLUMNS}) VALUES (${Array(16).fill('?').join(', ')})`),
     moveStaged: db.prepare(
       `INSERT OR IGNORE INTO history_plays (${PLAY_COLUMNS}, added_at)
-       SELECT ${PLAY_COLUMNS.split(',').map((c) => `s.${c.trim()}`).join(', ')}, ?
+       SELECT ${PLAY_COLUMNS.split(',')
+         .map((c) => `s.${c.trim()}`)
+         .join(', ')}, ?
          FROM history_staging s WHERE s.job_id = ? AND s.source = ? AND ${NOT_ALREADY_STORED}
-        ORDER BY s.end_ms`),
+        ORDER BY s.end_ms`,
+    ),
     deleteStaged: db.prepare('DELETE FROM history_staging WHERE job_id = ?'),
     ...prepareSlices(db),
     insertImport: db.prepare('INSERT INTO history_imports (job_id, member_id, file_name, started_at, finished_at, counts) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -463,7 +523,8 @@ function prepare(db: Database.Database) {
     cursor: db.prepare('SELECT after_ms FROM history_cursors WHERE member_id = ?').pluck(),
     setCursor: db.prepare(
       `INSERT INTO history_cursors (member_id, after_ms, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (member_id) DO UPDATE SET after_ms = excluded.after_ms, updated_at = excluded.updated_at`),
+       ON CONFLICT (member_id) DO UPDATE SET after_ms = excluded.after_ms, updated_at = excluded.updated_at`,
+    ),
     plays: db.prepare(`SELECT * FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? ORDER BY end_ms DESC, id DESC LIMIT ?`),
     playsAfterId: db.prepare(`SELECT * FROM history_plays WHERE member_id = ? AND id > ? AND ${VISIBLE} ORDER BY id LIMIT ?`),
     countPlays: db.prepare(`SELECT COUNT(*) FROM history_plays WHERE member_id = ? AND ${VISIBLE}`).pluck(),
@@ -473,7 +534,8 @@ function prepare(db: Database.Database) {
     topArtistsByTime: topArtists('ms_played'),
     buckets: db.prepare(
       `SELECT end_ms / ? AS bucket, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
-         FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? GROUP BY bucket ORDER BY bucket`),
+         FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? GROUP BY bucket ORDER BY bucket`,
+    ),
     playedUris: db.prepare(`SELECT DISTINCT track_uri FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? AND track_uri IS NOT NULL`).pluck(),
     playedKeys: db.prepare(`SELECT DISTINCT track_key FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ?`).pluck(),
   };

@@ -17,10 +17,22 @@ const MIGRATIONS = [
    CREATE UNIQUE INDEX mcp_tokens_id ON mcp_tokens (token_id);`,
 ];
 
-interface TokenRow { token_id: string; token_hash: string; device_id: string; name: string; created_at: number; last_used_at: number | null }
+interface TokenRow {
+  token_id: string;
+  token_hash: string;
+  device_id: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
 
 const recordOf = (row: TokenRow): McpTokenRecord => ({
-  tokenId: row.token_id, tokenHash: row.token_hash, deviceId: row.device_id, name: row.name, createdAt: row.created_at, lastUsedAt: row.last_used_at,
+  tokenId: row.token_id,
+  tokenHash: row.token_hash,
+  deviceId: row.device_id,
+  name: row.name,
+  createdAt: row.created_at,
+  lastUsedAt: row.last_used_at,
 });
 
 export class SqliteMcpTokenStore implements McpTokenStore {

@@ -14,7 +14,13 @@ const MIGRATIONS = [
    CREATE INDEX queue_states_active ON queue_states(due_at) WHERE due_at IS NOT NULL;`,
 ];
 
-interface QueueRow { crew_id: string; version: number; announced_version: number; due_at: number | null; state: string }
+interface QueueRow {
+  crew_id: string;
+  version: number;
+  announced_version: number;
+  due_at: number | null;
+  state: string;
+}
 
 /** The queue area of the embedded store. SQLite calls are synchronous; the interface is async for Redis. */
 export class SqliteQueueStore implements QueueStore {
@@ -47,9 +53,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async markAnnounced(crewId: string, version: number): Promise<void> {
-    this.db
-      .prepare('UPDATE queue_states SET announced_version = MAX(announced_version, ?) WHERE crew_id = ?')
-      .run(version, crewId);
+    this.db.prepare('UPDATE queue_states SET announced_version = MAX(announced_version, ?) WHERE crew_id = ?').run(version, crewId);
   }
 
   async listActive(): Promise<ActiveQueue[]> {

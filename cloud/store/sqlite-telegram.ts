@@ -10,7 +10,11 @@ const MIGRATIONS = [
    );`,
 ];
 
-interface UserRow { telegram_user_id: string; device_id: string; created_at: number }
+interface UserRow {
+  telegram_user_id: string;
+  device_id: string;
+  created_at: number;
+}
 
 export class SqliteTelegramStore implements TelegramStore {
   constructor(private readonly db: SqliteDatabase) {

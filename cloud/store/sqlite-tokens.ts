@@ -1,10 +1,4 @@
-import type {
-  CrewAppRecord,
-  GrantRecord,
-  SigninSessionRecord,
-  TokenStore,
-  TokenUpdate,
-} from '../spotify/token-store.js';
+import type { CrewAppRecord, GrantRecord, SigninSessionRecord, TokenStore, TokenUpdate } from '../spotify/token-store.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 /** The `tokens` area on SQLite. Columns ending in _enc hold TokenCipher ciphertext only. */
@@ -57,27 +51,65 @@ const MIGRATIONS = [
 ];
 
 interface GrantRow {
-  device_id: string; spotify_user_id: string; spotify_account_id: string | null; display_name: string | null; client_id: string;
-  refresh_token_enc: string; access_token_enc: string | null; access_expires_at: number; scope: string;
-  status: 'live' | 'dead'; dead_reason: GrantRecord['deadReason']; notify_until: number | null; updated_at: number;
+  device_id: string;
+  spotify_user_id: string;
+  spotify_account_id: string | null;
+  display_name: string | null;
+  client_id: string;
+  refresh_token_enc: string;
+  access_token_enc: string | null;
+  access_expires_at: number;
+  scope: string;
+  status: 'live' | 'dead';
+  dead_reason: GrantRecord['deadReason'];
+  notify_until: number | null;
+  updated_at: number;
 }
 
 interface SessionRow {
-  code: string; device_id: string; device_name: string; crew_id: string | null; crew_code: string | null;
-  crew_name: string | null; client_id: string; created_at: number; expires_at: number;
-  state_hash: string | null; verifier_enc: string | null; status: SigninSessionRecord['status'];
+  code: string;
+  device_id: string;
+  device_name: string;
+  crew_id: string | null;
+  crew_code: string | null;
+  crew_name: string | null;
+  client_id: string;
+  created_at: number;
+  expires_at: number;
+  state_hash: string | null;
+  verifier_enc: string | null;
+  status: SigninSessionRecord['status'];
 }
 
 const grantFrom = (r: GrantRow): GrantRecord => ({
-  deviceId: r.device_id, spotifyUserId: r.spotify_user_id, spotifyAccountId: r.spotify_account_id, displayName: r.display_name, clientId: r.client_id,
-  refreshTokenEnc: r.refresh_token_enc, accessTokenEnc: r.access_token_enc, accessExpiresAt: r.access_expires_at,
-  scope: r.scope, status: r.status, deadReason: r.dead_reason, notifyUntil: r.notify_until, updatedAt: r.updated_at,
+  deviceId: r.device_id,
+  spotifyUserId: r.spotify_user_id,
+  spotifyAccountId: r.spotify_account_id,
+  displayName: r.display_name,
+  clientId: r.client_id,
+  refreshTokenEnc: r.refresh_token_enc,
+  accessTokenEnc: r.access_token_enc,
+  accessExpiresAt: r.access_expires_at,
+  scope: r.scope,
+  status: r.status,
+  deadReason: r.dead_reason,
+  notifyUntil: r.notify_until,
+  updatedAt: r.updated_at,
 });
 
 const sessionFrom = (r: SessionRow): SigninSessionRecord => ({
-  code: r.code, deviceId: r.device_id, deviceName: r.device_name, crewId: r.crew_id, crewCode: r.crew_code,
-  crewName: r.crew_name, clientId: r.client_id, createdAt: r.created_at, expiresAt: r.expires_at,
-  stateHash: r.state_hash, verifierEnc: r.verifier_enc, status: r.status,
+  code: r.code,
+  deviceId: r.device_id,
+  deviceName: r.device_name,
+  crewId: r.crew_id,
+  crewCode: r.crew_code,
+  crewName: r.crew_name,
+  clientId: r.client_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  stateHash: r.state_hash,
+  verifierEnc: r.verifier_enc,
+  status: r.status,
 });
 
 export class SqliteTokenStore implements TokenStore {
@@ -91,12 +123,27 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async saveGrant(g: GrantRecord): Promise<void> {
-    this.db.prepare(
-      `INSERT OR REPLACE INTO spotify_grants (device_id, spotify_user_id, spotify_account_id, display_name, client_id, refresh_token_enc,
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO spotify_grants (device_id, spotify_user_id, spotify_account_id, display_name, client_id, refresh_token_enc,
          access_token_enc, access_expires_at, scope, status, dead_reason, notify_until, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(g.deviceId, g.spotifyUserId, g.spotifyAccountId, g.displayName, g.clientId, g.refreshTokenEnc, g.accessTokenEnc,
-      g.accessExpiresAt, g.scope, g.status, g.deadReason, g.notifyUntil, g.updatedAt);
+      )
+      .run(
+        g.deviceId,
+        g.spotifyUserId,
+        g.spotifyAccountId,
+        g.displayName,
+        g.clientId,
+        g.refreshTokenEnc,
+        g.accessTokenEnc,
+        g.accessExpiresAt,
+        g.scope,
+        g.status,
+        g.deadReason,
+        g.notifyUntil,
+        g.updatedAt,
+      );
   }
 
   async setAccountId(deviceId: string, accountId: string): Promise<void> {
@@ -104,18 +151,22 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async updateTokens(deviceId: string, expectedRefreshEnc: string, u: TokenUpdate): Promise<boolean> {
-    const result = this.db.prepare(
-      `UPDATE spotify_grants SET refresh_token_enc = ?, access_token_enc = ?, access_expires_at = ?, updated_at = ?
+    const result = this.db
+      .prepare(
+        `UPDATE spotify_grants SET refresh_token_enc = ?, access_token_enc = ?, access_expires_at = ?, updated_at = ?
        WHERE device_id = ? AND refresh_token_enc = ? AND status = 'live'`,
-    ).run(u.refreshTokenEnc, u.accessTokenEnc, u.accessExpiresAt, Date.now(), deviceId, expectedRefreshEnc);
+      )
+      .run(u.refreshTokenEnc, u.accessTokenEnc, u.accessExpiresAt, Date.now(), deviceId, expectedRefreshEnc);
     return result.changes === 1;
   }
 
   async markGrantDead(deviceId: string, reason: 'revoked' | 'app_changed', expectedRefreshEnc?: string): Promise<boolean> {
-    const result = this.db.prepare(
-      `UPDATE spotify_grants SET status = 'dead', dead_reason = ?, access_token_enc = NULL, notify_until = NULL, updated_at = ?
+    const result = this.db
+      .prepare(
+        `UPDATE spotify_grants SET status = 'dead', dead_reason = ?, access_token_enc = NULL, notify_until = NULL, updated_at = ?
        WHERE device_id = ? AND status = 'live' AND (? IS NULL OR refresh_token_enc = ?)`,
-    ).run(reason, Date.now(), deviceId, expectedRefreshEnc ?? null, expectedRefreshEnc ?? null);
+      )
+      .run(reason, Date.now(), deviceId, expectedRefreshEnc ?? null, expectedRefreshEnc ?? null);
     return result.changes === 1;
   }
 
@@ -129,14 +180,15 @@ export class SqliteTokenStore implements TokenStore {
 
   async createSession(s: SigninSessionRecord): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare(
-        "UPDATE spotify_signin_sessions SET status = 'replaced', verifier_enc = NULL WHERE device_id = ? AND status IN ('open', 'redirected')",
-      ).run(s.deviceId);
-      this.db.prepare(
-        `INSERT INTO spotify_signin_sessions (code, device_id, device_name, crew_id, crew_code, crew_name, client_id,
+      this.db
+        .prepare("UPDATE spotify_signin_sessions SET status = 'replaced', verifier_enc = NULL WHERE device_id = ? AND status IN ('open', 'redirected')")
+        .run(s.deviceId);
+      this.db
+        .prepare(
+          `INSERT INTO spotify_signin_sessions (code, device_id, device_name, crew_id, crew_code, crew_name, client_id,
            created_at, expires_at, state_hash, verifier_enc, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(s.code, s.deviceId, s.deviceName, s.crewId, s.crewCode, s.crewName, s.clientId, s.createdAt, s.expiresAt,
-        s.stateHash, s.verifierEnc, s.status);
+        )
+        .run(s.code, s.deviceId, s.deviceName, s.crewId, s.crewCode, s.crewName, s.clientId, s.createdAt, s.expiresAt, s.stateHash, s.verifierEnc, s.status);
     })();
   }
 
@@ -151,26 +203,30 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async beginAttempt(code: string, stateHash: string, verifierEnc: string): Promise<boolean> {
-    const result = this.db.prepare(
-      `UPDATE spotify_signin_sessions SET state_hash = ?, verifier_enc = ?, status = 'redirected'
+    const result = this.db
+      .prepare(
+        `UPDATE spotify_signin_sessions SET state_hash = ?, verifier_enc = ?, status = 'redirected'
        WHERE code = ? AND status IN ('open', 'redirected')`,
-    ).run(stateHash, verifierEnc, code);
+      )
+      .run(stateHash, verifierEnc, code);
     return result.changes === 1;
   }
 
   async takeSessionByState(stateHash: string): Promise<SigninSessionRecord | null> {
-    const row = this.db.prepare(
-      `UPDATE spotify_signin_sessions SET status = 'exchanging' WHERE state_hash = ? AND status = 'redirected' RETURNING *`,
-    ).get(stateHash) as SessionRow | undefined;
+    const row = this.db
+      .prepare(`UPDATE spotify_signin_sessions SET status = 'exchanging' WHERE state_hash = ? AND status = 'redirected' RETURNING *`)
+      .get(stateHash) as SessionRow | undefined;
     return row ? sessionFrom(row) : null;
   }
 
   async finishSession(code: string, status: 'completed' | 'open'): Promise<void> {
     // A failed exchange clears the attempt: its state must not work a second time.
-    this.db.prepare(
-      `UPDATE spotify_signin_sessions SET status = ?, verifier_enc = NULL,
+    this.db
+      .prepare(
+        `UPDATE spotify_signin_sessions SET status = ?, verifier_enc = NULL,
          state_hash = CASE WHEN ? = 'open' THEN NULL ELSE state_hash END WHERE code = ?`,
-    ).run(status, status, code);
+      )
+      .run(status, status, code);
   }
 
   async pruneSessions(expiredBefore: number): Promise<number> {
@@ -200,7 +256,8 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async saveCrewApp(app: CrewAppRecord): Promise<void> {
-    this.db.prepare('INSERT OR REPLACE INTO spotify_crew_apps (crew_id, client_id, client_secret_enc, updated_at) VALUES (?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT OR REPLACE INTO spotify_crew_apps (crew_id, client_id, client_secret_enc, updated_at) VALUES (?, ?, ?, ?)')
       .run(app.crewId, app.clientId, app.clientSecretEnc, app.updatedAt);
   }
 

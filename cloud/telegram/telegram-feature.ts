@@ -18,9 +18,13 @@ const MAX_TRACKED_USERS = 10_000;
 const CODE_ATTEMPTS = 50;
 
 // telegram_bot.py sends Telegram's numeric user id as a JSON number.
-const TelegramUserId = z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[1-9][0-9]{0,15}$/)])
-  .transform(String);
-const CrewCodeText = z.string().trim().min(1).max(64).transform((v) => v.toUpperCase());
+const TelegramUserId = z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[1-9][0-9]{0,15}$/)]).transform(String);
+const CrewCodeText = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .transform((v) => v.toUpperCase());
 const CreateBody = z.object({ telegram_user_id: TelegramUserId });
 const JoinBody = z.object({ telegram_user_id: TelegramUserId, crew_code: CrewCodeText });
 const MessageBody = z.object({
@@ -37,7 +41,12 @@ export interface TelegramFeatureOptions {
 
 /** Refusals the bot reads: `error` is the code it branches on, `message` what it shows. */
 class ApiRefusal extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly status = httpStatusOf(code), readonly retryAfterMs?: number) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status = httpStatusOf(code),
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }
@@ -64,7 +73,10 @@ export class TelegramFeature implements Feature {
   private readonly now: () => number;
   private readonly calls: KeyedBuckets;
 
-  constructor(private readonly context: RelayContext, options: TelegramFeatureOptions = {}) {
+  constructor(
+    private readonly context: RelayContext,
+    options: TelegramFeatureOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.calls = new KeyedBuckets(CALLS_PER_SECOND, CALLS_BURST, this.now, MAX_TRACKED_USERS);
     this.router = this.routes();
@@ -95,19 +107,32 @@ export class TelegramFeature implements Feature {
     const router = express.Router();
     const api = express.Router();
     api.use(express.json({ limit: '32kb' }));
-    api.use((req, res, next) => (this.secretMatches(req.get('x-api-secret')) ? next() : this.refuse(res, new ApiRefusal('unauthorized', 'X-Api-Secret is missing or wrong.'))));
-    const handle = (run: (body: unknown, query: express.Request['query']) => Promise<unknown>) =>
-      async (req: express.Request, res: express.Response) => {
-        try {
-          res.json(await run(req.body, req.query));
-        } catch (error) {
-          this.refuse(res, error);
-        }
-      };
-    api.post('/crew/create', handle((body) => this.createCrew(body)));
-    api.post('/crew/join', handle((body) => this.joinCrew(body)));
-    api.post('/message', handle((body) => this.message(body)));
-    api.get('/crew/status', handle(async (_body, query) => this.status(query.crew_code)));
+    api.use((req, res, next) =>
+      this.secretMatches(req.get('x-api-secret')) ? next() : this.refuse(res, new ApiRefusal('unauthorized', 'X-Api-Secret is missing or wrong.')),
+    );
+    const handle = (run: (body: unknown, query: express.Request['query']) => Promise<unknown>) => async (req: express.Request, res: express.Response) => {
+      try {
+        res.json(await run(req.body, req.query));
+      } catch (error) {
+        this.refuse(res, error);
+      }
+    };
+    api.post(
+      '/crew/create',
+      handle((body) => this.createCrew(body)),
+    );
+    api.post(
+      '/crew/join',
+      handle((body) => this.joinCrew(body)),
+    );
+    api.post(
+      '/message',
+      handle((body) => this.message(body)),
+    );
+    api.get(
+      '/crew/status',
+      handle(async (_body, query) => this.status(query.crew_code)),
+    );
     router.use('/api/telegram', api);
     return router;
   }
@@ -150,12 +175,19 @@ export class TelegramFeature implements Feature {
     }
     const parsed = CrewMessageBody.safeParse({ msg_type: input.msg_type ?? 'text', payload: input.payload ?? {} });
     if (!parsed.success) {
-      throw new ApiRefusal('invalid_message', `The message cannot be relayed: ${parsed.error.issues.map((i) => `${['payload', ...i.path.slice(1)].join('.')} ${i.message}`).join('; ')}.`);
+      throw new ApiRefusal(
+        'invalid_message',
+        `The message cannot be relayed: ${parsed.error.issues.map((i) => `${['payload', ...i.path.slice(1)].join('.')} ${i.message}`).join('; ')}.`,
+      );
     }
     const fromName = senderName(input.sender_name);
     if (fromName !== membership.displayName) await this.context.store.crews.saveDevice({ deviceId, displayName: fromName });
     const reached = await this.online(crew.crewId);
-    await this.context.publish(crew.crewId, { type: 'message', from_device: 'telegram', from_name: fromName, timestamp: this.now(), ...parsed.data }, { deviceId });
+    await this.context.publish(
+      crew.crewId,
+      { type: 'message', from_device: 'telegram', from_name: fromName, timestamp: this.now(), ...parsed.data },
+      { deviceId },
+    );
     return { success: true, devices_reached: reached.length };
   }
 
@@ -167,7 +199,13 @@ export class TelegramFeature implements Feature {
     const members = await this.context.store.crews.listMembers(crew.crewId);
     const telegram = await this.context.store.telegram.telegramDevices(members.map((m) => m.deviceId));
     const online = members.filter((m) => !telegram.has(m.deviceId) && this.context.isOnline(m.deviceId));
-    return { crew_code: crew.crewCode, exists: true, devices_online: online.length, device_names: online.map((m) => m.displayName), telegram_users: telegram.size };
+    return {
+      crew_code: crew.crewCode,
+      exists: true,
+      devices_online: online.length,
+      device_names: online.map((m) => m.displayName),
+      telegram_users: telegram.size,
+    };
   }
 
   /** The Telegram user's device row (created with a secret nobody knows) and its telegram_users record. */
@@ -193,7 +231,11 @@ export class TelegramFeature implements Feature {
 
   private async announceLeft(crewId: string, deviceId: string): Promise<void> {
     const device = await this.context.store.crews.getDevice(deviceId);
-    await this.context.publish(crewId, { type: 'member_left', device_id: deviceId, display_name: device?.displayName ?? DEFAULT_NAME, removed: false }, { deviceId });
+    await this.context.publish(
+      crewId,
+      { type: 'member_left', device_id: deviceId, display_name: device?.displayName ?? DEFAULT_NAME, removed: false },
+      { deviceId },
+    );
   }
 
   /** The crew's gadgets connected now (Telegram members never are). */
@@ -203,7 +245,13 @@ export class TelegramFeature implements Feature {
 
   private takeCall(telegramUserId: string): void {
     const taken = this.calls.take(telegramUserId);
-    if (!taken.ok) throw new ApiRefusal('rate_limited', `Too many messages from this Telegram user; try again in ${Math.ceil(taken.retryAfterMs / 1000)} s.`, 429, taken.retryAfterMs);
+    if (!taken.ok)
+      throw new ApiRefusal(
+        'rate_limited',
+        `Too many messages from this Telegram user; try again in ${Math.ceil(taken.retryAfterMs / 1000)} s.`,
+        429,
+        taken.retryAfterMs,
+      );
   }
 
   private secretMatches(provided: string | undefined): boolean {
@@ -215,14 +263,14 @@ export class TelegramFeature implements Feature {
   }
 
   private refuse(res: express.Response, error: unknown): void {
-    const refusal = error instanceof ApiRefusal ? error
-      : error instanceof ProtocolError ? new ApiRefusal(error.code, error.message)
-      : null;
+    const refusal = error instanceof ApiRefusal ? error : error instanceof ProtocolError ? new ApiRefusal(error.code, error.message) : null;
     // The relay's own failures (a store that cannot write is 503 `unavailable`) are answered and logged as on every route.
     if (!refusal) return sendError(res, error, this.context.log);
     if (refusal.retryAfterMs !== undefined) res.set('retry-after', String(Math.ceil(refusal.retryAfterMs / 1000)));
     res.status(refusal.status).json({
-      code: refusal.code, error: refusal.code, message: refusal.message,
+      code: refusal.code,
+      error: refusal.code,
+      message: refusal.message,
       ...(refusal.retryAfterMs !== undefined ? { retry_after_ms: refusal.retryAfterMs } : {}),
     });
   }
@@ -237,8 +285,14 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 
 /** Telegram first names may be longer than a gadget's: clipped, without control characters. */
 function senderName(raw: string | null | undefined): string {
-  const clean = cleanName(raw ?? '').trim().slice(0, 32).trim();
+  const clean = cleanName(raw ?? '')
+    .trim()
+    .slice(0, 32)
+    .trim();
   return clean || 'Phone';
 }
 
-export const telegramFeatureFactory = (options?: TelegramFeatureOptions): FeatureFactory => (context) => new TelegramFeature(context, options);
+export const telegramFeatureFactory =
+  (options?: TelegramFeatureOptions): FeatureFactory =>
+  (context) =>
+    new TelegramFeature(context, options);

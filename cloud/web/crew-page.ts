@@ -57,12 +57,16 @@ export function crewPageHtml(viewer: CrewViewer): string {
       <button type="submit" class="primary">Add to the queue</button>
       <p class="form-error" id="add-error" role="alert"></p>
     </form>
-    ${viewer.isOwner ? `<div class="owner" id="owner-controls">
+    ${
+      viewer.isOwner
+        ? `<div class="owner" id="owner-controls">
       <button type="button" data-owner="skip">${icon('skip')} Skip</button>
       <button type="button" data-owner="pause" id="pause">${icon('pause')} Pause</button>
       <button type="button" data-owner="clear">${icon('clear')} Clear</button>
       <label class="toggle"><input type="checkbox" id="throwback"> Throwback</label>
-    </div>` : ''}
+    </div>`
+        : ''
+    }
   </section>
   <section class="card">
     <h2>Recent shares</h2>
@@ -82,11 +86,15 @@ export function crewPageHtml(viewer: CrewViewer): string {
       <p id="import-status" class="hint" role="status"></p>
     </form>
   </section>
-  ${viewer.isOwner ? `<section class="card">
+  ${
+    viewer.isOwner
+      ? `<section class="card">
     <h2>Crew settings</h2>
     <label class="toggle"><input type="checkbox" id="share-history"${viewer.shareHistory ? ' checked' : ''}> Newcomers see the crew’s history</label>
     <p class="hint">Off: someone who joins sees the crew’s shares, reactions and messages from their join on. On: from the crew’s start.</p>
-  </section>` : ''}
+  </section>`
+      : ''
+  }
   ${mcpTokensSectionHtml()}
   ${viewer.isOwner ? spotifyAppSectionHtml() : ''}
 </main>

@@ -13,7 +13,6 @@ import { setShareHistory } from '../crew-visibility.js';
 import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
 import { z } from 'zod';
 
-
 export interface CrewPagesDeps {
   /** The owner's "Spotify app for this crew" (absent: the relay runs without the Spotify feature). */
   readonly spotifyApp?: CrewSpotifyApp;
@@ -97,27 +96,64 @@ export class CrewPages {
     r.get('/c/:token', (req, res) => void this.openLink(req, res));
     r.get('/crew', (req, res) => void this.page(req, res));
     r.use('/crew/api', (req, res, next) => void this.authorize(req, res, next));
-    r.get('/crew/api/state', this.handle((viewer) => this.state(viewer)));
+    r.get(
+      '/crew/api/state',
+      this.handle((viewer) => this.state(viewer)),
+    );
     r.get('/crew/api/events', (req, res) => this.events(req, res));
-    r.post('/crew/api/queue', json, this.handle((viewer, req) => this.add(viewer, req.body)));
-    r.post('/crew/api/queue/:itemId/vote', json, this.command('queue_vote', (req) => ({ item_id: req.params.itemId, ...body(req) })));
-    r.post('/crew/api/queue/:itemId/jam', json, this.command('queue_jam', (req) => ({ item_id: req.params.itemId, ...body(req) })));
-    r.delete('/crew/api/queue/:itemId', json, this.command('queue_remove', (req) => ({ item_id: req.params.itemId, ...body(req) })));
+    r.post(
+      '/crew/api/queue',
+      json,
+      this.handle((viewer, req) => this.add(viewer, req.body)),
+    );
+    r.post(
+      '/crew/api/queue/:itemId/vote',
+      json,
+      this.command('queue_vote', (req) => ({ item_id: req.params.itemId, ...body(req) })),
+    );
+    r.post(
+      '/crew/api/queue/:itemId/jam',
+      json,
+      this.command('queue_jam', (req) => ({ item_id: req.params.itemId, ...body(req) })),
+    );
+    r.delete(
+      '/crew/api/queue/:itemId',
+      json,
+      this.command('queue_remove', (req) => ({ item_id: req.params.itemId, ...body(req) })),
+    );
     r.post('/crew/api/queue/skip', json, this.command('queue_skip', body));
     r.post('/crew/api/queue/pause', json, this.command('queue_pause', body));
     r.post('/crew/api/queue/resume', json, this.command('queue_resume', body));
     r.post('/crew/api/queue/clear', json, this.command('queue_clear', body));
     r.post('/crew/api/queue/throwback', json, this.command('queue_throwback', body));
     r.post('/crew/api/airhorn', json, this.command('airhorn', body));
-    r.get('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().status(viewer.crewId)));
-    r.put('/crew/api/spotify-app', json, this.ownerOnly((viewer, req) => {
-      const parsed = CrewAppInput.safeParse(body(req));
-      if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
-      return this.spotifyApp().register(viewer.crewId, parsed.data.client_id, parsed.data.client_secret);
-    }));
-    r.delete('/crew/api/spotify-app', this.ownerOnly((viewer) => this.spotifyApp().remove(viewer.crewId)));
-    r.put('/crew/api/crew-settings', json, this.handle((viewer, req) => this.settings(viewer, body(req))));
-    r.post('/crew/api/spotify-app/check', json, this.ownerOnly((viewer) => this.spotifyApp().startCheck(viewer.deviceId)));
+    r.get(
+      '/crew/api/spotify-app',
+      this.ownerOnly((viewer) => this.spotifyApp().status(viewer.crewId)),
+    );
+    r.put(
+      '/crew/api/spotify-app',
+      json,
+      this.ownerOnly((viewer, req) => {
+        const parsed = CrewAppInput.safeParse(body(req));
+        if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
+        return this.spotifyApp().register(viewer.crewId, parsed.data.client_id, parsed.data.client_secret);
+      }),
+    );
+    r.delete(
+      '/crew/api/spotify-app',
+      this.ownerOnly((viewer) => this.spotifyApp().remove(viewer.crewId)),
+    );
+    r.put(
+      '/crew/api/crew-settings',
+      json,
+      this.handle((viewer, req) => this.settings(viewer, body(req))),
+    );
+    r.post(
+      '/crew/api/spotify-app/check',
+      json,
+      this.ownerOnly((viewer) => this.spotifyApp().startCheck(viewer.deviceId)),
+    );
     if (this.deps.memberApi) r.use('/crew/api', this.deps.memberApi);
     r.use('/crew/api', (_req, res) => sendError(res, new ProtocolError('not_found', 'There is no such crew API path.'), this.deps.context.log));
     r.use('/crew', (error: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -131,7 +167,11 @@ export class CrewPages {
       const token = String(req.params.token);
       const viewer = await this.deps.links.authorize(this.deps.context.store, token, this.deps.now());
       res.cookie(COOKIE, token, {
-        httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/crew', maxAge: viewer.expiresAt - this.deps.now(),
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: req.secure,
+        path: '/crew',
+        maxAge: viewer.expiresAt - this.deps.now(),
       });
       res.set('Referrer-Policy', 'no-referrer').redirect(303, '/crew');
     } catch (error) {
@@ -239,24 +279,37 @@ export class CrewPages {
   private async state(viewer: CrewViewer): Promise<unknown> {
     const { store } = this.deps.context;
     const [crew, members, queue] = await Promise.all([
-      store.crews.getCrew(viewer.crewId), store.crews.listMembers(viewer.crewId), this.deps.queue.snapshot(viewer.crewId),
+      store.crews.getCrew(viewer.crewId),
+      store.crews.listMembers(viewer.crewId),
+      this.deps.queue.snapshot(viewer.crewId),
     ]);
     const latest = crew?.latestSeq ?? 0;
     // Members who are Telegram users of the bot (no gadget) are marked as such.
     const telegram = await store.telegram.telegramDevices(members.map((m) => m.deviceId));
     const events = await store.crews.readEvents(viewer.crewId, Math.max(viewer.firstVisibleSeq - 1, latest - 500));
-    const recent = events.map((e) => e.event).filter(isRecentItem).slice(-RECENT_EVENTS).reverse();
+    const recent = events
+      .map((e) => e.event)
+      .filter(isRecentItem)
+      .slice(-RECENT_EVENTS)
+      .reverse();
     return {
       me: { device_id: viewer.deviceId, display_name: viewer.displayName, is_owner: viewer.isOwner },
       crew: {
         crew_name: crew?.crewName ?? viewer.crewName,
         share_history: crew?.shareHistory ?? viewer.shareHistory,
         members: members.map((m) => ({
-          device_id: m.deviceId, display_name: m.displayName, is_owner: m.isOwner, online: this.deps.context.isOnline(m.deviceId),
+          device_id: m.deviceId,
+          display_name: m.displayName,
+          is_owner: m.isOwner,
+          online: this.deps.context.isOnline(m.deviceId),
           ...(telegram.has(m.deviceId) ? { via: 'telegram' } : {}),
         })),
       },
-      queue, recent, latest_seq: latest, link_expires_at: viewer.expiresAt, server_time: this.deps.now(),
+      queue,
+      recent,
+      latest_seq: latest,
+      link_expires_at: viewer.expiresAt,
+      server_time: this.deps.now(),
     };
   }
 

@@ -91,9 +91,15 @@ export class MemberLinks {
       throw new ProtocolError('link_expired', 'The crew code has changed since this link was made; ask the gadget for a new one.');
     }
     return {
-      crewId: crew.crewId, crewCode: crew.crewCode, crewName: crew.crewName, deviceId: membership.deviceId,
-      displayName: membership.displayName, isOwner: membership.isOwner, expiresAt: claims.expiresAt,
-      firstVisibleSeq: firstVisibleSeq(membership, crew), shareHistory: crew.shareHistory,
+      crewId: crew.crewId,
+      crewCode: crew.crewCode,
+      crewName: crew.crewName,
+      deviceId: membership.deviceId,
+      displayName: membership.displayName,
+      isOwner: membership.isOwner,
+      expiresAt: claims.expiresAt,
+      firstVisibleSeq: firstVisibleSeq(membership, crew),
+      shareHistory: crew.shareHistory,
     };
   }
 

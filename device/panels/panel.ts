@@ -53,9 +53,7 @@ export interface PanelSpec {
 /** Width and height as the panel shows them at this rotation. */
 export function rotatedSize(panel: PanelSpec, rotation: Rotation): { width: number; height: number } {
   const swap = rotation === 90 || rotation === 270;
-  return swap
-    ? { width: panel.nativeHeight, height: panel.nativeWidth }
-    : { width: panel.nativeWidth, height: panel.nativeHeight };
+  return swap ? { width: panel.nativeHeight, height: panel.nativeWidth } : { width: panel.nativeWidth, height: panel.nativeHeight };
 }
 
 export function madctlValue(panel: PanelSpec, rotation: Rotation, bgr: boolean): number {

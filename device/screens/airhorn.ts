@@ -77,4 +77,3 @@ function drawHorn(g: SKRSContext2D, x: number, y: number): void {
   g.fill();
   g.restore();
 }
-

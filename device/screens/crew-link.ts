@@ -51,8 +51,7 @@ export class CrewLinkScreen implements Screen {
     const { x: tx, width: tw } = drawQrWithHeading(g, area, this.qrUrl()!, purpose.heading);
     g.fillStyle = COLORS.muted;
     g.font = font(13);
-    wrapText(g, purpose.text, tw, 5)
-      .forEach((line, i) => g.fillText(line, tx, area.y + 104 + i * 17));
+    wrapText(g, purpose.text, tw, 5).forEach((line, i) => g.fillText(line, tx, area.y + 104 + i * 17));
     g.fillStyle = COLORS.accent;
     g.font = font(15, 'bold');
     g.fillText(fitText(g, `Valid ${validFor(link.expiresAt - now)}`, tw), tx, area.y + 222);

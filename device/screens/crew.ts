@@ -64,13 +64,7 @@ function sortMembers(members: readonly MemberView[], me: string | null): MemberV
   });
 }
 
-function drawMember(
-  g: SKRSContext2D,
-  box: { x: number; y: number; w: number; h: number },
-  member: MemberView,
-  isMe: boolean,
-  unread: number,
-): void {
+function drawMember(g: SKRSContext2D, box: { x: number; y: number; w: number; h: number }, member: MemberView, isMe: boolean, unread: number): void {
   g.fillStyle = COLORS.panel;
   roundRect(g, box.x, box.y, box.w, box.h, 10);
   g.fill();

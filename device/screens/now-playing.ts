@@ -48,16 +48,23 @@ export class NowPlayingScreen implements Screen {
   link: SpotifyLinkState = 'unknown';
   notice: Notice | null = null;
 
-  constructor(private readonly actions: NowPlayingActions, private readonly art: ArtLookup = () => null) {}
+  constructor(
+    private readonly actions: NowPlayingActions,
+    private readonly art: ArtLookup = () => null,
+  ) {}
 
   draw(g: SKRSContext2D, { area, now }: ScreenView): void {
     g.textAlign = 'left';
     g.textBaseline = 'alphabetic';
     if (this.link === 'signed_out') this.drawCentered(g, area, 'Spotify is not connected', 'Press the main button to sign in with your phone.');
     else if (this.link === 'not_configured') {
-      this.drawCentered(g, area, 'Spotify is not set up on this relay', "Its operator sets SPOTIFY_CLIENT_ID, or the crew owner registers the crew's own Spotify app.");
-    }
-    else if (!this.playing) this.drawCentered(g, area, 'Nothing playing', 'Play something on Spotify; it shows up here.');
+      this.drawCentered(
+        g,
+        area,
+        'Spotify is not set up on this relay',
+        "Its operator sets SPOTIFY_CLIENT_ID, or the crew owner registers the crew's own Spotify app.",
+      );
+    } else if (!this.playing) this.drawCentered(g, area, 'Nothing playing', 'Play something on Spotify; it shows up here.');
     else this.drawTrack(g, area, this.playing, now);
     if (this.notice && this.notice.until > now) drawNotice(g, area, this.notice, { bottom: 8, size: 15 });
   }

@@ -36,7 +36,7 @@ const HINT = '◀ ▶ select · OK vote ▲ · 2nd jam · hold: menu';
  * what comes next, with who added it, votes and jams. prev/next move a cursor over the
  * tracks (now playing first) and leave the screen past either end; primary toggles my
  * up-vote on the selected track, secondary toggles my jam. See "Queue screen" in
- * docs/ARCHITECTURE.md.
+ * docs/REFERENCE.md.
  */
 export class QueueScreen implements Screen {
   readonly id = 'queue';
@@ -47,7 +47,10 @@ export class QueueScreen implements Screen {
   /** Selected item; null = the first one. Kept by id so a reorder does not move the cursor. */
   private cursor: string | null = null;
 
-  constructor(private readonly actions: QueueActions, private readonly status: () => QueueStatusLine | null = () => null) {}
+  constructor(
+    private readonly actions: QueueActions,
+    private readonly status: () => QueueStatusLine | null = () => null,
+  ) {}
 
   /** Tracks the cursor moves over: the playing one, then the queue in play order. */
   items(): QueueItemView[] {
@@ -99,7 +102,10 @@ export class QueueScreen implements Screen {
   /** Moves the cursor; past either end the press is left to the controller (next / previous screen). */
   private move(delta: number, host: ScreenHost): boolean {
     const items = this.items();
-    const index = Math.max(0, items.findIndex((i) => i.item_id === this.selected()?.item_id));
+    const index = Math.max(
+      0,
+      items.findIndex((i) => i.item_id === this.selected()?.item_id),
+    );
     const next = items[index + delta];
     if (!next) return false;
     this.cursor = next.item_id;

@@ -27,9 +27,7 @@ export class ScreenRegistry {
 
   /** Screens that prev/next cycle through, in order. */
   rotation(): Screen[] {
-    return [...this.screens.values()]
-      .filter((s) => s.order !== undefined)
-      .sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    return [...this.screens.values()].filter((s) => s.order !== undefined).sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
   /** The menu's entries in order; with a state, only those visible in it. */

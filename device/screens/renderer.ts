@@ -25,7 +25,10 @@ export class ScreenRenderer {
   /** Every string drawn into the frame being rendered (Frame.text). */
   private text: string[] = [];
 
-  constructor(readonly width = SCREEN_WIDTH, readonly height = SCREEN_HEIGHT) {
+  constructor(
+    readonly width = SCREEN_WIDTH,
+    readonly height = SCREEN_HEIGHT,
+  ) {
     this.canvas = createCanvas(width, height);
     this.g = this.canvas.getContext('2d');
     // Screens draw their words with fillText; noting them gives the frame a text alternative.

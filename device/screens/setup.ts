@@ -47,7 +47,13 @@ export class SetupScreen implements Screen {
       case 'connected':
         return drawProgress(g, area, `Connected to “${step.ssid}”`, 'Joining your crew next.', 1);
       case 'reset':
-        return drawCentred(g, area, step.done ? 'Factory reset done' : 'Factory reset…', step.done ? 'Everything of the owner’s is gone. Starting setup.' : 'Clearing settings, identity and caches.', COLORS.error);
+        return drawCentred(
+          g,
+          area,
+          step.done ? 'Factory reset done' : 'Factory reset…',
+          step.done ? 'Everything of the owner’s is gone. Starting setup.' : 'Clearing settings, identity and caches.',
+          COLORS.error,
+        );
       case 'unavailable':
         return drawCentred(g, area, 'Setup cannot start', step.reason, COLORS.error);
       case 'boot_hold':

@@ -26,12 +26,13 @@ export const STATUS_BAR_HEIGHT = 30;
  * licence, device/fonts/LICENSE) and registered from there: a gadget without system
  * fonts still draws its words. Registered under one alias so screens name one family.
  */
-export const FONT_DIR = [
-  // device/screens → device/fonts, and in a release dist/device/screens → dist/device/fonts.
-  fileURLToPath(new URL('../fonts/', import.meta.url)),
-  // `npm run build` of a checkout: dist/device/screens → device/fonts.
-  fileURLToPath(new URL('../../../device/fonts/', import.meta.url)),
-].find((dir) => existsSync(path.join(dir, 'DejaVuSans.ttf'))) ?? fileURLToPath(new URL('../fonts/', import.meta.url));
+export const FONT_DIR =
+  [
+    // device/screens → device/fonts, and in a release dist/device/screens → dist/device/fonts.
+    fileURLToPath(new URL('../fonts/', import.meta.url)),
+    // `npm run build` of a checkout: dist/device/screens → device/fonts.
+    fileURLToPath(new URL('../../../device/fonts/', import.meta.url)),
+  ].find((dir) => existsSync(path.join(dir, 'DejaVuSans.ttf'))) ?? fileURLToPath(new URL('../fonts/', import.meta.url));
 export const UI_FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf'] as const;
 const FAMILY = 'LeelooUI';
 

@@ -96,8 +96,14 @@ describe('admin API', () => {
     it('is off (503 unavailable) when ADMIN_TOKEN is unset', async () => {
       const off = await startInProcessRelay();
       try {
-        for (const [method, path] of [['GET', '/admin/crews'], ['GET', '/admin/devices/x'], ['POST', '/admin/devices/x/reset-credential'],
-          ['DELETE', '/admin/crews/LEELOO-ABCD/members/x'], ['POST', '/admin/crews/LEELOO-ABCD/rotate-code'], ['GET', '/admin/history/members/x/history']] as const) {
+        for (const [method, path] of [
+          ['GET', '/admin/crews'],
+          ['GET', '/admin/devices/x'],
+          ['POST', '/admin/devices/x/reset-credential'],
+          ['DELETE', '/admin/crews/LEELOO-ABCD/members/x'],
+          ['POST', '/admin/crews/LEELOO-ABCD/rotate-code'],
+          ['GET', '/admin/history/members/x/history'],
+        ] as const) {
           const res = await fetch(`${off.httpUrl}${path}`, { method, headers: { authorization: 'Bearer anything-at-all-0123456789' } });
           expect(res.status, `${method} ${path}`).toBe(503);
           const body = await res.json();
@@ -135,7 +141,12 @@ describe('admin API', () => {
       const created = all.map((x) => x.created_at as number);
       expect(created).toEqual([...created].sort((x, y) => x - y));
       const byCode = (code: string) => all.find((x) => x.crew_code === code);
-      expect(byCode(a.code)).toMatchObject({ crew_name: "Ana's crew", owner: { device_id: id('owner-a'), display_name: 'Ana' }, member_count: 2, members_online: 2 });
+      expect(byCode(a.code)).toMatchObject({
+        crew_name: "Ana's crew",
+        owner: { device_id: id('owner-a'), display_name: 'Ana' },
+        member_count: 2,
+        members_online: 2,
+      });
       expect(byCode(b.code)).toMatchObject({ owner: { device_id: id('owner-b') }, member_count: 2, members_online: 1 });
       expect(byCode(c.code)).toMatchObject({ owner: { device_id: id('owner-c') }, member_count: 1, members_online: 1, latest_seq: 1 });
       // Ana's crew: at least the member_joined of each.
@@ -155,14 +166,21 @@ describe('admin API', () => {
       expect(crew.body.latest_seq).toBe((await relay.store.crews.getCrewByCode(a.code))!.latestSeq);
       expect(crew.body.first_seq).toBe(1);
       expect(crew.body.members.map((m: any) => [m.device_id, m.is_owner, m.online, m.generation])).toEqual([
-        [id('owner-a'), true, true, 3], [id('member-bo'), false, false, null], [id('member-cy'), false, true, 3],
+        [id('owner-a'), true, true, 3],
+        [id('member-bo'), false, false, null],
+        [id('member-cy'), false, true, 3],
       ]);
       expect(crew.body.members[1].last_seen_at).toEqual(expect.any(Number));
 
       const device = await admin('GET', `/admin/devices/${id('member-cy')}`);
       expect(device.status).toBe(200);
       expect(device.body).toMatchObject({
-        device_id: id('member-cy'), display_name: 'Cy', has_secret: true, credential_reset_at: null, online: true, generation: 3,
+        device_id: id('member-cy'),
+        display_name: 'Cy',
+        has_secret: true,
+        credential_reset_at: null,
+        online: true,
+        generation: 3,
         crew: { crew_code: a.code, crew_name: "Ana's crew", is_owner: false },
       });
       expect(JSON.stringify(device.body)).not.toMatch(/secret_hash|[0-9a-f]{64}/);
@@ -170,23 +188,50 @@ describe('admin API', () => {
       const legacy = await connect();
       legacy.send({ type: 'register', device_id: 'legacy-1', crew_code: 'LEELOO-LGCY', device_name: 'Old' });
       await legacy.next(isType('registered'));
-      expect((await admin('GET', '/admin/devices/legacy-1')).body).toMatchObject({ has_secret: false, online: true, generation: 1, crew: { crew_code: 'LEELOO-LGCY', is_owner: true } });
+      expect((await admin('GET', '/admin/devices/legacy-1')).body).toMatchObject({
+        has_secret: false,
+        online: true,
+        generation: 1,
+        crew: { crew_code: 'LEELOO-LGCY', is_owner: true },
+      });
     });
 
     it('summarises the crew queue from its stored state', async () => {
       const a = await owner('owner-a', 'Ana');
       const crew = (await relay.store.crews.getCrewByCode(a.code))!;
       const entry = {
-        id: 'item-1', uri: 'spotify:track:abc', track: 'Song', artist: 'Band', album: '', albumArtUrl: '', durationMs: 1000,
-        addedBy: id('owner-a'), addedByName: 'Ana', addedAt: 1, addIndex: 1, round: 1, votes: {}, jams: [], throwback: false,
+        id: 'item-1',
+        uri: 'spotify:track:abc',
+        track: 'Song',
+        artist: 'Band',
+        album: '',
+        albumArtUrl: '',
+        durationMs: 1000,
+        addedBy: id('owner-a'),
+        addedByName: 'Ana',
+        addedAt: 1,
+        addIndex: 1,
+        round: 1,
+        votes: {},
+        jams: [],
+        throwback: false,
       };
       const state = {
-        version: 3, nowPlaying: { ...entry, clock: { startedAt: 1, durationMs: 1000, pausedAt: 5 } }, pending: [{ ...entry, id: 'item-2', addIndex: 2 }],
-        played: [], throwback: true, addCounter: 2, currentRound: 1, playedRounds: {}, applied: [],
+        version: 3,
+        nowPlaying: { ...entry, clock: { startedAt: 1, durationMs: 1000, pausedAt: 5 } },
+        pending: [{ ...entry, id: 'item-2', addIndex: 2 }],
+        played: [],
+        throwback: true,
+        addCounter: 2,
+        currentRound: 1,
+        playedRounds: {},
+        applied: [],
       };
       expect(await relay.store.queue.save(crew.crewId, state, 0, null)).toBe(true);
       expect((await admin('GET', `/admin/crews/${a.code}`)).body.queue).toEqual({
-        version: 3, throwback: true, up_next: 1,
+        version: 3,
+        throwback: true,
+        up_next: 1,
         now_playing: { item_id: 'item-1', track: 'Song', artist: 'Band', spotify_uri: 'spotify:track:abc', added_by: id('owner-a'), paused: true },
       });
     });
@@ -209,7 +254,11 @@ describe('admin API', () => {
       expect((await kitchen.c.closed).code).toBe(4003);
       await friend.next(isType('member_offline', { device_id: id('gadget-1') }));
       expect(await relay.store.crews.getDevice(id('gadget-1'))).toMatchObject({ secretHash: null, secretResetAt: expect.any(Number) });
-      expect((await admin('GET', `/admin/devices/${id('gadget-1')}`)).body).toMatchObject({ has_secret: false, credential_reset_at: expect.any(Number), online: false });
+      expect((await admin('GET', `/admin/devices/${id('gadget-1')}`)).body).toMatchObject({
+        has_secret: false,
+        credential_reset_at: expect.any(Number),
+        online: false,
+      });
 
       // The reset waits for a current-protocol gadget: an older one could never hold the new secret.
       const old = await connect();
@@ -234,7 +283,10 @@ describe('admin API', () => {
 
       // The old secret is dead; the new one works (and replaces the socket as usual).
       const thief = await connect();
-      expect(await hello(thief, 'Kitchen', { device_id: id('gadget-1'), device_secret: kitchen.secret })).toMatchObject({ type: 'error', code: 'unauthorized' });
+      expect(await hello(thief, 'Kitchen', { device_id: id('gadget-1'), device_secret: kitchen.secret })).toMatchObject({
+        type: 'error',
+        code: 'unauthorized',
+      });
       const again = await connect();
       const second = await hello(again, 'Kitchen', { device_id: id('gadget-1'), device_secret: welcome.device_secret });
       expect(second).toMatchObject({ type: 'welcome', device_id: id('gadget-1') });
@@ -268,7 +320,11 @@ describe('admin API', () => {
       const offline = await admin('POST', `/admin/devices/${id('lone-1')}/reset-credential`);
       expect(offline.body).toMatchObject({ had_secret: true });
       // Twice is harmless: nothing left to clear.
-      expect((await admin('POST', `/admin/devices/${id('lone-1')}/reset-credential`)).body).toEqual({ device_id: id('lone-1'), had_secret: false, disconnected: false });
+      expect((await admin('POST', `/admin/devices/${id('lone-1')}/reset-credential`)).body).toEqual({
+        device_id: id('lone-1'),
+        had_secret: false,
+        disconnected: false,
+      });
       // The README's way back: identity.json with the old id and a placeholder secret.
       const back = await connect();
       const placeholder = 'placeholder-placeholder-placeholder';
@@ -326,7 +382,12 @@ describe('admin API', () => {
       expect(newCode).not.toBe(o.code);
       // Nobody sent it, so the owner hears it too.
       for (const c of [o.c, bo]) {
-        expect(await c.next(isType('crew_code_changed'))).toMatchObject({ old_crew_code: o.code, new_crew_code: newCode, crew_code: newCode, seq: rotated.body.seq });
+        expect(await c.next(isType('crew_code_changed'))).toMatchObject({
+          old_crew_code: o.code,
+          new_crew_code: newCode,
+          crew_code: newCode,
+          seq: rotated.body.seq,
+        });
       }
 
       expect((await admin('GET', `/admin/crews/${o.code}`)).status).toBe(404);
@@ -341,8 +402,11 @@ describe('admin API', () => {
   describe('not found and bad input', () => {
     it('answers 404 not_found for unknown crews and devices', async () => {
       for (const [method, path] of [
-        ['GET', '/admin/crews/LEELOO-ZZZZ'], ['POST', '/admin/crews/LEELOO-ZZZZ/rotate-code'], ['DELETE', '/admin/crews/LEELOO-ZZZZ/members/someone'],
-        ['GET', '/admin/devices/nobody'], ['POST', '/admin/devices/nobody/reset-credential'],
+        ['GET', '/admin/crews/LEELOO-ZZZZ'],
+        ['POST', '/admin/crews/LEELOO-ZZZZ/rotate-code'],
+        ['DELETE', '/admin/crews/LEELOO-ZZZZ/members/someone'],
+        ['GET', '/admin/devices/nobody'],
+        ['POST', '/admin/devices/nobody/reset-credential'],
       ] as const) {
         const res = await admin(method, path);
         expect(res.status, `${method} ${path}`).toBe(404);
@@ -354,11 +418,18 @@ describe('admin API', () => {
 
     it('answers 400 invalid_message for a malformed code, device id, limit or cursor', async () => {
       for (const [method, path] of [
-        ['GET', '/admin/crews/not-a-code'], ['GET', '/admin/crews/LEELOO-IOIO'], ['POST', '/admin/crews/xyz/rotate-code'],
-        ['DELETE', '/admin/crews/LEELOO-ABCD/members/%20bad'], ['GET', `/admin/devices/${'x'.repeat(65)}`],
-        ['POST', '/admin/devices/-starts-with-dash/reset-credential'], ['GET', '/admin/devices/semi%3Bcolon'],
-        ['GET', '/admin/crews?limit=0'], ['GET', '/admin/crews?limit=201'], ['GET', '/admin/crews?limit=many'],
-        ['GET', '/admin/crews?cursor=garbage'], ['GET', `/admin/crews?cursor=${Buffer.from('["x","y"]').toString('base64url')}`],
+        ['GET', '/admin/crews/not-a-code'],
+        ['GET', '/admin/crews/LEELOO-IOIO'],
+        ['POST', '/admin/crews/xyz/rotate-code'],
+        ['DELETE', '/admin/crews/LEELOO-ABCD/members/%20bad'],
+        ['GET', `/admin/devices/${'x'.repeat(65)}`],
+        ['POST', '/admin/devices/-starts-with-dash/reset-credential'],
+        ['GET', '/admin/devices/semi%3Bcolon'],
+        ['GET', '/admin/crews?limit=0'],
+        ['GET', '/admin/crews?limit=201'],
+        ['GET', '/admin/crews?limit=many'],
+        ['GET', '/admin/crews?cursor=garbage'],
+        ['GET', `/admin/crews?cursor=${Buffer.from('["x","y"]').toString('base64url')}`],
       ] as const) {
         const res = await admin(method, path);
         expect(res.status, `${method} ${path}`).toBe(400);

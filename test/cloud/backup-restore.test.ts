@@ -16,8 +16,11 @@ const ENV = { RATE_LIMIT_PER_SECOND: '5000', RATE_LIMIT_BURST: '5000' };
 
 function runScript(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `scripts/${script}`, ...args], { cwd: ROOT, env: { ...process.env, LEELOO_BACKUP_KEEP: '' } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', `scripts/${script}`, ...args],
+      { cwd: ROOT, env: { ...process.env, LEELOO_BACKUP_KEEP: '' } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
 }

@@ -73,7 +73,9 @@ describe('an attacker sweeping crew codes over many connections from one address
   const hello = (c: TestClient, name: string) => c.request({ type: 'hello', protocol_version: 3, device_name: name }, isType('welcome'));
 
   beforeAll(async () => {
-    relay = await startInProcessRelay({ env: { TRUST_PROXY: 'loopback', JOIN_FAILURES_BURST: '5', JOIN_FAILURES_PER_HOUR: '60', NEW_CREWS_BURST: '3', NEW_CREWS_PER_HOUR: '3' } });
+    relay = await startInProcessRelay({
+      env: { TRUST_PROXY: 'loopback', JOIN_FAILURES_BURST: '5', JOIN_FAILURES_PER_HOUR: '60', NEW_CREWS_BURST: '3', NEW_CREWS_PER_HOUR: '3' },
+    });
   });
   afterEach(() => {
     for (const client of open.splice(0)) client.ws.terminate();
@@ -133,7 +135,9 @@ describe('an attacker sweeping crew codes over many connections from one address
     await hello(more, 'Squat');
     more.send({ type: 'create_crew', display_name: 'Squat', client_msg_id: 'c1' });
     answers.push(await more.next((f) => f.type === 'crew_created' || f.type === 'error'));
-    const crewsMade = (await Promise.all(Array.from({ length: 10 }, (_, i) => relay.store.crews.getCrewByCode(`LEELOO-S${'ABCDEFGHJK'[i]}QT`)))).filter(Boolean);
+    const crewsMade = (await Promise.all(Array.from({ length: 10 }, (_, i) => relay.store.crews.getCrewByCode(`LEELOO-S${'ABCDEFGHJK'[i]}QT`)))).filter(
+      Boolean,
+    );
     expect(crewsMade.length).toBe(3);
     expect(answers.filter((a) => a.type === 'error').map((a) => a.code)).toEqual(Array(8).fill('rate_limited'));
   });
@@ -159,14 +163,19 @@ describe('careless and greedy clients: anonymous sockets and connections per add
   });
 
   it('refuses the sixth connection from one address with 429, not from another, and frees the slot on close', async () => {
-    const mine = await Promise.all(Array.from({ length: 5 }, (_, i) => TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': `2001:db8:aa:1::${i + 1}` })));
+    const mine = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': `2001:db8:aa:1::${i + 1}` })),
+    );
     await expect(TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:aa:1:ffff::9' })).rejects.toThrow(/429/);
     const other = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:bb:1::1' });
     mine[0]!.ws.close();
     await mine[0]!.closed;
     // The slot frees when the TCP socket closes, just after the client saw the close frame.
     let again: TestClient | undefined;
-    await waitUntil(async () => (again = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:aa:1::77' }).catch(() => undefined)) !== undefined, 'a free slot');
+    await waitUntil(
+      async () => (again = await TestClient.connect(relay.wsUrl, 5000, { 'X-Forwarded-For': '2001:db8:aa:1::77' }).catch(() => undefined)) !== undefined,
+      'a free slot',
+    );
     for (const c of [...mine, other, again!]) c.ws.terminate();
   });
 });

@@ -27,8 +27,20 @@ beforeAll(async () => {
   store = openSqliteStore(path.join(dir, 'leeloo.db'));
   await store.crews.saveDevice({ deviceId: 'ana', displayName: 'ana' });
   const plays = Array.from({ length: 6_000 }, (_, i) => ({
-    memberId: 'ana', source: 'import_extended' as const, endMs: Date.UTC(2022, 0, 1) + i * 60_000, trackUri: null, track: `Track ${i} ${'x'.repeat(1500)}`, artist: 'Artist',
-    album: null, msPlayed: 60_000, durationMs: null, skipped: null, shuffle: null, offline: null, reasonStart: null, reasonEnd: null,
+    memberId: 'ana',
+    source: 'import_extended' as const,
+    endMs: Date.UTC(2022, 0, 1) + i * 60_000,
+    trackUri: null,
+    track: `Track ${i} ${'x'.repeat(1500)}`,
+    artist: 'Artist',
+    album: null,
+    msPlayed: 60_000,
+    durationMs: null,
+    skipped: null,
+    shuffle: null,
+    offline: null,
+    reasonStart: null,
+    reasonEnd: null,
   }));
   await store.history.addPlays(plays);
   const sink = new Writable({
@@ -41,10 +53,14 @@ beforeAll(async () => {
   jobs = new ImportJobs({ store: store.history, log, maxUploadBytes: 1024 ** 2, minPlayMs: 30_000, uploadDir: path.join(dir, 'uploads') });
   await jobs.start();
   const app = express();
-  app.use('/crew/api', (_req, res, next) => {
-    res.locals.historyViewer = { deviceId: 'ana', crewId: null };
-    next();
-  }, memberHistoryRouter({ store, queries: new HistoryQueries(store), jobs, log }));
+  app.use(
+    '/crew/api',
+    (_req, res, next) => {
+      res.locals.historyViewer = { deviceId: 'ana', crewId: null };
+      next();
+    },
+    memberHistoryRouter({ store, queries: new HistoryQueries(store), jobs, log }),
+  );
   server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -103,7 +103,9 @@ describe('a feature that fails to start', () => {
         if (attempts < 3) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
         started = true;
       },
-      async stop() { started = false; },
+      async stop() {
+        started = false;
+      },
     });
     relay = await startInProcessRelay({ features: [flaky] });
     expect(attempts).toBe(1);

@@ -72,7 +72,14 @@ describe('recently-played collection', () => {
     expect(await c.collect('ana')).toMatchObject({ added: 30, duplicate: 0 });
     expect(await store.history.getCursor('ana')).toBe(Date.parse(playedAt(29)));
     const [newest] = await store.history.listPlays(['ana'], { fromMs: 0, toMs: clock }, 1);
-    expect(newest).toMatchObject({ source: 'recently_played', track: 'Track t29', artist: 'Artist t29', trackUri: 'spotify:track:t29', durationMs: 200_000, msPlayed: null });
+    expect(newest).toMatchObject({
+      source: 'recently_played',
+      track: 'Track t29',
+      artist: 'Artist t29',
+      trackUri: 'spotify:track:t29',
+      durationMs: 200_000,
+      msPlayed: null,
+    });
 
     spotify.setRecentlyPlayed('ana', plays(0, 33));
     expect(await c.collect('ana')).toMatchObject({ added: 3, duplicate: 0, pages: 1 });
@@ -93,7 +100,9 @@ describe('recently-played collection', () => {
   });
 
   it('keeps a polled play and its imported record as one play', async () => {
-    spotify.setRecentlyPlayed('ana', [{ track: fakeTrack('1pKYYY0dkg23sQQXi0Q5zN', { name: 'Around the World', artists: ['Daft Punk'] }), played_at: '2023-05-04T18:22:41.512Z' }]);
+    spotify.setRecentlyPlayed('ana', [
+      { track: fakeTrack('1pKYYY0dkg23sQQXi0Q5zN', { name: 'Around the World', artists: ['Daft Punk'] }), played_at: '2023-05-04T18:22:41.512Z' },
+    ]);
     await collector(['ana']).collect('ana');
     const file = await writeZip(dir, 'export.zip', [{ name: 'Streaming_History_Audio_2023.json', content: JSON.stringify([extendedRecord()]) }]);
     expect((await importExport(store.history, file, { memberId: 'ana' })).counts).toMatchObject({ imported: 0, duplicate: 1 });
@@ -122,7 +131,7 @@ describe('recently-played collection', () => {
     expect(await store.history.countPlays('ana')).toBe(3);
   });
 
-  it('spreads members over the interval and keeps each one\'s slot', async () => {
+  it("spreads members over the interval and keeps each one's slot", async () => {
     const members = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
     const c = collector(members);
     const start = clock;

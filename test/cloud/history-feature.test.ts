@@ -22,7 +22,9 @@ describe('the history feature in the relay', () => {
     const history = historyFeatureFactory({ signedInMembers: async () => [], accessToken: async () => 'unused', refreshedToken: async () => 'unused' });
     relay = await startInProcessRelay({ env: { ADMIN_TOKEN }, features: [history.factory] });
     await relay.store.crews.saveDevice({ deviceId: 'ana', displayName: 'Ana' });
-    await relay.store.history.addPlays([playInput({ memberId: 'ana', source: 'import_extended', endMs: Date.UTC(2023, 0, 1), track: 'T', artist: 'A', msPlayed: 90_000 })]);
+    await relay.store.history.addPlays([
+      playInput({ memberId: 'ana', source: 'import_extended', endMs: Date.UTC(2023, 0, 1), track: 'T', artist: 'A', msPlayed: 90_000 }),
+    ]);
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const top = await fetch(`${relay.httpUrl}/admin/history/members/ana/history/top?kind=artists`, { headers: auth });
     expect(top.status).toBe(200);
@@ -48,8 +50,11 @@ describe('the history feature in the relay', () => {
       const publicUrl = 'https://leeloo.example';
       relay = await startInProcessRelay({
         env: {
-          PUBLIC_URL: publicUrl, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
-          SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+          PUBLIC_URL: publicUrl,
+          SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+          LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
+          SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+          SPOTIFY_API_URL: spotify.apiUrl,
         },
         features: [spotifyFeature.factory, history.factory],
       });

@@ -24,14 +24,19 @@ afterEach(async () => {
 async function exportZip(plays: number): Promise<string> {
   const dir = await makeTempDir('leeloo-import-zip-');
   open.push({ close: () => removeTempDir(dir) });
-  const all = Array.from({ length: plays }, (_, i) => extendedRecord({
-    ts: new Date(Date.UTC(2020, 0, 1) + i * 3 * 60_000).toISOString().replace('.000', ''),
-    master_metadata_track_name: `Track ${i % 97}`,
-    spotify_track_uri: `spotify:track:${String(i % 97).padStart(22, 'x')}`,
-  }));
+  const all = Array.from({ length: plays }, (_, i) =>
+    extendedRecord({
+      ts: new Date(Date.UTC(2020, 0, 1) + i * 3 * 60_000).toISOString().replace('.000', ''),
+      master_metadata_track_name: `Track ${i % 97}`,
+      spotify_track_uri: `spotify:track:${String(i % 97).padStart(22, 'x')}`,
+    }),
+  );
   const files = [];
   for (let from = 0; from < plays; from += 2000) {
-    files.push({ name: `Spotify Extended Streaming History/Streaming_History_Audio_2020_${from / 2000}.json`, content: JSON.stringify(all.slice(from, from + 2000)) });
+    files.push({
+      name: `Spotify Extended Streaming History/Streaming_History_Audio_2020_${from / 2000}.json`,
+      content: JSON.stringify(all.slice(from, from + 2000)),
+    });
   }
   return writeZip(dir, 'my_spotify_data.zip', files);
 }
@@ -53,7 +58,9 @@ async function cookieOf(client: TestClient, httpUrl: string): Promise<string> {
 
 async function upload(httpUrl: string, cookie: string, zip: string): Promise<{ job_id: string; events_url: string; status_url: string }> {
   const res = await fetch(`${httpUrl}/crew/api/history/import?name=my_spotify_data.zip`, {
-    method: 'POST', headers: { cookie, 'content-type': 'application/zip' }, body: await readFile(zip),
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/zip' },
+    body: await readFile(zip),
   });
   expect(res.status).toBe(202);
   return (await res.json()) as { job_id: string; events_url: string; status_url: string };
@@ -65,7 +72,9 @@ async function jobState(httpUrl: string, cookie: string, statusUrl: string): Pro
 }
 
 async function visiblePlays(httpUrl: string, deviceId: string): Promise<number> {
-  const res = await fetch(`${httpUrl}/admin/history/members/${deviceId}/history/top?kind=artists&by=plays`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const res = await fetch(`${httpUrl}/admin/history/members/${deviceId}/history/top?kind=artists&by=plays`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { items: { plays: number }[] }).items.reduce((sum, item) => sum + item.plays, 0);
 }
@@ -122,7 +131,11 @@ describe('a relay killed in the middle of an import', () => {
 
     await upload(relay.httpUrl, ana.cookie, zip);
     // Kill it once the commit's slices are going in.
-    await waitUntil(() => count('SELECT COUNT(*) FROM history_plays WHERE import_id IN (SELECT id FROM history_pending)') > 1000, 'commit slices in the store', 60_000);
+    await waitUntil(
+      () => count('SELECT COUNT(*) FROM history_plays WHERE import_id IN (SELECT id FROM history_pending)') > 1000,
+      'commit slices in the store',
+      60_000,
+    );
     await relay.kill();
     expect(count('SELECT COUNT(*) FROM history_imports')).toBe(0);
     expect(count('SELECT COUNT(*) FROM history_plays')).toBeGreaterThan(1000);
@@ -136,7 +149,10 @@ describe('a relay killed in the middle of an import', () => {
 
     const gadget = await relay.connect();
     open.push(gadget);
-    await gadget.request({ type: 'hello', protocol_version: 3, device_name: 'Ana', device_id: deviceId, device_secret: ana.welcome.device_secret }, isType('welcome'));
+    await gadget.request(
+      { type: 'hello', protocol_version: 3, device_name: 'Ana', device_id: deviceId, device_secret: ana.welcome.device_secret },
+      isType('welcome'),
+    );
     const cookie = await cookieOf(gadget, relay.httpUrl);
     const redo = await upload(relay.httpUrl, cookie, zip);
     let end = await jobState(relay.httpUrl, cookie, redo.status_url);

@@ -29,16 +29,22 @@ afterEach(async () => {
 
 /** `count` extended-history plays, 5 minutes apart from `startMs`, over 40 tracks. */
 function records(count: number, startMs: number, extra: (i: number) => Record<string, unknown> = () => ({})) {
-  return Array.from({ length: count }, (_, i) => extendedRecord({
-    ts: new Date(startMs + i * 5 * 60_000).toISOString().replace('.000', ''),
-    master_metadata_track_name: `Track ${i % 40}`,
-    spotify_track_uri: `spotify:track:${String(i % 40).padStart(22, 'x')}`,
-    ...extra(i),
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    extendedRecord({
+      ts: new Date(startMs + i * 5 * 60_000).toISOString().replace('.000', ''),
+      master_metadata_track_name: `Track ${i % 40}`,
+      spotify_track_uri: `spotify:track:${String(i % 40).padStart(22, 'x')}`,
+      ...extra(i),
+    }),
+  );
 }
 
 async function exportZip(name: string, files: readonly unknown[][]) {
-  return writeZip(dir, name, files.map((content, n) => ({ name: `Spotify Extended Streaming History/Streaming_History_Audio_2022_${n}.json`, content: JSON.stringify(content) })));
+  return writeZip(
+    dir,
+    name,
+    files.map((content, n) => ({ name: `Spotify Extended Streaming History/Streaming_History_Audio_2022_${n}.json`, content: JSON.stringify(content) })),
+  );
 }
 
 const rows = (table: string) => store.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
@@ -53,20 +59,27 @@ function expectNoTrace(playRows = 0) {
 describe('a sliced commit', () => {
   it('answers readers with the old data between its slices, and with all of the import after the last', async () => {
     await importExport(store.history, await exportZip('before.zip', [records(50, Date.UTC(2021, 0, 1))]), { memberId: MEMBER });
-    const before = { count: 50, top: await store.history.topTracks([MEMBER], ALL_TIME, 'plays', 5), latest: await store.history.listPlays([MEMBER], ALL_TIME, 3) };
+    const before = {
+      count: 50,
+      top: await store.history.topTracks([MEMBER], ALL_TIME, 'plays', 5),
+      latest: await store.history.listPlays([MEMBER], ALL_TIME, 3),
+    };
     const zip = await exportZip('big.zip', [records(600, Date.UTC(2022, 0, 1)), records(600, Date.UTC(2023, 0, 1))]);
     const seen: Promise<void>[] = [];
     const result = await importExport(store.history, zip, {
-      memberId: MEMBER, sliceRows: 100,
+      memberId: MEMBER,
+      sliceRows: 100,
       onProgress: (p: ImportProgress) => {
         if (p.state !== 'committing' || p.committed === 0 || p.committed >= p.staged) return;
-        seen.push((async () => {
-          expect(await store.history.countPlays(MEMBER)).toBe(before.count);
-          expect(await store.history.topTracks([MEMBER], ALL_TIME, 'plays', 5)).toEqual(before.top);
-          expect(await store.history.listPlays([MEMBER], ALL_TIME, 3)).toEqual(before.latest);
-          expect(await store.history.playsAfterId(MEMBER, 0, 5000)).toHaveLength(before.count);
-          expect(await store.history.listImports(MEMBER)).toHaveLength(1);
-        })());
+        seen.push(
+          (async () => {
+            expect(await store.history.countPlays(MEMBER)).toBe(before.count);
+            expect(await store.history.topTracks([MEMBER], ALL_TIME, 'plays', 5)).toEqual(before.top);
+            expect(await store.history.listPlays([MEMBER], ALL_TIME, 3)).toEqual(before.latest);
+            expect(await store.history.playsAfterId(MEMBER, 0, 5000)).toHaveLength(before.count);
+            expect(await store.history.listImports(MEMBER)).toHaveLength(1);
+          })(),
+        );
       },
     });
     await Promise.all(seen);
@@ -83,12 +96,18 @@ describe('a sliced commit', () => {
     const zip = await exportZip('polled.zip', [records(400, startMs)]);
     // The play the 300th record describes, seen by the collector a few seconds later than the export says.
     const polled = playInput({
-      memberId: MEMBER, source: 'recently_played', endMs: startMs + 300 * 5 * 60_000 + 4_000, track: 'Track 20', artist: 'Daft Punk',
-      trackUri: `spotify:track:${'20'.padStart(22, 'x')}`, durationMs: 215_000,
+      memberId: MEMBER,
+      source: 'recently_played',
+      endMs: startMs + 300 * 5 * 60_000 + 4_000,
+      track: 'Track 20',
+      artist: 'Daft Punk',
+      trackUri: `spotify:track:${'20'.padStart(22, 'x')}`,
+      durationMs: 215_000,
     });
     let added: Promise<unknown> | null = null;
     const result = await importExport(store.history, zip, {
-      memberId: MEMBER, sliceRows: 50,
+      memberId: MEMBER,
+      sliceRows: 50,
       onProgress: (p) => {
         if (p.state === 'committing' && p.committed > 0 && !added) added = store.history.addPlays([polled]);
       },
@@ -104,13 +123,20 @@ describe('a sliced commit', () => {
     const startMs = Date.UTC(2022, 5, 1);
     const zip = await exportZip('twins.zip', [records(400, startMs)]);
     // The collector sees record i's play a few seconds later than the export says.
-    const polledPlay = (i: number) => playInput({
-      memberId: MEMBER, source: 'recently_played', endMs: startMs + i * 5 * 60_000 + 4_000, track: `Track ${i % 40}`, artist: 'Daft Punk',
-      trackUri: `spotify:track:${String(i % 40).padStart(22, 'x')}`, durationMs: 215_000,
-    });
+    const polledPlay = (i: number) =>
+      playInput({
+        memberId: MEMBER,
+        source: 'recently_played',
+        endMs: startMs + i * 5 * 60_000 + 4_000,
+        track: `Track ${i % 40}`,
+        artist: 'Daft Punk',
+        trackUri: `spotify:track:${String(i % 40).padStart(22, 'x')}`,
+        durationMs: 215_000,
+      });
     const added: Promise<unknown>[] = [];
     const result = await importExport(store.history, zip, {
-      memberId: MEMBER, sliceRows: 50,
+      memberId: MEMBER,
+      sliceRows: 50,
       onProgress: (p) => {
         if (p.state !== 'committing') return;
         // After the third slice, a twin of the first; after the last (reported once per source), a twin of the 7th slice.
@@ -118,7 +144,10 @@ describe('a sliced commit', () => {
         if (twinOf !== undefined && added.length === (p.committed === 150 ? 0 : 1)) added.push(store.history.addPlays([polledPlay(twinOf)]));
       },
     });
-    expect(await Promise.all(added)).toEqual([{ added: 1, duplicate: 0 }, { added: 1, duplicate: 0 }]);
+    expect(await Promise.all(added)).toEqual([
+      { added: 1, duplicate: 0 },
+      { added: 1, duplicate: 0 },
+    ]);
     expect(result.counts).toMatchObject({ imported: 398, duplicate: 2 });
     for (const i of [10, 320]) {
       const endMs = polledPlay(i).endMs;
@@ -155,9 +184,11 @@ describe('an import that does not finish leaves nothing anyone can see', () => {
     const jobs = new ImportJobs(jobsOptions);
     await jobs.start();
     const queued = await jobs.receive(MEMBER, (await fs.open(zip)).createReadStream(), { fileName: 'cancelled.zip' });
-    const failed = new Promise<ImportJobView>((resolve) => jobs.subscribe(queued.job_id, (view) => {
-      if (view.state === 'done' || view.state === 'failed') resolve(view);
-    }));
+    const failed = new Promise<ImportJobView>((resolve) =>
+      jobs.subscribe(queued.job_id, (view) => {
+        if (view.state === 'done' || view.state === 'failed') resolve(view);
+      }),
+    );
     // `committing` is announced before the first slice: stop once slices are in, none visible.
     const ended = () => ['done', 'failed'].includes(jobs.get(queued.job_id)?.state ?? '');
     await waitUntil(() => ended() || (jobs.get(queued.job_id)?.state === 'committing' && rows('history_plays') > 0), 'the first commit slices');
@@ -175,9 +206,11 @@ describe('an import that does not finish leaves nothing anyone can see', () => {
     const again = new ImportJobs(jobsOptions);
     await again.start();
     const redo = await again.receive(MEMBER, (await fs.open(zip)).createReadStream(), { fileName: 'cancelled.zip' });
-    const done = await new Promise<ImportJobView>((resolve) => again.subscribe(redo.job_id, (view) => {
-      if (view.state === 'done' || view.state === 'failed') resolve(view);
-    }));
+    const done = await new Promise<ImportJobView>((resolve) =>
+      again.subscribe(redo.job_id, (view) => {
+        if (view.state === 'done' || view.state === 'failed') resolve(view);
+      }),
+    );
     await again.stop();
     expect(done.state).toBe('done');
     expect(done.counts).toMatchObject({ imported: 800, duplicate: 0 });

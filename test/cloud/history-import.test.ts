@@ -38,10 +38,20 @@ async function expectImportError(file: string, code: string, options: Partial<Pa
 describe('extended streaming history', () => {
   it('imports plays with their fields and drops personal fields', async () => {
     const file = await writeZip(dir, 'my_spotify_data.zip', [
-      { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023_0.json', content: json([
-        extendedRecord(),
-        extendedRecord({ ts: '2023-05-04T18:26:02Z', master_metadata_track_name: 'Señorita', master_metadata_album_artist_name: 'Justin Timberlake', spotify_track_uri: 'spotify:track:0G2VO7HpP5yfGdxxTA7Ebj', skipped: true, shuffle: true }),
-      ]) },
+      {
+        name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023_0.json',
+        content: json([
+          extendedRecord(),
+          extendedRecord({
+            ts: '2023-05-04T18:26:02Z',
+            master_metadata_track_name: 'Señorita',
+            master_metadata_album_artist_name: 'Justin Timberlake',
+            spotify_track_uri: 'spotify:track:0G2VO7HpP5yfGdxxTA7Ebj',
+            skipped: true,
+            shuffle: true,
+          }),
+        ]),
+      },
       { name: 'Spotify Extended Streaming History/ReadMeFirst_ExtendedStreamingHistory.pdf', content: '%PDF-1.4' },
     ]);
     const result = await importExport(store.history, file, { memberId: MEMBER });
@@ -49,8 +59,14 @@ describe('extended streaming history', () => {
     const plays = await store.history.listPlays([MEMBER], { fromMs: 0, toMs: Date.now() }, 10);
     expect(plays.map((p) => p.track)).toEqual(['Señorita', 'Around the World']);
     expect(plays[1]).toMatchObject({
-      source: 'import_extended', endMs: Date.UTC(2023, 4, 4, 18, 22, 41), trackUri: 'spotify:track:1pKYYY0dkg23sQQXi0Q5zN',
-      artist: 'Daft Punk', album: 'Homework', msPlayed: 215_000, skipped: false, reasonEnd: 'trackdone',
+      source: 'import_extended',
+      endMs: Date.UTC(2023, 4, 4, 18, 22, 41),
+      trackUri: 'spotify:track:1pKYYY0dkg23sQQXi0Q5zN',
+      artist: 'Daft Punk',
+      album: 'Homework',
+      msPlayed: 215_000,
+      skipped: false,
+      reasonEnd: 'trackdone',
     });
     expect(plays[0]).toMatchObject({ skipped: true, shuffle: true });
     const raw = JSON.stringify(store.db.prepare('SELECT * FROM history_plays').all());
@@ -64,26 +80,40 @@ describe('extended streaming history', () => {
   });
 
   it('counts every skip by its reason', async () => {
-    const file = await writeZip(dir, 'skips.zip', [{ name: 'Streaming_History_Audio_2022.json', content: json([
-      extendedRecord({ ts: '2022-01-01T10:00:00Z' }),
-      extendedRecord({ ts: '2022-01-01T10:05:00Z', ms_played: 29_999 }),
-      extendedRecord({ ts: '2022-01-01T10:10:00Z', incognito_mode: true }),
-      extendedRecord({ ts: '2022-01-01T10:15:00Z', master_metadata_track_name: null, master_metadata_album_artist_name: null, spotify_track_uri: null, episode_name: 'Ep 1', spotify_episode_uri: 'spotify:episode:abc' }),
-      extendedRecord({ ts: 'yesterday' }),
-      extendedRecord({ ms_played: -5 }),
-      'not an object',
-      extendedRecord({ ts: '2022-01-01T10:20:00Z' }),
-    ]) }]);
+    const file = await writeZip(dir, 'skips.zip', [
+      {
+        name: 'Streaming_History_Audio_2022.json',
+        content: json([
+          extendedRecord({ ts: '2022-01-01T10:00:00Z' }),
+          extendedRecord({ ts: '2022-01-01T10:05:00Z', ms_played: 29_999 }),
+          extendedRecord({ ts: '2022-01-01T10:10:00Z', incognito_mode: true }),
+          extendedRecord({
+            ts: '2022-01-01T10:15:00Z',
+            master_metadata_track_name: null,
+            master_metadata_album_artist_name: null,
+            spotify_track_uri: null,
+            episode_name: 'Ep 1',
+            spotify_episode_uri: 'spotify:episode:abc',
+          }),
+          extendedRecord({ ts: 'yesterday' }),
+          extendedRecord({ ms_played: -5 }),
+          'not an object',
+          extendedRecord({ ts: '2022-01-01T10:20:00Z' }),
+        ]),
+      },
+    ]);
     const result = await importExport(store.history, file, { memberId: MEMBER });
     expect(result.counts).toEqual({ imported: 2, duplicate: 0, too_short: 1, incognito: 1, no_track: 1, invalid: 3 });
     expect(await store.history.countPlays(MEMBER)).toBe(2);
   });
 
   it('honours a configured minimum play length', async () => {
-    const file = await writeZip(dir, 'min.zip', [{ name: 'Streaming_History_Audio_2022.json', content: json([
-      extendedRecord({ ts: '2022-01-01T10:00:00Z', ms_played: 50_000 }),
-      extendedRecord({ ts: '2022-01-01T10:05:00Z', ms_played: 70_000 }),
-    ]) }]);
+    const file = await writeZip(dir, 'min.zip', [
+      {
+        name: 'Streaming_History_Audio_2022.json',
+        content: json([extendedRecord({ ts: '2022-01-01T10:00:00Z', ms_played: 50_000 }), extendedRecord({ ts: '2022-01-01T10:05:00Z', ms_played: 70_000 })]),
+      },
+    ]);
     const result = await importExport(store.history, file, { memberId: MEMBER, minPlayMs: 60_000 });
     expect(result.counts).toMatchObject({ imported: 1, too_short: 1 });
   });
@@ -110,10 +140,12 @@ describe('extended streaming history', () => {
   });
 
   it('keeps repeats of a short track as separate plays', async () => {
-    const file = await writeZip(dir, 'repeat.zip', [{ name: 'Streaming_History_Audio_2021.json', content: json([
-      extendedRecord({ ts: '2021-01-01T10:00:10Z', ms_played: 40_000 }),
-      extendedRecord({ ts: '2021-01-01T10:00:50Z', ms_played: 40_000 }),
-    ]) }]);
+    const file = await writeZip(dir, 'repeat.zip', [
+      {
+        name: 'Streaming_History_Audio_2021.json',
+        content: json([extendedRecord({ ts: '2021-01-01T10:00:10Z', ms_played: 40_000 }), extendedRecord({ ts: '2021-01-01T10:00:50Z', ms_played: 40_000 })]),
+      },
+    ]);
     expect((await importExport(store.history, file, { memberId: MEMBER })).counts.imported).toBe(2);
   });
 });
@@ -121,9 +153,18 @@ describe('extended streaming history', () => {
 describe('account data', () => {
   it('imports StreamingHistory*.json and StreamingHistory_music_*.json', async () => {
     const file = await writeZip(dir, 'account.zip', [
-      { name: 'Spotify Account Data/StreamingHistory0.json', content: json([accountRecord(), accountRecord({ endTime: '2023-05-04 18:40', msPlayed: 1_000 })]) },
-      { name: 'Spotify Account Data/StreamingHistory_music_1.json', content: json([accountRecord({ endTime: '2023-06-01 08:00', trackName: 'Digital Love' })]) },
-      { name: 'Spotify Account Data/StreamingHistory_podcast_0.json', content: json([{ endTime: '2023-06-01 09:00', podcastName: 'x', episodeName: 'y', msPlayed: 900_000 }]) },
+      {
+        name: 'Spotify Account Data/StreamingHistory0.json',
+        content: json([accountRecord(), accountRecord({ endTime: '2023-05-04 18:40', msPlayed: 1_000 })]),
+      },
+      {
+        name: 'Spotify Account Data/StreamingHistory_music_1.json',
+        content: json([accountRecord({ endTime: '2023-06-01 08:00', trackName: 'Digital Love' })]),
+      },
+      {
+        name: 'Spotify Account Data/StreamingHistory_podcast_0.json',
+        content: json([{ endTime: '2023-06-01 09:00', podcastName: 'x', episodeName: 'y', msPlayed: 900_000 }]),
+      },
       { name: 'Spotify Account Data/Userdata.json', content: '{"username":"someuser"}' },
     ]);
     const result = await importExport(store.history, file, { memberId: MEMBER });
@@ -133,18 +174,32 @@ describe('account data', () => {
   });
 
   it('refuses impossible dates as invalid records', async () => {
-    const file = await writeZip(dir, 'dates.zip', [{ name: 'StreamingHistory0.json', content: json([
-      accountRecord({ endTime: '2023-02-30 10:00' }), accountRecord({ endTime: '2023-05-04T18:22' }), accountRecord({ endTime: '2023-05-04 18:22' }),
-    ]) }]);
+    const file = await writeZip(dir, 'dates.zip', [
+      {
+        name: 'StreamingHistory0.json',
+        content: json([
+          accountRecord({ endTime: '2023-02-30 10:00' }),
+          accountRecord({ endTime: '2023-05-04T18:22' }),
+          accountRecord({ endTime: '2023-05-04 18:22' }),
+        ]),
+      },
+    ]);
     expect((await importExport(store.history, file, { memberId: MEMBER })).counts).toMatchObject({ imported: 1, invalid: 2 });
   });
 });
 
 describe('one play seen by several sources', () => {
-  const polled = (endMs: number, overrides = {}) => playInput({
-    memberId: MEMBER, source: 'recently_played', endMs, track: 'Around the World', artist: 'Daft Punk',
-    trackUri: 'spotify:track:1pKYYY0dkg23sQQXi0Q5zN', durationMs: 429_000, ...overrides,
-  });
+  const polled = (endMs: number, overrides = {}) =>
+    playInput({
+      memberId: MEMBER,
+      source: 'recently_played',
+      endMs,
+      track: 'Around the World',
+      artist: 'Daft Punk',
+      trackUri: 'spotify:track:1pKYYY0dkg23sQQXi0Q5zN',
+      durationMs: 429_000,
+      ...overrides,
+    });
 
   it('matches a polled play with its extended and account-data records', async () => {
     await store.history.addPlays([polled(Date.UTC(2023, 4, 4, 18, 22, 41, 512))]);
@@ -161,12 +216,17 @@ describe('one play seen by several sources', () => {
     await store.history.addPlays([polled(Date.UTC(2023, 4, 4, 18, 23, 5))]);
     await store.history.addPlays([polled(Date.UTC(2023, 4, 4, 18, 30, 0))]);
     await store.history.addPlays([polled(Date.UTC(2023, 4, 4, 18, 40, 40))]);
-    const account = await writeZip(dir, 'acc.zip', [{ name: 'StreamingHistory0.json', content: json([
-      accountRecord({ endTime: '2023-05-04 18:22' }),
-      accountRecord({ endTime: '2023-05-04 18:28' }),
-      accountRecord({ endTime: '2023-05-04 18:22', trackName: 'Da Funk' }),
-      accountRecord({ endTime: '2023-05-04 18:41' }),
-    ]) }]);
+    const account = await writeZip(dir, 'acc.zip', [
+      {
+        name: 'StreamingHistory0.json',
+        content: json([
+          accountRecord({ endTime: '2023-05-04 18:22' }),
+          accountRecord({ endTime: '2023-05-04 18:28' }),
+          accountRecord({ endTime: '2023-05-04 18:22', trackName: 'Da Funk' }),
+          accountRecord({ endTime: '2023-05-04 18:41' }),
+        ]),
+      },
+    ]);
     const result = await importExport(store.history, account, { memberId: MEMBER });
     expect(result.counts).toMatchObject({ imported: 2, duplicate: 2 });
     expect(await store.history.countPlays(MEMBER)).toBe(5);
@@ -202,24 +262,30 @@ describe('the report counts plays, not file records', () => {
   });
 
   it('still counts two short plays of one file naming as two', async () => {
-    const file = await writeZip(dir, 'two-short.zip', [{ name: 'Streaming_History_Audio_2023.json', content: json([
-      extendedRecord({ ts: '2023-05-04T18:30:00Z', ms_played: 4_000 }), extendedRecord({ ts: '2023-05-04T18:31:00Z', ms_played: 4_000 }),
-    ]) }]);
+    const file = await writeZip(dir, 'two-short.zip', [
+      {
+        name: 'Streaming_History_Audio_2023.json',
+        content: json([extendedRecord({ ts: '2023-05-04T18:30:00Z', ms_played: 4_000 }), extendedRecord({ ts: '2023-05-04T18:31:00Z', ms_played: 4_000 })]),
+      },
+    ]);
     expect((await importExport(store.history, file, { memberId: MEMBER })).counts).toMatchObject({ too_short: 2 });
   });
 
   it('reports account-data rows matched against the extended history as duplicates, not too short', async () => {
     const file = await writeZip(dir, 'full-export.zip', [
       // Account data listed first in the ZIP: the extended history is read first all the same.
-      { name: 'Spotify Account Data/StreamingHistory_music_0.json', content: json([
-        accountRecord(),
-        accountRecord({ endTime: '2023-05-04 18:30', trackName: 'Da Funk', msPlayed: 4_000 }),
-        accountRecord({ endTime: '2023-06-01 08:00', trackName: 'Digital Love', msPlayed: 2_000 }),
-      ]) },
-      { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023.json', content: json([
-        extendedRecord(),
-        extendedRecord({ ts: '2023-05-04T18:31:02Z', master_metadata_track_name: 'Da Funk', ms_played: 4_000 }),
-      ]) },
+      {
+        name: 'Spotify Account Data/StreamingHistory_music_0.json',
+        content: json([
+          accountRecord(),
+          accountRecord({ endTime: '2023-05-04 18:30', trackName: 'Da Funk', msPlayed: 4_000 }),
+          accountRecord({ endTime: '2023-06-01 08:00', trackName: 'Digital Love', msPlayed: 2_000 }),
+        ]),
+      },
+      {
+        name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023.json',
+        content: json([extendedRecord(), extendedRecord({ ts: '2023-05-04T18:31:02Z', master_metadata_track_name: 'Da Funk', ms_played: 4_000 })]),
+      },
     ]);
     const result = await importExport(store.history, file, { memberId: MEMBER });
     // Da Funk: one short play (the extended record), its account row a duplicate; Digital Love: only in account data, too short.
@@ -265,14 +331,20 @@ describe('bad ZIPs import nothing', () => {
   });
 
   it('refuses too many entries and too many bytes', async () => {
-    const many = await writeZip(dir, 'many.zip', Array.from({ length: 12 }, (_, i) => ({ name: `f${i}.txt`, content: 'x' })));
+    const many = await writeZip(
+      dir,
+      'many.zip',
+      Array.from({ length: 12 }, (_, i) => ({ name: `f${i}.txt`, content: 'x' })),
+    );
     await expectImportError(many, 'zip_bomb', { limits: { maxEntries: 10, maxTotalBytes: 1e9, maxEntryBytes: 1e9, maxRatio: 100, ratioFloorBytes: 1e6 } });
     const big = await writeZip(dir, 'big.zip', [
       { name: 'Streaming_History_Audio_2023_0.json', content: json([extendedRecord()]) },
       { name: 'Streaming_History_Audio_2023_1.json', content: json([extendedRecord()]) },
     ]);
     const oneFile = Buffer.byteLength(json([extendedRecord()]));
-    await expectImportError(big, 'zip_bomb', { limits: { maxEntries: 10, maxTotalBytes: oneFile + 10, maxEntryBytes: 1e9, maxRatio: 100, ratioFloorBytes: 1e6 } });
+    await expectImportError(big, 'zip_bomb', {
+      limits: { maxEntries: 10, maxTotalBytes: oneFile + 10, maxEntryBytes: 1e9, maxRatio: 100, ratioFloorBytes: 1e6 },
+    });
   });
 
   it('refuses path traversal names', async () => {
@@ -287,7 +359,10 @@ describe('bad ZIPs import nothing', () => {
 
   it('refuses history files of the wrong JSON shape, even after valid files', async () => {
     const notArray = await writeZip(dir, 'object.zip', [
-      { name: 'Streaming_History_Audio_2023_0.json', content: json(Array.from({ length: 30 }, (_, i) => extendedRecord({ ts: `2023-05-04T10:${10 + i}:00Z` }))) },
+      {
+        name: 'Streaming_History_Audio_2023_0.json',
+        content: json(Array.from({ length: 30 }, (_, i) => extendedRecord({ ts: `2023-05-04T10:${10 + i}:00Z` }))),
+      },
       { name: 'Streaming_History_Audio_2023_1.json', content: '{"plays": []}' },
     ]);
     await expectImportError(notArray, 'invalid_export', { batchSize: 5 });

@@ -18,7 +18,12 @@ beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'leeloo-history-q-'));
   store = openSqliteStore(path.join(dir, 'leeloo.db'));
   queries = new HistoryQueries(store);
-  for (const [id, name] of [['ana', 'Ana'], ['bo', 'Bo'], ['cy', 'Cy']]) await store.crews.saveDevice({ deviceId: id!, displayName: name! });
+  for (const [id, name] of [
+    ['ana', 'Ana'],
+    ['bo', 'Bo'],
+    ['cy', 'Cy'],
+  ])
+    await store.crews.saveDevice({ deviceId: id!, displayName: name! });
   await store.crews.createCrew({ crewId: CREW, crewCode: 'LEELOO-ABCD', crewName: 'Crew', ownerDeviceId: 'ana' });
   await store.crews.addMember(CREW, 'bo');
 });
@@ -35,12 +40,20 @@ const play = (memberId: string, endMs: number, track: string, artist: string, ms
 async function shareAt(atMs: number, from: string, uri: string, track: string) {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(atMs);
-  await store.crews.appendEvents([{
-    crewId: CREW,
-    from: { deviceId: from },
-    event: { type: 'message', from_device: from, from_name: from.toUpperCase(), timestamp: atMs, msg_type: 'song_push',
-      payload: { artist: 'Artist', track, album: 'Album', spotify_uri: uri, album_art_url: '', note: '' } },
-  }]);
+  await store.crews.appendEvents([
+    {
+      crewId: CREW,
+      from: { deviceId: from },
+      event: {
+        type: 'message',
+        from_device: from,
+        from_name: from.toUpperCase(),
+        timestamp: atMs,
+        msg_type: 'song_push',
+        payload: { artist: 'Artist', track, album: 'Album', spotify_uri: uri, album_art_url: '', note: '' },
+      },
+    },
+  ]);
   vi.useRealTimers();
 }
 
@@ -60,9 +73,17 @@ describe('tops', () => {
   it('ranks tracks by plays and by listening time, for the crew and for one member', async () => {
     const byPlays = await queries.topTracks({ crewId: CREW }, ALL);
     // Ties are broken by artist and title.
-    expect(byPlays.map((t) => [t.track, t.plays])).toEqual([['Hit', 3], ['Other', 1], ['Long Song', 1]]);
+    expect(byPlays.map((t) => [t.track, t.plays])).toEqual([
+      ['Hit', 3],
+      ['Other', 1],
+      ['Long Song', 1],
+    ]);
     const byTime = await queries.topTracks({ crewId: CREW }, ALL, { by: 'time' });
-    expect(byTime.map((t) => [t.track, t.ms_played])).toEqual([['Long Song', 600_000], ['Hit', 300_000], ['Other', 150_000]]);
+    expect(byTime.map((t) => [t.track, t.ms_played])).toEqual([
+      ['Long Song', 600_000],
+      ['Hit', 300_000],
+      ['Other', 150_000],
+    ]);
     const bo = await queries.topTracks({ memberId: 'bo' }, ALL, { limit: 1 });
     expect(bo).toHaveLength(1);
     expect(bo[0]).toMatchObject({ plays: 1 });
@@ -70,7 +91,10 @@ describe('tops', () => {
 
   it('ranks artists and respects the time range', async () => {
     const artists = await queries.topArtists({ crewId: CREW }, ALL);
-    expect(artists.map((a) => [a.artist.toLowerCase(), a.plays, a.ms_played])).toEqual([['pop', 4, 450_000], ['slow', 1, 600_000]]);
+    expect(artists.map((a) => [a.artist.toLowerCase(), a.plays, a.ms_played])).toEqual([
+      ['pop', 4, 450_000],
+      ['slow', 1, 600_000],
+    ]);
     const later = await queries.topArtists({ crewId: CREW }, { fromMs: Date.UTC(2024, 2, 1, 12, 30), toMs: ALL.toMs }, { by: 'time' });
     expect(later.map((a) => a.artist.toLowerCase())).toEqual(['pop']);
   });
@@ -115,7 +139,7 @@ describe('heatmap', () => {
 describe('on this day and throwback', () => {
   it('finds plays and shares on the same day in past years, skipping 29 February', async () => {
     await store.history.addPlays([
-      play('ana', Date.UTC(2023, 4, 4, 22, 30), 'Last Year', 'X'),  // 5 May 00:30 in Paris
+      play('ana', Date.UTC(2023, 4, 4, 22, 30), 'Last Year', 'X'), // 5 May 00:30 in Paris
       play('ana', Date.UTC(2022, 4, 4, 12), 'Two Years', 'X'),
       play('ana', Date.UTC(2023, 4, 6, 12), 'Wrong Day', 'X'),
     ]);
@@ -147,7 +171,10 @@ describe('on this day and throwback', () => {
       play('ana', now - 20 * 86_400_000, 'Once', 'Artist', 200_000, { trackUri: 'spotify:track:once' }),
     ]);
     const picks = await queries.throwback(CREW, { nowMs: now });
-    expect(picks.map((p) => [p.spotify_uri, p.times_shared])).toEqual([['spotify:track:often', 2], ['spotify:track:once', 1]]);
+    expect(picks.map((p) => [p.spotify_uri, p.times_shared])).toEqual([
+      ['spotify:track:often', 2],
+      ['spotify:track:once', 1],
+    ]);
     expect(picks[0]).toMatchObject({ shared_by: 'ANA', track: 'Often', shared_at: now - week });
     expect(await queries.throwback(CREW, { nowMs: now, weeks: 1 })).toHaveLength(1);
   });
@@ -186,7 +213,7 @@ describe('export', () => {
     expect(csvField(false)).toBe('false');
   });
 
-  it('streams a member\'s plays as CSV over several pages', async () => {
+  it("streams a member's plays as CSV over several pages", async () => {
     const many = Array.from({ length: 2_345 }, (_, i) => play('ana', Date.UTC(2020, 0, 1) + i * 600_000, `Song ${i}`, 'Band'));
     many.push(play('ana', Date.UTC(2021, 0, 1), 'Hello, "World"\nPart 2', 'AC/DC', 1_234, { album: '=cmd' }));
     await store.history.addPlays(many);
@@ -200,7 +227,7 @@ describe('export', () => {
     expect(csv).not.toContain('Not Ana');
   });
 
-  it('streams a member\'s plays and sent messages as JSON', async () => {
+  it("streams a member's plays and sent messages as JSON", async () => {
     await store.history.addPlays([play('ana', Date.UTC(2020, 0, 1), 'One', 'X'), play('ana', Date.UTC(2020, 0, 2), 'Two', 'X')]);
     await shareAt(Date.UTC(2024, 0, 1), 'ana', 'spotify:track:mine', 'Mine');
     await shareAt(Date.UTC(2024, 0, 2), 'bo', 'spotify:track:bos', 'Bos');

@@ -31,11 +31,15 @@ async function startApp(adminToken: string | undefined, maxUploadBytes = 5 * 102
   const deps = { store, queries: new HistoryQueries(store), jobs, log };
   const app = express();
   // Stands in for the crew pages' signed member link.
-  app.use('/crew/api', (req, res, next) => {
-    const device = req.headers['x-test-member'];
-    if (typeof device === 'string') res.locals.historyViewer = { deviceId: device, crewId: device === 'cy' ? null : 'crew-1' };
-    next();
-  }, memberHistoryRouter(deps));
+  app.use(
+    '/crew/api',
+    (req, res, next) => {
+      const device = req.headers['x-test-member'];
+      if (typeof device === 'string') res.locals.historyViewer = { deviceId: device, crewId: device === 'cy' ? null : 'crew-1' };
+      next();
+    },
+    memberHistoryRouter(deps),
+  );
   app.use(adminHistoryRouter({ ...deps, adminToken }));
   server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -62,19 +66,27 @@ const as = (member: string, extra: Record<string, string> = {}) => ({ 'x-test-me
 
 async function upload(member: string, file: string, query = '') {
   return fetch(`${base}/crew/api/history/import${query}`, {
-    method: 'POST', headers: as(member, { 'content-type': 'application/zip' }), body: await fs.readFile(file),
+    method: 'POST',
+    headers: as(member, { 'content-type': 'application/zip' }),
+    body: await fs.readFile(file),
   });
 }
 
 /** Reads the SSE stream until it ends; the timeout fails the test rather than hanging it. */
-async function followEvents(url: string, member: string): Promise<{ event: string; data: { state: string; counts: Record<string, number> | null; error?: { code: string } } }[]> {
+async function followEvents(
+  url: string,
+  member: string,
+): Promise<{ event: string; data: { state: string; counts: Record<string, number> | null; error?: { code: string } } }[]> {
   const res = await fetch(`${base}${url}`, { headers: as(member), signal: AbortSignal.timeout(10_000) });
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await res.text();
-  return text.trim().split('\n\n').map((block) => {
-    const [eventLine, dataLine] = block.split('\n');
-    return { event: eventLine!.slice('event: '.length), data: JSON.parse(dataLine!.slice('data: '.length)) };
-  });
+  return text
+    .trim()
+    .split('\n\n')
+    .map((block) => {
+      const [eventLine, dataLine] = block.split('\n');
+      return { event: eventLine!.slice('event: '.length), data: JSON.parse(dataLine!.slice('data: '.length)) };
+    });
 }
 
 describe('import over HTTP', () => {
@@ -111,7 +123,11 @@ describe('import over HTTP', () => {
     const form = await fetch(`${base}/crew/api/history/import`, { method: 'POST', headers: as('ana', { 'content-type': 'text/plain' }), body: 'x' });
     expect(form.status).toBe(400);
     expect((await form.json()).message).toMatch(/application\/zip/);
-    const badMin = await fetch(`${base}/crew/api/history/import?min_play_ms=-1`, { method: 'POST', headers: as('ana', { 'content-type': 'application/zip' }), body: 'x' });
+    const badMin = await fetch(`${base}/crew/api/history/import?min_play_ms=-1`, {
+      method: 'POST',
+      headers: as('ana', { 'content-type': 'application/zip' }),
+      body: 'x',
+    });
     expect(badMin.status).toBe(400);
     const nobody = await fetch(`${base}/crew/api/history/top`);
     expect(nobody.status).toBe(401);
@@ -124,7 +140,9 @@ describe('upload limit', () => {
 
   it('answers 413 too_large and keeps no file', async () => {
     const res = await fetch(`${base}/crew/api/history/import`, {
-      method: 'POST', headers: as('ana', { 'content-type': 'application/zip' }), body: Buffer.alloc(256 * 1024, 7),
+      method: 'POST',
+      headers: as('ana', { 'content-type': 'application/zip' }),
+      body: Buffer.alloc(256 * 1024, 7),
     });
     expect(res.status).toBe(413);
     expect((await res.json()).code).toBe('too_large');
@@ -135,18 +153,24 @@ describe('upload limit', () => {
 describe('one import per member at a time', () => {
   beforeEach(() => startApp(ADMIN_TOKEN));
 
-  it('refuses a second upload while the member\'s first is still arriving, and takes it afterwards', async () => {
+  it("refuses a second upload while the member's first is still arriving, and takes it afterwards", async () => {
     const zip = await writeZip(dir, 'one.zip', [{ name: 'Streaming_History_Audio_2023.json', content: JSON.stringify([extendedRecord()]) }]);
     const bytes = await fs.readFile(zip);
     let sendRest!: () => void;
     const slow = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(bytes.subarray(0, 10));
-        sendRest = () => { controller.enqueue(bytes.subarray(10)); controller.close(); };
+        sendRest = () => {
+          controller.enqueue(bytes.subarray(10));
+          controller.close();
+        };
       },
     });
     const first = fetch(`${base}/crew/api/history/import`, {
-      method: 'POST', headers: as('ana', { 'content-type': 'application/zip' }), body: slow, duplex: 'half',
+      method: 'POST',
+      headers: as('ana', { 'content-type': 'application/zip' }),
+      body: slow,
+      duplex: 'half',
     } as RequestInit);
     await expect.poll(() => fs.readdir(path.join(dir, 'uploads'))).toHaveLength(1);
     const second = await upload('ana', zip);
@@ -180,9 +204,25 @@ describe('queries over HTTP', () => {
     expect(noCrew.status).toBe(409);
   });
 
-  it('streams the viewer\'s own CSV export', async () => {
-    await store.history.addPlays([{ memberId: 'ana', source: 'import_extended', endMs: Date.UTC(2022, 0, 1), trackUri: null, track: 'A, "B"', artist: 'C',
-      album: null, msPlayed: 60_000, durationMs: null, skipped: null, shuffle: null, offline: null, reasonStart: null, reasonEnd: null }]);
+  it("streams the viewer's own CSV export", async () => {
+    await store.history.addPlays([
+      {
+        memberId: 'ana',
+        source: 'import_extended',
+        endMs: Date.UTC(2022, 0, 1),
+        trackUri: null,
+        track: 'A, "B"',
+        artist: 'C',
+        album: null,
+        msPlayed: 60_000,
+        durationMs: null,
+        skipped: null,
+        shuffle: null,
+        offline: null,
+        reasonStart: null,
+        reasonEnd: null,
+      },
+    ]);
     const res = await fetch(`${base}/crew/api/history/export.csv`, { headers: as('ana') });
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
     expect(res.headers.get('content-disposition')).toMatch(/leeloo-ana\.csv/);
@@ -199,14 +239,21 @@ describe('import records and logs', () => {
     const done = await (await upload('ana', good, '?name=my_spotify_data.zip')).json();
     await followEvents(done.events_url.replace(base, ''), 'ana');
     expect((await store.history.listImports('ana')).map((i) => i.fileName)).toEqual(['my_spotify_data.zip']);
-    expect(logged.find((l) => l.msg === 'history import done')).toMatchObject({ member: 'ana', fileName: 'my_spotify_data.zip', bytes: (await fs.stat(good)).size });
+    expect(logged.find((l) => l.msg === 'history import done')).toMatchObject({
+      member: 'ana',
+      fileName: 'my_spotify_data.zip',
+      bytes: (await fs.stat(good)).size,
+    });
 
     const notZip = path.join(dir, 'notes.zip');
     await fs.writeFile(notZip, 'these are not the plays you are looking for');
     const refused = await (await upload('bo', notZip, '?name=notes.zip')).json();
     await followEvents(refused.events_url.replace(base, ''), 'bo');
-    expect(logged.find((l) => l.msg === 'history import refused' && l.member === 'bo'))
-      .toMatchObject({ reason: 'invalid_zip', fileName: 'notes.zip', bytes: 43 });
+    expect(logged.find((l) => l.msg === 'history import refused' && l.member === 'bo')).toMatchObject({
+      reason: 'invalid_zip',
+      fileName: 'notes.zip',
+      bytes: 43,
+    });
 
     const big = path.join(dir, 'big.zip');
     await fs.writeFile(big, Buffer.alloc(10_000, 1));
@@ -233,7 +280,13 @@ describe('admin API', () => {
     await startApp(ADMIN_TOKEN);
     const play = (memberId: string, track: string, minute: number) =>
       playInput({ memberId, source: 'import_extended', endMs: Date.UTC(2024, 0, 1, 10, minute), track, artist: 'A', msPlayed: 120_000 });
-    await store.history.addPlays([play('ana', 'Ana song', 1), play('ana', 'Ana song', 2), play('bo', 'Bo song', 3), play('bo', 'Bo song', 4), play('bo', 'Bo song', 5)]);
+    await store.history.addPlays([
+      play('ana', 'Ana song', 1),
+      play('ana', 'Ana song', 2),
+      play('bo', 'Bo song', 3),
+      play('bo', 'Bo song', 4),
+      play('bo', 'Bo song', 5),
+    ]);
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const get = async (path: string) => (await fetch(`${base}/admin/history/members/ana/history${path}`, { headers: auth })).json();
     expect((await get('/top')).items.map((i: { track: string }) => i.track)).toEqual(['Ana song']);

@@ -16,19 +16,39 @@ let jobs: ImportJobs;
 let owner: TestClient;
 let cookie: string;
 
-interface Answer { status: number; body: string; requestId: string | undefined }
+interface Answer {
+  status: number;
+  body: string;
+  requestId: string | undefined;
+}
 
 function request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: relay.port, method, path, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { if (text.length < 4096) text += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode!, body: text, requestId: res.headers['x-request-id'] as string | undefined }));
-      // Event streams never end on their own: what the status says is enough.
-      if (String(res.headers['content-type']).startsWith('text/event-stream')) { res.destroy(); resolve({ status: res.statusCode!, body: '', requestId: res.headers['x-request-id'] as string | undefined }); }
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve({ status: 499, body: '', requestId: 'reset' }) : reject(error)));
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: relay.port,
+        method,
+        path,
+        headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (text.length < 4096) text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body: text, requestId: res.headers['x-request-id'] as string | undefined }));
+        // Event streams never end on their own: what the status says is enough.
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          res.destroy();
+          resolve({ status: res.statusCode!, body: '', requestId: res.headers['x-request-id'] as string | undefined });
+        }
+      },
+    );
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve({ status: 499, body: '', requestId: 'reset' }) : reject(error),
+    );
     if (body !== undefined) req.write(body);
     req.end();
   });
@@ -72,11 +92,14 @@ afterAll(async () => {
 });
 
 const JSON_ROUTES: Array<[string, string]> = [
-  ['POST', '/crew/api/queue'], ['POST', '/crew/api/queue/q_abcdefgh/vote'], ['POST', '/crew/api/airhorn'],
-  ['POST', '/api/telegram/crew/create'], ['POST', '/api/telegram/message'],
+  ['POST', '/crew/api/queue'],
+  ['POST', '/crew/api/queue/q_abcdefgh/vote'],
+  ['POST', '/crew/api/airhorn'],
+  ['POST', '/api/telegram/crew/create'],
+  ['POST', '/api/telegram/message'],
 ];
 
-describe('bad requests get a 4xx with the error table\'s code', () => {
+describe("bad requests get a 4xx with the error table's code", () => {
   it('a malformed % escape in a path parameter', async () => {
     for (const path of ['/crew/api/queue/%zz/vote', '/crew/api/queue/%E0%A4%A/jam', '/crew/api/queue/%', '/c/%zz', '/s/%ff%fe', '/crew/api/history/import/%']) {
       expectClientError(await request(path.startsWith('/crew/api') ? 'POST' : 'GET', path, { cookie, 'content-type': 'application/json' }, '{}'), path);
@@ -86,7 +109,12 @@ describe('bad requests get a 4xx with the error table\'s code', () => {
   it('Content-Encoding compress, unknown ones, and gzip that is not gzip, on JSON routes', async () => {
     for (const [method, path] of JSON_ROUTES) {
       for (const encoding of ['compress', 'br, x-made-up', 'gzip', 'deflate']) {
-        const answer = await request(method, path, { cookie, 'content-type': 'application/json', 'content-encoding': encoding }, Buffer.from('not compressed at all'));
+        const answer = await request(
+          method,
+          path,
+          { cookie, 'content-type': 'application/json', 'content-encoding': encoding },
+          Buffer.from('not compressed at all'),
+        );
         expectClientError(answer, `${path} ${encoding}`);
       }
     }
@@ -112,20 +140,66 @@ describe('bad requests get a 4xx with the error table\'s code', () => {
 
   it('survives a few hundred seeded random requests over every route without one 5xx', async () => {
     let state = 9;
-    const next = () => ((state = (state * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32);
-    const pick = <T,>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+    const next = () => (state = (state * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32;
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
     const paths = [
-      '/', '/health', '/ready', '/metrics', '/operator', '/crew', '/crew/api/state', '/crew/api/events', '/crew/api/queue', '/crew/api/queue/%s',
-      '/crew/api/queue/%s/jam', '/crew/api/queue/%s/vote', '/crew/api/queue/skip', '/crew/api/queue/pause', '/crew/api/queue/resume',
-      '/crew/api/queue/clear', '/crew/api/queue/throwback', '/crew/api/airhorn', '/crew/api/history/top', '/crew/api/history/heatmap',
-      '/crew/api/history/import', '/crew/api/history/import/%s', '/c/%s', '/s/%s', '/s/%s/continue', '/spotify/callback',
-      '/admin/crews', '/admin/crews/%s', '/admin/devices/%s', '/api/telegram/crew/create', '/api/telegram/crew/join',
-      '/api/telegram/crew/status', '/api/telegram/message', '/nowhere/%s',
+      '/',
+      '/health',
+      '/ready',
+      '/metrics',
+      '/operator',
+      '/crew',
+      '/crew/api/state',
+      '/crew/api/events',
+      '/crew/api/queue',
+      '/crew/api/queue/%s',
+      '/crew/api/queue/%s/jam',
+      '/crew/api/queue/%s/vote',
+      '/crew/api/queue/skip',
+      '/crew/api/queue/pause',
+      '/crew/api/queue/resume',
+      '/crew/api/queue/clear',
+      '/crew/api/queue/throwback',
+      '/crew/api/airhorn',
+      '/crew/api/history/top',
+      '/crew/api/history/heatmap',
+      '/crew/api/history/import',
+      '/crew/api/history/import/%s',
+      '/c/%s',
+      '/s/%s',
+      '/s/%s/continue',
+      '/spotify/callback',
+      '/admin/crews',
+      '/admin/crews/%s',
+      '/admin/devices/%s',
+      '/api/telegram/crew/create',
+      '/api/telegram/crew/join',
+      '/api/telegram/crew/status',
+      '/api/telegram/message',
+      '/nowhere/%s',
     ];
     const params = ['%', '%zz', '%E0%A4%A', '%00', 'q_abcdefgh', '..%2f..%2fetc', 'x'.repeat(300), '%F0%9F%92%A5', '__proto__', ''];
     const queries = ['', '?after=-1', '?after=%zz', '?tz=%ff', '?from=1e999', '?limit=999999', '?code=', '?state=%&code=%'];
-    const bodies = ['', '{}', 'null', '{"vote":"up"}', '{"__proto__":{"x":1}}', '{"spotify_uri":"spotify:track:\u202e"}', '\u0000\u0001', '{"a":', '[]', '1e999'];
-    const types = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin-9', ''];
+    const bodies = [
+      '',
+      '{}',
+      'null',
+      '{"vote":"up"}',
+      '{"__proto__":{"x":1}}',
+      '{"spotify_uri":"spotify:track:\u202e"}',
+      '\u0000\u0001',
+      '{"a":',
+      '[]',
+      '1e999',
+    ];
+    const types = [
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin-9',
+      '',
+    ];
     const encodings = ['', '', 'compress', 'gzip', 'identity', 'x-nope'];
     const cookies = [cookie, cookie, 'leeloo_crew=%', 'leeloo_crew=abc.def', ''];
     const seen: number[] = [];

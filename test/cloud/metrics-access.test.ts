@@ -91,7 +91,12 @@ describe('Spotify outcomes on /metrics', () => {
         metrics.features.spotifyCall(outcome);
       },
     });
-    const web = new SpotifyWebApi({ http, apiUrl: () => spotify!.apiUrl, limiterKey: 'anna', tokens: { token: async () => access, refresh: async () => access } });
+    const web = new SpotifyWebApi({
+      http,
+      apiUrl: () => spotify!.apiUrl,
+      limiterKey: 'anna',
+      tokens: { token: async () => access, refresh: async () => access },
+    });
     spotify.rateLimit('currently-playing', 1, { userId: 'anna' });
     await web.currentlyPlaying();
     spotify.script('currently-playing', {

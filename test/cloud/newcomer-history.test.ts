@@ -31,12 +31,13 @@ beforeAll(async () => {
   relay = await startInProcessRelay({
     env: { ADMIN_TOKEN },
     features: [
-      (context) => (queue = queueFeatureFactory({
-        memberApi: (ctx) => {
-          jobs = new ImportJobs({ store: ctx.store.history, log: ctx.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
-          return memberHistoryRouter({ store: ctx.store, queries: new HistoryQueries(ctx.store), jobs, log: ctx.log });
-        },
-      })(context)),
+      (context) =>
+        (queue = queueFeatureFactory({
+          memberApi: (ctx) => {
+            jobs = new ImportJobs({ store: ctx.store.history, log: ctx.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
+            return memberHistoryRouter({ store: ctx.store, queries: new HistoryQueries(ctx.store), jobs, log: ctx.log });
+          },
+        })(context)),
       (context) => {
         const queries = new HistoryQueries(context.store);
         return new McpFeature(context, { queries: () => queries, queue: () => queue });
@@ -52,7 +53,12 @@ afterAll(async () => {
   await relay.close();
 });
 
-interface Gadget { client: TestClient; deviceId: string; secret: string; crewCode: string }
+interface Gadget {
+  client: TestClient;
+  deviceId: string;
+  secret: string;
+  crewCode: string;
+}
 
 async function gadget(name: string, crewCode?: string): Promise<Gadget> {
   const client = await clients.connect();
@@ -73,10 +79,15 @@ async function reconnect(g: Gadget): Promise<TestClient> {
 let shares = 0;
 async function share(g: Gadget, track: string): Promise<number> {
   const id = `share-${++shares}`;
-  const ack = await g.client.request({
-    type: 'message', msg_type: 'song_push', client_msg_id: id,
-    payload: { artist: 'Band', track, album: '', spotify_uri: `spotify:track:${track}`, album_art_url: '', note: '' },
-  }, isType('ack', { client_msg_id: id }));
+  const ack = await g.client.request(
+    {
+      type: 'message',
+      msg_type: 'song_push',
+      client_msg_id: id,
+      payload: { artist: 'Band', track, album: '', spotify_uri: `spotify:track:${track}`, album_art_url: '', note: '' },
+    },
+    isType('ack', { client_msg_id: id }),
+  );
   return Number(ack.seq);
 }
 
@@ -97,7 +108,8 @@ async function resumeFrom(client: TestClient, crewCode: string, afterSeq: number
   }
 }
 
-const tracksIn = (frames: Frame[]) => frames.filter((f) => f.type === 'message' && f.msg_type === 'song_push').map((f) => (f.payload as { track: string }).track);
+const tracksIn = (frames: Frame[]) =>
+  frames.filter((f) => f.type === 'message' && f.msg_type === 'song_push').map((f) => (f.payload as { track: string }).track);
 const textsIn = (frames: Frame[]) => frames.filter((f) => f.type === 'message' && f.msg_type === 'text').map((f) => (f.payload as { text: string }).text);
 
 /** A crew with a past: shares and a text from before the newcomer, and shares weeks ago. */
@@ -109,11 +121,20 @@ async function crewWithPast(): Promise<{ owner: Gadget; pastSeqs: number[] }> {
   for (const weeks of [1, 2]) {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() - weeks * WEEK_MS);
-    const [stored] = await relay.store.crews.appendEvents([{
-      crewId, from: { deviceId: owner.deviceId },
-      event: { type: 'message', from_device: owner.deviceId, from_name: 'Olga', timestamp: Date.now(), msg_type: 'song_push',
-        payload: { artist: 'Band', track: `WeeksAgo${weeks}`, album: '', spotify_uri: `spotify:track:WeeksAgo${weeks}`, album_art_url: '', note: '' } },
-    }]);
+    const [stored] = await relay.store.crews.appendEvents([
+      {
+        crewId,
+        from: { deviceId: owner.deviceId },
+        event: {
+          type: 'message',
+          from_device: owner.deviceId,
+          from_name: 'Olga',
+          timestamp: Date.now(),
+          msg_type: 'song_push',
+          payload: { artist: 'Band', track: `WeeksAgo${weeks}`, album: '', spotify_uri: `spotify:track:WeeksAgo${weeks}`, album_art_url: '', note: '' },
+        },
+      },
+    ]);
     vi.useRealTimers();
     pastSeqs.push(stored!.seq);
   }
@@ -217,7 +238,10 @@ describe('a newcomer reads the crew from its join on', () => {
     const bad = await owner.client.request({ type: 'set_crew_settings', share_history: 'yes', client_msg_id: 'bad' }, isType('error'));
     expect(bad).toMatchObject({ code: 'invalid_message' });
 
-    const on = await owner.client.request({ type: 'set_crew_settings', share_history: true, client_msg_id: 'share-on' }, isType('ack', { client_msg_id: 'share-on' }));
+    const on = await owner.client.request(
+      { type: 'set_crew_settings', share_history: true, client_msg_id: 'share-on' },
+      isType('ack', { client_msg_id: 'share-on' }),
+    );
     expect(await mallory.client.next(isType('crew_settings_changed'))).toMatchObject({ share_history: true, seq: on.seq });
     const all = await resumeFrom(mallory.client, owner.crewCode, 0);
     expect(all.answer).toMatchObject({ type: 'resumed', after_seq: 0 });
@@ -226,7 +250,9 @@ describe('a newcomer reads the crew from its join on', () => {
     const state = await crewApi<{ recent: unknown[]; crew: { share_history: boolean } }>(relay.httpUrl, cookie, '/state');
     expect(state.body.crew.share_history).toBe(true);
     expect(mentionsPast(state.body.recent)).toEqual(expect.arrayContaining(['BeforeOne', 'our secret plans']));
-    const lately = resultOf(await (await assistant(mallory.deviceId)).callTool({ name: 'crew_shares', arguments: { days: 30, limit: 50 } })) as { track: string }[];
+    const lately = resultOf(await (await assistant(mallory.deviceId)).callTool({ name: 'crew_shares', arguments: { days: 30, limit: 50 } })) as {
+      track: string;
+    }[];
     expect(lately.map((s) => s.track)).toEqual(expect.arrayContaining(['BeforeOne', 'WeeksAgo2']));
 
     // The owner turns it off on the crew page; a member's page cannot.
@@ -235,7 +261,10 @@ describe('a newcomer reads the crew from its join on', () => {
     const ownerCookie = await crewCookie(relay.httpUrl, owner.client);
     const badBody = await crewApi(relay.httpUrl, ownerCookie, '/crew-settings', { method: 'PUT', body: { share_history: 'no' } });
     expect(badBody).toMatchObject({ status: 400, body: { code: 'invalid_message' } });
-    const off = await crewApi<{ seq: number }>(relay.httpUrl, ownerCookie, '/crew-settings', { method: 'PUT', body: { share_history: false, client_msg_id: 'page-off' } });
+    const off = await crewApi<{ seq: number }>(relay.httpUrl, ownerCookie, '/crew-settings', {
+      method: 'PUT',
+      body: { share_history: false, client_msg_id: 'page-off' },
+    });
     expect(off).toMatchObject({ status: 200, body: { ok: true, share_history: false, duplicate: false } });
     expect(await mallory.client.next(isType('crew_settings_changed'))).toMatchObject({ share_history: false, seq: off.body.seq });
     const hidden = await resumeFrom(mallory.client, owner.crewCode, 0);
@@ -243,13 +272,18 @@ describe('a newcomer reads the crew from its join on', () => {
     expect(mentionsPast((await crewApi<{ recent: unknown[] }>(relay.httpUrl, cookie, '/state')).body.recent)).toEqual([]);
 
     // A late retry of the old "on" is answered with its first seq and undoes nothing.
-    const retried = await owner.client.request({ type: 'set_crew_settings', share_history: true, client_msg_id: 'share-on' }, isType('ack', { client_msg_id: 'share-on' }));
+    const retried = await owner.client.request(
+      { type: 'set_crew_settings', share_history: true, client_msg_id: 'share-on' },
+      isType('ack', { client_msg_id: 'share-on' }),
+    );
     expect(retried).toMatchObject({ seq: on.seq, duplicate: true });
     const again = await crewApi(relay.httpUrl, ownerCookie, '/crew-settings', { method: 'PUT', body: { share_history: false, client_msg_id: 'page-off' } });
     expect(again.body).toMatchObject({ seq: off.body.seq, duplicate: true });
     expect((await relay.store.crews.getCrewByCode(owner.crewCode))!.shareHistory).toBe(false);
     const welcome = await (await clients.connect()).request(
-      { type: 'hello', protocol_version: 3, device_name: 'Olga', device_id: owner.deviceId, device_secret: owner.secret }, isType('welcome'));
+      { type: 'hello', protocol_version: 3, device_name: 'Olga', device_id: owner.deviceId, device_secret: owner.secret },
+      isType('welcome'),
+    );
     expect(welcome.crew).toMatchObject({ share_history: false });
   }, 30_000);
 

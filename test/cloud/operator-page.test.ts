@@ -14,14 +14,28 @@ let backups: string;
 const open: TestClient[] = [];
 
 const grant = (deviceId: string, clientId: string, status: 'live' | 'dead' = 'live') => ({
-  deviceId, spotifyUserId: `user-${deviceId}`, spotifyAccountId: `acct-${deviceId}`, displayName: null, clientId, refreshTokenEnc: 'enc', accessTokenEnc: null, accessExpiresAt: 0,
-  scope: 'user-read-playback-state', status, deadReason: status === 'dead' ? ('revoked' as const) : null, notifyUntil: null, updatedAt: Date.now(),
+  deviceId,
+  spotifyUserId: `user-${deviceId}`,
+  spotifyAccountId: `acct-${deviceId}`,
+  displayName: null,
+  clientId,
+  refreshTokenEnc: 'enc',
+  accessTokenEnc: null,
+  accessExpiresAt: 0,
+  scope: 'user-read-playback-state',
+  status,
+  deadReason: status === 'dead' ? ('revoked' as const) : null,
+  notifyUntil: null,
+  updatedAt: Date.now(),
 });
 
 beforeAll(async () => {
   relay = await startInProcessRelay({
     env: {
-      ADMIN_TOKEN, SPOTIFY_CLIENT_ID: 'relay-app', LEELOO_ENCRYPTION_KEY: randomBytes(32).toString('base64'), PUBLIC_URL: 'http://127.0.0.1:9',
+      ADMIN_TOKEN,
+      SPOTIFY_CLIENT_ID: 'relay-app',
+      LEELOO_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      PUBLIC_URL: 'http://127.0.0.1:9',
     },
   });
   const connect = async () => {

@@ -49,7 +49,9 @@ describe('the relay under PM2', () => {
     // the relay runs from and on which port differ here.
     // PM2 takes a file as an ecosystem by its name: *.config.cjs.
     const config = path.join(home, 'leeloo-test.config.cjs');
-    await writeFile(config, `
+    await writeFile(
+      config,
+      `
       const { apps } = require(${JSON.stringify(path.join(ROOT, 'ecosystem.config.js'))});
       module.exports = { apps: apps.map((app) => ({
         ...app,
@@ -61,7 +63,8 @@ describe('the relay under PM2', () => {
         error_file: ${JSON.stringify(path.join(home, 'error.log'))},
         env: { ...app.env, PORT: '${port}', LEELOO_DATA_DIR: ${JSON.stringify(dataDir)}, LEELOO_ENV_FILE: '' },
       })) };
-    `);
+    `,
+    );
     const { apps } = (await import(path.join(ROOT, 'ecosystem.config.js'))) as { apps: { listen_timeout: number }[] };
     const before = Date.now();
     const started = await pm2('start', config);

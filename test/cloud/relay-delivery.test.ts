@@ -47,7 +47,9 @@ describe('delivery against a real relay process', () => {
 
     g1.send({ type: 'share_music', spotify_uri: 'spotify:track:g1share', artist: 'Björk', track: 'Joga', album: 'Homogenic' });
     expect(await g2.next(isType('message'))).toMatchObject({
-      msg_type: 'song_push', from_device: 'mix-g1', from_name: 'One',
+      msg_type: 'song_push',
+      from_device: 'mix-g1',
+      from_name: 'One',
       payload: { spotify_uri: 'spotify:track:g1share', artist: 'Björk', track: 'Joga', album: 'Homogenic' },
     });
     const v3 = await g3.next(isType('message'));
@@ -122,19 +124,26 @@ describe('delivery against a real relay process', () => {
     const away = await connect();
     const welcome = await hello(away, 'Back');
     const identity = { device_id: welcome.device_id as string, device_secret: welcome.device_secret as string };
-    const lastSeen = ((await away.request({ type: 'join_crew', crew_code: code, display_name: 'Back' }, isType('crew_joined'))).crew as { latest_seq: number }).latest_seq;
+    const lastSeen = ((await away.request({ type: 'join_crew', crew_code: code, display_name: 'Back' }, isType('crew_joined'))).crew as { latest_seq: number })
+      .latest_seq;
     await sender.next(isType('member_joined', { device_id: identity.device_id }));
     await away.terminate();
     await sender.next(isType('member_offline', { device_id: identity.device_id }));
     for (const i of [0, 1, 2]) {
-      await sender.request({ type: 'message', msg_type: 'text', payload: { text: `away ${i}` }, client_msg_id: `w-${i}` }, isType('ack', { client_msg_id: `w-${i}` }));
+      await sender.request(
+        { type: 'message', msg_type: 'text', payload: { text: `away ${i}` }, client_msg_id: `w-${i}` },
+        isType('ack', { client_msg_id: `w-${i}` }),
+      );
     }
 
     const back = await connect();
     await hello(back, 'Back', identity);
     await sender.next(isType('member_joined', { device_id: identity.device_id }));
     // The crew goes on before the device's resume arrives; the ack comes after the fan-out.
-    await sender.request({ type: 'message', msg_type: 'text', payload: { text: 'meanwhile' }, client_msg_id: 'w-live' }, isType('ack', { client_msg_id: 'w-live' }));
+    await sender.request(
+      { type: 'message', msg_type: 'text', payload: { text: 'meanwhile' }, client_msg_id: 'w-live' },
+      isType('ack', { client_msg_id: 'w-live' }),
+    );
     back.send({ type: 'resume', crew_code: code, after_seq: lastSeen });
     await collectUntil(back, isType('resumed'));
     await back.barrier();

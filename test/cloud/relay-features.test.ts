@@ -8,7 +8,7 @@ import { openStore } from '../../cloud/store/open-store.js';
 import { ProtocolError } from '../../protocol/index.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { isType, OpenClients, } from '../helpers/ws-client.js';
+import { isType, OpenClients } from '../helpers/ws-client.js';
 
 /** How the relay hands socket messages to features, and what their failures become. */
 describe('feature handler dispatch', () => {
@@ -63,7 +63,12 @@ describe('feature handler dispatch', () => {
     const before = await relay.relay.metrics.errors.get({ code: 'internal_error' });
 
     expect(await c.request({ type: 'airhorn', client_msg_id: 'refuse' }, isType('error'))).toEqual({
-      type: 'error', code: 'not_owner', error: 'not_owner', message: 'Only the crew owner may sound this.', client_msg_id: 'refuse', ref_type: 'airhorn',
+      type: 'error',
+      code: 'not_owner',
+      error: 'not_owner',
+      message: 'Only the crew owner may sound this.',
+      client_msg_id: 'refuse',
+      ref_type: 'airhorn',
     });
     for (const id of ['crash', 'reject']) {
       const failed = await c.request({ type: 'airhorn', client_msg_id: id }, isType('error'));
@@ -79,7 +84,12 @@ describe('feature handler dispatch', () => {
     const dataDir = await makeTempDir('leeloo-clash-');
     const store = await openStore(loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir }));
     try {
-      const clash: FeatureFactory = () => ({ name: 'clash', handlers: { ping: async () => undefined }, start: async () => undefined, stop: async () => undefined });
+      const clash: FeatureFactory = () => ({
+        name: 'clash',
+        handlers: { ping: async () => undefined },
+        start: async () => undefined,
+        stop: async () => undefined,
+      });
       const build = () => createRelay({ config: loadConfig({ PORT: '0' }), store, log: createLogger('silent'), features: [clash] });
       expect(build).toThrow(/feature clash registers a handler for "ping"/);
     } finally {
@@ -108,7 +118,9 @@ describe('a feature route that fails', () => {
       expect(body).toMatchObject({ code: 'internal_error', error: 'internal_error' });
       expect(JSON.stringify(body)).not.toContain('disk on fire');
       const logged = lines.map((line) => JSON.parse(line) as { msg: string; path?: string; err?: { message: string } });
-      expect(logged).toContainEqual(expect.objectContaining({ msg: 'HTTP request failed', path: '/broken', err: expect.objectContaining({ message: 'disk on fire' }) }));
+      expect(logged).toContainEqual(
+        expect.objectContaining({ msg: 'HTTP request failed', path: '/broken', err: expect.objectContaining({ message: 'disk on fire' }) }),
+      );
     } finally {
       await relay.close();
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, OpenClients, } from '../helpers/ws-client.js';
+import { isType, OpenClients } from '../helpers/ws-client.js';
 
 /** Both field generations and the current protocol, end to end against a real relay process. */
 describe('relay generations end to end', () => {

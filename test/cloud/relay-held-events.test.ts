@@ -66,7 +66,10 @@ async function crewOfTwo(): Promise<{ ana: TestClient; code: string; bo: { devic
 /** Ana sends `count` texts, each acked before the next (so each was fanned out). */
 async function send(ana: TestClient, count: number, tag: string): Promise<void> {
   for (let i = 0; i < count; i += 1) {
-    await ana.request({ type: 'message', msg_type: 'text', payload: { text: `${tag} ${i}` }, client_msg_id: `${tag}-${i}` }, isType('ack', { client_msg_id: `${tag}-${i}` }));
+    await ana.request(
+      { type: 'message', msg_type: 'text', payload: { text: `${tag} ${i}` }, client_msg_id: `${tag}-${i}` },
+      isType('ack', { client_msg_id: `${tag}-${i}` }),
+    );
   }
 }
 
@@ -149,7 +152,10 @@ describe('crew-page event streams', () => {
     const text = 'x'.repeat(3000);
     let sent = 0;
     while (!cutOff() && sent < 20_000) {
-      await ana.request({ type: 'message', msg_type: 'text', payload: { text }, client_msg_id: `big-${sent}` }, isType('ack', { client_msg_id: `big-${sent}` }));
+      await ana.request(
+        { type: 'message', msg_type: 'text', payload: { text }, client_msg_id: `big-${sent}` },
+        isType('ack', { client_msg_id: `big-${sent}` }),
+      );
       sent += 1;
     }
     expect(cutOff()).toBe(true);

@@ -21,7 +21,10 @@ async function sessionPair(): Promise<{ session: Session; client: WebSocket }> {
   const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
   await new Promise((resolve) => client.once('open', resolve));
   const server = await accepted;
-  cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())), () => client.terminate());
+  cleanups.push(
+    () => new Promise<void>((resolve) => wss.close(() => resolve())),
+    () => client.terminate(),
+  );
   const metrics = createRelayMetrics({ connections: () => 1, devicesOnline: () => 0 });
   return { session: new Session(server, { rateLimit: { perSecond: 1000, burst: 1000 }, metrics, remoteAddress: undefined }), client };
 }
@@ -32,10 +35,12 @@ describe('back-pressure on a sender', () => {
     let release!: () => void;
     const blocked = new Promise<void>((resolve) => (release = resolve));
     const handled: number[] = [];
-    const tasks = Array.from({ length: PENDING_FRAMES_PAUSE_AT - 1 }, (_, i) => session.enqueue(async () => {
-      await blocked;
-      handled.push(i);
-    }));
+    const tasks = Array.from({ length: PENDING_FRAMES_PAUSE_AT - 1 }, (_, i) =>
+      session.enqueue(async () => {
+        await blocked;
+        handled.push(i);
+      }),
+    );
     expect(session.ws.isPaused).toBe(false);
     tasks.push(session.enqueue(async () => void handled.push(PENDING_FRAMES_PAUSE_AT - 1)));
     expect(session.ws.isPaused).toBe(true);
@@ -47,9 +52,11 @@ describe('back-pressure on a sender', () => {
 
   it('keeps reading through a failing handler', async () => {
     const { session } = await sessionPair();
-    const tasks = Array.from({ length: PENDING_FRAMES_PAUSE_AT }, () => session.enqueue(async () => {
-      throw new Error('handler failed');
-    }));
+    const tasks = Array.from({ length: PENDING_FRAMES_PAUSE_AT }, () =>
+      session.enqueue(async () => {
+        throw new Error('handler failed');
+      }),
+    );
     expect(session.ws.isPaused).toBe(true);
     await Promise.allSettled(tasks);
     await waitUntil(() => !session.ws.isPaused, 'the socket to be read again');

@@ -12,7 +12,14 @@ import { CREW_CODE_PATTERN, DeviceSecret } from '../../protocol/index.js';
 describe('relay config', () => {
   it('has defaults for everything', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 8080, dataDir: './data', redisUrl: undefined, heartbeatIntervalMs: 30_000, maxPayloadBytes: 65_536, trustProxy: false });
+    expect(config).toMatchObject({
+      port: 8080,
+      dataDir: './data',
+      redisUrl: undefined,
+      heartbeatIntervalMs: 30_000,
+      maxPayloadBytes: 65_536,
+      trustProxy: false,
+    });
     expect(config.rateLimit).toEqual({ perSecond: 20, burst: 40, closeAfter: 60 });
   });
 
@@ -99,7 +106,10 @@ describe('relay metrics (prom-client)', () => {
   it('keeps the recent error codes for the operator, most frequent first', async () => {
     const metrics = createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 });
     for (const code of ['rate_limited', 'not_owner', 'rate_limited']) metrics.errors.inc({ code });
-    expect(metrics.errors.recentByCode(0)).toEqual([{ code: 'rate_limited', count: 2 }, { code: 'not_owner', count: 1 }]);
+    expect(metrics.errors.recentByCode(0)).toEqual([
+      { code: 'rate_limited', count: 2 },
+      { code: 'not_owner', count: 1 },
+    ]);
     expect(metrics.errors.recentByCode(Date.now() + 1000)).toEqual([]);
     expect(await metrics.errors.get({ code: 'rate_limited' })).toBe(2);
   });

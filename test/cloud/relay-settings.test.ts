@@ -85,8 +85,18 @@ describe('relay settings', () => {
   });
 
   it('lists every bad variable at once, one sentence each', () => {
-    const env = { LEELOO_QUEUE_MAX_LENGTH: 'abc', HEARTBEAT_INTERVAL_MS: 'abc', SPOTIFY_API_URL: 'ftp://x', LEELOO_LINK_SECRET: 'short', RATE_LIMIT_PER_SECOND: '-2.5' };
-    expect(problemsOf(env).map((problem) => problem.split(' ')[0]).sort()).toEqual(Object.keys(env).sort());
+    const env = {
+      LEELOO_QUEUE_MAX_LENGTH: 'abc',
+      HEARTBEAT_INTERVAL_MS: 'abc',
+      SPOTIFY_API_URL: 'ftp://x',
+      LEELOO_LINK_SECRET: 'short',
+      RATE_LIMIT_PER_SECOND: '-2.5',
+    };
+    expect(
+      problemsOf(env)
+        .map((problem) => problem.split(' ')[0])
+        .sort(),
+    ).toEqual(Object.keys(env).sort());
   });
 });
 
@@ -101,7 +111,11 @@ describe('the relay process with a bad setting', () => {
     ['the queue', { LEELOO_QUEUE_MAX_LENGTH: 'abc' }, 'LEELOO_QUEUE_MAX_LENGTH must be a whole number from 1 to 1000'],
     ['the socket', { HEARTBEAT_INTERVAL_MS: 'abc' }, 'HEARTBEAT_INTERVAL_MS must be a whole number from 1 to 3600000'],
     ['Spotify', { SPOTIFY_API_URL: 'ftp://x' }, 'SPOTIFY_API_URL must be an http(s) URL'],
-    ['a rule across variables', { SPOTIFY_CLIENT_ID: 'leeloo-app-1', PUBLIC_URL: 'https://relay.example' }, 'LEELOO_ENCRYPTION_KEY must be set when SPOTIFY_CLIENT_ID is set'],
+    [
+      'a rule across variables',
+      { SPOTIFY_CLIENT_ID: 'leeloo-app-1', PUBLIC_URL: 'https://relay.example' },
+      'LEELOO_ENCRYPTION_KEY must be set when SPOTIFY_CLIENT_ID is set',
+    ],
     ['the HTTP server', { TRUST_PROXY: 'nonsense' }, 'TRUST_PROXY must be false, true, a hop count'],
     ['the env file', { LEELOO_ENV_FILE: '/nonexistent/relay.env' }, 'LEELOO_ENV_FILE names /nonexistent/relay.env, which cannot be read (ENOENT).'],
   ];

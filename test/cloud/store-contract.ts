@@ -14,7 +14,12 @@ export interface StoreFactory {
 }
 
 const text = (n: number): CrewEventInput => ({
-  type: 'message', from_device: 'dev-a', from_name: 'A', timestamp: 1000 + n, msg_type: 'text', payload: { text: `hello ${n}` },
+  type: 'message',
+  from_device: 'dev-a',
+  from_name: 'A',
+  timestamp: 1000 + n,
+  msg_type: 'text',
+  payload: { text: `hello ${n}` },
 });
 
 export function storeContract(factory: StoreFactory): void {
@@ -68,7 +73,10 @@ export function storeContract(factory: StoreFactory): void {
       await crewWith('BBBB', 'dev-c');
       await crewWith('CCCC', 'dev-d', 'dev-e', 'dev-f');
       const first = await store.crews.listCrews({ limit: 2 });
-      expect(first.map((c) => [c.crewCode, c.ownerName, c.memberCount])).toEqual([['LEELOO-AAAA', 'DEV-A', 2], ['LEELOO-BBBB', 'DEV-C', 1]]);
+      expect(first.map((c) => [c.crewCode, c.ownerName, c.memberCount])).toEqual([
+        ['LEELOO-AAAA', 'DEV-A', 2],
+        ['LEELOO-BBBB', 'DEV-C', 1],
+      ]);
       const last = first[first.length - 1]!;
       const rest = await store.crews.listCrews({ limit: 2, after: { createdAt: last.createdAt, crewId: last.crewId } });
       expect(rest.map((c) => [c.crewCode, c.memberCount])).toEqual([['LEELOO-CCCC', 3]]);
@@ -91,7 +99,9 @@ export function storeContract(factory: StoreFactory): void {
     it('keeps members in join order, one crew per device', async () => {
       const one = await crewWith('AAAA', 'dev-a', 'dev-b', 'dev-c');
       expect((await store.crews.listMembers(one.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([
-        ['dev-a', true], ['dev-b', false], ['dev-c', false],
+        ['dev-a', true],
+        ['dev-b', false],
+        ['dev-c', false],
       ]);
       await store.crews.saveDevice({ deviceId: 'dev-z', displayName: 'Z' });
       const two = await store.crews.createCrew({ crewId: 'crew-two', crewCode: 'LEELOO-BBBB', crewName: 'Two', ownerDeviceId: 'dev-z' });
@@ -115,7 +125,10 @@ export function storeContract(factory: StoreFactory): void {
       expect(await store.crews.transferOwnership(crew.crewId, 'dev-c')).toBe(false);
       expect((await store.crews.getCrew(crew.crewId))?.ownerDeviceId).toBe('dev-a');
       expect(await store.crews.transferOwnership(crew.crewId, 'dev-b')).toBe(true);
-      expect((await store.crews.listMembers(crew.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([['dev-a', false], ['dev-b', true]]);
+      expect((await store.crews.listMembers(crew.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([
+        ['dev-a', false],
+        ['dev-b', true],
+      ]);
     });
 
     it('records Telegram users and says which device ids are theirs', async () => {
@@ -147,7 +160,13 @@ export function storeContract(factory: StoreFactory): void {
         { crewId: one.crewId, event: text(4), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
         { crewId: one.crewId, event: text(5), from: { deviceId: 'dev-b', clientMsgId: 'm1' } },
       ]);
-      expect(results.map((r) => [r.seq, r.duplicate])).toEqual([[1, false], [1, false], [2, false], [1, true], [3, false]]);
+      expect(results.map((r) => [r.seq, r.duplicate])).toEqual([
+        [1, false],
+        [1, false],
+        [2, false],
+        [1, true],
+        [3, false],
+      ]);
       expect(results.map((r) => r.crewCode)).toEqual(['LEELOO-AAAA', 'LEELOO-BBBB', 'LEELOO-AAAA', undefined, 'LEELOO-AAAA']);
       expect((await store.crews.getCrew(one.crewId))?.latestSeq).toBe(3);
       const events = await store.crews.readEvents(one.crewId, 0);
@@ -159,7 +178,10 @@ export function storeContract(factory: StoreFactory): void {
 
     it('appends nothing from a batch that fails', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      const bad = store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: 'crew-missing', event: text(2) }]);
+      const bad = store.crews.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: 'crew-missing', event: text(2) },
+      ]);
       await expect(bad).rejects.toMatchObject({ code: 'not_found' });
       expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
       expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(0);
@@ -188,7 +210,10 @@ export function storeContract(factory: StoreFactory): void {
 
     it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      await store.crews.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
       await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
       await store.crews.addMember(crew.crewId, 'dev-b');
       expect((await store.crews.getMembership('dev-b'))?.deliveredSeq).toBe(2);
@@ -200,7 +225,10 @@ export function storeContract(factory: StoreFactory): void {
     it('records where each membership starts in the log; re-joining keeps it, leaving and joining again renews it', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       expect((await store.crews.getMembership('dev-a'))?.joinedSeq).toBe(0);
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      await store.crews.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
       await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
       await store.crews.addMember(crew.crewId, 'dev-b');
       expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
@@ -213,7 +241,7 @@ export function storeContract(factory: StoreFactory): void {
       expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(3);
     });
 
-    it('keeps the owner\'s share-history setting, off by default', async () => {
+    it("keeps the owner's share-history setting, off by default", async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       expect(crew.shareHistory).toBe(false);
       await store.crews.setShareHistory(crew.crewId, true);
@@ -225,7 +253,10 @@ export function storeContract(factory: StoreFactory): void {
 
     it('prunes by age but never lowers latest_seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }, { crewId: crew.crewId, event: text(2) }]);
+      await store.crews.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
       expect(await store.crews.pruneEventsBefore(Date.now() + 1000)).toBe(2);
       expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
       expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(2);

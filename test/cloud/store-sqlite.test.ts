@@ -91,7 +91,7 @@ describe('sqlite file and migrations', () => {
     expect(mode(path.join(dataDir, 'leeloo.db'))).toBe(0o600);
   });
 
-  it("migrates stored Spotify grants to the stable account id: old rows keep their data, with the account id still to read", async () => {
+  it('migrates stored Spotify grants to the stable account id: old rows keep their data, with the account id still to read', async () => {
     dir = await makeTempDir('leeloo-store-');
     // A store as tokens migration 1 left it, with a grant made before Spotify's account_id.
     const db = openSqlite(file());
@@ -107,7 +107,12 @@ describe('sqlite file and migrations', () => {
       INSERT INTO spotify_grants VALUES ('dev-1', 'anna', 'Anna', 'app-1', 'v1.x.y.z.w', NULL, 0, 'scope', 'live', NULL, NULL, 1);`);
     db.close();
     const store = openSqliteStore(file());
-    expect(await store.tokens.getGrant('dev-1')).toMatchObject({ spotifyUserId: 'anna', spotifyAccountId: null, refreshTokenEnc: 'v1.x.y.z.w', status: 'live' });
+    expect(await store.tokens.getGrant('dev-1')).toMatchObject({
+      spotifyUserId: 'anna',
+      spotifyAccountId: null,
+      refreshTokenEnc: 'v1.x.y.z.w',
+      status: 'live',
+    });
     await store.tokens.setAccountId('dev-1', 'acct-anna');
     expect((await store.tokens.getGrant('dev-1'))?.spotifyAccountId).toBe('acct-anna');
     expect(store.db.prepare("SELECT MAX(version) FROM schema_migrations WHERE area = 'tokens'").pluck().get()).toBe(3);
@@ -151,7 +156,9 @@ describe('sqlite file and migrations', () => {
     fresh.db.prepare('INSERT INTO mcp_tokens VALUES (?, ?, ?)').run('ab'.repeat(32), 'dev-1', 7);
     await fresh.close();
     const store = openSqliteStore(file());
-    expect(await store.mcp.listTokens('dev-1')).toEqual([{ tokenId: 'ab'.repeat(8), tokenHash: 'ab'.repeat(32), deviceId: 'dev-1', name: '', createdAt: 7, lastUsedAt: null }]);
+    expect(await store.mcp.listTokens('dev-1')).toEqual([
+      { tokenId: 'ab'.repeat(8), tokenHash: 'ab'.repeat(32), deviceId: 'dev-1', name: '', createdAt: 7, lastUsedAt: null },
+    ]);
     expect(await store.mcp.revokeToken('dev-1', 'ab'.repeat(8))).toBe(true);
     await store.close();
   });

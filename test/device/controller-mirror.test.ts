@@ -34,7 +34,12 @@ describe('controller with the simulated display, mirror page and a real relay', 
     await waitUntil(() => friend.connection.status === 'online', 'friend online');
 
     ({ controller, display } = await startSimGadget({
-      relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: friend.crewState!.crew_code, root, mirror: true, snapshotKeep: 5,
+      relayUrl: relay.wsUrl,
+      name: 'Kitchen',
+      crewCode: friend.crewState!.crew_code,
+      root,
+      mirror: true,
+      snapshotKeep: 5,
     }));
     await waitUntil(() => controller.state.connection.status === 'online' && controller.state.crew !== null, 'controller online');
     browser = await launchChromium();
@@ -55,12 +60,15 @@ describe('controller with the simulated display, mirror page and a real relay', 
     await page.waitForFunction(() => Number(document.body.dataset.frames ?? 0) > 0, undefined, { timeout: 10_000 });
 
     await friend.send({
-      type: 'message', msg_type: 'song_push',
+      type: 'message',
+      msg_type: 'song_push',
       payload: { artist: 'Björk', track: 'Joga', album: 'Homogenic', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: 'sunday' },
     });
     await waitUntil(() => controller.currentScreen === 'share', 'share screen');
     // The screen's words are the image's text alternative (screen readers; the journey test reads them).
-    await page.waitForFunction(() => /pushed by Ana · Joga · Björk/.test(document.getElementById('screen')!.getAttribute('alt') ?? ''), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => /pushed by Ana · Joga · Björk/.test(document.getElementById('screen')!.getAttribute('alt') ?? ''), undefined, {
+      timeout: 10_000,
+    });
     expect(await page.getAttribute('#screen', 'alt')).toMatch(/Online · Shared · LEELOO-[A-Z0-9]{4}$/);
     const framesBefore = await page.evaluate(() => Number(document.body.dataset.frames));
     await controller.settled();
@@ -87,7 +95,11 @@ describe('controller with the simulated display, mirror page and a real relay', 
     await controller.settled();
     const response = await fetch(new URL('/frame.png', display.url!));
     expect(response.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await response.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await response.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     expect((await fetch(new URL('/nope', display.url!))).status).toBe(404);
     const files = await readdir(path.join(root, 'kitchen', 'snapshots'));
     expect(files).toContain('latest.png');

@@ -133,11 +133,14 @@ describe('Controller against a real relay', () => {
     expect(controller.currentScreen).toBe(ids[(from - 1 + ids.length) % ids.length]);
   });
 
-  it('reacts fire to a friend\'s share with the secondary button', async () => {
+  it("reacts fire to a friend's share with the secondary button", async () => {
     await friend.send({ type: 'message', msg_type: 'song_push', payload: { ...TRACK, track: 'Hunter' } });
     await waitUntil(() => latestShare(controller.state)?.share.track === 'Hunter' && controller.currentScreen === 'share', 'share screen with Hunter');
     buttons.press('secondary');
-    await waitUntil(() => friendEvents.some((e) => e.type === 'message' && e.msg_type === 'reaction' && e.payload.reaction === 'fire'), 'fire reaches the friend');
+    await waitUntil(
+      () => friendEvents.some((e) => e.type === 'message' && e.msg_type === 'reaction' && e.payload.reaction === 'fire'),
+      'fire reaches the friend',
+    );
     await waitUntil(() => controller.state.outboxPending === 0, 'reaction acked');
   });
 

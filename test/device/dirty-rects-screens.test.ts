@@ -25,14 +25,20 @@ function message(seq: number, body: Record<string, unknown>): OutboundMessage {
 }
 
 function shareOf(seq: number, track: string, artist: string): OutboundMessage {
-  return message(seq, { msg_type: 'song_push', payload: { artist, track, album: 'Album', spotify_uri: 'spotify:track:5W3cjX2J3tjhG8zb6u0qHn', album_art_url: '', note: 'listen' } });
+  return message(seq, {
+    msg_type: 'song_push',
+    payload: { artist, track, album: 'Album', spotify_uri: 'spotify:track:5W3cjX2J3tjhG8zb6u0qHn', album_art_url: '', note: 'listen' },
+  });
 }
 
 function crewState(): DeviceState {
   let s: DeviceState = { ...initialState('Kitchen', 'ws://relay'), deviceId: 'dev-a' };
   s = withConnection(s, { status: 'online', detail: 'Connected.', retryAt: null });
   s = withCrew(s, {
-    crew_code: 'LEELOO-7KQ2', crew_name: 'Friday', owner_device_id: 'dev-a', latest_seq: 0,
+    crew_code: 'LEELOO-7KQ2',
+    crew_name: 'Friday',
+    owner_device_id: 'dev-a',
+    latest_seq: 0,
     members: [
       { device_id: 'dev-a', display_name: 'Kitchen', online: true, is_owner: true },
       { device_id: 'dev-b', display_name: 'Ana', online: true, is_owner: false },
@@ -59,7 +65,17 @@ describe('dirty rectangles on the real screens', () => {
   it('sends a sliver for a now-playing progress tick', () => {
     const screen = new NowPlayingScreen({ share: () => undefined, signIn: () => undefined });
     screen.link = 'signed_in';
-    screen.playing = { uri: 'spotify:track:67Hna13dNDkZvBpTXRIaOJ', track: 'Teardrop', artist: 'Massive Attack', album: 'Mezzanine', artUrl: null, durationMs: 330_000, progressMs: 95_000, isPlaying: true, fetchedAt: NOW };
+    screen.playing = {
+      uri: 'spotify:track:67Hna13dNDkZvBpTXRIaOJ',
+      track: 'Teardrop',
+      artist: 'Massive Attack',
+      album: 'Mezzanine',
+      artUrl: null,
+      durationMs: 330_000,
+      progressMs: 95_000,
+      isPlaying: true,
+      fetchedAt: NOW,
+    };
     const { pixels } = update(image(screen), image(screen, state, NOW + 1_000));
     expect(pixels).toBeGreaterThan(0);
     expect(pixels).toBeLessThan(FULL * 0.02);
@@ -68,14 +84,33 @@ describe('dirty rectangles on the real screens', () => {
   it('sends a sliver for the crew queue clock', () => {
     const screen = new QueueScreen({ vote: () => undefined, jam: () => undefined });
     const item = {
-      item_id: 'q_dirty00000001', spotify_uri: 'spotify:track:67Hna13dNDkZvBpTXRIaOJ', track: 'Teardrop', artist: 'Massive Attack', album: '',
-      album_art_url: '', duration_ms: 330_000, added_by: 'dev-b', added_by_name: 'Ana', added_at: NOW - 100_000, round: 1, score: 0,
-      voted_up: [], voted_down: [], jammed_by: [], throwback: false,
+      item_id: 'q_dirty00000001',
+      spotify_uri: 'spotify:track:67Hna13dNDkZvBpTXRIaOJ',
+      track: 'Teardrop',
+      artist: 'Massive Attack',
+      album: '',
+      album_art_url: '',
+      duration_ms: 330_000,
+      added_by: 'dev-b',
+      added_by_name: 'Ana',
+      added_at: NOW - 100_000,
+      round: 1,
+      score: 0,
+      voted_up: [],
+      voted_down: [],
+      jammed_by: [],
+      throwback: false,
     };
-    screen.queue = copyOf({
-      now_playing: { ...item, started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000 },
-      up_next: [], throwback: false, version: 1, server_time: NOW,
-    }, NOW);
+    screen.queue = copyOf(
+      {
+        now_playing: { ...item, started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000 },
+        up_next: [],
+        throwback: false,
+        version: 1,
+        server_time: NOW,
+      },
+      NOW,
+    );
     const { pixels } = update(image(screen), image(screen, state, NOW + 1_000));
     expect(pixels).toBeGreaterThan(0);
     expect(pixels).toBeLessThan(FULL * 0.02);

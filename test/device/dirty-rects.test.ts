@@ -63,9 +63,7 @@ describe('dirty rectangles on real screen transitions', () => {
   });
 
   it('covers an incoming share (new art, titles and banner) exactly', () => {
-    const after = image(
-      renderSample({ ...BASE_SCREEN, track: 'Hyperballad', artist: 'Björk', artHue: 20, banner: 'pushed by Ana' }),
-    );
+    const after = image(renderSample({ ...BASE_SCREEN, track: 'Hyperballad', artist: 'Björk', artHue: 20, banner: 'pushed by Ana' }));
     const rects = findDirtyRects(before, after, { windowOverheadBytes: OVERHEAD });
     expectCovers(before, after, rects);
     expect(area(rects)).toBeLessThan(480 * 320);

@@ -52,9 +52,20 @@ describe('state bounds', () => {
   it('keeps at most REACTIONS_LIMIT reactions on one share', () => {
     const base = { type: 'message' as const, from_device: 'dev-ana', from_name: 'Ana', timestamp: 1 };
     let state: DeviceState = { ...initialState('Kitchen', 'ws://x'), deviceId: 'dev-me' };
-    state = applyEvent(state, { ...base, seq: 1, msg_type: 'song_push', payload: { artist: 'a', track: 't', album: 'b', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: '' } } as never);
+    state = applyEvent(state, {
+      ...base,
+      seq: 1,
+      msg_type: 'song_push',
+      payload: { artist: 'a', track: 't', album: 'b', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: '' },
+    } as never);
     for (let i = 0; i < REACTIONS_LIMIT + 20; i++) {
-      state = applyEvent(state, { ...base, seq: i + 2, from_device: `dev-${i}`, msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'dev-ana' } } as never);
+      state = applyEvent(state, {
+        ...base,
+        seq: i + 2,
+        from_device: `dev-${i}`,
+        msg_type: 'reaction',
+        payload: { reaction: 'fire', to_device: 'dev-ana' },
+      } as never);
     }
     const share = state.feed[0];
     expect(share?.kind === 'share' && share.reactions.length).toBe(REACTIONS_LIMIT);
@@ -66,8 +77,21 @@ describe('reaction replay', () => {
   it('counts a reaction replayed after reconnect (same client_msg_id) once, and does not animate it again', () => {
     const base = { type: 'message' as const, from_device: 'dev-ana', from_name: 'Ana', timestamp: 1 };
     let state: DeviceState = { ...initialState('Kitchen', 'ws://x'), deviceId: 'dev-me' };
-    state = applyEvent(state, { ...base, seq: 1, msg_type: 'song_push', payload: { artist: 'a', track: 't', album: 'b', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: '' } } as never);
-    const reaction = { ...base, seq: 2, from_device: 'dev-bo', from_name: 'Bo', client_msg_id: 'c-1', msg_type: 'reaction', payload: { reaction: 'love', to_device: 'dev-ana' } };
+    state = applyEvent(state, {
+      ...base,
+      seq: 1,
+      msg_type: 'song_push',
+      payload: { artist: 'a', track: 't', album: 'b', spotify_uri: 'spotify:track:1t7MU8NxS3ty4vMRq2sV5B', album_art_url: '', note: '' },
+    } as never);
+    const reaction = {
+      ...base,
+      seq: 2,
+      from_device: 'dev-bo',
+      from_name: 'Bo',
+      client_msg_id: 'c-1',
+      msg_type: 'reaction',
+      payload: { reaction: 'love', to_device: 'dev-ana' },
+    };
     state = applyEvent(state, reaction as never);
     const flash = state.flash;
     expect(flash).not.toBeNull();

@@ -30,10 +30,15 @@ function probeWithoutSystemFonts(): Promise<{ system: number; ours: number; bold
   const hide = FONT_DIRS.map((dir) => `mount -t tmpfs none ${dir}`).join(' && ');
   const script = `${hide} && exec node --import tsx --input-type=module -e "$PROBE"`;
   return new Promise((done, fail) => {
-    execFile('unshare', ['-m', 'sh', '-c', script], { cwd: resolve('.'), env: { ...process.env, PROBE, HOME: '/nonexistent' }, timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error) fail(new Error(`${error.message}\n${stderr}`));
-      else done(JSON.parse(stdout.trim().split('\n').at(-1)!));
-    });
+    execFile(
+      'unshare',
+      ['-m', 'sh', '-c', script],
+      { cwd: resolve('.'), env: { ...process.env, PROBE, HOME: '/nonexistent' }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error) fail(new Error(`${error.message}\n${stderr}`));
+        else done(JSON.parse(stdout.trim().split('\n').at(-1)!));
+      },
+    );
   });
 }
 

@@ -81,16 +81,29 @@ describe('sysfsGpioNumber', () => {
 describe('GpioButtons', () => {
   it('reports one press and one release through contact bounce', async () => {
     const { primary, events } = await rig();
-    edges(primary, [[0, 1], [1, 2], [0, 1], [1, 1], [0, 100]]);
+    edges(primary, [
+      [0, 1],
+      [1, 2],
+      [0, 1],
+      [1, 1],
+      [0, 100],
+    ]);
     expect(events).toEqual([{ kind: 'press', button: 'primary', at: 1_000_005 }]);
-    edges(primary, [[1, 1], [0, 3], [1, 100]]);
+    edges(primary, [
+      [1, 1],
+      [0, 3],
+      [1, 100],
+    ]);
     expect(kinds(events)).toEqual(['press', 'release']);
     expect(events[1]!.at).toBe(1_000_005 + 100 + 4);
   });
 
   it('ignores a glitch shorter than the debounce time', async () => {
     const { primary, events } = await rig();
-    edges(primary, [[0, 5], [1, 100]]);
+    edges(primary, [
+      [0, 5],
+      [1, 100],
+    ]);
     expect(events).toEqual([]);
   });
 
@@ -100,20 +113,34 @@ describe('GpioButtons', () => {
     expect(kinds(events)).toEqual(['press']);
     vi.advanceTimersByTime(1);
     expect(events[1]).toEqual({ kind: 'long_press', button: 'primary', at: 1_001_000 });
-    edges(primary, [[1, 100], [0, 100], [1, 100]]);
+    edges(primary, [
+      [1, 100],
+      [0, 100],
+      [1, 100],
+    ]);
     expect(kinds(events)).toEqual(['press', 'long_press', 'release', 'press', 'release']);
   });
 
   it('reports double_press for a second press within the window only', async () => {
     const { primary, events } = await rig({ doublePressMs: 300 });
-    edges(primary, [[0, 80], [1, 150], [0, 80], [1, 500], [0, 80], [1, 100]]);
+    edges(primary, [
+      [0, 80],
+      [1, 150],
+      [0, 80],
+      [1, 500],
+      [0, 80],
+      [1, 100],
+    ]);
     expect(kinds(events)).toEqual(['press', 'release', 'press', 'double_press', 'release', 'press', 'release']);
   });
 
   it('tells buttons apart and honours active-high wiring', async () => {
     const { gpio, events } = await rig({ activeLow: false }, 0);
     const next = gpio.line(512 + 27);
-    edges(next, [[1, 50], [0, 50]]);
+    edges(next, [
+      [1, 50],
+      [0, 50],
+    ]);
     expect(events.map((e) => ('button' in e ? `${e.kind}:${e.button}` : e.kind))).toEqual(['press:next', 'release:next']);
   });
 
@@ -128,7 +155,10 @@ describe('GpioButtons', () => {
     vi.useFakeTimers();
     await buttons.start();
     buttons.onEvent((e) => events.push(e));
-    edges(held, [[1, 50], [0, 50]]);
+    edges(held, [
+      [1, 50],
+      [0, 50],
+    ]);
     expect(kinds(events)).toEqual(['press']);
   });
 

@@ -15,7 +15,10 @@ let root: string;
 /** The release artefact as a Pi receives it (no lock: these runs only plan). */
 beforeAll(async () => {
   releaseRoot = await mkdtemp(join(tmpdir(), 'leeloo-release-test-'));
-  await run('npx', ['tsx', 'scripts/build-device-release.ts', '--out', releaseRoot, '--arch', 'arm64', '--arch', 'armv7l', '--no-lock'], { cwd: REPO, timeout: 120_000 });
+  await run('npx', ['tsx', 'scripts/build-device-release.ts', '--out', releaseRoot, '--arch', 'arm64', '--arch', 'armv7l', '--no-lock'], {
+    cwd: REPO,
+    timeout: 120_000,
+  });
   release = join(releaseRoot, 'linux-arm64/leeloo-device');
   script = join(release, 'scripts/install-pi.sh');
 }, 180_000);
@@ -63,7 +66,10 @@ function install(args: string[], env: Record<string, string> = {}): Promise<Resu
 
 async function listTree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 const plan = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('would ') && !/would run: (usermod|groupadd)/.test(l));
@@ -157,7 +163,7 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     expect(tooOld.stdout).toContain('would install: Node.js 24');
     // The spi driver's prebuilt addons load in the board's one Node line (24 on arm64) only.
     const spi = await install(['--dry-run', '--display', 'spi'], { LEELOO_NODE: current });
-    expect(spi.stdout).toContain('is not Node 24, which the spi driver\'s prebuilt addons are for');
+    expect(spi.stdout).toContain("is not Node 24, which the spi driver's prebuilt addons are for");
     expect(spi.stdout).toContain('would install: Node.js 24');
   });
 
@@ -200,7 +206,9 @@ describe('scripts/install-pi.sh --dry-run from a device release', () => {
     await writeFile(join(root, 'etc/systemd/system/leeloo-device.service'), `${plannedUnit(first.stdout)}\n`);
     await mkdir(join(root, 'etc/leeloo'), { recursive: true });
     await writeFile(join(root, 'etc/leeloo/device.json'), JSON.stringify({ buttons: { driver: 'input', gpio: { rotary: { a: 20, b: 21 } } } }));
-    const appended = plan(first.stdout).filter((l) => l.includes('config.txt: ')).map((l) => l.split('config.txt: ')[1]);
+    const appended = plan(first.stdout)
+      .filter((l) => l.includes('config.txt: '))
+      .map((l) => l.split('config.txt: ')[1]);
     await writeFile(boot, `\n[all]\n${appended.join('\n')}\n`, { flag: 'a' });
     await writeFile(join(root, 'boot/firmware/cmdline.txt'), 'console=serial0,115200 rootwait fbcon=map:0\n');
     const second = await install(['--dry-run']);

@@ -54,19 +54,22 @@ describe('device/main.ts', () => {
 
   it('starts with a valid config, prints its mirror URL, and stops cleanly on SIGTERM', async () => {
     const file = path.join(dir, 'device.json');
-    await writeFile(file, JSON.stringify({
-      relay: { url: 'ws://127.0.0.1:9/ws' },
-      device: { name: 'Desk' },
-      dataDir: 'state',
-      logLevel: 'error',
-      sim: { mirror: { port: 0 }, keyboard: false },
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        relay: { url: 'ws://127.0.0.1:9/ws' },
+        device: { name: 'Desk' },
+        dataDir: 'state',
+        logLevel: 'error',
+        sim: { mirror: { port: 0 }, keyboard: false },
+      }),
+    );
     const { child, exited } = daemon(['--config', file]);
     const mirror = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no mirror line')), 20_000);
       readline.createInterface({ input: child.stdout }).on('line', (line) => {
         const match = /^LEELOO device "Desk" mirror: (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(line);
-        if (match) (clearTimeout(timer), resolve(match[1]!));
+        if (match) clearTimeout(timer), resolve(match[1]!);
       });
     });
     expect((await fetch(mirror)).status).toBe(200);

@@ -34,12 +34,19 @@ const JOGA = fakeTrack('4u7EnebtmKWzUH433cf5Qv', { name: 'Joga', artists: ['Bjö
 // ---------------------------------------------------------------------------
 
 /** A topic HA may publish to or subscribe to: no wildcards, no empty levels at the ends. */
-const Topic = z.string().min(1).regex(/^[^#+\u0000]+$/, 'no wildcards').refine((t) => !t.startsWith('/') && !t.endsWith('/'), 'no empty level');
+const Topic = z
+  .string()
+  .min(1)
+  .regex(/^[^#+\u0000]+$/, 'no wildcards')
+  .refine((t) => !t.startsWith('/') && !t.endsWith('/'), 'no empty level');
 const Template = z.string().regex(/\{\{.*\}\}/s, 'a Jinja template');
 const Common = {
   name: z.string().min(1).nullable(),
   unique_id: z.string().regex(/^[a-z0-9_-]+$/i),
-  icon: z.string().regex(/^mdi:[a-z0-9-]+$/).optional(),
+  icon: z
+    .string()
+    .regex(/^mdi:[a-z0-9-]+$/)
+    .optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
   availability: z.array(z.strictObject({ topic: Topic, payload_available: z.string().optional(), payload_not_available: z.string().optional() })).min(1),
   device: z.strictObject({
@@ -55,26 +62,49 @@ const Common = {
 };
 const HA_SCHEMAS: Record<string, z.ZodType> = {
   sensor: z.strictObject({
-    ...Common, state_topic: Topic, value_template: Template.optional(), json_attributes_topic: Topic.optional(),
-    state_class: z.enum(['measurement', 'total', 'total_increasing']).optional(), unit_of_measurement: z.string().optional(),
+    ...Common,
+    state_topic: Topic,
+    value_template: Template.optional(),
+    json_attributes_topic: Topic.optional(),
+    state_class: z.enum(['measurement', 'total', 'total_increasing']).optional(),
+    unit_of_measurement: z.string().optional(),
     entity_category: z.literal('diagnostic').optional(),
   }),
-  image: z.strictObject({ ...Common, url_topic: Topic.optional(), image_topic: Topic.optional(), url_template: Template.optional() })
+  image: z
+    .strictObject({ ...Common, url_topic: Topic.optional(), image_topic: Topic.optional(), url_template: Template.optional() })
     .refine((c) => (c.url_topic === undefined) !== (c.image_topic === undefined), 'exactly one of url_topic and image_topic'),
   event: z.strictObject({ ...Common, state_topic: Topic, event_types: z.array(z.string().min(1)).min(1), value_template: Template.optional() }),
   binary_sensor: z.strictObject({
-    ...Common, state_topic: Topic, value_template: Template.optional(), payload_on: z.string(), payload_off: z.string(),
-    device_class: z.enum(['connectivity', 'problem', 'running', 'update']).optional(), entity_category: z.literal('diagnostic').optional(),
+    ...Common,
+    state_topic: Topic,
+    value_template: Template.optional(),
+    payload_on: z.string(),
+    payload_off: z.string(),
+    device_class: z.enum(['connectivity', 'problem', 'running', 'update']).optional(),
+    entity_category: z.literal('diagnostic').optional(),
   }),
   button: z.strictObject({ ...Common, command_topic: Topic, payload_press: z.string().optional() }),
   switch: z.strictObject({
-    ...Common, command_topic: Topic, state_topic: Topic.optional(), value_template: Template.optional(),
-    payload_on: z.string(), payload_off: z.string(), state_on: z.string().optional(), state_off: z.string().optional(),
+    ...Common,
+    command_topic: Topic,
+    state_topic: Topic.optional(),
+    value_template: Template.optional(),
+    payload_on: z.string(),
+    payload_off: z.string(),
+    state_on: z.string().optional(),
+    state_off: z.string().optional(),
   }),
-  text: z.strictObject({
-    ...Common, command_topic: Topic, state_topic: Topic.optional(), min: z.int().min(0), max: z.int().min(1).max(255), mode: z.enum(['text', 'password']),
-    pattern: z.string().optional(),
-  }).refine((c) => c.min <= c.max, 'min ≤ max'),
+  text: z
+    .strictObject({
+      ...Common,
+      command_topic: Topic,
+      state_topic: Topic.optional(),
+      min: z.int().min(0),
+      max: z.int().min(1).max(255),
+      mode: z.enum(['text', 'password']),
+      pattern: z.string().optional(),
+    })
+    .refine((c) => c.min <= c.max, 'min ≤ max'),
   notify: z.strictObject({ ...Common, command_topic: Topic }),
 };
 
@@ -172,20 +202,33 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     spotify.setCurrentlyPlaying('anna', { track: JOGA, progress_ms: 30_000, is_playing: true });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
     });
     root = await makeTempDir('leeloo-mqtt-');
     ({ controller: home } = await startSimGadget({
-      relayUrl: relay.wsUrl, name: 'Kitchen', root, display: new RecordingDisplay(), onPresent: (frame) => homeText.push([...(frame.text ?? [])]),
+      relayUrl: relay.wsUrl,
+      name: 'Kitchen',
+      root,
+      display: new RecordingDisplay(),
+      onPresent: (frame) => homeText.push([...(frame.text ?? [])]),
     }));
     await waitUntil(() => home.state.connection.status === 'online' && home.state.crew !== null, 'home gadget online in a crew');
     await waitUntil(() => home.spotify.signIn.session !== null, 'the sign-in QR');
     await signInOnPhone(home.spotify.signIn.session!.url, PUBLIC_URL, relay.httpUrl);
     await waitUntil(() => home.spotify.nowPlaying.playing?.track === 'Joga', 'Joga playing on the home gadget');
-    ({ controller: friend } = await startSimGadget({ relayUrl: relay.wsUrl, name: 'Ana', root, crewCode: home.state.crew!.code, display: new RecordingDisplay() }));
+    ({ controller: friend } = await startSimGadget({
+      relayUrl: relay.wsUrl,
+      name: 'Ana',
+      root,
+      crewCode: home.state.crew!.code,
+      display: new RecordingDisplay(),
+    }));
     await waitUntil(() => home.state.crew!.members.filter((m) => m.online).length === 2, 'friend online in the crew');
   });
 
@@ -206,14 +249,24 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
   function settings(change: Partial<MqttConfig> = {}, url = BROKER): MqttConfig {
     const prefix = `leeloo-test-${randomUUID()}`;
     return {
-      ...parseConfig({}, '/').mqtt, enabled: true, url,
-      baseTopic: `${prefix}/leeloo`, discoveryPrefix: `${prefix}/homeassistant`, statusTopic: `${prefix}/homeassistant/status`, ...change,
+      ...parseConfig({}, '/').mqtt,
+      enabled: true,
+      url,
+      baseTopic: `${prefix}/leeloo`,
+      discoveryPrefix: `${prefix}/homeassistant`,
+      statusTopic: `${prefix}/homeassistant/status`,
+      ...change,
     };
   }
 
   async function startBridge(config: MqttConfig, gadget = home): Promise<MqttBridge> {
     const bridge = new MqttBridge({
-      config, actions: gadgetActionsFor(gadget), deviceName: gadget.state.deviceName, relayUrl: relay.wsUrl, log, backoff: new Backoff(20, 200),
+      config,
+      actions: gadgetActionsFor(gadget),
+      deviceName: gadget.state.deviceName,
+      relayUrl: relay.wsUrl,
+      log,
+      backoff: new Backoff(20, 200),
     });
     running.push(bridge);
     await bridge.start();
@@ -242,10 +295,29 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
       expect(message.topic).toMatch(new RegExp(`^${config.discoveryPrefix}/${component}/leeloo_${home.state.deviceId}/[a-z_]+/config$`));
     }
     const components = parsed.map((m) => m.topic.split('/').at(-4)).sort();
-    expect(components).toEqual(['binary_sensor', 'button', 'button', 'button', 'button', 'event', 'event', 'event', 'image', 'notify', 'sensor', 'sensor', 'switch', 'text']);
+    expect(components).toEqual([
+      'binary_sensor',
+      'button',
+      'button',
+      'button',
+      'button',
+      'event',
+      'event',
+      'event',
+      'image',
+      'notify',
+      'sensor',
+      'sensor',
+      'switch',
+      'text',
+    ]);
     const devices = new Set(parsed.map((m) => JSON.stringify(m.body.device)));
     expect(devices.size).toBe(1);
-    expect(JSON.parse([...devices][0] as string)).toMatchObject({ identifiers: [`leeloo_${home.state.deviceId}`], name: 'Kitchen', configuration_url: `${relay.httpUrl}/crew` });
+    expect(JSON.parse([...devices][0] as string)).toMatchObject({
+      identifiers: [`leeloo_${home.state.deviceId}`],
+      name: 'Kitchen',
+      configuration_url: `${relay.httpUrl}/crew`,
+    });
     const ids = parsed.map((m) => m.body.unique_id).sort();
     expect(new Set(ids).size).toBe(ids.length);
     // The buttons' and the switch's command topics are the bridge's own command topics.
@@ -258,14 +330,24 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     expect(configs(again, config).every((s) => s.retain)).toBe(true);
     await startBridge(config);
     await again.until(() => configs(again, config).length === 2 * ENTITIES.length, 'configs published again');
-    expect(configs(again, config).slice(ENTITIES.length).map((s) => JSON.parse(s.payload).unique_id).sort()).toEqual(ids);
+    expect(
+      configs(again, config)
+        .slice(ENTITIES.length)
+        .map((s) => JSON.parse(s.payload).unique_id)
+        .sort(),
+    ).toEqual(ids);
   });
 
   it('waits for the device id a new gadget gets at its first start, then appears under it', async () => {
-    const config = parseConfig({
-      relay: { url: relay.wsUrl }, device: { name: 'Attic' }, dataDir: path.join(root, 'attic'),
-      sim: { mirror: { enabled: false }, snapshotKeep: 0, keyboard: false },
-    }, root);
+    const config = parseConfig(
+      {
+        relay: { url: relay.wsUrl },
+        device: { name: 'Attic' },
+        dataDir: path.join(root, 'attic'),
+        sim: { mirror: { enabled: false }, snapshotKeep: 0, keyboard: false },
+      },
+      root,
+    );
     const display = new RecordingDisplay();
     const attic = new Controller({ config, display, buttons: createButtons(config, log, { display }), log });
     const mqttConfig = settings();
@@ -285,8 +367,11 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
 
   it('fails to start, and only itself, when its TLS file is gone', async () => {
     const bridge = new MqttBridge({
-      config: settings({ url: 'mqtts://127.0.0.1:8883', ca: path.join(root, 'vanished-ca.pem') }), actions: gadgetActionsFor(home),
-      deviceName: 'Kitchen', relayUrl: relay.wsUrl, log,
+      config: settings({ url: 'mqtts://127.0.0.1:8883', ca: path.join(root, 'vanished-ca.pem') }),
+      actions: gadgetActionsFor(home),
+      deviceName: 'Kitchen',
+      relayUrl: relay.wsUrl,
+      log,
     });
     await expect(bridge.start()).rejects.toThrow(/ENOENT/);
     await bridge.stop();
@@ -327,7 +412,14 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await w.client.publishAsync(`${root_(config)}/set/message`, 'Dinner at 8?', { qos: 1 });
     await waitUntil(() => friend.state.feed.some((i) => i.kind === 'text' && i.text === 'Dinner at 8?' && !i.mine), 'the text at the friend');
 
-    await friend.shareTrack({ artist: 'Toto', track: 'Africa', album: 'Toto IV', spotify_uri: 'spotify:track:2374M0fQpWi3dLnB54qaLX', album_art_url: '', note: 'for the drive' });
+    await friend.shareTrack({
+      artist: 'Toto',
+      track: 'Africa',
+      album: 'Toto IV',
+      spotify_uri: 'spotify:track:2374M0fQpWi3dLnB54qaLX',
+      album_art_url: '',
+      note: 'for the drive',
+    });
     const shareEvent = `${root_(config)}/event/share`;
     await w.until(() => w.json(shareEvent)?.track === 'Africa', 'the share event (an automation flashes a light on it)');
     expect(w.json(shareEvent)).toMatchObject({ event_type: 'share', who: 'Ana', artist: 'Toto', note: 'for the drive' });
@@ -335,7 +427,10 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await w.until(() => (w.json(`${root_(config)}/state`)?.last_share as { track?: string } | null)?.track === 'Africa', 'last share in the state');
 
     await w.client.publishAsync(`${root_(config)}/set/react_love`, 'PRESS', { qos: 1 });
-    await waitUntil(() => latestShare(friend.state)?.reactions.some((r) => r.reaction === 'love' && r.fromName === 'Kitchen') === true, 'love on the friend\'s share');
+    await waitUntil(
+      () => latestShare(friend.state)?.reactions.some((r) => r.reaction === 'love' && r.fromName === 'Kitchen') === true,
+      "love on the friend's share",
+    );
 
     // And the other way round: a reaction to the home gadget's share is an event.
     await home.shareTrack({ artist: 'a-ha', track: 'Take On Me', album: '', spotify_uri: 'spotify:track:2WfaOiMkCvy7F5fcp2zZ8L', album_art_url: '', note: '' });
@@ -344,7 +439,12 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await w.until(() => w.json(`${root_(config)}/event/reaction`)?.event_type === 'fire', 'the reaction event');
     expect(w.json(`${root_(config)}/event/reaction`)).toMatchObject({ who: 'Ana' });
     await w.until(() => (w.json(`${root_(config)}/state`)?.last_reaction as { reaction?: string } | null)?.reaction === 'fire', 'the reaction in the state');
-    expect(w.json(`${root_(config)}/state`)).toMatchObject({ crew_online: 2, relay: 'online', play_along: 'OFF', last_reaction: { reaction: 'fire', who: 'Ana' } });
+    expect(w.json(`${root_(config)}/state`)).toMatchObject({
+      crew_online: 2,
+      relay: 'online',
+      play_along: 'OFF',
+      last_reaction: { reaction: 'fire', who: 'Ana' },
+    });
   });
 
   it('sounds the airhorn both ways and switches play along', async () => {
@@ -364,7 +464,6 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     expect(home.queue.playAlong.enabled).toBe(true);
     await w.client.publishAsync(`${root_(config)}/set/play_along`, 'OFF', { qos: 1 });
     await w.until(() => w.json(`${root_(config)}/state`)?.play_along === 'OFF', 'play along off');
-
   });
 
   it('shares what plays from the share button in HA, and says why when nothing does', async () => {
@@ -372,11 +471,20 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
     await startBridge(config);
     const w = await watch([`${root_(config)}/#`]);
     await w.until(() => (w.json(`${root_(config)}/state`)?.now_playing as { track?: string } | null)?.track === 'Joga', 'now playing in the state');
-    expect(w.json(`${root_(config)}/state`)?.now_playing).toEqual({ track: 'Joga', artist: 'Björk', album: 'Homogenic', art_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/images\//), playing: true });
+    expect(w.json(`${root_(config)}/state`)?.now_playing).toEqual({
+      track: 'Joga',
+      artist: 'Björk',
+      album: 'Homogenic',
+      art_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/images\//),
+      playing: true,
+    });
     expect(w.last(`${root_(config)}/art_url`)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/images\//);
 
     await w.client.publishAsync(`${root_(config)}/set/share_now`, 'PRESS', { qos: 1 });
-    await waitUntil(() => friend.state.feed.some((i) => i.kind === 'share' && i.share.track === 'Joga' && i.fromName === 'Kitchen'), 'Joga shared with the friend');
+    await waitUntil(
+      () => friend.state.feed.some((i) => i.kind === 'share' && i.share.track === 'Joga' && i.fromName === 'Kitchen'),
+      'Joga shared with the friend',
+    );
 
     spotify.setCurrentlyPlaying('anna', null);
     await home.spotify['poller'].pollNow();
@@ -477,7 +585,10 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
       await broker.restart();
       const w = await watch([`${root_(config)}/#`, `${config.discoveryPrefix}/#`], broker.url);
       await w.until(() => w.last(`${root_(config)}/availability`) === 'online', 'online on the restarted broker');
-      await w.until(() => configs(w, config).length === ENTITIES.length && w.json(`${root_(config)}/state`)?.relay === 'online', 'discovery and state republished');
+      await w.until(
+        () => configs(w, config).length === ENTITIES.length && w.json(`${root_(config)}/state`)?.relay === 'online',
+        'discovery and state republished',
+      );
     } finally {
       for (const bridge of running.splice(0)) await bridge.stop();
       for (const watcher of watchers.splice(0)) await watcher.close();

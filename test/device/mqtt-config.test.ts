@@ -26,14 +26,26 @@ describe('the mqtt section of the device config', () => {
 
   it('is off by default, with zigbee2mqtt-like topic defaults', () => {
     expect(parseConfig({}, dir).mqtt).toEqual({
-      enabled: false, url: null, username: null, password: null, ca: null, cert: null, key: null,
-      baseTopic: 'leeloo', discoveryPrefix: 'homeassistant', statusTopic: 'homeassistant/status', homeassistant: true,
+      enabled: false,
+      url: null,
+      username: null,
+      password: null,
+      ca: null,
+      cert: null,
+      key: null,
+      baseTopic: 'leeloo',
+      discoveryPrefix: 'homeassistant',
+      statusTopic: 'homeassistant/status',
+      homeassistant: true,
     });
   });
 
   it('resolves the TLS files against the config folder and takes them when they can be read', async () => {
     for (const name of ['ca.pem', 'cert.pem', 'key.pem']) await writeFile(path.join(dir, name), 'PEM');
-    const mqtt = parseConfig({ mqtt: { enabled: true, url: 'mqtts://broker.lan:8883', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem', username: 'leeloo', password: 's3cret' } }, dir).mqtt;
+    const mqtt = parseConfig(
+      { mqtt: { enabled: true, url: 'mqtts://broker.lan:8883', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem', username: 'leeloo', password: 's3cret' } },
+      dir,
+    ).mqtt;
     expect(mqtt).toMatchObject({ ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), username: 'leeloo' });
   });
 
@@ -45,8 +57,13 @@ describe('the mqtt section of the device config', () => {
       'mqtt.discoveryPrefix must not be empty',
       'mqtt.statusTopic must be a topic without "+", "#" or a trailing "/"',
     ]);
-    expect(refusal({ mqtt: { enabled: 'yes', brokr: 'x' } }, dir)).toEqual(['mqtt.enabled must be true or false', 'mqtt.brokr is not a setting (misspelt, or from another version?)']);
-    expect(refusal({ mqtt: { enabled: true, url: 'mqtts://b', ca: 'missing.pem' } }, dir)).toEqual([`mqtt.ca cannot be read: ${path.join(dir, 'missing.pem')} (ENOENT)`]);
+    expect(refusal({ mqtt: { enabled: 'yes', brokr: 'x' } }, dir)).toEqual([
+      'mqtt.enabled must be true or false',
+      'mqtt.brokr is not a setting (misspelt, or from another version?)',
+    ]);
+    expect(refusal({ mqtt: { enabled: true, url: 'mqtts://b', ca: 'missing.pem' } }, dir)).toEqual([
+      `mqtt.ca cannot be read: ${path.join(dir, 'missing.pem')} (ENOENT)`,
+    ]);
     await writeFile(path.join(dir, 'cert.pem'), 'PEM');
     expect(refusal({ mqtt: { enabled: true, url: 'mqtts://b', cert: 'cert.pem' } }, dir)).toEqual(['mqtt.cert and mqtt.key must be given together']);
   });

@@ -33,7 +33,11 @@ describe('NmcliNetwork against a fake nmcli on PATH', () => {
 
   beforeEach(async () => {
     dir = await makeTempDir();
-    fake = await FakeNmcli.install(dir, { networks: NETWORKS, passwords: { 'Home:5G': 'correct horse', 'Café \\ Guest': '', Attic: 'hidden-pw' }, state: 'disconnected' });
+    fake = await FakeNmcli.install(dir, {
+      networks: NETWORKS,
+      passwords: { 'Home:5G': 'correct horse', 'Café \\ Guest': '', Attic: 'hidden-pw' },
+      state: 'disconnected',
+    });
     network = new NmcliNetwork({ ifname: 'wlan0', env: fake.env, waitSeconds: 5 });
   });
   afterEach(() => removeTempDir(dir));
@@ -51,7 +55,19 @@ describe('NmcliNetwork against a fake nmcli on PATH', () => {
     await network.stopHotspot();
     await network.stopHotspot(); // already closed: not an error
     expect((await fake.scenario()).hotspot).toBeNull();
-    expect((await fake.calls())[0]).toEqual(['device', 'wifi', 'hotspot', 'ifname', 'wlan0', 'con-name', 'leeloo-setup', 'ssid', 'LEELOO-7KQ2', 'password', 'sunny-otter-42']);
+    expect((await fake.calls())[0]).toEqual([
+      'device',
+      'wifi',
+      'hotspot',
+      'ifname',
+      'wlan0',
+      'con-name',
+      'leeloo-setup',
+      'ssid',
+      'LEELOO-7KQ2',
+      'password',
+      'sunny-otter-42',
+    ]);
   });
 
   it('joins a network, an open one without a password and a hidden one with hidden yes', async () => {

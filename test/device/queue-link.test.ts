@@ -35,8 +35,11 @@ describe('the crew queue on the gadget', () => {
     spotify.addUser({ id: 'anna', displayName: 'Anna' });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
     });
@@ -46,7 +49,11 @@ describe('the crew queue on the gadget', () => {
 
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-queue-gadget-'));
     ({ controller } = await startSimGadget({
-      relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: crew.crew_code as string, root, onPresent: (frame) => (presented = frame),
+      relayUrl: relay.wsUrl,
+      name: 'Kitchen',
+      crewCode: crew.crew_code as string,
+      root,
+      onPresent: (frame) => (presented = frame),
     }));
     await signIn();
   });
@@ -78,9 +85,17 @@ describe('the crew queue on the gadget', () => {
     await waitUntil(() => controller.queue.queue?.up_next.length === 1, 'both tracks');
     expect(controller.queue.queue?.now_playing?.spotify_uri).toBe(track(1).spotify_uri);
     const version = controller.queue.queue!.version;
-    expect(controller.screens.rotation().map((s) => s.id).slice(0, 2)).toEqual(['now_playing', 'queue']);
+    expect(
+      controller.screens
+        .rotation()
+        .map((s) => s.id)
+        .slice(0, 2),
+    ).toEqual(['now_playing', 'queue']);
     // A stale snapshot (lower version) does not replace the newer one.
-    controller.relay['emit']({ kind: 'event', message: { type: 'queue_state', change: { kind: 'snapshot', by: null }, queue: { ...controller.queue.queue!, up_next: [], version: version - 1 } } });
+    controller.relay['emit']({
+      kind: 'event',
+      message: { type: 'queue_state', change: { kind: 'snapshot', by: null }, queue: { ...controller.queue.queue!, up_next: [], version: version - 1 } },
+    });
     expect(controller.queue.queue?.up_next).toHaveLength(1);
   });
 
@@ -226,7 +241,7 @@ function wrongQrModules(frame: Frame, text: string): number {
     for (let c = 0; c < size; c++) {
       const x = 14 + (c + 2) * scale + Math.floor(scale / 2);
       const y = STATUS_BAR_HEIGHT + 12 + (r + 2) * scale + Math.floor(scale / 2);
-      if ((frame.data[(y * frame.width + x) * 4]! < 128) !== Boolean(data[r * size + c])) wrong++;
+      if (frame.data[(y * frame.width + x) * 4]! < 128 !== Boolean(data[r * size + c])) wrong++;
     }
   }
   return wrong;
@@ -234,7 +249,9 @@ function wrongQrModules(frame: Frame, text: string): number {
 
 function hostOf(controller: Controller) {
   return {
-    get state() { return controller.state; },
+    get state() {
+      return controller.state;
+    },
     show: (id: string) => controller.show(id),
     invalidate: () => controller.invalidate(),
     react: () => undefined,

@@ -22,10 +22,23 @@ const state: DeviceState = { ...initialState('Kitchen', 'ws://relay'), deviceId:
 
 function item(n: number, over: Partial<QueueItemView> = {}): QueueItemView {
   return {
-    item_id: `q_item${String(n).padStart(8, '0')}`, spotify_uri: `spotify:track:${'T'.repeat(21)}${n}`,
-    track: `Track ${n}`, artist: `Artist ${n}`, album: '', album_art_url: '', duration_ms: 200_000,
-    added_by: 'dev_ben_000000000001', added_by_name: 'Ben', added_at: T0 - 100_000 + n, round: 1, score: 0,
-    voted_up: [], voted_down: [], jammed_by: [], throwback: false, ...over,
+    item_id: `q_item${String(n).padStart(8, '0')}`,
+    spotify_uri: `spotify:track:${'T'.repeat(21)}${n}`,
+    track: `Track ${n}`,
+    artist: `Artist ${n}`,
+    album: '',
+    album_art_url: '',
+    duration_ms: 200_000,
+    added_by: 'dev_ben_000000000001',
+    added_by_name: 'Ben',
+    added_at: T0 - 100_000 + n,
+    round: 1,
+    score: 0,
+    voted_up: [],
+    voted_down: [],
+    jammed_by: [],
+    throwback: false,
+    ...over,
   };
 }
 
@@ -41,7 +54,10 @@ function snapshot(over: Partial<QueueSnapshot> = {}): QueueSnapshot {
       item(2, { jammed_by: [ME] }),
       item(3, { throwback: true, added_by: null, added_by_name: '' }),
     ],
-    throwback: true, version: 7, server_time: T0, ...over,
+    throwback: true,
+    version: 7,
+    server_time: T0,
+    ...over,
   };
 }
 
@@ -58,7 +74,16 @@ const rowMid = (i: number) => top + L.rowsTop + i * (L.rowHeight + L.rowGap) + M
 const nowMid = top + L.nowTop + Math.floor(L.nowHeight / 2);
 
 function recordingHost(): ScreenHost & { invalidated: number } {
-  return { state, invalidated: 0, show: () => undefined, invalidate() { this.invalidated++; }, react: () => undefined, markRead: () => undefined };
+  return {
+    state,
+    invalidated: 0,
+    show: () => undefined,
+    invalidate() {
+      this.invalidated++;
+    },
+    react: () => undefined,
+    markRead: () => undefined,
+  };
 }
 
 describe('queue screen', () => {
@@ -175,7 +200,7 @@ describe('crew link screen', () => {
       for (let r = 0; r < size; r++) {
         for (let c = 0; c < size; c++) {
           const p = px(14 + (c + 2) * scale + Math.floor(scale / 2), top + 12 + (r + 2) * scale + Math.floor(scale / 2));
-          if ((p[0]! < 128) !== Boolean(data[r * size + c])) wrong++;
+          if (p[0]! < 128 !== Boolean(data[r * size + c])) wrong++;
         }
       }
       return wrong;
@@ -197,21 +222,22 @@ describe('play along', () => {
   let refuse: SpotifyError | null;
   let changes: number;
 
-  const make = () => new PlayAlong({
-    player: {
-      play: async (uris, position) => {
-        if (refuse) throw refuse;
-        calls.push({ kind: 'play', uris, position });
+  const make = () =>
+    new PlayAlong({
+      player: {
+        play: async (uris, position) => {
+          if (refuse) throw refuse;
+          calls.push({ kind: 'play', uris, position });
+        },
+        pause: async () => {
+          if (refuse) throw refuse;
+          calls.push({ kind: 'pause' });
+        },
       },
-      pause: async () => {
-        if (refuse) throw refuse;
-        calls.push({ kind: 'pause' });
-      },
-    },
-    file: path.join(dir, 'play-along.json'),
-    log: pino({ level: 'silent' }),
-    onChange: () => changes++,
-  });
+      file: path.join(dir, 'play-along.json'),
+      log: pino({ level: 'silent' }),
+      onChange: () => changes++,
+    });
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'leeloo-play-along-'));

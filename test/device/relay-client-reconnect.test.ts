@@ -88,8 +88,15 @@ describe('RelayClient reconnect', () => {
       });
     });
     client = new RelayClient({
-      url: `ws://127.0.0.1:${port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock,
-      random: () => 0.5, pingIntervalMs: 10_000, deadAfterMs: 30_000,
+      url: `ws://127.0.0.1:${port}/ws`,
+      deviceName: 'Desk',
+      crewCode: null,
+      dataDir: dir,
+      log,
+      clock,
+      random: () => 0.5,
+      pingIntervalMs: 10_000,
+      deadAfterMs: 30_000,
     });
     await client.start();
     const socket = await connected;
@@ -107,7 +114,9 @@ describe('RelayClient reconnect', () => {
     expect(event.connection.retryAt).toBe(clock.now() + 500);
   });
 
-  async function fakeRelay(onMessage: (socket: WebSocket, message: { type: string; [key: string]: unknown }) => void): Promise<{ port: number; received: { type: string; [key: string]: unknown }[] }> {
+  async function fakeRelay(
+    onMessage: (socket: WebSocket, message: { type: string; [key: string]: unknown }) => void,
+  ): Promise<{ port: number; received: { type: string; [key: string]: unknown }[] }> {
     server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
     const received: { type: string; [key: string]: unknown }[] = [];
@@ -165,8 +174,13 @@ describe('RelayClient reconnect', () => {
     const epochs = ['aaaa1111', 'bbbb2222', 'bbbb2222'];
     let welcomes = 0;
     const crew = (epoch: string) => ({
-      crew_id: 'crew-1', crew_code: 'LEELOO-AB2C', crew_name: 'Crew', owner_device_id: identity.device_id,
-      members: [{ device_id: identity.device_id, display_name: 'Desk', online: true, is_owner: true }], latest_seq: 7, epoch,
+      crew_id: 'crew-1',
+      crew_code: 'LEELOO-AB2C',
+      crew_name: 'Crew',
+      owner_device_id: identity.device_id,
+      members: [{ device_id: identity.device_id, display_name: 'Desk', online: true, is_owner: true }],
+      latest_seq: 7,
+      epoch,
     });
     const relay = await fakeRelay((socket, message) => {
       if (message.type === 'hello') {
@@ -199,8 +213,15 @@ describe('RelayClient reconnect', () => {
     const relay = await fakeRelay((socket) => socket.send('<html>not a relay</html>'));
     const clock = new ManualClock();
     client = new RelayClient({
-      url: `ws://127.0.0.1:${relay.port}/ws`, deviceName: 'Desk', crewCode: null, dataDir: dir, log, clock,
-      random: () => 0.5, pingIntervalMs: 10_000, deadAfterMs: 30_000,
+      url: `ws://127.0.0.1:${relay.port}/ws`,
+      deviceName: 'Desk',
+      crewCode: null,
+      dataDir: dir,
+      log,
+      clock,
+      random: () => 0.5,
+      pingIntervalMs: 10_000,
+      deadAfterMs: 30_000,
     });
     await client.start();
     await waitUntil(() => relay.received.length === 1, 'the hello', 5000);
@@ -208,7 +229,8 @@ describe('RelayClient reconnect', () => {
       clock.advance(10_000);
       await waitUntil(() => relay.received.length >= i + 2 || client!.connection.status === 'offline', 'a ping or the drop', 5000);
     }
-    const offline = client.connection.status === 'offline' ? client.connection : (await nextEvent(client, 'connection', (e) => e.connection.status === 'offline')).connection;
+    const offline =
+      client.connection.status === 'offline' ? client.connection : (await nextEvent(client, 'connection', (e) => e.connection.status === 'offline')).connection;
     expect(offline.detail).toContain('cannot read');
   });
 });

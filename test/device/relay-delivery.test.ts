@@ -102,7 +102,12 @@ describe('relay client against a real relay', () => {
 
     const b = await device('join-b', code);
     await b.rec.until(() => b.rec.online(), 'B online');
-    expect(b.rec.crew()!.members.map((m) => m.display_name).sort()).toEqual(['join-a', 'join-b']);
+    expect(
+      b.rec
+        .crew()!
+        .members.map((m) => m.display_name)
+        .sort(),
+    ).toEqual(['join-a', 'join-b']);
     await a.rec.until(() => a.rec.events.some((e) => e.type === 'member_joined' && e.display_name === 'join-b'), 'member_joined');
   });
 
@@ -130,11 +135,17 @@ describe('relay client against a real relay', () => {
     expect(again.rec.texts()).toEqual([]);
   });
 
-  it('150 shares queued offline are all acknowledged after reconnecting, paced to the relay\'s rate, with no flood close', async () => {
+  it("150 shares queued offline are all acknowledged after reconnecting, paced to the relay's rate, with no flood close", async () => {
     const { code } = await crewOfTwo('burst');
     const offline = await device('burst-b', code, await closedPortUrl());
     for (let i = 0; i < 150; i += 1) {
-      await offline.client.send({ type: 'share_music', spotify_uri: `spotify:track:${String(i).padStart(22, '0')}`, artist: 'Artist', track: `Track ${i}`, album: 'Album' });
+      await offline.client.send({
+        type: 'share_music',
+        spotify_uri: `spotify:track:${String(i).padStart(22, '0')}`,
+        artist: 'Artist',
+        track: `Track ${i}`,
+        album: 'Album',
+      });
     }
     await offline.client.stop();
 
@@ -236,7 +247,7 @@ describe('relay client against a real relay', () => {
     expect(b.rec.crew()!.crew_code).not.toBe(code);
   });
 
-  it('takes the relay\'s crew state when told to resync, then receives new messages', async () => {
+  it("takes the relay's crew state when told to resync, then receives new messages", async () => {
     const { a, code } = await crewOfTwo('resync');
     const seqFile = path.join(root, 'resync-b', 'last-seq.json');
     await writeFile(seqFile, JSON.stringify({ [code]: 999_999 }));

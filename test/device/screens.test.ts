@@ -65,7 +65,10 @@ function baseState(): DeviceState {
   let s: DeviceState = { ...initialState('Kitchen', 'ws://relay/ws'), deviceId: 'dev-a' };
   s = withConnection(s, { status: 'online', detail: 'Connected.', retryAt: null });
   return withCrew(s, {
-    crew_code: 'LEELOO-7KQ2', crew_name: 'Friday', owner_device_id: 'dev-a', latest_seq: 0,
+    crew_code: 'LEELOO-7KQ2',
+    crew_name: 'Friday',
+    owner_device_id: 'dev-a',
+    latest_seq: 0,
     members: [
       { device_id: 'dev-a', display_name: 'Kitchen', online: true, is_owner: true },
       { device_id: 'dev-b', display_name: 'Ana', online: true, is_owner: false },
@@ -98,7 +101,10 @@ describe('screens', () => {
     expect(differing(empty, first, art)).toBeGreaterThan(10_000);
     expect(differing(first, second, art)).toBeGreaterThan(1000);
     // The reaction bar shows counts: a reaction changes it.
-    const reacted = applyEvent(applyEvent(baseState(), share(1, 'One More Time')), message(2, 'dev-c', 'Marco', { msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'dev-b' } }));
+    const reacted = applyEvent(
+      applyEvent(baseState(), share(1, 'One More Time')),
+      message(2, 'dev-c', 'Marco', { msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'dev-b' } }),
+    );
     expect(differing(second, await png(screen, reacted), { x: 20, y: 264, w: 440, h: 36 })).toBeGreaterThan(50);
   });
 
@@ -120,7 +126,10 @@ describe('screens', () => {
     state = applyEvent(state, message(1, 'dev-b', 'Ana', { msg_type: 'text', payload: { text: 'records at mine tonight?' } }));
     const one = await png(screen, state);
     state = applyEvent(state, message(2, 'dev-c', 'Marco', { msg_type: 'nudge', payload: {} }));
-    state = applyEvent(state, message(3, 'dev-b', 'Ana', { msg_type: 'hang_propose', payload: { datetime: '2025-06-06T19:30:00+02:00', description: 'Pizza' } }));
+    state = applyEvent(
+      state,
+      message(3, 'dev-b', 'Ana', { msg_type: 'hang_propose', payload: { datetime: '2025-06-06T19:30:00+02:00', description: 'Pizza' } }),
+    );
     const three = await png(screen, state);
     expect(differing(empty, one, BODY)).toBeGreaterThan(2000);
     // The newest card is on top; the first message moved down to the third slot.
@@ -128,7 +137,10 @@ describe('screens', () => {
   });
 
   it('animates an incoming reaction over several distinct frames that fade out', async () => {
-    const state = applyEvent(applyEvent(baseState(), share(1, 'Track')), message(2, 'dev-c', 'Marco', { msg_type: 'reaction', payload: { reaction: 'love', to_device: 'dev-b' } }));
+    const state = applyEvent(
+      applyEvent(baseState(), share(1, 'Track')),
+      message(2, 'dev-c', 'Marco', { msg_type: 'reaction', payload: { reaction: 'love', to_device: 'dev-b' } }),
+    );
     expect(state.flash).toMatchObject({ reaction: 'love', fromName: 'Marco' });
     const screen = new ShareScreen();
     const plain = await png(screen, state);
@@ -152,7 +164,13 @@ describe('screens', () => {
   });
 
   it('keeps the daemon drawing when a screen throws', async () => {
-    const broken: Screen = { id: 'broken', title: 'Broken', draw: () => { throw new Error('boom'); } };
+    const broken: Screen = {
+      id: 'broken',
+      title: 'Broken',
+      draw: () => {
+        throw new Error('boom');
+      },
+    };
     const pixel = await png(broken, baseState());
     expect(countColor(pixel, hex(COLORS.error), BODY)).toBeGreaterThan(10);
     expect(countColor(pixel, hex(COLORS.online), STRIPE)).toBeGreaterThan(1400);

@@ -64,12 +64,19 @@ describe('self-update from a release server on 127.0.0.1', () => {
   async function publish(version: string, checksum?: string, tarball?: Buffer): Promise<string> {
     tarball ??= await makeRelease(dir, version);
     files.set(`/leeloo-${version}.tar.gz`, { type: 'application/gzip', body: tarball });
-    files.set(`/${version}.json`, { type: 'application/json', body: JSON.stringify({ version, url: `${base}/leeloo-${version}.tar.gz`, sha256: checksum ?? sha256(tarball) }) });
+    files.set(`/${version}.json`, {
+      type: 'application/json',
+      body: JSON.stringify({ version, url: `${base}/leeloo-${version}.tar.gz`, sha256: checksum ?? sha256(tarball) }),
+    });
     return `${base}/${version}.json`;
   }
 
   const launch = async (): Promise<string> =>
-    (await run('sh', [LAUNCHER, '--config', '/etc/leeloo/device.json'], { env: { ...process.env, LEELOO_RELEASES_DIR: releases, LEELOO_NODE: process.execPath } })).stdout.trim();
+    (
+      await run('sh', [LAUNCHER, '--config', '/etc/leeloo/device.json'], {
+        env: { ...process.env, LEELOO_RELEASES_DIR: releases, LEELOO_NODE: process.execPath },
+      })
+    ).stdout.trim();
 
   it('installs a newer release beside the running one and switches current', async () => {
     const update = new SelfUpdate({ releaseUrl: await publish('0.2.0'), releasesDir: releases, version: '0.1.0', log });
@@ -122,7 +129,9 @@ describe('self-update from a release server on 127.0.0.1', () => {
   it('sees no update when the server has the same or an older version, and says why a manifest is bad', async () => {
     expect(await new SelfUpdate({ releaseUrl: await publish('0.1.0'), releasesDir: releases, version: '0.1.0', log }).check()).toBeNull();
     files.set('/broken.json', { type: 'application/json', body: JSON.stringify({ version: 'latest', url: 'x', sha256: '' }) });
-    await expect(new SelfUpdate({ releaseUrl: `${base}/broken.json`, releasesDir: releases, version: '0.1.0', log }).check()).rejects.toThrow('no valid "version"');
+    await expect(new SelfUpdate({ releaseUrl: `${base}/broken.json`, releasesDir: releases, version: '0.1.0', log }).check()).rejects.toThrow(
+      'no valid "version"',
+    );
     await expect(new SelfUpdate({ releaseUrl: `${base}/missing.json`, releasesDir: releases, version: '0.1.0', log }).check()).rejects.toThrow('answered 404');
     expect(compareVersions('0.10.0', '0.9.9')).toBeGreaterThan(0);
     expect(compareVersions('1.0.0-rc.1', '1.0.0')).toBeLessThan(0);

@@ -16,7 +16,15 @@ const GOOD = { ssid: 'Home', password: 'correct horse', name: 'Kitchen', crew: '
 describe('the setup form', () => {
   it('accepts a complete form and normalises the crew code as the relay does', () => {
     const parsed = parseSetupForm({ ...GOOD, crew: 'join', crewCode: ' leeloo-7kq2 ' });
-    expect(parsed).toEqual({ ok: true, answers: { wifi: { ssid: 'Home', password: 'correct horse', hidden: false }, name: 'Kitchen', crewCode: 'LEELOO-7KQ2', relayUrl: 'wss://relay.example.com/ws' } });
+    expect(parsed).toEqual({
+      ok: true,
+      answers: {
+        wifi: { ssid: 'Home', password: 'correct horse', hidden: false },
+        name: 'Kitchen',
+        crewCode: 'LEELOO-7KQ2',
+        relayUrl: 'wss://relay.example.com/ws',
+      },
+    });
     expect(normaliseCrewCode('7kq2')).toBe('LEELOO-7KQ2');
     expect(normaliseCrewCode('LEELOO-7KQ1')).toBeNull();
     expect(parseSetupForm({ ...GOOD, password: '' }).ok).toBe(true); // an open network
@@ -24,14 +32,25 @@ describe('the setup form', () => {
   });
 
   it('says what is wrong with each field, in sentences', () => {
-    const parsed = parseSetupForm({ ssid: '__hidden__', hiddenSsid: ' ', password: 'ünïcødé-pw', name: 'a\u0007b', crew: 'join', crewCode: 'LEELOO-0000', relayUrl: 'http://relay' });
+    const parsed = parseSetupForm({
+      ssid: '__hidden__',
+      hiddenSsid: ' ',
+      password: 'ünïcødé-pw',
+      name: 'a\u0007b',
+      crew: 'join',
+      crewCode: 'LEELOO-0000',
+      relayUrl: 'http://relay',
+    });
     expect(parsed.ok).toBe(false);
     const errors = parsed.ok ? [] : parsed.errors;
     expect(errors.map((e) => e.field)).toEqual(['ssid', 'password', 'name', 'crewCode', 'relayUrl']);
     expect(errors[0]?.message).toBe('Type the name of the hidden network.');
     for (const error of errors) expect(error.message).toMatch(/^[A-Z].{15,}\.$/);
     const long = parseSetupForm({ ...GOOD, ssid: 'é'.repeat(17), crew: undefined });
-    expect(long.ok ? [] : long.errors.map((e) => e.message)).toEqual(['A Wi-Fi network name has at most 32 bytes.', 'Choose whether to start a new crew or join one.']);
+    expect(long.ok ? [] : long.errors.map((e) => e.message)).toEqual([
+      'A Wi-Fi network name has at most 32 bytes.',
+      'Choose whether to start a new crew or join one.',
+    ]);
   });
 });
 
@@ -45,13 +64,21 @@ describe('saving the config', () => {
   afterEach(() => removeTempDir(dir));
 
   it('keeps the hardware blocks, replaces the owner part, validates and leaves no temp file', async () => {
-    await writeFile(file, JSON.stringify({ display: { driver: 'sim', sleepAfterSeconds: 90 }, setup: { done: false, network: 'nmcli' }, device: { name: 'Old' } }));
+    await writeFile(
+      file,
+      JSON.stringify({ display: { driver: 'sim', sleepAfterSeconds: 90 }, setup: { done: false, network: 'nmcli' }, device: { name: 'Old' } }),
+    );
     const parsed = parseSetupForm({ ...GOOD, crew: 'join', crewCode: 'LEELOO-7KQ2' });
     if (!parsed.ok) throw new Error('form refused');
     const config = await saveSetup(file, parsed.answers);
     expect(config.device).toEqual({ name: 'Kitchen', crewCode: 'LEELOO-7KQ2' });
     const written = JSON.parse(await readFile(file, 'utf8'));
-    expect(written).toEqual({ display: { driver: 'sim', sleepAfterSeconds: 90 }, setup: { done: true, network: 'nmcli' }, device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' }, relay: { url: 'wss://relay.example.com/ws' } });
+    expect(written).toEqual({
+      display: { driver: 'sim', sleepAfterSeconds: 90 },
+      setup: { done: true, network: 'nmcli' },
+      device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' },
+      relay: { url: 'wss://relay.example.com/ws' },
+    });
     expect(loadConfig(file).setup.done).toBe(true);
     expect(await readdir(dir)).toEqual(['device.json']);
   });
@@ -67,11 +94,23 @@ describe('saving the config', () => {
   });
 
   it('marks setup as needed again, with or without the owner part', async () => {
-    await writeFile(file, JSON.stringify({ relay: { url: 'wss://r.example/ws', pingIntervalSeconds: 30 }, device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' }, display: { driver: 'sim' }, setup: { done: true, network: 'nmcli' } }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        relay: { url: 'wss://r.example/ws', pingIntervalSeconds: 30 },
+        device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' },
+        display: { driver: 'sim' },
+        setup: { done: true, network: 'nmcli' },
+      }),
+    );
     await markSetupNeeded(file, true);
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ device: { name: 'Kitchen' }, setup: { done: false, network: 'nmcli' } });
     await markSetupNeeded(file, false);
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ relay: { url: 'wss://r.example/ws' }, display: { driver: 'sim' }, setup: { done: false, network: 'nmcli' } });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      relay: { url: 'wss://r.example/ws' },
+      display: { driver: 'sim' },
+      setup: { done: false, network: 'nmcli' },
+    });
   });
 });
 
@@ -85,7 +124,15 @@ describe('factory reset', () => {
     const data = path.join(dir, 'data');
     await mkdir(path.join(data, 'art'), { recursive: true });
     for (const name of ['identity.json', 'outbox.json', 'last-seq.json', 'feed.json', 'art/ab.jpg']) await writeFile(path.join(data, name), 'x');
-    await writeFile(file, JSON.stringify({ device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' }, dataDir: './data', display: { driver: 'sim', sleepAfterSeconds: 60 }, setup: { done: true, network: 'nmcli' } }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        device: { name: 'Kitchen', crewCode: 'LEELOO-7KQ2' },
+        dataDir: './data',
+        display: { driver: 'sim', sleepAfterSeconds: 60 },
+        setup: { done: true, network: 'nmcli' },
+      }),
+    );
     const fake = await FakeNmcli.install(dir, { networks: [], passwords: {}, state: 'connected', saved: ['Home'] });
     await factoryReset(file, loadConfig(file), new NmcliNetwork({ ifname: 'wlan0', env: fake.env }));
     expect(await readdir(data)).toEqual([]);

@@ -54,7 +54,15 @@ describe('the setup page, driven from a phone-sized Chromium', () => {
     display = new RecordingDisplay();
     const config = parseConfig(structuredClone(RAW_CONFIG), dir);
     let pageUrl: string | null = null;
-    setup = new SetupMode({ configFile, config, display, network: new NmcliNetwork({ ifname: 'wlan0', env: fake.env, waitSeconds: 5 }), log, hotspot: HOTSPOT, onPage: (u) => (pageUrl = u) });
+    setup = new SetupMode({
+      configFile,
+      config,
+      display,
+      network: new NmcliNetwork({ ifname: 'wlan0', env: fake.env, waitSeconds: 5 }),
+      log,
+      hotspot: HOTSPOT,
+      onPage: (u) => (pageUrl = u),
+    });
     running = setup.run();
     await waitUntil(() => pageUrl !== null && setup.screen.step.kind === 'hotspot', 'the setup access point');
     url = pageUrl as unknown as string;
@@ -161,7 +169,13 @@ describe('the setup page, driven from a phone-sized Chromium', () => {
     const res = await fetch(new URL('/setup', url), {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ssid: 'Home:5G', password: 'correct horse', name: 'Kitchen', crew: 'new', relayUrl: 'wss://relay.example.com/ws' }).toString(),
+      body: new URLSearchParams({
+        ssid: 'Home:5G',
+        password: 'correct horse',
+        name: 'Kitchen',
+        crew: 'new',
+        relayUrl: 'wss://relay.example.com/ws',
+      }).toString(),
     });
     expect(res.status).toBe(200);
     await running;

@@ -62,14 +62,20 @@ describe('SimButtons', () => {
       const timer = setTimeout(() => reject(new Error('keys did not arrive')), 5000);
       buttons.onEvent((e) => {
         events.push(e);
-        if (events.length === 10) (clearTimeout(timer), resolve());
+        if (events.length === 10) clearTimeout(timer), resolve();
       });
     });
     await buttons.start();
     stdin.write('\u001b[D\u001b[C s');
     stdin.write('S');
     await done;
-    expect(summary(events).filter((s) => !s.startsWith('release'))).toEqual(['press prev', 'press next', 'press primary', 'press secondary', 'long_press secondary']);
+    expect(summary(events).filter((s) => !s.startsWith('release'))).toEqual([
+      'press prev',
+      'press next',
+      'press primary',
+      'press secondary',
+      'long_press secondary',
+    ]);
     stdin.write('\u0003');
     await new Promise((resolve) => setImmediate(resolve));
     expect(interrupted).toBe(true);

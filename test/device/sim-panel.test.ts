@@ -42,12 +42,20 @@ describe('mirror messages and panel requests (gadget side)', () => {
       runPanelRequest(actions, { type: 'share_track', request_id: 'r1', track: { link, artist: 'Fleetwood Mac', track, album: '' } });
     expect(await share('spotify:track:short')).toMatchObject({ type: 'error', code: 'invalid_link', request_id: 'r1' });
     expect(await share('https://open.spotify.com/track/0ofHAoxe9vBkTCp2UQIavz', 'x'.repeat(201))).toMatchObject({
-      code: 'invalid_track', message: 'title must be at most 200 characters',
+      code: 'invalid_track',
+      message: 'title must be at most 200 characters',
     });
     expect(await share('https://open.spotify.com/intl-de/track/0ofHAoxe9vBkTCp2UQIavz?si=abc')).toEqual({
-      type: 'done', request_id: 'r1', action: 'share_track', client_msg_id: 'c1', queued: true, summary: '“Dreams” by Fleetwood Mac',
+      type: 'done',
+      request_id: 'r1',
+      action: 'share_track',
+      client_msg_id: 'c1',
+      queued: true,
+      summary: '“Dreams” by Fleetwood Mac',
     });
-    expect(shared).toEqual([{ artist: 'Fleetwood Mac', track: 'Dreams', album: '', spotify_uri: 'spotify:track:0ofHAoxe9vBkTCp2UQIavz', album_art_url: '', note: '' }]);
+    expect(shared).toEqual([
+      { artist: 'Fleetwood Mac', track: 'Dreams', album: '', spotify_uri: 'spotify:track:0ofHAoxe9vBkTCp2UQIavz', album_art_url: '', note: '' },
+    ]);
     expect(await runPanelRequest(actions, { type: 'send_text', request_id: 'r2', text: '   ' })).toMatchObject({ code: 'invalid_text' });
     expect(await runPanelRequest(actions, { type: 'send_text', request_id: 'r3', text: 'hi' })).toMatchObject({ code: 'not_saved', request_id: 'r3' });
     expect(await runPanelRequest(null, { type: 'send_text', request_id: 'r4', text: 'hi' })).toMatchObject({ code: 'unavailable' });
@@ -83,7 +91,12 @@ describe('simulator panel on the mirror page, against a real relay', () => {
     await waitUntil(() => friend.connection.status === 'online', 'friend online');
 
     ({ controller, display } = await startSimGadget({
-      relayUrl: relay.wsUrl, name: 'Kitchen', crewCode: friend.crewState!.crew_code, root, mirror: true, panel: true,
+      relayUrl: relay.wsUrl,
+      name: 'Kitchen',
+      crewCode: friend.crewState!.crew_code,
+      root,
+      mirror: true,
+      panel: true,
     }));
     await waitUntil(() => controller.state.connection.status === 'online' && controller.state.crew !== null, 'controller online');
     browser = await launchChromium();
@@ -121,7 +134,12 @@ describe('simulator panel on the mirror page, against a real relay', () => {
     await page.fill('#share-title', 'Bohemian Rhapsody');
     await page.click('#share-form button[type="submit"]');
     await waitUntil(() => songPushes().length === 2, 'the pasted share at the friend');
-    expect(songPushes()[1]!.payload).toMatchObject({ artist: 'Queen', track: 'Bohemian Rhapsody', album: '', spotify_uri: 'spotify:track:4u7EnebtmKWzUH433cf5Qv' });
+    expect(songPushes()[1]!.payload).toMatchObject({
+      artist: 'Queen',
+      track: 'Bohemian Rhapsody',
+      album: '',
+      spotify_uri: 'spotify:track:4u7EnebtmKWzUH433cf5Qv',
+    });
     await page.waitForFunction(() => (document.getElementById('share-link') as HTMLInputElement).value === '', undefined, { timeout: 10_000 });
   });
 
@@ -172,7 +190,13 @@ describe('simulator panel on the mirror page, against a real relay', () => {
       if (reply.type !== 'screen_text') replies.push(reply);
     });
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    socket.send(JSON.stringify({ type: 'share_track', request_id: 'bad-link', track: { link: 'https://open.spotify.com/album/4u7EnebtmKWzUH433cf5Qv', artist: 'Queen', track: 'x' } }));
+    socket.send(
+      JSON.stringify({
+        type: 'share_track',
+        request_id: 'bad-link',
+        track: { link: 'https://open.spotify.com/album/4u7EnebtmKWzUH433cf5Qv', artist: 'Queen', track: 'x' },
+      }),
+    );
     socket.send(JSON.stringify({ type: 'send_text', request_id: 'bad-text', text: ' \n ' }));
     socket.send(JSON.stringify({ type: 'send_text', request_id: 'no-text' }));
     socket.send('{"type":');

@@ -170,14 +170,7 @@ describe('SpiDisplay sequences on a bus whose transfers complete a turn later', 
     const black = { ...imgA!, data: Buffer.alloc(imgA!.data.length) };
     const command = (cmd: number): Transfer[] => splitTransfers(commandTransfers({ cmd }, 16), 4096);
     const frame = (from: typeof imgA, to: typeof imgA) => planUpdate(from!, to!, display).transfers;
-    const expected = [
-      ...frame(imgA, imgB),
-      ...frame(imgB, black),
-      ...command(0x28),
-      ...command(0x29),
-      ...frame(black, imgB),
-      ...frame(imgB, imgC),
-    ];
+    const expected = [...frame(imgA, imgB), ...frame(imgB, black), ...command(0x28), ...command(0x29), ...frame(black, imgB), ...frame(imgB, imgC)];
     const sent = bus(spi.transfers);
     const want = bus(expected);
     expect(sent.data.length).toBe(want.data.length);

@@ -3,7 +3,10 @@ import type { OutboundMessage } from '../../protocol/index.js';
 import { applyEvent, applyOwnMessage, initialState, latestShare, unreadCounts, withCrew, type DeviceState } from '../../device/state.js';
 
 const crew = {
-  crew_code: 'LEELOO-7KQ2', crew_name: 'Friday', owner_device_id: 'me', latest_seq: 0,
+  crew_code: 'LEELOO-7KQ2',
+  crew_name: 'Friday',
+  owner_device_id: 'me',
+  latest_seq: 0,
   members: [
     { device_id: 'me', display_name: 'Kitchen', online: true, is_owner: true },
     { device_id: 'ana', display_name: 'Ana', online: true, is_owner: false },
@@ -15,8 +18,19 @@ function start(): DeviceState {
 }
 
 const msg = (seq: number, from: string, body: Record<string, unknown>, clientMsgId?: string) =>
-  ({ type: 'message', from_device: from, from_name: from === 'me' ? 'Kitchen' : 'Ana', timestamp: 1, seq, ...(clientMsgId ? { client_msg_id: clientMsgId } : {}), ...body }) as OutboundMessage;
-const song = (track: string) => ({ msg_type: 'song_push', payload: { artist: 'A', track, album: '', spotify_uri: 'spotify:track:abc', album_art_url: '', note: '' } });
+  ({
+    type: 'message',
+    from_device: from,
+    from_name: from === 'me' ? 'Kitchen' : 'Ana',
+    timestamp: 1,
+    seq,
+    ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
+    ...body,
+  }) as OutboundMessage;
+const song = (track: string) => ({
+  msg_type: 'song_push',
+  payload: { artist: 'A', track, album: '', spotify_uri: 'spotify:track:abc', album_art_url: '', note: '' },
+});
 
 describe('device state', () => {
   it('tracks presence, renames and departures', () => {
@@ -30,7 +44,7 @@ describe('device state', () => {
     expect(s.crew!.code).toBe('LEELOO-ABCD');
   });
 
-  it('attaches reactions to the share of the device they were meant for, and flashes only others\' reactions', () => {
+  it("attaches reactions to the share of the device they were meant for, and flashes only others' reactions", () => {
     let s = applyEvent(start(), msg(1, 'ana', song('first')));
     s = applyOwnMessage(s, 'mine-1', msg(0, 'me', song('mine')) as Extract<OutboundMessage, { type: 'message' }>);
     s = applyEvent(s, msg(2, 'ana', { msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'me' } }));

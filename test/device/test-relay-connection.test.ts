@@ -9,7 +9,11 @@ const SCRIPT = path.join(ROOT, 'scripts/test-relay-connection.ts');
 
 function runScript(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`script did not finish:\n${out}`))), 30_000);

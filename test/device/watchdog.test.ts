@@ -87,7 +87,14 @@ describe('the systemd watchdog', () => {
 
   it('is unhealthy once the relay client stops working at its connection', async () => {
     const port = (silent.address() as { port: number }).port;
-    ({ controller } = await startSimGadget({ relayUrl: `ws://127.0.0.1:${port}/ws`, name: 'Kitchen', root, display: new RecordingDisplay(), buttons: noButtons, clock: new ManualClock(Date.now()) }));
+    ({ controller } = await startSimGadget({
+      relayUrl: `ws://127.0.0.1:${port}/ws`,
+      name: 'Kitchen',
+      root,
+      display: new RecordingDisplay(),
+      buttons: noButtons,
+      clock: new ManualClock(Date.now()),
+    }));
     expect(controller!.healthy()).toBe(true);
     await controller!.relay.stop();
     expect(controller!.relay.alive).toBe(false);

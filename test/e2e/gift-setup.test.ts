@@ -49,21 +49,36 @@ describe('first boot of a gadget set up from a phone', () => {
     spotify = await startFakeSpotify();
     spotify.registerApp('leeloo-gift-app');
     // The sign-in links point at PUBLIC_URL; this test only needs the QR on the screen.
-    relay = await RelayProcess.start({ env: { PUBLIC_URL: 'http://127.0.0.1:9', SPOTIFY_CLIENT_ID: 'leeloo-gift-app', LEELOO_ENCRYPTION_KEY: randomBytes(32).toString('base64'), SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl } });
-    const nmcli = await FakeNmcli.install(root, { networks: [{ ssid: 'Home', signal: 77, security: 'WPA2' }], passwords: { Home: 'our home wifi' }, state: 'disconnected' });
+    relay = await RelayProcess.start({
+      env: {
+        PUBLIC_URL: 'http://127.0.0.1:9',
+        SPOTIFY_CLIENT_ID: 'leeloo-gift-app',
+        LEELOO_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
+      },
+    });
+    const nmcli = await FakeNmcli.install(root, {
+      networks: [{ ssid: 'Home', signal: 77, security: 'WPA2' }],
+      passwords: { Home: 'our home wifi' },
+      state: 'disconnected',
+    });
 
     // What `install-pi.sh --gift` leaves: hardware and the relay, setup not done.
     const dataDir = path.join(root, 'data');
     await mkdir(dataDir);
     const configFile = path.join(root, 'device.json');
-    await writeFile(configFile, JSON.stringify({
-      relay: { url: relay.wsUrl },
-      dataDir,
-      display: { driver: 'sim' },
-      buttons: { driver: 'sim' },
-      sim: { mirror: { enabled: true, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-      setup: { done: false, network: 'nmcli', host: '127.0.0.1', port: 0, address: '127.0.0.1', onlineTimeoutSeconds: 0 },
-    }));
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        relay: { url: relay.wsUrl },
+        dataDir,
+        display: { driver: 'sim' },
+        buttons: { driver: 'sim' },
+        sim: { mirror: { enabled: true, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+        setup: { done: false, network: 'nmcli', host: '127.0.0.1', port: 0, address: '127.0.0.1', onlineTimeoutSeconds: 0 },
+      }),
+    );
     child = spawn(process.execPath, ['--import', 'tsx', DEVICE_MAIN, '--config', configFile], { cwd: ROOT, env: nmcli.env, stdio: ['ignore', 'pipe', 'pipe'] });
     readline.createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
     const said: Record<string, string> = {};
@@ -95,7 +110,11 @@ describe('first boot of a gadget set up from a phone', () => {
     await screen.goto(said.mirror as string);
     await screen
       // The mirror joins the drawn strings with " · "; a heading wrapped over lines reads as one with spaces.
-      .waitForFunction(() => /Scan with your phone to connect Spotify/.test((document.getElementById('screen')?.getAttribute('alt') ?? '').split(' · ').join(' ')), undefined, { timeout: 15_000, polling: 50 })
+      .waitForFunction(
+        () => /Scan with your phone to connect Spotify/.test((document.getElementById('screen')?.getAttribute('alt') ?? '').split(' · ').join(' ')),
+        undefined,
+        { timeout: 15_000, polling: 50 },
+      )
       .catch(async (error: Error) => {
         throw new Error(`no Spotify sign-in QR; the screen says: ${await screen.locator('#screen').getAttribute('alt')} (${error.message.split('\n')[0]})`);
       });

@@ -30,7 +30,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const DEVICE_MAIN = path.join(ROOT, 'device/main.ts');
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const CLIENT_ID = 'leeloo-journey-app';
-const RICK = fakeTrack('4PTG3Z6ehGkBFwjybzWkR8', { name: 'Never Gonna Give You Up', artists: ['Rick Astley'], album: 'Whenever You Need Somebody', duration_ms: 213_000 });
+const RICK = fakeTrack('4PTG3Z6ehGkBFwjybzWkR8', {
+  name: 'Never Gonna Give You Up',
+  artists: ['Rick Astley'],
+  album: 'Whenever You Need Somebody',
+  duration_ms: 213_000,
+});
 const SMALLTOWN = fakeTrack('7ouMYWpwJ422jRcDASZB7P', { name: 'Smalltown Boy', artists: ['Bronski Beat'], album: 'The Age of Consent', duration_ms: 302_000 });
 
 /** A stable public address in front of the relay, as nginx is in production: relays come and go behind it. */
@@ -38,7 +43,10 @@ class FrontDoor {
   private upstreamPort: number | null = null;
   private readonly sockets = new Set<net.Socket>();
 
-  private constructor(private readonly server: net.Server, readonly port: number) {
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {
     server.on('connection', (client) => this.accept(client));
   }
 
@@ -98,16 +106,23 @@ async function startGadget(root: string, name: string, relayUrl: string, crewCod
   const dir = path.join(root, name.toLowerCase().replace(/\W+/g, '-'));
   await mkdir(dir, { recursive: true });
   const configFile = path.join(dir, 'device.json');
-  await writeFile(configFile, JSON.stringify({
-    relay: { url: relayUrl },
-    device: { name, crewCode },
-    dataDir: dir,
-    logLevel: 'info',
-    display: { driver: 'sim' },
-    buttons: { driver: 'sim' },
-    sim: { mirror: { enabled: true, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
-  }));
-  const child = spawn(process.execPath, ['--import', 'tsx', DEVICE_MAIN, '--config', configFile], { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      relay: { url: relayUrl },
+      device: { name, crewCode },
+      dataDir: dir,
+      logLevel: 'info',
+      display: { driver: 'sim' },
+      buttons: { driver: 'sim' },
+      sim: { mirror: { enabled: true, host: '127.0.0.1', port: 0 }, snapshotKeep: 0, keyboard: false },
+    }),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', DEVICE_MAIN, '--config', configFile], {
+    cwd: ROOT,
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const gadget: GadgetProcess = { name, child, output, exited, mirror: '', crew: '' };
@@ -147,7 +162,10 @@ async function stopGadget(gadget: GadgetProcess): Promise<void> {
  * wrapped over two lines reads as one.
  */
 function screenText(page: Page): Promise<string> {
-  return page.locator('#screen').getAttribute('alt').then((alt) => (alt ?? '').split(' · ').join(' '));
+  return page
+    .locator('#screen')
+    .getAttribute('alt')
+    .then((alt) => (alt ?? '').split(' · ').join(' '));
 }
 
 /** Waits until the gadget's screen says something matching `pattern`; resolves with all it says. */
@@ -274,10 +292,11 @@ describe('LEELOO as deployed: relay and two gadgets as processes, driven from th
     await screenShows(screenA, /Shared with your crew ✓/, 'the share confirmation on A');
     await screenShows(screenB, /pushed by Gadget A Never Gonna Give You Up Rick Astley/, 'the share on B');
     const admin = (pathname: string): Promise<Response> => fetch(`${front!.url}${pathname}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const crewDetail = async () => (await (await admin(`/admin/crews/${a.crew}`)).json()) as {
-      members: { display_name: string; online: boolean; is_owner: boolean }[];
-      queue: { now_playing: { track: string; spotify_uri: string } | null; up_next: unknown[] } | null;
-    };
+    const crewDetail = async () =>
+      (await (await admin(`/admin/crews/${a.crew}`)).json()) as {
+        members: { display_name: string; online: boolean; is_owner: boolean }[];
+        queue: { now_playing: { track: string; spotify_uri: string } | null; up_next: unknown[] } | null;
+      };
     expect((await crewDetail()).queue?.now_playing).toMatchObject({ track: RICK.name, spotify_uri: `spotify:track:${RICK.id}` });
 
     // --- B reacts with its button; A counts the reaction on its share.
@@ -334,7 +353,9 @@ describe('LEELOO as deployed: relay and two gadgets as processes, driven from th
     front.route(null);
     await screenShows(screenB, /(Offline|Connecting…)/, 'B offline');
     await screenB.locator('.sample', { hasText: 'Take On Me' }).click();
-    await expect.poll(() => screenB.locator('#share-status').textContent(), { timeout: 10_000 }).toContain('is saved; it goes out when the gadget is back online');
+    await expect
+      .poll(() => screenB.locator('#share-status').textContent(), { timeout: 10_000 })
+      .toContain('is saved; it goes out when the gadget is back online');
     await screenB.locator('#text-input').fill('back soon');
     await screenB.locator('#text-form button[type="submit"]').click();
     await expect.poll(() => screenB.locator('#text-status').textContent(), { timeout: 10_000 }).toContain('is saved');
@@ -350,7 +371,7 @@ describe('LEELOO as deployed: relay and two gadgets as processes, driven from th
     // Restarted on the same data (a new port behind the same front door, as after a crash under PM2).
     relay = await RelayProcess.start({ dataDir: relayDir, env });
     front.route(relay.port);
-    await screenShows(screenB, /Online [A-Za-z ]+ LEELOO-[A-Z0-9]{4}$/, "B back online with its outbox sent", 20_000);
+    await screenShows(screenB, /Online [A-Za-z ]+ LEELOO-[A-Z0-9]{4}$/, 'B back online with its outbox sent', 20_000);
     // B's share and message are stored now; A has them once its own outbox is sent (after its resume).
     await screenShows(screenA, /Online Menu LEELOO-[A-Z0-9]{4}$/, 'A back online with its outbox sent', 20_000);
 
@@ -361,7 +382,9 @@ describe('LEELOO as deployed: relay and two gadgets as processes, driven from th
     const recent = () => crewPage.locator('#recent li').allTextContents();
     await expect.poll(async () => (await recent()).some((line) => line.includes('Gadget B: back soon')), { timeout: 10_000 }).toBe(true);
     expect((await recent()).filter((line) => line.includes('“Take On Me”'))).toHaveLength(1);
-    const stored = await crewPage.evaluate(async () => (await (await fetch('/crew/api/state')).json()) as { recent: { msg_type?: string; payload?: { spotify_uri?: string } }[] });
+    const stored = await crewPage.evaluate(
+      async () => (await (await fetch('/crew/api/state')).json()) as { recent: { msg_type?: string; payload?: { spotify_uri?: string } }[] },
+    );
     expect(stored.recent.filter((e) => e.msg_type === 'song_push' && e.payload?.spotify_uri === 'spotify:track:2WfaOiMkCvy7F5fcp2zZ8L')).toHaveLength(1);
 
     // A: out of the menu, back on its crew screen: B's share and message arrived, once each.
@@ -372,9 +395,15 @@ describe('LEELOO as deployed: relay and two gadgets as processes, driven from th
     await screenShows(screenA, /pushed by Gadget B Take On Me a-ha/, "B's offline share on A");
 
     // --- The operator's view: the crew with both members, both online again.
-    const list = (await (await admin('/admin/crews')).json()) as { crews: { crew_code: string; member_count: number; members_online: number; owner: { display_name: string } }[] };
+    const list = (await (await admin('/admin/crews')).json()) as {
+      crews: { crew_code: string; member_count: number; members_online: number; owner: { display_name: string } }[];
+    };
     expect(list.crews).toEqual([expect.objectContaining({ crew_code: a.crew, member_count: 2, owner: expect.objectContaining({ display_name: 'Gadget A' }) })]);
-    await expect.poll(async () => (await crewDetail()).members.map((m) => [m.display_name, m.is_owner, m.online]), { timeout: 10_000 })
-      .toEqual([['Gadget A', true, true], ['Gadget B', false, true]]);
+    await expect
+      .poll(async () => (await crewDetail()).members.map((m) => [m.display_name, m.is_owner, m.online]), { timeout: 10_000 })
+      .toEqual([
+        ['Gadget A', true, true],
+        ['Gadget B', false, true],
+      ]);
   }, 60_000);
 });

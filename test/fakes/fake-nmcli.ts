@@ -124,7 +124,10 @@ export class FakeNmcli {
 
   async calls(): Promise<string[][]> {
     const text = await readFile(this.callsFile, 'utf8');
-    return text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as NmcliCall).args);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as NmcliCall).args);
   }
 
   async scenario(): Promise<NmcliScenario> {

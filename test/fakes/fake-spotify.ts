@@ -68,8 +68,18 @@ import type { AddressInfo } from 'node:net';
 import { createCanvas } from '@napi-rs/canvas';
 
 export type FakeEndpoint =
-  | 'authorize' | 'token' | 'me' | 'currently-playing' | 'player' | 'queue-get' | 'queue' | 'play'
-  | 'pause' | 'track' | 'recently-played' | 'image';
+  | 'authorize'
+  | 'token'
+  | 'me'
+  | 'currently-playing'
+  | 'player'
+  | 'queue-get'
+  | 'queue'
+  | 'play'
+  | 'pause'
+  | 'track'
+  | 'recently-played'
+  | 'image';
 
 export interface PlayRequest {
   uris?: string[];
@@ -112,11 +122,27 @@ interface FakeUser {
   playRequests: PlayRequest[];
 }
 
-interface Grant { userId: string; clientId: string; scope: string }
-interface AccessGrant extends Grant { expiresAt: number }
-interface CodeGrant extends Grant { redirectUri: string; challenge: string | null; used: boolean }
+interface Grant {
+  userId: string;
+  clientId: string;
+  scope: string;
+}
+interface AccessGrant extends Grant {
+  expiresAt: number;
+}
+interface CodeGrant extends Grant {
+  redirectUri: string;
+  challenge: string | null;
+  used: boolean;
+}
 
-export interface LogEntry { endpoint: FakeEndpoint; userId: string | null; status: number; method: string; path: string }
+export interface LogEntry {
+  endpoint: FakeEndpoint;
+  userId: string | null;
+  status: number;
+  method: string;
+  path: string;
+}
 
 export function fakeTrack(id: string, overrides: Partial<FakeTrack> = {}): FakeTrack {
   return { id, name: `Track ${id}`, artists: [`Artist ${id}`], album: `Album ${id}`, duration_ms: 200_000, ...overrides };
@@ -171,14 +197,23 @@ export class FakeSpotify {
 
   addUser(user: { id: string; accountId?: string; displayName?: string; premium?: boolean; activeDevice?: boolean }): void {
     this.users.set(user.id, {
-      id: user.id, accountId: user.accountId ?? `acct-${createHash('sha256').update(user.id).digest('hex').slice(0, 20)}`,
-      displayName: user.displayName ?? user.id, premium: user.premium ?? true,
-      activeDevice: user.activeDevice ?? true, playing: null, recent: [], queue: [], played: [], playRequests: [],
+      id: user.id,
+      accountId: user.accountId ?? `acct-${createHash('sha256').update(user.id).digest('hex').slice(0, 20)}`,
+      displayName: user.displayName ?? user.id,
+      premium: user.premium ?? true,
+      activeDevice: user.activeDevice ?? true,
+      playing: null,
+      recent: [],
+      queue: [],
+      played: [],
+      playRequests: [],
     });
     this.approver ??= user.id;
   }
 
-  approveAs(userId: string): void { this.approver = userId; }
+  approveAs(userId: string): void {
+    this.approver = userId;
+  }
 
   setAllowlist(clientId: string, userIds: readonly string[] | null): void {
     if (userIds) this.allowlists.set(clientId, new Set(userIds));
@@ -186,15 +221,25 @@ export class FakeSpotify {
   }
 
   quotaExceeded(endpoint: FakeEndpoint, options: { times?: number; userId?: string; retryAfterSeconds?: number } = {}): void {
-    this.script(endpoint, {
-      status: 429,
-      headers: options.retryAfterSeconds === undefined ? {} : { 'retry-after': String(options.retryAfterSeconds) },
-      body: { error: { status: 429, message: 'Quota exceeded for this application', reason: 'QUOTA_EXCEEDED' } },
-    }, options);
+    this.script(
+      endpoint,
+      {
+        status: 429,
+        headers: options.retryAfterSeconds === undefined ? {} : { 'retry-after': String(options.retryAfterSeconds) },
+        body: { error: { status: 429, message: 'Quota exceeded for this application', reason: 'QUOTA_EXCEEDED' } },
+      },
+      options,
+    );
   }
-  denyNext(): void { this.denyOnce = true; }
-  setAccessTokenTtl(seconds: number): void { this.ttlSeconds = seconds; }
-  setRotateRefreshTokens(on: boolean): void { this.rotate = on; }
+  denyNext(): void {
+    this.denyOnce = true;
+  }
+  setAccessTokenTtl(seconds: number): void {
+    this.ttlSeconds = seconds;
+  }
+  setRotateRefreshTokens(on: boolean): void {
+    this.rotate = on;
+  }
 
   revokeGrants(userId: string): void {
     for (const [token, grant] of this.refreshTokens) if (grant.userId === userId) this.refreshTokens.delete(token);
@@ -205,8 +250,12 @@ export class FakeSpotify {
     for (const grant of this.accessTokens.values()) if (!userId || grant.userId === userId) grant.expiresAt = 0;
   }
 
-  setPremium(userId: string, on: boolean): void { this.user(userId).premium = on; }
-  setActiveDevice(userId: string, on: boolean): void { this.user(userId).activeDevice = on; }
+  setPremium(userId: string, on: boolean): void {
+    this.user(userId).premium = on;
+  }
+  setActiveDevice(userId: string, on: boolean): void {
+    this.user(userId).activeDevice = on;
+  }
 
   setCurrentlyPlaying(userId: string, state: FakeUser['playing']): void {
     this.user(userId).playing = state;
@@ -225,11 +274,15 @@ export class FakeSpotify {
   }
 
   rateLimit(endpoint: FakeEndpoint, retryAfterSeconds: number, options: { times?: number; userId?: string } = {}): void {
-    this.script(endpoint, {
-      status: 429,
-      headers: { 'retry-after': String(retryAfterSeconds) },
-      body: endpoint === 'token' ? undefined : { error: { status: 429, message: 'API rate limit exceeded' } },
-    }, options);
+    this.script(
+      endpoint,
+      {
+        status: 429,
+        headers: { 'retry-after': String(retryAfterSeconds) },
+        body: endpoint === 'token' ? undefined : { error: { status: 429, message: 'API rate limit exceeded' } },
+      },
+      options,
+    );
   }
 
   serverError(endpoint: FakeEndpoint, times = 1, status = 503): void {
@@ -248,9 +301,15 @@ export class FakeSpotify {
     return this.log.filter((e) => e.endpoint === endpoint && (userId === undefined || e.userId === userId)).length;
   }
 
-  queueOf(userId: string): string[] { return [...this.user(userId).queue]; }
-  playedOf(userId: string): string[] { return [...this.user(userId).played]; }
-  playRequestsOf(userId: string): PlayRequest[] { return this.user(userId).playRequests.map((r) => ({ ...r })); }
+  queueOf(userId: string): string[] {
+    return [...this.user(userId).queue];
+  }
+  playedOf(userId: string): string[] {
+    return [...this.user(userId).played];
+  }
+  playRequestsOf(userId: string): PlayRequest[] {
+    return this.user(userId).playRequests.map((r) => ({ ...r }));
+  }
   accessTokensOf(userId: string): string[] {
     return [...this.accessTokens].filter(([, g]) => g.userId === userId).map(([t]) => t);
   }
@@ -282,18 +341,21 @@ export class FakeSpotify {
     const userId = route === 'authorize' ? null : route === 'token' ? this.tokenUser(body) : route === 'image' ? null : this.bearerUser(req);
     const scripted = this.takeScript(route, userId);
     if (scripted?.delayMs) await new Promise((r) => setTimeout(r, scripted.delayMs));
-    const status = scripted && scripted.status > 0
-      ? this.sendScripted(res, scripted)
-      : await this.answer(route, req, res, url, body, userId);
+    const status = scripted && scripted.status > 0 ? this.sendScripted(res, scripted) : await this.answer(route, req, res, url, body, userId);
     this.log.push({ endpoint: route, userId, status, method: req.method ?? 'GET', path: url.pathname });
   }
 
   private route(method: string, path: string): FakeEndpoint | null {
     const table: Record<string, FakeEndpoint> = {
-      'GET /authorize': 'authorize', 'POST /api/token': 'token', 'GET /v1/me': 'me',
-      'GET /v1/me/player/currently-playing': 'currently-playing', 'GET /v1/me/player': 'player',
-      'GET /v1/me/player/queue': 'queue-get', 'POST /v1/me/player/queue': 'queue',
-      'PUT /v1/me/player/play': 'play', 'PUT /v1/me/player/pause': 'pause',
+      'GET /authorize': 'authorize',
+      'POST /api/token': 'token',
+      'GET /v1/me': 'me',
+      'GET /v1/me/player/currently-playing': 'currently-playing',
+      'GET /v1/me/player': 'player',
+      'GET /v1/me/player/queue': 'queue-get',
+      'POST /v1/me/player/queue': 'queue',
+      'PUT /v1/me/player/play': 'play',
+      'PUT /v1/me/player/pause': 'pause',
       'GET /v1/me/player/recently-played': 'recently-played',
     };
     if (method === 'GET' && /^\/v1\/tracks\/[^/]+$/.test(path)) return 'track';
@@ -342,9 +404,7 @@ export class FakeSpotify {
     return Boolean(grant && allowed && !allowed.has(grant.userId));
   }
 
-  private async answer(
-    route: FakeEndpoint, req: IncomingMessage, res: ServerResponse, url: URL, body: string, userId: string | null,
-  ): Promise<number> {
+  private async answer(route: FakeEndpoint, req: IncomingMessage, res: ServerResponse, url: URL, body: string, userId: string | null): Promise<number> {
     if (route === 'authorize') return this.authorize(res, url.searchParams);
     if (route === 'token') return this.token(req, res, new URLSearchParams(body));
     if (route === 'image') return this.image(res, url.pathname);
@@ -352,16 +412,33 @@ export class FakeSpotify {
     if (this.outsideAllowlist(req)) return this.json(res, 403, { error: { status: 403, message: 'User not registered in the Developer Dashboard' } });
     const user = this.user(userId);
     switch (route) {
-      case 'me': return this.json(res, 200, { id: user.id, account_id: user.accountId, display_name: user.displayName, product: user.premium ? 'premium' : 'free', type: 'user', uri: `spotify:user:${user.id}` });
-      case 'currently-playing': return this.currentlyPlaying(req, res, user);
-      case 'player': return this.player(res, user);
-      case 'queue-get': return this.json(res, 200, { currently_playing: user.playing ? this.trackJson(user.playing.track) : null, queue: [] });
-      case 'queue': return this.addToQueue(res, user, url.searchParams.get('uri'));
-      case 'play': return this.play(res, user, body);
-      case 'pause': return this.playerRefusal(res, user) ?? this.empty(res, 204);
-      case 'track': return this.catalogTrack(res, url.pathname.slice('/v1/tracks/'.length));
-      case 'recently-played': return this.recentlyPlayed(res, user, url);
-      default: return this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
+      case 'me':
+        return this.json(res, 200, {
+          id: user.id,
+          account_id: user.accountId,
+          display_name: user.displayName,
+          product: user.premium ? 'premium' : 'free',
+          type: 'user',
+          uri: `spotify:user:${user.id}`,
+        });
+      case 'currently-playing':
+        return this.currentlyPlaying(req, res, user);
+      case 'player':
+        return this.player(res, user);
+      case 'queue-get':
+        return this.json(res, 200, { currently_playing: user.playing ? this.trackJson(user.playing.track) : null, queue: [] });
+      case 'queue':
+        return this.addToQueue(res, user, url.searchParams.get('uri'));
+      case 'play':
+        return this.play(res, user, body);
+      case 'pause':
+        return this.playerRefusal(res, user) ?? this.empty(res, 204);
+      case 'track':
+        return this.catalogTrack(res, url.pathname.slice('/v1/tracks/'.length));
+      case 'recently-played':
+        return this.recentlyPlayed(res, user, url);
+      default:
+        return this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
     }
   }
 
@@ -452,10 +529,18 @@ export class FakeSpotify {
   private currentlyPlaying(req: IncomingMessage, res: ServerResponse, user: FakeUser): number {
     if (!user.playing) return this.empty(res, 204);
     const body = JSON.stringify({
-      timestamp: Date.now(), context: null, progress_ms: user.playing.progress_ms, is_playing: user.playing.is_playing,
-      currently_playing_type: 'track', item: this.trackJson(user.playing.track), actions: { disallows: {} },
+      timestamp: Date.now(),
+      context: null,
+      progress_ms: user.playing.progress_ms,
+      is_playing: user.playing.is_playing,
+      currently_playing_type: 'track',
+      item: this.trackJson(user.playing.track),
+      actions: { disallows: {} },
     });
-    const etag = `"${createHash('sha1').update(JSON.stringify([user.playing])).digest('hex').slice(0, 16)}"`;
+    const etag = `"${createHash('sha1')
+      .update(JSON.stringify([user.playing]))
+      .digest('hex')
+      .slice(0, 16)}"`;
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag });
       res.end();
@@ -470,15 +555,21 @@ export class FakeSpotify {
     if (!user.activeDevice) return this.empty(res, 204);
     return this.json(res, 200, {
       device: { id: `dev-${user.id}`, is_active: true, name: `${user.displayName}'s phone`, type: 'Smartphone', volume_percent: 60 },
-      shuffle_state: false, repeat_state: 'off', timestamp: Date.now(), context: null,
-      progress_ms: user.playing?.progress_ms ?? null, is_playing: user.playing?.is_playing ?? false,
-      item: user.playing ? this.trackJson(user.playing.track) : null, currently_playing_type: 'track',
+      shuffle_state: false,
+      repeat_state: 'off',
+      timestamp: Date.now(),
+      context: null,
+      progress_ms: user.playing?.progress_ms ?? null,
+      is_playing: user.playing?.is_playing ?? false,
+      item: user.playing ? this.trackJson(user.playing.track) : null,
+      currently_playing_type: 'track',
     });
   }
 
   private playerRefusal(res: ServerResponse, user: FakeUser): number | null {
     if (!user.premium) return this.json(res, 403, { error: { status: 403, message: 'Player command failed: Premium required', reason: 'PREMIUM_REQUIRED' } });
-    if (!user.activeDevice) return this.json(res, 404, { error: { status: 404, message: 'Player command failed: No active device found', reason: 'NO_ACTIVE_DEVICE' } });
+    if (!user.activeDevice)
+      return this.json(res, 404, { error: { status: 404, message: 'Player command failed: No active device found', reason: 'NO_ACTIVE_DEVICE' } });
     return null;
   }
 
@@ -529,11 +620,16 @@ export class FakeSpotify {
     const page = after !== null ? pool.slice(Math.max(0, pool.length - limit)) : pool.slice(0, limit);
     const more = pool.length > page.length;
     const cursors = page.length ? { after: String(at(page[0]!)), before: String(at(page[page.length - 1]!)) } : null;
-    const next = more && cursors
-      ? `${this.apiUrl}/me/player/recently-played?limit=${limit}&${after !== null ? `after=${cursors.after}` : `before=${cursors.before}`}`
-      : null;
+    const next =
+      more && cursors
+        ? `${this.apiUrl}/me/player/recently-played?limit=${limit}&${after !== null ? `after=${cursors.after}` : `before=${cursors.before}`}`
+        : null;
     return this.json(res, 200, {
-      href: url.toString(), limit, next, cursors, total: undefined,
+      href: url.toString(),
+      limit,
+      next,
+      cursors,
+      total: undefined,
       items: page.map((p) => ({ track: this.trackJson(p.track), played_at: p.played_at, context: null })),
     });
   }
@@ -559,10 +655,16 @@ export class FakeSpotify {
 
   trackJson(track: FakeTrack): Record<string, unknown> {
     return {
-      id: track.id, uri: `spotify:track:${track.id}`, name: track.name, type: 'track', duration_ms: track.duration_ms,
+      id: track.id,
+      uri: `spotify:track:${track.id}`,
+      name: track.name,
+      type: 'track',
+      duration_ms: track.duration_ms,
       artists: track.artists.map((name, i) => ({ id: `ar${track.id}${i}`, name, uri: `spotify:artist:ar${track.id}${i}` })),
       album: {
-        id: `al${track.id}`, name: track.album, uri: `spotify:album:al${track.id}`,
+        id: `al${track.id}`,
+        name: track.album,
+        uri: `spotify:album:al${track.id}`,
         images: [
           { url: `${this.origin}/images/${track.id}.jpg`, width: 300, height: 300 },
           { url: `${this.origin}/images/${track.id}.png`, width: 64, height: 64 },
@@ -621,7 +723,13 @@ export async function signInThroughFake(spotify: FakeSpotify, userId: string): P
   const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
   const answer = await fetch(`${spotify.accountsUrl}/api/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb', client_id: 'app-1', code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'http://127.0.0.1/cb',
+      client_id: 'app-1',
+      code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+    }),
   });
   const body = (await answer.json()) as { access_token: string; refresh_token: string };
   return { access: body.access_token, refresh: body.refresh_token };

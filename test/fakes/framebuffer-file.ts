@@ -4,10 +4,7 @@ import { readFile } from 'node:fs/promises';
  * Reads a file standing in for /dev/fbN back into RGBA, the way the panel would show
  * it: RGB565 little-endian (5-6-5 bits widened back to 8) or XRGB8888 little-endian.
  */
-export async function decodeFramebuffer(
-  path: string,
-  geometry: { width: number; height: number; bpp: 16 | 32; stride?: number },
-): Promise<Uint8Array> {
+export async function decodeFramebuffer(path: string, geometry: { width: number; height: number; bpp: 16 | 32; stride?: number }): Promise<Uint8Array> {
   const bytes = await readFile(path);
   const stride = geometry.stride ?? (geometry.width * geometry.bpp) / 8;
   const out = new Uint8Array(geometry.width * geometry.height * 4);

@@ -20,7 +20,10 @@ export function capabilityBitmap(bits: readonly number[], longBits: 32 | 64): st
     while (words.length <= i) words.push(0n);
     words[i] = words[i]! | (1n << BigInt(bit % longBits));
   }
-  return words.reverse().map((w) => w.toString(16)).join(' ');
+  return words
+    .reverse()
+    .map((w) => w.toString(16))
+    .join(' ');
 }
 
 export interface InputDeviceSpec {

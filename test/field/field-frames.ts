@@ -21,7 +21,9 @@ export function pythonJson(value: Py): string {
   if (typeof value === 'string') return pyString(value);
   if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
-  return `{${Object.entries(value).map(([k, v]) => `${pyString(k)}: ${pythonJson(v)}`).join(', ')}}`;
+  return `{${Object.entries(value)
+    .map(([k, v]) => `${pyString(k)}: ${pythonJson(v)}`)
+    .join(', ')}}`;
 }
 
 /** `self.config.device_id or None`. */
@@ -50,8 +52,7 @@ export const gen2 = {
       payload: { artist, track, album, spotify_uri: spotifyUri, album_art_url: albumArtUrl, note },
     }),
   nudge: (): string => pythonJson({ type: 'message', msg_type: 'nudge', payload: {} }),
-  hangPropose: (datetime: string, description = ''): string =>
-    pythonJson({ type: 'message', msg_type: 'hang_propose', payload: { datetime, description } }),
+  hangPropose: (datetime: string, description = ''): string => pythonJson({ type: 'message', msg_type: 'hang_propose', payload: { datetime, description } }),
   hangConfirm: (): string => pythonJson({ type: 'message', msg_type: 'hang_confirm', payload: {} }),
   ping: (): string => pythonJson({ type: 'ping' }),
 };
@@ -65,8 +66,7 @@ export function sharedTracks(frames: readonly Record<string, unknown>[]): string
 
 /** First generation (the fleet relay's first server.js), and the Spotify sign-in script's register. */
 export const gen1 = {
-  register: (fields: { device_id?: string; crew_code?: string; device_name?: string }): string =>
-    pythonJson({ type: 'register', ...fields }),
+  register: (fields: { device_id?: string; crew_code?: string; device_name?: string }): string => pythonJson({ type: 'register', ...fields }),
   shareMusic: (spotifyUri: string, artist: string, track: string, album: string): string =>
     pythonJson({ type: 'share_music', spotify_uri: spotifyUri, artist, track, album }),
   reaction: (reactionType: string): string => pythonJson({ type: 'reaction', reaction_type: reactionType }),

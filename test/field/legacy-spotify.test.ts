@@ -33,12 +33,21 @@ beforeEach(async () => {
   spotify = await startFakeSpotify();
   spotify.registerApp(CLIENT_ID, CLIENT_SECRET);
   spotify.addUser({ id: 'nathan', displayName: 'Nathan' });
-  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { logLines.push(chunk.toString()); done(); } });
+  const sink = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      logLines.push(chunk.toString());
+      done();
+    },
+  });
   const spot = spotifyFeatureFactory({ now: () => clock, http: { backoffBaseMs: 1, maxRetryAfterWaitMs: 50, maxAttempts: 2 } });
   relay = await startInProcessRelay({
     env: {
-      PUBLIC_URL, SPOTIFY_CLIENT_ID: CLIENT_ID, SPOTIFY_CLIENT_SECRET: CLIENT_SECRET, LEELOO_ENCRYPTION_KEY: KEY,
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: CLIENT_ID,
+      SPOTIFY_CLIENT_SECRET: CLIENT_SECRET,
+      LEELOO_ENCRYPTION_KEY: KEY,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory],
     log: createLogger('info', sink),
@@ -200,7 +209,10 @@ describe('legacy Spotify hand-off (state = device id, no PKCE)', () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain('gets its sign-in when it next connects');
     const issued = spotify.accessTokensOf('nathan')[0]!;
-    const row = db().prepare('SELECT tokens_enc, expires_at FROM spotify_legacy_held WHERE device_id = ?').get('leeloo_offline001') as { tokens_enc: string; expires_at: number };
+    const row = db().prepare('SELECT tokens_enc, expires_at FROM spotify_legacy_held WHERE device_id = ?').get('leeloo_offline001') as {
+      tokens_enc: string;
+      expires_at: number;
+    };
     expect(row.tokens_enc.startsWith('v1.')).toBe(true);
     expect(row.tokens_enc).not.toContain(issued);
     expect(row.expires_at).toBe(clock + HOUR);

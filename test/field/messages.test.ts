@@ -60,7 +60,10 @@ describe('field conformance: crew messages', () => {
     expect((await current.next(isType('message'))).payload).toEqual({ text: long });
 
     sender.send(gen2.text(`${long}y`));
-    expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message', message: expect.stringMatching(/payload\.text must be at most 4096 characters/) });
+    expect(await sender.next(isType('error'))).toMatchObject({
+      code: 'invalid_message',
+      message: expect.stringMatching(/payload\.text must be at most 4096 characters/),
+    });
     sender.send(gen2.text('bell \u0007 rings'));
     expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message', message: expect.stringMatching(/control characters/) });
     await reader.expectQuiet();
@@ -101,7 +104,11 @@ describe('field conformance: crew messages', () => {
       msg_type: 'song_push',
       payload: { artist: 'Rick Astley', track: 'Never Gonna Give You Up', spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', note: '', album_art_url: '' },
     });
-    expect(await first.next(isType('music_shared'))).toMatchObject({ spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', pushed_by: 'Nathan', artist: 'Rick Astley' });
+    expect(await first.next(isType('music_shared'))).toMatchObject({
+      spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC',
+      pushed_by: 'Nathan',
+      artist: 'Rick Astley',
+    });
 
     sender.send(gen2.nudge());
     expect(await readMessage(reader)).toMatchObject({ msg_type: 'nudge', payload: {} });
@@ -124,7 +131,10 @@ describe('field conformance: crew messages', () => {
     sender.send(gen2.hangPropose('x'.repeat(101)));
     expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message' });
     sender.send(gen2.hangPropose('friday', 'line\nbreak'));
-    expect(await sender.next(isType('error'))).toMatchObject({ code: 'invalid_message', message: expect.stringMatching(/description must not contain control characters/) });
+    expect(await sender.next(isType('error'))).toMatchObject({
+      code: 'invalid_message',
+      message: expect.stringMatching(/description must not contain control characters/),
+    });
   });
 
   it('non-ASCII names and text as Python escapes them arrive as the characters', async () => {

@@ -131,8 +131,15 @@ describe('field conformance: second generation', () => {
     const created = await owner.request({ type: 'create_crew', display_name: 'Owner' }, isType('crew_created'));
     const code = String(created.crew_code);
     for (const [i, track] of ['PastOne', 'PastTwo'].entries()) {
-      await owner.request({ type: 'message', msg_type: 'song_push', client_msg_id: `p${i}`,
-        payload: { artist: 'Band', track, album: '', spotify_uri: `spotify:track:${track}`, album_art_url: '', note: '' } }, isType('ack'));
+      await owner.request(
+        {
+          type: 'message',
+          msg_type: 'song_push',
+          client_msg_id: `p${i}`,
+          payload: { artist: 'Band', track, album: '', spotify_uri: `spotify:track:${track}`, album_art_url: '', note: '' },
+        },
+        isType('ack'),
+      );
     }
     await owner.request({ type: 'message', msg_type: 'text', payload: { text: 'old secret' }, client_msg_id: 't1' }, isType('ack'));
 

@@ -31,7 +31,12 @@ describe('field conformance: a legacy gadget on a silent link', () => {
 
   async function shareFrom(sender: TestClient, n: number): Promise<number> {
     const ack = await sender.request(
-      { type: 'message', msg_type: 'song_push', client_msg_id: `share-${n}`, payload: { artist: 'Band', track: `Track ${n}`, spotify_uri: `spotify:track:silent${n}` } },
+      {
+        type: 'message',
+        msg_type: 'song_push',
+        client_msg_id: `share-${n}`,
+        payload: { artist: 'Band', track: `Track ${n}`, spotify_uri: `spotify:track:silent${n}` },
+      },
       isType('ack', { client_msg_id: `share-${n}` }),
     );
     return ack.seq as number;

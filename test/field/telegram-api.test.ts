@@ -40,7 +40,11 @@ function botHeaders(secret: string | null = SECRET): Record<string, string> {
   return { 'Content-Type': 'application/json', ...(secret ? { 'X-Api-Secret': secret } : {}) };
 }
 
-async function botPost(path: string, body: unknown, options: { base?: string; secret?: string | null } = {}): Promise<{ status: number; data: Record<string, unknown>; headers: Headers }> {
+async function botPost(
+  path: string,
+  body: unknown,
+  options: { base?: string; secret?: string | null } = {},
+): Promise<{ status: number; data: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${options.base ?? relay!.httpUrl}${path}`, { method: 'POST', headers: botHeaders(options.secret), body: JSON.stringify(body) });
   return { status: res.status, data: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
@@ -52,7 +56,11 @@ async function botGet(path: string, params: Record<string, string>, base = relay
 
 /** send_crew_message(): what the bot posts for a text typed in Telegram. */
 const botMessage = (crewCode: string, text: string, userId = ANA, name = 'Ana') => ({
-  telegram_user_id: userId, crew_code: crewCode, sender_name: name, msg_type: 'text', payload: { text, timestamp: 1_800_000_000.123 },
+  telegram_user_id: userId,
+  crew_code: crewCode,
+  sender_name: name,
+  msg_type: 'text',
+  payload: { text, timestamp: 1_800_000_000.123 },
 });
 
 async function connect(url?: string): Promise<TestClient> {

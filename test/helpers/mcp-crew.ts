@@ -127,9 +127,16 @@ export function toolError(answer: unknown): string | null {
  * Uploads a Spotify export ZIP through the crew page's import route, as the page does, and
  * follows the job's event stream to its end; resolves with the finished job (its counts).
  */
-export async function importThroughCrewPage(httpUrl: string, cookie: string, zip: Buffer, fileName: string): Promise<{ state: string; counts: Record<string, number> }> {
+export async function importThroughCrewPage(
+  httpUrl: string,
+  cookie: string,
+  zip: Buffer,
+  fileName: string,
+): Promise<{ state: string; counts: Record<string, number> }> {
   const started = await fetch(`${httpUrl}/crew/api/history/import?name=${encodeURIComponent(fileName)}`, {
-    method: 'POST', headers: { cookie, 'content-type': 'application/zip' }, body: new Uint8Array(zip),
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/zip' },
+    body: new Uint8Array(zip),
   });
   if (started.status !== 202) throw new Error(`the import was refused: ${started.status} ${await started.text()}`);
   const { events_url: eventsUrl } = (await started.json()) as { events_url: string };

@@ -12,7 +12,9 @@ export interface LimitedAnswer {
  * `rate_limited` with a Retry-After of at least a second.
  */
 export async function expectVolleyLimited(
-  count: number, fire: (i: number) => Promise<LimitedAnswer>, budget: { readonly burst: number; readonly perSecond: number },
+  count: number,
+  fire: (i: number) => Promise<LimitedAnswer>,
+  budget: { readonly burst: number; readonly perSecond: number },
 ): Promise<void> {
   const startedAt = Date.now();
   const answers = await Promise.all(Array.from({ length: count }, (_, i) => fire(i)));

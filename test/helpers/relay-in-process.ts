@@ -31,9 +31,7 @@ export interface InProcessRelay {
  * test pass features, env overrides (e.g. HEARTBEAT_INTERVAL_MS, RATE_LIMIT_*) and a logger
  * whose lines it reads.
  */
-export async function startInProcessRelay(
-  options: { env?: Record<string, string>; features?: FeatureFactory[]; log?: Logger } = {},
-): Promise<InProcessRelay> {
+export async function startInProcessRelay(options: { env?: Record<string, string>; features?: FeatureFactory[]; log?: Logger } = {}): Promise<InProcessRelay> {
   const dataDir = await makeTempDir('leeloo-relay-');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...TEST_ADDRESS_BUDGETS, ...options.env });
   const store = await openStore(config);

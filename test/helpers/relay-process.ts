@@ -49,7 +49,17 @@ export class RelayProcess {
   static async start(options: RelayProcessOptions = {}): Promise<RelayProcess> {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? (await makeTempDir('leeloo-relay-'));
-    const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: '', LEELOO_ENV_FILE: '', ...TEST_ADDRESS_BUDGETS, ...options.env };
+    const env = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LEELOO_DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      REDIS_URL: '',
+      LEELOO_ENV_FILE: '',
+      ...TEST_ADDRESS_BUDGETS,
+      ...options.env,
+    };
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -98,7 +108,9 @@ export class RelayProcess {
 export async function relayRefusal(env: Record<string, string>, timeoutMs = 25_000): Promise<{ code: number | null; stderr: string }> {
   const dataDir = await makeTempDir('leeloo-relay-');
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, REDIS_URL: '', LEELOO_ENV_FILE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, REDIS_URL: '', LEELOO_ENV_FILE: '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -48,13 +48,16 @@ const log = pino({ level: 'silent' });
  * Controller), started against the given relay with the keyboard off.
  */
 export async function startSimGadget<D extends Display = SimDisplay>(options: SimGadgetOptions<D>): Promise<SimGadget<D>> {
-  const config = parseConfig({
-    relay: { url: options.relayUrl, pingIntervalSeconds: options.pingIntervalSeconds, deadAfterSeconds: options.deadAfterSeconds },
-    device: { name: options.name, crewCode: options.crewCode ?? null },
-    dataDir: path.join(options.root, options.name.toLowerCase()),
-    display: { sleepAfterSeconds: options.sleepAfterSeconds },
-    sim: { mirror: { enabled: options.mirror ?? false, host: '127.0.0.1', port: 0 }, snapshotKeep: options.snapshotKeep ?? 0, keyboard: false },
-  }, options.root);
+  const config = parseConfig(
+    {
+      relay: { url: options.relayUrl, pingIntervalSeconds: options.pingIntervalSeconds, deadAfterSeconds: options.deadAfterSeconds },
+      device: { name: options.name, crewCode: options.crewCode ?? null },
+      dataDir: path.join(options.root, options.name.toLowerCase()),
+      display: { sleepAfterSeconds: options.sleepAfterSeconds },
+      sim: { mirror: { enabled: options.mirror ?? false, host: '127.0.0.1', port: 0 }, snapshotKeep: options.snapshotKeep ?? 0, keyboard: false },
+    },
+    options.root,
+  );
   const display = options.display ?? (createDisplay(config, log) as D);
   if (options.onPresent) {
     const present = display.present.bind(display);

@@ -94,7 +94,10 @@ export class TestClient {
     if (index >= 0) return Promise.resolve(this.queue.splice(index, 1)[0]!);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.findIndex((w) => w.timer === timer), 1);
+        this.waiters.splice(
+          this.waiters.findIndex((w) => w.timer === timer),
+          1,
+        );
         const seen = this.queue.map((f) => JSON.stringify(f).slice(0, 300)).join(', ') || 'nothing';
         reject(new Error(`no matching frame within ${timeoutMs} ms (queued: ${seen})`));
       }, timeoutMs);

@@ -3,10 +3,19 @@ import { ERROR_CODE_LIST, ERROR_CODES, ERRORS, httpStatusOf } from '../../protoc
 import { startInProcessRelay } from '../helpers/relay-in-process.js';
 
 /** Codes that are the relay's (or Spotify's) failure, not the client's: the only ones answered 5xx. */
-const SERVER_SIDE = new Set(['unavailable', 'internal_error', 'spotify_not_configured', 'spotify_unavailable', 'spotify_quota_exceeded', 'wifi_failed', 'network_unavailable', 'update_failed']);
+const SERVER_SIDE = new Set([
+  'unavailable',
+  'internal_error',
+  'spotify_not_configured',
+  'spotify_unavailable',
+  'spotify_quota_exceeded',
+  'wifi_failed',
+  'network_unavailable',
+  'update_failed',
+]);
 
 describe('the one error table', () => {
-  it('gives every code a sentence and an HTTP status, 5xx only for failures that are not the client\'s', () => {
+  it("gives every code a sentence and an HTTP status, 5xx only for failures that are not the client's", () => {
     for (const code of ERROR_CODE_LIST) {
       expect(ERROR_CODES[code]).toBe(ERRORS[code].sentence);
       expect(ERROR_CODES[code].length).toBeGreaterThan(10);

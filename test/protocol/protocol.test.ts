@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CrewCode,
-  ERROR_CODES,
-  Inbound,
-  parseInbound,
-  parseOutbound,
-  renderEvent,
-  type CrewEvent,
-} from '../../protocol/index.js';
+import { CrewCode, ERROR_CODES, Inbound, parseInbound, parseOutbound, renderEvent, type CrewEvent } from '../../protocol/index.js';
 
 const SONG = { artist: 'Björk', track: 'Joga', album: 'Homogenic', spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', album_art_url: '', note: 'for you' };
 const base = { from_device: 'dev-a', from_name: 'Ana', timestamp: 1_700_000_000_000, seq: 7, crew_code: 'LEELOO-7KQ2' };
@@ -29,13 +21,20 @@ function arbitrary(next: () => number, depth = 0): unknown {
   const pick = Math.floor(next() * (depth > 2 ? 6 : 9));
   const strings = ['', 'LEELOO-7KQ2', 'leeloo-7kq2', 'spotify:track:x', '__proto__', 'constructor', '\u0000', 'x'.repeat(600), '💥'];
   switch (pick) {
-    case 0: return null;
-    case 1: return next() > 0.5;
-    case 2: return Math.floor(next() * 2 ** 40) * (next() > 0.8 ? -1 : 1);
-    case 3: return next() * 1e308;
-    case 4: return strings[Math.floor(next() * strings.length)];
-    case 5: return undefined;
-    case 6: return Array.from({ length: Math.floor(next() * 4) }, () => arbitrary(next, depth + 1));
+    case 0:
+      return null;
+    case 1:
+      return next() > 0.5;
+    case 2:
+      return Math.floor(next() * 2 ** 40) * (next() > 0.8 ? -1 : 1);
+    case 3:
+      return next() * 1e308;
+    case 4:
+      return strings[Math.floor(next() * strings.length)];
+    case 5:
+      return undefined;
+    case 6:
+      return Array.from({ length: Math.floor(next() * 4) }, () => arbitrary(next, depth + 1));
     default: {
       const keys = ['type', 'msg_type', 'payload', 'crew_code', 'device_id', 'display_name', 'client_msg_id', 'text', 'spotify_uri', 'after_seq', '__proto__'];
       return Object.fromEntries(keys.filter(() => next() > 0.5).map((k) => [k, arbitrary(next, depth + 1)]));
@@ -55,7 +54,13 @@ describe('crew codes', () => {
 describe('dialects', () => {
   it('gives first-generation gadgets exactly the music_shared and reaction frames they were built for', () => {
     expect(renderEvent(share, 1)).toEqual({
-      type: 'music_shared', spotify_uri: SONG.spotify_uri, artist: 'Björk', track: 'Joga', album: 'Homogenic', pushed_by: 'Ana', timestamp: base.timestamp,
+      type: 'music_shared',
+      spotify_uri: SONG.spotify_uri,
+      artist: 'Björk',
+      track: 'Joga',
+      album: 'Homogenic',
+      pushed_by: 'Ana',
+      timestamp: base.timestamp,
     });
     expect(renderEvent(love, 1)).toEqual({ type: 'reaction', reaction_type: 'love', from: 'Ana', timestamp: base.timestamp });
     expect(renderEvent(text, 1)).toBeNull();
@@ -84,7 +89,10 @@ describe('parseInbound', () => {
   it('names what is wrong in a sentence, and says "is required" for a missing field', () => {
     const result = parseInbound('{"type":"join_crew","crew_code":"LEELOO-7KQ2"}');
     expect(result).toMatchObject({ ok: false, code: 'invalid_message', message: 'Invalid "join_crew" message: display_name is required.' });
-    expect(parseInbound('{"type":"message","msg_type":"text","payload":{"text":"   "}}')).toMatchObject({ ok: false, message: expect.stringMatching(/payload\.text must not be empty/) });
+    expect(parseInbound('{"type":"message","msg_type":"text","payload":{"text":"   "}}')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/payload\.text must not be empty/),
+    });
     expect(parseInbound('{"type":"join_crew","crew_code":"  ","display_name":"Bo"}')).toMatchObject({ ok: false, code: 'invalid_crew_code' });
   });
 
@@ -117,10 +125,9 @@ describe('parseInbound', () => {
     const types = [...Object.keys(Inbound), 'nope', ''];
     for (let i = 0; i < 3000; i++) {
       const value = arbitrary(next);
-      const frame = value && typeof value === 'object' && !Array.isArray(value) && next() > 0.3
-        ? { ...value, type: types[Math.floor(next() * types.length)] }
-        : value;
-      const raw = next() > 0.9 ? String(JSON.stringify(frame)).slice(0, Math.floor(next() * 40)) : JSON.stringify(frame) ?? 'undefined';
+      const frame =
+        value && typeof value === 'object' && !Array.isArray(value) && next() > 0.3 ? { ...value, type: types[Math.floor(next() * types.length)] } : value;
+      const raw = next() > 0.9 ? String(JSON.stringify(frame)).slice(0, Math.floor(next() * 40)) : (JSON.stringify(frame) ?? 'undefined');
       const result = parseInbound(raw);
       if (!result.ok) {
         expect(Object.hasOwn(ERROR_CODES, result.code), result.code).toBe(true);

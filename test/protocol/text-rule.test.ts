@@ -15,27 +15,61 @@ const FIELDS: Array<{ name: string; frame: Record<string, unknown>; path: string
   { name: 'rename_crew.crew_name', frame: { type: 'rename_crew', crew_name: 'Sunday' }, path: ['crew_name'], kind: 'name' },
   { name: 'set_display_name.display_name', frame: { type: 'set_display_name', display_name: 'Ana' }, path: ['display_name'], kind: 'name' },
   ...(['artist', 'track', 'album'] as const).map((field) => ({
-    name: `share_music.${field}`, frame: { type: 'share_music', ...song }, path: [field], kind: 'name' as const,
+    name: `share_music.${field}`,
+    frame: { type: 'share_music', ...song },
+    path: [field],
+    kind: 'name' as const,
   })),
   ...(['artist', 'track', 'album', 'note'] as const).map((field) => ({
-    name: `song_push.${field}`, frame: { type: 'message', msg_type: 'song_push', payload: song }, path: ['payload', field], kind: 'name' as const,
+    name: `song_push.${field}`,
+    frame: { type: 'message', msg_type: 'song_push', payload: song },
+    path: ['payload', field],
+    kind: 'name' as const,
   })),
   { name: 'text.text', frame: { type: 'message', msg_type: 'text', payload: { text: 'hi' } }, path: ['payload', 'text'], kind: 'message' },
-  { name: 'hang_propose.datetime', frame: { type: 'message', msg_type: 'hang_propose', payload: { datetime: 'friday 7pm', description: 'park' } }, path: ['payload', 'datetime'], kind: 'name' },
-  { name: 'hang_propose.description', frame: { type: 'message', msg_type: 'hang_propose', payload: { datetime: 'friday 7pm', description: 'park' } }, path: ['payload', 'description'], kind: 'name' },
+  {
+    name: 'hang_propose.datetime',
+    frame: { type: 'message', msg_type: 'hang_propose', payload: { datetime: 'friday 7pm', description: 'park' } },
+    path: ['payload', 'datetime'],
+    kind: 'name',
+  },
+  {
+    name: 'hang_propose.description',
+    frame: { type: 'message', msg_type: 'hang_propose', payload: { datetime: 'friday 7pm', description: 'park' } },
+    path: ['payload', 'description'],
+    kind: 'name',
+  },
   ...(['artist', 'track', 'album'] as const).map((field) => ({
-    name: `queue_add.${field}`, frame: { type: 'queue_add', spotify_uri: URI, track: 'Joga', artist: 'Björk', album: 'Homogenic' }, path: [field], kind: 'name' as const,
+    name: `queue_add.${field}`,
+    frame: { type: 'queue_add', spotify_uri: URI, track: 'Joga', artist: 'Björk', album: 'Homogenic' },
+    path: [field],
+    kind: 'name' as const,
   })),
 ];
 
 // Each bad character inside an otherwise ordinary value.
 const REFUSED_EVERYWHERE: Array<[string, string]> = [
-  ['NUL', '\u0000'], ['bell', '\u0007'], ['escape', '\u001b'], ['DEL', '\u007f'], ['C1 next line', '\u0085'],
-  ['LRE', '\u202a'], ['RLO', '\u202e'], ['LRI', '\u2066'], ['PDI', '\u2069'],
-  ['zero-width space', '\u200b'], ['ZWNJ', '\u200c'], ['word joiner', '\u2060'], ['BOM', '\ufeff'],
-  ['lone high surrogate', '\ud83d'], ['lone low surrogate', '\ude00'],
+  ['NUL', '\u0000'],
+  ['bell', '\u0007'],
+  ['escape', '\u001b'],
+  ['DEL', '\u007f'],
+  ['C1 next line', '\u0085'],
+  ['LRE', '\u202a'],
+  ['RLO', '\u202e'],
+  ['LRI', '\u2066'],
+  ['PDI', '\u2069'],
+  ['zero-width space', '\u200b'],
+  ['ZWNJ', '\u200c'],
+  ['word joiner', '\u2060'],
+  ['BOM', '\ufeff'],
+  ['lone high surrogate', '\ud83d'],
+  ['lone low surrogate', '\ude00'],
 ];
-const REFUSED_IN_NAMES: Array<[string, string]> = [['newline', '\n'], ['tab', '\t'], ['ZWJ', '\u200d']];
+const REFUSED_IN_NAMES: Array<[string, string]> = [
+  ['newline', '\n'],
+  ['tab', '\t'],
+  ['ZWJ', '\u200d'],
+];
 
 function withField(frame: Record<string, unknown>, path: string[], value: string): Record<string, unknown> {
   const copy = structuredClone(frame);

@@ -78,7 +78,8 @@ describe('scripts/import-graph.ts', () => {
   it('counts imports between folders, type-only and dynamic ones too, not within a folder', () => {
     const dir = tree({
       'protocol/a.ts': "import { z } from 'zod';\nexport const a = z;\n",
-      'cloud/queue/q.ts': "import type { a } from '../../protocol/a.js';\nimport { h } from '../history/h.js';\nexport const q = () => import('../history/h.js');\n",
+      'cloud/queue/q.ts':
+        "import type { a } from '../../protocol/a.js';\nimport { h } from '../history/h.js';\nexport const q = () => import('../history/h.js');\n",
       'cloud/history/h.ts': "import { a } from '../../protocol/a.js';\nimport { i } from './i.js';\nexport const h = [a, i];\n",
       'cloud/history/i.ts': 'export const i = 1;\n',
       'cloud/main.ts': "export { q } from './queue/q.js';\n",
@@ -95,7 +96,9 @@ describe('scripts/import-graph.ts', () => {
     const graph = importGraph(ROOT);
     expect(graph.get('protocol')).toBeUndefined();
     const across = (side: string, other: string) =>
-      [...graph].filter(([from]) => from.startsWith(side)).flatMap(([from, edges]) => [...edges.keys()].filter((to) => to.startsWith(other)).map((to) => `${from} → ${to}`));
+      [...graph]
+        .filter(([from]) => from.startsWith(side))
+        .flatMap(([from, edges]) => [...edges.keys()].filter((to) => to.startsWith(other)).map((to) => `${from} → ${to}`));
     expect(across('device', 'cloud')).toEqual([]);
     expect(across('cloud', 'device')).toEqual([]);
     expect([...(graph.get('spotify')?.keys() ?? [])]).toEqual(['protocol']);

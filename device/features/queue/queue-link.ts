@@ -49,10 +49,16 @@ export class QueueLink implements DeviceFeature {
   private blastTimer: TimerHandle | null = null;
 
   constructor(private readonly deps: QueueLinkDeps) {
-    this.screen = new QueueScreen({ vote: (item, vote) => void this.vote(item, vote), jam: (item, on) => void this.jam(item, on) }, () => this.playAlong.status);
+    this.screen = new QueueScreen(
+      { vote: (item, vote) => void this.vote(item, vote), jam: (item, on) => void this.jam(item, on) },
+      () => this.playAlong.status,
+    );
     this.crewLink = new CrewLinkScreen(() => this.requestCrewLink(this.crewLink.purpose));
     this.playAlong = new PlayAlong({
-      player: deps.player, file: path.join(deps.dataDir, 'play-along.json'), log: deps.log, onChange: () => deps.host.invalidate(),
+      player: deps.player,
+      file: path.join(deps.dataDir, 'play-along.json'),
+      log: deps.log,
+      onChange: () => deps.host.invalidate(),
     });
   }
 
@@ -117,11 +123,17 @@ export class QueueLink implements DeviceFeature {
   }
 
   private async vote(item: QueueItemView, vote: VoteValue): Promise<void> {
-    await this.sendCommand({ type: 'queue_vote', item_id: item.item_id, vote }, vote === 'up' ? `Voted up "${item.track}"` : `Vote taken back from "${item.track}"`);
+    await this.sendCommand(
+      { type: 'queue_vote', item_id: item.item_id, vote },
+      vote === 'up' ? `Voted up "${item.track}"` : `Vote taken back from "${item.track}"`,
+    );
   }
 
   private async jam(item: QueueItemView, on: boolean): Promise<void> {
-    await this.sendCommand({ type: 'queue_jam', item_id: item.item_id, jam: on }, on ? `Jamming on "${item.track}" 🔥` : `No longer jamming on "${item.track}"`);
+    await this.sendCommand(
+      { type: 'queue_jam', item_id: item.item_id, jam: on },
+      on ? `Jamming on "${item.track}" 🔥` : `No longer jamming on "${item.track}"`,
+    );
   }
 
   /** Through the outbox: a vote made offline goes out when the gadget is back. */
@@ -138,19 +150,27 @@ export class QueueLink implements DeviceFeature {
 
   private menuEntries(): MenuEntry[] {
     return [
-      { id: 'queue_airhorn', order: 50, label: () => 'Sound the airhorn', run: () => {
-        this.soundAirhorn();
-        this.deps.host.show('queue');
-      } },
+      {
+        id: 'queue_airhorn',
+        order: 50,
+        label: () => 'Sound the airhorn',
+        run: () => {
+          this.soundAirhorn();
+          this.deps.host.show('queue');
+        },
+      },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
       {
         // Next to "Re-pair Spotify" (40): the owner's other Spotify entry.
-        id: 'crew_spotify_app', order: 41, label: () => 'Spotify app for this crew',
+        id: 'crew_spotify_app',
+        order: 41,
+        label: () => 'Spotify app for this crew',
         visible: (state) => state.crew !== null && state.crew.ownerDeviceId === state.deviceId,
         run: () => this.requestCrewLink('spotify_app'),
       },
       {
-        id: 'play_along', order: 52,
+        id: 'play_along',
+        order: 52,
         label: () => (this.playAlong.enabled ? 'Play along: on (press to stop)' : 'Play along: off (press to start)'),
         run: () => void this.togglePlayAlong().then(() => this.deps.host.show('queue')),
       },

@@ -31,7 +31,10 @@ export class ArtCache {
   private readonly memory = new Map<string, Image>();
   private readonly loading = new Map<string, Promise<Image | null>>();
 
-  constructor(private readonly options: ArtCacheOptions, private readonly onReady: () => void = () => undefined) {}
+  constructor(
+    private readonly options: ArtCacheOptions,
+    private readonly onReady: () => void = () => undefined,
+  ) {}
 
   lookup(url: string): Image | null {
     const image = this.memory.get(url);
@@ -47,7 +50,9 @@ export class ArtCache {
     let pending = this.loading.get(url);
     if (!pending) {
       // lookup() does not wait for this promise: it must never reject.
-      pending = this.load(url).catch(() => null).finally(() => this.loading.delete(url));
+      pending = this.load(url)
+        .catch(() => null)
+        .finally(() => this.loading.delete(url));
       this.loading.set(url, pending);
     }
     return pending;
@@ -115,10 +120,12 @@ export class ArtCache {
   private async evict(): Promise<void> {
     const names = (await fs.readdir(this.options.dir)).filter((n) => n.endsWith('.png'));
     // Another store may delete a file between readdir and stat.
-    const stats = await Promise.all(names.map(async (name) => {
-      const stat = await fs.stat(path.join(this.options.dir, name)).catch(() => null);
-      return stat ? { name, size: stat.size, mtime: stat.mtimeMs } : null;
-    }));
+    const stats = await Promise.all(
+      names.map(async (name) => {
+        const stat = await fs.stat(path.join(this.options.dir, name)).catch(() => null);
+        return stat ? { name, size: stat.size, mtime: stat.mtimeMs } : null;
+      }),
+    );
     const files = stats.filter((f) => f !== null);
     files.sort((a, b) => a.mtime - b.mtime);
     let total = files.reduce((sum, f) => sum + f.size, 0);

@@ -95,13 +95,20 @@ export class NowPlayingPoller {
     }
     this.etag = result.etag;
     const item = result.kind === 'playing' ? result.playing.item : null;
-    const next: NowPlaying | null = result.kind === 'playing' && item
-      ? {
-        uri: item.uri, track: item.name, artist: item.artists.map((a) => a.name).join(', '), album: item.album.name,
-        artUrl: pickAlbumImage(item, this.artSize), durationMs: item.duration_ms,
-        progressMs: result.playing.progress_ms ?? 0, isPlaying: result.playing.is_playing, fetchedAt: now,
-      }
-      : null;
+    const next: NowPlaying | null =
+      result.kind === 'playing' && item
+        ? {
+            uri: item.uri,
+            track: item.name,
+            artist: item.artists.map((a) => a.name).join(', '),
+            album: item.album.name,
+            artUrl: pickAlbumImage(item, this.artSize),
+            durationMs: item.duration_ms,
+            progressMs: result.playing.progress_ms ?? 0,
+            isPlaying: result.playing.is_playing,
+            fetchedAt: now,
+          }
+        : null;
     this.current = next;
     this.events.onChange(next);
     return nextPollDelay(next, now);

@@ -8,7 +8,6 @@ export interface RelayLink {
   sendNow(message: InboundMessage): boolean;
 }
 
-
 type Waiter = { resolve(token: string): void; reject(error: Error): void; timer: TimerHandle | null };
 
 /**

@@ -54,13 +54,18 @@ export class SpotifyLink implements DeviceFeature {
     this.tokens = new RelayTokenSource(host.relay, clock, deps.defaultApiUrl ?? 'https://api.spotify.com/v1');
     this.web = new SpotifyWebApi({ http: new SpotifyHttp(deps.http), apiUrl: () => this.tokens.apiUrl, tokens: this.tokens, limiterKey: 'owner' });
     this.art = new ArtCache({ dir: deps.artDir, size: ART_BOX, maxBytes: deps.artCacheBytes ?? 5_000_000 }, () => host.invalidate());
-    this.poller = new NowPlayingPoller(this.web, clock, {
-      onChange: (playing) => {
-        this.nowPlaying.playing = playing;
-        host.invalidate();
+    this.poller = new NowPlayingPoller(
+      this.web,
+      clock,
+      {
+        onChange: (playing) => {
+          this.nowPlaying.playing = playing;
+          host.invalidate();
+        },
+        onError: (error) => this.onPollError(error),
       },
-      onError: (error) => this.onPollError(error),
-    }, ART_BOX);
+      ART_BOX,
+    );
     this.nowPlaying = new NowPlayingScreen({ share: () => void this.shareNowPlaying(), signIn: () => this.repair() }, (url) => this.art.lookup(url));
     this.signIn = new SignInScreen(() => this.repair());
   }
@@ -99,8 +104,12 @@ export class SpotifyLink implements DeviceFeature {
     const playing = this.poller.nowPlaying;
     if (!playing) return this.notify('Nothing is playing to share.', 'error');
     const song = SongPush.safeParse({
-      artist: playing.artist, track: playing.track, album: playing.album, spotify_uri: playing.uri,
-      album_art_url: playing.artUrl ?? '', note: '',
+      artist: playing.artist,
+      track: playing.track,
+      album: playing.album,
+      spotify_uri: playing.uri,
+      album_art_url: playing.artUrl ?? '',
+      note: '',
     });
     if (!song.success) return this.notify('This track cannot be shared (local files are not on Spotify).', 'error');
     try {
@@ -140,8 +149,18 @@ export class SpotifyLink implements DeviceFeature {
 
   private menuEntries(): MenuEntry[] {
     return [
-      { id: 'spotify_queue', order: 30, label: () => 'Add shared track to my queue', run: () => void this.useSharedTrack('queue').then(() => this.deps.host.show('now_playing')) },
-      { id: 'spotify_play', order: 31, label: () => 'Play shared track now', run: () => void this.useSharedTrack('play').then(() => this.deps.host.show('now_playing')) },
+      {
+        id: 'spotify_queue',
+        order: 30,
+        label: () => 'Add shared track to my queue',
+        run: () => void this.useSharedTrack('queue').then(() => this.deps.host.show('now_playing')),
+      },
+      {
+        id: 'spotify_play',
+        order: 31,
+        label: () => 'Play shared track now',
+        run: () => void this.useSharedTrack('play').then(() => this.deps.host.show('now_playing')),
+      },
       { id: 'spotify_repair', order: 40, label: () => 'Re-pair Spotify', run: () => this.repair() },
     ];
   }

@@ -15,14 +15,29 @@ import { isType } from '../../helpers/ws-client.js';
 const logged: Record<string, unknown>[] = [];
 const mcpRelay = useMcpRelay({}, createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }));
 
-interface Made { token: string; token_id: string; name: string; created_at: number; last_used_at: null; mcp_url: string;
-  authorization: string; client_config: { mcpServers: { leeloo: { type: string; url: string; headers: Record<string, string> } } }; claude_code: string }
-interface Listed { mcp_url: string; max_tokens: number; tokens: { token_id: string; name: string; created_at: number; last_used_at: number | null }[] }
+interface Made {
+  token: string;
+  token_id: string;
+  name: string;
+  created_at: number;
+  last_used_at: null;
+  mcp_url: string;
+  authorization: string;
+  client_config: { mcpServers: { leeloo: { type: string; url: string; headers: Record<string, string> } } };
+  claude_code: string;
+}
+interface Listed {
+  mcp_url: string;
+  max_tokens: number;
+  tokens: { token_id: string; name: string; created_at: number; last_used_at: number | null }[];
+}
 
 function tokensApi(cookie: string) {
   const call = async (method: string, path = '', body?: string, type = 'application/json') => {
     const res = await fetch(`${mcpRelay.relay.httpUrl}/crew/api/mcp-tokens${path}`, {
-      method, headers: { cookie, ...(body !== undefined ? { 'content-type': type } : {}) }, body,
+      method,
+      headers: { cookie, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body,
     });
     return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as Record<string, unknown> };
   };
@@ -42,11 +57,14 @@ function assistant(made: Made): Promise<Client> {
   return mcpRelay.assistant(headers, url);
 }
 
-const mcpStatus = async (token: string) => (await fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(token) },
-  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-})).status;
+const mcpStatus = async (token: string) =>
+  (
+    await fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...bearer(token) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    })
+  ).status;
 
 describe("a member's MCP tokens on the crew pages", () => {
   it('makes a token shown once with the /mcp URL and a client config, lists it without its secret, uses it and revokes it', async () => {
@@ -57,7 +75,11 @@ describe("a member's MCP tokens on the crew pages", () => {
 
     const made = await api.make('laptop');
     expect(made).toMatchObject({ name: 'laptop', mcp_url: `${mcpRelay.relay.httpUrl}/mcp`, authorization: `Bearer ${made.token}`, last_used_at: null });
-    expect(made.client_config.mcpServers.leeloo).toEqual({ type: 'http', url: `${mcpRelay.relay.httpUrl}/mcp`, headers: { Authorization: `Bearer ${made.token}` } });
+    expect(made.client_config.mcpServers.leeloo).toEqual({
+      type: 'http',
+      url: `${mcpRelay.relay.httpUrl}/mcp`,
+      headers: { Authorization: `Bearer ${made.token}` },
+    });
     expect(made.claude_code).toBe(`claude mcp add --transport http leeloo ${mcpRelay.relay.httpUrl}/mcp --header "Authorization: Bearer ${made.token}"`);
     // Stored hashed: the store holds the SHA-256, never the token.
     expect((await mcpRelay.relay.store.mcp.findToken(hashToken(made.token)))?.deviceId).toBe(ana.deviceId);
@@ -141,8 +163,12 @@ describe("a member's MCP tokens on the crew pages", () => {
       const ana = await crewGadget(() => limited.connect(), 'Ana');
       const bo = await crewGadget(() => limited.connect(), 'Bo', ana.crewCode);
       const cookie = await crewCookie(limited.httpUrl, ana.client);
-      const list = (who: string) => fetch(`${limited.httpUrl}/crew/api/mcp-tokens`, { headers: { cookie: who } })
-        .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code?: string } }));
+      const list = (who: string) =>
+        fetch(`${limited.httpUrl}/crew/api/mcp-tokens`, { headers: { cookie: who } }).then(async (res) => ({
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          body: (await res.json()) as { code?: string },
+        }));
       await expectVolleyLimited(200, () => list(cookie), { burst: 10, perSecond: 5 });
       expect((await list(await crewCookie(limited.httpUrl, bo.client))).status).toBe(200);
       await ana.client.close();

@@ -21,8 +21,12 @@ const ARTISTS = ['Björk', 'Air', 'Portishead', 'Massive Attack', 'Daft Punk', '
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 type Rec = ReturnType<typeof extendedRecord> & {
-  ts: string; ms_played: number; master_metadata_track_name: string | null; master_metadata_album_artist_name: string | null;
-  spotify_track_uri: string | null; incognito_mode: boolean;
+  ts: string;
+  ms_played: number;
+  master_metadata_track_name: string | null;
+  master_metadata_album_artist_name: string | null;
+  spotify_track_uri: string | null;
+  incognito_mode: boolean;
 };
 
 /** A small seeded generator: the same export every run, and no Math.random. */
@@ -41,8 +45,14 @@ const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString()
 function play(endMs: number, artist: string, n: number, msPlayed: number, extra: Record<string, unknown> = {}): Rec {
   const uri = `spotify:track:${Buffer.from(`${artist}-${n}`).toString('hex').slice(0, 22)}`;
   return extendedRecord({
-    ts: iso(endMs), ms_played: msPlayed, master_metadata_track_name: `${artist} song ${n}`,
-    master_metadata_album_artist_name: artist, master_metadata_album_album_name: `${artist} album`, spotify_track_uri: uri, incognito_mode: false, ...extra,
+    ts: iso(endMs),
+    ms_played: msPlayed,
+    master_metadata_track_name: `${artist} song ${n}`,
+    master_metadata_album_artist_name: artist,
+    master_metadata_album_album_name: `${artist} album`,
+    spotify_track_uri: uri,
+    incognito_mode: false,
+    ...extra,
   }) as Rec;
 }
 
@@ -65,7 +75,13 @@ function exportOf(seed: number, artists: readonly string[], count: number, now: 
     play(now - 3 * DAY, artists[0]!, 0, 30_000),
     play(now - 3 * DAY + 60_000, artists[0]!, 0, 29_999),
     play(now - 2 * DAY, artists[1]!, 1, 200_000, { incognito_mode: true }),
-    play(now - 1 * DAY, artists[1]!, 2, 200_000, { master_metadata_track_name: null, master_metadata_album_artist_name: null, spotify_track_uri: null, episode_name: 'A podcast', spotify_episode_uri: 'spotify:episode:x' }),
+    play(now - 1 * DAY, artists[1]!, 2, 200_000, {
+      master_metadata_track_name: null,
+      master_metadata_album_artist_name: null,
+      spotify_track_uri: null,
+      episode_name: 'A podcast',
+      spotify_episode_uri: 'spotify:episode:x',
+    }),
     play(now - 4 * DAY, artists[0]!, 1, 200_000, { ts: 'last tuesday' }),
     play(at('2025-06-15', '10:00:00'), artists[0]!, 2, 180_000),
     play(at('2025-06-15', '18:30:00'), artists[1]!, 0, 240_000),
@@ -78,20 +94,40 @@ function exportOf(seed: number, artists: readonly string[], count: number, now: 
 }
 
 /** The records the import keeps, by the README's rules. */
-const kept = (records: readonly Rec[]) => records.filter((r) =>
-  !Number.isNaN(Date.parse(r.ts)) && r.incognito_mode !== true && r.master_metadata_track_name && r.master_metadata_album_artist_name && r.ms_played >= 30_000);
+const kept = (records: readonly Rec[]) =>
+  records.filter(
+    (r) =>
+      !Number.isNaN(Date.parse(r.ts)) &&
+      r.incognito_mode !== true &&
+      r.master_metadata_track_name &&
+      r.master_metadata_album_artist_name &&
+      r.ms_played >= 30_000,
+  );
 
 const endOf = (r: Rec) => Date.parse(r.ts);
 const within = (records: readonly Rec[], days: number, now: number) => records.filter((r) => endOf(r) >= now - days * DAY);
 
 function localParts(ms: number, timeZone: string): { date: string; weekday: number; hour: number } {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
-    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', weekday: 'long', hour: '2-digit', hourCycle: 'h23',
-  }).formatToParts(ms).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      weekday: 'long',
+      hour: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(ms)
+      .map((p) => [p.type, p.value]),
+  );
   return { date: `${parts.year}-${parts.month}-${parts.day}`, weekday: WEEKDAYS.indexOf(parts.weekday!), hour: Number(parts.hour) };
 }
 
-interface Tally { plays: number; ms: number }
+interface Tally {
+  plays: number;
+  ms: number;
+}
 function tally<K>(records: readonly Rec[], key: (r: Rec) => K): Map<K, Tally> {
   const out = new Map<K, Tally>();
   for (const r of records) {
@@ -104,11 +140,21 @@ const trackOf = (r: Rec) => `${r.master_metadata_album_artist_name} — ${r.mast
 const artistOf = (r: Rec) => String(r.master_metadata_album_artist_name);
 
 /** A top list as the tool answered it matches the tally: right counts, ordered by the measure, the first `limit`. */
-function expectTop(rows: { plays: number; ms_played: number }[], key: (row: never) => string, expected: Map<string, Tally>, limit: number, by: 'plays' | 'time' = 'plays') {
+function expectTop(
+  rows: { plays: number; ms_played: number }[],
+  key: (row: never) => string,
+  expected: Map<string, Tally>,
+  limit: number,
+  by: 'plays' | 'time' = 'plays',
+) {
   const measure = (t: { plays: number; ms_played?: number; ms?: number }) => (by === 'plays' ? t.plays : (t.ms_played ?? t.ms)!);
   expect(rows).toHaveLength(Math.min(limit, expected.size));
-  for (const row of rows) expect({ key: key(row as never), plays: row.plays, ms: row.ms_played }).toEqual({ key: key(row as never), ...expected.get(key(row as never)) });
-  const best = [...expected.values()].map(measure).sort((a, b) => b - a).slice(0, limit);
+  for (const row of rows)
+    expect({ key: key(row as never), plays: row.plays, ms: row.ms_played }).toEqual({ key: key(row as never), ...expected.get(key(row as never)) });
+  const best = [...expected.values()]
+    .map(measure)
+    .sort((a, b) => b - a)
+    .slice(0, limit);
   expect(rows.map(measure)).toEqual(best);
 }
 
@@ -142,7 +188,10 @@ beforeAll(async () => {
   now = Date.now();
   records.set(ana.deviceId, exportOf(19, ARTISTS.slice(0, 5), 160, now));
   records.set(bo.deviceId, exportOf(7, ARTISTS.slice(2), 90, now));
-  for (const [member, gadget] of [[ana.deviceId, ana], [bo.deviceId, bo]] as const) {
+  for (const [member, gadget] of [
+    [ana.deviceId, ana],
+    [bo.deviceId, bo],
+  ] as const) {
     const zip = await writeZip(zipDir, `${member}.zip`, [
       { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2023-2026_0.json', content: JSON.stringify(records.get(member)) },
       { name: 'Spotify Extended Streaming History/ReadMeFirst_ExtendedStreamingHistory.pdf', content: 'not read' },
@@ -168,8 +217,13 @@ describe('MCP read tools against imported exports', () => {
   it('imported what the rules keep, and counted what they skip', () => {
     for (const [member, recs] of records) {
       expect(imported.get(member)).toEqual({
-        imported: kept(recs).length, duplicate: 0, invalid: 1, no_track: 1, incognito: 1,
-        too_short: recs.filter((r) => r.ms_played < 30_000 && r.incognito_mode !== true && r.master_metadata_track_name && !Number.isNaN(Date.parse(r.ts))).length,
+        imported: kept(recs).length,
+        duplicate: 0,
+        invalid: 1,
+        no_track: 1,
+        incognito: 1,
+        too_short: recs.filter((r) => r.ms_played < 30_000 && r.incognito_mode !== true && r.master_metadata_track_name && !Number.isNaN(Date.parse(r.ts)))
+          .length,
       });
     }
   });
@@ -196,21 +250,34 @@ describe('MCP read tools against imported exports', () => {
   it('listening_heatmap in UTC and in New York, by plays and by time', async () => {
     type Heat = { time_zone: string; measure: string; cells: number[][] };
     expect(await call<Heat>('listening_heatmap', { days: 3660 })).toEqual({ time_zone: 'UTC', measure: 'plays', cells: heatmapOf(mine(), 'UTC', 'plays') });
-    expect(await call<Heat>('listening_heatmap', { who: 'crew', days: 3660, time_zone: 'America/New_York', measure: 'time' }))
-      .toEqual({ time_zone: 'America/New_York', measure: 'time', cells: heatmapOf(crews(), 'America/New_York', 'time') });
+    expect(await call<Heat>('listening_heatmap', { who: 'crew', days: 3660, time_zone: 'America/New_York', measure: 'time' })).toEqual({
+      time_zone: 'America/New_York',
+      measure: 'time',
+      cells: heatmapOf(crews(), 'America/New_York', 'time'),
+    });
     expect((await call<Heat>('listening_heatmap', { days: 30 })).cells).toEqual(heatmapOf(within(mine(), 30, now), 'UTC', 'plays'));
   });
 
   it('on_this_day: the plays of that local date in past years, newest year first', async () => {
     type Day = { date: string; plays: { played_at: number; track: string; artist: string; ms_played: number }[]; shares: unknown[] };
-    const expected = (timeZone: string) => [1, 2, 3, 4, 5].map((k) => `${2026 - k}${ON_THIS_DAY.slice(4)}`).flatMap((date) => {
-      const plays = mine().filter((r) => localParts(endOf(r), timeZone).date === date).sort((a, b) => endOf(b) - endOf(a))
-        .map((r) => ({ played_at: endOf(r), track: r.master_metadata_track_name, artist: r.master_metadata_album_artist_name, ms_played: r.ms_played }));
-      return plays.length > 0 ? [{ date, plays, shares: [] }] : [];
-    });
-    const view = (days: Day[]) => days.map((d) => ({ ...d, plays: d.plays.map(({ played_at, track, artist, ms_played }) => ({ played_at, track, artist, ms_played })) }));
+    const expected = (timeZone: string) =>
+      [1, 2, 3, 4, 5]
+        .map((k) => `${2026 - k}${ON_THIS_DAY.slice(4)}`)
+        .flatMap((date) => {
+          const plays = mine()
+            .filter((r) => localParts(endOf(r), timeZone).date === date)
+            .sort((a, b) => endOf(b) - endOf(a))
+            .map((r) => ({ played_at: endOf(r), track: r.master_metadata_track_name, artist: r.master_metadata_album_artist_name, ms_played: r.ms_played }));
+          return plays.length > 0 ? [{ date, plays, shares: [] }] : [];
+        });
+    const view = (days: Day[]) =>
+      days.map((d) => ({ ...d, plays: d.plays.map(({ played_at, track, artist, ms_played }) => ({ played_at, track, artist, ms_played })) }));
     const utc = expected('UTC');
-    expect(utc.map((d) => [d.date, d.plays.length])).toEqual([['2025-06-15', 3], ['2024-06-15', 1], ['2023-06-15', 1]]);
+    expect(utc.map((d) => [d.date, d.plays.length])).toEqual([
+      ['2025-06-15', 3],
+      ['2024-06-15', 1],
+      ['2023-06-15', 1],
+    ]);
     expect(view(await call<Day[]>('on_this_day', { date: ON_THIS_DAY }))).toEqual(utc);
     expect(view(await call<Day[]>('on_this_day', { date: ON_THIS_DAY, time_zone: 'America/New_York' }))).toEqual(expected('America/New_York'));
   });
@@ -222,7 +289,10 @@ describe('MCP read tools against imported exports', () => {
     const heat = heatmapOf(plays, 'UTC', 'plays');
     const byDay = heat.map((row) => row.reduce((a, b) => a + b, 0));
     const byHour = Array.from({ length: 24 }, (_, h) => heat.reduce((sum, row) => sum + row[h]!, 0));
-    const summary = await call<Record<string, unknown> & { top_tracks: never[]; top_artists: never[]; coverage: { imports: Record<string, unknown>[] } }>('taste_summary', { days: 3660 });
+    const summary = await call<Record<string, unknown> & { top_tracks: never[]; top_artists: never[]; coverage: { imports: Record<string, unknown>[] } }>(
+      'taste_summary',
+      { days: 3660 },
+    );
     expect(summary).toMatchObject({
       plays: plays.length,
       listening_hours: Math.round((ms / 3_600_000) * 10) / 10,
@@ -243,7 +313,10 @@ describe('MCP read tools against imported exports', () => {
   it('listens_like_me: the crew by overlap of top artists (Jaccard), with the artists shared', async () => {
     const artistsOf = (recs: Rec[]) => new Set(recs.map(artistOf));
     const me = artistsOf(mine());
-    const expected = [[bo.deviceId, 'Bo', kept(records.get(bo.deviceId)!)], [cy.deviceId, 'Cy', []]].map(([id, name, recs]) => {
+    const expected = [
+      [bo.deviceId, 'Bo', kept(records.get(bo.deviceId)!)],
+      [cy.deviceId, 'Cy', []],
+    ].map(([id, name, recs]) => {
       const theirs = artistsOf(recs as Rec[]);
       const shared = [...me].filter((a) => theirs.has(a));
       const union = new Set([...me, ...theirs]).size;
@@ -266,19 +339,38 @@ describe('MCP read tools against imported exports', () => {
     expectTop(recap.top_tracks, (r: { artist: string; track: string }) => `${r.artist} — ${r.track}`, tally(inMonth, trackOf), 10);
     expectTop(recap.top_artists, (r: { artist: string }) => r.artist, tally(inMonth, artistOf), 10);
     const year = '2025';
-    const yearly = JSON.parse(((await assistant.readResource({ uri: `leeloo://crew/recap/${year}` })).contents[0] as { text: string }).text) as { top_tracks: never[] };
-    expectTop(yearly.top_tracks, (r: { artist: string; track: string }) => `${r.artist} — ${r.track}`, tally(crews().filter((r) => monthOf(r).startsWith(year)), trackOf), 10);
+    const yearly = JSON.parse(((await assistant.readResource({ uri: `leeloo://crew/recap/${year}` })).contents[0] as { text: string }).text) as {
+      top_tracks: never[];
+    };
+    expectTop(
+      yearly.top_tracks,
+      (r: { artist: string; track: string }) => `${r.artist} — ${r.track}`,
+      tally(
+        crews().filter((r) => monthOf(r).startsWith(year)),
+        trackOf,
+      ),
+      10,
+    );
   });
 
   it('crew_shares and crew_queue: what the gadgets shared and reacted, and the queue as the gadgets see it', async () => {
     const share = async (gadget: CrewGadget, n: number) => {
-      const track = { artist: ARTISTS[n]!, track: `${ARTISTS[n]} song ${n}`, album: '', spotify_uri: `spotify:track:${String(n).padStart(22, 'S')}`, note: `share ${n}` };
+      const track = {
+        artist: ARTISTS[n]!,
+        track: `${ARTISTS[n]} song ${n}`,
+        album: '',
+        spotify_uri: `spotify:track:${String(n).padStart(22, 'S')}`,
+        note: `share ${n}`,
+      };
       const acked = await gadget.client.request({ type: 'message', msg_type: 'song_push', client_msg_id: `share-${n}`, payload: track }, isType('ack'));
       return { ...track, seq: Number(acked.seq) };
     };
     const first = await share(bo, 1);
     const second = await share(bo, 2);
-    const reacted = await ana.client.request({ type: 'message', msg_type: 'reaction', client_msg_id: 'love-2', payload: { reaction: 'love', to_device: bo.deviceId } }, isType('ack'));
+    const reacted = await ana.client.request(
+      { type: 'message', msg_type: 'reaction', client_msg_id: 'love-2', payload: { reaction: 'love', to_device: bo.deviceId } },
+      isType('ack'),
+    );
     const third = await share(cy, 3);
     const shares = await call<{ seq: number; shared_by: string; track: string; note: string; reactions: unknown[] }[]>('crew_shares', {});
     expect(shares.map((s) => ({ seq: s.seq, shared_by: s.shared_by, track: s.track, note: s.note, reactions: s.reactions }))).toEqual([

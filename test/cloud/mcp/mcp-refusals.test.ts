@@ -20,7 +20,13 @@ async function assistantOf(deviceId: string): Promise<{ client: Client; token: s
 }
 
 const crewOf = async (g: CrewGadget) => (await mcpRelay.relay.store.crews.getMembership(g.deviceId))!.crewId;
-const track = (n: number) => ({ spotify_uri: `spotify:track:${String(n).padStart(22, 'T')}`, track: `Song ${n}`, artist: 'Band', album: '', duration_ms: 200_000 });
+const track = (n: number) => ({
+  spotify_uri: `spotify:track:${String(n).padStart(22, 'T')}`,
+  track: `Song ${n}`,
+  artist: 'Band',
+  album: '',
+  duration_ms: 200_000,
+});
 
 async function share(g: CrewGadget, n: number): Promise<number> {
   const payload = { ...track(n), note: '' };
@@ -30,11 +36,15 @@ async function share(g: CrewGadget, n: number): Promise<number> {
 
 /** What a crew holds: its whole log and its queue, to show a refused call stored nothing. */
 async function holdings(crewId: string): Promise<string> {
-  const [events, queue, crew] = await Promise.all([mcpRelay.relay.store.crews.readEvents(crewId, 0), mcpRelay.relay.store.queue.load(crewId), mcpRelay.relay.store.crews.getCrew(crewId)]);
+  const [events, queue, crew] = await Promise.all([
+    mcpRelay.relay.store.crews.readEvents(crewId, 0),
+    mcpRelay.relay.store.queue.load(crewId),
+    mcpRelay.relay.store.crews.getCrew(crewId),
+  ]);
   return JSON.stringify({ events, queue, latest: crew?.latestSeq });
 }
 
-describe("a token of another crew", () => {
+describe('a token of another crew', () => {
   it("cannot vote on crew B's queue, react to B's shares or read B's history; nothing is stored in either crew", async () => {
     const ana = await gadget('Ana');
     const al = await gadget('Al', ana.crewCode);
@@ -42,14 +52,17 @@ describe("a token of another crew", () => {
     const ben = await gadget('Ben', bea.crewCode);
     const [crewA, crewB] = [await crewOf(ana), await crewOf(bea)];
     // B's log runs past A's, so B's share seq is no seq of A's: a refusal cannot be A's own event.
-    for (let i = 0; i < 6; i++) await bea.client.request({ type: 'message', msg_type: 'text', client_msg_id: `t${i}`, payload: { text: `hi ${i}` } }, isType('ack'));
+    for (let i = 0; i < 6; i++)
+      await bea.client.request({ type: 'message', msg_type: 'text', client_msg_id: `t${i}`, payload: { text: `hi ${i}` } }, isType('ack'));
     const shareB = await share(bea, 1);
     await ben.client.request({ type: 'queue_add', ...track(2), client_msg_id: 'add-b' }, isType('ack'));
     await share(al, 3);
     // Each share goes into its crew's queue (a queue_state of its own): settled before the snapshot.
     await ana.client.next(isType('queue_state'));
     await waitUntil(async () => (await mcpRelay.relay.store.queue.load(crewB))?.state.pending.length === 1, "crew B's queue with both tracks");
-    await mcpRelay.relay.store.history.addPlays([playInput({ memberId: bea.deviceId, source: 'import_extended', endMs: Date.now() - 60_000, track: 'B only', artist: 'B band', msPlayed: 60_000 })]);
+    await mcpRelay.relay.store.history.addPlays([
+      playInput({ memberId: bea.deviceId, source: 'import_extended', endMs: Date.now() - 60_000, track: 'B only', artist: 'B band', msPlayed: 60_000 }),
+    ]);
     const queueB = (await mcpRelay.relay.store.queue.load(crewB))!.state;
     const itemsB = [queueB.nowPlaying!.id, ...queueB.pending.map((e) => e.id)];
     expect(itemsB).toHaveLength(2);
@@ -59,7 +72,7 @@ describe("a token of another crew", () => {
     const { client } = await assistantOf(ana.deviceId);
     const refusals = [
       await client.callTool({ name: 'react_to_share', arguments: { share_seq: shareB, reaction: 'love' } }),
-      ...await Promise.all(itemsB.map((id) => client.callTool({ name: 'queue_vote', arguments: { item_id: id, vote: 'up' } }))),
+      ...(await Promise.all(itemsB.map((id) => client.callTool({ name: 'queue_vote', arguments: { item_id: id, vote: 'up' } })))),
       await client.callTool({ name: 'queue_vote', arguments: { item_id: itemsB[1]!, vote: 'down' } }),
     ];
     for (const answer of refusals) expect(toolError(answer)).toMatch(/^not_found: .*(share|queue)/);
@@ -69,7 +82,9 @@ describe("a token of another crew", () => {
     // Reads stay inside crew A.
     const shares = resultOf<{ shared_by: string }[]>(await client.callTool({ name: 'crew_shares', arguments: {} }));
     expect(shares.map((s) => s.shared_by)).toEqual(['Al']);
-    const queue = resultOf<{ now_playing: { item_id: string } | null; next: { item_id: string }[] }>(await client.callTool({ name: 'crew_queue', arguments: {} }));
+    const queue = resultOf<{ now_playing: { item_id: string } | null; next: { item_id: string }[] }>(
+      await client.callTool({ name: 'crew_queue', arguments: {} }),
+    );
     expect([queue.now_playing, ...queue.next].map((i) => i?.item_id).filter((id) => itemsB.includes(id!))).toEqual([]);
     const crewTops = resultOf<{ artist: string }[]>(await client.callTool({ name: 'top_artists', arguments: { who: 'crew' } }));
     expect(crewTops.map((a) => a.artist)).not.toContain('B band');
@@ -153,9 +168,12 @@ describe('bad arguments', () => {
   it('answers broken requests on the wire with an error, not a crash', async () => {
     const ana = await gadget('Ana');
     const { token } = await assistantOf(ana.deviceId);
-    const post = (body: string) => fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
-      method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body,
-    });
+    const post = (body: string) =>
+      fetch(`${mcpRelay.relay.httpUrl}/mcp`, {
+        method: 'POST',
+        headers: { ...bearer(token), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body,
+      });
     const notJson = await post('{"jsonrpc":');
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toMatchObject({ code: 'invalid_json' });
@@ -164,7 +182,9 @@ describe('bad arguments', () => {
     expect(notRpc.status).toBeLessThan(500);
     const argsNotObject = await post(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'crew_queue', arguments: 'nonsense' } }));
     expect(await argsNotObject.json()).toMatchObject({ jsonrpc: '2.0', id: 5, error: { message: expect.stringMatching(/expected record/) } });
-    const tooBig = await post(JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'send_crew_text', arguments: { text: 'x'.repeat(300_000) } } }));
+    const tooBig = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'send_crew_text', arguments: { text: 'x'.repeat(300_000) } } }),
+    );
     expect(tooBig.status).toBe(413);
     const listed = await post(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }));
     expect(listed.status).toBe(200);

@@ -4,8 +4,22 @@ import { ProtocolError, type ErrorCode } from '../../../protocol/errors.js';
 import type { QueueTrack } from '../../../protocol/queue.js';
 import { QueueSnapshot } from '../../../protocol/queue.js';
 import {
-  addThrowbacks, addTrack, advance, clear, dueAt, emptyQueue, jam, needsFiller, pause, removeTrack, resume,
-  setThrowback, skip, snapshotOf, vote, type QueueState,
+  addThrowbacks,
+  addTrack,
+  advance,
+  clear,
+  dueAt,
+  emptyQueue,
+  jam,
+  needsFiller,
+  pause,
+  removeTrack,
+  resume,
+  setThrowback,
+  skip,
+  snapshotOf,
+  vote,
+  type QueueState,
 } from '../../../cloud/queue/crew-queue.js';
 import { fairOrder, scoreOf } from '../../../cloud/queue/order.js';
 
@@ -57,7 +71,12 @@ describe('adding', () => {
   });
 
   it('gives a track without duration the default clock duration', () => {
-    const state = addTrack(emptyQueue(), ann, track(undefined), T0, { defaultDurationMs: 123_000, maxPending: 5, maxPendingPerMember: 5, maxLateMs: 2000 }).state;
+    const state = addTrack(emptyQueue(), ann, track(undefined), T0, {
+      defaultDurationMs: 123_000,
+      maxPending: 5,
+      maxPendingPerMember: 5,
+      maxLateMs: 2000,
+    }).state;
     expect(state.nowPlaying?.clock.durationMs).toBe(123_000);
     expect(snapshotOf(state, T0).now_playing?.duration_ms).toBeNull();
   });
@@ -246,7 +265,10 @@ describe('clock', () => {
   });
 
   it('advances at the end exactly, starting the next track at the previous end', () => {
-    const { state, ids } = build([[ann, 10_000], [bob, 20_000]]);
+    const { state, ids } = build([
+      [ann, 10_000],
+      [bob, 20_000],
+    ]);
     expect(advance(state, T0 + 9_999)).toBeNull();
     const next = advance(state, T0 + 10_040)!;
     expect(next.change).toEqual({ kind: 'advanced', item_id: ids[0], by: null });
@@ -257,7 +279,11 @@ describe('clock', () => {
   });
 
   it('starts the next track now when the relay was away longer than maxLateMs', () => {
-    const { state, ids } = build([[ann, 10_000], [bob, 20_000], [owner, 20_000]]);
+    const { state, ids } = build([
+      [ann, 10_000],
+      [bob, 20_000],
+      [owner, 20_000],
+    ]);
     const late = advance(state, T0 + 600_000)!.state;
     expect(late.nowPlaying?.id).toBe(ids[1]);
     expect(late.nowPlaying?.clock.startedAt).toBe(T0 + 600_000);
@@ -289,7 +315,12 @@ describe('snapshot', () => {
 
 describe('rounds over time', () => {
   it('puts a newcomer into the current round and a member who just played into the next', () => {
-    const { state, ids } = build([[ann, 1000], [bob, 1000], [owner, 1000], [ann, 1000]]);
+    const { state, ids } = build([
+      [ann, 1000],
+      [bob, 1000],
+      [owner, 1000],
+      [ann, 1000],
+    ]);
     // ann's first is playing (round 1); bob and owner round 1, ann's second round 2.
     let s = advance(state, T0 + 1000)!.state; // bob starts (round 1)
     expect(s.nowPlaying?.id).toBe(ids[1]);
@@ -297,7 +328,10 @@ describe('rounds over time', () => {
     const carol: Actor = { deviceId: 'carol', name: 'Carol', isOwner: false };
     s = addTrack(s, carol, track(1000), T0 + 1002).state; // newcomer: round 1, before round 2
     expect(snapshotOf(s, T0).up_next.map((i) => [i.added_by, i.round])).toEqual([
-      ['owner', 1], ['carol', 1], ['ann', 2], ['bob', 2],
+      ['owner', 1],
+      ['carol', 1],
+      ['ann', 2],
+      ['bob', 2],
     ]);
   });
 

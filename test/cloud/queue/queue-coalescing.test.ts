@@ -15,7 +15,10 @@ let clients: TestClient[] = [];
 const ITEMS = 10;
 const WAVES = 20;
 
-interface Snapshot { version: number; up_next: { item_id: string; score: number }[] }
+interface Snapshot {
+  version: number;
+  up_next: { item_id: string; score: number }[];
+}
 
 const member = (name: string, join?: string) => crewMember(() => relay.connect(), clients, name, join);
 
@@ -52,8 +55,13 @@ describe('queue_state fan-out is coalesced', () => {
     // Each wave votes once on every item, the value flipping per wave: every vote is a change.
     for (let wave = 0; wave < WAVES; wave += 1) {
       const vote = wave % 2 === 0 ? 'up' : 'down';
-      answers.push(...(await Promise.all(itemIds.map((id, i) =>
-        crewApi<{ seq: number | null }>(relay.httpUrl, cookie, `/queue/${id}/vote`, { method: 'POST', body: { vote, client_msg_id: `w${wave}-${i}` } })))));
+      answers.push(
+        ...(await Promise.all(
+          itemIds.map((id, i) =>
+            crewApi<{ seq: number | null }>(relay.httpUrl, cookie, `/queue/${id}/vote`, { method: 'POST', body: { vote, client_msg_id: `w${wave}-${i}` } }),
+          ),
+        )),
+      );
     }
     expect(answers).toHaveLength(ITEMS * WAVES);
     for (const answer of answers) expect(answer).toMatchObject({ status: 200, body: { ok: true, seq: expect.any(Number) } });
@@ -76,8 +84,11 @@ describe('queue_state fan-out is coalesced', () => {
     const voters = [ann, ...(await Promise.all(['Bea', 'Cy', 'Dee', 'Eve'].map((name) => member(name, code))))];
     // Every voter votes on its own two items at once: the relay handles each socket's frames in order, the sockets side by side.
     const votes = voters.flatMap((voter, v) => [0, 1].map((k) => ({ voter, id: itemIds[v * 2 + k]!, msgId: `v-${v}-${k}` })));
-    const acks = await Promise.all(votes.map(({ voter, id, msgId }) =>
-      voter.request({ type: 'queue_vote', item_id: id, vote: 'up', client_msg_id: msgId }, isType('ack', { client_msg_id: msgId }))));
+    const acks = await Promise.all(
+      votes.map(({ voter, id, msgId }) =>
+        voter.request({ type: 'queue_vote', item_id: id, vote: 'up', client_msg_id: msgId }, isType('ack', { client_msg_id: msgId })),
+      ),
+    );
     for (const ack of acks) expect(ack).toMatchObject({ seq: expect.any(Number) });
     expect(new Set(acks.map((a) => a.seq)).size).toBeLessThan(acks.length);
     for (const [i, { voter, id, msgId }] of votes.entries()) {
@@ -86,7 +97,7 @@ describe('queue_state fan-out is coalesced', () => {
     }
   }, 60_000);
 
-  it('a queue change waiting for its crew\'s next queue_state does not hold up the gadget\'s next frames', async () => {
+  it("a queue change waiting for its crew's next queue_state does not hold up the gadget's next frames", async () => {
     const slow = await startInProcessRelay({ env: { LEELOO_QUEUE_STATE_INTERVAL_MS: '60000' }, features: [queueFeatureFactory()] });
     try {
       const olga = await crewMember(() => slow.connect(), clients, 'Olga');
@@ -94,7 +105,10 @@ describe('queue_state fan-out is coalesced', () => {
       // The first change after a quiet interval goes out at once; the second waits up to a minute for the next queue_state.
       await olga.request({ type: 'queue_add', ...track(1), client_msg_id: 'add-1' }, isType('ack', { client_msg_id: 'add-1' }));
       olga.send({ type: 'queue_add', ...track(2), client_msg_id: 'add-2' });
-      const text = await olga.request({ type: 'message', msg_type: 'text', payload: { text: 'still here' }, client_msg_id: 'text-1' }, isType('ack', { client_msg_id: 'text-1' }));
+      const text = await olga.request(
+        { type: 'message', msg_type: 'text', payload: { text: 'still here' }, client_msg_id: 'text-1' },
+        isType('ack', { client_msg_id: 'text-1' }),
+      );
       expect(text).toMatchObject({ seq: expect.any(Number) });
       const seen = await olga.barrier();
       expect(olga.received.some((f) => f.type === 'ack' && f.client_msg_id === 'add-2')).toBe(false);

@@ -82,10 +82,16 @@ describe('queue commands are exactly-once', () => {
   });
 
   it('a retried crew message is acked with its seq and duplicate, and stored once', async () => {
-    const first = await ann.request({ type: 'message', msg_type: 'text', payload: { text: 'hi' }, client_msg_id: 't1' }, isType('ack', { client_msg_id: 't1' }));
+    const first = await ann.request(
+      { type: 'message', msg_type: 'text', payload: { text: 'hi' }, client_msg_id: 't1' },
+      isType('ack', { client_msg_id: 't1' }),
+    );
     await owner.next(isType('message'));
     owner.drain();
-    const again = await ann.request({ type: 'message', msg_type: 'text', payload: { text: 'hi' }, client_msg_id: 't1' }, isType('ack', { client_msg_id: 't1' }));
+    const again = await ann.request(
+      { type: 'message', msg_type: 'text', payload: { text: 'hi' }, client_msg_id: 't1' },
+      isType('ack', { client_msg_id: 't1' }),
+    );
     expect(again).toMatchObject({ seq: first.seq, duplicate: true });
     await owner.expectQuiet();
   });

@@ -75,10 +75,18 @@ class Session implements SessionView {
     this.deviceId = deviceId;
     this.crew = { crewId: CREW, crewCode: 'LEELOO-TEST', isOwner };
   }
-  send(message: OutboundMessage) { this.frames.push(message); }
-  fail(code: never, sentence?: string) { this.frames.push({ type: 'error', code, error: code, message: sentence ?? '' }); }
-  ack(clientMsgId: string | undefined, seq?: number) { if (clientMsgId) this.frames.push({ type: 'ack', client_msg_id: clientMsgId, seq }); }
-  last() { return this.frames.at(-1)!; }
+  send(message: OutboundMessage) {
+    this.frames.push(message);
+  }
+  fail(code: never, sentence?: string) {
+    this.frames.push({ type: 'error', code, error: code, message: sentence ?? '' });
+  }
+  ack(clientMsgId: string | undefined, seq?: number) {
+    if (clientMsgId) this.frames.push({ type: 'ack', client_msg_id: clientMsgId, seq });
+  }
+  last() {
+    return this.frames.at(-1)!;
+  }
 }
 
 let dataDir: string;
@@ -91,7 +99,16 @@ const ann = new Session('ann', false);
 let n = 0;
 const trackMsg = (duration?: number, extra: Record<string, unknown> = {}) => {
   n += 1;
-  return { type: 'queue_add' as const, spotify_uri: `spotify:track:${String(n).padStart(22, 'Z')}`, track: `T${n}`, artist: 'A', album: '', album_art_url: '', duration_ms: duration, ...extra };
+  return {
+    type: 'queue_add' as const,
+    spotify_uri: `spotify:track:${String(n).padStart(22, 'Z')}`,
+    track: `T${n}`,
+    artist: 'A',
+    album: '',
+    album_art_url: '',
+    duration_ms: duration,
+    ...extra,
+  };
 };
 
 async function send(session: Session, message: Record<string, unknown>) {
@@ -106,7 +123,11 @@ beforeEach(async () => {
   n = 0;
   dataDir = await makeTempDir('leeloo-queue-');
   store = await openStore({ dataDir, redisUrl: undefined });
-  for (const [id, name] of [['owner', 'Olga'], ['ann', 'Ann']]) await store.crews.saveDevice({ deviceId: id!, displayName: name! });
+  for (const [id, name] of [
+    ['owner', 'Olga'],
+    ['ann', 'Ann'],
+  ])
+    await store.crews.saveDevice({ deviceId: id!, displayName: name! });
   await store.crews.createCrew({ crewId: CREW, crewCode: 'LEELOO-TEST', crewName: 'Test crew', ownerDeviceId: 'owner' });
   await store.crews.addMember(CREW, 'ann');
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
@@ -167,7 +188,10 @@ describe('queue feature clock', () => {
     expect(after[2]!.queue.now_playing).toMatchObject({ track: 'T2', started_at: T0 + 45_000 });
     await vi.advanceTimersByTimeAsync(30_000);
     expect(host.lastQueue().now_playing).toBeNull();
-    const started = host.queueEvents().map((e) => e.queue.now_playing?.track).filter(Boolean);
+    const started = host
+      .queueEvents()
+      .map((e) => e.queue.now_playing?.track)
+      .filter(Boolean);
     expect(new Set(started)).toEqual(new Set(['T1', 'T2']));
   });
 
@@ -195,7 +219,11 @@ describe('queue feature clock', () => {
 describe('queue feature commands', () => {
   it('enqueues every share with who shared it', async () => {
     await host.context.publish(CREW, {
-      type: 'message', from_device: 'ann', from_name: 'Ann', timestamp: T0, msg_type: 'song_push',
+      type: 'message',
+      from_device: 'ann',
+      from_name: 'Ann',
+      timestamp: T0,
+      msg_type: 'song_push',
       payload: { artist: 'X', track: 'Shared', album: '', spotify_uri: 'spotify:track:SHAREDSHAREDSHAREDSHAR', album_art_url: '', note: '' },
     });
     await vi.advanceTimersByTimeAsync(0);
@@ -227,7 +255,11 @@ describe('queue feature commands', () => {
   it('answers errors with stable codes and changes nothing', async () => {
     expect(await send(ann, { type: 'queue_skip' })).toMatchObject({ type: 'error', code: 'not_owner' });
     expect(await send(owner, { type: 'queue_skip' })).toMatchObject({ type: 'error', code: 'conflict' });
-    expect(await send(ann, { type: 'queue_vote', item_id: 'q_nonexistent000', vote: 'up' })).toMatchObject({ type: 'error', code: 'not_found', ref_type: 'queue_vote' });
+    expect(await send(ann, { type: 'queue_vote', item_id: 'q_nonexistent000', vote: 'up' })).toMatchObject({
+      type: 'error',
+      code: 'not_found',
+      ref_type: 'queue_vote',
+    });
     const outsider = new Session('stranger', false);
     expect(await send(outsider, trackMsg())).toMatchObject({ type: 'error', code: 'not_in_crew' });
     expect(host.queueEvents()).toHaveLength(0);

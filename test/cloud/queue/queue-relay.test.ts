@@ -85,15 +85,22 @@ async function openStream(
   });
   const ended = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the stream did not end: ${text}`)), 5000);
-    res.on('end', () => { clearTimeout(timer); resolve(text); });
+    res.on('end', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
   });
-  const until = (marker: string) => new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${marker} on the stream: ${text}`)), 5000);
-    const check = () => {
-      if (text.includes(marker)) { clearTimeout(timer); resolve(text); } else waiting.push(check);
-    };
-    check();
-  });
+  const until = (marker: string) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${marker} on the stream: ${text}`)), 5000);
+      const check = () => {
+        if (text.includes(marker)) {
+          clearTimeout(timer);
+          resolve(text);
+        } else waiting.push(check);
+      };
+      check();
+    });
   // A stream the test closes itself never ends on its own: its `ended` is not awaited.
   const close = () => {
     ended.catch(() => undefined);
@@ -149,15 +156,25 @@ describe('crew pages over HTTP', () => {
     const page = await fetch(`${relay.httpUrl}/crew`, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Up next');
-    const added = await api(cookie, 'POST', '/queue', { link: 'https://open.spotify.com/intl-de/track/4uLU6hMCjMI75M1A2tKUQC?si=abc', track: 'Never', artist: 'Rick' });
+    const added = await api(cookie, 'POST', '/queue', {
+      link: 'https://open.spotify.com/intl-de/track/4uLU6hMCjMI75M1A2tKUQC?si=abc',
+      track: 'Never',
+      artist: 'Rick',
+    });
     expect(added).toMatchObject({ status: 200, body: { ok: true, queue: { now_playing: { spotify_uri: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC' } } } });
     expect((await api(cookie, 'POST', '/queue', { link: 'https://example.com/track/x', track: 'a', artist: 'b' })).body.code).toBe('invalid_message');
-    expect(await api(cookie, 'POST', '/queue', { link: 'spotify:track:4uLU6hMCjMI75M1A2tKUQD' })).toMatchObject({ status: 400, body: { code: 'invalid_message' } });
+    expect(await api(cookie, 'POST', '/queue', { link: 'spotify:track:4uLU6hMCjMI75M1A2tKUQD' })).toMatchObject({
+      status: 400,
+      body: { code: 'invalid_message' },
+    });
     expect(await api(cookie, 'POST', '/queue', undefined, '{"link": ')).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
     expect(await api(cookie, 'POST', '/queue/q_nothingthere00/vote', { vote: 'up' })).toMatchObject({ status: 404, body: { code: 'not_found' } });
     expect(await api(cookie, 'POST', '/queue/q_nothingthere00/vote', { vote: 7 })).toMatchObject({ status: 400, body: { code: 'invalid_message' } });
     expect(await api(cookie, 'POST', '/queue/skip', {})).toMatchObject({ status: 403, body: { code: 'not_owner' } });
-    expect(await api(cookie, 'POST', '/queue', { link: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', track: 'a', artist: 'b' })).toMatchObject({ status: 409, body: { code: 'conflict' } });
+    expect(await api(cookie, 'POST', '/queue', { link: 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', track: 'a', artist: 'b' })).toMatchObject({
+      status: 409,
+      body: { code: 'conflict' },
+    });
     expect(await api(cookie, 'GET', '/nothing-here')).toMatchObject({ status: 404, body: { code: 'not_found' } });
     const state = await api(cookie, 'GET', '/state');
     expect(state.body).toMatchObject({ me: { display_name: 'Ann', is_owner: false }, queue: { now_playing: { track: 'Never' } } });

@@ -13,7 +13,12 @@ afterEach(async () => {
 });
 
 const track = (i: number, duration: number) => ({
-  type: 'queue_add', spotify_uri: `spotify:track:${String(i).padStart(22, 'K')}`, track: `Song ${i}`, artist: 'Band', duration_ms: duration, client_msg_id: `add-${i}`,
+  type: 'queue_add',
+  spotify_uri: `spotify:track:${String(i).padStart(22, 'K')}`,
+  track: `Song ${i}`,
+  artist: 'Band',
+  duration_ms: duration,
+  client_msg_id: `add-${i}`,
 });
 
 type Snapshot = { now_playing: { item_id: string; started_at: number; clock_duration_ms: number } | null; up_next: Array<{ item_id: string }> };
@@ -26,7 +31,11 @@ describe('queue clock across a relay restart', () => {
     const created = await client.request({ type: 'create_crew', display_name: 'Olga', client_msg_id: 'c1' }, isType('crew_created'));
     const crewCode = String(created.crew_code);
     const acks: Frame[] = [];
-    for (const [i, duration] of [[1, 2_500], [2, 60_000], [3, 60_000]] as const) {
+    for (const [i, duration] of [
+      [1, 2_500],
+      [2, 60_000],
+      [3, 60_000],
+    ] as const) {
       acks.push(await client.request(track(i, duration), isType('ack', { client_msg_id: `add-${i}` })));
     }
     const before = (await client.request({ type: 'queue_get' }, isType('queue_state'))).queue as Snapshot;

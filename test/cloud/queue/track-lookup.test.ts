@@ -43,13 +43,18 @@ describe('track lookup for tracks queued without a duration', () => {
     spotify = await startFakeSpotify();
     spotify.registerApp('leeloo-relay-app');
     spotify.addUser({ id: 'olga' });
-    for (const n of [1, 2, 5]) spotify.addCatalogTrack(fakeTrack(id(n), { name: `Found ${n}`, artists: ['Lookup', 'Band'], album: `Album ${n}`, duration_ms: 100_000 + n * 1000 }));
+    for (const n of [1, 2, 5])
+      spotify.addCatalogTrack(fakeTrack(id(n), { name: `Found ${n}`, artists: ['Lookup', 'Band'], album: `Album ${n}`, duration_ms: 100_000 + n * 1000 }));
     const spotifyFeature = spotifyFeatureFactory();
     const lookupTrack = spotifyTrackLookup({ access: spotifyFeature.access, apiUrl: () => spotifyFeature.feature()?.apiUrl ?? null });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl, LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS),
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
+        LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS),
       },
       features: [spotifyFeature.factory, queueFeatureFactory({ lookupTrack })],
     });
@@ -80,10 +85,15 @@ describe('track lookup for tracks queued without a duration', () => {
   it("uses the crew owner's token when the adder has no Spotify sign-in, and shares are looked up too", async () => {
     await mate.request({ type: 'queue_add', spotify_uri: uri(2), track: 'Two', artist: 'B', client_msg_id: 'b1' }, isType('ack'));
     mate.send({
-      type: 'message', msg_type: 'song_push', client_msg_id: 'share-5',
+      type: 'message',
+      msg_type: 'song_push',
+      client_msg_id: 'share-5',
       payload: { artist: 'Lookup', track: 'Found 5', album: '', spotify_uri: uri(5), album_art_url: '', note: '' },
     });
-    await owner.next((f) => f.type === 'queue_state' && (f.change as { kind: string }).kind === 'added' && (f.queue as QueueSnapshot).up_next.some((i) => i.spotify_uri === uri(5)));
+    await owner.next(
+      (f) =>
+        f.type === 'queue_state' && (f.change as { kind: string }).kind === 'added' && (f.queue as QueueSnapshot).up_next.some((i) => i.spotify_uri === uri(5)),
+    );
     const queue = await queueOf(owner);
     expect(queue.up_next.find((i) => i.spotify_uri === uri(2))?.duration_ms).toBe(102_000);
     expect(queue.up_next.find((i) => i.spotify_uri === uri(5))).toMatchObject({ duration_ms: 105_000, album: 'Album 5' });
@@ -117,15 +127,21 @@ describe('track lookup for tracks queued without a duration', () => {
     const link = await owner.request({ type: 'crew_link' }, isType('crew_link_issued'));
     const open = await fetch(String(link.url).replace(PUBLIC_URL, relay.httpUrl), { redirect: 'manual' });
     const cookie = open.headers.get('set-cookie')!.split(';')[0]!;
-    const add = (body: object) => fetch(`${relay.httpUrl}/crew/api/queue`, {
-      method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
+    const add = (body: object) =>
+      fetch(`${relay.httpUrl}/crew/api/queue`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
     const added = await add({ link: `https://open.spotify.com/track/${id(11)}?si=abc` });
     expect(added.status).toBe(200);
     const queue = await queueOf(owner);
     expect([queue.now_playing, ...queue.up_next].find((i) => i?.spotify_uri === uri(11))).toMatchObject({
-      track: 'Linked', artist: 'Pasted', album: 'From a link', duration_ms: 111_000,
+      track: 'Linked',
+      artist: 'Pasted',
+      album: 'From a link',
+      duration_ms: 111_000,
     });
 
     const unknown = await add({ link: `spotify:track:${id(12)}` });

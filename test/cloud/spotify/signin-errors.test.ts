@@ -31,8 +31,11 @@ beforeEach(async () => {
   const spot = spotifyFeatureFactory({ now: () => clock, http: { backoffBaseMs: 1, maxRetryAfterWaitMs: 50 } });
   relay = await startInProcessRelay({
     env: {
-      PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: KEY,
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: KEY,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory],
   });
@@ -183,14 +186,15 @@ describe('Spotify rate limits are per user', () => {
   });
 });
 
-
 describe("Spotify's stable account id", () => {
   it('stores account_id from /me at sign-in, and reads it at the next refresh for a grant made before it', async () => {
     const { client, deviceId } = await gadget('Anna');
     const page = await phoneSignsIn(await signinLink(client), 'anna');
     expect(headingOf(page.html)).toBe('Spotify is connected');
     const complete = await client.next(isType('spotify_auth_complete'));
-    const me = await (await fetch(`${spotify.apiUrl}/me`, { headers: { authorization: `Bearer ${(complete.tokens as { access_token: string }).access_token}` } })).json();
+    const me = await (
+      await fetch(`${spotify.apiUrl}/me`, { headers: { authorization: `Bearer ${(complete.tokens as { access_token: string }).access_token}` } })
+    ).json();
     expect(me.account_id).toMatch(/^acct-/);
     expect(await relay.store.tokens.getGrant(deviceId)).toMatchObject({ spotifyUserId: 'anna', spotifyAccountId: me.account_id });
 

@@ -31,8 +31,11 @@ beforeEach(async () => {
   const spot = spotifyFeatureFactory({ now: () => clock, http: { backoffBaseMs: 1, maxRetryAfterWaitMs: 50 } });
   relay = await startInProcessRelay({
     env: {
-      PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: KEY,
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: KEY,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory],
   });
@@ -97,7 +100,10 @@ describe('Spotify sign-in hand-off', () => {
     const authorize = spotify.lastAuthorize!;
     // Exactly what the features need, no more.
     expect(authorize.get('scope')!.split(' ').sort()).toEqual([
-      'user-modify-playback-state', 'user-read-currently-playing', 'user-read-playback-state', 'user-read-recently-played',
+      'user-modify-playback-state',
+      'user-read-currently-playing',
+      'user-read-playback-state',
+      'user-read-recently-played',
     ]);
     expect(authorize.get('scope')).toBe(SPOTIFY_SCOPES);
     expect(authorize.get('code_challenge_method')).toBe('S256');
@@ -155,9 +161,15 @@ describe('Spotify sign-in hand-off', () => {
     // The operator moves the key to _PREVIOUS and sets a new one; the relay restarts on the same data.
     const newKey = Buffer.alloc(32, 8);
     const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: relay.dataDir, PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
-      LEELOO_ENCRYPTION_KEY: newKey.toString('base64'), LEELOO_ENCRYPTION_KEY_PREVIOUS: KEY,
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LEELOO_DATA_DIR: relay.dataDir,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: newKey.toString('base64'),
+      LEELOO_ENCRYPTION_KEY_PREVIOUS: KEY,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     });
     const store = await openStore(config);
     const rotated = createRelay({ config, store, log: createLogger('silent'), features: [spotifyFeatureFactory({ now: () => clock }).factory] });
@@ -165,7 +177,10 @@ describe('Spotify sign-in hand-off', () => {
     try {
       const back = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
       clients.push(back);
-      await back.request({ type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret }, isType('welcome'));
+      await back.request(
+        { type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret },
+        isType('welcome'),
+      );
       // The cached access token, sealed with the old key, still opens.
       expect((await back.request({ type: 'spotify_token_request' }, isType('spotify_token'))).access_token).toBe(first.access_token);
       spotify.setRotateRefreshTokens(true);
@@ -194,9 +209,14 @@ describe('Spotify sign-in hand-off', () => {
 
     // The operator replaced the key and forgot to keep the old one.
     const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: relay.dataDir, PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LEELOO_DATA_DIR: relay.dataDir,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
       LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     });
     const store = await openStore(config);
     const rekeyed = createRelay({ config, store, log: createLogger('silent'), features: [spotifyFeatureFactory({ now: () => clock }).factory] });
@@ -204,7 +224,10 @@ describe('Spotify sign-in hand-off', () => {
     try {
       const back = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
       clients.push(back);
-      await back.request({ type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret }, isType('welcome'));
+      await back.request(
+        { type: 'hello', protocol_version: 3, device_name: 'Anna', device_id: deviceId, device_secret: welcome.device_secret },
+        isType('welcome'),
+      );
       const refused = await back.request({ type: 'spotify_token_request' }, isType('error'));
       expect(refused).toMatchObject({ code: 'spotify_unavailable', message: expect.stringMatching(/encryption key is not configured/) });
       expect(await store.tokens.getGrant(deviceId)).not.toBeNull();
@@ -388,7 +411,10 @@ describe('Spotify sign-in hand-off', () => {
     expect(refused.code).toBe('not_owner');
     const bad = await owner.client.request({ type: 'spotify_app_register', client_id: 'no spaces allowed' }, isType('error'));
     expect(bad.code).toBe('invalid_message');
-    const app = await owner.client.request({ type: 'spotify_app_register', client_id: 'crew-own-app-1', client_secret: 'crew-secret-123' }, isType('spotify_app'));
+    const app = await owner.client.request(
+      { type: 'spotify_app_register', client_id: 'crew-own-app-1', client_secret: 'crew-secret-123' },
+      isType('spotify_app'),
+    );
     expect(app).toMatchObject({ client_id: 'crew-own-app-1', has_secret: true });
     const session = await guest.client.request({ type: 'spotify_signin_start' }, isType('spotify_signin_session'));
     spotify.registerApp('crew-own-app-1', 'crew-secret-123');

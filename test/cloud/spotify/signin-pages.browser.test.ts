@@ -26,8 +26,12 @@ beforeAll(async () => {
   PUBLIC_URL = `http://127.0.0.1:${port}`;
   relay = await startInProcessRelay({
     env: {
-      PORT: String(port), PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PORT: String(port),
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory],
   });

@@ -76,7 +76,9 @@ describe('Spotify configuration', () => {
   it('stops the relay process with exit code 78 and the sentence for a PUBLIC_URL Spotify refuses', async () => {
     const root = path.resolve(import.meta.dirname, '../../..');
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cloud/main.ts')], {
-      cwd: root, env: { ...process.env, LEELOO_ENV_FILE: '', PORT: '0', PUBLIC_URL: 'http://localhost:8080' }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: root,
+      env: { ...process.env, LEELOO_ENV_FILE: '', PORT: '0', PUBLIC_URL: 'http://localhost:8080' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));

@@ -33,22 +33,28 @@ afterAll(async () => {
 });
 
 describe('crew API rate limit per member link', () => {
-  it('answers a link firing 500 votes with 429s and Retry-After, and leaves another member\'s link alone', async () => {
+  it("answers a link firing 500 votes with 429s and Retry-After, and leaves another member's link alone", async () => {
     const owner = await member('Olga');
     const code = String((await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'))).crew_code);
     const ann = await member('Ann', code);
-    await owner.request({ type: 'queue_add', spotify_uri: `spotify:track:${'V'.repeat(22)}`, track: 'Song', artist: 'Band', duration_ms: 200_000, client_msg_id: 'add' }, isType('ack'));
+    await owner.request(
+      { type: 'queue_add', spotify_uri: `spotify:track:${'V'.repeat(22)}`, track: 'Song', artist: 'Band', duration_ms: 200_000, client_msg_id: 'add' },
+      isType('ack'),
+    );
     const added = await ann.next(isType('queue_state'));
     const itemId = /"(q_[A-Za-z0-9_-]{16})"/.exec(JSON.stringify(added.queue))![1]!;
     const weapon = await cookieOf(ann);
 
-    await expectVolleyLimited(500, (i) =>
-      fetch(`${relay.httpUrl}/crew/api/queue/${itemId}/vote`, {
-        method: 'POST',
-        headers: { cookie: weapon, 'content-type': 'application/json' },
-        body: JSON.stringify({ vote: i % 2 === 0 ? 1 : -1 }),
-      }).then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code: string } })),
-    { burst: 10, perSecond: 5 });
+    await expectVolleyLimited(
+      500,
+      (i) =>
+        fetch(`${relay.httpUrl}/crew/api/queue/${itemId}/vote`, {
+          method: 'POST',
+          headers: { cookie: weapon, 'content-type': 'application/json' },
+          body: JSON.stringify({ vote: i % 2 === 0 ? 1 : -1 }),
+        }).then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code: string } })),
+      { burst: 10, perSecond: 5 },
+    );
 
     const calm = await cookieOf(owner);
     const state = await fetch(`${relay.httpUrl}/crew/api/state`, { headers: { cookie: calm } });

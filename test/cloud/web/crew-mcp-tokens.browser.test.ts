@@ -74,7 +74,10 @@ describe('AI assistants on the crew page', () => {
 
       await page.locator('#mcp-list li', { hasText: 'laptop' }).getByRole('button', { name: 'Revoke' }).click();
       await expect.poll(tokenLines).toEqual(['No tokens yet.']);
-      const refused = (await assistant.callTool({ name: 'crew_queue', arguments: {} }).then(() => null, (error: unknown) => error)) as Error | null;
+      const refused = (await assistant.callTool({ name: 'crew_queue', arguments: {} }).then(
+        () => null,
+        (error: unknown) => error,
+      )) as Error | null;
       expect(refused?.message).toMatch(/401|unauthorized/i);
     } finally {
       await assistant.close();

@@ -21,7 +21,14 @@ let jobs: ImportJobs;
 let zipDir: string;
 const clients: TestClient[] = [];
 
-const track = (i: number) => ({ type: 'queue_add', spotify_uri: `spotify:track:${String(i).padStart(22, 'P')}`, track: `Song ${i}`, artist: 'Band', duration_ms: 240_000, client_msg_id: `a${i}` });
+const track = (i: number) => ({
+  type: 'queue_add',
+  spotify_uri: `spotify:track:${String(i).padStart(22, 'P')}`,
+  track: `Song ${i}`,
+  artist: 'Band',
+  duration_ms: 240_000,
+  client_msg_id: `a${i}`,
+});
 
 async function member(name: string, crewCode?: string): Promise<TestClient> {
   const client = await relay.connect();
@@ -108,8 +115,12 @@ describe('crew page on a phone', () => {
   });
 
   it('imports a Spotify export ZIP with progress and shows the stats', async () => {
-    const records = Array.from({ length: 40 }, (_, i) => extendedRecord({ ts: new Date(Date.now() - (i + 1) * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'), master_metadata_track_name: `Hit ${i % 4}` }));
-    const zip = await writeZip(zipDir, 'my_spotify_data.zip', [{ name: 'Spotify Extended Streaming History/Streaming_History_Audio_2024.json', content: JSON.stringify(records) }]);
+    const records = Array.from({ length: 40 }, (_, i) =>
+      extendedRecord({ ts: new Date(Date.now() - (i + 1) * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'), master_metadata_track_name: `Hit ${i % 4}` }),
+    );
+    const zip = await writeZip(zipDir, 'my_spotify_data.zip', [
+      { name: 'Spotify Extended Streaming History/Streaming_History_Audio_2024.json', content: JSON.stringify(records) },
+    ]);
     await page.setInputFiles('#import-file', zip);
     await page.click('#import button[type=submit]');
     await expect.poll(() => page.locator('#import-status').textContent(), { timeout: 15_000 }).toMatch(/^done: .*imported 40/);
@@ -136,7 +147,15 @@ describe('crew page on a phone', () => {
 
   it('draws its icons as inline SVG, so a phone without an emoji font shows no empty boxes', async () => {
     const [, ann, bob] = clients;
-    await ann!.request({ type: 'message', msg_type: 'song_push', client_msg_id: 'icon-share', payload: { spotify_uri: `spotify:track:${'I'.repeat(22)}`, track: 'Iconic', artist: 'Band', album: '', album_art_url: '', note: '' } }, isType('ack'));
+    await ann!.request(
+      {
+        type: 'message',
+        msg_type: 'song_push',
+        client_msg_id: 'icon-share',
+        payload: { spotify_uri: `spotify:track:${'I'.repeat(22)}`, track: 'Iconic', artist: 'Band', album: '', album_art_url: '', note: '' },
+      },
+      isType('ack'),
+    );
     await bob!.request({ type: 'message', msg_type: 'reaction', client_msg_id: 'icon-love', payload: { reaction: 'love' } }, isType('ack'));
     await bob!.request({ type: 'airhorn', client_msg_id: 'icon-horn' }, isType('ack'));
     await expect.poll(() => page.locator('#recent li').count()).toBe(3);

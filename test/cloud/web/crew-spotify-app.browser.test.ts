@@ -46,9 +46,12 @@ beforeAll(async () => {
   publicUrl = `http://127.0.0.1:${port}`;
   relay = await startInProcessRelay({
     env: {
-      PORT: String(port), PUBLIC_URL: publicUrl, SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      PORT: String(port),
+      PUBLIC_URL: publicUrl,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
       LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     },
     features: [spot.factory, queueFeatureFactory({ spotifyApp: spot.crewApp })],
   });
@@ -96,7 +99,9 @@ describe("the owner's Spotify app page", () => {
     await page.locator('#sa-client-id').fill('crewownapp0123456789');
     await page.getByRole('button', { name: 'Use this app for the crew' }).click();
     await expect.poll(() => page.locator('#sa-current').textContent()).toContain('crewownapp0123456789');
-    expect(await relay.store.tokens.getCrewApp((await relay.store.crews.getMembership(ownerDeviceId))!.crewId)).toMatchObject({ clientId: 'crewownapp0123456789' });
+    expect(await relay.store.tokens.getCrewApp((await relay.store.crews.getMembership(ownerDeviceId))!.crewId)).toMatchObject({
+      clientId: 'crewownapp0123456789',
+    });
     expect(await page.locator('#sa-budget').textContent()).toBe("0 of 5 on the crew's app");
   });
 
@@ -144,9 +149,16 @@ describe("the owner's Spotify app page", () => {
     const cookie = open.headers.get('set-cookie')!.split(';')[0]!;
     const html = await (await fetch(`${publicUrl}/crew`, { headers: { cookie } })).text();
     expect(html).not.toContain('id="spotify-app"');
-    for (const [method, path] of [['GET', ''], ['PUT', ''], ['DELETE', ''], ['POST', '/check']] as const) {
+    for (const [method, path] of [
+      ['GET', ''],
+      ['PUT', ''],
+      ['DELETE', ''],
+      ['POST', '/check'],
+    ] as const) {
       const res = await fetch(`${publicUrl}/crew/api/spotify-app${path}`, {
-        method, headers: { cookie, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{"client_id":"benownapp0123456789"}',
+        method,
+        headers: { cookie, 'content-type': 'application/json' },
+        body: method === 'GET' ? undefined : '{"client_id":"benownapp0123456789"}',
       });
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(((await res.json()) as { code: string }).code).toBe('not_owner');
@@ -162,4 +174,3 @@ describe("the owner's Spotify app page", () => {
     await owner.next(isType('spotify_signin_required', { reason: 'app_changed' }));
   });
 });
-

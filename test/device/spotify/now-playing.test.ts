@@ -33,8 +33,16 @@ afterEach(async () => {
 });
 
 const playing = (over: Partial<NowPlaying> = {}): NowPlaying => ({
-  uri: 'spotify:track:T1', track: 'Joga', artist: 'Björk', album: 'Homogenic', artUrl: null,
-  durationMs: 200_000, progressMs: 50_000, isPlaying: true, fetchedAt: 1_000_000, ...over,
+  uri: 'spotify:track:T1',
+  track: 'Joga',
+  artist: 'Björk',
+  album: 'Homogenic',
+  artUrl: null,
+  durationMs: 200_000,
+  progressMs: 50_000,
+  isPlaying: true,
+  fetchedAt: 1_000_000,
+  ...over,
 });
 
 /** Renders a screen, encodes it as PNG and decodes it again, as the mirror page would see it. */
@@ -57,11 +65,14 @@ describe('adaptive polling', () => {
   it('uses the ETag, stops while the screen sleeps and polls at once on waking', async () => {
     spotify.registerApp('app-1');
     spotify.addUser({ id: 'anna' });
-    const authorize = await fetch(`${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb`, { redirect: 'manual' });
+    const authorize = await fetch(`${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb`, {
+      redirect: 'manual',
+    });
     spotify.registerApp('app-1', 'secret-1');
     const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
     const tokenAnswer = await fetch(`${spotify.accountsUrl}/api/token`, {
-      method: 'POST', headers: { authorization: `Basic ${Buffer.from('app-1:secret-1').toString('base64')}` },
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('app-1:secret-1').toString('base64')}` },
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb' }),
     });
     const { access_token } = (await tokenAnswer.json()) as { access_token: string };
@@ -69,9 +80,25 @@ describe('adaptive polling', () => {
     const clock = new ManualClock();
     const changes: (NowPlaying | null)[] = [];
     let done: () => void = () => undefined;
-    const api = new SpotifyWebApi({ http: new SpotifyHttp(), apiUrl: () => spotify.apiUrl, limiterKey: 'anna', tokens: { token: async () => access_token, refresh: async () => access_token } });
-    const poller = new NowPlayingPoller(api, clock, { onChange: (p) => { changes.push(p); done(); }, onError: (e) => { throw e; } });
-    const changed = () => new Promise<void>((resolve) => { done = resolve; });
+    const api = new SpotifyWebApi({
+      http: new SpotifyHttp(),
+      apiUrl: () => spotify.apiUrl,
+      limiterKey: 'anna',
+      tokens: { token: async () => access_token, refresh: async () => access_token },
+    });
+    const poller = new NowPlayingPoller(api, clock, {
+      onChange: (p) => {
+        changes.push(p);
+        done();
+      },
+      onError: (e) => {
+        throw e;
+      },
+    });
+    const changed = () =>
+      new Promise<void>((resolve) => {
+        done = resolve;
+      });
 
     let next = changed();
     poller.setAwake(true);
@@ -236,7 +263,7 @@ describe('Spotify screens (PNG snapshots compared structurally)', () => {
       for (let r = 0; r < size; r++) {
         for (let c = 0; c < size; c++) {
           const p = s.at(14 + (c + 2) * scale + Math.floor(scale / 2), 30 + 12 + (r + 2) * scale + Math.floor(scale / 2));
-          if ((p[0]! < 128) !== Boolean(data[r * size + c])) wrong++;
+          if (p[0]! < 128 !== Boolean(data[r * size + c])) wrong++;
         }
       }
       return wrong;

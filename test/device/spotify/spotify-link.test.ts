@@ -32,11 +32,18 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     spotify = await startFakeSpotify();
     spotify.registerApp('leeloo-relay-app');
     spotify.addUser({ id: 'anna', displayName: 'Anna' });
-    spotify.setCurrentlyPlaying('anna', { track: fakeTrack('TRACK1', { name: 'Joga', artists: ['Björk'], album: 'Homogenic' }), progress_ms: 30_000, is_playing: true });
+    spotify.setCurrentlyPlaying('anna', {
+      track: fakeTrack('TRACK1', { name: 'Joga', artists: ['Björk'], album: 'Homogenic' }),
+      progress_ms: 30_000,
+      is_playing: true,
+    });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory],
     });
@@ -80,7 +87,10 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     controller.spotify.nowPlaying.onButton({ kind: 'press', button: 'primary', at: Date.now() }, null as never);
     const share = await received;
     expect(share.payload).toMatchObject({
-      spotify_uri: 'spotify:track:TRACK1', track: 'Joga', artist: 'Björk', album: 'Homogenic',
+      spotify_uri: 'spotify:track:TRACK1',
+      track: 'Joga',
+      artist: 'Björk',
+      album: 'Homogenic',
       album_art_url: `${spotify.origin}/images/TRACK1.jpg`,
     });
     expect(share.from_name).toBe('Kitchen');
@@ -89,7 +99,9 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
 
   it("puts the mate's shared track into the owner's Spotify, with the real errors", async () => {
     mate.send({
-      type: 'message', msg_type: 'song_push', client_msg_id: 'push-1',
+      type: 'message',
+      msg_type: 'song_push',
+      client_msg_id: 'push-1',
       payload: { artist: 'Portishead', track: 'Roads', album: 'Dummy', spotify_uri: 'spotify:track:ROADS1', album_art_url: '', note: 'rainy' },
     });
     await waitUntil(() => controller.state.feed.some((f) => f.kind === 'share' && f.share.spotify_uri === 'spotify:track:ROADS1'), 'the shared track');
@@ -146,7 +158,12 @@ describe('Spotify on the gadget when the relay has no Spotify app', () => {
 
     await waitUntil(() => controller.state.crew !== null, 'the crew');
     await controller.shareTrack({
-      artist: 'Portishead', track: 'Roads', album: 'Dummy', spotify_uri: 'spotify:track:ROADS1', album_art_url: '', note: '',
+      artist: 'Portishead',
+      track: 'Roads',
+      album: 'Dummy',
+      spotify_uri: 'spotify:track:ROADS1',
+      album_art_url: '',
+      note: '',
     });
     // Without Spotify the shared track cannot go into the owner's player; the relay's own sentence says why.
     await waitUntil(() => controller.state.feed.some((f) => f.kind === 'share'), 'the own share in the feed');
@@ -176,10 +193,17 @@ describe('sharing what plays while the relay is stopped', () => {
     spotify = await startFakeSpotify();
     spotify.registerApp('leeloo-relay-app');
     spotify.addUser({ id: 'cara', displayName: 'Cara' });
-    spotify.setCurrentlyPlaying('cara', { track: fakeTrack('OFFLINE1', { name: 'Teardrop', artists: ['Massive Attack'], album: 'Mezzanine' }), progress_ms: 1_000, is_playing: true });
+    spotify.setCurrentlyPlaying('cara', {
+      track: fakeTrack('OFFLINE1', { name: 'Teardrop', artists: ['Massive Attack'], album: 'Mezzanine' }),
+      progress_ms: 1_000,
+      is_playing: true,
+    });
     env = {
-      PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
-      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+      PUBLIC_URL,
+      SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+      LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 4).toString('base64'),
+      SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+      SPOTIFY_API_URL: spotify.apiUrl,
     };
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-offline-'));
     dataDir = path.join(root, 'relay');
@@ -257,14 +281,25 @@ describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', 
     spotify.setCurrentlyPlaying('eve', { track: fakeTrack('SLEEP1'), progress_ms: 1_000, is_playing: true });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory],
     });
     root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-sleep-'));
     ({ controller } = await startSimGadget({
-      relayUrl: relay.wsUrl, name: 'Hall', root, display, buttons, clock, pingIntervalSeconds: 300, deadAfterSeconds: 900, sleepAfterSeconds: 60,
+      relayUrl: relay.wsUrl,
+      name: 'Hall',
+      root,
+      display,
+      buttons,
+      clock,
+      pingIntervalSeconds: 300,
+      deadAfterSeconds: 900,
+      sleepAfterSeconds: 60,
     }));
   });
 
@@ -311,8 +346,11 @@ describe('a signed-out gadget that reconnects', () => {
     spotify.addUser({ id: 'perry' });
     relay = await startInProcessRelay({
       env: {
-        PUBLIC_URL, SPOTIFY_CLIENT_ID: 'leeloo-relay-app', LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 6).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl, SPOTIFY_API_URL: spotify.apiUrl,
+        PUBLIC_URL,
+        SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 6).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
+        SPOTIFY_API_URL: spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory],
     });

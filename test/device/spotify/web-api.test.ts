@@ -60,7 +60,9 @@ describe('Spotify HTTP client and Web API', () => {
     const make = (userId: string, access: string) =>
       new SpotifyWebApi({ http, apiUrl: () => spotify.apiUrl, limiterKey: userId, tokens: { token: async () => access, refresh: async () => access } });
     spotify.rateLimit('currently-playing', 3600, { userId: 'anna' });
-    const error = await make('anna', anna.access).currentlyPlaying().catch((e: unknown) => e);
+    const error = await make('anna', anna.access)
+      .currentlyPlaying()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SpotifyError);
     expect((error as SpotifyError).code).toBe('rate_limited');
     expect((error as SpotifyError).retryAfterMs).toBeGreaterThan(3_590_000);
@@ -142,7 +144,10 @@ describe('Spotify HTTP client and Web API', () => {
   it('pages recently-played with before and after cursors', async () => {
     const { access } = await signIn('anna');
     const base = Date.parse('2026-03-01T10:00:00Z');
-    spotify.setRecentlyPlayed('anna', Array.from({ length: 5 }, (_, i) => ({ track: fakeTrack(`R${i}`), played_at: new Date(base + i * 60_000).toISOString() })));
+    spotify.setRecentlyPlayed(
+      'anna',
+      Array.from({ length: 5 }, (_, i) => ({ track: fakeTrack(`R${i}`), played_at: new Date(base + i * 60_000).toISOString() })),
+    );
     const web = api('anna', access);
     const newest = await web.recentlyPlayed({ limit: 2 });
     expect(newest.items.map((i) => i.track.id)).toEqual(['R4', 'R3']);
