@@ -12,6 +12,13 @@ export interface GestureConfig {
   emit: (event: ButtonEvent) => void;
 }
 
+/**
+ * A press read late (the loop was busy, the kernel queued it) waits at least this long for its
+ * release before it counts as long: the release may be queued right behind it, in the next read.
+ * The long press still carries the kernel's time (`pressedAt + longPressMs`).
+ */
+export const LATE_PRESS_SETTLE_MS = 50;
+
 export class ButtonGestures {
   private hold: ReturnType<typeof setTimeout> | null = null;
   private pressedAt: number | null = null;
@@ -33,7 +40,7 @@ export class ButtonGestures {
     this.pressedAt = at;
     this.longFired = false;
     if (this.hold) clearTimeout(this.hold);
-    this.hold = setTimeout(() => this.long(), Math.max(0, longPressMs - lateMs));
+    this.hold = setTimeout(() => this.long(), Math.max(lateMs > 0 ? LATE_PRESS_SETTLE_MS : 0, longPressMs - lateMs));
   }
 
   release(at: number): void {
