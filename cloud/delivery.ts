@@ -5,6 +5,7 @@ import { readCrewState } from './crew-state.js';
 import { firstVisibleSeq } from './crew-visibility.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
 import type { Logger } from './log.js';
+import { recoveryFor } from './recovery.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Session, SessionRegistry } from './sessions.js';
 import type { AppendRequest, AppendResult, CrewEventInput, DeliveredMark, Store } from './store/store.js';
@@ -297,14 +298,12 @@ export class Delivery {
       const member = await this.store.crews.getMembership(session.deviceId!);
       const floor = record && member?.crewId === crew.crewId ? Math.min(latest, firstVisibleSeq(member, record) - 1) : latest;
       const afterSeq = requestedAfterSeq > latest ? requestedAfterSeq : Math.max(requestedAfterSeq, floor);
-      const first = await this.store.crews.firstSeq(crew.crewId);
-      const gone = afterSeq < latest && (first === null || first > afterSeq + 1);
-      const otherLog = epoch !== undefined && epoch !== record?.epoch;
-      const reason = otherLog ? 'epoch_changed' : afterSeq > latest ? 'ahead_of_relay' : gone ? 'history_gone' : null;
-      if (reason) {
+      const firstSeq = await this.store.crews.firstSeq(crew.crewId);
+      const verdict = recoveryFor({ afterSeq, latestSeq: latest, firstSeq, sameEpoch: epoch === undefined || epoch === record?.epoch });
+      if (!verdict.replay) {
         const current = await state();
         session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
-        session.send({ type: 'resync', crew_code: crew.crewCode, reason, crew: current });
+        session.send({ type: 'resync', crew_code: crew.crewCode, reason: verdict.reason, crew: current });
         return;
       }
       session.sentSeq = afterSeq;

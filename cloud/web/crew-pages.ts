@@ -10,6 +10,7 @@ import { KeyedBuckets } from '../token-bucket.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
 import { setShareHistory } from '../crew-visibility.js';
+import { recoveryFor } from '../recovery.js';
 import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
 import { z } from 'zod';
 
@@ -344,12 +345,12 @@ export class CrewPages {
   private async catchUp(stream: Stream, after: number): Promise<void> {
     const { crews } = this.deps.context.store;
     const crewId = stream.viewer.crewId;
-    const [crew, missed] = await Promise.all([crews.getCrew(crewId), crews.readEvents(crewId, after, { limit: REPLAY_LIMIT + 1 })]);
-    const gap = missed.length > 0 && missed[0]!.seq !== after + 1;
-    if (gap || missed.length > REPLAY_LIMIT || after > (crew?.latestSeq ?? 0)) {
+    const [crew, firstSeq] = await Promise.all([crews.getCrew(crewId), crews.firstSeq(crewId)]);
+    const verdict = recoveryFor({ afterSeq: after, latestSeq: crew?.latestSeq ?? 0, firstSeq, replayLimit: REPLAY_LIMIT });
+    if (!verdict.replay) {
       this.resync(stream);
     } else {
-      for (const stored of missed) this.deliver(crewId, stream, stored.event);
+      for (const stored of await crews.readEvents(crewId, after, { limit: REPLAY_LIMIT + 1 })) this.deliver(crewId, stream, stored.event);
     }
     const backlog = stream.backlog ?? [];
     stream.backlog = null;
