@@ -53,6 +53,16 @@ interface Pending extends CommandResult {
   readonly announced?: Promise<number>;
 }
 
+/** A change to a crew's queue, given its state and the time: the result to save, or null for none. */
+type QueueOp = (state: QueueState, now: number) => Promise<QueueResult | null>;
+/** Who asked for a change, and the client message id that dedupes it. */
+type ChangeFrom = { deviceId: string; clientMsgId?: string };
+
+/** A stored command once its queue_state is stored: the seq is that event's. */
+async function settled({ announced, ...result }: Pending): Promise<CommandResult> {
+  return announced ? { ...result, seq: await announced } : result;
+}
+
 const THROWBACK_BATCH = 5;
 
 /**
@@ -135,8 +145,7 @@ export class QueueFeature implements Feature {
 
   /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
   async run(crewId: string, actor: Actor, command: QueueCommand): Promise<CommandResult> {
-    const { announced, ...result } = await this.begin(crewId, actor, command);
-    return announced ? { ...result, seq: await announced } : result;
+    return settled(await this.begin(crewId, actor, command));
   }
 
   /** Like run(), but resolves once the change is stored, with its announcement still to come. */
@@ -144,7 +153,7 @@ export class QueueFeature implements Feature {
     this.context.metrics.queueAction(command.type);
     if (command.type === 'airhorn') return this.airhorn(crewId, actor, command.client_msg_id);
     const from = { deviceId: actor.deviceId, clientMsgId: command.client_msg_id };
-    const done = await this.store(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);
+    const done = await this.commit(crewId, async (state, now) => this.apply(crewId, state, actor, command, now), from);
     return done ?? { duplicate: false };
   }
 
@@ -219,24 +228,13 @@ export class QueueFeature implements Feature {
    * itself, so it is never applied twice even across a crash. The announcement is awaited
    * outside the crew's lock: changes made meanwhile share the next queue_state (QueueAnnouncer).
    */
-  private async mutate(
-    crewId: string,
-    op: (state: QueueState, now: number) => Promise<QueueResult | null>,
-    from?: { deviceId: string; clientMsgId?: string },
-    fillerTried = false,
-  ): Promise<CommandResult | null> {
-    const saved = await this.store(crewId, op, from, fillerTried);
-    if (!saved?.announced) return saved;
-    return { seq: await saved.announced, duplicate: false, queue: saved.queue };
+  private async mutate(crewId: string, op: QueueOp, from?: ChangeFrom, fillerTried = false): Promise<CommandResult | null> {
+    const pending = await this.commit(crewId, op, from, fillerTried);
+    return pending && settled(pending);
   }
 
   /** mutate() up to the save: resolves once the change is stored, with its queue_state still to come. */
-  private async store(
-    crewId: string,
-    op: (state: QueueState, now: number) => Promise<QueueResult | null>,
-    from?: { deviceId: string; clientMsgId?: string },
-    fillerTried = false,
-  ): Promise<Pending | null> {
+  private async commit(crewId: string, op: QueueOp, from?: ChangeFrom, fillerTried = false): Promise<Pending | null> {
     const saved = await this.locks.run(crewId, async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const stored = await this.context.store.queue.load(crewId);
