@@ -41,6 +41,109 @@ function isOwnEvent(event: CrewEvent, deviceId: string | null): boolean {
 }
 
 /**
+ * Where a socket's live events stand: `live` (sent as they are committed), `replaying` (held
+ * so none overtakes a replay), or `awaiting_resume` (after `welcome` with a crew, held until the
+ * device's next frame: a device that resumes sends `resume` first, and an event sent before it
+ * would move the device's last seq past the ones the replay is about to bring).
+ */
+type Phase = 'live' | 'replaying' | 'awaiting_resume';
+
+/**
+ * One socket's delivery: its phase, what it was sent and what waits for it. Only Delivery sees it
+ * (kept by session in a WeakMap below), so no other part can move a socket out of order.
+ */
+class DeliveryState {
+  private current: Phase = 'live';
+  /** Highest crew seq sent on this socket: guards against sending an event twice. */
+  private sentSeq = 0;
+  /** Live events waiting while the phase is not live, in order. */
+  private readonly held: CrewEvent[] = [];
+  /** While the relay tells this socket to resync (too many held): live events wait, nothing is released. */
+  private resyncing = false;
+  /** How many times it was told to resync for being too far behind: a replay it overtook stops. */
+  private resyncCount = 0;
+
+  get phase(): Phase {
+    return this.current;
+  }
+
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  get resyncs(): number {
+    return this.resyncCount;
+  }
+
+  /** Joining a crew: sent from `fromSeq`, live events held for the replay (and the resume window). */
+  startAttach(fromSeq: number, awaitResume: boolean): void {
+    this.sentSeq = fromSeq;
+    this.current = awaitResume ? 'awaiting_resume' : 'replaying';
+  }
+
+  /** A `resume` came: the resume window is over, live events are held for its replay. */
+  startResume(): void {
+    this.current = 'replaying';
+  }
+
+  /** A replay starts: live events are held (a socket still in its resume window stays in it). */
+  startReplay(): void {
+    if (this.current === 'live') this.current = 'replaying';
+  }
+
+  /** The device's first frame after `welcome` was not `resume`; false when there was no window open. */
+  endResumeWindow(): boolean {
+    if (this.current !== 'awaiting_resume') return false;
+    this.current = 'replaying';
+    return true;
+  }
+
+  /** Holds a live event; returns how many now wait. */
+  hold(event: CrewEvent): number {
+    return this.held.push(event);
+  }
+
+  /** Too many held while not already resyncing: drops what was held and counts the resync; false when one is under way. */
+  startResync(): boolean {
+    if (this.resyncing) return false;
+    this.held.length = 0;
+    this.resyncing = true;
+    this.resyncCount += 1;
+    return true;
+  }
+
+  /** The resync was sent (or the socket closed): the resume window is over too. */
+  endResync(): void {
+    this.resyncing = false;
+    if (this.current === 'awaiting_resume') this.current = 'replaying';
+  }
+
+  /** The socket goes live unless a resume window or a resync still holds it; returns the events that waited. */
+  release(): CrewEvent[] {
+    if (this.current === 'awaiting_resume' || this.resyncing) return [];
+    this.current = 'live';
+    return this.held.splice(0);
+  }
+
+  /** Whether `seq` is new to this socket; if so it counts as sent. */
+  claim(seq: number): boolean {
+    if (seq <= this.sentSeq) return false;
+    this.sentSeq = seq;
+    return true;
+  }
+
+  /** The device took a state at `seq` (resync): nothing up to it is sent again. */
+  skipTo(seq: number): void {
+    this.sentSeq = Math.max(this.sentSeq, seq);
+  }
+
+  /** A resume replays from `seq`: what came after it is sent (again), whatever was sent before. */
+  rewindTo(seq: number): void {
+    this.sentSeq = seq;
+  }
+}
+
+/**
  * Group commit → ack → fan-out. Appends made in the same tick are written in one
  * transaction, so a burst of shares costs one fsync; each publish resolves after its
  * event is durable and has been sent to the crew's sockets on this process.
@@ -59,6 +162,8 @@ export class Delivery {
   private readonly maxHeld: number;
   /** While a batch is settled: the sockets corked so far, uncorked together at its end. */
   private corked: Set<Socket> | null = null;
+  /** Each session's delivery state, written here only. */
+  private readonly states = new WeakMap<Session, DeliveryState>();
 
   constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger; maxHeldEvents: number }) {
     this.maxHeld = deps.maxHeldEvents;
@@ -73,6 +178,19 @@ export class Delivery {
       this.pending.push({ request: { crewId, event, from }, startedAt: process.hrtime.bigint(), resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Live events held for every open session together (the held-events gauge). */
+  heldEvents(): number {
+    let held = 0;
+    for (const session of this.registry.all) held += this.states.get(session)?.heldCount ?? 0;
+    return held;
+  }
+
+  private stateOf(session: Session): DeliveryState {
+    let state = this.states.get(session);
+    if (!state) this.states.set(session, (state = new DeliveryState()));
+    return state;
   }
 
   onCrewEvent(listener: CrewEventListener): () => void {
@@ -161,14 +279,10 @@ export class Delivery {
     const encoded: Encoded = new Map();
     for (const session of this.registry.crewSessions(crewId)) {
       if (session.deviceId === senderDeviceId) continue;
-      if (session.replaying) this.hold(session, event);
-      else this.sendEvent(session, event, false, encoded);
+      const state = this.stateOf(session);
+      if (state.phase === 'live') this.sendEvent(session, event, false, encoded);
+      else if (state.hold(event) > this.maxHeld && state.startResync()) void this.tooFarBehind(session, state);
     }
-  }
-
-  private hold(session: Session, event: CrewEvent): void {
-    session.held.push(event);
-    if (session.held.length > this.maxHeld && !session.behind) void this.tooFarBehind(session);
   }
 
   /**
@@ -176,23 +290,19 @@ export class Delivery {
    * resumed, or its replay cannot keep up): what was held is dropped, its replay stops, and it
    * is told to resync from the crew's current state; live events go on after that.
    */
-  private async tooFarBehind(session: Session): Promise<void> {
-    session.held.length = 0;
-    session.behind = true;
-    session.resyncs += 1;
+  private async tooFarBehind(session: Session, state: DeliveryState): Promise<void> {
     const crew = session.crew!;
     this.log.info({ crewId: crew.crewId, deviceId: session.deviceId, held: this.maxHeld }, 'a socket fell too far behind its crew; telling it to resync');
     try {
       if (session.generation < 3) return session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
       const current = await readCrewState(this.store.crews, this.registry, crew.crewId);
-      session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
+      state.skipTo(current.latest_seq);
       session.send({ type: 'resync', crew_code: crew.crewCode, reason: 'too_far_behind', crew: current });
     } catch (error) {
       this.log.error({ err: error, crewId: crew.crewId }, 'a socket too far behind could not be told to resync; closing it');
       session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
     } finally {
-      session.behind = false;
-      session.awaitingResume = false;
+      state.endResync();
       this.release(session);
     }
   }
@@ -209,8 +319,7 @@ export class Delivery {
 
   /** Sends one event in the session's dialect, at most once per seq; `encoded` shares the encoding. */
   private sendEvent(session: Session, event: CrewEvent, includeOwn: boolean, encoded: Encoded = new Map()): boolean {
-    if (!session.crew || event.seq === undefined || event.seq <= session.sentSeq) return false;
-    session.sentSeq = event.seq;
+    if (!session.crew || event.seq === undefined || !this.stateOf(session).claim(event.seq)) return false;
     const own = isOwnEvent(event, session.deviceId);
     const rendered = own && !includeOwn ? null : this.encode(event, session.generation, encoded);
     if (rendered) {
@@ -272,10 +381,8 @@ export class Delivery {
    */
   async attach(session: Session, fromSeq: number, awaitResume = false): Promise<void> {
     if (!session.crew) return;
-    session.sentSeq = fromSeq;
-    session.awaitingResume = awaitResume;
     // Attach first, holding live events, so nothing committed during the read is missed.
-    session.replaying = true;
+    this.stateOf(session).startAttach(fromSeq, awaitResume);
     this.registry.attach(session, session.crew.crewId);
     await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, () => undefined);
   }
@@ -286,11 +393,11 @@ export class Delivery {
    * `resync` when the device is ahead of this log, the history it needs is gone, or its
    * seq belongs to another copy of the log (a restore from backup renewed the epoch).
    */
-  async resume(session: Session, requestedAfterSeq: number, state: () => Promise<CrewState>, epoch?: string): Promise<void> {
+  async resume(session: Session, requestedAfterSeq: number, crewState: () => Promise<CrewState>, epoch?: string): Promise<void> {
     const crew = session.crew!;
+    const state = this.stateOf(session);
     // Hold live events from here on, so none overtakes the replay.
-    session.replaying = true;
-    session.awaitingResume = false;
+    state.startResume();
     try {
       const record = await this.store.crews.getCrew(crew.crewId);
       const latest = record?.latestSeq ?? 0;
@@ -301,12 +408,12 @@ export class Delivery {
       const firstSeq = await this.store.crews.firstSeq(crew.crewId);
       const verdict = recoveryFor({ afterSeq, latestSeq: latest, firstSeq, sameEpoch: epoch === undefined || epoch === record?.epoch });
       if (!verdict.replay) {
-        const current = await state();
-        session.sentSeq = Math.max(session.sentSeq, current.latest_seq);
+        const current = await crewState();
+        state.skipTo(current.latest_seq);
         session.send({ type: 'resync', crew_code: crew.crewCode, reason: verdict.reason, crew: current });
         return;
       }
-      session.sentSeq = afterSeq;
+      state.rewindTo(afterSeq);
       await this.replay(session, afterSeq, latest, true, (replayed) => {
         session.send({ type: 'resumed', crew_code: crew.crewCode, after_seq: afterSeq, latest_seq: latest, replayed, epoch: record?.epoch });
       });
@@ -317,22 +424,19 @@ export class Delivery {
 
   /** The device's first frame after `welcome` was not `resume`: what was held goes out now. */
   endResumeWindow(session: Session): void {
-    if (!session.awaitingResume) return;
-    session.awaitingResume = false;
-    this.release(session);
+    if (this.stateOf(session).endResumeWindow()) this.release(session);
   }
 
   private release(session: Session): void {
-    if (session.awaitingResume || session.behind) return;
-    session.replaying = false;
-    for (const event of session.held.splice(0)) this.sendEvent(session, event, false);
+    for (const event of this.stateOf(session).release()) this.sendEvent(session, event, false);
   }
 
   private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, then: (sent: number) => void): Promise<void> {
-    session.replaying = true;
+    const state = this.stateOf(session);
+    state.startReplay();
     // A resync (too far behind) during the replay ends it: the device takes the state instead.
-    const resyncs = session.resyncs;
-    const overtaken = () => session.closing || session.resyncs !== resyncs;
+    const resyncs = state.resyncs;
+    const overtaken = () => session.closing || state.resyncs !== resyncs;
     let cursor = afterSeq;
     let sent = 0;
     try {

@@ -57,7 +57,7 @@ export function createRelay(options: RelayOptions): Relay {
       devicesOnline: () => registry.deviceCount,
       gadgetsOnline: () => registry.gadgetsOnline(),
       addressesBackingOff: () => budgets.blockedCount(),
-      heldEvents: () => registry.heldEvents(),
+      heldEvents: () => delivery.heldEvents(),
     },
     { version: config.version },
   );

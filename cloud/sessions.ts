@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { errorFrame, ERROR_CODES, type CrewEvent, type ErrorCode, type Generation, type OutboundMessage } from '../protocol/index.js';
+import { errorFrame, ERROR_CODES, type ErrorCode, type Generation, type OutboundMessage } from '../protocol/index.js';
 import type { SessionCrew, SessionView } from './feature.js';
 import type { RelayMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
@@ -34,7 +34,7 @@ export function deliveryProof(payload: Buffer): { crewId: string; seq: number } 
   return match ? { crewId: match[1]!, seq: Number(match[2]) } : null;
 }
 
-/** One per socket: who is on it, which dialect it speaks, its crew and its rate limit. */
+/** One per socket: who is on it, which dialect it speaks, its crew and its rate limit (its delivery state is Delivery's, cloud/delivery.ts). */
 export class Session implements SessionView {
   private static lastId = 0;
   readonly id = ++Session.lastId;
@@ -55,21 +55,6 @@ export class Session implements SessionView {
   isAlive = true;
   /** Frames refused for rate in a row; sustained abuse closes the socket. */
   refusedInRow = 0;
-  /** Highest crew seq sent on this socket: guards against sending an event twice. */
-  sentSeq = 0;
-  /** While a replay runs, live events wait here so the order stays strict. */
-  replaying = false;
-  readonly held: CrewEvent[] = [];
-  /** While the relay tells this socket to resync (too many held): live events wait, nothing is released. */
-  behind = false;
-  /** How many times it was told to resync for being too far behind: a replay it overtook stops. */
-  resyncs = 0;
-  /**
-   * After `welcome` with a crew, live events are held until the device's next frame: a
-   * device that resumes sends `resume` first, and an event sent before it would move the
-   * device's last seq past the ones the replay is about to bring.
-   */
-  awaitingResume = false;
   /** Set once the socket is closing: nothing more is handled or sent. */
   closing = false;
   private chain: Promise<void> = Promise.resolve();
@@ -219,13 +204,6 @@ export class SessionRegistry {
     this.all.delete(session);
     if (session.crew) this.detach(session, session.crew.crewId);
     if (this.isCurrent(session)) this.byDevice.delete(session.deviceId!);
-  }
-
-  /** Live events held for every session together (see Session.held). */
-  heldEvents(): number {
-    let held = 0;
-    for (const session of this.all) held += session.held.length;
-    return held;
   }
 
   get deviceCount(): number {
