@@ -12,12 +12,15 @@ import { CrewMessages } from './crew-messages.js';
 import { Crews, requireCrew, type CoreDeps } from './crews.js';
 import { Delivery } from './delivery.js';
 import type { Feature, FeatureFactory, RelayContext } from './feature.js';
+import { Heartbeat } from './heartbeat.js';
+import { IdentifySweep } from './identify-sweep.js';
 import { Identity } from './identity.js';
 import { requestIds, sendError } from './http-errors.js';
-import { CLOSE_POLICY, InboundRouter, type CoreHandlers } from './inbound.js';
+import { InboundRouter, type CoreHandlers } from './inbound.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { operatorRoutes } from './operator-page.js';
+import { Retention } from './retention.js';
 import { deliveryProof, Session, SessionRegistry } from './sessions.js';
 import { statusRoutes } from './status-routes.js';
 import type { Store } from './store/store.js';
@@ -44,7 +47,6 @@ export interface Relay {
 export const CLOSE_GOING_AWAY = 1001;
 const CLOSE_WAIT_MS = 3000;
 const WS_PATHS = new Set(['/', '/ws']);
-const RETENTION_SWEEP_MS = 3_600_000;
 const FEATURE_RETRY_FIRST_MS = 1000;
 const FEATURE_RETRY_MAX_MS = 60_000;
 
@@ -143,6 +145,12 @@ export function createRelay(options: RelayOptions): Relay {
     stopping: () => stopping,
   });
 
+  // The relay's timed parts, each with start()/stop(): retention prunes before the relay listens, the socket sweeps run once it does.
+  const retention = new Retention({ crews: store.crews, log, retentionDays: config.eventRetentionDays });
+  const heartbeat = new Heartbeat({ registry, intervalMs: config.heartbeatIntervalMs });
+  const identifySweep = new IdentifySweep({ registry, timeoutMs: config.identifyTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs });
+  const listeningParts = [heartbeat, identifySweep];
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes });
   const server = http.createServer(app);
   server.on('upgrade', (req, socket, head) => {
@@ -171,7 +179,7 @@ export function createRelay(options: RelayOptions): Relay {
     registry.add(session);
     ws.on('message', (data, isBinary) => router.onFrame(session, data, isBinary));
     ws.on('pong', (payload) => {
-      session.isAlive = true;
+      heartbeat.answered(session);
       const proof = deliveryProof(payload);
       if (proof) delivery.confirmDelivered(session, proof);
     });
@@ -183,37 +191,7 @@ export function createRelay(options: RelayOptions): Relay {
     });
   }
 
-  let heartbeat: NodeJS.Timeout | undefined;
-  let retention: NodeJS.Timeout | undefined;
   const featureRetries = new Set<NodeJS.Timeout>();
-  let identifySweep: NodeJS.Timeout | undefined;
-  const identifyTimeoutMs = config.identifyTimeoutMs;
-
-  // One sweep for every socket (no timer per socket): a socket still anonymous past the timeout is closed.
-  function closeAnonymous(): void {
-    const before = Date.now() - identifyTimeoutMs;
-    for (const session of registry.all) {
-      if (!session.identified && !session.closing && session.openedAt <= before) session.close(CLOSE_POLICY, 'identify within the first seconds');
-    }
-  }
-
-  // One interval for every socket: a socket that missed the previous ping is terminated.
-  function beat(): void {
-    for (const session of registry.all) {
-      if (!session.isAlive) {
-        session.ws.terminate();
-        continue;
-      }
-      session.isAlive = false;
-      session.ws.ping();
-    }
-  }
-
-  async function pruneHistory(): Promise<void> {
-    if (config.eventRetentionDays <= 0) return;
-    const removed = await store.crews.pruneEventsBefore(Date.now() - config.eventRetentionDays * 86_400_000);
-    if (removed > 0) log.info({ removed }, 'pruned crew events past retention');
-  }
 
   /** A feature that fails to start (a full disk, say) is tried again with growing back-off until stop(). */
   async function startFeature(feature: Feature, attempt: number): Promise<void> {
@@ -235,11 +213,7 @@ export function createRelay(options: RelayOptions): Relay {
 
   async function start(): Promise<{ port: number }> {
     for (const feature of features) await startFeature(feature, 0);
-    await pruneHistory();
-    if (config.eventRetentionDays > 0) {
-      retention = setInterval(() => void pruneHistory().catch((e: unknown) => log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
-      retention.unref();
-    }
+    await retention.start();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -247,8 +221,7 @@ export function createRelay(options: RelayOptions): Relay {
         resolve();
       });
     });
-    heartbeat = setInterval(beat, config.heartbeatIntervalMs);
-    identifySweep = setInterval(closeAnonymous, Math.max(50, Math.min(config.heartbeatIntervalMs, identifyTimeoutMs / 4)));
+    for (const part of listeningParts) part.start();
     const address = server.address();
     boundPort = typeof address === 'object' && address ? address.port : config.port;
     return { port: boundPort };
@@ -257,10 +230,8 @@ export function createRelay(options: RelayOptions): Relay {
   async function stop(): Promise<void> {
     if (stopping) return;
     stopping = true;
-    clearInterval(heartbeat);
-    clearInterval(retention);
+    for (const part of [retention, ...listeningParts].reverse()) part.stop();
     for (const timer of featureRetries) clearTimeout(timer);
-    clearInterval(identifySweep);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeSockets(registry, wss);
     server.closeAllConnections();

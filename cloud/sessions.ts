@@ -51,8 +51,6 @@ export class Session implements SessionView {
   crew: SessionCrew | null = null;
   /** When the socket opened: one that has not identified in time is closed. */
   readonly openedAt = Date.now();
-  /** Heartbeat flag: cleared at each ping, set by the pong. */
-  isAlive = true;
   /** Frames refused for rate in a row; sustained abuse closes the socket. */
   refusedInRow = 0;
   /** Set once the socket is closing: nothing more is handled or sent. */

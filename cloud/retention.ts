@@ -1,0 +1,44 @@
+import type { Logger } from './log.js';
+import type { CrewStore } from './store/store.js';
+
+/** How often crew events past retention are pruned. */
+export const RETENTION_SWEEP_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Crew events older than EVENT_RETENTION_DAYS are pruned when the relay starts and then every
+ * RETENTION_SWEEP_MS (0 days: kept for ever, no timer). A failed first prune fails the start; a
+ * failed later one is logged and tried again at the next sweep.
+ */
+export class Retention {
+  private readonly crews: Pick<CrewStore, 'pruneEventsBefore'>;
+  private readonly log: Logger;
+  private readonly days: number;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: { crews: Pick<CrewStore, 'pruneEventsBefore'>; log: Logger; retentionDays: number; now?: () => number }) {
+    this.crews = deps.crews;
+    this.log = deps.log;
+    this.days = deps.retentionDays;
+    this.now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    if (this.days <= 0) return;
+    await this.prune();
+    this.stop();
+    this.timer = setInterval(() => void this.prune().catch((e: unknown) => this.log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async prune(): Promise<void> {
+    const removed = await this.crews.pruneEventsBefore(this.now() - this.days * DAY_MS);
+    if (removed > 0) this.log.info({ removed }, 'pruned crew events past retention');
+  }
+}
