@@ -146,7 +146,9 @@ class DeliveryState {
 /**
  * Group commit → ack → fan-out. Appends made in the same tick are written in one
  * transaction, so a burst of shares costs one fsync; each publish resolves after its
- * event is durable and has been sent to the crew's sockets on this process.
+ * event is durable and has been sent to the crew's sockets on this process. A socket that is
+ * not live (replaying, or in its resume window) gets live events after its replay, in order,
+ * each seq at most once; past MAX_HELD_EVENTS waiting it is told to resync instead.
  */
 export class Delivery {
   private pending: Pending[] = [];
