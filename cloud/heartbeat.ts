@@ -1,3 +1,4 @@
+import { Interval } from './interval.js';
 import type { Session, SessionRegistry } from './sessions.js';
 
 /**
@@ -7,24 +8,21 @@ import type { Session, SessionRegistry } from './sessions.js';
  */
 export class Heartbeat {
   private readonly registry: SessionRegistry;
-  private readonly intervalMs: number;
+  private readonly beats: Interval;
   /** Sockets pinged and not answered since. */
   private readonly unanswered = new WeakSet<Session>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(deps: { registry: SessionRegistry; intervalMs: number }) {
     this.registry = deps.registry;
-    this.intervalMs = deps.intervalMs;
+    this.beats = new Interval(deps.intervalMs, () => this.beat());
   }
 
   start(): void {
-    this.stop();
-    this.timer = setInterval(() => this.beat(), this.intervalMs);
+    this.beats.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.beats.stop();
   }
 
   /** The socket's pong came (any pong: a delivery proof answers as well as a heartbeat ping). */

@@ -1,4 +1,5 @@
 import { CLOSE_POLICY } from './inbound.js';
+import { Interval } from './interval.js';
 import type { SessionRegistry } from './sessions.js';
 
 /** Never sweep more often than this, however short the identify timeout. */
@@ -12,23 +13,20 @@ const MIN_SWEEP_MS = 50;
 export class IdentifySweep {
   private readonly registry: SessionRegistry;
   private readonly timeoutMs: number;
-  private readonly everyMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly sweeps: Interval;
 
   constructor(deps: { registry: SessionRegistry; timeoutMs: number; heartbeatIntervalMs: number }) {
     this.registry = deps.registry;
     this.timeoutMs = deps.timeoutMs;
-    this.everyMs = Math.max(MIN_SWEEP_MS, Math.min(deps.heartbeatIntervalMs, deps.timeoutMs / 4));
+    this.sweeps = new Interval(Math.max(MIN_SWEEP_MS, Math.min(deps.heartbeatIntervalMs, deps.timeoutMs / 4)), () => this.sweep());
   }
 
   start(): void {
-    this.stop();
-    this.timer = setInterval(() => this.sweep(), this.everyMs);
+    this.sweeps.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.sweeps.stop();
   }
 
   private sweep(): void {

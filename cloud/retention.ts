@@ -1,3 +1,4 @@
+import { Interval } from './interval.js';
 import type { Logger } from './log.js';
 import type { CrewStore } from './store/store.js';
 
@@ -15,26 +16,32 @@ export class Retention {
   private readonly log: Logger;
   private readonly days: number;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly sweeps: Interval;
 
   constructor(deps: { crews: Pick<CrewStore, 'pruneEventsBefore'>; log: Logger; retentionDays: number; now?: () => number }) {
     this.crews = deps.crews;
     this.log = deps.log;
     this.days = deps.retentionDays;
     this.now = deps.now ?? Date.now;
+    this.sweeps = new Interval(RETENTION_SWEEP_MS, () => void this.sweep(), { unref: true });
   }
 
   async start(): Promise<void> {
     if (this.days <= 0) return;
     await this.prune();
-    this.stop();
-    this.timer = setInterval(() => void this.prune().catch((e: unknown) => this.log.error({ err: e }, 'retention sweep failed')), RETENTION_SWEEP_MS);
-    this.timer.unref();
+    this.sweeps.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.sweeps.stop();
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.prune();
+    } catch (error) {
+      this.log.error({ err: error }, 'retention sweep failed');
+    }
   }
 
   private async prune(): Promise<void> {
