@@ -282,7 +282,7 @@ export class Delivery {
     for (const session of this.registry.crewSessions(crewId)) {
       if (session.deviceId === senderDeviceId) continue;
       const state = this.stateOf(session);
-      if (state.phase === 'live') this.sendEvent(session, event, false, encoded);
+      if (state.phase === 'live') this.sendEvent(session, state, event, false, encoded);
       else if (state.hold(event) > this.maxHeld && state.startResync()) void this.tooFarBehind(session, state);
     }
   }
@@ -320,8 +320,8 @@ export class Delivery {
   }
 
   /** Sends one event in the session's dialect, at most once per seq; `encoded` shares the encoding. */
-  private sendEvent(session: Session, event: CrewEvent, includeOwn: boolean, encoded: Encoded = new Map()): boolean {
-    if (!session.crew || event.seq === undefined || !this.stateOf(session).claim(event.seq)) return false;
+  private sendEvent(session: Session, state: DeliveryState, event: CrewEvent, includeOwn: boolean, encoded: Encoded = new Map()): boolean {
+    if (!session.crew || event.seq === undefined || !state.claim(event.seq)) return false;
     const own = isOwnEvent(event, session.deviceId);
     const rendered = own && !includeOwn ? null : this.encode(event, session.generation, encoded);
     if (rendered) {
@@ -430,7 +430,8 @@ export class Delivery {
   }
 
   private release(session: Session): void {
-    for (const event of this.stateOf(session).release()) this.sendEvent(session, event, false);
+    const state = this.stateOf(session);
+    for (const event of state.release()) this.sendEvent(session, state, event, false);
   }
 
   private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, then: (sent: number) => void): Promise<void> {
@@ -446,7 +447,7 @@ export class Delivery {
         const page = await this.store.crews.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
         if (overtaken()) return;
         for (const stored of page) {
-          if (this.sendEvent(session, stored.event, includeOwn)) sent += 1;
+          if (this.sendEvent(session, state, stored.event, includeOwn)) sent += 1;
           await session.drained();
           if (overtaken()) return;
         }
