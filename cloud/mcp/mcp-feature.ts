@@ -65,7 +65,7 @@ export class McpFeature implements Feature {
   readonly name = 'mcp';
   readonly router: express.Router;
   private readonly log: Logger;
-  private readonly buckets = new KeyedBuckets(5, 30);
+  private readonly buckets: KeyedBuckets;
   private readonly mixtapes: MixtapeMaker;
 
   constructor(
@@ -73,6 +73,7 @@ export class McpFeature implements Feature {
     private readonly ports: McpPorts,
   ) {
     this.log = context.log.child({ feature: 'mcp' });
+    this.buckets = new KeyedBuckets(context.config.mcpRateLimit.perSecond, context.config.mcpRateLimit.burst);
     this.mixtapes = new MixtapeMaker({ store: context.store, spotify: ports.spotify ?? null, plays: () => this.queries(), now: Date.now });
     this.router = express.Router();
     const admin = requireAdminToken(context.config.adminToken, this.log);
