@@ -126,6 +126,9 @@ const SocketEnv = z.object({
   NEW_CREWS_PER_HOUR: int(1, 100_000).default(3),
   NEW_CREWS_BURST: int(1, 100_000).default(5),
   ADDRESS_BACKOFF_MAX_MINUTES: int(1, 10_080).default(60),
+  /** Calls per MCP token (/mcp): a token bucket, then 429 rate_limited with Retry-After. */
+  MCP_RATE_LIMIT_PER_SECOND: int(1, 10_000).default(5),
+  MCP_RATE_LIMIT_BURST: int(1, 100_000).default(30),
 });
 
 /** Who may use the admin API, /metrics and the Telegram bot's API. */
@@ -250,6 +253,8 @@ function toConfig(e: z.output<typeof RelayVariables>) {
     maxHeldEvents: e.MAX_HELD_EVENTS,
     /** Budgets per client address (cloud/address-budget.ts). */
     addressBudgets: { joinFailures: budget(e.JOIN_FAILURES_PER_HOUR, e.JOIN_FAILURES_BURST), newCrews: budget(e.NEW_CREWS_PER_HOUR, e.NEW_CREWS_BURST) },
+    /** Per MCP token: calls per second sustained, and the burst. */
+    mcpRateLimit: { perSecond: e.MCP_RATE_LIMIT_PER_SECOND, burst: e.MCP_RATE_LIMIT_BURST },
     /** ADMIN_TOKEN; the admin API answers 503 without one. */
     adminToken: e.ADMIN_TOKEN,
     /** Who may read /metrics: METRICS_TOKEN as a bearer, or a client address in METRICS_ALLOW. */

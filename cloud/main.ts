@@ -10,6 +10,7 @@ import { mcpMemberRouter } from './mcp/mcp-tokens.js';
 import { queueFeatureFactory, type QueueFeature } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
 import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
+import { memberSpotify } from './spotify/member-spotify.js';
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -22,6 +23,8 @@ const spotify = spotifyFeatureFactory();
 const history = historyFeatureFactory(spotify.access);
 /** Tracks queued without a duration get theirs from Spotify, with the adder's (or the owner's) token. */
 const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
+/** A member's assistant searches Spotify and makes playlists with the member's own sign-in. */
+const assistantSpotify = memberSpotify({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
 /** Behind the member link on the crew pages: the member's own MCP tokens, then history (stats, import). */
 const memberApi = (context: RelayContext) => express.Router().use(mcpMemberRouter(context), history.memberApi);
 const queueFactory = queueFeatureFactory({ memberApi, lookupTrack, spotifyApp: spotify.crewApp });
@@ -34,7 +37,7 @@ const FEATURES: FeatureFactory[] = [
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   telegramFeatureFactory(),
   /** The MCP endpoint (/mcp) reads history through the history feature's queries. */
-  mcpFeatureFactory({ queries: () => history.queries(), queue: () => queue }),
+  mcpFeatureFactory({ queries: () => history.queries(), queue: () => queue, spotify: assistantSpotify }),
 ];
 
 /**

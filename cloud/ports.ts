@@ -86,3 +86,35 @@ export interface CrewSpotifyApp {
   /** The check that the app works: a sign-in of this gadget, with the crew's app, from the owner's phone. */
   startCheck(deviceId: string): Promise<{ url: string; code: string; expires_at: number }>;
 }
+
+/** A catalog track as Spotify's search finds it, in the fields a queue_add takes. */
+export interface FoundTrack {
+  readonly spotify_uri: string;
+  readonly track: string;
+  readonly artist: string;
+  readonly album: string;
+  readonly duration_ms: number;
+  readonly album_art_url: string | null;
+}
+
+/** A playlist made in a member's own Spotify account. */
+export interface MadePlaylist {
+  readonly id: string;
+  readonly uri: string;
+  /** Where a person opens it (open.spotify.com), when Spotify says. */
+  readonly url: string | null;
+}
+
+/**
+ * What a member's assistant may do in the member's own Spotify, with the member's own sign-in
+ * (the Spotify feature's port; MCP uses it). Errors are ProtocolErrors with a sentence:
+ * `spotify_signin_required` (no sign-in, or one from before LEELOO asked for playlists),
+ * `spotify_rate_limited` (with retryAfterMs), `spotify_quota_exceeded`, `spotify_unavailable` …
+ */
+export interface MemberSpotify {
+  searchTracks(deviceId: string, query: string, limit: number): Promise<FoundTrack[]>;
+  /** A private playlist in the member's account. */
+  createPlaylist(deviceId: string, playlist: { name: string; description: string }): Promise<MadePlaylist>;
+  /** Appends the tracks in Spotify's batches (100 per call); a failure part-way leaves the earlier batches added. */
+  addToPlaylist(deviceId: string, playlistId: string, uris: readonly string[], onBatch?: (added: number) => Promise<void>): Promise<void>;
+}

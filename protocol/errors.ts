@@ -34,6 +34,7 @@ export const ERRORS = {
   spotify_not_configured: { status: 503, sentence: 'This relay has no Spotify app configured; its operator must set SPOTIFY_CLIENT_ID.' },
   spotify_signin_required: { status: 409, sentence: 'This gadget is not signed in to Spotify; start the sign-in from the gadget.' },
   spotify_unavailable: { status: 502, sentence: 'Spotify did not answer; the relay will try again shortly.' },
+  spotify_refused: { status: 403, sentence: 'Spotify refused this request for this account.' },
   // Gadget setup (device/setup-*): what the phone's setup page and the gadget's screen say.
   setup_invalid: { status: 400, sentence: 'The setup form is not complete; check the fields marked on the page.' },
   wifi_not_found: { status: 422, sentence: 'The gadget cannot see this Wi-Fi network; check its name, or move the gadget closer to the router.' },

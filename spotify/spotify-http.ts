@@ -21,6 +21,7 @@ export type SpotifyErrorCode =
   | 'premium_required'
   | 'unauthorized'
   | 'forbidden'
+  | 'insufficient_scope'
   | 'not_found'
   | 'bad_request'
   | 'invalid_grant'
@@ -38,6 +39,7 @@ const SENTENCES: Record<SpotifyErrorCode, string> = {
   premium_required: 'Choosing what Spotify plays needs Spotify Premium on this account.',
   unauthorized: 'Spotify did not accept the access token.',
   forbidden: 'Spotify refused this request for this account.',
+  insufficient_scope: 'This Spotify sign-in does not allow this (it was given before LEELOO asked for it); sign in with Spotify again from the gadget.',
   not_found: 'Spotify does not know what this request refers to.',
   bad_request: 'Spotify refused the request as malformed.',
   invalid_grant: 'Spotify no longer accepts this sign-in (revoked or expired); sign in again.',
@@ -208,6 +210,8 @@ async function isQuotaExceeded(response: Response): Promise<boolean> {
   }
 }
 
+/** Spotify's 403 for a token whose sign-in lacks the scope the call needs. */
+const INSUFFICIENT_SCOPE = /insufficient client scope/i;
 /** Spotify's 403 for a user missing from a development-mode app's allowlist (User Management). */
 const NOT_ALLOWLISTED = /not registered|may not be registered|developer dashboard|developer\.spotify\.com\/dashboard/i;
 
@@ -239,11 +243,13 @@ async function errorFrom(response: Response): Promise<{ error: SpotifyError; quo
               ? 'unauthorized'
               : status === 403 && NOT_ALLOWLISTED.test(detail ?? text)
                 ? 'not_allowlisted'
-                : status === 403
-                  ? 'forbidden'
-                  : status === 404
-                    ? 'not_found'
-                    : 'bad_request';
+                : status === 403 && INSUFFICIENT_SCOPE.test(detail ?? text)
+                  ? 'insufficient_scope'
+                  : status === 403
+                    ? 'forbidden'
+                    : status === 404
+                      ? 'not_found'
+                      : 'bad_request';
   // Development mode: a sixth user, or one not on the app's user list, is refused with 403.
   const quotaExceeded = status === 403 && (reason === 'QUOTA_EXCEEDED' || /not (be )?registered|quota/i.test(detail ?? ''));
   return { error: new SpotifyError(code, { status, detail }), quotaExceeded };

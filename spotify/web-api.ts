@@ -4,7 +4,8 @@ import { SpotifyError, type SpotifyHttp } from './spotify-http.js';
 
 /*
  * The Spotify Web API calls LEELOO makes, with every answer checked by zod. Used by the
- * gadget (now playing, queue, play) and by the relay (me, recently-played).
+ * gadget (now playing, queue, play) and by the relay (me, recently-played, and for a member's
+ * assistant: search and playlists).
  */
 
 const Image = z.object({ url: z.url(), width: z.number().nullable().optional(), height: z.number().nullable().optional() });
@@ -45,6 +46,24 @@ export const SpotifyProfile = z.object({
   display_name: z.string().nullable().optional(),
 });
 export type SpotifyProfile = z.infer<typeof SpotifyProfile>;
+
+/** Spotify's search answers at most 10 items per type since February 2026 (development-mode apps). */
+export const SEARCH_LIMIT_MAX = 10;
+/** Items per POST /playlists/{id}/items at most. */
+export const PLAYLIST_ITEMS_MAX = 100;
+
+export const TrackSearchPage = z.object({ tracks: z.object({ items: z.array(Track), total: z.number().int().optional() }) });
+export type TrackSearchPage = z.infer<typeof TrackSearchPage>;
+
+export const Playlist = z.object({
+  id: z.string().min(1),
+  uri: z.string().min(1),
+  name: z.string(),
+  external_urls: z.object({ spotify: z.url().optional() }).optional(),
+});
+export type Playlist = z.infer<typeof Playlist>;
+
+const PlaylistSnapshot = z.object({ snapshot_id: z.string() });
 
 /** Thrown by an AccessTokenSource when the member must sign in with Spotify (again): `reason` as the relay names it. */
 export class NotSignedInError extends Error {
@@ -113,6 +132,27 @@ export class SpotifyWebApi {
     if (query.after !== undefined) params.set('after', String(query.after));
     if (query.before !== undefined) params.set('before', String(query.before));
     return parse(await this.call('GET', `/me/player/recently-played?${params}`), RecentlyPlayedPage);
+  }
+
+  /** Catalog tracks matching a free-text query (`limit` 1–10). */
+  async searchTracks(query: string, limit = 5): Promise<Track[]> {
+    const params = new URLSearchParams({ q: query, type: 'track', limit: String(Math.min(SEARCH_LIMIT_MAX, Math.max(1, Math.trunc(limit)))) });
+    return (await parse(await this.call('GET', `/search?${params}`), TrackSearchPage)).tracks.items;
+  }
+
+  /** A new playlist in the signed-in user's own account (POST /me/playlists, the February 2026 path). */
+  async createPlaylist(playlist: { name: string; description?: string; public?: boolean }): Promise<Playlist> {
+    const body = JSON.stringify({ name: playlist.name, description: playlist.description ?? '', public: playlist.public ?? false });
+    return parse(await this.call('POST', '/me/playlists', { body, headers: { 'content-type': 'application/json' } }), Playlist);
+  }
+
+  /** Appends up to 100 items to a playlist (POST /playlists/{id}/items); answers the new snapshot id. */
+  async addPlaylistItems(playlistId: string, uris: readonly string[]): Promise<string> {
+    if (uris.length === 0 || uris.length > PLAYLIST_ITEMS_MAX)
+      throw new SpotifyError('bad_request', { detail: `1–${PLAYLIST_ITEMS_MAX} items per call, not ${uris.length}` });
+    const body = JSON.stringify({ uris });
+    const path = `/playlists/${encodeURIComponent(playlistId)}/items`;
+    return (await parse(await this.call('POST', path, { body, headers: { 'content-type': 'application/json' } }), PlaylistSnapshot)).snapshot_id;
   }
 
   async me(): Promise<SpotifyProfile> {

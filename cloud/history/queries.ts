@@ -3,7 +3,7 @@ import { visibleEvents } from '../crew-visibility.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import type { TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from './history-store.js';
 import { trackKey, type Play } from './plays.js';
-import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from './time-zones.js';
+import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from '../time-zones.js';
 
 /**
  * Whose history: a crew's or one member's. `fromSeq` is the first crew seq the reader may see

@@ -9,10 +9,13 @@ import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
 import type { HistoryQueries } from '../history/queries.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
-import type { QueueCommand, QueueCommands } from '../ports.js';
+import type { MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
+import { MixtapeMaker } from './mixtape-maker.js';
+import { MIXTAPE_MAX_TRACKS } from './mixtape.js';
+import { SEARCH_LIMIT_MAX } from '../../spotify/web-api.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
 /** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
@@ -20,6 +23,8 @@ export interface McpPorts {
   readonly queries: () => HistoryQueries | null;
   /** The queue feature's one command path (the gadget's and the crew page's); null until built. */
   readonly queue: () => Pick<QueueCommands, 'run'> | null;
+  /** The member's own Spotify (search, playlists); absent on a relay without Spotify. */
+  readonly spotify?: MemberSpotify;
 }
 
 const DAY_MS = 86_400_000;
@@ -60,13 +65,16 @@ export class McpFeature implements Feature {
   readonly name = 'mcp';
   readonly router: express.Router;
   private readonly log: Logger;
-  private readonly buckets = new KeyedBuckets(5, 30);
+  private readonly buckets: KeyedBuckets;
+  private readonly mixtapes: MixtapeMaker;
 
   constructor(
     private readonly context: RelayContext,
     private readonly ports: McpPorts,
   ) {
     this.log = context.log.child({ feature: 'mcp' });
+    this.buckets = new KeyedBuckets(context.config.mcpRateLimit.perSecond, context.config.mcpRateLimit.burst);
+    this.mixtapes = new MixtapeMaker({ store: context.store, spotify: ports.spotify ?? null, plays: () => this.queries(), now: Date.now });
     this.router = express.Router();
     const admin = requireAdminToken(context.config.adminToken, this.log);
     this.router.post('/admin/devices/:deviceId/mcp-token', admin, (req, res) => void this.issue(req, res));
@@ -299,6 +307,40 @@ export class McpFeature implements Feature {
       },
       safely(async (a) => this.sendAs(caller, { msg_type: 'text', payload: { text: a.text } })),
     );
+
+    server.registerTool(
+      'search_spotify',
+      {
+        description: `Searches Spotify's catalog with your own Spotify sign-in: [{spotify_uri, track, artist, album, duration_ms, album_art_url}], at most ${SEARCH_LIMIT_MAX}. Pass a result to queue_add to queue it.`,
+        inputSchema: args({
+          query: z.string().trim().min(1).max(200).describe('What to look for: a title, an artist, or both.'),
+          limit: z.number().int().min(1).max(SEARCH_LIMIT_MAX).default(5),
+        }),
+      },
+      safely(async (a) => {
+        if (!this.ports.spotify) throw new ProtocolError('spotify_not_configured');
+        return this.ports.spotify.searchTracks(caller.deviceId, a.query, a.limit);
+      }),
+    );
+
+    server.registerTool(
+      'create_weekly_mixtape',
+      {
+        description:
+          'Makes the crew mixtape of a week (Monday to Sunday) as a private playlist in your own Spotify: the crew’s shares of the week in the order they were shared, then its most played tracks. Once per week: asking again answers the same playlist, and finishes it if Spotify stopped part-way. {name, playlist_uri, url, week_of, track_count, created, tracks?: [{uri, track, artist, why, shared_by | plays}]}.',
+        inputSchema: args({
+          week_of: z
+            .string()
+            .regex(/^\d{4}-\d{2}-\d{2}$/)
+            .optional()
+            .describe('Any day of the week, YYYY-MM-DD (default today: the week so far).'),
+          time_zone: z.string().max(64).default('UTC').describe('Where the week starts on Monday 00:00, an IANA name.'),
+          limit: z.number().int().min(1).max(MIXTAPE_MAX_TRACKS).default(50).describe('Tracks at most.'),
+        }),
+      },
+      safely(async (a) => this.mixtapes.make(caller, { weekOf: a.week_of, timeZone: a.time_zone, limit: a.limit })),
+    );
+
     server.registerResource(
       'crew_recap',
       new ResourceTemplate('leeloo://crew/recap/{period}', { list: undefined }),

@@ -1,5 +1,5 @@
 /**
- * The `mcp` area of the Store: members' personal tokens for the MCP endpoint, kept as the
+ * The `mcp` area of the Store (McpStore): members' personal tokens for the MCP endpoint, kept as the
  * SHA-256 of the token (the token itself is shown once, when made) under a separate random
  * id that the crew page lists and revokes by. SQLite: cloud/store/sqlite-mcp.ts.
  */
@@ -29,3 +29,32 @@ export interface McpTokenStore {
   /** Revokes every token of the member; returns how many. */
   revokeTokens(deviceId: string): Promise<number>;
 }
+
+/**
+ * A weekly crew mixtape a member's assistant made in the member's Spotify: one per member and
+ * week, so asking again answers the same playlist, and a make that failed part-way (Spotify
+ * refused a batch) goes on from the tracks already added instead of making a second playlist.
+ */
+export interface MixtapeRecord {
+  readonly deviceId: string;
+  /** The Monday of the week, YYYY-MM-DD. */
+  readonly week: string;
+  readonly playlistId: string;
+  readonly playlistUri: string;
+  readonly url: string | null;
+  readonly name: string;
+  /** The tracks chosen when it was made, in order. */
+  readonly uris: readonly string[];
+  /** How many of `uris` Spotify has taken so far. */
+  readonly added: number;
+  readonly createdAt: number;
+}
+
+export interface McpMixtapeStore {
+  findMixtape(deviceId: string, week: string): Promise<MixtapeRecord | null>;
+  /** Stores a mixtape as soon as its playlist exists (added 0). */
+  saveMixtape(record: MixtapeRecord): Promise<void>;
+  noteMixtapeAdded(deviceId: string, week: string, added: number): Promise<void>;
+}
+
+export interface McpStore extends McpTokenStore, McpMixtapeStore {}

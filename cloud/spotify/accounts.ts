@@ -2,8 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
 
-/** What the gadget's features need from Spotify, and nothing more. */
-export const SPOTIFY_SCOPES = 'user-read-currently-playing user-read-playback-state user-modify-playback-state user-read-recently-played';
+/**
+ * What LEELOO's features need from Spotify, and nothing more: the gadget's now playing and
+ * playback (currently-playing, playback-state, modify-playback-state), the history collector
+ * (recently-played), and the weekly crew mixtape a member's assistant makes in the member's
+ * own account, never public (playlist-modify-private).
+ */
+export const SPOTIFY_SCOPES =
+  'user-read-currently-playing user-read-playback-state user-modify-playback-state user-read-recently-played playlist-modify-private';
 
 export interface SpotifyApp {
   readonly clientId: string;

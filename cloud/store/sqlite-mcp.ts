@@ -1,4 +1,4 @@
-import type { McpTokenRecord, McpTokenStore } from '../mcp/mcp-token-store.js';
+import type { McpStore, McpTokenRecord, MixtapeRecord } from '../mcp/mcp-token-store.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 /** The `mcp` area on SQLite (after the crews area, whose devices table it references). */
@@ -15,6 +15,19 @@ const MIGRATIONS = [
    ALTER TABLE mcp_tokens ADD COLUMN last_used_at INTEGER;
    UPDATE mcp_tokens SET token_id = substr(token_hash, 1, 16);
    CREATE UNIQUE INDEX mcp_tokens_id ON mcp_tokens (token_id);`,
+  // The weekly crew mixtapes members' assistants made: one per member and week.
+  `CREATE TABLE mcp_mixtapes (
+     device_id TEXT NOT NULL REFERENCES devices(device_id),
+     week TEXT NOT NULL,
+     playlist_id TEXT NOT NULL,
+     playlist_uri TEXT NOT NULL,
+     url TEXT,
+     name TEXT NOT NULL,
+     uris TEXT NOT NULL,
+     added INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (device_id, week)
+   );`,
 ];
 
 interface TokenRow {
@@ -35,7 +48,19 @@ const recordOf = (row: TokenRow): McpTokenRecord => ({
   lastUsedAt: row.last_used_at,
 });
 
-export class SqliteMcpTokenStore implements McpTokenStore {
+interface MixtapeRow {
+  device_id: string;
+  week: string;
+  playlist_id: string;
+  playlist_uri: string;
+  url: string | null;
+  name: string;
+  uris: string;
+  added: number;
+  created_at: number;
+}
+
+export class SqliteMcpStore implements McpStore {
   constructor(private readonly db: SqliteDatabase) {
     runMigrations(db, 'mcp', MIGRATIONS);
   }
@@ -66,5 +91,41 @@ export class SqliteMcpTokenStore implements McpTokenStore {
 
   async revokeTokens(deviceId: string): Promise<number> {
     return this.db.prepare('DELETE FROM mcp_tokens WHERE device_id = ?').run(deviceId).changes;
+  }
+
+  async findMixtape(deviceId: string, week: string): Promise<MixtapeRecord | null> {
+    const row = this.db.prepare('SELECT * FROM mcp_mixtapes WHERE device_id = ? AND week = ?').get(deviceId, week) as MixtapeRow | undefined;
+    if (!row) return null;
+    return {
+      deviceId: row.device_id,
+      week: row.week,
+      playlistId: row.playlist_id,
+      playlistUri: row.playlist_uri,
+      url: row.url,
+      name: row.name,
+      uris: JSON.parse(row.uris) as string[],
+      added: row.added,
+      createdAt: row.created_at,
+    };
+  }
+
+  async saveMixtape(record: MixtapeRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO mcp_mixtapes (device_id, week, playlist_id, playlist_uri, url, name, uris, added, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        record.deviceId,
+        record.week,
+        record.playlistId,
+        record.playlistUri,
+        record.url,
+        record.name,
+        JSON.stringify(record.uris),
+        record.added,
+        record.createdAt,
+      );
+  }
+
+  async noteMixtapeAdded(deviceId: string, week: string, added: number): Promise<void> {
+    this.db.prepare('UPDATE mcp_mixtapes SET added = ? WHERE device_id = ? AND week = ?').run(added, deviceId, week);
   }
 }

@@ -5,7 +5,7 @@ import { NO_CHECKPOINTS, WorkerCheckpoints, type Checkpoints } from './checkpoin
 import { openSqlite, type SqliteDatabase, type SqliteOptions } from './sqlite.js';
 import { SqliteCrewStore } from './sqlite-crews.js';
 import { SqliteHistoryStore } from './sqlite-history.js';
-import { SqliteMcpTokenStore } from './sqlite-mcp.js';
+import { SqliteMcpStore } from './sqlite-mcp.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
 import { SqliteTelegramStore } from './sqlite-telegram.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
@@ -26,7 +26,7 @@ function openAreas(db: SqliteDatabase, checkpoints: Checkpoints) {
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
     telegram: new SqliteTelegramStore(db),
-    mcp: new SqliteMcpTokenStore(db),
+    mcp: new SqliteMcpStore(db),
   };
 }
 

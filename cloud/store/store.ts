@@ -1,6 +1,6 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
 import type { HistoryStore } from '../history/history-store.js';
-import type { McpTokenStore } from '../mcp/mcp-token-store.js';
+import type { McpStore } from '../mcp/mcp-token-store.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { TokenStore } from '../spotify/token-store.js';
 import type { TelegramStore } from '../telegram/telegram-store.js';
@@ -175,8 +175,8 @@ export interface Store {
   readonly tokens: TokenStore;
   /** Which crew members are Telegram users of the bot (cloud/telegram/telegram-store.ts). */
   readonly telegram: TelegramStore;
-  /** Members' personal MCP tokens, hashed (cloud/mcp/mcp-token-store.ts). */
-  readonly mcp: McpTokenStore;
+  /** Members' personal MCP tokens, hashed, and the mixtapes their assistants made (cloud/mcp/mcp-token-store.ts). */
+  readonly mcp: McpStore;
   // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
   /** Throws when the store is unreachable (/ready). */
   ping(): Promise<void>;

@@ -36,17 +36,6 @@ export const MCP_TOKENS_SCRIPT = String.raw`
   var $ = function (id) { return document.getElementById(id); };
   if (!$('mcp-tokens')) return;
 
-  function api(method, path, body) {
-    var init = { method: method, credentials: 'same-origin', headers: {} };
-    if (body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch('/crew/api/mcp-tokens' + (path || ''), init).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (answer) {
-        if (!res.ok) throw new Error(answer.message || ('The relay answered ' + res.status));
-        return answer;
-      });
-    });
-  }
-
   function when(ms) { return ms ? new Date(ms).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : 'never'; }
 
   function show(answer) {
@@ -67,12 +56,12 @@ export const MCP_TOKENS_SCRIPT = String.raw`
   }
 
   function fail(e) { $('mcp-error').textContent = e.message; }
-  function load() { return api('GET').then(show, fail); }
+  function load() { return crewApi('/mcp-tokens').then(show, fail); }
 
   $('mcp-form').addEventListener('submit', function (event) {
     event.preventDefault();
     $('mcp-error').textContent = '';
-    api('POST', '', { name: $('mcp-name').value.trim() }).then(function (made) {
+    crewApi('/mcp-tokens', { method: 'POST', body: { name: $('mcp-name').value.trim() } }).then(function (made) {
       $('mcp-url').value = made.mcp_url;
       $('mcp-token').value = made.token;
       $('mcp-config').value = JSON.stringify(made.client_config, null, 2);
@@ -92,7 +81,7 @@ export const MCP_TOKENS_SCRIPT = String.raw`
       return;
     }
     var revoke = event.target.closest('button[data-revoke]');
-    if (revoke) { $('mcp-error').textContent = ''; api('DELETE', '/' + revoke.dataset.revoke).then(load, fail); }
+    if (revoke) { $('mcp-error').textContent = ''; crewApi('/mcp-tokens/' + revoke.dataset.revoke, { method: 'DELETE' }).then(load, fail); }
   });
 
   // Hiding wipes the token from the page: it cannot be shown again.

@@ -32,17 +32,8 @@ export const CREW_PAGE_SCRIPT = String.raw`
     return node;
   }
 
-  function api(path, options) {
-    options = options || {};
-    var init = { method: options.method || 'GET', credentials: 'same-origin', headers: {} };
-    if (options.body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(options.body); }
-    return fetch('/crew/api' + path, init).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (body) {
-        if (!res.ok) { var e = new Error(body.message || ('The relay answered ' + res.status)); e.code = body.code; throw e; }
-        return body;
-      });
-    });
-  }
+  // The one fetch wrapper of the crew pages (crew-page-api.ts).
+  var api = crewApi;
 
   function toast(text) {
     var t = $('toast'); t.textContent = text; t.hidden = false;

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../protocol/errors.js';
 import { icon } from './crew-page-icons.js';
+import { CREW_API_SCRIPT } from './crew-page-api.js';
 import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
 import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
@@ -100,7 +101,11 @@ export function crewPageHtml(viewer: CrewViewer): string {
 </main>
 <div id="horn" class="horn" hidden><div>${icon('airhorn')}</div><p id="horn-from"></p></div>
 <div id="toast" class="toast" role="alert" hidden></div>`;
-  return shell(`${viewer.crewName || 'Crew'} · LEELOO`, body, CREW_PAGE_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''));
+  return shell(
+    `${viewer.crewName || 'Crew'} · LEELOO`,
+    body,
+    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
+  );
 }
 
 export function linkErrorPageHtml(code: ErrorCode, message: string): string {

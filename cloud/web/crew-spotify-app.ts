@@ -47,17 +47,6 @@ export const SPOTIFY_APP_SCRIPT = String.raw`
   if (!$('spotify-app')) return;
   var APPS = { crew: "the crew's app", relay: "the relay's app", other: 'an older app (sign in again)' };
 
-  function api(method, body) {
-    var init = { method: method, credentials: 'same-origin', headers: {} };
-    if (body !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch('/crew/api/spotify-app' + (method === 'POST' ? '/check' : ''), init).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (answer) {
-        if (!res.ok) throw new Error(answer.message || ('The relay answered ' + res.status));
-        return answer;
-      });
-    });
-  }
-
   function show(s) {
     $('sa-redirect').value = s.redirect_uri || '';
     $('sa-current').textContent = !s.configured
@@ -79,7 +68,7 @@ export const SPOTIFY_APP_SCRIPT = String.raw`
   }
 
   function fail(e) { $('sa-error').textContent = e.message; }
-  function load() { api('GET').then(show, fail); }
+  function load() { crewApi('/spotify-app').then(show, fail); }
 
   $('sa-copy').addEventListener('click', function () {
     var field = $('sa-redirect');
@@ -92,11 +81,11 @@ export const SPOTIFY_APP_SCRIPT = String.raw`
     $('sa-error').textContent = '';
     var body = { client_id: $('sa-client-id').value.trim() };
     if ($('sa-secret').value.trim()) body.client_secret = $('sa-secret').value.trim();
-    api('PUT', body).then(function (s) { $('sa-secret').value = ''; show(s); }, fail);
+    crewApi('/spotify-app', { method: 'PUT', body: body }).then(function (s) { $('sa-secret').value = ''; show(s); }, fail);
   });
-  $('sa-remove').addEventListener('click', function () { api('DELETE').then(show, fail); });
+  $('sa-remove').addEventListener('click', function () { crewApi('/spotify-app', { method: 'DELETE' }).then(show, fail); });
   $('sa-check').addEventListener('click', function () {
-    api('POST', {}).then(function (session) { location.href = session.url; }, fail);
+    crewApi('/spotify-app/check', { method: 'POST', body: {} }).then(function (session) { location.href = session.url; }, fail);
   });
   load();
 })();

@@ -26,6 +26,8 @@ const BAD: Record<string, readonly [string, string]> = {
   NEW_CREWS_PER_HOUR: ['x', 'must be a whole number from 1 to 100000'],
   NEW_CREWS_BURST: ['0', 'must be a whole number from 1 to 100000'],
   ADDRESS_BACKOFF_MAX_MINUTES: ['99999', 'must be a whole number from 1 to 10080'],
+  MCP_RATE_LIMIT_PER_SECOND: ['0', 'must be a whole number from 1 to 10000'],
+  MCP_RATE_LIMIT_BURST: ['1.5', 'must be a whole number from 1 to 100000'],
   ADMIN_TOKEN: ['short', 'must be at least 24 characters'],
   METRICS_TOKEN: ['short', 'must be at least 24 characters'],
   METRICS_ALLOW: ['example.org', 'must be a comma-separated list of loopback, addresses and subnets'],

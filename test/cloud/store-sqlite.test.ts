@@ -150,7 +150,7 @@ describe('sqlite file and migrations', () => {
     dir = await makeTempDir('leeloo-store-');
     // Back to what mcp migration 1 left: a token row without id, name or last use.
     const fresh = openSqliteStore(file());
-    fresh.db.exec(`DROP TABLE mcp_tokens; DELETE FROM schema_migrations WHERE area = 'mcp' AND version > 1;
+    fresh.db.exec(`DROP TABLE mcp_tokens; DROP TABLE mcp_mixtapes; DELETE FROM schema_migrations WHERE area = 'mcp' AND version > 1;
       CREATE TABLE mcp_tokens (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(device_id), created_at INTEGER NOT NULL);`);
     await fresh.crews.saveDevice({ deviceId: 'dev-1', displayName: 'Ana' });
     fresh.db.prepare('INSERT INTO mcp_tokens VALUES (?, ?, ?)').run('ab'.repeat(32), 'dev-1', 7);
@@ -161,6 +161,31 @@ describe('sqlite file and migrations', () => {
     ]);
     expect(await store.mcp.revokeToken('dev-1', 'ab'.repeat(8))).toBe(true);
     await store.close();
+  });
+
+  it("keeps a member's weekly mixtape, one per week, with how many of its tracks Spotify took", async () => {
+    dir = await makeTempDir('leeloo-store-');
+    const store = openSqliteStore(file());
+    await store.crews.saveDevice({ deviceId: 'dev-1', displayName: 'Ana' });
+    const record = {
+      deviceId: 'dev-1',
+      week: '2026-11-30',
+      playlistId: 'p1',
+      playlistUri: 'spotify:playlist:p1',
+      url: null,
+      name: 'LEELOO crew mixtape',
+      uris: ['spotify:track:a', 'spotify:track:b'],
+      added: 0,
+      createdAt: 5,
+    };
+    await store.mcp.saveMixtape(record);
+    await expect(store.mcp.saveMixtape({ ...record, playlistId: 'p2' })).rejects.toThrow(/UNIQUE/);
+    await store.mcp.noteMixtapeAdded('dev-1', '2026-11-30', 2);
+    await store.close();
+    const reopened = openSqliteStore(file());
+    expect(await reopened.mcp.findMixtape('dev-1', '2026-11-30')).toEqual({ ...record, added: 2 });
+    expect(await reopened.mcp.findMixtape('dev-1', '2026-12-07')).toBeNull();
+    await reopened.close();
   });
 
   it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {

@@ -35,6 +35,16 @@
  *                                        not both → 400); newest first; cursors {after, before}
  *                                        are the newest/oldest played_at returned; `next` pages
  *                                        on in the same direction while more items remain.
+ *   GET  /v1/search?q=…&type=track&limit=…  catalog tracks whose name, artists or album hold every
+ *                                        word of q (case-insensitive); limit 1–10 (default 5; more
+ *                                        → 400 "Invalid limit", as since February 2026); type must
+ *                                        include track; no q → 400
+ *   POST /v1/me/playlists {name, description?, public?}  201 the new playlist {id, uri, name,
+ *                                        external_urls}; 403 "Insufficient client scope" unless the
+ *                                        token's sign-in has playlist-modify-private (public: -public)
+ *   POST /v1/playlists/{id}/items {uris} 201 {snapshot_id}; 1–100 valid track/episode URIs (else
+ *                                        400); 404 unknown playlist; 403 another user's; same scope
+ *   ANY  /v1/playlists/{id}/tracks       403 Forbidden (removed for development-mode apps, March 2026)
  *   GET  /images/ID.jpg | /images/ID.png real 300×300 JPEG / 64×64 PNG in a colour from ID.
  *
  * Control API (methods on the returned object):
@@ -42,10 +52,13 @@
  *   approveAs(userId) / denyNext()        setAccessTokenTtl(seconds)  (default 3600)
  *   setRotateRefreshTokens(on)            revokeGrants(userId)  → refresh gives invalid_grant
  *   expireAccessTokens(userId?)           → Web API answers 401 for those tokens
+ *   narrowScopes(userId, scope)           the user's grants (and their refreshes) carry only these
+ *                                         scopes, as a sign-in made before an app asked for more
  *   setPremium(userId, on) / setActiveDevice(userId, on)
  *   setCurrentlyPlaying(userId, {track, progress_ms, is_playing} | null)
  *   setRecentlyPlayed(userId, [{track, played_at: ISO string}])
- *   addCatalogTrack(track)                what GET /v1/tracks/{id} knows
+ *   addCatalogTrack(track)                what GET /v1/tracks/{id} and search know
+ *   playlistsOf(userId) → [{id, name, description, public, uris}] the user's playlists, oldest first
  *   playRequestsOf(userId) → every accepted play body [{uris, position_ms?}]
  *   script(endpoint, {status, body?, headers?, delayMs?}, {times?, userId?})  — answers the next
  *       `times` (default 1) matching calls with this response instead of the normal one
@@ -60,7 +73,7 @@
  * signInThroughFake(spotify, userId) → {access, refresh}: the PKCE sign-in of app `app-1`, as a client
  * does it (register `app-1` first).
  * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
- * pause, track, recently-played, image.
+ * pause, track, recently-played, search, create-playlist, playlist-items, playlist-tracks, image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -79,6 +92,10 @@ export type FakeEndpoint =
   | 'pause'
   | 'track'
   | 'recently-played'
+  | 'search'
+  | 'create-playlist'
+  | 'playlist-items'
+  | 'playlist-tracks'
   | 'image';
 
 export interface PlayRequest {
@@ -92,6 +109,15 @@ export interface FakeTrack {
   artists: string[];
   album: string;
   duration_ms: number;
+}
+
+export interface FakePlaylist {
+  id: string;
+  owner: string;
+  name: string;
+  description: string;
+  public: boolean;
+  uris: string[];
 }
 
 export interface ScriptedResponse {
@@ -168,6 +194,7 @@ export class FakeSpotify {
   private readonly images = new Map<string, Buffer>();
   private readonly catalog = new Map<string, FakeTrack>();
   private readonly allowlists = new Map<string, Set<string>>();
+  private readonly playlists = new Map<string, FakePlaylist>();
   private approver: string | null = null;
   private denyOnce = false;
   private ttlSeconds = 3600;
@@ -246,6 +273,10 @@ export class FakeSpotify {
     this.expireAccessTokens(userId);
   }
 
+  narrowScopes(userId: string, scope: string): void {
+    for (const grant of [...this.accessTokens.values(), ...this.refreshTokens.values()]) if (grant.userId === userId) grant.scope = scope;
+  }
+
   expireAccessTokens(userId?: string): void {
     for (const grant of this.accessTokens.values()) if (!userId || grant.userId === userId) grant.expiresAt = 0;
   }
@@ -267,6 +298,10 @@ export class FakeSpotify {
 
   addCatalogTrack(track: FakeTrack): void {
     this.catalog.set(track.id, track);
+  }
+
+  playlistsOf(userId: string): FakePlaylist[] {
+    return [...this.playlists.values()].filter((p) => p.owner === userId).map((p) => ({ ...p, uris: [...p.uris] }));
   }
 
   script(endpoint: FakeEndpoint, response: ScriptedResponse, options: { times?: number; userId?: string } = {}): void {
@@ -357,7 +392,11 @@ export class FakeSpotify {
       'PUT /v1/me/player/play': 'play',
       'PUT /v1/me/player/pause': 'pause',
       'GET /v1/me/player/recently-played': 'recently-played',
+      'GET /v1/search': 'search',
+      'POST /v1/me/playlists': 'create-playlist',
     };
+    if (method === 'POST' && /^\/v1\/playlists\/[^/]+\/items$/.test(path)) return 'playlist-items';
+    if (/^\/v1\/playlists\/[^/]+\/tracks$/.test(path)) return 'playlist-tracks';
     if (method === 'GET' && /^\/v1\/tracks\/[^/]+$/.test(path)) return 'track';
     if (method === 'GET' && /^\/images\/[A-Za-z0-9_-]+\.(jpg|png)$/.test(path)) return 'image';
     return table[`${method} ${path}`] ?? null;
@@ -437,6 +476,14 @@ export class FakeSpotify {
         return this.catalogTrack(res, url.pathname.slice('/v1/tracks/'.length));
       case 'recently-played':
         return this.recentlyPlayed(res, user, url);
+      case 'search':
+        return this.search(res, url.searchParams);
+      case 'create-playlist':
+        return this.createPlaylist(req, res, user, body);
+      case 'playlist-items':
+        return this.addPlaylistItems(req, res, user, url.pathname.split('/')[3] ?? '', body);
+      case 'playlist-tracks':
+        return this.json(res, 403, { error: { status: 403, message: 'Forbidden' } });
       default:
         return this.json(res, 404, { error: { status: 404, message: 'Service not found' } });
     }
@@ -596,6 +643,85 @@ export class FakeSpotify {
     if (Array.isArray(request.uris)) user.played.push(...request.uris.map(String));
     user.playRequests.push(request);
     return this.empty(res, 204);
+  }
+
+  private search(res: ServerResponse, q: URLSearchParams): number {
+    const query = (q.get('q') ?? '').trim().toLowerCase();
+    if (!query) return this.json(res, 400, { error: { status: 400, message: 'No search query' } });
+    if (!(q.get('type') ?? '').split(',').includes('track')) return this.json(res, 400, { error: { status: 400, message: 'Missing parameter type' } });
+    const limit = Number(q.get('limit') ?? 5);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10) return this.json(res, 400, { error: { status: 400, message: 'Invalid limit' } });
+    const words = query.split(/\s+/);
+    const found = [...this.catalog.values()].filter((t) => {
+      const text = [t.name, t.album, ...t.artists].join(' ').toLowerCase();
+      return words.every((w) => text.includes(w));
+    });
+    return this.json(res, 200, { tracks: { items: found.slice(0, limit).map((t) => this.trackJson(t)), total: found.length, limit, offset: 0 } });
+  }
+
+  /** The scopes the bearer's sign-in granted: playlist writes need playlist-modify-private (or -public). */
+  private lacksScope(req: IncomingMessage, scope: string): boolean {
+    return !(this.bearerGrant(req)?.scope ?? '').split(' ').includes(scope);
+  }
+
+  private createPlaylist(req: IncomingMessage, res: ServerResponse, user: FakeUser, body: string): number {
+    let parsed: { name?: unknown; description?: unknown; public?: unknown };
+    try {
+      parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+      return this.json(res, 400, { error: { status: 400, message: 'Malformed json' } });
+    }
+    if (typeof parsed.name !== 'string' || !parsed.name) return this.json(res, 400, { error: { status: 400, message: 'Missing required field: name' } });
+    const isPublic = parsed.public !== false;
+    if (this.lacksScope(req, isPublic ? 'playlist-modify-public' : 'playlist-modify-private')) {
+      return this.json(res, 403, { error: { status: 403, message: 'Insufficient client scope' } });
+    }
+    const id = token()
+      .replace(/[^A-Za-z0-9]/g, '')
+      .padEnd(22, '0')
+      .slice(0, 22);
+    const playlist: FakePlaylist = {
+      id,
+      owner: user.id,
+      name: parsed.name,
+      description: typeof parsed.description === 'string' ? parsed.description : '',
+      public: isPublic,
+      uris: [],
+    };
+    this.playlists.set(id, playlist);
+    return this.json(res, 201, {
+      id,
+      uri: `spotify:playlist:${id}`,
+      name: playlist.name,
+      description: playlist.description,
+      public: playlist.public,
+      owner: { id: user.id, display_name: user.displayName },
+      external_urls: { spotify: `https://open.spotify.com/playlist/${id}` },
+      items: { total: 0 },
+    });
+  }
+
+  private addPlaylistItems(req: IncomingMessage, res: ServerResponse, user: FakeUser, id: string, body: string): number {
+    const playlist = this.playlists.get(id);
+    if (!playlist) return this.json(res, 404, { error: { status: 404, message: 'Resource not found' } });
+    if (playlist.owner !== user.id) return this.json(res, 403, { error: { status: 403, message: 'Forbidden' } });
+    if (this.lacksScope(req, playlist.public ? 'playlist-modify-public' : 'playlist-modify-private')) {
+      return this.json(res, 403, { error: { status: 403, message: 'Insufficient client scope' } });
+    }
+    let uris: unknown;
+    try {
+      uris = (JSON.parse(body) as { uris?: unknown }).uris;
+    } catch {
+      return this.json(res, 400, { error: { status: 400, message: 'Malformed json' } });
+    }
+    if (!Array.isArray(uris) || uris.length < 1 || uris.length > 100) {
+      return this.json(res, 400, { error: { status: 400, message: 'You can add a maximum of 100 items per request.' } });
+    }
+    if (!uris.every((u) => typeof u === 'string' && /^spotify:(track|episode):[A-Za-z0-9]{22}$/.test(u))) {
+      return this.json(res, 400, { error: { status: 400, message: 'Invalid base62 id' } });
+    }
+    playlist.uris.push(...(uris as string[]));
+    return this.json(res, 201, { snapshot_id: `snap-${playlist.uris.length}` });
   }
 
   private catalogTrack(res: ServerResponse, id: string): number {

@@ -134,6 +134,19 @@ const BAD_ARGUMENTS: readonly (readonly [string, Record<string, unknown>, RegExp
   ['send_crew_text', { text: 'x'.repeat(4097) }, /at most 4096 characters at text/],
   ['send_crew_text', { text: 'pay\u202eexe.txt' }, /bidirectional override characters at text/],
   ['send_crew_text', {}, /at text/],
+  ['search_spotify', {}, /at query/],
+  ['search_spotify', { query: '   ' }, /at query/],
+  ['search_spotify', { query: 'x'.repeat(201) }, /at query/],
+  ['search_spotify', { query: 'air', limit: 11 }, /<=10 at limit/],
+  ['search_spotify', { q: 'air' }, /Unrecognized key: "q"/],
+  // This relay has no Spotify: a well-formed call is refused with the reason, not a crash.
+  ['search_spotify', { query: 'air' }, /^spotify_not_configured: /],
+  ['create_weekly_mixtape', { week_of: '2026-02-30' }, /^invalid_message: "2026-02-30" is not a date/],
+  ['create_weekly_mixtape', { week_of: 'last week' }, /at week_of/],
+  ['create_weekly_mixtape', { time_zone: 'Mars/Olympus' }, /^invalid_message: "Mars\/Olympus" is not a time zone/],
+  ['create_weekly_mixtape', { limit: 101 }, /<=100 at limit/],
+  ['create_weekly_mixtape', { limit: 0 }, />=1 at limit/],
+  ['create_weekly_mixtape', {}, /^spotify_not_configured: /],
 ];
 
 describe('bad arguments', () => {

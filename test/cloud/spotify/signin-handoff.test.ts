@@ -100,6 +100,7 @@ describe('Spotify sign-in hand-off', () => {
     const authorize = spotify.lastAuthorize!;
     // Exactly what the features need, no more.
     expect(authorize.get('scope')!.split(' ').sort()).toEqual([
+      'playlist-modify-private',
       'user-modify-playback-state',
       'user-read-currently-playing',
       'user-read-playback-state',

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../../protocol/index.js';
+import { ProtocolError } from '../protocol/index.js';
 
 /**
  * Calendar arithmetic in IANA time zones with nothing but Intl: the offset of a zone
