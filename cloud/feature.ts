@@ -27,8 +27,14 @@ export interface Feature {
   stop(): Promise<void>;
 }
 
-/** Builds a feature once the relay's context exists; cloud/main.ts lists these. */
+/** Builds a feature once the relay's context exists (a test lists the few it needs). */
 export type FeatureFactory = (context: RelayContext) => Feature;
+
+/**
+ * Builds several features at once, in order, handing each the ports of the ones before it:
+ * cloud/compose.ts is the relay's. They start in this order and stop in reverse.
+ */
+export type FeatureComposition = (context: RelayContext) => readonly Feature[];
 
 /**
  * What a state-changing command produced: the router acks it (`{client_msg_id, seq, duplicate}`),

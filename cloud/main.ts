@@ -1,44 +1,11 @@
 import { existsSync } from 'node:fs';
 import { EXIT_CONFIG } from '../protocol/settings.js';
-import express from 'express';
+import { composeFeatures } from './compose.js';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
-import type { FeatureFactory, RelayContext } from './feature.js';
-import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
-import { mcpFeatureFactory } from './mcp/mcp-feature.js';
-import { mcpMemberRouter } from './mcp/mcp-tokens.js';
-import { queueFeatureFactory, type QueueFeature } from './queue/queue-feature.js';
 import { createRelay } from './server.js';
-import { spotifyFeatureFactory } from './spotify/spotify-feature.js';
-import { memberSpotify } from './spotify/member-spotify.js';
-import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
-import { telegramFeatureFactory } from './telegram/telegram-feature.js';
-
-/** Feature areas plugged into the relay; each area adds its factory here. */
-/** The Spotify feature first: `spotify.access` (ListeningAccess) is what the history collector uses. */
-const spotify = spotifyFeatureFactory();
-/** History collects through `spotify.access`; its member routes are mounted by the crew pages. */
-const history = historyFeatureFactory(spotify.access);
-/** Tracks queued without a duration get theirs from Spotify, with the adder's (or the owner's) token. */
-const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
-/** A member's assistant searches Spotify and makes playlists with the member's own sign-in. */
-const assistantSpotify = memberSpotify({ access: spotify.access, apiUrl: () => spotify.feature()?.apiUrl ?? null });
-/** Behind the member link on the crew pages: the member's own MCP tokens, then history (stats, import). */
-const memberApi = (context: RelayContext) => express.Router().use(mcpMemberRouter(context), history.memberApi);
-const queueFactory = queueFeatureFactory({ memberApi, lookupTrack, spotifyApp: spotify.crewApp });
-/** The queue feature once built: the MCP tools run queue commands through it. */
-let queue: QueueFeature | null = null;
-const FEATURES: FeatureFactory[] = [
-  spotify.factory,
-  (context) => (queue = queueFactory(context)),
-  history.factory,
-  /** The Telegram bot's HTTP API (/api/telegram/*). */
-  telegramFeatureFactory(),
-  /** The MCP endpoint (/mcp) reads history through the history feature's queries. */
-  mcpFeatureFactory({ queries: () => history.queries(), queue: () => queue, spotify: assistantSpotify }),
-];
 
 /**
  * Settings come from the environment; a `.env` file (LEELOO_ENV_FILE, default ./.env;
@@ -77,7 +44,8 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(EXIT_CONFIG);
   }
-  const relay = createRelay({ config, store, log, features: FEATURES });
+  // The features, built in order by the composition root once the relay's context exists.
+  const relay = createRelay({ config, store, log, features: [composeFeatures] });
   const { port } = await relay.start();
   log.info({ port, host: config.host, store: store.kind, dataDir: config.dataDir, version: config.version }, 'listening');
   process.send?.('ready');

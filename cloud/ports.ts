@@ -7,8 +7,11 @@ import type { InboundOf, QueueSnapshot, QueueTrack } from '../protocol/index.js'
  *   spotify → history, queue: ListeningAccess (members' tokens), TrackLookup (catalog data)
  *   spotify → crew pages:     CrewSpotifyApp (the owner's own Spotify app)
  *   history → queue:          ThrowbackSource (old shares to fill a quiet queue)
- *   queue → crew pages, MCP:  QueueCommands (the same commands a gadget sends)
- *   history → crew pages:     the member API router (express.Router, no type of its own)
+ *   history → MCP:            HistoryReads (tops, heatmap, on this day, coverage)
+ *   spotify → MCP:            MemberSpotify (search and playlists in a member's own Spotify)
+ *   queue → crew pages, MCP:  QueueCommands (the same commands a gadget sends, and the queue now)
+ *   history, MCP → crew pages: the member API router (express.Router, no type of its own)
+ * The crew pages own the member links: the gadget's `crew_link` is their socket handler.
  */
 
 /** Who runs a queue command: a crew member as the queue sees it. */
@@ -117,4 +120,79 @@ export interface MemberSpotify {
   createPlaylist(deviceId: string, playlist: { name: string; description: string }): Promise<MadePlaylist>;
   /** Appends the tracks in Spotify's batches (100 per call); a failure part-way leaves the earlier batches added. */
   addToPlaylist(deviceId: string, playlistId: string, uris: readonly string[], onBatch?: (added: number) => Promise<void>): Promise<void>;
+}
+
+/** fromMs <= t < toMs, ms since epoch. */
+export interface TimeRange {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+export type TopMeasure = 'plays' | 'time';
+
+/**
+ * Whose history: a crew's or one member's. `fromSeq` is the first crew seq the reader may see
+ * (cloud/crew-visibility.ts): crew events (shares, reactions, messages) before it are left out;
+ * plays are members' own listening and are not crew events. Without it: the whole log (the
+ * queue's own throwback, which no member reads directly).
+ */
+export type HistoryScope = ({ readonly crewId: string } | { readonly memberId: string }) & { readonly fromSeq?: number };
+
+export interface PlayView {
+  readonly member_id: string;
+  readonly played_at: number;
+  readonly track: string;
+  readonly artist: string;
+  readonly album: string | null;
+  readonly track_uri: string | null;
+  readonly ms_played: number | null;
+  readonly source: string;
+}
+
+export interface TopTrack {
+  readonly track: string;
+  readonly artist: string;
+  readonly track_uri: string | null;
+  readonly plays: number;
+  readonly ms_played: number;
+}
+export interface TopArtist {
+  readonly artist: string;
+  readonly plays: number;
+  readonly ms_played: number;
+}
+export interface Heatmap {
+  readonly time_zone: string;
+  readonly measure: TopMeasure;
+  readonly cells: number[][];
+}
+export interface ShareView {
+  readonly spotify_uri: string;
+  readonly artist: string;
+  readonly track: string;
+  readonly album: string;
+  readonly shared_by: string;
+  readonly shared_at: number;
+}
+export interface OnThisDay {
+  readonly date: string;
+  readonly plays: PlayView[];
+  readonly shares: ShareView[];
+}
+
+/** How much of a member's listening the relay holds: plays stored, and the imports they came in by. */
+export interface HistoryCoverage {
+  readonly plays_stored: number;
+  readonly imports: { readonly file_name: string; readonly started_at: number; readonly counts: Readonly<Record<string, number>> }[];
+}
+
+/** What MCP reads of the crew's history (the history feature's queries implement it). */
+export interface HistoryReads {
+  topTracks(scope: HistoryScope, range: TimeRange, options?: { by?: TopMeasure; limit?: number }): Promise<TopTrack[]>;
+  topArtists(scope: HistoryScope, range: TimeRange, options?: { by?: TopMeasure; limit?: number }): Promise<TopArtist[]>;
+  /** cells[weekday][hour] with weekday 0 = Monday, in local time of the zone. */
+  heatmap(scope: HistoryScope, range: TimeRange, options?: { timeZone?: string; measure?: TopMeasure }): Promise<Heatmap>;
+  /** What was played and shared on the same calendar day in past years. */
+  onThisDay(scope: HistoryScope, options?: { date?: string; timeZone?: string }): Promise<OnThisDay[]>;
+  coverage(memberId: string): Promise<HistoryCoverage>;
 }

@@ -11,7 +11,7 @@ import { CrewEntry } from './crew-entry.js';
 import { CrewMessages } from './crew-messages.js';
 import { Crews, requireCrew, type CoreDeps } from './crews.js';
 import { Delivery } from './delivery.js';
-import type { Feature, FeatureFactory, RelayContext } from './feature.js';
+import type { Feature, FeatureComposition, FeatureFactory, RelayContext } from './feature.js';
 import { Heartbeat } from './heartbeat.js';
 import { IdentifySweep } from './identify-sweep.js';
 import { Identity } from './identity.js';
@@ -29,8 +29,8 @@ export interface RelayOptions {
   readonly config: RelayConfig;
   readonly store: Store;
   readonly log: Logger;
-  /** Feature areas (Spotify, queue, history); cloud/main.ts builds this list. */
-  readonly features?: readonly FeatureFactory[];
+  /** Feature areas, built in order: cloud/main.ts passes the composition root (cloud/compose.ts). */
+  readonly features?: readonly (FeatureFactory | FeatureComposition)[];
 }
 
 export interface Relay {
@@ -115,7 +115,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   router.use(coreHandlers(crews, identity, entry, messages, delivery), 'relay core');
-  features = (options.features ?? []).map((build) => build(context));
+  features = (options.features ?? []).flatMap((build) => build(context));
   for (const feature of features) if (feature.handlers) router.use(feature.handlers, `feature ${feature.name}`);
 
   const startedAt = Date.now();

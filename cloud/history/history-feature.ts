@@ -1,14 +1,12 @@
 import path from 'node:path';
-import express from 'express';
+import type express from 'express';
 import { SpotifyHttp } from '../../spotify/spotify-http.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
-import type { ListeningAccess } from '../ports.js';
+import type { ListeningAccess, ThrowbackSource } from '../ports.js';
 import { ListeningCollector } from './collector.js';
 import { ImportJobs } from './import-jobs.js';
 import { HistoryQueries } from './queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
-import { ProtocolError } from '../../protocol/index.js';
-import { sendError } from '../http-errors.js';
 
 /** Schedule overrides: the collector runs on minutes, a test of its wiring on milliseconds. */
 export interface HistoryFeatureOptions {
@@ -18,13 +16,16 @@ export interface HistoryFeatureOptions {
 
 /**
  * History as a relay feature: the recently-played collector, the import job queue, and
- * the admin routes. The member routes go to the crew pages (see historyFeatureFactory).
+ * the admin routes. Its ports: `memberRouter` (mounted by the crew pages behind the member
+ * link, with res.locals.historyViewer set), `queries` (HistoryReads, for MCP) and `throwback`
+ * (ThrowbackSource, for the queue); cloud/compose.ts hands them on.
  */
 export class HistoryFeature implements Feature {
   readonly name = 'history';
   readonly router: express.Router;
   readonly memberRouter: express.Router;
   readonly queries: HistoryQueries;
+  readonly throwback: ThrowbackSource;
   readonly jobs: ImportJobs;
   readonly collector: ListeningCollector;
 
@@ -32,6 +33,7 @@ export class HistoryFeature implements Feature {
     const settings = context.config.history;
     const log = context.log.child({ feature: 'history' });
     this.queries = new HistoryQueries(context.store);
+    this.throwback = throwbackSource(this.queries);
     this.jobs = new ImportJobs({
       store: context.store.history,
       log,
@@ -68,19 +70,19 @@ export class HistoryFeature implements Feature {
   }
 }
 
-/**
- * The factory for cloud/main.ts, and the member routes for the crew pages (which mount
- * them behind the member link, with res.locals.historyViewer set) before the feature is built.
- */
-export function historyFeatureFactory(
-  access: ListeningAccess,
-  options: HistoryFeatureOptions = {},
-): { factory: FeatureFactory; memberApi: express.Router; queries: () => HistoryQueries | null } {
-  let built: HistoryFeature | null = null;
-  const memberApi = express.Router();
-  memberApi.use((req, res, next) => {
-    if (built) built.memberRouter(req, res, next);
-    else sendError(res, new ProtocolError('unavailable', 'History is starting; try again in a moment.'), undefined);
-  });
-  return { factory: (context) => (built = new HistoryFeature(context, access, options)), memberApi, queries: () => built?.queries ?? null };
+/** The queue's throwback: the crew's old shares (HistoryQueries.throwback) as queue tracks. */
+export function throwbackSource(queries: HistoryQueries): ThrowbackSource {
+  return async (crewId, { nowMs, timeZone, limit }) =>
+    (await queries.throwback(crewId, { nowMs, timeZone, limit })).map((t) => ({
+      spotify_uri: t.spotify_uri,
+      track: t.track,
+      artist: t.artist,
+      album: t.album,
+      album_art_url: '',
+    }));
+}
+
+/** The history feature alone, for a relay that lists features one by one (tests). */
+export function historyFeatureFactory(access: ListeningAccess, options: HistoryFeatureOptions = {}): FeatureFactory {
+  return (context) => new HistoryFeature(context, access, options);
 }

@@ -1,12 +1,5 @@
+import type { TimeRange, TopMeasure } from '../ports.js';
 import type { Play, PlayInput } from './plays.js';
-
-/** fromMs <= t < toMs, ms since epoch. */
-export interface TimeRange {
-  readonly fromMs: number;
-  readonly toMs: number;
-}
-
-export type TopMeasure = 'plays' | 'time';
 
 export interface TopTrackRow {
   readonly track: string;

@@ -1,63 +1,27 @@
 import { isTrackUri, ProtocolError, type CrewEvent } from '../../protocol/index.js';
 import { visibleEvents } from '../crew-visibility.js';
+import type {
+  Heatmap,
+  HistoryCoverage,
+  HistoryReads,
+  HistoryScope,
+  OnThisDay,
+  PlayView,
+  ShareView,
+  TimeRange,
+  TopArtist,
+  TopMeasure,
+  TopTrack,
+} from '../ports.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import type { TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from './history-store.js';
+import type { TopArtistRow, TopTrackRow } from './history-store.js';
 import { trackKey, type Play } from './plays.js';
 import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from '../time-zones.js';
-
-/**
- * Whose history: a crew's or one member's. `fromSeq` is the first crew seq the reader may see
- * (cloud/crew-visibility.ts): crew events (shares, reactions, messages) before it are left out;
- * plays are members' own listening and are not crew events. Without it: the whole log (the
- * queue's own throwback, which no member reads directly).
- */
-export type HistoryScope = ({ readonly crewId: string } | { readonly memberId: string }) & { readonly fromSeq?: number };
 
 export type TimelineItem =
   | { readonly kind: 'event'; readonly at: number; readonly seq: number; readonly event: CrewEvent }
   | { readonly kind: 'play'; readonly at: number; readonly play: PlayView };
 
-export interface PlayView {
-  readonly member_id: string;
-  readonly played_at: number;
-  readonly track: string;
-  readonly artist: string;
-  readonly album: string | null;
-  readonly track_uri: string | null;
-  readonly ms_played: number | null;
-  readonly source: string;
-}
-
-export interface TopTrack {
-  readonly track: string;
-  readonly artist: string;
-  readonly track_uri: string | null;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface TopArtist {
-  readonly artist: string;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface Heatmap {
-  readonly time_zone: string;
-  readonly measure: TopMeasure;
-  readonly cells: number[][];
-}
-export interface ShareView {
-  readonly spotify_uri: string;
-  readonly artist: string;
-  readonly track: string;
-  readonly album: string;
-  readonly shared_by: string;
-  readonly shared_at: number;
-}
-export interface OnThisDay {
-  readonly date: string;
-  readonly plays: PlayView[];
-  readonly shares: ShareView[];
-}
 export interface ThrowbackTrack extends ShareView {
   readonly times_shared: number;
 }
@@ -85,8 +49,8 @@ export function asShare(stored: StoredEvent): ShareView | null {
   return { spotify_uri: p.spotify_uri, artist: p.artist, track: p.track, album: p.album, shared_by: e.from_name, shared_at: e.timestamp };
 }
 
-/** The history queries the crew pages, the queue's throwback and the admin API use. */
-export class HistoryQueries {
+/** The history queries the crew pages, the queue's throwback, MCP (HistoryReads) and the admin API use. */
+export class HistoryQueries implements HistoryReads {
   private readonly store: Store;
 
   constructor(store: Store) {
@@ -152,6 +116,12 @@ export class HistoryQueries {
       if (plays.length > 0 || shares.length > 0) days.push({ date: past, plays, shares });
     }
     return days;
+  }
+
+  /** The member's plays stored and the imports they came in by. */
+  async coverage(memberId: string): Promise<HistoryCoverage> {
+    const [imports, playsStored] = await Promise.all([this.store.history.listImports(memberId), this.store.history.countPlays(memberId)]);
+    return { plays_stored: playsStored, imports: imports.map((i) => ({ file_name: i.fileName, started_at: i.startedAt, counts: i.counts })) };
   }
 
   /**

@@ -10,7 +10,8 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { ImportJobs, ImportJobView } from './import-jobs.js';
 import { memberCsv, memberJson } from './member-export.js';
-import type { HistoryQueries, HistoryScope } from './queries.js';
+import type { HistoryScope } from '../ports.js';
+import type { HistoryQueries } from './queries.js';
 
 /** Who is asking: set in res.locals.historyViewer by whatever authorised the request. */
 export interface HistoryViewer {

@@ -1,8 +1,6 @@
+import type { QueueItemView, QueueSnapshot } from '../../protocol/queue.js';
 import { visibleEvents } from '../crew-visibility.js';
-import type { HistoryQueries } from '../history/queries.js';
-import type { QueueEntry } from '../queue/crew-queue.js';
-import { fairOrder, scoreOf } from '../queue/order.js';
-import type { TimeRange } from '../history/history-store.js';
+import type { HistoryReads, TimeRange } from '../ports.js';
 import type { StoredEvent, Store } from '../store/store.js';
 
 /** A share as an assistant reads it: who shared what, when, and the reactions it drew. */
@@ -59,15 +57,14 @@ export async function shareAt(store: Store, crewId: string, seq: number, fromSeq
 }
 
 /** Tops, listening hours, repeat rate, peak times and data coverage of one member. */
-export async function tasteSummary(store: Store, queries: HistoryQueries, memberId: string, range: TimeRange, timeZone: string) {
+export async function tasteSummary(queries: HistoryReads, memberId: string, range: TimeRange, timeZone: string) {
   const scope = { memberId };
-  const [tracks, artists, byPlays, byTime, imports, totalPlays] = await Promise.all([
+  const [tracks, artists, byPlays, byTime, coverage] = await Promise.all([
     queries.topTracks(scope, range, { limit: 10_000 }),
     queries.topArtists(scope, range, { limit: 10 }),
     queries.heatmap(scope, range, { timeZone }),
     queries.heatmap(scope, range, { timeZone, measure: 'time' }),
-    store.history.listImports(memberId),
-    store.history.countPlays(memberId),
+    queries.coverage(memberId),
   ]);
   const plays = tracks.reduce((sum, t) => sum + t.plays, 0);
   const ms = byTime.cells.flat().reduce((a, b) => a + b, 0);
@@ -86,15 +83,12 @@ export async function tasteSummary(store: Store, queries: HistoryQueries, member
     peak_weekday: peakDay === null ? null : WEEKDAYS[peakDay],
     peak_hour: peak(hour),
     time_zone: byPlays.time_zone,
-    coverage: {
-      plays_stored: totalPlays,
-      imports: imports.map((i) => ({ file_name: i.fileName, started_at: i.startedAt, counts: i.counts })),
-    },
+    coverage,
   };
 }
 
 /** Crew members ranked by overlap of their top artists with mine (Jaccard of the top 25). */
-export async function listensLikeMe(store: Store, queries: HistoryQueries, crewId: string, memberId: string, range: TimeRange) {
+export async function listensLikeMe(store: Store, queries: HistoryReads, crewId: string, memberId: string, range: TimeRange) {
   const tops = async (id: string) => new Set((await queries.topArtists({ memberId: id }, range, { limit: 25 })).map((a) => a.artist));
   const mine = await tops(memberId);
   const others = (await store.crews.listMembers(crewId)).filter((m) => m.deviceId !== memberId);
@@ -114,11 +108,8 @@ export async function listensLikeMe(store: Store, queries: HistoryQueries, crewI
   return ranked.sort((a, b) => b.overlap - a.overlap);
 }
 
-/** The crew queue as stored now: what plays, and what is next in order. */
-export async function queueNow(store: Store, crewId: string) {
-  const stored = await store.queue.load(crewId);
-  if (!stored) return { now_playing: null, next: [] };
-  const view = (e: QueueEntry) => ({ item_id: e.id, uri: e.uri, track: e.track, artist: e.artist, added_by: e.addedByName, score: scoreOf(e) });
-  const { nowPlaying, pending } = stored.state;
-  return { now_playing: nowPlaying ? view(nowPlaying) : null, next: fairOrder(pending).map(view) };
+/** The crew queue as an assistant reads it: what plays, and what is next in play order. */
+export function queueNow(queue: QueueSnapshot) {
+  const view = (e: QueueItemView) => ({ item_id: e.item_id, uri: e.spotify_uri, track: e.track, artist: e.artist, added_by: e.added_by_name, score: e.score });
+  return { now_playing: queue.now_playing ? view(queue.now_playing) : null, next: queue.up_next.map(view) };
 }

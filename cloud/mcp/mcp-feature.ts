@@ -5,11 +5,10 @@ import { z } from 'zod';
 import { DeviceId, MessagePayloads, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
 import { QueueItemId, QueueTrack, VoteValue } from '../../protocol/queue.js';
 import { requireAdminToken } from '../admin-auth.js';
-import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
-import type { HistoryQueries } from '../history/queries.js';
+import type { Feature, RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
-import type { MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
+import type { HistoryReads, MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
@@ -18,11 +17,12 @@ import { MIXTAPE_MAX_TRACKS } from './mixtape.js';
 import { SEARCH_LIMIT_MAX } from '../../spotify/web-api.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
-/** What the MCP tools read through: the history queries (cloud/history), passed from cloud/main.ts. */
+/** What the MCP tools read and write through (cloud/ports.ts), handed in by cloud/compose.ts. */
 export interface McpPorts {
-  readonly queries: () => HistoryQueries | null;
-  /** The queue feature's one command path (the gadget's and the crew page's); null until built. */
-  readonly queue: () => Pick<QueueCommands, 'run'> | null;
+  /** The history feature's queries. */
+  readonly history: HistoryReads;
+  /** The queue feature's one command path (the gadget's and the crew page's) and the queue now; none: the queue tools answer unavailable. */
+  readonly queue?: Pick<QueueCommands, 'run' | 'snapshot'>;
   /** The member's own Spotify (search, playlists); absent on a relay without Spotify. */
   readonly spotify?: MemberSpotify;
 }
@@ -74,7 +74,7 @@ export class McpFeature implements Feature {
   ) {
     this.log = context.log.child({ feature: 'mcp' });
     this.buckets = new KeyedBuckets(context.config.mcpRateLimit.perSecond, context.config.mcpRateLimit.burst);
-    this.mixtapes = new MixtapeMaker({ store: context.store, spotify: ports.spotify ?? null, plays: () => this.queries(), now: Date.now });
+    this.mixtapes = new MixtapeMaker({ store: context.store, spotify: ports.spotify ?? null, plays: () => ports.history, now: Date.now });
     this.router = express.Router();
     const admin = requireAdminToken(context.config.adminToken, this.log);
     this.router.post('/admin/devices/:deviceId/mcp-token', admin, (req, res) => void this.issue(req, res));
@@ -156,10 +156,9 @@ export class McpFeature implements Feature {
     }
   }
 
-  private queries(): HistoryQueries {
-    const queries = this.ports.queries();
-    if (!queries) throw new ProtocolError('unavailable', 'History is starting; try again in a moment.');
-    return queries;
+  private queue(): Pick<QueueCommands, 'run' | 'snapshot'> {
+    if (!this.ports.queue) throw new ProtocolError('unavailable', 'The crew queue is not running on this relay.');
+    return this.ports.queue;
   }
 
   /** The tools, scoped to one member and its crew. */
@@ -192,7 +191,7 @@ export class McpFeature implements Feature {
         description: 'Most played tracks for you or your crew over the last N days: [{track, artist, track_uri, plays, ms_played}].',
         inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
       },
-      safely(async (a) => this.queries().topTracks(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
+      safely(async (a) => this.ports.history.topTracks(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
     );
 
     server.registerTool(
@@ -201,7 +200,7 @@ export class McpFeature implements Feature {
         description: 'Most played artists for you or your crew over the last N days: [{artist, plays, ms_played}].',
         inputSchema: args({ ...Who, ...Range, ...Limit, by: z.enum(['plays', 'time']).default('plays') }),
       },
-      safely(async (a) => this.queries().topArtists(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
+      safely(async (a) => this.ports.history.topArtists(scope(a.who), range(a.days), { by: a.by, limit: a.limit })),
     );
 
     server.registerTool(
@@ -210,7 +209,7 @@ export class McpFeature implements Feature {
         description: 'Plays by weekday (0 = Monday) and hour in a time zone: {time_zone, measure, cells[7][24]}.',
         inputSchema: args({ ...Who, ...Range, time_zone: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') }),
       },
-      safely(async (a) => this.queries().heatmap(scope(a.who), range(a.days), { timeZone: a.time_zone, measure: a.measure })),
+      safely(async (a) => this.ports.history.heatmap(scope(a.who), range(a.days), { timeZone: a.time_zone, measure: a.measure })),
     );
 
     server.registerTool(
@@ -227,7 +226,7 @@ export class McpFeature implements Feature {
           time_zone: z.string().max(64).default('UTC'),
         }),
       },
-      safely(async (a) => this.queries().onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })),
+      safely(async (a) => this.ports.history.onThisDay(scope(a.who), { date: a.date, timeZone: a.time_zone })),
     );
 
     server.registerTool(
@@ -237,7 +236,7 @@ export class McpFeature implements Feature {
           'Your listening over the last N days: {plays, listening_hours, distinct_tracks, repeat_rate, top_tracks, top_artists, peak_weekday, peak_hour, coverage: {plays_stored, imports}}.',
         inputSchema: args({ ...Range, time_zone: z.string().max(64).default('UTC') }),
       },
-      safely(async (a) => tasteSummary(this.context.store, this.queries(), caller.deviceId, range(a.days), a.time_zone)),
+      safely(async (a) => tasteSummary(this.ports.history, caller.deviceId, range(a.days), a.time_zone)),
     );
 
     server.registerTool(
@@ -256,7 +255,7 @@ export class McpFeature implements Feature {
         description: 'Crew members ranked by overlap of their top artists with yours: [{member, device_id, overlap (0–1), shared_artists}].',
         inputSchema: args({ ...Range }),
       },
-      safely(async (a) => listensLikeMe(this.context.store, this.queries(), caller.crewId, caller.deviceId, range(a.days))),
+      safely(async (a) => listensLikeMe(this.context.store, this.ports.history, caller.crewId, caller.deviceId, range(a.days))),
     );
 
     server.registerTool(
@@ -265,7 +264,7 @@ export class McpFeature implements Feature {
         description: 'The crew queue now: {now_playing, next: [{item_id, uri, track, artist, added_by, score}]} in play order.',
         inputSchema: args({}),
       },
-      safely(async () => queueNow(this.context.store, caller.crewId)),
+      safely(async () => queueNow(await this.queue().snapshot(caller.crewId))),
     );
 
     server.registerTool(
@@ -350,7 +349,7 @@ export class McpFeature implements Feature {
       },
       async (uri, variables) => {
         const period = recapRange(String(variables.period ?? ''));
-        const queries = this.queries();
+        const queries = this.ports.history;
         const crew = { crewId: caller.crewId, fromSeq: caller.fromSeq };
         const recap = {
           period: variables.period,
@@ -393,8 +392,7 @@ export class McpFeature implements Feature {
 
   /** A queue command as the member, through the queue feature's own path, once by its client id. */
   private async runQueue(caller: McpCaller, command: QueueCommand): Promise<{ seq: number | null; duplicate: boolean }> {
-    const queue = this.ports.queue();
-    if (!queue) throw new ProtocolError('unavailable', 'The crew queue is not running on this relay.');
+    const queue = this.queue();
     const membership = await this.context.store.crews.getMembership(caller.deviceId);
     const actor = { deviceId: caller.deviceId, name: caller.displayName, isOwner: membership?.isOwner ?? false };
     const result = await queue.run(caller.crewId, actor, { ...command, client_msg_id: `mcp-${randomUUID()}` });
@@ -420,9 +418,4 @@ function recapRange(period: string): { fromMs: number; toMs: number } {
   if (match[2] === undefined) return { fromMs: Date.UTC(year, 0, 1), toMs: Date.UTC(year + 1, 0, 1) };
   const month = Number(match[2]) - 1;
   return { fromMs: Date.UTC(year, month, 1), toMs: Date.UTC(year, month + 1, 1) };
-}
-
-/** The factory for cloud/main.ts. */
-export function mcpFeatureFactory(ports: McpPorts): FeatureFactory {
-  return (context) => new McpFeature(context, ports);
 }

@@ -1,14 +1,10 @@
-import express from 'express';
 import { isTrackUri, ProtocolError, type InboundMessage, type InboundType, type OutboundMessage } from '../../protocol/index.js';
 import { errorFrame } from '../../protocol/parse.js';
 import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queue.js';
 import type { CrewEvent } from '../../protocol/messages.js';
 import type { QueueConfig } from '../config.js';
-import type { Acknowledgement, Feature, MessageHandler, PublishFrom, RelayContext, SessionView } from '../feature.js';
-import { HistoryQueries } from '../history/queries.js';
-import { CrewPages } from '../web/crew-pages.js';
-import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, ThrowbackSource, TrackLookup } from '../ports.js';
-import { loadLinkSecret, MemberLinks } from '../web/member-links.js';
+import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, PublishFrom, RelayContext, SessionView } from '../feature.js';
+import type { Actor, CommandResult, QueueCommand, QueueCommands, ThrowbackSource, TrackLookup } from '../ports.js';
 import { AirhornLimit } from './airhorn-limit.js';
 import {
   addThrowbacks,
@@ -35,17 +31,13 @@ import { KeyedLock } from './keyed-lock.js';
 import { QueueAnnouncer } from './queue-announcer.js';
 import { QueueScheduler } from './scheduler.js';
 
+/** The queue's ports (cloud/ports.ts), handed in by cloud/compose.ts; without them it still runs. */
 export interface QueueFeatureOptions {
   readonly now?: () => number;
+  /** Old shares to fill a quiet queue (the history feature's); none: throwback adds nothing. */
   readonly throwback?: ThrowbackSource;
+  /** What Spotify says of a track (the Spotify feature's); none: tracks stay as members sent them. */
   readonly lookupTrack?: TrackLookup;
-  /**
-   * Routes mounted behind the member link at /crew/api with res.locals.historyViewer set:
-   * the history feature's memberHistoryRouter (stats, import).
-   */
-  readonly memberApi?: (context: RelayContext) => express.Router;
-  /** The owner's "Spotify app for this crew" on the crew page (the Spotify feature's port). */
-  readonly spotifyApp?: CrewSpotifyApp;
 }
 
 /** A command stored but not yet announced: `announced` resolves with the seq of the queue_state that carries it. */
@@ -66,15 +58,14 @@ async function settled({ announced, ...result }: Pending): Promise<CommandResult
 const THROWBACK_BATCH = 5;
 
 /**
- * The crew's shared queue as a relay feature: socket handlers and HTTP routes run the
- * same commands through crew-queue.ts, each change is saved (compare-and-set) and then
- * fanned out as one `queue_state` crew event under the crew's seq; one scheduler keeps
- * every crew's clock.
+ * The crew's shared queue as a relay feature: its socket handlers, and the crew pages and MCP
+ * through QueueCommands, run the same commands through crew-queue.ts; each change is saved
+ * (compare-and-set) and then fanned out as one `queue_state` crew event under the crew's seq;
+ * one scheduler keeps every crew's clock.
  */
-export class QueueFeature implements Feature {
+export class QueueFeature implements Feature, QueueCommands {
   readonly name = 'queue';
   readonly handlers: Partial<Record<InboundType, MessageHandler>>;
-  readonly router: express.Router;
   private readonly context: RelayContext;
   private readonly options: QueueFeatureOptions;
   private readonly config: QueueConfig;
@@ -83,8 +74,6 @@ export class QueueFeature implements Feature {
   private readonly scheduler: QueueScheduler;
   private readonly airhorns: AirhornLimit;
   private readonly announcer: QueueAnnouncer;
-  private links: MemberLinks | null = null;
-  private pages: CrewPages | null = null;
   private unsubscribe: (() => void) | null = null;
 
   constructor(context: RelayContext, options: QueueFeatureOptions = {}) {
@@ -100,23 +89,9 @@ export class QueueFeature implements Feature {
       now: this.now,
     });
     this.handlers = this.socketHandlers();
-    this.router = express.Router();
   }
 
   async start(): Promise<void> {
-    this.links = new MemberLinks(await loadLinkSecret(this.config.linkSecret, this.context.config.dataDir), this.config.linkTtlMs);
-    if (!this.pages) {
-      this.pages = new CrewPages({
-        context: this.context,
-        queue: this,
-        links: this.links,
-        now: this.now,
-        memberApi: this.options.memberApi?.(this.context),
-        spotifyApp: this.options.spotifyApp,
-      });
-      this.router.use(this.pages.router);
-    }
-    this.pages.start();
     this.unsubscribe = this.context.onCrewEvent((event, crewId) => this.onCrewEvent(event, crewId));
     for (const active of await this.context.store.queue.listActive()) await this.restore(active.crewId);
     this.scheduler.start();
@@ -127,20 +102,12 @@ export class QueueFeature implements Feature {
     this.unsubscribe = null;
     this.scheduler.stop();
     await this.announcer.stop();
-    this.pages?.stop();
   }
 
   /** The crew's queue as it is now. */
   async snapshot(crewId: string): Promise<QueueSnapshot> {
     const stored = await this.context.store.queue.load(crewId);
     return snapshotOf(stored?.state ?? emptyQueue(), this.now());
-  }
-
-  /** A signed link to the crew pages for a member, as the gadget shows it in a QR code. */
-  issueLink(crewId: string, deviceId: string, crewCode: string): { url: string; expiresAt: number } {
-    if (!this.links) throw new ProtocolError('unavailable', 'The crew pages are starting; try again shortly.');
-    const { token, expiresAt } = this.links.issue(crewId, deviceId, crewCode, this.now());
-    return { url: `${this.context.publicUrl()}/c/${token}`, expiresAt };
   }
 
   /** Runs one queue command for a member: the socket handlers and the HTTP API both come here. */
@@ -348,7 +315,6 @@ export class QueueFeature implements Feature {
     const command: MessageHandler = (session, message) => this.onCommand(session, message as QueueCommand);
     return {
       queue_get: (session) => this.onGet(session),
-      crew_link: (session) => this.onLink(session),
       queue_add: command,
       queue_vote: command,
       queue_jam: command,
@@ -385,14 +351,6 @@ export class QueueFeature implements Feature {
     if (!member) return session.fail('not_in_crew', 'Join a crew before asking for its queue.');
     session.send({ type: 'queue_state', change: { kind: 'snapshot', by: null }, queue: await this.snapshot(member.crewId) });
   }
-
-  private async onLink(session: SessionView): Promise<void> {
-    const member = await this.actorOf(session);
-    const crew = member && (await this.context.store.crews.getCrew(member.crewId));
-    if (!member || !crew) return session.fail('not_in_crew', 'Join a crew before asking for a link to its pages.');
-    const { url, expiresAt } = this.issueLink(crew.crewId, member.actor.deviceId, crew.crewCode);
-    session.send({ type: 'crew_link_issued', url, expires_at: expiresAt });
-  }
 }
 
 /** A refused airhorn: `rate_limited` with the wait. */
@@ -410,18 +368,7 @@ function commandErrorFrame(error: unknown, message: InboundMessage): OutboundMes
   throw error;
 }
 
-/** The queue feature as cloud/main.ts lists it: throwback reads the crew's shares through HistoryQueries. */
-export function queueFeatureFactory(options: QueueFeatureOptions = {}): (context: RelayContext) => QueueFeature {
-  return (context) => {
-    const queries = new HistoryQueries(context.store);
-    const throwback: ThrowbackSource = async (crewId, { nowMs, timeZone, limit }) =>
-      (await queries.throwback(crewId, { nowMs, timeZone, limit })).map((t) => ({
-        spotify_uri: t.spotify_uri,
-        track: t.track,
-        artist: t.artist,
-        album: t.album,
-        album_art_url: '',
-      }));
-    return new QueueFeature(context, { throwback, ...options });
-  };
+/** The queue feature alone, for a relay that lists features one by one (tests); cloud/compose.ts hands it its ports. */
+export function queueFeatureFactory(options: QueueFeatureOptions = {}): FeatureFactory {
+  return (context) => new QueueFeature(context, options);
 }

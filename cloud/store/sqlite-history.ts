@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { CommitOptions, HistoryStore, ImportRecord, PlayBucket, TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from '../history/history-store.js';
+import type { CommitOptions, HistoryStore, ImportRecord, PlayBucket, TopArtistRow, TopTrackRow } from '../history/history-store.js';
+import type { TimeRange, TopMeasure } from '../ports.js';
 import { trackKey, type Play, type PlayInput, type PlaySource } from '../history/plays.js';
 import { NO_CHECKPOINTS, type Checkpoints } from './checkpointer.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cloud/config.js';
 import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
 import { playInput } from '../../cloud/history/plays.js';
-import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
+import { composeFeatures } from '../../cloud/compose.js';
 import { fakeTrack, startFakeSpotify } from '../fakes/fake-spotify.js';
 import { signInOnPhone } from '../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
@@ -20,7 +20,7 @@ afterEach(async () => {
 describe('the history feature in the relay', () => {
   it('serves the admin history API and keeps the member API for the crew pages', async () => {
     const history = historyFeatureFactory({ signedInMembers: async () => [], accessToken: async () => 'unused', refreshedToken: async () => 'unused' });
-    relay = await startInProcessRelay({ env: { ADMIN_TOKEN }, features: [history.factory] });
+    relay = await startInProcessRelay({ env: { ADMIN_TOKEN }, features: [history] });
     await relay.store.crews.saveDevice({ deviceId: 'ana', displayName: 'Ana' });
     await relay.store.history.addPlays([
       playInput({ memberId: 'ana', source: 'import_extended', endMs: Date.UTC(2023, 0, 1), track: 'T', artist: 'A', msPlayed: 90_000 }),
@@ -45,8 +45,6 @@ describe('the history feature in the relay', () => {
         { track: fakeTrack('PLAY1', { name: 'Joga', artists: ['Björk'] }), played_at: ended(30) },
         { track: fakeTrack('PLAY2', { name: 'Roads', artists: ['Portishead'] }), played_at: ended(20) },
       ]);
-      const spotifyFeature = spotifyFeatureFactory();
-      const history = historyFeatureFactory(spotifyFeature.access, { collectIntervalMs: 200, collectorTickMs: 20 });
       const publicUrl = 'https://leeloo.example';
       relay = await startInProcessRelay({
         env: {
@@ -56,7 +54,7 @@ describe('the history feature in the relay', () => {
           SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
           SPOTIFY_API_URL: spotify.apiUrl,
         },
-        features: [spotifyFeature.factory, history.factory],
+        features: [(context) => composeFeatures(context, { history: { collectIntervalMs: 200, collectorTickMs: 20 } })],
       });
       const gadget = await relay.connect();
       try {

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { HistoryFeature } from '../../cloud/history/history-feature.js';
 import { SQLITE_FILE_NAME } from '../../cloud/store/store.js';
+import { buildQueueWithCrewPages } from '../helpers/queue-features.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { extendedRecord, writeZip } from '../helpers/spotify-export-zips.js';
@@ -83,10 +83,15 @@ const noAccess = { signedInMembers: async () => [], accessToken: async () => 'un
 
 describe('a socket during a large import', () => {
   it('gets its answers while the import is still committing', async () => {
-    const history = historyFeatureFactory(noAccess);
     const relay: InProcessRelay = await startInProcessRelay({
       env: { ADMIN_TOKEN, HISTORY_IMPORT_SLICE_ROWS: '100', RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000' },
-      features: [queueFeatureFactory({ memberApi: () => history.memberApi }), history.factory],
+      features: [
+        (context) => {
+          const history = new HistoryFeature(context, noAccess);
+          const { queue, crewPages } = buildQueueWithCrewPages(context, { memberApi: () => history.memberRouter });
+          return [queue, crewPages, history];
+        },
+      ],
     });
     open.push(relay);
     const zip = await exportZip(6000);

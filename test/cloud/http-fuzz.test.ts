@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
 import { memberHistoryRouter } from '../../cloud/history/routes.js';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { telegramFeatureFactory } from '../../cloud/telegram/telegram-feature.js';
 import { ERROR_CODE_LIST } from '../../protocol/index.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
@@ -65,7 +65,7 @@ function expectClientError(answer: Answer, label: string): void {
 beforeAll(async () => {
   relay = await startInProcessRelay({
     features: [
-      queueFeatureFactory({
+      queueWithCrewPages({
         memberApi: (context) => {
           jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
           void jobs.start();

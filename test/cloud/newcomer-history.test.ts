@@ -7,8 +7,8 @@ import { playInput } from '../../cloud/history/plays.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { memberHistoryRouter } from '../../cloud/history/routes.js';
 import { McpFeature } from '../../cloud/mcp/mcp-feature.js';
-import { queueFeatureFactory, type QueueFeature } from '../../cloud/queue/queue-feature.js';
 import { crewApi, crewCookie, crewStreamUntil } from '../helpers/crew-link.js';
+import { buildQueueWithCrewPages } from '../helpers/queue-features.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
 
@@ -22,7 +22,6 @@ const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const WEEK_MS = 7 * 86_400_000;
 
 let relay: InProcessRelay;
-let queue: QueueFeature | null = null;
 let jobs: ImportJobs | undefined;
 const clients = new OpenClients(() => relay.connect());
 const assistants: Client[] = [];
@@ -31,16 +30,14 @@ beforeAll(async () => {
   relay = await startInProcessRelay({
     env: { ADMIN_TOKEN },
     features: [
-      (context) =>
-        (queue = queueFeatureFactory({
-          memberApi: (ctx) => {
-            jobs = new ImportJobs({ store: ctx.store.history, log: ctx.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
-            return memberHistoryRouter({ store: ctx.store, queries: new HistoryQueries(ctx.store), jobs, log: ctx.log });
-          },
-        })(context)),
       (context) => {
         const queries = new HistoryQueries(context.store);
-        return new McpFeature(context, { queries: () => queries, queue: () => queue });
+        const memberApi = () => {
+          jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 1_000_000, minPlayMs: 30_000 });
+          return memberHistoryRouter({ store: context.store, queries, jobs, log: context.log });
+        };
+        const { queue, crewPages } = buildQueueWithCrewPages(context, { memberApi });
+        return [queue, crewPages, new McpFeature(context, { history: queries, queue })];
       },
     ],
   });

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../cloud/log.js';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { crewCookie } from '../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
 async function start(env: Record<string, string> = {}): Promise<InProcessRelay> {
   relay = await startInProcessRelay({
     env: { MAX_HELD_EVENTS: String(HELD_CAP), RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000', ...env },
-    features: [queueFeatureFactory()],
+    features: [queueWithCrewPages()],
   });
   return relay;
 }
@@ -137,7 +137,7 @@ describe('crew-page event streams', () => {
     const lines: string[] = [];
     relay = await startInProcessRelay({
       env: { SEND_BUFFER_LIMIT_BYTES: String(64 * 1024), RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000' },
-      features: [queueFeatureFactory()],
+      features: [queueWithCrewPages()],
       log: createLogger('info', { write: (line: string) => void lines.push(line) }),
     });
     const { ana } = await crewOfTwo();

@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import { gadgetActionsFor } from '../../device/actions.js';
 import { Backoff } from '../../device/backoff.js';
@@ -208,7 +208,7 @@ describe('MQTT bridge on the real Mosquitto, a real relay and two gadgets', () =
         SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
         SPOTIFY_API_URL: spotify.apiUrl,
       },
-      features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
+      features: [spotifyFeatureFactory().factory, queueWithCrewPages()],
     });
     root = await makeTempDir('leeloo-mqtt-');
     ({ controller: home } = await startSimGadget({

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import type { Controller } from '../../device/controller.js';
 import { crewPositionAt } from '../../device/crew-clock.js';
@@ -41,7 +41,7 @@ describe('the crew queue on the gadget', () => {
         SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
         SPOTIFY_API_URL: spotify.apiUrl,
       },
-      features: [spotifyFeatureFactory().factory, queueFeatureFactory()],
+      features: [spotifyFeatureFactory().factory, queueWithCrewPages()],
     });
     owner = await relay.connect();
     await owner.request({ type: 'hello', protocol_version: 3, device_name: 'Olga' }, isType('welcome'));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { telegramFeatureFactory } from '../../cloud/telegram/telegram-feature.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { RelayProcess } from '../helpers/relay-process.js';
@@ -31,7 +31,7 @@ afterEach(async () => {
 
 async function start(env: Record<string, string> = { TELEGRAM_API_SECRET: SECRET }): Promise<InProcessRelay> {
   clock = 1_800_000_000_000;
-  relay = await startInProcessRelay({ env, features: [telegramFeatureFactory({ now: () => clock }), queueFeatureFactory()] });
+  relay = await startInProcessRelay({ env, features: [telegramFeatureFactory({ now: () => clock }), queueWithCrewPages()] });
   return relay;
 }
 

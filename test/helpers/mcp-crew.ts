@@ -1,38 +1,20 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import express from 'express';
-import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
+import { composeFeatures } from '../../cloud/compose.js';
 import type { Logger } from '../../cloud/log.js';
-import { McpFeature } from '../../cloud/mcp/mcp-feature.js';
-import { mcpMemberRouter } from '../../cloud/mcp/mcp-tokens.js';
-import { queueFeatureFactory, type QueueFeature } from '../../cloud/queue/queue-feature.js';
 import { startInProcessRelay, type InProcessRelay } from './relay-in-process.js';
 import { isType, OpenClients, type TestClient } from './ws-client.js';
 
 /* Crews of gadgets and MCP clients for the tests of the relay's MCP endpoint and crew-page tokens. */
 
-/** Members with no Spotify sign-in: the history collector has nobody to poll. */
-const NO_SPOTIFY = { signedInMembers: async () => [], accessToken: async () => 'unused', refreshedToken: async () => 'unused' };
-
 /**
- * A relay wired as cloud/main.ts wires the MCP endpoint: the queue feature (crew pages) with the
- * member's MCP tokens and the history routes (stats, import) behind the member link, the history
- * feature, and /mcp reading through the history queries and writing through the queue.
+ * A relay wired as cloud/main.ts wires it (the composition root, Spotify not configured): the
+ * crew pages with the member's MCP tokens and the history routes (stats, import) behind the
+ * member link, and /mcp reading through the history queries and writing through the queue.
  */
 export function startMcpRelay(options: { env?: Record<string, string>; log?: Logger } = {}): Promise<InProcessRelay> {
-  const history = historyFeatureFactory(NO_SPOTIFY);
-  let queue: QueueFeature | null = null;
-  const memberApi = (context: Parameters<typeof mcpMemberRouter>[0]) => express.Router().use(mcpMemberRouter(context), history.memberApi);
-  return startInProcessRelay({
-    env: options.env,
-    log: options.log,
-    features: [
-      (context) => (queue = queueFeatureFactory({ memberApi })(context)),
-      history.factory,
-      (context) => new McpFeature(context, { queries: () => history.queries(), queue: () => queue }),
-    ],
-  });
+  return startInProcessRelay({ env: options.env, log: options.log, features: [composeFeatures] });
 }
 
 export const MCP_ADMIN_TOKEN = 'admin-token-0123456789abcdef';

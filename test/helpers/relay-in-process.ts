@@ -1,7 +1,6 @@
 import { loadConfig, type RelayConfig } from '../../cloud/config.js';
-import type { FeatureFactory } from '../../cloud/feature.js';
 import { createLogger, type Logger } from '../../cloud/log.js';
-import { createRelay, type Relay } from '../../cloud/server.js';
+import { createRelay, type Relay, type RelayOptions } from '../../cloud/server.js';
 import { openStore } from '../../cloud/store/open-store.js';
 import type { Store } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
@@ -31,7 +30,9 @@ export interface InProcessRelay {
  * test pass features, env overrides (e.g. HEARTBEAT_INTERVAL_MS, RATE_LIMIT_*) and a logger
  * whose lines it reads.
  */
-export async function startInProcessRelay(options: { env?: Record<string, string>; features?: FeatureFactory[]; log?: Logger } = {}): Promise<InProcessRelay> {
+export async function startInProcessRelay(
+  options: { env?: Record<string, string>; features?: RelayOptions['features']; log?: Logger } = {},
+): Promise<InProcessRelay> {
   const dataDir = await makeTempDir('leeloo-relay-');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...TEST_ADDRESS_BUDGETS, ...options.env });
   const store = await openStore(config);

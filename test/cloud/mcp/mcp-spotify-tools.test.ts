@@ -1,10 +1,10 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { historyFeatureFactory } from '../../../cloud/history/history-feature.js';
+import { HistoryFeature } from '../../../cloud/history/history-feature.js';
 import { playInput } from '../../../cloud/history/plays.js';
 import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
 import { memberSpotify } from '../../../cloud/spotify/member-spotify.js';
-import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
+import { SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { bearer, crewGadget, mcpClient, resultOf, toolError, type CrewGadget } from '../../helpers/mcp-crew.js';
 import { signInOnPhone } from '../../helpers/phone-sign-in.js';
@@ -53,9 +53,6 @@ describe('MCP tools in the member’s own Spotify', () => {
     spotify.addUser({ id: 'anna', displayName: 'Anna' });
     for (const n of [1, 2, 3]) spotify.addCatalogTrack(fakeTrack(id(n), { name: `Harbour Lights ${n}`, artists: ['The Tides'], album: 'Coast' }));
     for (let n = 10; n < 22; n++) spotify.addCatalogTrack(fakeTrack(id(n), { name: `Lantern ${n}`, artists: ['Glow'], album: 'Night' }));
-    const spot = spotifyFeatureFactory({ http: { backoffBaseMs: 1 } });
-    const history = historyFeatureFactory(spot.access);
-    const assistantSpotify = memberSpotify({ access: spot.access, apiUrl: () => spot.feature()?.apiUrl ?? null });
     relay = await startInProcessRelay({
       env: {
         PUBLIC_URL,
@@ -65,10 +62,14 @@ describe('MCP tools in the member’s own Spotify', () => {
         SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
         SPOTIFY_API_URL: spotify.apiUrl,
       },
+      // Spotify, history and MCP handed their ports as cloud/compose.ts hands them; no queue, so shares queue no lookups.
       features: [
-        spot.factory,
-        history.factory,
-        (context) => new McpFeature(context, { queries: () => history.queries(), queue: () => null, spotify: assistantSpotify }),
+        (context) => {
+          const spot = new SpotifyFeature(context, { http: { backoffBaseMs: 1 } });
+          const history = new HistoryFeature(context, spot.access);
+          const assistantSpotify = memberSpotify({ access: spot.access, apiUrl: () => spot.apiUrl });
+          return [spot, history, new McpFeature(context, { history: history.queries, spotify: assistantSpotify })];
+        },
       ],
     });
     anna = await crewGadget(() => clients.connect(), 'Anna');

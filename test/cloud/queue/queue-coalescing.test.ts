@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { crewApi, crewCookie, crewMember } from '../../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -26,7 +26,7 @@ const track = (i: number) => ({ spotify_uri: `spotify:track:${String(i).padStart
 
 beforeEach(async () => {
   clients = [];
-  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000' }, features: [queueFeatureFactory()] });
+  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '100000' }, features: [queueWithCrewPages()] });
 });
 afterEach(async () => {
   for (const client of clients) client.ws.close();
@@ -98,7 +98,7 @@ describe('queue_state fan-out is coalesced', () => {
   }, 60_000);
 
   it("a queue change waiting for its crew's next queue_state does not hold up the gadget's next frames", async () => {
-    const slow = await startInProcessRelay({ env: { LEELOO_QUEUE_STATE_INTERVAL_MS: '60000' }, features: [queueFeatureFactory()] });
+    const slow = await startInProcessRelay({ env: { LEELOO_QUEUE_STATE_INTERVAL_MS: '60000' }, features: [queueWithCrewPages()] });
     try {
       const olga = await crewMember(() => slow.connect(), clients, 'Olga');
       await olga.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));

@@ -7,6 +7,7 @@ import type { ThrowbackSource } from '../../../cloud/ports.js';
 import { QueueFeature } from '../../../cloud/queue/queue-feature.js';
 import { openStore } from '../../../cloud/store/open-store.js';
 import type { Store } from '../../../cloud/store/store.js';
+import { CrewPagesFeature } from '../../../cloud/web/crew-pages-feature.js';
 import type { CrewEvent, OutboundMessage } from '../../../protocol/index.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 
@@ -265,9 +266,15 @@ describe('queue feature commands', () => {
     expect(host.queueEvents()).toHaveLength(0);
   });
 
-  it('issues a crew link for members', async () => {
-    await feature.handlers.crew_link!(ann, { type: 'crew_link' });
-    expect(ann.last()).toMatchObject({ type: 'crew_link_issued', expires_at: T0 + 3_600_000 });
-    expect((ann.last() as { url: string }).url).toMatch(/^https:\/\/leeloo\.example\/c\/v1\./);
+  it('issues a crew link for members (the crew pages, on this queue, answer crew_link)', async () => {
+    const pages = new CrewPagesFeature(host.context, { queue: feature });
+    await pages.start();
+    try {
+      await pages.handlers.crew_link!(ann, { type: 'crew_link' });
+      expect(ann.last()).toMatchObject({ type: 'crew_link_issued', expires_at: T0 + 3_600_000 });
+      expect((ann.last() as { url: string }).url).toMatch(/^https:\/\/leeloo\.example\/c\/v1\./);
+    } finally {
+      await pages.stop();
+    }
   });
 });

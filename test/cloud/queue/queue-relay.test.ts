@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../cloud/config.js';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { loadLinkSecret, MemberLinks } from '../../../cloud/web/member-links.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -51,7 +51,7 @@ function api(cookie: string | null, method: string, path: string, body?: unknown
 
 beforeEach(async () => {
   skewMs = 0;
-  relay = await startInProcessRelay({ features: [queueFeatureFactory({ now: () => Date.now() + skewMs })] });
+  relay = await startInProcessRelay({ features: [queueWithCrewPages({ now: () => Date.now() + skewMs })] });
   owner = await member('Olga');
   const created = await owner.request({ type: 'create_crew', display_name: 'Olga', client_msg_id: 'c1' }, isType('crew_created'));
   crewCode = String(created.crew_code);

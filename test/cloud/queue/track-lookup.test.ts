@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { spotifyTrackLookup } from '../../../cloud/spotify/track-lookup.js';
 import type { QueueSnapshot } from '../../../protocol/queue.js';
@@ -56,7 +56,7 @@ describe('track lookup for tracks queued without a duration', () => {
         SPOTIFY_API_URL: spotify.apiUrl,
         LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS),
       },
-      features: [spotifyFeature.factory, queueFeatureFactory({ lookupTrack })],
+      features: [spotifyFeature.factory, queueWithCrewPages({ lookupTrack })],
     });
     owner = await member('Olga');
     const crew = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { expectVolleyLimited } from '../../helpers/rate-limit-volley.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
@@ -25,7 +25,7 @@ async function cookieOf(client: TestClient): Promise<string> {
 }
 
 beforeAll(async () => {
-  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' }, features: [queueFeatureFactory()] });
+  relay = await startInProcessRelay({ env: { RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' }, features: [queueWithCrewPages()] });
 });
 afterAll(async () => {
   for (const client of clients) client.ws.close();

@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { HistoryQueries } from '../../../cloud/history/queries.js';
 import { ImportJobs } from '../../../cloud/history/import-jobs.js';
 import { memberHistoryRouter } from '../../../cloud/history/routes.js';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { launchChromium } from '../../helpers/chromium.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { crewCookie } from '../../helpers/crew-link.js';
@@ -44,7 +44,7 @@ beforeAll(async () => {
   zipDir = await makeTempDir('leeloo-zip-');
   relay = await startInProcessRelay({
     features: [
-      queueFeatureFactory({
+      queueWithCrewPages({
         memberApi: (context) => {
           jobs = new ImportJobs({ store: context.store.history, log: context.log, maxUploadBytes: 5_000_000, minPlayMs: 30_000 });
           void jobs.start();

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueFeatureFactory } from '../../../cloud/queue/queue-feature.js';
+import { queueWithCrewPages } from '../../helpers/queue-features.js';
 import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
 import { tokenFingerprint } from '../../../protocol/index.js';
 import { startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
@@ -53,7 +53,7 @@ beforeAll(async () => {
       SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
       SPOTIFY_API_URL: spotify.apiUrl,
     },
-    features: [spot.factory, queueFeatureFactory({ spotifyApp: spot.crewApp })],
+    features: [spot.factory, queueWithCrewPages({ spotifyApp: spot.crewApp })],
   });
   owner = await gadget('Olga');
   const crew = await owner.request({ type: 'create_crew', display_name: 'Olga', crew_name: 'Night Owls' }, isType('crew_created'));
