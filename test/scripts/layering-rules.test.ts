@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('the layering rules in biome.jsonc', () => {
-  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a feature (of the relay or the gadget) importing another, and import cycles', async () => {
+  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a feature (of the relay or the gadget: queue and MCP included) importing another, and import cycles', async () => {
     const dir = tree({
       'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
       'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
@@ -54,7 +54,12 @@ describe('the layering rules in biome.jsonc', () => {
       'cloud/web/bad.ts': "import { q } from '../queue/q.js';\nexport const w = q;\n",
       'cloud/history/good.ts': "import { s } from '../../spotify/client.js';\nimport type { P } from '../ports.js';\nexport const h: P = s;\n",
       'cloud/ports.ts': 'export type P = unknown;\n',
-      'cloud/queue/q.ts': 'export const q = 1;\n',
+      'cloud/queue/q.ts': "import type { P } from '../ports.js';\nexport const q: P = 1;\n",
+      'cloud/queue/pages.ts': "import { w } from '../web/bad.js';\nexport const p = w;\n",
+      'cloud/queue/throwback.ts': "import { h } from '../history/good.js';\nexport const t = h;\n",
+      'cloud/mcp/good.ts': "import type { P } from '../ports.js';\nimport { x } from '../config.js';\nexport const m: P = x;\n",
+      'cloud/mcp/reads.ts': "import { h } from '../history/good.js';\nexport const r = h;\n",
+      'cloud/mcp/order.ts': "import { q } from '../queue/q.js';\nexport const o = q;\n",
       'spotify/client.ts': "import { w } from '../protocol/good.js';\nexport const s = w;\n",
       'spotify/bad.ts': "import { x } from '../cloud/config.js';\nexport const s = x;\n",
       'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
@@ -63,6 +68,10 @@ describe('the layering rules in biome.jsonc', () => {
     expect(await lint(dir)).toEqual([
       'cloud/a.ts lint/suspicious/noImportCycles',
       'cloud/b.ts lint/suspicious/noImportCycles',
+      'cloud/mcp/order.ts lint/style/noRestrictedImports',
+      'cloud/mcp/reads.ts lint/style/noRestrictedImports',
+      'cloud/queue/pages.ts lint/style/noRestrictedImports',
+      'cloud/queue/throwback.ts lint/style/noRestrictedImports',
       'cloud/spotify/bad.ts lint/style/noRestrictedImports',
       'cloud/web/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/bad.ts lint/style/noRestrictedImports',
