@@ -13,7 +13,7 @@ export { ConfigError };
 
 /**
  * The relay's settings: one schema over the environment (documented in .env.example and
- * README's table), grouped per feature, parsed once by the composition root (cloud/main.ts).
+ * README's table), grouped per feature, parsed once at start (cloud/main.ts).
  * Each variable's default is written here once; features get the typed result through
  * `RelayContext.config` and read no environment of their own. A bad value stops the relay
  * (exit 78) with one sentence per variable, naming it.

@@ -2,7 +2,7 @@ import type { InboundOf, QueueSnapshot, QueueTrack } from '../protocol/index.js'
 
 /*
  * The ports between the relay's features: types only. A feature depends on these, never on
- * another feature; cloud/main.ts (the composition root) builds the features in order and
+ * another feature; cloud/compose.ts (the composition root) builds the features in order and
  * hands each the ports it needs. What crosses:
  *   spotify → history, queue: ListeningAccess (members' tokens), TrackLookup (catalog data)
  *   spotify → crew pages:     CrewSpotifyApp (the owner's own Spotify app)

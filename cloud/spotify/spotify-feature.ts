@@ -299,7 +299,8 @@ export class SpotifyFeature implements Feature {
 }
 
 /**
- * The factory for cloud/main.ts plus a ListeningAccess that other features can take before
+ * The factory for a relay that lists features one by one (tests; cloud/compose.ts builds
+ * SpotifyFeature itself) plus a ListeningAccess that other features can take before
  * the relay builds its context (it answers "nobody signed in" until the feature exists).
  */
 export function spotifyFeatureFactory(options?: SpotifyFeatureOptions): {

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueWithCrewPages } from '../../helpers/queue-features.js';
-import { spotifyFeatureFactory } from '../../../cloud/spotify/spotify-feature.js';
-import { spotifyTrackLookup } from '../../../cloud/spotify/track-lookup.js';
+import { composeFeatures } from '../../../cloud/compose.js';
 import type { QueueSnapshot } from '../../../protocol/queue.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { signInOnPhone } from '../../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { isType, type TestClient } from '../../helpers/ws-client.js';
 
-/* lookupTrack as cloud/main.ts connects it: a real relay (in process), the fake Spotify. */
+/* lookupTrack as cloud/main.ts connects it (the composition root, cloud/compose.ts): a real relay (in process), the fake Spotify. */
 
 const PUBLIC_URL = 'https://leeloo.example';
 const DEFAULT_MS = 180_000;
@@ -45,8 +43,6 @@ describe('track lookup for tracks queued without a duration', () => {
     spotify.addUser({ id: 'olga' });
     for (const n of [1, 2, 5])
       spotify.addCatalogTrack(fakeTrack(id(n), { name: `Found ${n}`, artists: ['Lookup', 'Band'], album: `Album ${n}`, duration_ms: 100_000 + n * 1000 }));
-    const spotifyFeature = spotifyFeatureFactory();
-    const lookupTrack = spotifyTrackLookup({ access: spotifyFeature.access, apiUrl: () => spotifyFeature.feature()?.apiUrl ?? null });
     relay = await startInProcessRelay({
       env: {
         PUBLIC_URL,
@@ -56,7 +52,8 @@ describe('track lookup for tracks queued without a duration', () => {
         SPOTIFY_API_URL: spotify.apiUrl,
         LEELOO_QUEUE_DEFAULT_DURATION_MS: String(DEFAULT_MS),
       },
-      features: [spotifyFeature.factory, queueWithCrewPages({ lookupTrack })],
+      // As cloud/main.ts wires it: the queue's TrackLookup asks Spotify with members' tokens.
+      features: [composeFeatures],
     });
     owner = await member('Olga');
     const crew = await owner.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));
