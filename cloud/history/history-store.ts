@@ -1,3 +1,4 @@
+import type { TopMeasure } from '../../protocol/index.js';
 import type { Play, PlayInput } from './plays.js';
 
 /** fromMs <= t < toMs, ms since epoch. */
@@ -6,7 +7,8 @@ export interface TimeRange {
   readonly toMs: number;
 }
 
-export type TopMeasure = 'plays' | 'time';
+/** Plays or time listened (the HTTP API's `by`/`measure`). */
+export type { TopMeasure };
 
 export interface TopTrackRow {
   readonly track: string;

@@ -1,4 +1,16 @@
-import { isTrackUri, ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import {
+  isTrackUri,
+  ProtocolError,
+  type CrewEvent,
+  type Heatmap,
+  type OnThisDay,
+  type PlayView,
+  type ShareView,
+  type ThrowbackTrack,
+  type TimelineItem,
+  type TopArtist,
+  type TopTrack,
+} from '../../protocol/index.js';
 import { visibleEvents } from '../crew-visibility.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import type { TimeRange, TopArtistRow, TopMeasure, TopTrackRow } from './history-store.js';
@@ -13,54 +25,8 @@ import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, local
  */
 export type HistoryScope = ({ readonly crewId: string } | { readonly memberId: string }) & { readonly fromSeq?: number };
 
-export type TimelineItem =
-  | { readonly kind: 'event'; readonly at: number; readonly seq: number; readonly event: CrewEvent }
-  | { readonly kind: 'play'; readonly at: number; readonly play: PlayView };
-
-export interface PlayView {
-  readonly member_id: string;
-  readonly played_at: number;
-  readonly track: string;
-  readonly artist: string;
-  readonly album: string | null;
-  readonly track_uri: string | null;
-  readonly ms_played: number | null;
-  readonly source: string;
-}
-
-export interface TopTrack {
-  readonly track: string;
-  readonly artist: string;
-  readonly track_uri: string | null;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface TopArtist {
-  readonly artist: string;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface Heatmap {
-  readonly time_zone: string;
-  readonly measure: TopMeasure;
-  readonly cells: number[][];
-}
-export interface ShareView {
-  readonly spotify_uri: string;
-  readonly artist: string;
-  readonly track: string;
-  readonly album: string;
-  readonly shared_by: string;
-  readonly shared_at: number;
-}
-export interface OnThisDay {
-  readonly date: string;
-  readonly plays: PlayView[];
-  readonly shares: ShareView[];
-}
-export interface ThrowbackTrack extends ShareView {
-  readonly times_shared: number;
-}
+// The answers' shapes are the HTTP API's (protocol/crew-pages.ts).
+export type { Heatmap, OnThisDay, PlayView, ShareView, ThrowbackTrack, TimelineItem, TopArtist, TopTrack };
 
 const DAY_MS = 86_400_000;
 // 15 minutes divides every zone offset in use (+05:45, +12:45 …), so buckets never straddle a local hour.
