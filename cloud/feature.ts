@@ -20,7 +20,7 @@ export interface Feature {
   readonly router?: express.Router;
   /**
    * Called right after the relay answered a register/create_crew/join_crew (the answer is the
-   * gadget's next frame), before the crew's backlog: for frames owed to the device itself.
+   * gadget's next frame) and acked it, before the crew's backlog: for frames owed to the device itself.
    */
   afterCrewEntry?(session: SessionView): Promise<void>;
   start(): Promise<void>;
