@@ -2,6 +2,7 @@ import { ProtocolError, type InboundOf } from '../protocol/index.js';
 import { newDeviceId } from './device-credentials.js';
 import type { BudgetVerdict, EntryBudgetKind, EntryBudgets } from './address-budget.js';
 import type { CoreDeps, Crews } from './crews.js';
+import type { Acknowledgement } from './feature.js';
 import type { Identity } from './identity.js';
 import type { Session } from './sessions.js';
 import type { CrewRecord } from './store/store.js';
@@ -10,7 +11,8 @@ import type { CrewRecord } from './store/store.js';
  * The three ways a device enters a crew: `register` (first generation: the crew is the code,
  * created on first use; no code, no crew), `create_crew` and `join_crew`. Second-generation
  * gadgets read the very next frame as the answer, so the answer goes out before any fan-out
- * or backlog.
+ * or backlog: each handler sends it and returns the rest as its Acknowledgement's afterAck,
+ * which the router runs right after the ack.
  */
 export class CrewEntry {
   private readonly deps: CoreDeps;
@@ -29,7 +31,7 @@ export class CrewEntry {
     this.afterAnswer = afterAnswer;
   }
 
-  async register(session: Session, message: InboundOf<'register'>): Promise<void> {
+  async register(session: Session, message: InboundOf<'register'>): Promise<Acknowledgement | void> {
     const generation = (message.protocol_version ?? 1) >= 3 ? 3 : 1;
     let issued: string | null = null;
     if (session.gen === null) {
@@ -40,15 +42,12 @@ export class CrewEntry {
     } else if (message.device_id !== undefined && session.deviceId !== message.device_id) {
       throw new ProtocolError('unauthorized', 'A connection speaks for one device; this one is already identified as another device id.');
     }
-    const answer = () => {
-      session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
-      session.ack(message.client_msg_id);
-    };
+    const answer = () => session.send({ type: 'registered', device_id: session.deviceId!, ...(issued ? { device_secret: issued } : {}) });
     if (message.crew_code === undefined) {
       // The Spotify sign-in scripts register this way, only to receive their tokens.
       this.crews.detach(session);
       answer();
-      return this.answered(session);
+      return { afterAck: () => this.answered(session) };
     }
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
     const crew = await this.crewUnder(session, message.crew_code, session.deviceId!, `${message.device_name}'s crew`);
@@ -59,8 +58,7 @@ export class CrewEntry {
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
     const fromSeq = await this.crews.fromSeqFor(session, (await this.deps.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0);
     answer();
-    await this.answered(session);
-    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
   /**
@@ -68,7 +66,7 @@ export class CrewEntry {
    * creates the crew under it; naming one that exists puts the device into that crew (no
    * ownership) and answers with that same code, as the fleet's relay did.
    */
-  async createCrew(session: Session, message: InboundOf<'create_crew'>): Promise<void> {
+  async createCrew(session: Session, message: InboundOf<'create_crew'>): Promise<Acknowledgement | void> {
     if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
     const crewName = message.crew_name ?? `${message.display_name}'s crew`;
@@ -85,13 +83,11 @@ export class CrewEntry {
       crew_id: crew.crewId,
       ...(session.generation === 3 ? { crew: state } : {}),
     });
-    session.ack(message.client_msg_id);
-    await this.answered(session);
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
-    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
-  async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<void> {
+  async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<Acknowledgement | void> {
     // A spent budget refuses before the lookup, so refusals say nothing about which codes exist.
     this.admit(session, 'join_failures');
     const crew = await this.deps.store.crews.getCrewByCode(message.crew_code);
@@ -117,9 +113,7 @@ export class CrewEntry {
       member_names: online.filter((m) => m.device_id !== session.deviceId).map((m) => m.display_name),
       ...(session.generation === 3 ? { crew: state } : {}),
     });
-    session.ack(message.client_msg_id);
-    await this.answered(session);
-    await this.enter(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
   }
 
   /** Throws `rate_limited` when the address has spent this budget. */
@@ -150,7 +144,17 @@ export class CrewEntry {
     return created ?? (await this.deps.store.crews.getCrewByCode(code)) ?? this.crews.createCrew(deviceId, crewName);
   }
 
-  /** Right after the answer frame, before backlog and fan-out: frames held for the device follow it. */
+  /** The answer was sent: after its ack, the features' held frames, then the crews hear of the move and the backlog follows. */
+  private entered(session: Session, crewId: string, leftCrewId: string | null, announce: boolean, fromSeq: number): Acknowledgement {
+    return {
+      afterAck: async () => {
+        await this.answered(session);
+        await this.enter(session, crewId, leftCrewId, announce, fromSeq);
+      },
+    };
+  }
+
+  /** Right after the answer frame (and its ack), before backlog and fan-out: frames held for the device follow it. */
   private async answered(session: Session): Promise<void> {
     try {
       await this.afterAnswer(session);

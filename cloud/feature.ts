@@ -20,7 +20,7 @@ export interface Feature {
   readonly router?: express.Router;
   /**
    * Called right after the relay answered a register/create_crew/join_crew (the answer is the
-   * gadget's next frame), before the crew's backlog: for frames owed to the device itself.
+   * gadget's next frame) and acked it, before the crew's backlog: for frames owed to the device itself.
    */
   afterCrewEntry?(session: SessionView): Promise<void>;
   start(): Promise<void>;
@@ -37,12 +37,20 @@ export type FeatureFactory = (context: RelayContext) => Feature;
 export type FeatureComposition = (context: RelayContext) => readonly Feature[];
 
 /**
- * What a state-changing command produced: the router acks it (`{client_msg_id, seq, duplicate}`),
- * features never do. A handler that refused the command (sent an `error`) returns nothing.
+ * What a command produced: the router acks it (`{client_msg_id, seq, duplicate}`) when it
+ * carries a client_msg_id, features never do. A handler that refused the command (sent an
+ * `error`) returns nothing.
  */
 export interface Acknowledgement {
   readonly seq?: number;
   readonly duplicate?: boolean;
+  /**
+   * Frames the sender must receive after the ack (a Spotify command's answer; an entry's
+   * held frames and backlog, after its answer): the router runs this right after acking,
+   * in the socket's turn, and answers a rejection as the handler's error would be. It also
+   * runs for a message without client_msg_id (no ack then). Not together with `later`.
+   */
+  readonly afterAck?: () => Promise<void>;
   /**
    * A command that is stored but whose crew event is still to come (a queue change waits for
    * its crew's next coalesced queue_state): the router acks it when this settles and handles
@@ -67,8 +75,6 @@ export interface SessionView {
   send(message: OutboundMessage): void;
   /** Sends an `error` frame with the code and a sentence. */
   fail(code: ErrorCode, sentence?: string, clientMsgId?: string): void;
-  /** Sends `ack` when clientMsgId is given (current protocol); does nothing otherwise. */
-  ack(clientMsgId: string | undefined, seq?: number): void;
 }
 
 /** Called after an event is committed and fanned out, once per event (never for duplicates). */

@@ -16,7 +16,8 @@ const BEFORE_IDENTITY = new Set<InboundType>(['hello', 'register', 'create_crew'
 
 /**
  * Entering a crew is answered by its own frame (`registered`, `crew_created`, `crew_joined`),
- * acked right after it and before the backlog; a retried entry is answered again, not skipped.
+ * acked right after it (the entry's afterAck sends what follows); a retried entry is answered
+ * again, not skipped.
  */
 const ENTRY = new Set<InboundType>(['register', 'create_crew', 'join_crew']);
 
@@ -33,9 +34,10 @@ export const CLOSE_POLICY = 1008;
  * Every frame goes through here: rate limit, binary check, schema, identity, then the
  * handler, one frame at a time per socket. A bad frame gets an `error`; a failing
  * handler gets `internal_error` and a log line; neither touches any other socket.
- * Every state-changing command is acked here, from what its handler returns; a retried
- * client_msg_id the store already holds is answered `{seq, duplicate: true}` without
- * reaching the handler again (exactly once, across restarts).
+ * Every message carrying a client_msg_id is acked here, from what its handler returns
+ * (then its afterAck runs); a retried state-changing client_msg_id the store already holds
+ * is answered `{seq, duplicate: true}` without reaching the handler again (exactly once,
+ * across restarts).
  */
 export class InboundRouter {
   private readonly handlers = new Map<InboundType, AnyHandler>();
@@ -119,16 +121,17 @@ export class InboundRouter {
       if (!session.identified && !BEFORE_IDENTITY.has(message.type)) {
         throw new ProtocolError('not_registered', `Say hello (or register) before sending "${message.type}".`);
       }
-      const acked = clientMsgId !== undefined && STATE_CHANGING.has(message.type) && !ENTRY.has(message.type);
-      const before = acked && session.deviceId ? await this.handledBefore(session.deviceId, clientMsgId) : null;
+      const deduplicated = clientMsgId !== undefined && STATE_CHANGING.has(message.type) && !ENTRY.has(message.type);
+      const before = deduplicated && session.deviceId ? await this.handledBefore(session.deviceId, clientMsgId) : null;
       if (before) {
         session.ack(clientMsgId, before.seq, true);
         return;
       }
       const result = await handler(session, message);
-      if (!acked || !result) return;
+      if (!result) return;
       if (!result.later) {
         session.ack(clientMsgId, result.seq, result.duplicate ?? false);
+        await result.afterAck?.();
         return;
       }
       // Stored, its crew event still to come: ack it then, and take the socket's next frame now.

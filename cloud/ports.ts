@@ -1,4 +1,17 @@
-import type { InboundOf, QueueSnapshot, QueueTrack } from '../protocol/index.js';
+import type {
+  CrewSpotifyAppCheck,
+  CrewSpotifyAppStatus,
+  Heatmap,
+  InboundOf,
+  OnThisDay,
+  PlayView,
+  QueueSnapshot,
+  QueueTrack,
+  ShareView,
+  TopArtist,
+  TopMeasure,
+  TopTrack,
+} from '../protocol/index.js';
 
 /*
  * The ports between the relay's features: types only. A feature depends on these, never on
@@ -60,26 +73,8 @@ export interface ListeningAccess {
   refreshedToken(deviceId: string, refused: string): Promise<string>;
 }
 
-/** What the crew owner's "Spotify app for this crew" section shows (GET /crew/api/spotify-app). */
-export interface CrewAppStatus {
-  /** False while the relay has no encryption key / PUBLIC_URL: no app can sign anybody in. */
-  readonly configured: boolean;
-  /** Exactly what to paste as the app's redirect URI in Spotify's dashboard. */
-  readonly redirect_uri: string | null;
-  /** The crew's own app, or null when the crew uses the relay's app. */
-  readonly client_id: string | null;
-  readonly has_secret: boolean;
-  /** Whether the relay has an app of its own for crews without one. */
-  readonly relay_app: boolean;
-  /** When Spotify last answered QUOTA_EXCEEDED for the app the crew signs in with (ms), or null. */
-  readonly quota_exceeded_at: number | null;
-  readonly quota_message: string | null;
-  /** The crew's members and which app each one's Spotify sign-in uses. */
-  readonly members: readonly { device_id: string; display_name: string; spotify_name: string | null; app: 'crew' | 'relay' | 'other' | null }[];
-  /** Distinct Spotify accounts signed in with the crew's own app, against the development-mode budget. */
-  readonly accounts_on_crew_app: number;
-  readonly budget: number;
-}
+/** What the crew owner's "Spotify app for this crew" section shows (the crew pages' HTTP API, protocol/crew-pages.ts). */
+export type CrewAppStatus = CrewSpotifyAppStatus;
 
 /** The crew owner's management of the crew's own Spotify app (the crew pages' HTTP API uses it). */
 export interface CrewSpotifyApp {
@@ -87,7 +82,7 @@ export interface CrewSpotifyApp {
   register(crewId: string, clientId: string, clientSecret: string | undefined): Promise<CrewAppStatus>;
   remove(crewId: string): Promise<CrewAppStatus>;
   /** The check that the app works: a sign-in of this gadget, with the crew's app, from the owner's phone. */
-  startCheck(deviceId: string): Promise<{ url: string; code: string; expires_at: number }>;
+  startCheck(deviceId: string): Promise<CrewSpotifyAppCheck>;
 }
 
 /** A catalog track as Spotify's search finds it, in the fields a queue_add takes. */
@@ -128,8 +123,6 @@ export interface TimeRange {
   readonly toMs: number;
 }
 
-export type TopMeasure = 'plays' | 'time';
-
 /**
  * Whose history: a crew's or one member's. `fromSeq` is the first crew seq the reader may see
  * (cloud/crew-visibility.ts): crew events (shares, reactions, messages) before it are left out;
@@ -138,47 +131,8 @@ export type TopMeasure = 'plays' | 'time';
  */
 export type HistoryScope = ({ readonly crewId: string } | { readonly memberId: string }) & { readonly fromSeq?: number };
 
-export interface PlayView {
-  readonly member_id: string;
-  readonly played_at: number;
-  readonly track: string;
-  readonly artist: string;
-  readonly album: string | null;
-  readonly track_uri: string | null;
-  readonly ms_played: number | null;
-  readonly source: string;
-}
-
-export interface TopTrack {
-  readonly track: string;
-  readonly artist: string;
-  readonly track_uri: string | null;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface TopArtist {
-  readonly artist: string;
-  readonly plays: number;
-  readonly ms_played: number;
-}
-export interface Heatmap {
-  readonly time_zone: string;
-  readonly measure: TopMeasure;
-  readonly cells: number[][];
-}
-export interface ShareView {
-  readonly spotify_uri: string;
-  readonly artist: string;
-  readonly track: string;
-  readonly album: string;
-  readonly shared_by: string;
-  readonly shared_at: number;
-}
-export interface OnThisDay {
-  readonly date: string;
-  readonly plays: PlayView[];
-  readonly shares: ShareView[];
-}
+// The history views are the crew pages' HTTP API's (protocol/crew-pages.ts), one definition.
+export type { Heatmap, OnThisDay, PlayView, ShareView, TopArtist, TopMeasure, TopTrack };
 
 /** How much of a member's listening the relay holds: plays stored, and the imports they came in by. */
 export interface HistoryCoverage {

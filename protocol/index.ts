@@ -5,3 +5,4 @@ export * from './parse.js';
 export * from './dialects.js';
 export * from './queue.js';
 export * from './spotify.js';
+export * from './crew-pages.js';

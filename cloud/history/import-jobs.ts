@@ -4,24 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import { ProtocolError, type HistoryImportJob, type ImportState } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits } from './export-zip.js';
 import type { HistoryStore } from './history-store.js';
 import { importExport, type ImportCounts } from './importer.js';
 
-export type ImportState = 'queued' | 'reading' | 'committing' | 'done' | 'failed';
+export type { ImportState };
 
-/** What GET …/import/:jobId and the SSE stream send. */
-export interface ImportJobView {
-  readonly job_id: string;
-  readonly member_id: string;
-  readonly file_name: string;
-  readonly state: ImportState;
-  readonly bytes_read: number;
-  readonly bytes_total: number;
+/** What GET …/import/:jobId and the SSE stream send (protocol/crew-pages.ts), with the importer's counts. */
+export interface ImportJobView extends HistoryImportJob {
   readonly counts: ImportCounts | null;
-  readonly error?: { readonly code: ErrorCode; readonly message: string };
 }
 
 export interface ImportJobsOptions {

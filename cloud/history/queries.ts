@@ -1,30 +1,25 @@
-import { isTrackUri, ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import {
+  isTrackUri,
+  ProtocolError,
+  type CrewEvent,
+  type Heatmap,
+  type OnThisDay,
+  type PlayView,
+  type ShareView,
+  type ThrowbackTrack,
+  type TimelineItem,
+  type TopArtist,
+  type TopTrack,
+} from '../../protocol/index.js';
 import { visibleEvents } from '../crew-visibility.js';
-import type {
-  Heatmap,
-  HistoryCoverage,
-  HistoryReads,
-  HistoryScope,
-  OnThisDay,
-  PlayView,
-  ShareView,
-  TimeRange,
-  TopArtist,
-  TopMeasure,
-  TopTrack,
-} from '../ports.js';
+import type { HistoryCoverage, HistoryReads, HistoryScope, TimeRange, TopMeasure } from '../ports.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import type { TopArtistRow, TopTrackRow } from './history-store.js';
 import { trackKey, type Play } from './plays.js';
 import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from '../time-zones.js';
 
-export type TimelineItem =
-  | { readonly kind: 'event'; readonly at: number; readonly seq: number; readonly event: CrewEvent }
-  | { readonly kind: 'play'; readonly at: number; readonly play: PlayView };
-
-export interface ThrowbackTrack extends ShareView {
-  readonly times_shared: number;
-}
+// The answers' shapes are the HTTP API's (protocol/crew-pages.ts).
+export type { Heatmap, OnThisDay, PlayView, ShareView, ThrowbackTrack, TimelineItem, TopArtist, TopTrack };
 
 const DAY_MS = 86_400_000;
 // 15 minutes divides every zone offset in use (+05:45, +12:45 …), so buckets never straddle a local hour.

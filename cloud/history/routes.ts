@@ -1,8 +1,23 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
-import { DeviceId, describeIssues, ProtocolError } from '../../protocol/index.js';
+import type { z } from 'zod';
+import {
+  DeviceId,
+  describeIssues,
+  HistoryHeatmapQuery,
+  HistoryImportQuery,
+  HistoryOnThisDayQuery,
+  HistoryThrowbackQuery,
+  HistoryTimelineQuery,
+  HistoryTopQuery,
+  ProtocolError,
+  type HistoryImportStarted,
+  type HistoryOnThisDayResponse,
+  type HistoryThrowbackResponse,
+  type HistoryTimelineResponse,
+  type HistoryTopResponse,
+} from '../../protocol/index.js';
 import { requireAdminToken } from '../admin-auth.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { sendError } from '../http-errors.js';
@@ -33,35 +48,6 @@ export interface HistoryRouteDeps {
 }
 
 const DAY_MS = 86_400_000;
-/** ms since epoch, or an ISO date/time. */
-const instant = z.union([
-  z
-    .string()
-    .regex(/^\d{1,15}$/)
-    .transform(Number),
-  z.iso.datetime({ offset: true }).transform(Date.parse),
-  z.iso.date().transform(Date.parse),
-]);
-const count = (max: number) => z.coerce.number().int().min(1).max(max);
-
-const RangeQuery = z.object({ from: instant.optional(), to: instant.optional(), member: DeviceId.optional() });
-const TopQuery = RangeQuery.extend({
-  kind: z.enum(['tracks', 'artists']).default('tracks'),
-  by: z.enum(['plays', 'time']).default('plays'),
-  limit: count(100).default(10),
-});
-const HeatmapQuery = RangeQuery.extend({ tz: z.string().max(64).default('UTC'), measure: z.enum(['plays', 'time']).default('plays') });
-const OnThisDayQuery = z.object({
-  member: DeviceId.optional(),
-  date: z.string().max(10).optional(),
-  tz: z.string().max(64).default('UTC'),
-  mode: z.enum(['years', 'weeks']).default('years'),
-  count: count(20).default(5),
-  limit: count(100).default(20),
-});
-const ThrowbackQuery = z.object({ tz: z.string().max(64).default('UTC'), weeks: count(52).default(8), limit: count(50).default(10) });
-const ImportQuery = z.object({ min_play_ms: z.coerce.number().int().min(0).max(3_600_000).optional(), name: z.string().max(200).optional() });
-
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ProtocolError('invalid_message', `The query is not valid: ${describeIssues(result.error)}.`);
@@ -117,28 +103,30 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
   router.get(
     '/history',
     route(async (req, res, viewer) => {
-      const q = parse(RangeQuery.extend({ limit: count(500).default(100) }), req.query);
+      const q = parse(HistoryTimelineQuery, req.query);
       const items = await deps.queries.timeline(await scopeOf(viewer, q.member), rangeOf(q, now() - 30 * DAY_MS), { limit: q.limit });
-      res.json({ items });
+      res.json({ items } satisfies HistoryTimelineResponse);
     }),
   );
 
   router.get(
     '/history/top',
     route(async (req, res, viewer) => {
-      const q = parse(TopQuery, req.query);
+      const q = parse(HistoryTopQuery, req.query);
       const scope = await scopeOf(viewer, q.member);
       const options = { by: q.by, limit: q.limit };
-      const items =
-        q.kind === 'tracks' ? await deps.queries.topTracks(scope, rangeOf(q, 0), options) : await deps.queries.topArtists(scope, rangeOf(q, 0), options);
-      res.json({ kind: q.kind, by: q.by, items });
+      const answer: HistoryTopResponse =
+        q.kind === 'tracks'
+          ? { kind: q.kind, by: q.by, items: await deps.queries.topTracks(scope, rangeOf(q, 0), options) }
+          : { kind: q.kind, by: q.by, items: await deps.queries.topArtists(scope, rangeOf(q, 0), options) };
+      res.json(answer);
     }),
   );
 
   router.get(
     '/history/heatmap',
     route(async (req, res, viewer) => {
-      const q = parse(HeatmapQuery, req.query);
+      const q = parse(HistoryHeatmapQuery, req.query);
       res.json(await deps.queries.heatmap(await scopeOf(viewer, q.member), rangeOf(q, 0), { timeZone: q.tz, measure: q.measure }));
     }),
   );
@@ -146,7 +134,7 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
   router.get(
     '/history/on-this-day',
     route(async (req, res, viewer) => {
-      const q = parse(OnThisDayQuery, req.query);
+      const q = parse(HistoryOnThisDayQuery, req.query);
       const days = await deps.queries.onThisDay(await scopeOf(viewer, q.member), {
         date: q.date,
         timeZone: q.tz,
@@ -155,17 +143,18 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
         limit: q.limit,
         nowMs: now(),
       });
-      res.json({ days });
+      res.json({ days } satisfies HistoryOnThisDayResponse);
     }),
   );
 
   router.get(
     '/history/throwback',
     route(async (req, res, viewer) => {
-      const q = parse(ThrowbackQuery, req.query);
+      const q = parse(HistoryThrowbackQuery, req.query);
       if (!viewer.crewId) throw new ProtocolError('not_in_crew', 'Throwback picks from a crew’s shares; join a crew first.');
       const fromSeq = await fromSeqOf(viewer);
-      res.json({ items: await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq }) });
+      const items = await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq });
+      res.json({ items } satisfies HistoryThrowbackResponse);
     }),
   );
 
@@ -188,14 +177,14 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
   router.post(
     '/history/import',
     route(async (req, res, viewer) => {
-      const q = parse(ImportQuery, req.query);
+      const q = parse(HistoryImportQuery, req.query);
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (!['application/zip', 'application/octet-stream', 'application/x-zip-compressed'].includes(type)) {
         throw new ProtocolError('invalid_message', 'Send the export ZIP itself as the request body (Content-Type: application/zip).');
       }
       const job = await deps.jobs.receive(viewer.deviceId, req, { minPlayMs: q.min_play_ms, fileName: q.name });
       const base = `${req.baseUrl}/history/import/${job.job_id}`;
-      res.status(202).json({ job_id: job.job_id, status_url: base, events_url: `${base}/events`, job });
+      res.status(202).json({ job_id: job.job_id, status_url: base, events_url: `${base}/events`, job } satisfies HistoryImportStarted);
     }),
   );
 

@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
-import { OptionalText, ProtocolError } from '../../protocol/index.js';
+import {
+  McpTokenRequest,
+  ProtocolError,
+  type McpClientSetup,
+  type McpTokenCreated,
+  type McpTokenList,
+  type McpTokenRevoked,
+  type McpTokenView,
+} from '../../protocol/index.js';
 import { describeIssues } from '../../protocol/parse.js';
 import type { RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
@@ -29,7 +36,7 @@ export async function noteTokenUse(store: Store, record: McpTokenRecord, now: nu
 }
 
 /** How an MCP client is told where the relay is and who it speaks for (shown once, with the token). */
-export function clientSetup(mcpUrl: string, token: string) {
+export function clientSetup(mcpUrl: string, token: string): McpClientSetup {
   return {
     mcp_url: mcpUrl,
     authorization: `Bearer ${token}`,
@@ -38,8 +45,7 @@ export function clientSetup(mcpUrl: string, token: string) {
   };
 }
 
-const tokenView = (r: McpTokenRecord) => ({ token_id: r.tokenId, name: r.name, created_at: r.createdAt, last_used_at: r.lastUsedAt });
-const NewToken = z.object({ name: OptionalText(40) }).strict();
+const tokenView = (r: McpTokenRecord): McpTokenView => ({ token_id: r.tokenId, name: r.name, created_at: r.createdAt, last_used_at: r.lastUsedAt });
 const TOKEN_ID = /^[0-9a-f]{16}$/;
 
 /**
@@ -63,7 +69,7 @@ export function mcpMemberRouter(context: RelayContext, now: () => number = Date.
   router.get(
     '/mcp-tokens',
     route(async (deviceId) => ({
-      body: { mcp_url: mcpUrl(), max_tokens: MAX_TOKENS_PER_MEMBER, tokens: (await store.mcp.listTokens(deviceId)).map(tokenView) },
+      body: { mcp_url: mcpUrl(), max_tokens: MAX_TOKENS_PER_MEMBER, tokens: (await store.mcp.listTokens(deviceId)).map(tokenView) } satisfies McpTokenList,
     })),
   );
 
@@ -71,14 +77,14 @@ export function mcpMemberRouter(context: RelayContext, now: () => number = Date.
     '/mcp-tokens',
     express.json({ limit: '4kb' }),
     route(async (deviceId, req) => {
-      const parsed = NewToken.safeParse(req.body ?? {});
+      const parsed = McpTokenRequest.safeParse(req.body ?? {});
       if (!parsed.success) throw new ProtocolError('invalid_message', `The token's ${describeIssues(parsed.error)}.`);
       if ((await store.mcp.listTokens(deviceId)).length >= MAX_TOKENS_PER_MEMBER) {
         throw new ProtocolError('conflict', `You have ${MAX_TOKENS_PER_MEMBER} MCP tokens, the most a member may have; revoke one you no longer use first.`);
       }
       const { token, record } = await createMcpToken(store, deviceId, parsed.data.name, now());
       log.info({ deviceId, tokenId: record.tokenId, by: 'member' }, 'mcp token issued');
-      return { status: 201, body: { ...tokenView(record), token, ...clientSetup(mcpUrl(), token) } };
+      return { status: 201, body: { ...tokenView(record), token, ...clientSetup(mcpUrl(), token) } satisfies McpTokenCreated };
     }),
   );
 
@@ -90,7 +96,7 @@ export function mcpMemberRouter(context: RelayContext, now: () => number = Date.
         throw new ProtocolError('not_found', 'You have no MCP token with this id (it may be revoked already).');
       }
       log.info({ deviceId, tokenId, by: 'member' }, 'mcp token revoked');
-      return { body: { revoked: tokenId } };
+      return { body: { revoked: tokenId } satisfies McpTokenRevoked };
     }),
   );
   return router;

@@ -3,7 +3,7 @@ import type { InboundOf, InboundType } from '../../protocol/index.js';
 import { ERROR_CODES, ProtocolError } from '../../protocol/index.js';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../spotify/spotify-http.js';
 import { SpotifyWebApi } from '../../spotify/web-api.js';
-import type { Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
+import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, RelayContext, SessionView } from '../feature.js';
 import { SpotifyAccounts } from './accounts.js';
 import { LegacyHandoff } from './legacy-handoff.js';
 import { SigninHandoff } from './signin-handoff.js';
@@ -166,12 +166,12 @@ export class SpotifyFeature implements Feature {
     await this.legacy.deliverHeld(session.deviceId, (message) => session.send(message));
   }
 
-  private async signinStart(session: SessionView, message: InboundOf<'spotify_signin_start'>): Promise<void> {
+  /** Acked, then answered: the answer follows the ack. */
+  private async signinStart(session: SessionView, message: InboundOf<'spotify_signin_start'>): Promise<Acknowledgement | void> {
     if (!this.handoff || !session.deviceId) return session.fail('spotify_not_configured', undefined, message.client_msg_id);
     try {
       const started = await this.handoff.start(session.deviceId);
-      session.ack(message.client_msg_id);
-      session.send({ type: 'spotify_signin_session', ...started });
+      return { afterAck: async () => session.send({ type: 'spotify_signin_session', ...started }) };
     } catch (error) {
       if (error instanceof ProtocolError) return session.fail(error.code, error.message, message.client_msg_id);
       throw error;
@@ -213,18 +213,17 @@ export class SpotifyFeature implements Feature {
     }
   }
 
-  private async appRegister(session: SessionView, message: InboundOf<'spotify_app_register'>): Promise<void> {
+  private async appRegister(session: SessionView, message: InboundOf<'spotify_app_register'>): Promise<Acknowledgement | void> {
     if (!this.ownerCheck(session, message.client_msg_id)) return;
-    await this.apps!.register(session.crew!.crewId, message.client_id, message.client_secret);
-    session.ack(message.client_msg_id);
-    session.send({ type: 'spotify_app', ...(await this.apps!.describe(session.crew!.crewId)) });
+    const crewId = session.crew!.crewId;
+    await this.apps!.register(crewId, message.client_id, message.client_secret);
+    return { afterAck: async () => session.send({ type: 'spotify_app', ...(await this.apps!.describe(crewId)) }) };
   }
 
-  private async appRemove(session: SessionView, message: InboundOf<'spotify_app_remove'>): Promise<void> {
+  private async appRemove(session: SessionView, message: InboundOf<'spotify_app_remove'>): Promise<Acknowledgement | void> {
     if (!this.ownerCheck(session, message.client_msg_id)) return;
     await this.apps!.remove(session.crew!.crewId);
-    session.ack(message.client_msg_id);
-    session.send({ type: 'spotify_app', client_id: null, has_secret: false });
+    return { afterAck: async () => session.send({ type: 'spotify_app', client_id: null, has_secret: false }) };
   }
 
   async appStatus(crewId: string): Promise<CrewAppStatus> {

@@ -1,18 +1,26 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERROR_CODES, httpStatusOf, ProtocolError } from '../../protocol/errors.js';
+import {
+  CrewQueueAddRequest,
+  CrewQueueCommandRequest,
+  CrewSettingsRequest,
+  CrewSpotifyAppRequest,
+  type CrewCommandResponse,
+  type CrewQueueCommandType,
+  type CrewSettingsResponse,
+  type CrewStateResponse,
+} from '../../protocol/crew-pages.js';
 import { PAGE_EVENT_TYPES, type CrewEvent } from '../../protocol/messages.js';
 import { describeIssues } from '../../protocol/parse.js';
-import { QueueInbound, QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
+import { QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
 import { clientErrorOf, sendError } from '../http-errors.js';
-import type { Actor, CrewSpotifyApp, QueueCommand, QueueCommands } from '../ports.js';
+import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, QueueCommands } from '../ports.js';
 import { KeyedBuckets } from '../token-bucket.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
 import { setShareHistory } from '../crew-visibility.js';
 import { recoveryFor } from '../recovery.js';
-import { SpotifyClientId, SpotifyClientSecret } from '../../protocol/spotify.js';
-import { z } from 'zod';
 
 export interface CrewPagesDeps {
   /** The owner's "Spotify app for this crew" (absent: the relay runs without the Spotify feature). */
@@ -29,9 +37,6 @@ const COOKIE = 'leeloo_crew';
 const SSE_HEARTBEAT_MS = 25_000;
 const RECENT_EVENTS = 30;
 const PAGE_EVENTS: ReadonlySet<string> = new Set(PAGE_EVENT_TYPES);
-
-const CrewAppInput = z.object({ client_id: SpotifyClientId, client_secret: SpotifyClientSecret.optional() });
-const CrewSettingsInput = z.object({ share_history: z.boolean() });
 
 interface Stream {
   readonly res: Response;
@@ -105,7 +110,7 @@ export class CrewPages {
     r.post(
       '/crew/api/queue',
       json,
-      this.handle((viewer, req) => this.add(viewer, req.body)),
+      this.handle((viewer, req) => this.add(viewer, body(req))),
     );
     r.post(
       '/crew/api/queue/:itemId/vote',
@@ -136,7 +141,7 @@ export class CrewPages {
       '/crew/api/spotify-app',
       json,
       this.ownerOnly((viewer, req) => {
-        const parsed = CrewAppInput.safeParse(body(req));
+        const parsed = CrewSpotifyAppRequest.safeParse(body(req));
         if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
         return this.spotifyApp().register(viewer.crewId, parsed.data.client_id, parsed.data.client_secret);
       }),
@@ -239,32 +244,32 @@ export class CrewPages {
     return this.deps.spotifyApp;
   }
 
-  private command(type: QueueCommand['type'], fields: (req: Request) => Record<string, unknown>) {
-    return this.handle(async (viewer, req) => {
-      const parsed = QueueInbound[type].safeParse({ ...fields(req), type });
+  private command(type: CrewQueueCommandType, fields: (req: Request) => Record<string, unknown>) {
+    return this.handle(async (viewer, req): Promise<CrewCommandResponse> => {
+      const parsed = CrewQueueCommandRequest[type].safeParse(fields(req));
       if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
-      const result = await this.deps.queue.run(viewer.crewId, actorOf(viewer), parsed.data as QueueCommand);
-      return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
+      return commandAnswer(await this.deps.queue.run(viewer.crewId, actorOf(viewer), { ...parsed.data, type } as QueueCommand));
     });
   }
 
   /** The owner's crew settings, as on the socket (set_crew_settings). */
-  private async settings(viewer: CrewViewer, input: Record<string, unknown>): Promise<unknown> {
-    const parsed = CrewSettingsInput.safeParse(input);
+  private async settings(viewer: CrewViewer, input: Record<string, unknown>): Promise<CrewSettingsResponse> {
+    const parsed = CrewSettingsRequest.safeParse(input);
     if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
     const { context } = this.deps;
-    const by = { deviceId: viewer.deviceId, clientMsgId: clientMsgId(input) };
+    const by = { deviceId: viewer.deviceId, clientMsgId: parsed.data.client_msg_id };
     const result = await setShareHistory({ crews: context.store.crews, publish: context.publish }, viewer, parsed.data.share_history, by);
     return { ok: true, seq: result.seq, duplicate: result.duplicate, share_history: parsed.data.share_history };
   }
 
   /** Adds a pasted link or URI; title and artist come from the form when the relay cannot look them up. */
-  private async add(viewer: CrewViewer, raw: unknown): Promise<unknown> {
-    const input = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-    const link = typeof input.link === 'string' ? input.link : typeof input.spotify_uri === 'string' ? input.spotify_uri : '';
-    const uri = spotifyTrackUriFrom(link);
+  private async add(viewer: CrewViewer, input: Record<string, unknown>): Promise<CrewCommandResponse> {
+    const request = CrewQueueAddRequest.safeParse(input);
+    if (!request.success) throw new ProtocolError('invalid_message', `${describeIssues(request.error)}.`);
+    const { link, spotify_uri, client_msg_id, ...fields } = request.data;
+    const uri = spotifyTrackUriFrom(link ?? spotify_uri ?? '');
     if (!uri) throw new ProtocolError('invalid_message', 'Paste a Spotify track link (https://open.spotify.com/track/…) or URI (spotify:track:…).');
-    const typed = pick(input, ['track', 'artist', 'album', 'album_art_url', 'duration_ms']);
+    const typed = given(fields);
     // A pasted link alone is enough when Spotify can name the track; what the person typed wins.
     const needsLookup = !isFilled(typed.track) || !isFilled(typed.artist);
     const found = needsLookup ? await this.deps.queue.lookUp(viewer.crewId, viewer.deviceId, uri) : null;
@@ -272,12 +277,11 @@ export class CrewPages {
     if (!parsed.success) {
       throw new ProtocolError('invalid_message', `This track could not be looked up on Spotify; add the title and artist (${describeIssues(parsed.error)}).`);
     }
-    const command = { type: 'queue_add' as const, ...parsed.data, client_msg_id: clientMsgId(input) };
-    const result = await this.deps.queue.run(viewer.crewId, actorOf(viewer), command);
-    return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
+    const command = { type: 'queue_add' as const, ...parsed.data, client_msg_id };
+    return commandAnswer(await this.deps.queue.run(viewer.crewId, actorOf(viewer), command));
   }
 
-  private async state(viewer: CrewViewer): Promise<unknown> {
+  private async state(viewer: CrewViewer): Promise<CrewStateResponse> {
     const { store } = this.deps.context;
     const [crew, members, queue] = await Promise.all([
       store.crews.getCrew(viewer.crewId),
@@ -303,7 +307,7 @@ export class CrewPages {
           display_name: m.displayName,
           is_owner: m.isOwner,
           online: this.deps.context.isOnline(m.deviceId),
-          ...(telegram.has(m.deviceId) ? { via: 'telegram' } : {}),
+          ...(telegram.has(m.deviceId) ? { via: 'telegram' as const } : {}),
         })),
       },
       queue,
@@ -452,12 +456,13 @@ function body(req: Request): Record<string, unknown> {
   return typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
 }
 
-function pick(input: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((k) => input[k] !== undefined && input[k] !== '').map((k) => [k, input[k]]));
+/** The fields that were given (a form's empty ones are absent), so they do not hide what a lookup found. */
+function given<T extends Record<string, unknown>>(input: T): Partial<T> {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function clientMsgId(input: Record<string, unknown>): string | undefined {
-  return typeof input.client_msg_id === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(input.client_msg_id) ? input.client_msg_id : undefined;
+function commandAnswer(result: CommandResult): CrewCommandResponse {
+  return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
 }
 
 export function cookieValue(header: string | undefined, name: string): string | null {

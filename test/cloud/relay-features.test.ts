@@ -24,13 +24,13 @@ describe('feature handler dispatch', () => {
         seen.push({ deviceId: session.deviceId, crewCode: session.crew?.crewCode ?? null, type: message.type });
         session.send({ type: 'pong', timestamp: 1 });
       },
-      airhorn: async (session, message) => {
+      airhorn: async (_session, message) => {
         const id = 'client_msg_id' in message ? message.client_msg_id : undefined;
         if (id === 'refuse') throw new ProtocolError('not_owner', 'Only the crew owner may sound this.');
         if (id === 'crash') throw new Error('database on fire: secret=hunter2');
         if (id === 'reject') return Promise.reject(new TypeError('undefined is not a function'));
-        session.ack(id, 7);
         context.log.info('airhorn handled');
+        return { seq: 7 };
       },
     },
     start: async () => undefined,
