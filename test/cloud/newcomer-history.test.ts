@@ -10,6 +10,7 @@ import { McpFeature } from '../../cloud/mcp/mcp-feature.js';
 import { crewApi, crewCookie, crewStreamUntil } from '../helpers/crew-link.js';
 import { buildQueueWithCrewPages } from '../helpers/queue-features.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 /*
@@ -295,6 +296,14 @@ describe('a newcomer reads the crew from its join on', () => {
 
     const g = await gadget('Other');
     await g.client.request({ type: 'leave_crew', client_msg_id: 'leave' }, isType('ack'));
+    // The share went into the crew queue, announced by a queue_state up to a coalescing interval later: the crew's log settles first.
+    const crewId = (await relay.store.crews.getCrewByCode(owner.crewCode))!.crewId;
+    const between = await relay.store.crews.readEvents(crewId, 0);
+    const shareSeq = [...between].reverse().find((e) => e.event.type === 'message')!.seq;
+    await waitUntil(
+      async () => (await relay.store.crews.readEvents(crewId, shareSeq)).some((e) => e.event.type === 'queue_state'),
+      'the share announced in the queue',
+    );
     const latest = (await relay.store.crews.getCrewByCode(owner.crewCode))!.latestSeq;
     await g.client.request({ type: 'join_crew', crew_code: owner.crewCode, display_name: 'Other' }, isType('crew_joined'));
     expect((await relay.store.crews.getMembership(g.deviceId))!.joinedSeq).toBe(latest);
