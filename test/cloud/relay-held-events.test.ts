@@ -132,7 +132,7 @@ function holdNextCall(crews: CrewStore, name: 'listMembers' | 'firstSeq' | 'read
   const opened = new Promise<void>((resolve) => (go = resolve));
   let answered: Promise<unknown> = Promise.resolve();
   target[name] = (...args: unknown[]) => {
-    delete target[name];
+    target[name] = real;
     arrive();
     answered = opened.then(() => real.apply(crews, args));
     return answered;
