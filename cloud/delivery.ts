@@ -51,6 +51,12 @@ type Phase = 'live' | 'replaying' | 'awaiting_resume';
 /**
  * One socket's delivery: its phase, what it was sent and what waits for it. Only Delivery sees it
  * (kept by session in a WeakMap below), so no other part can move a socket out of order.
+ *
+ * Recoveries (a `resume`, a resync for being too far behind) are numbered as they start, and the
+ * latest one alone answers: one that a later one overtook stops without sending anything more
+ * (a resume overtakes a resync under way, since it replays from the device's own seq; a resync
+ * overtakes a resume or replay that cannot keep up). The socket goes live only once no replay,
+ * resume or resync is left.
  */
 class DeliveryState {
   private current: Phase = 'live';
@@ -58,10 +64,12 @@ class DeliveryState {
   private sentSeq = 0;
   /** Live events waiting while the phase is not live, in order. */
   private readonly held: CrewEvent[] = [];
-  /** While the relay tells this socket to resync (too many held): live events wait, nothing is released. */
-  private resyncing = false;
-  /** How many times it was told to resync for being too far behind: a replay it overtook stops. */
-  private resyncCount = 0;
+  /** Replays and resumes in progress: live events wait until the last one ends. */
+  private replays = 0;
+  /** The number of the resync (too many held) under way: live events wait; null when none is. */
+  private resyncing: number | null = null;
+  /** Resumes and resyncs started on this socket: the number of the latest. */
+  private recoveryCount = 0;
 
   get phase(): Phase {
     return this.current;
@@ -71,8 +79,14 @@ class DeliveryState {
     return this.held.length;
   }
 
-  get resyncs(): number {
-    return this.resyncCount;
+  /** The number of the latest resume or resync (a replay started now is overtaken by any later one). */
+  get recoveries(): number {
+    return this.recoveryCount;
+  }
+
+  /** Whether no resume or resync started after `recovery`. */
+  isLatest(recovery: number): boolean {
+    return this.recoveryCount === recovery;
   }
 
   /** Joining a crew: sent from `fromSeq`, live events held for the replay (and the resume window). */
@@ -81,14 +95,27 @@ class DeliveryState {
     this.current = awaitResume ? 'awaiting_resume' : 'replaying';
   }
 
-  /** A `resume` came: the resume window is over, live events are held for its replay. */
-  startResume(): void {
+  /**
+   * A `resume` came: the resume window is over, live events are held until it ends (endReplay),
+   * and it overtakes a resync under way. Returns its number.
+   */
+  startResume(): number {
     this.current = 'replaying';
+    this.replays += 1;
+    this.resyncing = null;
+    this.recoveryCount += 1;
+    return this.recoveryCount;
   }
 
-  /** A replay starts: live events are held (a socket still in its resume window stays in it). */
+  /** A replay starts: live events are held until it ends (a socket still in its resume window stays in it). */
   startReplay(): void {
+    this.replays += 1;
     if (this.current === 'live') this.current = 'replaying';
+  }
+
+  /** A replay or resume ended (answered, overtaken or failed). */
+  endReplay(): void {
+    this.replays -= 1;
   }
 
   /** The device's first frame after `welcome` was not `resume`; false when there was no window open. */
@@ -103,24 +130,25 @@ class DeliveryState {
     return this.held.push(event);
   }
 
-  /** Too many held while not already resyncing: drops what was held and counts the resync; false when one is under way. */
-  startResync(): boolean {
-    if (this.resyncing) return false;
+  /** Too many held while no resync is under way: drops what was held; returns the resync's number, null when one is under way. */
+  startResync(): number | null {
+    if (this.resyncing !== null) return null;
     this.held.length = 0;
-    this.resyncing = true;
-    this.resyncCount += 1;
-    return true;
+    this.recoveryCount += 1;
+    this.resyncing = this.recoveryCount;
+    return this.resyncing;
   }
 
-  /** The resync was sent (or the socket closed): the resume window is over too. */
-  endResync(): void {
-    this.resyncing = false;
+  /** The resync was sent (or the socket closed): the resume window is over too. Nothing when a resume overtook it. */
+  endResync(resync: number): void {
+    if (this.resyncing !== resync) return;
+    this.resyncing = null;
     if (this.current === 'awaiting_resume') this.current = 'replaying';
   }
 
-  /** The socket goes live unless a resume window or a resync still holds it; returns the events that waited. */
+  /** The socket goes live unless a resume window, a replay or a resync still holds it; returns the events that waited. */
   release(): CrewEvent[] {
-    if (this.current === 'awaiting_resume' || this.resyncing) return [];
+    if (this.current === 'awaiting_resume' || this.resyncing !== null || this.replays > 0) return [];
     this.current = 'live';
     return this.held.splice(0);
   }
@@ -282,29 +310,35 @@ export class Delivery {
     for (const session of this.registry.crewSessions(crewId)) {
       if (session.deviceId === senderDeviceId) continue;
       const state = this.stateOf(session);
-      if (state.phase === 'live') this.sendEvent(session, state, event, false, encoded);
-      else if (state.hold(event) > this.maxHeld && state.startResync()) void this.tooFarBehind(session, state);
+      if (state.phase === 'live') {
+        this.sendEvent(session, state, event, false, encoded);
+        continue;
+      }
+      const resync = state.hold(event) > this.maxHeld ? state.startResync() : null;
+      if (resync !== null) void this.tooFarBehind(session, state, resync);
     }
   }
 
   /**
    * More live events wait for this socket than MAX_HELD_EVENTS (it said hello and never
    * resumed, or its replay cannot keep up): what was held is dropped, its replay stops, and it
-   * is told to resync from the crew's current state; live events go on after that.
+   * is told to resync from the crew's current state; live events go on after that. A `resume`
+   * that comes while the state is read overtakes it: its replay answers instead.
    */
-  private async tooFarBehind(session: Session, state: DeliveryState): Promise<void> {
+  private async tooFarBehind(session: Session, state: DeliveryState, resync: number): Promise<void> {
     const crew = session.crew!;
     this.log.info({ crewId: crew.crewId, deviceId: session.deviceId, held: this.maxHeld }, 'a socket fell too far behind its crew; telling it to resync');
     try {
       if (session.generation < 3) return session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
       const current = await readCrewState(this.store.crews, this.registry, crew.crewId);
+      if (!state.isLatest(resync)) return;
       state.skipTo(current.latest_seq);
       session.send({ type: 'resync', crew_code: crew.crewCode, reason: 'too_far_behind', crew: current });
     } catch (error) {
       this.log.error({ err: error, crewId: crew.crewId }, 'a socket too far behind could not be told to resync; closing it');
       session.close(CLOSE_TOO_FAR_BEHIND, 'too far behind; reconnect');
     } finally {
-      state.endResync();
+      state.endResync(resync);
       this.release(session);
     }
   }
@@ -386,7 +420,7 @@ export class Delivery {
     // Attach first, holding live events, so nothing committed during the read is missed.
     this.stateOf(session).startAttach(fromSeq, awaitResume);
     this.registry.attach(session, session.crew.crewId);
-    await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, () => undefined);
+    await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, this.stateOf(session).recoveries, () => undefined);
   }
 
   /**
@@ -398,8 +432,10 @@ export class Delivery {
   async resume(session: Session, requestedAfterSeq: number, crewState: () => Promise<CrewState>, epoch?: string): Promise<void> {
     const crew = session.crew!;
     const state = this.stateOf(session);
-    // Hold live events from here on, so none overtakes the replay.
-    state.startResume();
+    // Hold live events until this resume ends, so none overtakes the replay.
+    const recovery = state.startResume();
+    // A resync (too far behind) that starts meanwhile answers instead: nothing more is sent from here.
+    const overtaken = () => session.closing || !state.isLatest(recovery);
     try {
       const record = await this.store.crews.getCrew(crew.crewId);
       const latest = record?.latestSeq ?? 0;
@@ -409,17 +445,20 @@ export class Delivery {
       const afterSeq = requestedAfterSeq > latest ? requestedAfterSeq : Math.max(requestedAfterSeq, floor);
       const firstSeq = await this.store.crews.firstSeq(crew.crewId);
       const verdict = recoveryFor({ afterSeq, latestSeq: latest, firstSeq, sameEpoch: epoch === undefined || epoch === record?.epoch });
+      if (overtaken()) return;
       if (!verdict.replay) {
         const current = await crewState();
+        if (overtaken()) return;
         state.skipTo(current.latest_seq);
         session.send({ type: 'resync', crew_code: crew.crewCode, reason: verdict.reason, crew: current });
         return;
       }
       state.rewindTo(afterSeq);
-      await this.replay(session, afterSeq, latest, true, (replayed) => {
+      await this.replay(session, afterSeq, latest, true, recovery, (replayed) => {
         session.send({ type: 'resumed', crew_code: crew.crewCode, after_seq: afterSeq, latest_seq: latest, replayed, epoch: record?.epoch });
       });
     } finally {
+      state.endReplay();
       this.release(session);
     }
   }
@@ -434,12 +473,12 @@ export class Delivery {
     for (const event of state.release()) this.sendEvent(session, state, event, false);
   }
 
-  private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, then: (sent: number) => void): Promise<void> {
+  /** Sends afterSeq < seq ≤ toSeq, then `then`; stops when a resume or resync after `recovery` overtakes it. */
+  private async replay(session: Session, afterSeq: number, toSeq: number, includeOwn: boolean, recovery: number, then: (sent: number) => void): Promise<void> {
     const state = this.stateOf(session);
     state.startReplay();
-    // A resync (too far behind) during the replay ends it: the device takes the state instead.
-    const resyncs = state.resyncs;
-    const overtaken = () => session.closing || state.resyncs !== resyncs;
+    // A resync (too far behind) during the replay ends it (the device takes the state instead), as a later resume does.
+    const overtaken = () => session.closing || !state.isLatest(recovery);
     let cursor = afterSeq;
     let sent = 0;
     try {
@@ -456,6 +495,7 @@ export class Delivery {
       }
       then(sent);
     } finally {
+      state.endReplay();
       this.release(session);
     }
   }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../cloud/log.js';
+import type { CrewStore } from '../../cloud/store/store.js';
 import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { crewCookie } from '../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
@@ -63,14 +64,17 @@ async function crewOfTwo(): Promise<{ ana: TestClient; code: string; bo: { devic
   return { ana, code, bo: { device_id: String(welcome.device_id), device_secret: String(welcome.device_secret) } };
 }
 
-/** Ana sends `count` texts, each acked before the next (so each was fanned out). */
-async function send(ana: TestClient, count: number, tag: string): Promise<void> {
+/** Ana sends `count` texts, each acked before the next (so each was fanned out); returns their seqs. */
+async function send(ana: TestClient, count: number, tag: string): Promise<number[]> {
+  const seqs: number[] = [];
   for (let i = 0; i < count; i += 1) {
-    await ana.request(
+    const ack = await ana.request(
       { type: 'message', msg_type: 'text', payload: { text: `${tag} ${i}` }, client_msg_id: `${tag}-${i}` },
       isType('ack', { client_msg_id: `${tag}-${i}` }),
     );
+    seqs.push(ack.seq as number);
   }
+  return seqs;
 }
 
 describe('live events held for a socket', () => {
@@ -112,6 +116,142 @@ describe('live events held for a socket', () => {
     expect(texts).toEqual(Array.from({ length: HELD_CAP }, (_, i) => `held ${i}`));
     expect(back.received.some((f) => f.type === 'resync')).toBe(false);
     expect(await gauge('leeloo_held_events')).toBe(0);
+  }, 30_000);
+});
+
+/**
+ * Holds the next call of one of the relay's crew-store methods until `open()`: the relay's read
+ * waits there, so the test decides what happens meanwhile. Later calls go straight through.
+ */
+function holdNextCall(crews: CrewStore, name: 'listMembers' | 'firstSeq' | 'readEvents'): { reached: Promise<void>; open(): Promise<void> } {
+  const target = crews as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const real = target[name]!;
+  let arrive!: () => void;
+  let go!: () => void;
+  const reached = new Promise<void>((resolve) => (arrive = resolve));
+  const opened = new Promise<void>((resolve) => (go = resolve));
+  let answered: Promise<unknown> = Promise.resolve();
+  target[name] = (...args: unknown[]) => {
+    target[name] = real;
+    arrive();
+    answered = opened.then(() => real.apply(crews, args));
+    return answered;
+  };
+  return {
+    reached,
+    async open() {
+      go();
+      await answered.catch(() => undefined);
+      // The caller goes on in the microtasks after the answer: let them run.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+/**
+ * What a gadget that resumed from `from` makes of the frames it then got, as device/relay-client.ts
+ * does (a resync sets its seq to the state's; an event moves it on): Ana's texts (`texts`, their
+ * seqs) must each arrive once, in seq order, after the state it took last, and a `resumed` must
+ * follow every text it says it replayed (after its `after_seq`, up to its `latest_seq`), whatever
+ * came before it. Returns what went wrong.
+ */
+function deliveryProblems(frames: Frame[], from: number, texts: number[]): string[] {
+  const problems: string[] = [];
+  let at = from;
+  const got = new Set<number>();
+  const due = () => texts.filter((seq) => seq > at);
+  for (const frame of frames) {
+    if (frame.type === 'resync') {
+      const seq = (frame.crew as { latest_seq: number }).latest_seq;
+      if (seq < at) problems.push(`a resync took the gadget back from seq ${at} to ${seq}`);
+      at = seq;
+    } else if (frame.type === 'message') {
+      const seq = frame.seq as number;
+      const skipped = due().filter((s) => s < seq);
+      if (seq <= at) problems.push(`seq ${seq} sent again after ${at}`);
+      else if (skipped.length > 0) problems.push(`seq ${seq} sent without ${skipped.join(', ')}`);
+      at = Math.max(at, seq);
+      got.add(seq);
+    } else if (frame.type === 'resumed') {
+      const [after, latest] = [frame.after_seq as number, frame.latest_seq as number];
+      const missing = texts.filter((seq) => seq > after && seq <= latest && !got.has(seq));
+      if (missing.length > 0) problems.push(`resumed from ${after} to ${latest} without ${missing.join(', ')}`);
+    }
+  }
+  if (due().length > 0) problems.push(`never sent ${due().join(', ')}`);
+  return problems;
+}
+
+/** Ana's crew with Bo's gadget back in it, silent after `welcome`: it has seen up to `from`. */
+async function silentGadget(): Promise<{ ana: TestClient; gadget: TestClient; crews: CrewStore; from: number; resume: () => void }> {
+  await start();
+  const { ana, code, bo } = await crewOfTwo();
+  const gadget = await connect();
+  const from = ((await hello(gadget, 'Bo', bo)).crew as { latest_seq: number }).latest_seq;
+  return { ana, gadget, crews: relay!.store.crews, from, resume: () => gadget.send({ type: 'resume', crew_code: code, after_seq: from }) };
+}
+
+/*
+ * A socket told to resync for being too far behind, and the device's `resume`, overlapping: every
+ * text from the resume point on reaches the gadget once and in order, or comes after a resync that
+ * covers it — never a `resumed` with a gap, a text twice, or a resync older than what was sent.
+ * Store reads are held at chosen points, so each interleaving happens every time.
+ */
+describe('a resume and a too-far-behind resync that overlap', () => {
+  it('the resume replays while the resync reads the crew: no resync older than the replay comes after it', async () => {
+    const { ana, gadget, crews, from, resume } = await silentGadget();
+    const resyncRead = holdNextCall(crews, 'listMembers');
+    const texts = await send(ana, HELD_CAP + 1, 'held');
+    await resyncRead.reached;
+    texts.push(...(await send(ana, 3, 'during')));
+    resume();
+    await gadget.next(isType('resumed'));
+    await resyncRead.open();
+    texts.push(...(await send(ana, 1, 'after')));
+    await gadget.barrier();
+    expect(deliveryProblems(gadget.received, from, texts)).toEqual([]);
+  }, 30_000);
+
+  /**
+   * The resync's read waits until the resume waits at `resumeRead`; then the resync's read goes
+   * on, Ana sends two more texts, and the resume goes on. Returns deliveryProblems.
+   */
+  async function resyncEndsWhileResumeWaitsAt(resumeRead: 'firstSeq' | 'readEvents'): Promise<string[]> {
+    const { ana, gadget, crews, from, resume } = await silentGadget();
+    const resyncRead = holdNextCall(crews, 'listMembers');
+    const texts = await send(ana, HELD_CAP + 1, 'held');
+    await resyncRead.reached;
+    const resumeWaits = holdNextCall(crews, resumeRead);
+    resume();
+    await resumeWaits.reached;
+    await resyncRead.open();
+    texts.push(...(await send(ana, 2, 'during')));
+    await resumeWaits.open();
+    await gadget.next(isType('resumed'));
+    await gadget.barrier();
+    return deliveryProblems(gadget.received, from, texts);
+  }
+
+  it('the resync ends before the resume reads where to start: nothing is sent twice', async () => {
+    expect(await resyncEndsWhileResumeWaitsAt('firstSeq')).toEqual([]);
+  }, 30_000);
+
+  it('the resync ends while the resume reads the log: live events do not overtake the replay, nor does a resumed claim what it did not replay', async () => {
+    expect(await resyncEndsWhileResumeWaitsAt('readEvents')).toEqual([]);
+  }, 30_000);
+
+  it('a resync that starts while the resume reads where to start: the resume stops, nothing is sent twice', async () => {
+    const { ana, gadget, crews, from, resume } = await silentGadget();
+    const texts = await send(ana, 3, 'before');
+    const resumeRead = holdNextCall(crews, 'firstSeq');
+    resume();
+    await resumeRead.reached;
+    texts.push(...(await send(ana, HELD_CAP, 'held')));
+    await gadget.next(isType('resync'));
+    texts.push(...(await send(ana, 1, 'after')));
+    await resumeRead.open();
+    await gadget.barrier();
+    expect(deliveryProblems(gadget.received, from, texts)).toEqual([]);
   }, 30_000);
 });
 
