@@ -74,6 +74,24 @@ const Display = section('Display', 'Which display driver draws the screens, plus
     ['sim', 'fb'],
   ),
   sleepAfterSeconds: SleepSetting,
+  sleepWithoutMusicSeconds: setting(
+    z.number().int().min(0).max(86_400).default(0),
+    'Screen sleep without music',
+    "Seconds with nothing playing on the owner's Spotify (and no activity either) before the backlight goes off; 0 never. Music playing holds this rule off, not sleepAfterSeconds: whichever of the two falls due first turns the screen off, so sleepAfterSeconds 0 with this at 600 keeps the screen on while music plays and turns it off 10 minutes after the music stops. The owner starting music wakes the screen either way (see pollWhileAsleepSeconds).",
+    [600, 0],
+  ),
+  pollWhileAsleepSeconds: setting(
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .refine((seconds) => seconds === 0 || seconds >= 10, 'must be 0 or at least 10')
+      .default(45),
+    'Spotify check while asleep',
+    "Seconds between checks of what the owner's Spotify plays while the screen sleeps (an unchanged answer costs little), so the owner starting music wakes the screen; 0 stops checking until a button press or a crew event wakes it.",
+    [45, 0],
+  ),
   fb: FbSettings,
   spi: SpiSettings,
 });

@@ -65,7 +65,7 @@ export class Controller implements DeviceHost {
   private dirty = false;
   private animation: { start: number; timer: TimerHandle | null } | null = null;
   private running = false;
-  /** Backlight off after inactivity; a button or an incoming share wakes it. */
+  /** Backlight off after inactivity or without music; a button, an incoming share or the owner starting music wakes it. */
   private readonly sleep: ScreenSleep;
   /** The recent feed on disk, so a restarted gadget still shows what the crew shared. */
   private readonly feedStore: FeedStore;
@@ -91,13 +91,20 @@ export class Controller implements DeviceHost {
     this.sleep = new ScreenSleep({
       display: deps.display,
       idleMs: deps.config.display.sleepAfterSeconds * 1000,
+      silenceMs: deps.config.display.sleepWithoutMusicSeconds * 1000,
       clock: this.clock,
       onError: (error) => deps.log.warn({ err: (error as Error).message }, 'the backlight could not be switched'),
-      // Nobody sees now playing while the screen sleeps: stop asking Spotify until it wakes.
+      // Nobody sees now playing while the screen sleeps: ask Spotify only slowly, to see the owner start music.
       onChange: (awake) => this.spotify.setScreenAwake(awake),
     });
     this.menu = new MenuScreen(this.screens);
-    this.spotify = new SpotifyLink({ host: this, clock: this.clock, log: deps.log.child({ part: 'spotify' }), artDir: path.join(deps.config.dataDir, 'art') });
+    this.spotify = new SpotifyLink({
+      host: this,
+      clock: this.clock,
+      log: deps.log.child({ part: 'spotify' }),
+      artDir: path.join(deps.config.dataDir, 'art'),
+      asleepPollMs: deps.config.display.pollWhileAsleepSeconds * 1000,
+    });
     this.stateValue = initialState(deps.config.device.name, deps.config.relay.url);
     this.screens
       .add(new StatusScreen())
@@ -192,6 +199,14 @@ export class Controller implements DeviceHost {
     this.line = line;
     void this.sleep.activity();
     this.invalidate();
+  }
+
+  wake(): Promise<boolean> {
+    return this.sleep.activity();
+  }
+
+  setMusicPlaying(playing: boolean): void {
+    this.sleep.setPlaying(playing);
   }
 
   /** Shares a track with the crew: queued durably, shown at once as "you shared". */

@@ -22,6 +22,13 @@ export interface DeviceHost {
   show(id: string): void;
   /** Asks for a redraw: call after anything a screen shows changed. */
   invalidate(): void;
+  /**
+   * Something the owner should see happened (their music started): wakes the screen and
+   * restarts its sleep count; resolves true when the screen was asleep.
+   */
+  wake(): Promise<boolean>;
+  /** Whether the owner's music plays: while it does, the no-music sleep rule (display.sleepWithoutMusicSeconds) waits. */
+  setMusicPlaying(playing: boolean): void;
   /** Shares a track with the crew as the owner's gadget; resolves to its client message id. */
   shareTrack(track: SongPush): Promise<string>;
 }

@@ -148,7 +148,7 @@ export const InputSettings = section(
 export const SleepSetting = setting(
   z.number().int().min(0).max(86_400).default(300),
   'Screen sleep',
-  'Seconds without activity before the backlight goes off; 0 never.',
+  'Seconds without activity (a button press, an incoming share or reaction, the owner starting music) before the backlight goes off, whether or not music plays; 0 never. Combines with sleepWithoutMusicSeconds: whichever falls due first turns the screen off.',
   [300, 0],
 );
 

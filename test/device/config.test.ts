@@ -53,6 +53,20 @@ describe('device config', () => {
     ]);
   });
 
+  it('screen sleep: the no-music rule is off and the asleep poll is 45 s unless set; a poll faster than 10 s is refused', () => {
+    const { display } = parseConfig({}, '/');
+    expect([display.sleepAfterSeconds, display.sleepWithoutMusicSeconds, display.pollWhileAsleepSeconds]).toEqual([300, 0, 45]);
+    expect(parseConfig({ display: { sleepAfterSeconds: 0, sleepWithoutMusicSeconds: 600, pollWhileAsleepSeconds: 0 } }, '/').display).toMatchObject({
+      sleepAfterSeconds: 0,
+      sleepWithoutMusicSeconds: 600,
+      pollWhileAsleepSeconds: 0,
+    });
+    expect(errorsOf({ display: { sleepWithoutMusicSeconds: -1, pollWhileAsleepSeconds: 5 } })).toEqual([
+      'display.sleepWithoutMusicSeconds must be at least 0',
+      'display.pollWhileAsleepSeconds must be 0 or at least 10',
+    ]);
+  });
+
   it('refuses a relay URL that is not a WebSocket URL', () => {
     expect(errorsOf({ relay: { url: 'http://relay.example.com/ws' } })).toEqual(['relay.url must be a ws:// or wss:// URL']);
   });

@@ -31,6 +31,8 @@ export interface SimGadgetOptions<D extends Display> {
   readonly pingIntervalSeconds?: number;
   readonly deadAfterSeconds?: number;
   readonly sleepAfterSeconds?: number;
+  readonly sleepWithoutMusicSeconds?: number;
+  readonly pollWhileAsleepSeconds?: number;
 }
 
 export interface SimGadget<D extends Display> {
@@ -53,7 +55,11 @@ export async function startSimGadget<D extends Display = SimDisplay>(options: Si
       relay: { url: options.relayUrl, pingIntervalSeconds: options.pingIntervalSeconds, deadAfterSeconds: options.deadAfterSeconds },
       device: { name: options.name, crewCode: options.crewCode ?? null },
       dataDir: path.join(options.root, options.name.toLowerCase()),
-      display: { sleepAfterSeconds: options.sleepAfterSeconds },
+      display: {
+        sleepAfterSeconds: options.sleepAfterSeconds,
+        sleepWithoutMusicSeconds: options.sleepWithoutMusicSeconds,
+        pollWhileAsleepSeconds: options.pollWhileAsleepSeconds,
+      },
       sim: { mirror: { enabled: options.mirror ?? false, host: '127.0.0.1', port: 0 }, snapshotKeep: options.snapshotKeep ?? 0, keyboard: false },
     },
     options.root,

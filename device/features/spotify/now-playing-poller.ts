@@ -11,6 +11,8 @@ export const POLL_INTERVALS = {
   /** Poll again this long after the track should have ended, to catch the change quickly. */
   afterTrackEnd: 750,
   minimum: 1_000,
+  /** While the screen sleeps (display.pollWhileAsleepSeconds): slow, to see the owner start music. */
+  asleep: 45_000,
 } as const;
 
 /** Adaptive interval: fast near a track change, normal while playing, slow when paused or idle. */
@@ -22,39 +24,67 @@ export function nextPollDelay(playing: NowPlaying | null, now: number): number {
   return POLL_INTERVALS.playing;
 }
 
+/** The owner started playing: playing now, and nothing or a paused track before. */
+export function startedPlaying(before: NowPlaying | null, after: NowPlaying | null): boolean {
+  return after?.isPlaying === true && before?.isPlaying !== true;
+}
+
+/** How often to ask: `awake` adapts to the music, `asleep` is the slow interval, `off` never. */
+export type PollPace = 'awake' | 'asleep' | 'off';
+
+export interface PollerOptions {
+  /** Album art size asked of Spotify's images. */
+  readonly artSize?: number;
+  /** Between polls while asleep; 0 stops polling while asleep. */
+  readonly asleepMs?: number;
+}
+
 export interface PollerEvents {
   onChange(playing: NowPlaying | null): void;
   onError(error: Error): void;
 }
 
 /**
- * Polls currently-playing with the ETag of the last answer. Runs only while awake: the
- * screen sleeping stops it, waking polls at once.
+ * Polls currently-playing with the ETag of the last answer (a 304 costs Spotify little). Awake
+ * it adapts to the music; asleep it polls every `asleepMs` (a Retry-After longer than that
+ * is waited out), so the owner starting music can wake the screen; waking polls at once.
  */
 export class NowPlayingPoller {
   private timer: TimerHandle | null = null;
   private etag: string | null = null;
   private current: NowPlaying | null = null;
-  private awake = false;
+  private pace: PollPace = 'off';
   private running: Promise<void> | null = null;
+  private readonly artSize: number;
+  private readonly asleepMs: number;
 
   constructor(
     private readonly api: SpotifyWebApi,
     private readonly clock: Clock,
     private readonly events: PollerEvents,
-    private readonly artSize = 160,
-  ) {}
+    options: PollerOptions = {},
+  ) {
+    this.artSize = options.artSize ?? 160;
+    this.asleepMs = options.asleepMs ?? POLL_INTERVALS.asleep;
+  }
 
   get nowPlaying(): NowPlaying | null {
     return this.current;
   }
 
-  setAwake(awake: boolean): void {
-    if (awake === this.awake) return;
-    this.awake = awake;
+  /**
+   * Awake (from asleep or off) polls at once. Falling asleep keeps the poll already
+   * scheduled (it may be a Retry-After); the ones after it come every `asleepMs`.
+   */
+  setPace(pace: PollPace): void {
+    const next = pace === 'asleep' && !(this.asleepMs > 0) ? 'off' : pace;
+    if (next === this.pace) return;
+    const was = this.pace;
+    this.pace = next;
+    if (next === 'asleep' && was === 'awake') return;
     this.clock.clearTimeout(this.timer);
     this.timer = null;
-    if (awake) void this.poll();
+    if (next !== 'off') void this.poll();
   }
 
   /** Polls now (e.g. right after signing in or queueing), after any poll under way. */
@@ -66,7 +96,7 @@ export class NowPlayingPoller {
   }
 
   private poll(): Promise<void> {
-    if (!this.awake) return Promise.resolve();
+    if (this.pace === 'off') return Promise.resolve();
     this.running ??= this.pollOnce().finally(() => {
       this.running = null;
     });
@@ -75,14 +105,18 @@ export class NowPlayingPoller {
 
   private async pollOnce(): Promise<void> {
     let delay: number;
+    let retryAfterMs = 0;
     try {
       delay = await this.fetch();
     } catch (error) {
       this.events.onError(error as Error);
-      delay = error instanceof SpotifyError && error.retryAfterMs ? error.retryAfterMs : POLL_INTERVALS.error;
+      retryAfterMs = error instanceof SpotifyError && error.retryAfterMs ? error.retryAfterMs : 0;
+      delay = retryAfterMs || POLL_INTERVALS.error;
     }
     this.clock.clearTimeout(this.timer);
-    if (this.awake) this.timer = this.clock.setTimeout(() => void this.poll(), delay);
+    this.timer = null;
+    if (this.pace === 'asleep') delay = Math.max(this.asleepMs, retryAfterMs);
+    if (this.pace !== 'off') this.timer = this.clock.setTimeout(() => void this.poll(), delay);
   }
 
   private async fetch(): Promise<number> {

@@ -2,12 +2,12 @@ import type { Logger } from 'pino';
 import { SongPush, type OutboundMessage } from '../../../protocol/index.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { DeviceFeature, DeviceHost } from '../../device-host.js';
-import { ART_BOX, NowPlayingScreen } from '../../screens/now-playing.js';
+import { ART_BOX, NowPlayingScreen, type NowPlaying } from '../../screens/now-playing.js';
 import type { MenuEntry } from '../../screens/screen.js';
 import { SignInScreen } from '../../screens/sign-in.js';
 import { latestShare } from '../../state.js';
 import { ArtCache } from './art-cache.js';
-import { NowPlayingPoller } from './now-playing-poller.js';
+import { NowPlayingPoller, startedPlaying } from './now-playing-poller.js';
 import { NotSignedInError } from '../../../spotify/web-api.js';
 import { RelayTokenSource } from './relay-tokens.js';
 import { SpotifyError, SpotifyHttp, type SpotifyHttpOptions } from '../../../spotify/spotify-http.js';
@@ -23,6 +23,8 @@ export interface SpotifyLinkDeps {
   /** Until the relay names one with a token. */
   readonly defaultApiUrl?: string;
   readonly http?: SpotifyHttpOptions;
+  /** Between now-playing polls while the screen sleeps (display.pollWhileAsleepSeconds); 0 stops them. */
+  readonly asleepPollMs?: number;
 }
 
 const NOTICE_MS = 4_000;
@@ -59,12 +61,12 @@ export class SpotifyLink implements DeviceFeature {
       clock,
       {
         onChange: (playing) => {
-          this.nowPlaying.playing = playing;
+          this.showPlaying(playing);
           host.invalidate();
         },
         onError: (error) => this.onPollError(error),
       },
-      ART_BOX,
+      { artSize: ART_BOX, asleepMs: deps.asleepPollMs },
     );
     this.nowPlaying = new NowPlayingScreen({ share: () => void this.shareNowPlaying(), signIn: () => this.repair() }, (url) => this.art.lookup(url));
     this.signIn = new SignInScreen(() => this.repair());
@@ -90,13 +92,13 @@ export class SpotifyLink implements DeviceFeature {
     this.unsubscribe = null;
     this.deps.clock.clearTimeout(this.tick);
     this.tick = null;
-    this.poller.setAwake(false);
+    this.poller.setPace('off');
   }
 
-  /** The screen sleeping stops polling; waking polls at once. */
+  /** The screen sleeping slows polling down (to see the owner start music); waking polls at once. */
   setScreenAwake(awake: boolean): void {
     this.awake = awake;
-    this.poller.setAwake(awake && this.nowPlaying.link === 'signed_in');
+    if (this.nowPlaying.link === 'signed_in') this.poller.setPace(awake ? 'awake' : 'asleep');
   }
 
   /** One press: shares what is playing with the crew (queued in the outbox when offline). */
@@ -202,7 +204,7 @@ export class SpotifyLink implements DeviceFeature {
     const was = this.nowPlaying.link;
     this.nowPlaying.link = 'signed_in';
     this.signIn.session = null;
-    this.poller.setAwake(this.awake);
+    this.poller.setPace(this.awake ? 'awake' : 'asleep');
     if (justNow || was !== 'signed_in') {
       if (justNow) this.notify('Spotify is connected ✓', 'ok');
       if (justNow || this.deps.host.currentScreen === 'sign_in') this.deps.host.show('now_playing');
@@ -211,8 +213,8 @@ export class SpotifyLink implements DeviceFeature {
 
   private becameSignedOut(startSignin: boolean): void {
     this.nowPlaying.link = 'signed_out';
-    this.nowPlaying.playing = null;
-    this.poller.setAwake(false);
+    this.showPlaying(null);
+    this.poller.setPace('off');
     // After a reconnect the code on screen still works: a new one would break the sign-in
     // of a phone that is half-way through it. Only an explicit re-pair replaces a live code.
     if (startSignin && !this.showsLiveCode()) this.repair();
@@ -225,9 +227,24 @@ export class SpotifyLink implements DeviceFeature {
 
   private becameUnavailableHere(): void {
     this.nowPlaying.link = 'not_configured';
-    this.nowPlaying.playing = null;
-    this.poller.setAwake(false);
+    this.showPlaying(null);
+    this.poller.setPace('off');
     this.deps.host.invalidate();
+  }
+
+  /**
+   * Puts a poll's answer on the now-playing screen and tells the gadget whether music
+   * plays (the no-music sleep rule). The owner starting music wakes a sleeping screen on
+   * now playing (unless the menu is open).
+   */
+  private showPlaying(playing: NowPlaying | null): void {
+    const started = startedPlaying(this.nowPlaying.playing, playing);
+    this.nowPlaying.playing = playing;
+    this.deps.host.setMusicPlaying(playing?.isPlaying === true);
+    if (!started) return;
+    void this.deps.host.wake().then((woke) => {
+      if (woke && this.deps.host.currentScreen !== 'menu') this.deps.host.show('now_playing');
+    });
   }
 
   private onPollError(error: Error): void {

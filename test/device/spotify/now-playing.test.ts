@@ -7,7 +7,7 @@ import { createCanvas } from '@napi-rs/canvas';
 import QRCode from 'qrcode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArtCache } from '../../../device/features/spotify/art-cache.js';
-import { NowPlayingPoller, nextPollDelay, POLL_INTERVALS } from '../../../device/features/spotify/now-playing-poller.js';
+import { NowPlayingPoller, nextPollDelay, POLL_INTERVALS, startedPlaying } from '../../../device/features/spotify/now-playing-poller.js';
 import type { NowPlaying } from '../../../device/screens/now-playing.js';
 import { SpotifyHttp } from '../../../spotify/spotify-http.js';
 import { SpotifyWebApi } from '../../../spotify/web-api.js';
@@ -19,6 +19,8 @@ import { initialState } from '../../../device/state.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
 import { throughPng } from '../../helpers/png-round-trip.js';
+import { waitUntil } from '../../helpers/wait-until.js';
+import { expectOnePollPerInterval } from './slow-polls.js';
 
 let spotify: FakeSpotify;
 let dir: string;
@@ -52,6 +54,24 @@ function snapshot(screen: NowPlayingScreen | SignInScreen, now: number) {
 
 const close = (a: number[], hex: string) => [1, 3, 5].every((i, k) => Math.abs(parseInt(hex.slice(i, i + 2), 16) - a[k]!) < 40);
 
+/** Anna signed in at the fake Spotify: her access token, as the relay would hand it to the gadget. */
+async function annaToken(): Promise<string> {
+  spotify.registerApp('app-1');
+  spotify.addUser({ id: 'anna' });
+  const authorize = await fetch(`${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb`, {
+    redirect: 'manual',
+  });
+  spotify.registerApp('app-1', 'secret-1');
+  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+  const tokenAnswer = await fetch(`${spotify.accountsUrl}/api/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('app-1:secret-1').toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb' }),
+  });
+  const { access_token } = (await tokenAnswer.json()) as { access_token: string };
+  return access_token;
+}
+
 describe('adaptive polling', () => {
   it('polls fast near the track end, normally while playing, slowly when paused or idle', () => {
     expect(nextPollDelay(null, 0)).toBe(POLL_INTERVALS.idle);
@@ -62,20 +82,8 @@ describe('adaptive polling', () => {
     expect(nextPollDelay(playing(), 1_000_000 + 200_000)).toBe(POLL_INTERVALS.minimum);
   });
 
-  it('uses the ETag, stops while the screen sleeps and polls at once on waking', async () => {
-    spotify.registerApp('app-1');
-    spotify.addUser({ id: 'anna' });
-    const authorize = await fetch(`${spotify.accountsUrl}/authorize?client_id=app-1&response_type=code&redirect_uri=http://127.0.0.1/cb`, {
-      redirect: 'manual',
-    });
-    spotify.registerApp('app-1', 'secret-1');
-    const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-    const tokenAnswer = await fetch(`${spotify.accountsUrl}/api/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('app-1:secret-1').toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1/cb' }),
-    });
-    const { access_token } = (await tokenAnswer.json()) as { access_token: string };
+  it('uses the ETag, stops when off and polls at once when awake', async () => {
+    const access_token = await annaToken();
     spotify.setCurrentlyPlaying('anna', { track: fakeTrack('T1'), progress_ms: 10_000, is_playing: true });
     const clock = new ManualClock();
     const changes: (NowPlaying | null)[] = [];
@@ -101,24 +109,123 @@ describe('adaptive polling', () => {
       });
 
     let next = changed();
-    poller.setAwake(true);
+    poller.setPace('awake');
     await next;
     expect(changes[0]?.track).toBe('Track T1');
     await poller.pollNow();
     expect(spotify.log.filter((e) => e.endpoint === 'currently-playing').map((e) => e.status)).toEqual([200, 304]);
     expect(clock.pending()).toEqual([POLL_INTERVALS.playing]);
 
-    poller.setAwake(false);
+    poller.setPace('off');
     expect(clock.pending()).toEqual([]);
     clock.advance(60_000);
     expect(spotify.calls('currently-playing')).toBe(2);
 
     spotify.setCurrentlyPlaying('anna', null);
     next = changed();
-    poller.setAwake(true);
+    poller.setPace('awake');
     await next;
     expect(changes.at(-1)).toBeNull();
     expect(spotify.calls('currently-playing')).toBe(3);
+  });
+});
+
+describe('polling while the screen sleeps', () => {
+  const ASLEEP_MS = 40_000;
+
+  /** A poller on Anna's account whose Spotify client (and its Retry-After) follows the manual clock. */
+  async function asleepRig() {
+    const token = await annaToken();
+    const clock = new ManualClock();
+    const errors: Error[] = [];
+    const changes: (NowPlaying | null)[] = [];
+    const api = new SpotifyWebApi({
+      http: new SpotifyHttp({ now: () => clock.now() }),
+      apiUrl: () => spotify.apiUrl,
+      limiterKey: 'anna',
+      tokens: { token: async () => token, refresh: async () => token },
+    });
+    const poller = new NowPlayingPoller(api, clock, { onChange: (p) => changes.push(p), onError: (e) => errors.push(e) }, { asleepMs: ASLEEP_MS });
+    const calls = () => spotify.calls('currently-playing');
+    /** The poll that fired has been answered and the next one is scheduled. */
+    const settled = (count: number, delay: number) => waitUntil(() => calls() === count && clock.pending().includes(delay), `poll ${count} answered`);
+    return { poller, clock, errors, changes, calls, settled };
+  }
+
+  it('polls once per slow interval while asleep, with the ETag, and at once on waking', async () => {
+    const { poller, clock, changes, calls, settled } = await asleepRig();
+    spotify.setCurrentlyPlaying('anna', { track: fakeTrack('T1'), progress_ms: 10_000, is_playing: true });
+    poller.setPace('awake');
+    await settled(1, POLL_INTERVALS.playing);
+
+    // Falling asleep keeps the poll already scheduled; the ones after it are slow.
+    poller.setPace('asleep');
+    expect(clock.pending()).toEqual([POLL_INTERVALS.playing]);
+    clock.advance(POLL_INTERVALS.playing);
+    await settled(2, ASLEEP_MS);
+    await expectOnePollPerInterval(clock, calls, settled, ASLEEP_MS, 10);
+    // Ten minutes asleep: 12 calls in all (the awake pace would have made ~90), all but the first a 304.
+    const statuses = spotify.log.filter((e) => e.endpoint === 'currently-playing').map((e) => e.status);
+    expect(statuses).toEqual([200, ...Array(11).fill(304)]);
+    expect(changes).toHaveLength(1);
+
+    spotify.setCurrentlyPlaying('anna', { track: fakeTrack('T2'), progress_ms: 0, is_playing: true });
+    clock.advance(ASLEEP_MS);
+    await settled(13, ASLEEP_MS);
+    expect(changes.at(-1)?.uri).toBe('spotify:track:T2');
+
+    poller.setPace('awake');
+    await settled(14, POLL_INTERVALS.playing);
+    expect(clock.pending()).toEqual([POLL_INTERVALS.playing]);
+    poller.setPace('off');
+  });
+
+  it('waits out a Retry-After longer than the slow interval, then polls slowly again', async () => {
+    const { poller, clock, errors, calls, settled } = await asleepRig();
+    poller.setPace('awake');
+    await settled(1, POLL_INTERVALS.idle);
+    poller.setPace('asleep');
+    clock.advance(POLL_INTERVALS.idle);
+    await settled(2, ASLEEP_MS);
+
+    spotify.rateLimit('currently-playing', 120, { times: 1 });
+    clock.advance(ASLEEP_MS);
+    await settled(3, 120_000);
+    expect(spotify.log.at(-1)?.status).toBe(429);
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['rate_limited']);
+    expect(clock.pending()).toEqual([120_000]);
+    clock.advance(119_999);
+    expect(calls()).toBe(3);
+    clock.advance(1);
+    await settled(4, ASLEEP_MS);
+    expect(spotify.log.at(-1)?.status).toBe(204);
+    poller.setPace('off');
+  });
+
+  it('with a slow interval of 0, stops while asleep', async () => {
+    const token = await annaToken();
+    const clock = new ManualClock();
+    const api = new SpotifyWebApi({
+      http: new SpotifyHttp(),
+      apiUrl: () => spotify.apiUrl,
+      limiterKey: 'anna',
+      tokens: { token: async () => token, refresh: async () => token },
+    });
+    const poller = new NowPlayingPoller(api, clock, { onChange: () => undefined, onError: () => undefined }, { asleepMs: 0 });
+    poller.setPace('asleep');
+    expect(clock.pending()).toEqual([]);
+    clock.advance(3_600_000);
+    expect(spotify.calls('currently-playing')).toBe(0);
+  });
+
+  it('counts as the owner starting music: playing now, nothing or paused before; not a track change while playing', () => {
+    expect(startedPlaying(null, playing())).toBe(true);
+    expect(startedPlaying(playing({ isPlaying: false }), playing())).toBe(true);
+    expect(startedPlaying(playing({ isPlaying: false }), playing({ uri: 'spotify:track:T2' }))).toBe(true);
+    expect(startedPlaying(playing(), playing({ uri: 'spotify:track:T2' }))).toBe(false);
+    expect(startedPlaying(playing(), playing())).toBe(false);
+    expect(startedPlaying(null, playing({ isPlaying: false }))).toBe(false);
+    expect(startedPlaying(playing(), null)).toBe(false);
   });
 });
 

@@ -10,6 +10,7 @@ import { openStore } from '../../../cloud/store/open-store.js';
 import type { Store } from '../../../cloud/store/store.js';
 import type { Controller } from '../../../device/controller.js';
 import type { ButtonEvent, Buttons } from '../../../device/hardware.js';
+import { POLL_INTERVALS } from '../../../device/features/spotify/now-playing-poller.js';
 import { ManualClock } from '../../fakes/manual-clock.js';
 import { RecordingDisplay } from '../../fakes/recording-display.js';
 import { fakeTrack, startFakeSpotify, type FakeSpotify } from '../../fakes/fake-spotify.js';
@@ -17,6 +18,7 @@ import { signInOnPhone } from '../../helpers/phone-sign-in.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
 import { startSimGadget } from '../../helpers/sim-gadget.js';
 import { waitUntil } from '../../helpers/wait-until.js';
+import { expectOnePollPerInterval } from './slow-polls.js';
 import { TestClient, isType } from '../../helpers/ws-client.js';
 
 const PUBLIC_URL = 'https://leeloo.example';
@@ -257,80 +259,169 @@ describe('sharing what plays while the relay is stopped', () => {
   });
 });
 
-describe('now-playing polling follows the screen sleep (ScreenSleep.onChange)', () => {
-  let spotify: FakeSpotify;
-  let relay: InProcessRelay;
-  let root: string;
-  let controller: Controller;
-  const clock = new ManualClock(Date.now());
-  const display = new RecordingDisplay();
-  let press: (event: ButtonEvent) => void = () => undefined;
+/**
+ * A gadget on a manual clock with buttons the test presses and a display that records the
+ * backlight, against a real relay and the fake Spotify; `signIn()` signs its owner in.
+ */
+function sleepyGadget(user: string, key: number, settings: { sleepAfterSeconds: number; sleepWithoutMusicSeconds?: number; pollWhileAsleepSeconds?: number }) {
+  const rig = {
+    spotify: null as unknown as FakeSpotify,
+    relay: null as unknown as InProcessRelay,
+    root: '',
+    controller: null as unknown as Controller,
+    clock: new ManualClock(Date.now()),
+    display: new RecordingDisplay(),
+    press: (_event: ButtonEvent): void => undefined,
+    calls: () => rig.spotify.calls('currently-playing'),
+    /** `count` polls made, the last one answered and the next one scheduled `delay` ms on. */
+    answered: (count: number, delay: number) =>
+      waitUntil(() => rig.calls() === count && rig.clock.pending().includes(delay), `poll ${count} answered, the next in ${delay} ms`),
+    signIn: async () => {
+      const link = rig.controller.spotify;
+      await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
+      await signInOnPhone(link.signIn.session!.url, PUBLIC_URL, rig.relay.httpUrl);
+      await waitUntil(() => link.nowPlaying.link === 'signed_in', 'signed in');
+    },
+  };
   const buttons: Buttons = {
     start: async () => undefined,
     stop: async () => undefined,
     onEvent: (listener) => {
-      press = listener;
-      return () => (press = () => undefined);
+      rig.press = listener;
+      return () => (rig.press = () => undefined);
     },
   };
 
   beforeAll(async () => {
-    spotify = await startFakeSpotify();
-    spotify.registerApp('leeloo-relay-app');
-    spotify.addUser({ id: 'eve' });
-    spotify.setCurrentlyPlaying('eve', { track: fakeTrack('SLEEP1'), progress_ms: 1_000, is_playing: true });
-    relay = await startInProcessRelay({
+    rig.spotify = await startFakeSpotify();
+    rig.spotify.registerApp('leeloo-relay-app');
+    rig.spotify.addUser({ id: user });
+    rig.relay = await startInProcessRelay({
       env: {
         PUBLIC_URL,
         SPOTIFY_CLIENT_ID: 'leeloo-relay-app',
-        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
-        SPOTIFY_ACCOUNTS_URL: spotify.accountsUrl,
-        SPOTIFY_API_URL: spotify.apiUrl,
+        LEELOO_ENCRYPTION_KEY: Buffer.alloc(32, key).toString('base64'),
+        SPOTIFY_ACCOUNTS_URL: rig.spotify.accountsUrl,
+        SPOTIFY_API_URL: rig.spotify.apiUrl,
       },
       features: [spotifyFeatureFactory().factory],
     });
-    root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-sleep-'));
-    ({ controller } = await startSimGadget({
-      relayUrl: relay.wsUrl,
+    rig.root = await mkdtemp(path.join(os.tmpdir(), 'leeloo-spotify-sleep-'));
+    ({ controller: rig.controller } = await startSimGadget({
+      relayUrl: rig.relay.wsUrl,
       name: 'Hall',
-      root,
-      display,
+      root: rig.root,
+      display: rig.display,
       buttons,
-      clock,
+      clock: rig.clock,
       pingIntervalSeconds: 300,
       deadAfterSeconds: 900,
-      sleepAfterSeconds: 60,
+      ...settings,
     }));
   });
 
   afterAll(async () => {
-    await controller?.stop();
-    await relay?.close();
-    await spotify?.close();
-    if (root) await rm(root, { recursive: true, force: true });
+    await rig.controller?.stop();
+    await rig.relay?.close();
+    await rig.spotify?.close();
+    if (rig.root) await rm(rig.root, { recursive: true, force: true });
   });
 
-  it('stops polling while the screen sleeps and polls at once when a button wakes it', async () => {
+  return rig;
+}
+
+describe('the screen follows the music: slow polls while asleep, the owner starting music wakes it', () => {
+  const ASLEEP_MS = 40_000;
+  const rig = sleepyGadget('eve', 5, { sleepAfterSeconds: 60, pollWhileAsleepSeconds: ASLEEP_MS / 1000 });
+  const track = (id: string, is_playing = true) => rig.spotify.setCurrentlyPlaying('eve', { track: fakeTrack(id), progress_ms: 1_000, is_playing });
+
+  it('polls once per slow interval while asleep, keeps sleeping through a track change or a pause, and wakes on now playing when playing starts', async () => {
+    const { controller, clock, display, calls, answered } = rig;
     const link = controller.spotify;
-    await waitUntil(() => link.signIn.session !== null, 'the sign-in QR');
-    await signInOnPhone(link.signIn.session!.url, PUBLIC_URL, relay.httpUrl);
-    await waitUntil(() => link.nowPlaying.playing !== null, 'now playing');
-    await waitUntil(() => clock.pending().includes(5_000), 'the next poll scheduled');
-    const before = spotify.calls('currently-playing');
+    track('SLEEP1');
+    await rig.signIn();
+    await waitUntil(() => link.nowPlaying.playing?.uri === 'spotify:track:SLEEP1', 'now playing');
+    await answered(1, POLL_INTERVALS.playing);
+    // Away from now playing, so that waking on it shows.
+    rig.press({ kind: 'press', button: 'next', at: clock.now() });
+    expect(controller.currentScreen).not.toBe('now_playing');
 
     clock.advance(60_000);
     await waitUntil(() => !display.backlight, 'the screen asleep');
-    // The poll that fired on the way (at +5 s) finishes; none is scheduled after it.
-    await waitUntil(() => spotify.calls('currently-playing') === before + 1, 'the last poll before sleeping');
-    await waitUntil(() => !link['poller']['running'], 'that poll settled');
-    clock.advance(10 * 60_000);
-    // A poll would have started synchronously inside advance().
-    expect(link['poller']['running']).toBeNull();
-    await fetch(`${spotify.apiUrl}/me`);
-    expect(spotify.calls('currently-playing')).toBe(before + 1);
+    // The poll that fired on the way (at +5 s) is answered; the next one is a slow one.
+    await answered(2, ASLEEP_MS);
+    await expectOnePollPerInterval(clock, calls, answered, ASLEEP_MS, 5);
+    expect(display.backlight).toBe(false);
 
-    press({ kind: 'press', button: 'next', at: clock.now() });
-    await waitUntil(() => display.backlight && spotify.calls('currently-playing') === before + 2, 'a poll on waking');
+    // The next track of the album, then a pause: no reason to wake.
+    track('SLEEP2');
+    clock.advance(ASLEEP_MS);
+    await answered(8, ASLEEP_MS);
+    await waitUntil(() => link.nowPlaying.playing?.uri === 'spotify:track:SLEEP2', 'the next track seen');
+    track('SLEEP2', false);
+    clock.advance(ASLEEP_MS);
+    await answered(9, ASLEEP_MS);
+    await waitUntil(() => link.nowPlaying.playing?.isPlaying === false, 'the pause seen');
+    expect(display.backlight).toBe(false);
+
+    // The owner starts music on their phone.
+    track('SLEEP3');
+    const frames = display.frames.length;
+    clock.advance(ASLEEP_MS);
+    await waitUntil(() => display.backlight && controller.currentScreen === 'now_playing', 'the screen awake on now playing');
+    expect(link.nowPlaying.playing?.uri).toBe('spotify:track:SLEEP3');
+    await display.waitForFrames(frames + 1);
+    // Awake, the poller is back at its normal pace.
+    await answered(10, POLL_INTERVALS.playing);
+  });
+
+  it('sleeps again a minute later (starting music was activity) and a press wakes it and polls at once', async () => {
+    const { clock, display, calls, answered } = rig;
+    clock.advance(60_000);
+    await waitUntil(() => !display.backlight, 'the screen asleep again');
+    // The one poll on the way (at +5 s), then the slow one scheduled.
+    await answered(11, ASLEEP_MS);
+    rig.press({ kind: 'press', button: 'next', at: clock.now() });
+    await waitUntil(() => display.backlight && calls() === 12, 'a poll on waking');
+  });
+});
+
+describe('the screen sleeps after a while without music (display.sleepWithoutMusicSeconds)', () => {
+  const rig = sleepyGadget('finn', 7, { sleepAfterSeconds: 0, sleepWithoutMusicSeconds: 120 });
+
+  it('stays on while music plays, sleeps two minutes after it stops, and wakes when it starts again', async () => {
+    const { controller, clock, display, calls, answered } = rig;
+    const link = controller.spotify;
+    rig.spotify.setCurrentlyPlaying('finn', { track: fakeTrack('LONG1', { duration_ms: 3_600_000 }), progress_ms: 0, is_playing: true });
+    await rig.signIn();
+    await waitUntil(() => link.nowPlaying.playing?.isPlaying === true, 'now playing');
+    await answered(1, POLL_INTERVALS.playing);
+
+    // Ten minutes of music without a press: the screen stays on.
+    for (let step = 0; step < 20; step++) {
+      const polls = calls();
+      clock.advance(30_000);
+      await answered(polls + 1, POLL_INTERVALS.playing);
+    }
+    expect(display.backlight).toBe(true);
+
+    rig.spotify.setCurrentlyPlaying('finn', null);
+    const polls = calls();
+    clock.advance(POLL_INTERVALS.playing);
+    await answered(polls + 1, POLL_INTERVALS.idle);
+    expect(link.nowPlaying.playing).toBeNull();
+    for (let step = 1; step <= 3; step++) {
+      clock.advance(POLL_INTERVALS.idle);
+      await answered(polls + 1 + step, POLL_INTERVALS.idle);
+    }
+    clock.advance(29_999);
+    expect(display.backlight).toBe(true);
+    clock.advance(1);
+    await waitUntil(() => !display.backlight, 'the screen asleep two minutes after the music stopped');
+
+    rig.spotify.setCurrentlyPlaying('finn', { track: fakeTrack('LONG2', { duration_ms: 3_600_000 }), progress_ms: 0, is_playing: true });
+    clock.advance(POLL_INTERVALS.asleep);
+    await waitUntil(() => display.backlight && controller.currentScreen === 'now_playing', 'the screen awake on now playing');
   });
 });
 
