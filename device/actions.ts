@@ -59,7 +59,8 @@ export function gadgetActionsFor(controller: Controller): GadgetActions {
       return queue.soundAirhorn() ? done : failed(queue.screen.notice?.text ?? 'The airhorn did not go out.');
     },
     async setPlayAlong(on) {
-      if (queue.playAlong.enabled !== on) await queue.togglePlayAlong();
+      // On after stepping out (the owner took over) is a rejoin: the same press as on the gadget.
+      if (queue.playAlong.enabled !== on || (on && queue.playAlong.steppedOut)) await queue.togglePlayAlong();
       return queue.playAlong.enabled === on ? done : failed(queue.screen.notice?.text ?? 'Play along could not be switched.');
     },
     async sendText(text) {

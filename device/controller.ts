@@ -119,6 +119,7 @@ export class Controller implements DeviceHost {
       clock: this.clock,
       log: deps.log.child({ part: 'queue' }),
       player: this.spotify.web,
+      playback: this.spotify,
       dataDir: deps.config.dataDir,
     });
     this.queue.attach();

@@ -29,6 +29,8 @@ export interface DeviceHost {
   wake(): Promise<boolean>;
   /** Whether the owner's music plays: while it does, the no-music sleep rule (display.sleepWithoutMusicSeconds) waits. */
   setMusicPlaying(playing: boolean): void;
+  /** One line over whatever screen is up for a few seconds; wakes the screen. */
+  showLine(text: string): void;
   /** Shares a track with the crew as the owner's gadget; resolves to its client message id. */
   shareTrack(track: SongPush): Promise<string>;
 }

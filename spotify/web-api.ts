@@ -65,6 +65,17 @@ export type Playlist = z.infer<typeof Playlist>;
 
 const PlaylistSnapshot = z.object({ snapshot_id: z.string() });
 
+/** A Spotify Connect device of the user (GET /me/player/devices). */
+export const ConnectDevice = z.object({
+  // Spotify may answer null for a device it cannot address.
+  id: z.string().nullable(),
+  is_active: z.boolean(),
+  name: z.string(),
+  type: z.string(),
+  is_restricted: z.boolean().optional(),
+});
+export type ConnectDevice = z.infer<typeof ConnectDevice>;
+
 /** Thrown by an AccessTokenSource when the member must sign in with Spotify (again): `reason` as the relay names it. */
 export class NotSignedInError extends Error {
   constructor(
@@ -118,6 +129,21 @@ export class SpotifyWebApi {
 
   async pause(): Promise<void> {
     await this.call('PUT', '/me/player/pause');
+  }
+
+  /** Moves the active player to a position in the track it plays. */
+  async seek(positionMs: number): Promise<void> {
+    await this.call('PUT', `/me/player/seek?position_ms=${Math.max(0, Math.round(positionMs))}`);
+  }
+
+  /** The user's Spotify Connect devices (phones, computers, speakers signed in to the account). */
+  async devices(): Promise<ConnectDevice[]> {
+    return (await parse(await this.call('GET', '/me/player/devices'), z.object({ devices: z.array(ConnectDevice) }))).devices;
+  }
+
+  /** Makes a device the active player, playing on there when `play`. */
+  async transferPlayback(deviceId: string, play: boolean): Promise<void> {
+    await this.call('PUT', '/me/player', { body: JSON.stringify({ device_ids: [deviceId], play }), headers: { 'content-type': 'application/json' } });
   }
 
   /** The catalog track behind a `spotify:track:…` URI (the relay fills in what a pasted link lacks). */

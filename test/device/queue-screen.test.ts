@@ -233,10 +233,15 @@ describe('play along', () => {
           if (refuse) throw refuse;
           calls.push({ kind: 'pause' });
         },
+        seek: async () => {
+          throw new Error('this PlayAlong is never told what the owner plays, so it never seeks');
+        },
       },
       file: path.join(dir, 'play-along.json'),
       log: pino({ level: 'silent' }),
       onChange: () => changes++,
+      notify: () => undefined,
+      now: Date.now,
     });
 
   beforeEach(async () => {

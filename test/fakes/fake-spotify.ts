@@ -28,8 +28,17 @@
  *   GET  /v1/me/player                   playback state with device, 204 without active device
  *   GET  /v1/me/player/queue             {currently_playing, queue}
  *   POST /v1/me/player/queue?uri=…       204; 403 PREMIUM_REQUIRED / 404 NO_ACTIVE_DEVICE
- *   PUT  /v1/me/player/play {uris, position_ms?}  204; same errors (bodies kept: playRequestsOf)
- *   PUT  /v1/me/player/pause             204; same errors (counted: calls('pause', user))
+ *   PUT  /v1/me/player/play {uris, position_ms?}  204; same errors (bodies kept: playRequestsOf);
+ *                                        the first URI then plays from position_ms (a catalog
+ *                                        track, else fakeTrack(id)); no uris resumes
+ *   PUT  /v1/me/player/pause             204; same errors (counted: calls('pause', user)); freezes progress
+ *   PUT  /v1/me/player/seek?position_ms= 204; same errors; 400 without a whole position_ms
+ *   GET  /v1/me/player/devices           {devices: [{id, is_active, name, type, …}]} (setDevices)
+ *   PUT  /v1/me/player {device_ids: [id], play?}  204 the device becomes the active one; 404 for
+ *                                        an unknown device id; 400 for more than one id
+ * Playback moves: while is_playing, progress_ms is where it was set (setCurrentlyPlaying, a play,
+ * a seek) plus the time since on the fake's clock (useClock; Date.now by default), up to the
+ * track's duration, where it stops (is_playing false), as a single-track play does.
  *   GET  /v1/tracks/{id}                 the catalog track (addCatalogTrack), 404 when unknown
  *   GET  /v1/me/player/recently-played   limit (1–50, default 20), after | before (Unix ms,
  *                                        not both → 400); newest first; cursors {after, before}
@@ -55,7 +64,9 @@
  *   narrowScopes(userId, scope)           the user's grants (and their refreshes) carry only these
  *                                         scopes, as a sign-in made before an app asked for more
  *   setPremium(userId, on) / setActiveDevice(userId, on)
- *   setCurrentlyPlaying(userId, {track, progress_ms, is_playing} | null)
+ *   setCurrentlyPlaying(userId, {track, progress_ms, is_playing} | null)  — as of now on the fake's clock
+ *   useClock(now)                         the clock playback moves by (a test's manual clock)
+ *   setDevices(userId, [{id, name, type?, is_active?}])  the user's Spotify Connect devices
  *   setRecentlyPlayed(userId, [{track, played_at: ISO string}])
  *   addCatalogTrack(track)                what GET /v1/tracks/{id} and search know
  *   playlistsOf(userId) → [{id, name, description, public, uris}] the user's playlists, oldest first
@@ -73,7 +84,7 @@
  * signInThroughFake(spotify, userId) → {access, refresh}: the PKCE sign-in of app `app-1`, as a client
  * does it (register `app-1` first).
  * Endpoint names: authorize, token, me, currently-playing, player, queue-get, queue, play,
- * pause, track, recently-played, search, create-playlist, playlist-items, playlist-tracks, image.
+ * pause, seek, devices, transfer, track, recently-played, search, create-playlist, playlist-items, playlist-tracks, image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -90,6 +101,9 @@ export type FakeEndpoint =
   | 'queue'
   | 'play'
   | 'pause'
+  | 'seek'
+  | 'devices'
+  | 'transfer'
   | 'track'
   | 'recently-played'
   | 'search'
@@ -109,6 +123,13 @@ export interface FakeTrack {
   artists: string[];
   album: string;
   duration_ms: number;
+}
+
+export interface FakeDevice {
+  id: string;
+  name: string;
+  type: string;
+  is_active: boolean;
 }
 
 export interface FakePlaylist {
@@ -141,7 +162,9 @@ interface FakeUser {
   displayName: string;
   premium: boolean;
   activeDevice: boolean;
-  playing: { track: FakeTrack; progress_ms: number; is_playing: boolean } | null;
+  /** progress_ms as of `since` (the fake's clock); it moves while is_playing. */
+  playing: { track: FakeTrack; progress_ms: number; is_playing: boolean; since: number } | null;
+  devices: FakeDevice[];
   recent: { track: FakeTrack; played_at: string }[];
   queue: string[];
   played: string[];
@@ -196,6 +219,7 @@ export class FakeSpotify {
   private readonly allowlists = new Map<string, Set<string>>();
   private readonly playlists = new Map<string, FakePlaylist>();
   private approver: string | null = null;
+  private clock: () => number = Date.now;
   private denyOnce = false;
   private ttlSeconds = 3600;
   private rotate = false;
@@ -230,6 +254,7 @@ export class FakeSpotify {
       premium: user.premium ?? true,
       activeDevice: user.activeDevice ?? true,
       playing: null,
+      devices: [{ id: `dev-${user.id}`, name: `${user.displayName ?? user.id}'s phone`, type: 'Smartphone', is_active: user.activeDevice ?? true }],
       recent: [],
       queue: [],
       played: [],
@@ -285,11 +310,33 @@ export class FakeSpotify {
     this.user(userId).premium = on;
   }
   setActiveDevice(userId: string, on: boolean): void {
-    this.user(userId).activeDevice = on;
+    const user = this.user(userId);
+    user.activeDevice = on;
+    user.devices.forEach((d, i) => (d.is_active = on && (d.is_active || i === 0)));
   }
 
-  setCurrentlyPlaying(userId: string, state: FakeUser['playing']): void {
-    this.user(userId).playing = state;
+  setCurrentlyPlaying(userId: string, state: { track: FakeTrack; progress_ms: number; is_playing: boolean } | null): void {
+    this.user(userId).playing = state ? { ...state, since: this.clock() } : null;
+  }
+
+  useClock(now: () => number): void {
+    this.clock = now;
+  }
+
+  setDevices(userId: string, devices: { id: string; name: string; type?: string; is_active?: boolean }[]): void {
+    const user = this.user(userId);
+    user.devices = devices.map((d) => ({ id: d.id, name: d.name, type: d.type ?? 'Computer', is_active: d.is_active ?? false }));
+    user.activeDevice = user.devices.some((d) => d.is_active);
+  }
+
+  /** Where the user's playback is now: its progress moved on while playing, stopped at the end. */
+  playbackOf(userId: string): { track: FakeTrack; progress_ms: number; is_playing: boolean } | null {
+    const playing = this.user(userId).playing;
+    if (!playing) return null;
+    if (!playing.is_playing) return { track: playing.track, progress_ms: playing.progress_ms, is_playing: false };
+    const progress = playing.progress_ms + Math.max(0, this.clock() - playing.since);
+    if (progress < playing.track.duration_ms) return { track: playing.track, progress_ms: progress, is_playing: true };
+    return { track: playing.track, progress_ms: playing.track.duration_ms, is_playing: false };
   }
 
   setRecentlyPlayed(userId: string, plays: { track: FakeTrack; played_at: string }[]): void {
@@ -391,6 +438,9 @@ export class FakeSpotify {
       'POST /v1/me/player/queue': 'queue',
       'PUT /v1/me/player/play': 'play',
       'PUT /v1/me/player/pause': 'pause',
+      'PUT /v1/me/player/seek': 'seek',
+      'GET /v1/me/player/devices': 'devices',
+      'PUT /v1/me/player': 'transfer',
       'GET /v1/me/player/recently-played': 'recently-played',
       'GET /v1/search': 'search',
       'POST /v1/me/playlists': 'create-playlist',
@@ -471,7 +521,15 @@ export class FakeSpotify {
       case 'play':
         return this.play(res, user, body);
       case 'pause':
-        return this.playerRefusal(res, user) ?? this.empty(res, 204);
+        return this.playerRefusal(res, user) ?? this.pause(res, user);
+      case 'seek':
+        return this.seek(res, user, url.searchParams.get('position_ms'));
+      case 'devices':
+        return this.json(res, 200, {
+          devices: user.devices.map((d) => ({ ...d, is_private_session: false, is_restricted: false, volume_percent: 60, supports_volume: true })),
+        });
+      case 'transfer':
+        return this.transfer(res, user, body);
       case 'track':
         return this.catalogTrack(res, url.pathname.slice('/v1/tracks/'.length));
       case 'recently-played':
@@ -574,18 +632,20 @@ export class FakeSpotify {
   }
 
   private currentlyPlaying(req: IncomingMessage, res: ServerResponse, user: FakeUser): number {
-    if (!user.playing) return this.empty(res, 204);
+    const playback = this.playbackOf(user.id);
+    if (!playback || !user.playing) return this.empty(res, 204);
     const body = JSON.stringify({
-      timestamp: Date.now(),
+      timestamp: this.clock(),
       context: null,
-      progress_ms: user.playing.progress_ms,
-      is_playing: user.playing.is_playing,
+      progress_ms: playback.progress_ms,
+      is_playing: playback.is_playing,
       currently_playing_type: 'track',
-      item: this.trackJson(user.playing.track),
+      item: this.trackJson(playback.track),
       actions: { disallows: {} },
     });
     const etag = `"${createHash('sha1')
-      .update(JSON.stringify([user.playing]))
+      // The state as last set (a play, a pause, a seek), not its moving progress: the ETag changes when the state does.
+      .update(JSON.stringify([user.playing, playback.is_playing]))
       .digest('hex')
       .slice(0, 16)}"`;
     if (req.headers['if-none-match'] === etag) {
@@ -599,16 +659,18 @@ export class FakeSpotify {
   }
 
   private player(res: ServerResponse, user: FakeUser): number {
-    if (!user.activeDevice) return this.empty(res, 204);
+    const active = user.activeDevice ? (user.devices.find((d) => d.is_active) ?? user.devices[0]) : undefined;
+    if (!active) return this.empty(res, 204);
+    const playback = this.playbackOf(user.id);
     return this.json(res, 200, {
-      device: { id: `dev-${user.id}`, is_active: true, name: `${user.displayName}'s phone`, type: 'Smartphone', volume_percent: 60 },
+      device: { ...active, is_active: true, volume_percent: 60 },
       shuffle_state: false,
       repeat_state: 'off',
-      timestamp: Date.now(),
+      timestamp: this.clock(),
       context: null,
-      progress_ms: user.playing?.progress_ms ?? null,
-      is_playing: user.playing?.is_playing ?? false,
-      item: user.playing ? this.trackJson(user.playing.track) : null,
+      progress_ms: playback?.progress_ms ?? null,
+      is_playing: playback?.is_playing ?? false,
+      item: playback ? this.trackJson(playback.track) : null,
       currently_playing_type: 'track',
     });
   }
@@ -642,6 +704,50 @@ export class FakeSpotify {
     if (refused !== null) return refused;
     if (Array.isArray(request.uris)) user.played.push(...request.uris.map(String));
     user.playRequests.push(request);
+    const first = Array.isArray(request.uris) ? String(request.uris[0] ?? '') : '';
+    const id = /^spotify:track:([A-Za-z0-9]+)$/.exec(first)?.[1];
+    if (id) {
+      const track = this.catalog.get(id) ?? fakeTrack(id);
+      user.playing = { track, progress_ms: Math.min(request.position_ms ?? 0, track.duration_ms), is_playing: true, since: this.clock() };
+    } else if (!first && user.playing) {
+      const now = this.playbackOf(user.id)!;
+      user.playing = { track: now.track, progress_ms: request.position_ms ?? now.progress_ms, is_playing: true, since: this.clock() };
+    }
+    return this.empty(res, 204);
+  }
+
+  private pause(res: ServerResponse, user: FakeUser): number {
+    const now = this.playbackOf(user.id);
+    if (now) user.playing = { track: now.track, progress_ms: now.progress_ms, is_playing: false, since: this.clock() };
+    return this.empty(res, 204);
+  }
+
+  private seek(res: ServerResponse, user: FakeUser, position: string | null): number {
+    const ms = Number(position);
+    if (position === null || !Number.isInteger(ms) || ms < 0) return this.json(res, 400, { error: { status: 400, message: 'Missing or invalid position_ms' } });
+    const refused = this.playerRefusal(res, user);
+    if (refused !== null) return refused;
+    const now = this.playbackOf(user.id);
+    if (now) user.playing = { track: now.track, progress_ms: Math.min(ms, now.track.duration_ms), is_playing: now.is_playing, since: this.clock() };
+    return this.empty(res, 204);
+  }
+
+  private transfer(res: ServerResponse, user: FakeUser, body: string): number {
+    let ids: unknown;
+    let play: unknown;
+    try {
+      ({ device_ids: ids, play } = JSON.parse(body) as { device_ids?: unknown; play?: unknown });
+    } catch {
+      return this.json(res, 400, { error: { status: 400, message: 'Malformed json' } });
+    }
+    if (!Array.isArray(ids) || ids.length !== 1) return this.json(res, 400, { error: { status: 400, message: 'device_ids must hold exactly one id' } });
+    const target = user.devices.find((d) => d.id === ids[0]);
+    if (!target) return this.json(res, 404, { error: { status: 404, message: 'Device not found' } });
+    if (!user.premium) return this.json(res, 403, { error: { status: 403, message: 'Player command failed: Premium required', reason: 'PREMIUM_REQUIRED' } });
+    for (const d of user.devices) d.is_active = d === target;
+    user.activeDevice = true;
+    const now = this.playbackOf(user.id);
+    if (now && play === true) user.playing = { track: now.track, progress_ms: now.progress_ms, is_playing: true, since: this.clock() };
     return this.empty(res, 204);
   }
 

@@ -6,7 +6,7 @@ import type { QueueItemView, QueueSnapshot, VoteValue } from '../../../protocol/
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { DeviceFeature, DeviceHost } from '../../device-host.js';
 import { copyOf, serverNow, type CrewQueueCopy } from '../../crew-clock.js';
-import { PlayAlong, type OwnerPlayer } from './play-along.js';
+import { PlayAlong, type OwnerPlayback, type OwnerPlayer } from './play-along.js';
 import type { RelayClientEvent } from '../../relay-client.js';
 import { AIRHORN_ANIMATION_MS, AIRHORN_FRAME_MS, AirhornScreen } from '../../screens/airhorn.js';
 import { CrewLinkScreen, type CrewLinkPurpose } from '../../screens/crew-link.js';
@@ -19,6 +19,8 @@ export interface QueueLinkDeps {
   readonly log: Logger;
   /** The owner's Spotify (the device Web API client with tokens from the relay). */
   readonly player: OwnerPlayer;
+  /** What the owner's Spotify plays, as the now-playing poller reads it (play along keeps in step by it). */
+  readonly playback?: OwnerPlayback;
   readonly dataDir: string;
 }
 
@@ -45,6 +47,7 @@ export class QueueLink implements DeviceFeature {
   /** A crew_link request is out: an error without ref_type (the relay sends none for it) is its answer. */
   private awaitingLink = false;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribePlayback: (() => void) | null = null;
   private tick: TimerHandle | null = null;
   private blastTimer: TimerHandle | null = null;
 
@@ -59,6 +62,8 @@ export class QueueLink implements DeviceFeature {
       file: path.join(deps.dataDir, 'play-along.json'),
       log: deps.log,
       onChange: () => deps.host.invalidate(),
+      notify: (text) => deps.host.showLine(text),
+      now: () => deps.clock.now(),
     });
   }
 
@@ -76,12 +81,16 @@ export class QueueLink implements DeviceFeature {
   async start(): Promise<void> {
     await this.playAlong.load();
     this.unsubscribe = this.deps.host.relay.onEvent((event) => this.onRelayEvent(event));
+    this.unsubscribePlayback =
+      this.deps.playback?.subscribe((owner) => void this.playAlong.observe(owner, this.copy?.snapshot.now_playing ?? null, () => this.serverTime())) ?? null;
     this.scheduleTick();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unsubscribePlayback?.();
+    this.unsubscribePlayback = null;
     this.deps.clock.clearTimeout(this.tick);
     this.deps.clock.clearTimeout(this.blastTimer);
     this.tick = null;
@@ -89,9 +98,13 @@ export class QueueLink implements DeviceFeature {
     await this.playAlong.settled();
   }
 
-  /** Switches play-along (menu) and joins the crew's track at once when switching on. */
+  /**
+   * The play-along press (menu): switches it on (joining the crew's track at once) or off;
+   * after it stepped out because the owner took over, the press rejoins.
+   */
   async togglePlayAlong(): Promise<void> {
     const playing = this.copy?.snapshot.now_playing ?? null;
+    if (this.playAlong.steppedOut) return this.playAlong.rejoin(playing, () => this.serverTime());
     try {
       await this.playAlong.setEnabled(!this.playAlong.enabled, playing, () => this.serverTime());
     } catch (error) {
@@ -171,7 +184,12 @@ export class QueueLink implements DeviceFeature {
       {
         id: 'play_along',
         order: 52,
-        label: () => (this.playAlong.enabled ? 'Play along: on (press to stop)' : 'Play along: off (press to start)'),
+        label: () =>
+          this.playAlong.steppedOut
+            ? 'Play along: stepped out (press to rejoin)'
+            : this.playAlong.enabled
+              ? 'Play along: on (press to stop)'
+              : 'Play along: off (press to start)',
         run: () => void this.togglePlayAlong().then(() => this.deps.host.show('queue')),
       },
     ];

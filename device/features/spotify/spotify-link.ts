@@ -48,6 +48,8 @@ export class SpotifyLink implements DeviceFeature {
   /** The owner's Spotify Web API (tokens from the relay); play-along uses it too. */
   readonly web: SpotifyWebApi;
   private unsubscribe: (() => void) | null = null;
+  /** Who follows the owner's playback (play along: OwnerPlayback). */
+  private readonly playbackListeners = new Set<(playing: NowPlaying | null) => void>();
   private tick: TimerHandle | null = null;
   private awake = true;
 
@@ -63,6 +65,7 @@ export class SpotifyLink implements DeviceFeature {
         onChange: (playing) => {
           this.showPlaying(playing);
           host.invalidate();
+          for (const listener of this.playbackListeners) listener(playing);
         },
         onError: (error) => this.onPollError(error),
       },
@@ -102,6 +105,12 @@ export class SpotifyLink implements DeviceFeature {
   }
 
   /** One press: shares what is playing with the crew (queued in the outbox when offline). */
+  /** Every new answer about the owner's playback (OwnerPlayback, for play along); returns the unsubscribe. */
+  subscribe(listener: (playing: NowPlaying | null) => void): () => void {
+    this.playbackListeners.add(listener);
+    return () => this.playbackListeners.delete(listener);
+  }
+
   async shareNowPlaying(): Promise<boolean> {
     const playing = this.poller.nowPlaying;
     if (!playing) return this.notify('Nothing is playing to share.', 'error');
