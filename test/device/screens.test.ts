@@ -7,6 +7,7 @@ import { ScreenRegistry } from '../../device/screens/registry.js';
 import { ScreenRenderer } from '../../device/screens/renderer.js';
 import type { Screen } from '../../device/screens/screen.js';
 import { ShareScreen } from '../../device/screens/share.js';
+import { SpotifyDevicesScreen } from '../../device/screens/spotify-devices.js';
 import { StatusScreen } from '../../device/screens/status.js';
 import { COLORS } from '../../device/screens/theme.js';
 import { applyEvent, initialState, markRead, withConnection, withCrew, type DeviceState } from '../../device/state.js';
@@ -106,6 +107,32 @@ describe('screens', () => {
       message(2, 'dev-c', 'Marco', { msg_type: 'reaction', payload: { reaction: 'fire', to_device: 'dev-b' } }),
     );
     expect(differing(second, await png(screen, reacted), { x: 20, y: 264, w: 440, h: 36 })).toBeGreaterThan(50);
+  });
+
+  it("lists the owner's Spotify devices with the cursor and the active one, and says what to do with none", async () => {
+    const screen = new SpotifyDevicesScreen({ refresh: () => undefined, pick: () => undefined });
+    const host = { state: baseState(), show: () => undefined, invalidate: () => undefined, react: () => undefined, markRead: () => undefined };
+    const asking = await png(screen, baseState());
+    screen.show([]);
+    const none = await png(screen, baseState());
+    const text = { x: 0, y: 90, w: 480, h: 60 };
+    expect(differing(asking, none, text)).toBeGreaterThan(200);
+    screen.show([
+      { id: 'a', name: 'Phone', type: 'Smartphone', isActive: true },
+      { id: 'b', name: 'Speaker', type: 'Speaker', isActive: false },
+    ]);
+    const listed = await png(screen, baseState());
+    // Each row with its outline (2 px wide), and nothing of the next row's: rows are 40 px with 4 px between.
+    const firstRow = { x: 10, y: 30 + 44 - 2, w: 460, h: 44 };
+    const secondRow = { x: 10, y: 30 + 88 - 2, w: 460, h: 44 };
+    // The cursor (accent outline) is on the active device, which is marked as playing in green.
+    expect(countColor(listed, hex(COLORS.accent), firstRow)).toBeGreaterThan(100);
+    expect(countColor(listed, hex(COLORS.online), firstRow)).toBeGreaterThan(20);
+    expect(countColor(listed, hex(COLORS.accent), secondRow)).toBe(0);
+    screen.onButton({ kind: 'press', button: 'next', at: NOW }, host);
+    const moved = await png(screen, baseState());
+    expect(countColor(moved, hex(COLORS.accent), secondRow)).toBeGreaterThan(100);
+    expect(countColor(moved, hex(COLORS.accent), firstRow)).toBe(0);
   });
 
   it('shows unread badges on the crew screen until the items are read', async () => {

@@ -5,6 +5,7 @@ import type { DeviceFeature, DeviceHost } from '../../device-host.js';
 import { ART_BOX, NowPlayingScreen, type NowPlaying } from '../../screens/now-playing.js';
 import type { MenuEntry } from '../../screens/screen.js';
 import { SignInScreen } from '../../screens/sign-in.js';
+import { SpotifyDevicesScreen, type PickableDevice } from '../../screens/spotify-devices.js';
 import { latestShare } from '../../state.js';
 import { ArtCache } from './art-cache.js';
 import { NowPlayingPoller, startedPlaying } from './now-playing-poller.js';
@@ -42,6 +43,8 @@ const LIVE_CODE_MARGIN_MS = 90_000;
 export class SpotifyLink implements DeviceFeature {
   readonly nowPlaying: NowPlayingScreen;
   readonly signIn: SignInScreen;
+  /** "Play on…": the owner's Spotify Connect devices. */
+  readonly devices: SpotifyDevicesScreen;
   readonly tokens: RelayTokenSource;
   readonly art: ArtCache;
   private readonly poller: NowPlayingPoller;
@@ -73,11 +76,12 @@ export class SpotifyLink implements DeviceFeature {
     );
     this.nowPlaying = new NowPlayingScreen({ share: () => void this.shareNowPlaying(), signIn: () => this.repair() }, (url) => this.art.lookup(url));
     this.signIn = new SignInScreen(() => this.repair());
+    this.devices = new SpotifyDevicesScreen({ refresh: () => void this.loadDevices(), pick: (device) => void this.playOn(device) });
   }
 
   /** Adds the screens and the menu entries; call before the gadget starts. */
   attach(): this {
-    this.deps.host.screens.add(this.nowPlaying).add(this.signIn);
+    this.deps.host.screens.add(this.nowPlaying).add(this.signIn).add(this.devices);
     for (const entry of this.menuEntries()) this.deps.host.screens.addMenuEntry(entry);
     return this;
   }
@@ -104,11 +108,43 @@ export class SpotifyLink implements DeviceFeature {
     if (this.nowPlaying.link === 'signed_in') this.poller.setPace(awake ? 'awake' : 'asleep');
   }
 
-  /** One press: shares what is playing with the crew (queued in the outbox when offline). */
   /** Every new answer about the owner's playback (OwnerPlayback, for play along); returns the unsubscribe. */
   subscribe(listener: (playing: NowPlaying | null) => void): () => void {
     this.playbackListeners.add(listener);
     return () => this.playbackListeners.delete(listener);
+  }
+
+  /** "Play on…" (menu): the owner's Spotify Connect devices, asked for afresh. */
+  async openDevicePicker(): Promise<void> {
+    this.devices.devices = null;
+    this.devices.message = null;
+    this.deps.host.show('spotify_devices');
+    await this.loadDevices();
+  }
+
+  /** Moves the owner's playback to the device and plays there; says where on now playing. */
+  async playOn(device: PickableDevice): Promise<void> {
+    if (!device.id) return;
+    try {
+      await this.web.transferPlayback(device.id, true);
+      this.notify(`Playing on ${device.name}`, 'ok');
+      this.deps.host.show('now_playing');
+      void this.poller.pollNow();
+    } catch (error) {
+      this.devices.message = spotifyProblem(error);
+      this.deps.host.invalidate();
+    }
+  }
+
+  private async loadDevices(): Promise<void> {
+    try {
+      const devices = await this.web.devices();
+      this.devices.show(devices.map((d) => ({ id: d.is_restricted ? null : d.id, name: d.name, type: d.type, isActive: d.is_active })));
+    } catch (error) {
+      this.devices.devices = [];
+      this.devices.message = spotifyProblem(error);
+    }
+    this.deps.host.invalidate();
   }
 
   async shareNowPlaying(): Promise<boolean> {
@@ -171,6 +207,13 @@ export class SpotifyLink implements DeviceFeature {
         order: 31,
         label: () => 'Play shared track now',
         run: () => void this.useSharedTrack('play').then(() => this.deps.host.show('now_playing')),
+      },
+      {
+        id: 'spotify_devices',
+        order: 32,
+        label: () => 'Play on another device…',
+        run: () => void this.openDevicePicker(),
+        visible: () => this.nowPlaying.link === 'signed_in',
       },
       { id: 'spotify_repair', order: 40, label: () => 'Re-pair Spotify', run: () => this.repair() },
     ];
@@ -275,4 +318,9 @@ export class SpotifyLink implements DeviceFeature {
       this.scheduleTick();
     }, 1_000);
   }
+}
+
+/** What the owner is told when Spotify refused (its sentence), or a plain one for anything else. */
+function spotifyProblem(error: unknown): string {
+  return error instanceof SpotifyError || error instanceof NotSignedInError ? error.message : 'Spotify did not answer; try again.';
 }

@@ -123,6 +123,60 @@ describe('Spotify on the gadget, against a real relay and the fake Spotify', () 
     expect(spotify.playedOf('anna')).toEqual(['spotify:track:ROADS1']);
   });
 
+  it("moves the owner's playback to another Spotify Connect device from the menu ('Play on…')", async () => {
+    const link = controller.spotify;
+    const host = {
+      state: controller.state,
+      show: (id: string) => controller.show(id),
+      invalidate: () => undefined,
+      react: () => undefined,
+      markRead: () => undefined,
+    };
+    const press = (button: 'prev' | 'next' | 'primary') => link.devices.onButton({ kind: 'press', button, at: Date.now() }, host);
+    const entry = controller.screens.menu().find((e) => e.id === 'spotify_devices')!;
+    expect(entry.visible?.(controller.state)).toBe(true);
+
+    // No device on: the screen says how to make one appear, and OK looks again.
+    spotify.setDevices('anna', []);
+    entry.run!(host);
+    expect(controller.currentScreen).toBe('spotify_devices');
+    await waitUntil(() => link.devices.devices !== null, 'the device list');
+    expect(link.devices.devices).toEqual([]);
+    spotify.setDevices('anna', [
+      { id: 'phone-1', name: "Anna's phone", type: 'Smartphone', is_active: true },
+      { id: 'tv-1', name: 'Living room TV', type: 'TV' },
+      { id: 'desk-1', name: 'Desk speaker', type: 'Speaker' },
+    ]);
+    expect(press('primary')).toBe(true);
+    await waitUntil(() => (link.devices.devices?.length ?? 0) === 3, 'the devices once on');
+    // The cursor starts on the active device.
+    expect(link.devices.selected?.name).toBe("Anna's phone");
+    press('next');
+    press('next');
+    expect(link.devices.selected?.name).toBe('Desk speaker');
+    press('primary');
+    await waitUntil(() => controller.currentScreen === 'now_playing', 'back on now playing');
+    expect(link.nowPlaying.notice?.text).toBe('Playing on Desk speaker');
+    expect(
+      (await (await fetch(`${spotify.apiUrl}/me/player`, { headers: { authorization: `Bearer ${spotify.accessTokensOf('anna').at(-1)}` } })).json()).device,
+    ).toMatchObject({
+      id: 'desk-1',
+    });
+
+    // A refusal stays on the picker with Spotify's reason.
+    spotify.setPremium('anna', false);
+    entry.run!(host);
+    await waitUntil(() => (link.devices.devices?.length ?? 0) === 3, 'the devices again');
+    expect(link.devices.selected?.name).toBe('Desk speaker');
+    press('prev');
+    press('primary');
+    await waitUntil(() => link.devices.message !== null, 'the refusal');
+    expect(link.devices.message).toMatch(/Premium/);
+    expect(controller.currentScreen).toBe('spotify_devices');
+    spotify.setPremium('anna', true);
+    spotify.setDevices('anna', [{ id: 'phone-1', name: "Anna's phone", type: 'Smartphone', is_active: true }]);
+  });
+
   it('shows the sign-in QR again when the grant is revoked (401 → one refresh → invalid_grant)', async () => {
     // Revoking kills the refresh token and the access token the gadget and the relay still hold as valid.
     spotify.revokeGrants('anna');
