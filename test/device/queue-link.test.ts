@@ -8,6 +8,7 @@ import { spotifyFeatureFactory } from '../../cloud/spotify/spotify-feature.js';
 import type { Controller } from '../../device/controller.js';
 import { crewPositionAt } from '../../device/crew-clock.js';
 import type { Frame } from '../../device/hardware.js';
+import type { QueueSnapshot } from '../../protocol/queue.js';
 import { STATUS_BAR_HEIGHT } from '../../device/screens/theme.js';
 import { startFakeSpotify, type FakeSpotify } from '../fakes/fake-spotify.js';
 import { signInOnPhone } from '../helpers/phone-sign-in.js';
@@ -159,6 +160,21 @@ describe('the crew queue on the gadget', () => {
     await owner.request({ type: 'queue_skip', client_msg_id: 'skip-3' }, isType('ack'));
     await waitUntil(() => controller.queue.queue?.now_playing?.spotify_uri === track(4).spotify_uri, 'the crew moving on');
     expect(spotify.playRequestsOf('anna')).toHaveLength(2);
+  });
+
+  it("adds what the owner's Spotify plays to the crew queue from the menu, as this member", async () => {
+    const own = { id: 'OWNTUNEOWNTUNEOWNTUNE1', name: 'Own tune', artists: ['Me'], album: 'Mine', duration_ms: 123_000 };
+    spotify.setCurrentlyPlaying('anna', { track: own, progress_ms: 5_000, is_playing: true });
+    await controller.spotify['poller'].pollNow();
+    const entry = controller.screens.menu().find((e) => e.id === 'crew_queue_playing')!;
+    await waitUntil(() => entry.label(controller.state) === 'Crew queue: add "Own tune"', 'the label naming the track');
+    entry.run!(hostOf(controller));
+    const added = await owner.next((f) => f.type === 'queue_state' && (f.change as { kind: string }).kind === 'added');
+    const uri = `spotify:track:${own.id}`;
+    const item = [(added.queue as QueueSnapshot).now_playing, ...(added.queue as QueueSnapshot).up_next].find((i) => i?.spotify_uri === uri)!;
+    expect(item).toMatchObject({ track: 'Own tune', artist: 'Me', album: 'Mine', duration_ms: 123_000, added_by: controller.state.deviceId });
+    await waitUntil(() => controller.queue.screen.notice?.text === 'Added "Own tune" to the crew queue', 'the confirmation');
+    expect(controller.currentScreen).toBe('queue');
   });
 
   it('shows the airhorn animation when a crew mate sounds it, then returns', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { OutboundMessage, OutboundOf } from '../../../protocol/index.js';
+import { isTrackUri, type OutboundMessage, type OutboundOf } from '../../../protocol/index.js';
 import type { QueueItemView, QueueSnapshot, VoteValue } from '../../../protocol/queue.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { DeviceFeature, DeviceHost } from '../../device-host.js';
@@ -11,6 +11,7 @@ import type { RelayClientEvent } from '../../relay-client.js';
 import { AIRHORN_ANIMATION_MS, AIRHORN_FRAME_MS, AirhornScreen } from '../../screens/airhorn.js';
 import { CrewLinkScreen, type CrewLinkPurpose } from '../../screens/crew-link.js';
 import { QueueScreen } from '../../screens/queue.js';
+import type { NowPlaying } from '../../screens/now-playing.js';
 import type { MenuEntry } from '../../screens/screen.js';
 
 export interface QueueLinkDeps {
@@ -48,6 +49,8 @@ export class QueueLink implements DeviceFeature {
   private awaitingLink = false;
   private unsubscribe: (() => void) | null = null;
   private unsubscribePlayback: (() => void) | null = null;
+  /** What the owner's Spotify played at the last answer (OwnerPlayback), for "add what I'm playing". */
+  private ownerPlaying: NowPlaying | null = null;
   private tick: TimerHandle | null = null;
   private blastTimer: TimerHandle | null = null;
 
@@ -82,7 +85,10 @@ export class QueueLink implements DeviceFeature {
     await this.playAlong.load();
     this.unsubscribe = this.deps.host.relay.onEvent((event) => this.onRelayEvent(event));
     this.unsubscribePlayback =
-      this.deps.playback?.subscribe((owner) => void this.playAlong.observe(owner, this.copy?.snapshot.now_playing ?? null, () => this.serverTime())) ?? null;
+      this.deps.playback?.subscribe((owner) => {
+        this.ownerPlaying = owner;
+        void this.playAlong.observe(owner, this.copy?.snapshot.now_playing ?? null, () => this.serverTime());
+      }) ?? null;
     this.scheduleTick();
   }
 
@@ -135,6 +141,28 @@ export class QueueLink implements DeviceFeature {
     this.deps.host.show('crew_link');
   }
 
+  /**
+   * Puts what the owner's Spotify plays (the track now playing shows) into the crew's queue as
+   * this member (menu). Through the outbox, like votes: offline it goes out later. (Shares go
+   * into the crew queue by themselves.)
+   */
+  async addPlayingToCrewQueue(): Promise<void> {
+    const playing = this.ownerPlaying;
+    if (!playing || !isTrackUri(playing.uri)) {
+      this.notify(playing ? 'Only Spotify tracks can go in the crew queue.' : 'Nothing is playing on your Spotify.', 'error');
+      return;
+    }
+    const track = {
+      spotify_uri: playing.uri,
+      track: playing.track,
+      artist: playing.artist,
+      album: playing.album,
+      album_art_url: playing.artUrl ?? '',
+      duration_ms: playing.durationMs,
+    };
+    await this.sendCommand({ type: 'queue_add', ...track }, `Added "${track.track}" to the crew queue`);
+  }
+
   private async vote(item: QueueItemView, vote: VoteValue): Promise<void> {
     await this.sendCommand(
       { type: 'queue_vote', item_id: item.item_id, vote },
@@ -173,6 +201,13 @@ export class QueueLink implements DeviceFeature {
         },
       },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
+      {
+        id: 'crew_queue_playing',
+        order: 53,
+        label: () => (this.ownerPlaying ? `Crew queue: add "${this.ownerPlaying.track}"` : "Crew queue: add what I'm playing"),
+        visible: (state) => state.crew !== null,
+        run: () => void this.addPlayingToCrewQueue().then(() => this.deps.host.show('queue')),
+      },
       {
         // Next to "Re-pair Spotify" (40): the owner's other Spotify entry.
         id: 'crew_spotify_app',
