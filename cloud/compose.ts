@@ -9,6 +9,7 @@ import { SpotifyFeature, type SpotifyFeatureOptions } from './spotify/spotify-fe
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { TelegramFeature, type TelegramFeatureOptions } from './telegram/telegram-feature.js';
 import { CrewPagesFeature } from './web/crew-pages-feature.js';
+import { crewSpotifyRouter } from './web/crew-spotify-routes.js';
 
 /** Clocks and schedules for a test of the whole composition; production passes none. */
 export interface CompositionOptions {
@@ -29,12 +30,14 @@ export function composeFeatures(context: RelayContext, options: CompositionOptio
   /** Tracks queued without a duration get theirs from Spotify (the adder's token, else the owner's); a quiet queue fills from history. */
   const lookupTrack = spotifyTrackLookup({ access: spotify.access, apiUrl: () => spotify.apiUrl });
   const queue = new QueueFeature(context, { ...options.queue, throwback: history.throwback, lookupTrack });
-  /** Behind the member link on the crew pages: the member's own MCP tokens, then history (stats, import). */
-  const memberApi = express.Router().use(mcpMemberRouter(context), history.memberRouter);
+  /** The member's own Spotify (search, Connect devices, playlists), for the crew pages and MCP. */
+  const ownSpotify = memberSpotify({ access: spotify.access, apiUrl: () => spotify.apiUrl });
+  /** Behind the member link on the crew pages: the member's own MCP tokens and Spotify, then history (stats, import). */
+  const memberApi = express.Router().use(mcpMemberRouter(context), crewSpotifyRouter(context, ownSpotify), history.memberRouter);
   const crewPages = new CrewPagesFeature(context, { queue, now: options.queue?.now, memberApi, spotifyApp: spotify.crewApp });
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   const telegram = new TelegramFeature(context, options.telegram);
   /** The MCP endpoint (/mcp) reads history, runs queue commands and acts in the member's own Spotify (search, playlists). */
-  const mcp = new McpFeature(context, { history: history.queries, queue, spotify: memberSpotify({ access: spotify.access, apiUrl: () => spotify.apiUrl }) });
+  const mcp = new McpFeature(context, { history: history.queries, queue, spotify: ownSpotify });
   return [spotify, history, queue, crewPages, telegram, mcp];
 }

@@ -1,6 +1,7 @@
 import type {
   CrewSpotifyAppCheck,
   CrewSpotifyAppStatus,
+  FoundTrack,
   Heatmap,
   InboundOf,
   OnThisDay,
@@ -8,6 +9,7 @@ import type {
   QueueSnapshot,
   QueueTrack,
   ShareView,
+  SpotifyDeviceView,
   TopArtist,
   TopMeasure,
   TopTrack,
@@ -85,15 +87,8 @@ export interface CrewSpotifyApp {
   startCheck(deviceId: string): Promise<CrewSpotifyAppCheck>;
 }
 
-/** A catalog track as Spotify's search finds it, in the fields a queue_add takes. */
-export interface FoundTrack {
-  readonly spotify_uri: string;
-  readonly track: string;
-  readonly artist: string;
-  readonly album: string;
-  readonly duration_ms: number;
-  readonly album_art_url: string | null;
-}
+// A found track and a Connect device are the crew pages' HTTP API's (protocol/crew-pages.ts).
+export type { FoundTrack, SpotifyDeviceView };
 
 /** A playlist made in a member's own Spotify account. */
 export interface MadePlaylist {
@@ -115,6 +110,10 @@ export interface MemberSpotify {
   createPlaylist(deviceId: string, playlist: { name: string; description: string }): Promise<MadePlaylist>;
   /** Appends the tracks in Spotify's batches (100 per call); a failure part-way leaves the earlier batches added. */
   addToPlaylist(deviceId: string, playlistId: string, uris: readonly string[], onBatch?: (added: number) => Promise<void>): Promise<void>;
+  /** The member's Spotify Connect devices. */
+  devices(deviceId: string): Promise<SpotifyDeviceView[]>;
+  /** Moves the member's playback to one of their devices and plays there. */
+  playOn(deviceId: string, spotifyDeviceId: string): Promise<void>;
 }
 
 /** fromMs <= t < toMs, ms since epoch. */

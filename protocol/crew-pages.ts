@@ -317,3 +317,44 @@ export interface HistoryImportStarted {
   readonly events_url: string;
   readonly job: HistoryImportJob;
 }
+
+// ----- The member's own Spotify on the crew page: search to add, Connect devices -----
+
+/** GET /crew/api/spotify/search?q=…&limit=…: Spotify's catalog, at most 10 (Spotify's cap since February 2026). */
+export const CrewSpotifySearchQuery = z.object({
+  q: z.string().trim().min(1, 'must not be empty').max(200),
+  limit: z.coerce.number().int().min(1).max(10).default(8),
+});
+
+/** A catalog track as search finds it, in the fields POST /crew/api/queue takes. */
+export interface FoundTrack {
+  readonly spotify_uri: string;
+  readonly track: string;
+  readonly artist: string;
+  readonly album: string;
+  readonly duration_ms: number;
+  readonly album_art_url: string | null;
+}
+
+export interface CrewSpotifySearchResponse {
+  readonly tracks: readonly FoundTrack[];
+  /** Whose Spotify sign-in asked: the member's own, or the crew owner's for a member without one. */
+  readonly searched_with: 'yours' | 'owner';
+}
+
+/** One of the member's Spotify Connect devices; `id` null: Spotify lists it but it cannot be controlled. */
+export interface SpotifyDeviceView {
+  readonly id: string | null;
+  readonly name: string;
+  readonly type: string;
+  readonly is_active: boolean;
+}
+
+/** GET /crew/api/spotify/devices. */
+export interface CrewSpotifyDevicesResponse {
+  readonly devices: readonly SpotifyDeviceView[];
+}
+
+/** PUT /crew/api/spotify/player: play on this device of the member's (Spotify's transfer playback). */
+export const CrewPlayOnRequest = z.object({ device_id: z.string().min(1).max(128) }).strict();
+export type CrewPlayOnRequest = z.infer<typeof CrewPlayOnRequest>;

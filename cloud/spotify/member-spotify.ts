@@ -60,6 +60,11 @@ export function memberSpotify(deps: MemberSpotifyDeps): MemberSpotify {
           await onBatch?.(at + batch.length);
         }
       }),
+    devices: (deviceId) =>
+      asMember(deviceId, async (web) =>
+        (await web.devices()).map((d) => ({ id: d.is_restricted ? null : d.id, name: d.name, type: d.type, is_active: d.is_active })),
+      ),
+    playOn: (deviceId, spotifyDeviceId) => asMember(deviceId, (web) => web.transferPlayback(spotifyDeviceId, true)),
   };
 }
 

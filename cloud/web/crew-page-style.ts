@@ -59,6 +59,15 @@ input[type=text], input:not([type]), input[inputmode] { font:inherit; color:var(
 .owner { display:flex; flex-wrap:wrap; gap:8px; margin-top:12px; }
 .toggle { display:flex; align-items:center; gap:6px; font-size:14px; }
 .recent { list-style:none; padding:0; margin:0; }
+.results { list-style:none; padding:0; margin:0 0 12px; }
+.results li { display:flex; align-items:center; gap:10px; padding:6px 0; border-top:1px solid var(--line); }
+.results li:first-child { border-top:0; }
+.results .thumb { width:44px; height:44px; border-radius:6px; object-fit:cover; flex:none; background:var(--line); }
+.results .what { flex:1; min-width:0; }
+.results .title, .results .artist { white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.results .artist { color:var(--dim); font-size:13px; }
+#devices li { display:flex; align-items:center; gap:8px; }
+#devices li button { margin-left:auto; }
 .recent li { padding:8px 0; border-top:1px solid var(--line); font-size:14px; }
 .recent li:first-child { border-top:0; }
 .recent .when { color:var(--dim); font-size:12px; }

@@ -5,6 +5,7 @@ import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
 import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
 import { SPOTIFY_APP_SCRIPT, spotifyAppSectionHtml } from './crew-spotify-app.js';
+import { SPOTIFY_SEARCH_SCRIPT, spotifyDevicesSectionHtml, spotifySearchHtml } from './crew-spotify-search.js';
 import type { CrewViewer } from './member-links.js';
 
 /** The crew page's HTML shell; the script fills it from /crew/api/state and keeps it live. */
@@ -48,6 +49,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
   <section class="card">
     <h2>Up next <span id="queue-count" class="count"></span></h2>
     <ol id="queue" class="queue"></ol>
+    ${spotifySearchHtml()}
     <form id="add" class="add" autocomplete="off">
       <label class="field"><span>Spotify link or URI</span>
         <input name="link" id="add-link" inputmode="url" placeholder="https://open.spotify.com/track/…" required></label>
@@ -96,6 +98,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
   </section>`
       : ''
   }
+  ${spotifyDevicesSectionHtml()}
   ${mcpTokensSectionHtml()}
   ${viewer.isOwner ? spotifyAppSectionHtml() : ''}
 </main>
@@ -104,7 +107,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
   return shell(
     `${viewer.crewName || 'Crew'} · LEELOO`,
     body,
-    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
+    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
   );
 }
 
