@@ -92,12 +92,12 @@ describe('play along in step with the crew clock', () => {
     crew = crewTrack(1, 30_000);
     await along.setEnabled(true, crew, serverNow);
     await along.settled();
-    poller.setAwake(true);
+    poller.setPace('awake');
     await waitUntil(() => answers === 1, 'the first now-playing answer');
   });
 
   afterEach(async () => {
-    poller.setAwake(false);
+    poller.setPace('off');
     await spotify.close();
     await fs.rm(dir, { recursive: true, force: true });
   });
