@@ -189,6 +189,8 @@ const QueueEnv = z.object({
   LEELOO_AIRHORN_CREW_PER_MINUTE: int(1, 1000).default(4),
   /** queue_state fan-out: at most one per crew per this many ms, carrying the newest queue (0: one per change). */
   LEELOO_QUEUE_STATE_INTERVAL_MS: int(0, 60_000).default(250),
+  /** Vote to skip: more than this % of the crew's members online (the voter included) skips the playing track. */
+  LEELOO_SKIP_VOTE_PERCENT: int(1, 99).default(50),
   /** Signs members' crew-page links; unset: generated once and kept in the data dir. */
   LEELOO_LINK_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   LEELOO_LINK_TTL_HOURS: int(1, 24 * 365).default(24 * 7),
@@ -289,6 +291,8 @@ function toConfig(e: z.output<typeof RelayVariables>) {
       },
       airhorn: { memberGapMs: e.LEELOO_AIRHORN_MEMBER_GAP_MS, crewPerMinute: e.LEELOO_AIRHORN_CREW_PER_MINUTE },
       stateIntervalMs: e.LEELOO_QUEUE_STATE_INTERVAL_MS,
+      /** Votes to skip a track: more than this % of the members online skips it. */
+      skipVotePercent: e.LEELOO_SKIP_VOTE_PERCENT,
       /** LEELOO_LINK_SECRET; undefined: generated once and kept in the data dir. */
       linkSecret: e.LEELOO_LINK_SECRET,
       linkTtlMs: e.LEELOO_LINK_TTL_HOURS * 3_600_000,

@@ -38,7 +38,17 @@ export interface Actor {
 
 /** The queue commands a gadget sends, as the crew pages and MCP run them too. */
 export type QueueCommand = InboundOf<
-  'queue_add' | 'queue_vote' | 'queue_jam' | 'queue_remove' | 'queue_skip' | 'queue_pause' | 'queue_resume' | 'queue_clear' | 'queue_throwback' | 'airhorn'
+  | 'queue_add'
+  | 'queue_vote'
+  | 'queue_jam'
+  | 'queue_remove'
+  | 'queue_skip'
+  | 'queue_skip_vote'
+  | 'queue_pause'
+  | 'queue_resume'
+  | 'queue_clear'
+  | 'queue_throwback'
+  | 'airhorn'
 >;
 
 export interface CommandResult {

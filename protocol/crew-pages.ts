@@ -52,7 +52,7 @@ export type CrewQueueAddRequest = z.infer<typeof CrewQueueAddRequest>;
 
 /**
  * The other queue commands, as the socket message without its `type`; `item_id` is the
- * path's (`/crew/api/queue/:itemId/vote`, `…/jam`, DELETE `/crew/api/queue/:itemId`), the
+ * path's (`/crew/api/queue/:itemId/vote`, `…/jam`, `…/skip-vote`, DELETE `/crew/api/queue/:itemId`), the
  * rest are POST `/crew/api/queue/skip|pause|resume|clear|throwback` and `/crew/api/airhorn`.
  */
 export const CrewQueueCommandRequest = {
@@ -60,6 +60,7 @@ export const CrewQueueCommandRequest = {
   queue_jam: QueueInbound.queue_jam.omit({ type: true }),
   queue_remove: QueueInbound.queue_remove.omit({ type: true }),
   queue_skip: QueueInbound.queue_skip.omit({ type: true }),
+  queue_skip_vote: QueueInbound.queue_skip_vote.omit({ type: true }),
   queue_pause: QueueInbound.queue_pause.omit({ type: true }),
   queue_resume: QueueInbound.queue_resume.omit({ type: true }),
   queue_clear: QueueInbound.queue_clear.omit({ type: true }),

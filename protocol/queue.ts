@@ -40,6 +40,8 @@ export const QueueInbound = {
   queue_remove: z.object({ type: z.literal('queue_remove'), item_id: QueueItemId, ...stateChange }),
   /** With item_id, skips only if that item is still the one playing (two presses skip one track). */
   queue_skip: z.object({ type: z.literal('queue_skip'), item_id: QueueItemId.optional(), ...stateChange }),
+  /** A vote to skip the track that plays (`skip` false takes it back); a majority of the members online skips it. */
+  queue_skip_vote: z.object({ type: z.literal('queue_skip_vote'), item_id: QueueItemId, skip: z.boolean().default(true), ...stateChange }),
   queue_pause: z.object({ type: z.literal('queue_pause'), ...stateChange }),
   queue_resume: z.object({ type: z.literal('queue_resume'), ...stateChange }),
   queue_clear: z.object({ type: z.literal('queue_clear'), ...stateChange }),
@@ -55,6 +57,7 @@ export const QUEUE_STATE_CHANGING = [
   'queue_jam',
   'queue_remove',
   'queue_skip',
+  'queue_skip_vote',
   'queue_pause',
   'queue_resume',
   'queue_clear',
@@ -94,6 +97,8 @@ export const NowPlayingView = QueueItemView.extend({
   paused_at: Timestamp.nullable(),
   /** Position at `server_time` of the snapshot. */
   position_ms: z.number().int().nonnegative(),
+  /** Members who voted to skip it (relays before vote-to-skip send none). */
+  skip_votes: z.array(DeviceId).default([]),
 });
 export type NowPlayingView = z.infer<typeof NowPlayingView>;
 
@@ -115,6 +120,7 @@ export const QueueChangeKind = z.enum([
   'jammed',
   'removed',
   'skipped',
+  'skip_voted',
   'paused',
   'resumed',
   'cleared',

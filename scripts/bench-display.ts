@@ -112,6 +112,7 @@ queue.queue = copyOf(
       clock_duration_ms: 330_000,
       paused_at: null,
       position_ms: 95_000,
+      skip_votes: [],
     },
     up_next: [
       queueItem(1, 'Digital Love', 'Daft Punk', 'Marco', { score: 2, voted_up: ['dev-a', 'dev-b'] }),

@@ -24,6 +24,8 @@ export interface QueueEntry extends OrderedEntry {
 
 export interface PlayingEntry extends QueueEntry {
   readonly clock: TrackClock;
+  /** Members who voted to skip it (absent: none); the next track starts with none. */
+  readonly skipVotes?: readonly string[];
 }
 
 export interface PlayedRecord {
@@ -240,6 +242,41 @@ export function skip(state: QueueState, actor: Actor, now: number, expectedItemI
   return changed(state, playNext(state, now, now, limits), { kind: 'skipped', item_id: playing.id, by: actor.deviceId });
 }
 
+/**
+ * A member's vote to skip the track that plays (`on` false takes it back). With `needed`
+ * votes — the feature counts a majority of the members online — the track is skipped, as the
+ * owner's skip would; the owner's own skip needs no votes. `itemId` names the track voted on,
+ * so a vote that arrives after the track changed skips nothing.
+ */
+export function voteSkip(
+  state: QueueState,
+  actor: Actor,
+  itemId: string,
+  on: boolean,
+  needed: number,
+  now: number,
+  limits = DEFAULT_QUEUE_LIMITS,
+): QueueResult {
+  const playing = requirePlaying(state);
+  if (playing.id !== itemId) throw new ProtocolError('conflict', 'That track is no longer playing; the vote to skip was not counted.');
+  const votes = new Set(playing.skipVotes ?? []);
+  if (on) votes.add(actor.deviceId);
+  else votes.delete(actor.deviceId);
+  if (on && votes.size >= Math.max(1, needed)) {
+    return changed(state, playNext(state, now, now, limits), { kind: 'skipped', item_id: playing.id, by: actor.deviceId });
+  }
+  return changed(state, { nowPlaying: { ...playing, skipVotes: [...votes] } }, { kind: 'skip_voted', item_id: playing.id, by: actor.deviceId });
+}
+
+/**
+ * Votes a track needs to be skipped: more than `percent` % of the members online (the voter
+ * counts as online: a phone on the crew page has no gadget connected), at least one.
+ */
+export function skipVotesNeeded(online: number, percent: number): number {
+  const members = Math.max(1, online);
+  return Math.min(members, Math.floor((members * percent) / 100) + 1);
+}
+
 export function pause(state: QueueState, actor: Actor, now: number): QueueResult {
   requireOwner(actor, 'pause the crew queue');
   const playing = requirePlaying(state);
@@ -327,6 +364,7 @@ export function snapshotOf(state: QueueState, now: number): QueueSnapshot {
       clock_duration_ms: playing.clock.durationMs,
       paused_at: playing.clock.pausedAt,
       position_ms: positionAt(playing.clock, now),
+      skip_votes: [...(playing.skipVotes ?? [])],
     },
     up_next: fairOrder(state.pending).map(itemView),
     throwback: state.throwback,

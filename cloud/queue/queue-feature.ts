@@ -21,8 +21,10 @@ import {
   resume,
   setThrowback,
   skip,
+  skipVotesNeeded,
   snapshotOf,
   vote,
+  voteSkip,
   wasApplied,
   type QueueResult,
   type QueueState,
@@ -139,6 +141,8 @@ export class QueueFeature implements Feature, QueueCommands {
         return removeTrack(state, actor, command.item_id);
       case 'queue_skip':
         return skip(state, actor, now, command.item_id, limits);
+      case 'queue_skip_vote':
+        return voteSkip(state, actor, command.item_id, command.skip, await this.skipVotesNeeded(crewId, actor), now, limits);
       case 'queue_pause':
         return pause(state, actor, now);
       case 'queue_resume':
@@ -150,6 +154,13 @@ export class QueueFeature implements Feature, QueueCommands {
       case 'airhorn':
         throw new ProtocolError('internal_error', 'An airhorn is not a queue change.');
     }
+  }
+
+  /** A majority (LEELOO_SKIP_VOTE_PERCENT) of the crew's members online now, the voter counted as online. */
+  private async skipVotesNeeded(crewId: string, voter: Actor): Promise<number> {
+    const members = await this.context.store.crews.listMembers(crewId);
+    const online = members.filter((m) => m.deviceId === voter.deviceId || this.context.isOnline(m.deviceId)).length;
+    return skipVotesNeeded(online, this.config.skipVotePercent);
   }
 
   /** A lookup that fails or finds nothing leaves the track as it was: the clock then runs on the default duration. */
@@ -320,6 +331,7 @@ export class QueueFeature implements Feature, QueueCommands {
       queue_jam: command,
       queue_remove: command,
       queue_skip: command,
+      queue_skip_vote: command,
       queue_pause: command,
       queue_resume: command,
       queue_clear: command,

@@ -52,6 +52,8 @@ const StateSchema = z.object({
   version: z.number().int().nonnegative(),
   nowPlaying: Entry.extend({
     clock: z.object({ startedAt: z.number(), durationMs: z.number().positive(), pausedAt: z.number().nullable() }),
+    // Queues stored before vote-to-skip have none.
+    skipVotes: z.array(z.string()).optional(),
   }).nullable(),
   pending: z.array(Entry),
   played: z.array(z.object({ itemId: z.string(), uri: z.string(), startedAt: z.number(), endedAt: z.number() })),

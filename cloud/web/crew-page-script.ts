@@ -80,6 +80,15 @@ export const CREW_PAGE_SCRIPT = String.raw`
       el('div', { class: 'bar-track' }, [el('div', { class: 'bar-fill', id: 'now-bar' })]),
       el('div', { class: 'times' }, [el('span', { id: 'now-pos' }), el('span', { id: 'now-state' }), el('span', { text: mmss(np.clock_duration_ms) })]),
     ]));
+    // Vote to skip (the owner skips straight away with Skip): a majority of the members online skips it.
+    var votes = np.skip_votes || [], mine = votes.indexOf(me.device_id) >= 0;
+    if (!me.is_owner) {
+      box.appendChild(el('button', { type: 'button', id: 'skip-vote', class: mine ? 'on' : '', 'aria-pressed': mine ? 'true' : 'false' }, [
+        icon('skip'), txt(mine ? ' Voted to skip' : ' Vote to skip'), votes.length ? el('span', { class: 'count', text: String(votes.length) }) : null,
+      ]));
+    } else if (votes.length) {
+      box.appendChild(el('div', { class: 'by', id: 'skip-votes', text: votes.length + (votes.length === 1 ? ' vote' : ' votes') + ' to skip' }));
+    }
     var pause = $('pause');
     if (pause) {
       var paused = np.paused_at !== null;
@@ -129,6 +138,13 @@ export const CREW_PAGE_SCRIPT = String.raw`
   }
 
   function done(answer) { if (answer && answer.queue) takeQueue(answer.queue); }
+
+  $('now').addEventListener('click', function (event) {
+    var button = event.target.closest('#skip-vote'); if (!button || busy || !queue || !queue.now_playing) return;
+    busy = true;
+    api('/queue/' + queue.now_playing.item_id + '/skip-vote', { method: 'POST', body: { skip: button.getAttribute('aria-pressed') !== 'true' } })
+      .then(done, function (e) { toast(e.message); }).then(function () { busy = false; });
+  });
 
   $('queue').addEventListener('click', function (event) {
     var button = event.target.closest('button[data-act]'); if (!button || busy) return;

@@ -59,6 +59,8 @@ input[type=text], input:not([type]), input[inputmode] { font:inherit; color:var(
 .owner { display:flex; flex-wrap:wrap; gap:8px; margin-top:12px; }
 .toggle { display:flex; align-items:center; gap:6px; font-size:14px; }
 .recent { list-style:none; padding:0; margin:0; }
+#skip-vote { margin-top:10px; grid-column:1 / -1; justify-self:start; }
+#skip-vote.on { border-color:var(--accent); color:var(--accent); }
 .results { list-style:none; padding:0; margin:0 0 12px; }
 .results li { display:flex; align-items:center; gap:10px; padding:6px 0; border-top:1px solid var(--line); }
 .results li:first-child { border-top:0; }

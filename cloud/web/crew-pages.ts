@@ -127,6 +127,11 @@ export class CrewPages {
       json,
       this.command('queue_remove', (req) => ({ item_id: req.params.itemId, ...body(req) })),
     );
+    r.post(
+      '/crew/api/queue/:itemId/skip-vote',
+      json,
+      this.command('queue_skip_vote', (req) => ({ item_id: req.params.itemId, ...body(req) })),
+    );
     r.post('/crew/api/queue/skip', json, this.command('queue_skip', body));
     r.post('/crew/api/queue/pause', json, this.command('queue_pause', body));
     r.post('/crew/api/queue/resume', json, this.command('queue_resume', body));

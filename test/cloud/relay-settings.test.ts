@@ -49,6 +49,7 @@ const BAD: Record<string, readonly [string, string]> = {
   LEELOO_AIRHORN_MEMBER_GAP_MS: ['-1', 'must be a whole number from 0 to 3600000'],
   LEELOO_AIRHORN_CREW_PER_MINUTE: ['0', 'must be a whole number from 1 to 1000'],
   LEELOO_QUEUE_STATE_INTERVAL_MS: ['-1', 'must be a whole number from 0 to 60000'],
+  LEELOO_SKIP_VOTE_PERCENT: ['100', 'must be a whole number from 1 to 99'],
   LEELOO_LINK_SECRET: ['short', 'must be at least 32 characters'],
   LEELOO_LINK_TTL_HOURS: ['0', 'must be a whole number from 1 to 8760'],
   LEELOO_TIME_ZONE: ['Mars/Olympus', 'must be an IANA time zone'],

@@ -103,7 +103,7 @@ describe('dirty rectangles on the real screens', () => {
     };
     screen.queue = copyOf(
       {
-        now_playing: { ...item, started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000 },
+        now_playing: { ...item, started_at: NOW - 95_000, clock_duration_ms: 330_000, paused_at: null, position_ms: 95_000, skip_votes: [] },
         up_next: [],
         throwback: false,
         version: 1,

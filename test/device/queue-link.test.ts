@@ -177,6 +177,23 @@ describe('the crew queue on the gadget', () => {
     expect(controller.currentScreen).toBe('queue');
   });
 
+  it('votes to skip the crew track from the menu, and takes the vote back', async () => {
+    await owner.request({ type: 'queue_add', ...track(7), client_msg_id: 'add-7' }, isType('ack'));
+    await waitUntil(() => controller.queue.queue?.now_playing !== null, 'a crew track playing');
+    const playing = controller.queue.queue!.now_playing!;
+    const entry = controller.screens.menu().find((e) => e.id === 'crew_skip_vote')!;
+    expect(entry.visible?.(controller.state)).toBe(true);
+    expect(entry.label(controller.state)).toBe(`Vote to skip "${playing.track}"`);
+    entry.run!(hostOf(controller));
+    const voted = await owner.next((f) => f.type === 'queue_state' && (f.change as { kind: string }).kind === 'skip_voted');
+    // Olga and the gadget are online: one vote is not a majority.
+    expect((voted.queue as QueueSnapshot).now_playing).toMatchObject({ item_id: playing.item_id, skip_votes: [controller.state.deviceId] });
+    await waitUntil(() => entry.label(controller.state) === 'Take back my vote to skip', 'the vote in the snapshot');
+    entry.run!(hostOf(controller));
+    const back = await owner.next((f) => f.type === 'queue_state' && (f.change as { kind: string }).kind === 'skip_voted');
+    expect((back.queue as QueueSnapshot).now_playing?.skip_votes).toEqual([]);
+  });
+
   it('shows the airhorn animation when a crew mate sounds it, then returns', async () => {
     controller.show('queue');
     await owner.request({ type: 'airhorn', client_msg_id: 'horn-1' }, isType('ack'));

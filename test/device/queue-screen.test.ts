@@ -43,7 +43,7 @@ function item(n: number, over: Partial<QueueItemView> = {}): QueueItemView {
 }
 
 function playing(over: Partial<NowPlayingView> = {}): NowPlayingView {
-  return { ...item(0), started_at: T0 - 60_000, clock_duration_ms: 200_000, paused_at: null, position_ms: 60_000, ...over };
+  return { ...item(0), started_at: T0 - 60_000, clock_duration_ms: 200_000, paused_at: null, position_ms: 60_000, skip_votes: [], ...over };
 }
 
 function snapshot(over: Partial<QueueSnapshot> = {}): QueueSnapshot {

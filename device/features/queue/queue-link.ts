@@ -163,6 +163,17 @@ export class QueueLink implements DeviceFeature {
     await this.sendCommand({ type: 'queue_add', ...track }, `Added "${track.track}" to the crew queue`);
   }
 
+  /** A vote to skip the crew's playing track (or taking it back): a majority of the members online skips it. */
+  private async voteSkip(me: string | null): Promise<void> {
+    const playing = this.copy?.snapshot.now_playing;
+    if (!playing) return;
+    const skip = !playing.skip_votes.includes(me ?? '');
+    await this.sendCommand(
+      { type: 'queue_skip_vote', item_id: playing.item_id, skip },
+      skip ? `Voted to skip "${playing.track}"` : `Vote to skip "${playing.track}" taken back`,
+    );
+  }
+
   private async vote(item: QueueItemView, vote: VoteValue): Promise<void> {
     await this.sendCommand(
       { type: 'queue_vote', item_id: item.item_id, vote },
@@ -201,6 +212,17 @@ export class QueueLink implements DeviceFeature {
         },
       },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
+      {
+        id: 'crew_skip_vote',
+        order: 55,
+        label: (state) => {
+          const playing = this.copy?.snapshot.now_playing;
+          const mine = playing?.skip_votes.includes(state.deviceId ?? '') ?? false;
+          return mine ? 'Take back my vote to skip' : `Vote to skip${playing ? ` "${playing.track}"` : ''}`;
+        },
+        visible: (state) => state.crew !== null && state.crew.ownerDeviceId !== state.deviceId && !!this.copy?.snapshot.now_playing,
+        run: (host) => void this.voteSkip(host.state.deviceId).then(() => this.deps.host.show('queue')),
+      },
       {
         id: 'crew_queue_playing',
         order: 53,

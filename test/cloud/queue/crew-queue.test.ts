@@ -17,11 +17,14 @@ import {
   resume,
   setThrowback,
   skip,
+  skipVotesNeeded,
   snapshotOf,
   vote,
+  voteSkip,
   type QueueState,
 } from '../../../cloud/queue/crew-queue.js';
 import { fairOrder, scoreOf } from '../../../cloud/queue/order.js';
+import { parseStoredState } from '../../../cloud/queue/queue-store.js';
 
 const T0 = 1_700_000_000_000;
 const owner: Actor = { deviceId: 'owner', name: 'Olga', isOwner: true };
@@ -340,5 +343,58 @@ describe('rounds over time', () => {
     const removed = removeTrack(state, ann, ids[2]!).state;
     const readded = addTrack(removed, ann, track(), T0 + 10).state;
     expect(snapshotOf(readded, T0).up_next.map((i) => i.round)).toEqual([1, 2]);
+  });
+});
+
+describe('vote to skip', () => {
+  it.each([
+    // [members online, percent, votes needed]
+    [1, 50, 1],
+    [2, 50, 2],
+    [3, 50, 2],
+    [4, 50, 3],
+    [5, 50, 3],
+    [8, 50, 5],
+    [8, 25, 3],
+    [8, 75, 7],
+    [3, 99, 3],
+    [0, 50, 1],
+  ])('%i online at %i %% needs %i votes', (online, percent, needed) => {
+    expect(skipVotesNeeded(online, percent)).toBe(needed);
+  });
+
+  it('counts each member once, skips at the votes needed, and the next track starts with none', () => {
+    const { state, ids } = build([[ann], [bob], [owner]]);
+    const one = voteSkip(state, ann, ids[0]!, true, 2, T0 + 10);
+    expect(one.change).toEqual({ kind: 'skip_voted', item_id: ids[0], by: 'ann' });
+    expect(snapshotOf(one.state, T0 + 10).now_playing?.skip_votes).toEqual(['ann']);
+    // The same member again, and taking it back: nothing is skipped.
+    const again = voteSkip(one.state, ann, ids[0]!, true, 2, T0 + 11);
+    expect(again.state.nowPlaying?.id).toBe(ids[0]);
+    expect(snapshotOf(again.state, T0 + 11).now_playing?.skip_votes).toEqual(['ann']);
+    const back = voteSkip(again.state, ann, ids[0]!, false, 2, T0 + 12);
+    expect(snapshotOf(back.state, T0 + 12).now_playing?.skip_votes).toEqual([]);
+
+    const bobs = voteSkip(voteSkip(back.state, ann, ids[0]!, true, 2, T0 + 13).state, bob, ids[0]!, true, 2, T0 + 14);
+    expect(bobs.change).toEqual({ kind: 'skipped', item_id: ids[0], by: 'bob' });
+    expect(bobs.state.nowPlaying?.id).toBe(ids[1]);
+    expect(snapshotOf(bobs.state, T0 + 14).now_playing?.skip_votes).toEqual([]);
+    expect(bobs.state.played.at(-1)).toMatchObject({ itemId: ids[0], endedAt: T0 + 14 });
+  });
+
+  it('counts nothing for a track that no longer plays, or when nothing plays', () => {
+    const { state, ids } = build([[ann], [bob]]);
+    expectCode(() => voteSkip(state, bob, ids[1]!, true, 1, T0 + 5), 'conflict');
+    expectCode(() => voteSkip(emptyQueue(), bob, 'q_AAAAAAAAAAAAAAAA', true, 1, T0), 'conflict');
+  });
+
+  it('keeps the votes through a stored round trip, and reads a queue stored before votes existed', () => {
+    const { state, ids } = build([[ann], [bob]]);
+    const voted = voteSkip(state, ann, ids[0]!, true, 3, T0 + 5).state;
+    const restored = parseStoredState('c1', JSON.stringify(voted));
+    expect(restored.nowPlaying?.skipVotes).toEqual(['ann']);
+    const { skipVotes: _none, ...before } = voted.nowPlaying!;
+    const old = parseStoredState('c1', JSON.stringify({ ...voted, nowPlaying: before }));
+    expect(snapshotOf(old, T0 + 6).now_playing?.skip_votes).toEqual([]);
   });
 });

@@ -151,3 +151,23 @@ describe('Play on (Spotify Connect) on the crew page', () => {
     await page.context().close();
   });
 });
+
+describe('Vote to skip on the crew page', () => {
+  it('lets a member vote (and take it back) on the playing track; the owner sees the votes', async () => {
+    const page = await pageAt(mateLink);
+    const button = page.locator('#skip-vote');
+    await expect.poll(() => button.textContent()).toContain('Vote to skip');
+    await button.click();
+    // Olga and Ben are online: Ben's vote alone is not a majority, the track plays on.
+    await expect.poll(() => button.getAttribute('aria-pressed')).toBe('true');
+    expect(await button.textContent()).toContain('Voted to skip1');
+    const ownerPage = await pageAt(ownerLink);
+    await expect.poll(() => ownerPage.locator('#skip-votes').textContent()).toBe('1 vote to skip');
+    expect(await ownerPage.locator('#skip-vote').count()).toBe(0);
+    await button.click();
+    await expect.poll(() => button.getAttribute('aria-pressed')).toBe('false');
+    await expect.poll(() => ownerPage.locator('#skip-votes').count()).toBe(0);
+    await ownerPage.context().close();
+    await page.context().close();
+  });
+});
