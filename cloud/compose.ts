@@ -9,6 +9,7 @@ import { SpotifyFeature, type SpotifyFeatureOptions } from './spotify/spotify-fe
 import { spotifyTrackLookup } from './spotify/track-lookup.js';
 import { TelegramFeature, type TelegramFeatureOptions } from './telegram/telegram-feature.js';
 import { CrewPagesFeature } from './web/crew-pages-feature.js';
+import { crewMessagesRouter } from './web/crew-messages-routes.js';
 import { crewSpotifyRouter } from './web/crew-spotify-routes.js';
 
 /** Clocks and schedules for a test of the whole composition; production passes none. */
@@ -32,8 +33,10 @@ export function composeFeatures(context: RelayContext, options: CompositionOptio
   const queue = new QueueFeature(context, { ...options.queue, throwback: history.throwback, lookupTrack });
   /** The member's own Spotify (search, Connect devices, playlists), for the crew pages and MCP. */
   const ownSpotify = memberSpotify({ access: spotify.access, apiUrl: () => spotify.apiUrl });
-  /** Behind the member link on the crew pages: the member's own MCP tokens and Spotify, then history (stats, import). */
-  const memberApi = express.Router().use(mcpMemberRouter(context), crewSpotifyRouter(context, ownSpotify), history.memberRouter);
+  /** Behind the member link on the crew pages: the member's messages, MCP tokens and own Spotify, then history (stats, import). */
+  const memberApi = express
+    .Router()
+    .use(crewMessagesRouter(context, options.queue?.now), mcpMemberRouter(context), crewSpotifyRouter(context, ownSpotify), history.memberRouter);
   const crewPages = new CrewPagesFeature(context, { queue, now: options.queue?.now, memberApi, spotifyApp: spotify.crewApp });
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   const telegram = new TelegramFeature(context, options.telegram);

@@ -1,7 +1,27 @@
 import type { CrewMessageBody, InboundOf } from '../protocol/index.js';
 import { requireCrew, type CoreDeps } from './crews.js';
-import type { Acknowledgement } from './feature.js';
+import type { Acknowledgement, CrewEventInput } from './feature.js';
 import type { Session } from './sessions.js';
+
+/**
+ * The one shape of a crew message a member sends, whatever sent it: a gadget (any
+ * generation), the crew page on a phone, or the member's AI assistant (MCP).
+ */
+export function crewMessageEvent(
+  from: { readonly deviceId: string; readonly name: string },
+  body: CrewMessageBody,
+  clientMsgId: string | undefined,
+  timestamp: number,
+): CrewEventInput {
+  return {
+    type: 'message',
+    from_device: from.deviceId,
+    from_name: from.name,
+    timestamp,
+    ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
+    ...body,
+  } as CrewEventInput;
+}
 
 /**
  * Shares, reactions and the other crew messages. Every generation's form becomes one
@@ -38,14 +58,7 @@ export class CrewMessages {
     const crew = requireCrew(session);
     const { seq, duplicate } = await this.deps.delivery.publish(
       crew.crewId,
-      {
-        type: 'message',
-        from_device: session.deviceId!,
-        from_name: session.displayName,
-        timestamp: Date.now(),
-        ...(clientMsgId ? { client_msg_id: clientMsgId } : {}),
-        ...body,
-      },
+      crewMessageEvent({ deviceId: session.deviceId!, name: session.displayName }, body, clientMsgId, Date.now()),
       { deviceId: session.deviceId!, clientMsgId },
     );
     return { seq, duplicate };

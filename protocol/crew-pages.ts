@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ClientMsgId, DeviceId, OptionalText } from './common.js';
 import type { ErrorCode } from './errors.js';
-import type { CrewEvent, OutboundOf } from './messages.js';
+import { CrewMessageBody, type CrewEvent, type OutboundOf } from './messages.js';
 import { QueueInbound, QueueTrack, type QueueSnapshot } from './queue.js';
 import { SpotifyClientId, SpotifyClientSecret } from './spotify.js';
 
@@ -359,3 +359,14 @@ export interface CrewSpotifyDevicesResponse {
 /** PUT /crew/api/spotify/player: play on this device of the member's (Spotify's transfer playback). */
 export const CrewPlayOnRequest = z.object({ device_id: z.string().min(1).max(128) }).strict();
 export type CrewPlayOnRequest = z.infer<typeof CrewPlayOnRequest>;
+
+// ----- The member's messages from the crew page: the same crew messages a gadget sends -----
+
+/** POST /crew/api/messages: a text, a nudge, a hang proposal or confirm, a reaction or a share, as the member. */
+export const CrewMessageRequest = CrewMessageBody.and(z.object({ client_msg_id: LooseClientMsgId }));
+export type CrewMessageRequest = z.infer<typeof CrewMessageRequest>;
+
+export interface CrewMessageResponse {
+  readonly seq: number;
+  readonly duplicate: boolean;
+}

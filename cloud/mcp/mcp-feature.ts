@@ -9,6 +9,7 @@ import type { Feature, RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { HistoryReads, MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
+import { crewMessageEvent } from '../crew-messages.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
@@ -401,10 +402,11 @@ export class McpFeature implements Feature {
 
   /** A crew message as the member, stored and sequenced, exactly once by the tool's own client id. */
   private async sendAs(caller: McpCaller, body: CrewMessageBody): Promise<{ seq: number }> {
+    const clientMsgId = `mcp-${randomUUID()}`;
     const { seq } = await this.context.publish(
       caller.crewId,
-      { type: 'message', from_device: caller.deviceId, from_name: caller.displayName, timestamp: Date.now(), ...body },
-      { deviceId: caller.deviceId, clientMsgId: `mcp-${randomUUID()}` },
+      crewMessageEvent({ deviceId: caller.deviceId, name: caller.displayName }, body, clientMsgId, Date.now()),
+      { deviceId: caller.deviceId, clientMsgId },
     );
     return { seq };
   }

@@ -196,14 +196,40 @@ export const CREW_PAGE_SCRIPT = String.raw`
 
   function recentLine(e) {
     var when = new Date(e.timestamp).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
-    var kind, text;
+    var kind, text, mine = me && e.from_device === me.device_id, actions = [];
     if (e.type === 'airhorn') { kind = 'airhorn'; text = e.from_name + ' sounded the airhorn'; }
-    else if (e.msg_type === 'song_push') { kind = 'note'; text = e.from_name + ' shared “' + e.payload.track + '” by ' + e.payload.artist + (e.payload.note ? ' — ' + e.payload.note : ''); }
+    else if (e.msg_type === 'song_push') {
+      kind = 'note'; text = e.from_name + ' shared “' + e.payload.track + '” by ' + e.payload.artist + (e.payload.note ? ' — ' + e.payload.note : '');
+      // React to a crew mate's share, as a gadget's buttons do.
+      if (!mine) actions = [
+        el('button', { type: 'button', 'data-say': 'reaction', 'data-reaction': 'love', 'data-to': e.from_device, 'aria-label': 'Love it' }, [icon('love')]),
+        el('button', { type: 'button', 'data-say': 'reaction', 'data-reaction': 'fire', 'data-to': e.from_device, 'aria-label': 'Fire' }, [icon('jam')]),
+      ];
+    }
     else if (e.msg_type === 'reaction') { kind = e.payload.reaction === 'love' ? 'love' : 'jam'; text = e.from_name + ' reacted'; }
     else if (e.msg_type === 'text') { kind = 'text'; text = e.from_name + ': ' + e.payload.text; }
+    else if (e.msg_type === 'nudge') { kind = 'airhorn'; text = e.from_name + ' nudged the crew'; }
+    else if (e.msg_type === 'hang_propose') {
+      kind = 'text'; text = e.from_name + ' proposes to hang: ' + e.payload.datetime + (e.payload.description ? ' — ' + e.payload.description : '');
+      if (!mine) actions = [el('button', { type: 'button', 'data-say': 'hang_confirm', 'data-to': e.from_device }, [txt('I’m in')])];
+    }
+    else if (e.msg_type === 'hang_confirm') { kind = 'text'; text = e.from_name + ' is in'; }
     else return null;
-    return el('li', {}, [el('div', { class: 'line line-' + kind }, [icon(kind), txt(' ' + text)]), el('div', { class: 'when', text: when })]);
+    var line = el('li', {}, [el('div', { class: 'line line-' + kind }, [icon(kind), txt(' ' + text)]), el('div', { class: 'when', text: when })]);
+    if (actions.length) line.appendChild(el('div', { class: 'say-actions' }, actions));
+    return line;
   }
+
+  // Reactions and "I'm in" from the list: the same crew messages a gadget sends, once by their id.
+  var said = 0;
+  $('recent').addEventListener('click', function (event) {
+    var button = event.target.closest('button[data-say]'); if (!button) return;
+    var type = button.dataset.say;
+    var payload = type === 'reaction' ? { reaction: button.dataset.reaction, to_device: button.dataset.to } : { to_device: button.dataset.to };
+    button.disabled = true;
+    api('/messages', { method: 'POST', body: { msg_type: type, payload: payload, client_msg_id: 'page-' + Date.now().toString(36) + '-' + (said++) } })
+      .then(function () { button.classList.add('on'); toast(type === 'reaction' ? 'Reaction sent' : 'You’re in: the crew knows'); }, function (e) { button.disabled = false; toast(e.message); });
+  });
 
   // Crew seqs already in the list: a replay after a reconnect never shows a line twice.
   var shownSeqs = {};

@@ -59,6 +59,8 @@ input[type=text], input:not([type]), input[inputmode] { font:inherit; color:var(
 .owner { display:flex; flex-wrap:wrap; gap:8px; margin-top:12px; }
 .toggle { display:flex; align-items:center; gap:6px; font-size:14px; }
 .recent { list-style:none; padding:0; margin:0; }
+.say-actions { display:flex; gap:6px; margin-top:4px; }
+.say-actions button.on { border-color:var(--accent); color:var(--accent); }
 #skip-vote { margin-top:10px; grid-column:1 / -1; justify-self:start; }
 #skip-vote.on { border-color:var(--accent); color:var(--accent); }
 .results { list-style:none; padding:0; margin:0 0 12px; }

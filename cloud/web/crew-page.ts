@@ -5,6 +5,7 @@ import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
 import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
 import { SPOTIFY_APP_SCRIPT, spotifyAppSectionHtml } from './crew-spotify-app.js';
+import { SAY_SCRIPT, saySectionHtml } from './crew-say.js';
 import { SPOTIFY_SEARCH_SCRIPT, spotifyDevicesSectionHtml, spotifySearchHtml } from './crew-spotify-search.js';
 import type { CrewViewer } from './member-links.js';
 
@@ -71,6 +72,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
         : ''
     }
   </section>
+  ${saySectionHtml()}
   <section class="card">
     <h2>Recent shares</h2>
     <ul id="recent" class="recent"><li class="empty">No shares yet.</li></ul>
@@ -107,7 +109,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
   return shell(
     `${viewer.crewName || 'Crew'} · LEELOO`,
     body,
-    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
+    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SAY_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
   );
 }
 

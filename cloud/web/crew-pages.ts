@@ -450,7 +450,8 @@ function endsViewer(event: CrewEvent, viewer: CrewViewer): boolean {
 
 function isRecentItem(event: CrewEvent): boolean {
   if (event.type === 'airhorn') return true;
-  return event.type === 'message' && ['song_push', 'reaction', 'text'].includes(event.msg_type);
+  // Every crew message a member sends (a gadget, a phone, an assistant): shares, reactions, texts, nudges, hangs.
+  return event.type === 'message';
 }
 
 function actorOf(viewer: CrewViewer): Actor {

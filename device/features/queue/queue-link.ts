@@ -213,8 +213,9 @@ export class QueueLink implements DeviceFeature {
       },
       { id: 'crew_page', order: 51, label: () => 'Crew page on your phone', run: () => this.requestCrewLink() },
       {
+        // With the Spotify entries (30–32): what to do with the music; the crew's own entries (50–52) stay last.
         id: 'crew_skip_vote',
-        order: 55,
+        order: 34,
         label: (state) => {
           const playing = this.copy?.snapshot.now_playing;
           const mine = playing?.skip_votes.includes(state.deviceId ?? '') ?? false;
@@ -225,7 +226,7 @@ export class QueueLink implements DeviceFeature {
       },
       {
         id: 'crew_queue_playing',
-        order: 53,
+        order: 33,
         label: () => (this.ownerPlaying ? `Crew queue: add "${this.ownerPlaying.track}"` : "Crew queue: add what I'm playing"),
         visible: (state) => state.crew !== null,
         run: () => void this.addPlayingToCrewQueue().then(() => this.deps.host.show('queue')),
