@@ -370,3 +370,43 @@ export interface CrewMessageResponse {
   readonly seq: number;
   readonly duplicate: boolean;
 }
+
+// ----- The crew's recap: a month or a year of the crew's music, with a shareable image -----
+
+/** GET /crew/api/history/recap?period=YYYY-MM|YYYY&tz=… (and recap.png with the same query). */
+export const HistoryRecapQuery = z.object({
+  period: z.string().regex(/^\d{4}(-(0[1-9]|1[0-2]))?$/, 'must be YYYY-MM or YYYY'),
+  tz: z.string().max(64).default('UTC'),
+});
+
+export interface RecapMember {
+  readonly device_id: string;
+  readonly name: string;
+  readonly plays: number;
+  readonly listening_ms: number;
+  readonly top_tracks: readonly TopTrack[];
+  readonly top_artists: readonly TopArtist[];
+  readonly shares: number;
+}
+
+export interface CrewRecap {
+  readonly period: string;
+  readonly time_zone: string;
+  readonly from_ms: number;
+  readonly to_ms: number;
+  readonly crew: {
+    readonly plays: number;
+    readonly listening_ms: number;
+    readonly top_tracks: readonly TopTrack[];
+    readonly top_artists: readonly TopArtist[];
+  };
+  /** Most plays first. */
+  readonly members: readonly RecapMember[];
+  readonly shares: {
+    readonly total: number;
+    /** Tracks the crew had never shared before this period, in the order they were first shared. */
+    readonly first_shares: readonly { readonly track: string; readonly artist: string; readonly shared_by: string; readonly shared_at: number }[];
+  };
+  /** The crew's plays by weekday (0 = Monday) and hour in the time zone. */
+  readonly heatmap: Heatmap;
+}

@@ -8,6 +8,7 @@ import {
   HistoryHeatmapQuery,
   HistoryImportQuery,
   HistoryOnThisDayQuery,
+  HistoryRecapQuery,
   HistoryThrowbackQuery,
   HistoryTimelineQuery,
   HistoryTopQuery,
@@ -27,6 +28,8 @@ import type { ImportJobs, ImportJobView } from './import-jobs.js';
 import { memberCsv, memberJson } from './member-export.js';
 import type { HistoryScope } from '../ports.js';
 import type { HistoryQueries } from './queries.js';
+import { recapPng } from './recap-image.js';
+import { crewRecap } from './recap.js';
 
 /** Who is asking: set in res.locals.historyViewer by whatever authorised the request. */
 export interface HistoryViewer {
@@ -155,6 +158,30 @@ export function memberHistoryRouter(deps: HistoryRouteDeps): express.Router {
       const fromSeq = await fromSeqOf(viewer);
       const items = await deps.queries.throwback(viewer.crewId, { nowMs: now(), timeZone: q.tz, weeks: q.weeks, limit: q.limit, fromSeq });
       res.json({ items } satisfies HistoryThrowbackResponse);
+    }),
+  );
+
+  /** The crew's month or year (JSON), and the same as a shareable picture (PNG). */
+  const recapOf = async (req: Request, viewer: HistoryViewer) => {
+    const q = parse(HistoryRecapQuery, req.query);
+    if (!viewer.crewId || viewer.memberOnly) throw new ProtocolError('not_in_crew', 'A recap is a crew’s; open it from your crew page.');
+    const recap = await crewRecap({ store: deps.store, queries: deps.queries }, viewer.crewId, await fromSeqOf(viewer), q.period, q.tz);
+    return { recap, crewName: (await deps.store.crews.getCrew(viewer.crewId))?.crewName ?? '' };
+  };
+  router.get(
+    '/history/recap',
+    route(async (req, res, viewer) => {
+      res.json((await recapOf(req, viewer)).recap);
+    }),
+  );
+  router.get(
+    '/history/recap.png',
+    route(async (req, res, viewer) => {
+      const { recap, crewName } = await recapOf(req, viewer);
+      res
+        .type('png')
+        .set({ 'Cache-Control': 'private, no-store', 'Content-Disposition': `inline; filename="leeloo-recap-${recap.period}.png"` })
+        .send(recapPng(recap, crewName));
     }),
   );
 

@@ -59,6 +59,9 @@ input[type=text], input:not([type]), input[inputmode] { font:inherit; color:var(
 .owner { display:flex; flex-wrap:wrap; gap:8px; margin-top:12px; }
 .toggle { display:flex; align-items:center; gap:6px; font-size:14px; }
 .recent { list-style:none; padding:0; margin:0; }
+#recap-image { width:100%; border-radius:12px; margin:10px 0 6px; display:block; }
+.recap-list h3 { font-size:13px; color:var(--dim); margin:12px 0 4px; }
+.recap-list ol { margin:0; padding-left:20px; font-size:14px; }
 .say-actions { display:flex; gap:6px; margin-top:4px; }
 .say-actions button.on { border-color:var(--accent); color:var(--accent); }
 #skip-vote { margin-top:10px; grid-column:1 / -1; justify-self:start; }

@@ -5,6 +5,7 @@ import { CREW_PAGE_SCRIPT } from './crew-page-script.js';
 import { CREW_PAGE_STYLE } from './crew-page-style.js';
 import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
 import { SPOTIFY_APP_SCRIPT, spotifyAppSectionHtml } from './crew-spotify-app.js';
+import { RECAP_SCRIPT, recapSectionHtml } from './crew-recap.js';
 import { SAY_SCRIPT, saySectionHtml } from './crew-say.js';
 import { SPOTIFY_SEARCH_SCRIPT, spotifyDevicesSectionHtml, spotifySearchHtml } from './crew-spotify-search.js';
 import type { CrewViewer } from './member-links.js';
@@ -81,6 +82,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
     <h2>Stats <select id="stats-range" aria-label="Range"><option value="30">30 days</option><option value="365">year</option><option value="3650">all</option></select></h2>
     <div id="stats"><p class="empty">Loading…</p></div>
   </section>
+  ${recapSectionHtml()}
   <section class="card">
     <h2>Import your Spotify history</h2>
     <p class="hint">Request your data at spotify.com/account/privacy, then upload the ZIP here. Plays under 30 s and private sessions are skipped.</p>
@@ -109,7 +111,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
   return shell(
     `${viewer.crewName || 'Crew'} · LEELOO`,
     body,
-    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SAY_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
+    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SAY_SCRIPT + RECAP_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
   );
 }
 
