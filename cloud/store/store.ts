@@ -1,5 +1,5 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
-import type { HistoryStore } from '../history/history-store.js';
+import type { HistoryStore } from './areas/history.js';
 import type { McpStore } from '../mcp/mcp-token-store.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { TokenStore } from '../spotify/token-store.js';

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
-import { playInput } from '../../../cloud/history/plays.js';
+import { playInput } from '../../../cloud/store/areas/history.js';
 import { bearer, resultOf, toolError, useMcpRelay, type CrewGadget } from '../../helpers/mcp-crew.js';
 import { waitUntil } from '../../helpers/wait-until.js';
 import { isType } from '../../helpers/ws-client.js';
