@@ -177,7 +177,7 @@ export interface Store {
   readonly telegram: TelegramStore;
   /** Members' personal MCP tokens, hashed, and the mixtapes their assistants made (cloud/store/areas/mcp.ts). */
   readonly mcp: McpStore;
-  // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
+  // A feature area adds its interface in areas/<area>.ts, a member here, and its SQLite part in sqlite-store.ts.
   /** Throws when the store is unreachable (/ready). */
   ping(): Promise<void>;
   close(): Promise<void>;
