@@ -6,6 +6,7 @@ import type { Crews } from './crews.js';
 import { sendError } from './http-errors.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
+import { loadQueue } from './queue/queue-state.js';
 import type { Session, SessionRegistry } from './sessions.js';
 import type { CrewRecord, CrewSummary, MemberRecord, Store } from './store/store.js';
 
@@ -184,7 +185,7 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   /** The crew's queue in a few numbers (one stored row); null when it has none or it cannot be read. */
   async function queueSummary(crewId: string) {
     try {
-      const stored = await store.queue.load(crewId);
+      const stored = await loadQueue(store.queue, crewId);
       if (!stored) return null;
       const { nowPlaying, pending, throwback, version } = stored.state;
       return {

@@ -4,8 +4,7 @@ import { SpotifyError, type SpotifyHttp } from '../../spotify/spotify-http.js';
 import { SpotifyWebApi, type RecentlyPlayedPage } from '../../spotify/web-api.js';
 import type { Logger } from '../log.js';
 import type { ListeningAccess } from '../ports.js';
-import type { HistoryStore } from './history-store.js';
-import { playInput, type PlayInput } from './plays.js';
+import { playInput, type HistoryStore, type PlayInput } from '../store/areas/history.js';
 
 export interface CollectorOptions {
   readonly history: HistoryStore;

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { ProtocolError, type HistoryImportJob, type ImportState } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits } from './export-zip.js';
-import type { HistoryStore } from './history-store.js';
+import type { HistoryStore } from '../store/areas/history.js';
 import { importExport, type ImportCounts } from './importer.js';
 
 export type { ImportState };

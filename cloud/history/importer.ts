@@ -4,9 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import { ProtocolError } from '../../protocol/index.js';
 import { asZipError, DEFAULT_ZIP_LIMITS, openExportZip, type ExportEntry, type ZipLimits } from './export-zip.js';
-import type { HistoryStore } from './history-store.js';
-import type { PlayInput } from './plays.js';
-import { MATCH_WINDOW_MINUTES } from './plays.js';
+import { MATCH_WINDOW_MINUTES, type HistoryStore, type PlayInput } from '../store/areas/history.js';
 import { DEFAULT_MIN_PLAY_MS, extendedNaming, readRecord, type RecordIdentity, type SkipReason } from './spotify-export.js';
 
 export type ImportCounts = Record<'imported' | 'duplicate' | SkipReason, number>;

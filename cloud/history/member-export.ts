@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import type { Play } from './plays.js';
+import type { Play } from '../store/areas/history.js';
 
 /**
  * A member's own data, produced page by page so that any amount of history streams

@@ -14,8 +14,7 @@ import {
 import { visibleEvents } from '../crew-visibility.js';
 import type { HistoryCoverage, HistoryReads, HistoryScope, TimeRange, TopMeasure } from '../ports.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import type { TopArtistRow, TopTrackRow } from './history-store.js';
-import { trackKey, type Play } from './plays.js';
+import { trackKey, type Play, type TopArtistRow, type TopTrackRow } from '../store/areas/history.js';
 import { addDays, checkDate, checkTimeZone, isCalendarDate, localDayRange, localTime, offsetMinutes } from '../time-zones.js';
 
 // The answers' shapes are the HTTP API's (protocol/crew-pages.ts).

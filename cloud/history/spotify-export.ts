@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { TRACK_URI } from '../../protocol/index.js';
-import { playInput, trackKey, type PlayInput } from './plays.js';
+import { playInput, trackKey, type PlayInput } from '../store/areas/history.js';
 
 /**
  * The two formats of Spotify's data export. Only the fields below are read: zod drops

@@ -13,7 +13,7 @@ import { describeIssues } from '../../protocol/parse.js';
 import type { RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
 import type { Store } from '../store/store.js';
-import type { McpTokenRecord } from './mcp-token-store.js';
+import type { McpTokenRecord } from '../store/areas/mcp.js';
 
 /** More than this many live tokens per member is refused: revoke one first. */
 export const MAX_TOKENS_PER_MEMBER = 10;

@@ -2,7 +2,7 @@ import { ProtocolError } from '../../protocol/index.js';
 import type { MemberSpotify } from '../ports.js';
 import type { Store } from '../store/store.js';
 import { sharesWithReactions } from './crew-reads.js';
-import type { MixtapeRecord } from './mcp-token-store.js';
+import type { MixtapeRecord } from '../store/areas/mcp.js';
 import { MIXTAPE_MAX_TRACKS, mixtapeTitle, mixtapeWeek, selectMixtape, type MixtapeTrack, type WeekPlay } from './mixtape.js';
 
 /** The crew's most played tracks in a range (the history queries' topTracks). */

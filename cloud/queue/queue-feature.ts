@@ -31,6 +31,7 @@ import {
 } from './crew-queue.js';
 import { KeyedLock } from './keyed-lock.js';
 import { QueueAnnouncer } from './queue-announcer.js';
+import { loadQueue, storedState } from './queue-state.js';
 import { QueueScheduler } from './scheduler.js';
 
 /** The queue's ports (cloud/ports.ts), handed in by cloud/compose.ts; without them it still runs. */
@@ -108,7 +109,7 @@ export class QueueFeature implements Feature, QueueCommands {
 
   /** The crew's queue as it is now. */
   async snapshot(crewId: string): Promise<QueueSnapshot> {
-    const stored = await this.context.store.queue.load(crewId);
+    const stored = await loadQueue(this.context.store.queue, crewId);
     return snapshotOf(stored?.state ?? emptyQueue(), this.now());
   }
 
@@ -215,7 +216,7 @@ export class QueueFeature implements Feature, QueueCommands {
   private async commit(crewId: string, op: QueueOp, from?: ChangeFrom, fillerTried = false): Promise<Pending | null> {
     const saved = await this.locks.run(crewId, async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const stored = await this.context.store.queue.load(crewId);
+        const stored = await loadQueue(this.context.store.queue, crewId);
         const state = stored?.state ?? emptyQueue();
         const key = from?.clientMsgId ? `${from.deviceId}:${from.clientMsgId}` : null;
         if (key && wasApplied(state, key)) return 'duplicate' as const;
@@ -223,7 +224,7 @@ export class QueueFeature implements Feature, QueueCommands {
         const result = await op(state, now);
         if (!result) return null;
         const next = key ? rememberApplied(result.state, key) : result.state;
-        if (!(await this.context.store.queue.save(crewId, next, stored ? state.version : 0, dueAt(next)))) continue;
+        if (!(await this.context.store.queue.save(crewId, storedState(next), stored ? state.version : 0, dueAt(next)))) continue;
         const announced = this.announcer.announce(crewId, next, result.change, from);
         this.schedule(crewId, next, now, fillerTried);
         return { announced, queue: snapshotOf(next, now) };
@@ -270,7 +271,7 @@ export class QueueFeature implements Feature, QueueCommands {
       true,
     );
     if (!result) {
-      const stored = await this.context.store.queue.load(crewId);
+      const stored = await loadQueue(this.context.store.queue, crewId);
       this.scheduler.set(crewId, stored ? dueAt(stored.state) : null);
     }
   }
@@ -287,7 +288,7 @@ export class QueueFeature implements Feature, QueueCommands {
 
   /** At start: announce a change a crash left unannounced, and put the crew's clock back on the scheduler. */
   private async restore(crewId: string): Promise<void> {
-    const stored = await this.context.store.queue.load(crewId);
+    const stored = await loadQueue(this.context.store.queue, crewId);
     if (!stored) return;
     const now = this.now();
     if (stored.state.version > stored.announcedVersion) {

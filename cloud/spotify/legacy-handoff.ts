@@ -7,7 +7,7 @@ import { KeyedBuckets } from '../token-bucket.js';
 import type { SpotifyAccounts, SpotifyApp } from './accounts.js';
 import type { SigninFailure } from './signin-handoff.js';
 import type { TokenCipher } from './token-cipher.js';
-import type { TokenStore } from './token-store.js';
+import type { TokenStore } from '../store/areas/tokens.js';
 
 /** What the callback page can say about a legacy hand-off. */
 export type LegacyOutcome = { ok: true; deviceId: string; deviceName: string; delivered: boolean } | { ok: false; failure: SigninFailure; deviceId?: string };

@@ -8,7 +8,7 @@ import { pkcePair, type SpotifyAccounts, type SpotifyApp } from './accounts.js';
 import type { SpotifyApps } from './spotify-apps.js';
 import type { TokenBroker } from './token-broker.js';
 import type { TokenCipher } from './token-cipher.js';
-import type { SigninSessionRecord, TokenStore } from './token-store.js';
+import type { SigninSessionRecord, TokenStore } from '../store/areas/tokens.js';
 
 /** What the phone pages can show. */
 export type SigninFailure =

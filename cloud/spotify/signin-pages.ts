@@ -1,6 +1,6 @@
 import { ERROR_CODES } from '../../protocol/errors.js';
 import type { SigninFailure } from './signin-handoff.js';
-import type { SigninSessionRecord } from './token-store.js';
+import type { SigninSessionRecord } from '../store/areas/tokens.js';
 
 /*
  * The phone pages of the Spotify sign-in hand-off. Plain HTML with inline CSS (no scripts),

@@ -1,6 +1,6 @@
 import type { SpotifyApp } from './accounts.js';
 import type { TokenCipher } from './token-cipher.js';
-import type { TokenStore } from './token-store.js';
+import type { TokenStore } from '../store/areas/tokens.js';
 
 /**
  * Which Spotify app signs a gadget in: its crew's own app when the crew owner registered

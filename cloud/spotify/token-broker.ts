@@ -5,7 +5,7 @@ import { SpotifyError } from '../../spotify/spotify-http.js';
 import type { SpotifyAccounts, SpotifyApp, TokenAnswer } from './accounts.js';
 import type { SpotifyApps } from './spotify-apps.js';
 import type { TokenCipher } from './token-cipher.js';
-import type { GrantRecord, TokenStore } from './token-store.js';
+import type { GrantRecord, TokenStore } from '../store/areas/tokens.js';
 
 export interface AccessToken {
   readonly accessToken: string;

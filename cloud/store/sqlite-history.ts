@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { CommitOptions, HistoryStore, ImportRecord, PlayBucket, TopArtistRow, TopTrackRow } from '../history/history-store.js';
 import type { TimeRange, TopMeasure } from '../ports.js';
-import { trackKey, type Play, type PlayInput, type PlaySource } from '../history/plays.js';
+import {
+  trackKey,
+  type CommitOptions,
+  type HistoryStore,
+  type ImportRecord,
+  type Play,
+  type PlayBucket,
+  type PlayInput,
+  type PlaySource,
+  type TopArtistRow,
+  type TopTrackRow,
+} from './areas/history.js';
 import { NO_CHECKPOINTS, type Checkpoints } from './checkpointer.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
@@ -83,7 +93,7 @@ const visible = (alias = '') => `(${alias}import_id IS NULL OR ${alias}import_id
 const VISIBLE = visible();
 
 /*
- * The matching rule of plays.ts, for a candidate row `s` against the stored plays `p`.
+ * The matching rule of areas/history.ts (PlaySource), for a candidate row `s` against the stored plays `p`.
  * The time condition is on end_ms so that the (member_id, end_ms) index serves it.
  */
 const NOT_ALREADY_STORED = `NOT EXISTS (
@@ -479,7 +489,7 @@ function prepareSlices(db: Database.Database) {
     pendingByJob: db.prepare('SELECT id, after_play_id FROM history_pending WHERE job_id = ?'),
     allPending: db.prepare('SELECT id, after_play_id FROM history_pending'),
     deletePendingRange: db.prepare('DELETE FROM history_plays WHERE id > ? AND id <= ? AND import_id = ?'),
-    // The import's plays that match a visible play stored after id @after (the matching rule of plays.ts).
+    // The import's plays that match a visible play stored after id @after (the matching rule of areas/history.ts).
     // `+r.member_id`: the rows after @after are found by id; by member they would be all of the member's plays.
     dropPolledTwins: db.prepare(
       `DELETE FROM history_plays WHERE import_id = @pending AND id IN (

@@ -1,4 +1,4 @@
-import type { McpStore, McpTokenRecord, MixtapeRecord } from '../mcp/mcp-token-store.js';
+import type { McpStore, McpTokenRecord, MixtapeRecord } from './areas/mcp.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 /** The `mcp` area on SQLite (after the crews area, whose devices table it references). */

@@ -1,5 +1,4 @@
-import type { QueueState } from '../queue/crew-queue.js';
-import { parseStoredState, type ActiveQueue, type QueueStore, type StoredQueue } from '../queue/queue-store.js';
+import type { ActiveQueue, QueueStore, StoredQueue, StoredQueueState } from './areas/queue.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 const MIGRATIONS = [
@@ -34,11 +33,11 @@ export class SqliteQueueStore implements QueueStore {
   async load(crewId: string): Promise<StoredQueue | null> {
     const row = this.db.prepare('SELECT * FROM queue_states WHERE crew_id = ?').get(crewId) as QueueRow | undefined;
     if (!row) return null;
-    return { state: parseStoredState(crewId, row.state), announcedVersion: row.announced_version };
+    return { state: { version: row.version, json: row.state }, announcedVersion: row.announced_version };
   }
 
-  async save(crewId: string, state: QueueState, expectedVersion: number, dueAt: number | null): Promise<boolean> {
-    const json = JSON.stringify(state);
+  async save(crewId: string, state: StoredQueueState, expectedVersion: number, dueAt: number | null): Promise<boolean> {
+    const { json } = state;
     const now = Date.now();
     if (expectedVersion === 0) {
       const info = this.db

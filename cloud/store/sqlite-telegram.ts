@@ -1,4 +1,4 @@
-import type { TelegramStore, TelegramUserRecord } from '../telegram/telegram-store.js';
+import type { TelegramStore, TelegramUserRecord } from './areas/telegram.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 /** The `telegram` area on SQLite (after the crews area, whose devices table it references). */

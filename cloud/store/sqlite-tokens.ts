@@ -1,4 +1,4 @@
-import type { CrewAppRecord, GrantRecord, SigninSessionRecord, TokenStore, TokenUpdate } from '../spotify/token-store.js';
+import type { CrewAppRecord, GrantRecord, SigninSessionRecord, TokenStore, TokenUpdate } from './areas/tokens.js';
 import { runMigrations, type SqliteDatabase } from './sqlite.js';
 
 /** The `tokens` area on SQLite. Columns ending in _enc hold TokenCipher ciphertext only. */

@@ -1,9 +1,9 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
-import type { HistoryStore } from '../history/history-store.js';
-import type { McpStore } from '../mcp/mcp-token-store.js';
-import type { QueueStore } from '../queue/queue-store.js';
-import type { TokenStore } from '../spotify/token-store.js';
-import type { TelegramStore } from '../telegram/telegram-store.js';
+import type { HistoryStore } from './areas/history.js';
+import type { McpStore } from './areas/mcp.js';
+import type { QueueStore } from './areas/queue.js';
+import type { TokenStore } from './areas/tokens.js';
+import type { TelegramStore } from './areas/telegram.js';
 
 /** A crew event as the relay hands it to the store: no seq or crew code yet. */
 export type CrewEventInput = WithoutFanOut<CrewEvent>;
@@ -169,15 +169,15 @@ export interface Store {
   readonly crews: CrewStore;
   /** Members' plays, history imports and collector cursors (cloud/history). */
   readonly history: HistoryStore;
-  /** The crew queues and their clocks (cloud/queue/queue-store.ts). */
+  /** The crew queues and their clocks (cloud/store/areas/queue.ts). */
   readonly queue: QueueStore;
-  /** Spotify grants, sign-in sessions and crews' own apps, secrets encrypted (cloud/spotify/token-store.ts). */
+  /** Spotify grants, sign-in sessions and crews' own apps, secrets encrypted (cloud/store/areas/tokens.ts). */
   readonly tokens: TokenStore;
-  /** Which crew members are Telegram users of the bot (cloud/telegram/telegram-store.ts). */
+  /** Which crew members are Telegram users of the bot (cloud/store/areas/telegram.ts). */
   readonly telegram: TelegramStore;
-  /** Members' personal MCP tokens, hashed, and the mixtapes their assistants made (cloud/mcp/mcp-token-store.ts). */
+  /** Members' personal MCP tokens, hashed, and the mixtapes their assistants made (cloud/store/areas/mcp.ts). */
   readonly mcp: McpStore;
-  // Feature areas add theirs here (tokens, queue, history) and in sqlite-store.ts.
+  // A feature area adds its interface in areas/<area>.ts, a member here, and its SQLite part in sqlite-store.ts.
   /** Throws when the store is unreachable (/ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../cloud/log.js';
+import { storedState } from '../../cloud/queue/queue-state.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { isType, OpenClients, type TestClient } from '../helpers/ws-client.js';
 
@@ -227,7 +228,7 @@ describe('admin API', () => {
         playedRounds: {},
         applied: [],
       };
-      expect(await relay.store.queue.save(crew.crewId, state, 0, null)).toBe(true);
+      expect(await relay.store.queue.save(crew.crewId, storedState(state), 0, null)).toBe(true);
       expect((await admin('GET', `/admin/crews/${a.code}`)).body.queue).toEqual({
         version: 3,
         throwback: true,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cloud/config.js';
 import { historyFeatureFactory } from '../../cloud/history/history-feature.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { composeFeatures } from '../../cloud/compose.js';
 import { fakeTrack, startFakeSpotify } from '../fakes/fake-spotify.js';
 import { signInOnPhone } from '../helpers/phone-sign-in.js';

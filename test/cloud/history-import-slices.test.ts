@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImportJobs, type ImportJobView } from '../../cloud/history/import-jobs.js';
 import { importExport, type ImportProgress } from '../../cloud/history/importer.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { ProtocolError } from '../../protocol/index.js';
 import { extendedRecord, writeZip } from '../helpers/spotify-export-zips.js';

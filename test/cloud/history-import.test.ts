@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../protocol/index.js';
 import { importExport } from '../../cloud/history/importer.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { accountRecord, extendedRecord, writeZip } from '../helpers/spotify-export-zips.js';
 

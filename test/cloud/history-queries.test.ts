@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../protocol/index.js';
 import { csvField, memberCsv, memberJson } from '../../cloud/history/member-export.js';
-import { playInput, type PlayInput } from '../../cloud/history/plays.js';
+import { playInput, type PlayInput } from '../../cloud/store/areas/history.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 

@@ -7,7 +7,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { adminHistoryRouter, memberHistoryRouter } from '../../cloud/history/routes.js';
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';

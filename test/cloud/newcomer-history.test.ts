@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { firstVisibleSeq } from '../../cloud/crew-visibility.js';
 import { ImportJobs } from '../../cloud/history/import-jobs.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { HistoryQueries } from '../../cloud/history/queries.js';
 import { memberHistoryRouter } from '../../cloud/history/routes.js';
 import { McpFeature } from '../../cloud/mcp/mcp-feature.js';

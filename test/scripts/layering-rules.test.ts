@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 describe('the layering rules in biome.jsonc', () => {
-  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a feature (of the relay or the gadget: queue and MCP included) importing another, and import cycles', async () => {
+  it('refuse protocol/ importing our code, the relay and the gadget importing each other, the Spotify client importing more than protocol/, a feature (of the relay or the gadget: queue and MCP included) importing another, the relay store importing a feature, and import cycles', async () => {
     const dir = tree({
       'protocol/bad.ts': "import { x } from '../cloud/config.js';\nexport const y = x;\n",
       'protocol/good.ts': "import { z } from 'zod';\nimport { y } from './bad.js';\nexport const w = [z, y];\n",
@@ -60,6 +60,11 @@ describe('the layering rules in biome.jsonc', () => {
       'cloud/mcp/good.ts': "import type { P } from '../ports.js';\nimport { x } from '../config.js';\nexport const m: P = x;\n",
       'cloud/mcp/reads.ts': "import { h } from '../history/good.js';\nexport const r = h;\n",
       'cloud/mcp/order.ts': "import { q } from '../queue/q.js';\nexport const o = q;\n",
+      'cloud/store/areas/plays.ts': "import type { P } from '../../ports.js';\nexport const k: P = 1;\n",
+      'cloud/store/areas/queue.ts': "import { q } from '../../queue/q.js';\nexport const s = q;\n",
+      'cloud/store/sqlite-plays.ts': "import { k } from './areas/plays.js';\nimport { x } from '../config.js';\nexport const p = [k, x];\n",
+      'cloud/store/store.ts': "import { h } from '../history/good.js';\nexport const s = h;\n",
+      'cloud/history/store-user.ts': "import { k } from '../store/areas/plays.js';\nexport const u = k;\n",
       'spotify/client.ts': "import { w } from '../protocol/good.js';\nexport const s = w;\n",
       'spotify/bad.ts': "import { x } from '../cloud/config.js';\nexport const s = x;\n",
       'cloud/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
@@ -73,6 +78,8 @@ describe('the layering rules in biome.jsonc', () => {
       'cloud/queue/pages.ts lint/style/noRestrictedImports',
       'cloud/queue/throwback.ts lint/style/noRestrictedImports',
       'cloud/spotify/bad.ts lint/style/noRestrictedImports',
+      'cloud/store/areas/queue.ts lint/style/noRestrictedImports',
+      'cloud/store/store.ts lint/style/noRestrictedImports',
       'cloud/web/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/bad.ts lint/style/noRestrictedImports',
       'device/features/queue/relay.ts lint/style/noRestrictedImports',

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
-import { playInput } from '../../../cloud/history/plays.js';
+import { playInput } from '../../../cloud/store/areas/history.js';
 import { bearer, MCP_ADMIN_TOKEN, resultOf, useMcpRelay } from '../../helpers/mcp-crew.js';
 import { isType } from '../../helpers/ws-client.js';
 

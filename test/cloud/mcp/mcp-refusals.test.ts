@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { describe, expect, it } from 'vitest';
-import { playInput } from '../../../cloud/history/plays.js';
+import { loadQueue } from '../../../cloud/queue/queue-state.js';
+import { playInput } from '../../../cloud/store/areas/history.js';
 import { bearer, resultOf, toolError, useMcpRelay, type CrewGadget } from '../../helpers/mcp-crew.js';
 import { waitUntil } from '../../helpers/wait-until.js';
 import { isType } from '../../helpers/ws-client.js';
@@ -59,11 +60,11 @@ describe('a token of another crew', () => {
     await share(al, 3);
     // Each share goes into its crew's queue (a queue_state of its own): settled before the snapshot.
     await ana.client.next(isType('queue_state'));
-    await waitUntil(async () => (await mcpRelay.relay.store.queue.load(crewB))?.state.pending.length === 1, "crew B's queue with both tracks");
+    await waitUntil(async () => (await loadQueue(mcpRelay.relay.store.queue, crewB))?.state.pending.length === 1, "crew B's queue with both tracks");
     await mcpRelay.relay.store.history.addPlays([
       playInput({ memberId: bea.deviceId, source: 'import_extended', endMs: Date.now() - 60_000, track: 'B only', artist: 'B band', msPlayed: 60_000 }),
     ]);
-    const queueB = (await mcpRelay.relay.store.queue.load(crewB))!.state;
+    const queueB = (await loadQueue(mcpRelay.relay.store.queue, crewB))!.state;
     const itemsB = [queueB.nowPlaying!.id, ...queueB.pending.map((e) => e.id)];
     expect(itemsB).toHaveLength(2);
     const [beforeA, beforeB] = [await holdings(crewA), await holdings(crewB)];

@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryFeature } from '../../../cloud/history/history-feature.js';
-import { playInput } from '../../../cloud/history/plays.js';
+import { playInput } from '../../../cloud/store/areas/history.js';
 import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
 import { memberSpotify } from '../../../cloud/spotify/member-spotify.js';
 import { SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';

@@ -1,34 +1,28 @@
 import { z } from 'zod';
 import { ProtocolError } from '../../protocol/errors.js';
+import type { QueueStore, StoredQueueState } from '../store/areas/queue.js';
 import type { QueueState } from './crew-queue.js';
 
 /**
- * The `queue` area of the Store: one state per crew, written whole with compare-and-set
- * on its version, so two relay processes never both advance the same clock.
+ * A crew's queue as the queue feature keeps it in the store's `queue` area
+ * (cloud/store/areas/queue.ts): the store holds it as JSON with its version; what is
+ * loaded is checked here against the state's shape before the queue core sees it.
  */
-export interface StoredQueue {
+export interface LoadedQueue {
   readonly state: QueueState;
   /** The newest version that was fanned out; lower than state.version after a crash between save and publish. */
   readonly announcedVersion: number;
 }
 
-export interface ActiveQueue {
-  readonly crewId: string;
-  /** When the clock must next advance (epoch ms), or null when stopped. */
-  readonly dueAt: number | null;
-  readonly unannounced: boolean;
+/** The crew's stored queue, checked (parseStoredState); null when it has none. */
+export async function loadQueue(store: QueueStore, crewId: string): Promise<LoadedQueue | null> {
+  const stored = await store.load(crewId);
+  return stored && { state: parseStoredState(crewId, stored.state), announcedVersion: stored.announcedVersion };
 }
 
-export interface QueueStore {
-  load(crewId: string): Promise<StoredQueue | null>;
-  /**
-   * Writes the state if the stored version is still `expectedVersion` (0: nothing stored yet).
-   * Returns false, writing nothing, when another writer changed it first.
-   */
-  save(crewId: string, state: QueueState, expectedVersion: number, dueAt: number | null): Promise<boolean>;
-  markAnnounced(crewId: string, version: number): Promise<void>;
-  /** Crews whose clock runs or whose last change was not fanned out: what the scheduler picks up at start. */
-  listActive(): Promise<ActiveQueue[]>;
+/** The state as the store keeps it. */
+export function storedState(state: QueueState): StoredQueueState {
+  return { version: state.version, json: JSON.stringify(state) };
 }
 
 const Entry = z.object({
@@ -65,10 +59,10 @@ const StateSchema = z.object({
 });
 
 /** Checks a stored state; a damaged row is reported, not half-used. */
-export function parseStoredState(crewId: string, json: string): QueueState {
+export function parseStoredState(crewId: string, stored: StoredQueueState): QueueState {
   let data: unknown;
   try {
-    data = JSON.parse(json);
+    data = JSON.parse(stored.json);
   } catch {
     throw new ProtocolError('internal_error', `The stored queue of crew ${crewId} is not valid JSON.`);
   }
