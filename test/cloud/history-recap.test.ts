@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFeatures } from '../../cloud/compose.js';
-import { playInput } from '../../cloud/history/plays.js';
+import { playInput } from '../../cloud/store/areas/history.js';
 import { RECAP_COLORS, RECAP_HEATMAP, RECAP_IMAGE } from '../../cloud/history/recap-image.js';
 import { recapRange } from '../../cloud/history/recap.js';
 import type { CrewRecap } from '../../protocol/index.js';

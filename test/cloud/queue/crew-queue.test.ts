@@ -24,7 +24,7 @@ import {
   type QueueState,
 } from '../../../cloud/queue/crew-queue.js';
 import { fairOrder, scoreOf } from '../../../cloud/queue/order.js';
-import { parseStoredState } from '../../../cloud/queue/queue-store.js';
+import { parseStoredState, storedState } from '../../../cloud/queue/queue-state.js';
 
 const T0 = 1_700_000_000_000;
 const owner: Actor = { deviceId: 'owner', name: 'Olga', isOwner: true };
@@ -391,10 +391,10 @@ describe('vote to skip', () => {
   it('keeps the votes through a stored round trip, and reads a queue stored before votes existed', () => {
     const { state, ids } = build([[ann], [bob]]);
     const voted = voteSkip(state, ann, ids[0]!, true, 3, T0 + 5).state;
-    const restored = parseStoredState('c1', JSON.stringify(voted));
+    const restored = parseStoredState('c1', storedState(voted));
     expect(restored.nowPlaying?.skipVotes).toEqual(['ann']);
     const { skipVotes: _none, ...before } = voted.nowPlaying!;
-    const old = parseStoredState('c1', JSON.stringify({ ...voted, nowPlaying: before }));
+    const old = parseStoredState('c1', storedState({ ...voted, nowPlaying: before }));
     expect(snapshotOf(old, T0 + 6).now_playing?.skip_votes).toEqual([]);
   });
 });

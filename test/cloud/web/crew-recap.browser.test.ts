@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFeatures } from '../../../cloud/compose.js';
-import { playInput } from '../../../cloud/history/plays.js';
+import { playInput } from '../../../cloud/store/areas/history.js';
 import { launchChromium } from '../../helpers/chromium.js';
 import { freeLoopbackPort } from '../../helpers/free-port.js';
 import { startInProcessRelay, type InProcessRelay } from '../../helpers/relay-in-process.js';
