@@ -1,6 +1,7 @@
 import express from 'express';
 import type { Feature, RelayContext } from './feature.js';
 import { HistoryFeature, type HistoryFeatureOptions } from './history/history-feature.js';
+import { MixtapeMaker } from './history/mixtape-maker.js';
 import { McpFeature } from './mcp/mcp-feature.js';
 import { mcpMemberRouter } from './mcp/mcp-tokens.js';
 import { QueueFeature, type QueueFeatureOptions } from './queue/queue-feature.js';
@@ -33,14 +34,16 @@ export function composeFeatures(context: RelayContext, options: CompositionOptio
   const queue = new QueueFeature(context, { ...options.queue, throwback: history.throwback, lookupTrack });
   /** The member's own Spotify (search, Connect devices, playlists), for the crew pages and MCP. */
   const ownSpotify = memberSpotify({ access: spotify.access, apiUrl: () => spotify.apiUrl });
+  /** The weekly crew mixtape from history, in the asking member's own Spotify (the crew page and MCP). */
+  const mixtapes = new MixtapeMaker({ store: context.store, spotify: ownSpotify, plays: () => history.queries, now: Date.now });
   /** Behind the member link on the crew pages: the member's messages, MCP tokens and own Spotify, then history (stats, import). */
   const memberApi = express
     .Router()
-    .use(crewMessagesRouter(context, options.queue?.now), mcpMemberRouter(context), crewSpotifyRouter(context, ownSpotify), history.memberRouter);
+    .use(crewMessagesRouter(context, options.queue?.now), mcpMemberRouter(context), crewSpotifyRouter(context, ownSpotify, mixtapes), history.memberRouter);
   const crewPages = new CrewPagesFeature(context, { queue, now: options.queue?.now, memberApi, spotifyApp: spotify.crewApp });
   /** The Telegram bot's HTTP API (/api/telegram/*). */
   const telegram = new TelegramFeature(context, options.telegram);
   /** The MCP endpoint (/mcp) reads history, runs queue commands and acts in the member's own Spotify (search, playlists). */
-  const mcp = new McpFeature(context, { history: history.queries, queue, spotify: ownSpotify });
+  const mcp = new McpFeature(context, { history: history.queries, queue, spotify: ownSpotify, mixtapes });
   return [spotify, history, queue, crewPages, telegram, mcp];
 }

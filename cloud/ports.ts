@@ -1,6 +1,7 @@
 import type {
   CrewSpotifyAppCheck,
   CrewSpotifyAppStatus,
+  CrewMixtape,
   FoundTrack,
   Heatmap,
   InboundOf,
@@ -158,4 +159,19 @@ export interface HistoryReads {
   /** What was played and shared on the same calendar day in past years. */
   onThisDay(scope: HistoryScope, options?: { date?: string; timeZone?: string }): Promise<OnThisDay[]>;
   coverage(memberId: string): Promise<HistoryCoverage>;
+}
+
+/** Who asks for a mixtape, and what of the crew they may read (cloud/crew-visibility.ts). */
+export interface MixtapeFor {
+  readonly deviceId: string;
+  readonly crewId: string;
+  readonly fromSeq: number;
+}
+
+/**
+ * The weekly crew mixtape (history's MixtapeMaker), made in the asking member's own Spotify,
+ * once per member and week; for the crew pages and MCP.
+ */
+export interface CrewMixtapes {
+  make(who: MixtapeFor, options: { weekOf?: string; timeZone: string; limit: number }): Promise<CrewMixtape>;
 }

@@ -410,3 +410,35 @@ export interface CrewRecap {
   /** The crew's plays by weekday (0 = Monday) and hour in the time zone. */
   readonly heatmap: Heatmap;
 }
+
+// ----- The weekly crew mixtape, made in the member's own Spotify -----
+
+/** POST /crew/api/mixtape: the week holding `week_of` (default today) in `tz`. */
+export const CrewMixtapeRequest = z
+  .object({
+    week_of: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+      .optional(),
+    tz: z.string().max(64).default('UTC'),
+    limit: z.number().int().min(1).max(100).default(50),
+  })
+  .strict();
+
+/** A track in the mixtape and why it is in. */
+export type MixtapeTrack =
+  | { readonly uri: string; readonly track: string; readonly artist: string; readonly why: 'shared'; readonly shared_by: string }
+  | { readonly uri: string; readonly track: string; readonly artist: string; readonly why: 'played'; readonly plays: number };
+
+export interface CrewMixtape {
+  readonly name: string;
+  readonly playlist_uri: string;
+  readonly url: string | null;
+  /** The Monday of the week, YYYY-MM-DD. */
+  readonly week_of: string;
+  readonly track_count: number;
+  /** False when this member's mixtape of that week already existed: the same playlist is answered. */
+  readonly created: boolean;
+  /** The tracks and why each is in, when the playlist was made by this call. */
+  readonly tracks?: readonly MixtapeTrack[];
+}

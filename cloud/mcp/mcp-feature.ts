@@ -8,13 +8,11 @@ import { requireAdminToken } from '../admin-auth.js';
 import type { Feature, RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
-import type { HistoryReads, MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
+import type { CrewMixtapes, HistoryReads, MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
 import { crewMessageEvent } from '../crew-messages.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
-import { MixtapeMaker } from './mixtape-maker.js';
-import { MIXTAPE_MAX_TRACKS } from './mixtape.js';
 import { SEARCH_LIMIT_MAX } from '../../spotify/web-api.js';
 import { KeyedBuckets } from '../token-bucket.js';
 
@@ -26,6 +24,8 @@ export interface McpPorts {
   readonly queue?: Pick<QueueCommands, 'run' | 'snapshot'>;
   /** The member's own Spotify (search, playlists); absent on a relay without Spotify. */
   readonly spotify?: MemberSpotify;
+  /** The weekly crew mixtape (history's), in the member's own Spotify; absent on a relay without Spotify. */
+  readonly mixtapes?: CrewMixtapes;
 }
 
 const DAY_MS = 86_400_000;
@@ -67,7 +67,6 @@ export class McpFeature implements Feature {
   readonly router: express.Router;
   private readonly log: Logger;
   private readonly buckets: KeyedBuckets;
-  private readonly mixtapes: MixtapeMaker;
 
   constructor(
     private readonly context: RelayContext,
@@ -75,7 +74,6 @@ export class McpFeature implements Feature {
   ) {
     this.log = context.log.child({ feature: 'mcp' });
     this.buckets = new KeyedBuckets(context.config.mcpRateLimit.perSecond, context.config.mcpRateLimit.burst);
-    this.mixtapes = new MixtapeMaker({ store: context.store, spotify: ports.spotify ?? null, plays: () => ports.history, now: Date.now });
     this.router = express.Router();
     const admin = requireAdminToken(context.config.adminToken, this.log);
     this.router.post('/admin/devices/:deviceId/mcp-token', admin, (req, res) => void this.issue(req, res));
@@ -335,10 +333,13 @@ export class McpFeature implements Feature {
             .optional()
             .describe('Any day of the week, YYYY-MM-DD (default today: the week so far).'),
           time_zone: z.string().max(64).default('UTC').describe('Where the week starts on Monday 00:00, an IANA name.'),
-          limit: z.number().int().min(1).max(MIXTAPE_MAX_TRACKS).default(50).describe('Tracks at most.'),
+          limit: z.number().int().min(1).max(100).default(50).describe('Tracks at most.'),
         }),
       },
-      safely(async (a) => this.mixtapes.make(caller, { weekOf: a.week_of, timeZone: a.time_zone, limit: a.limit })),
+      safely(async (a) => {
+        if (!this.ports.mixtapes) throw new ProtocolError('spotify_not_configured');
+        return this.ports.mixtapes.make(caller, { weekOf: a.week_of, timeZone: a.time_zone, limit: a.limit });
+      }),
     );
 
     server.registerResource(

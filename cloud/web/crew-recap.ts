@@ -10,6 +10,10 @@ export function recapSectionHtml(): string {
     <h2 id="recap-title">Recap <select id="recap-period" aria-label="Period"></select></h2>
     <div id="recap-body"><p class="empty">Pick a month or a year.</p></div>
     <p class="form-error" id="recap-error" role="alert"></p>
+    <h3>This week's crew mixtape</h3>
+    <p class="hint">The crew's shares of the week, then its most played tracks, as a private playlist in your own Spotify (once a week: asking again opens the same one).</p>
+    <button type="button" id="mixtape-make">Make it in my Spotify</button>
+    <p id="mixtape-status" class="hint" role="status"></p>
   </section>`;
 }
 
@@ -56,5 +60,14 @@ export const RECAP_SCRIPT = String.raw`
   }
   $('recap-period').addEventListener('change', show);
   show();
+
+  $('mixtape-make').addEventListener('click', function () {
+    var button = $('mixtape-make'), status = $('mixtape-status');
+    button.disabled = true; status.textContent = 'Making it…';
+    crewApi('/mixtape', { method: 'POST', body: { tz: tz } }).then(function (m) {
+      status.textContent = (m.created ? 'Made: ' : 'Already made: ') + m.name + ', ' + m.track_count + ' tracks. ';
+      if (m.url) { var a = document.createElement('a'); a.href = m.url; a.id = 'mixtape-link'; a.textContent = 'Open in Spotify'; a.target = '_blank'; a.rel = 'noopener'; status.appendChild(a); }
+    }, function (e) { status.textContent = e.message; }).then(function () { button.disabled = false; });
+  });
 })();
 `;

@@ -1,5 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import {
+  CrewMixtapeRequest,
   CrewPlayOnRequest,
   CrewSpotifySearchQuery,
   ProtocolError,
@@ -9,7 +10,7 @@ import {
 import { describeIssues } from '../../protocol/parse.js';
 import type { RelayContext } from '../feature.js';
 import { sendError } from '../http-errors.js';
-import type { MemberSpotify } from '../ports.js';
+import type { CrewMixtapes, MemberSpotify } from '../ports.js';
 import type { CrewViewer } from './member-links.js';
 
 /**
@@ -17,9 +18,10 @@ import type { CrewViewer } from './member-links.js';
  * rate limit, mounted at /crew/api: search to add (GET /spotify/search; the member's sign-in,
  * or the crew owner's for a member who has none, e.g. a phone-only member), and the member's
  * Spotify Connect devices (GET /spotify/devices, PUT /spotify/player {device_id}) — always the
- * member's own, never the owner's.
+ * member's own, never the owner's — and the weekly crew mixtape made in the member's own Spotify
+ * (POST /mixtape, once per member and week).
  */
-export function crewSpotifyRouter(context: RelayContext, spotify: MemberSpotify | null): express.Router {
+export function crewSpotifyRouter(context: RelayContext, spotify: MemberSpotify | null, mixtapes: CrewMixtapes | null = null): express.Router {
   const log = context.log.child({ feature: 'crew-pages' });
   const router = express.Router();
   const route = (work: (viewer: CrewViewer, req: Request) => Promise<unknown>) => (req: Request, res: Response) => {
@@ -76,6 +78,19 @@ export function crewSpotifyRouter(context: RelayContext, spotify: MemberSpotify 
       await spotify!.playOn(viewer.deviceId, parsed.data.device_id);
       log.info({ deviceId: viewer.deviceId }, 'member moved their Spotify playback from the crew page');
       return { ok: true };
+    }),
+  );
+  router.post(
+    '/mixtape',
+    express.json({ limit: '4kb' }),
+    route(async (viewer, req) => {
+      if (!mixtapes) throw new ProtocolError('spotify_not_configured');
+      const parsed = CrewMixtapeRequest.safeParse(req.body ?? {});
+      if (!parsed.success) throw new ProtocolError('invalid_message', `The request's ${describeIssues(parsed.error)}.`);
+      const who = { deviceId: viewer.deviceId, crewId: viewer.crewId, fromSeq: viewer.firstVisibleSeq };
+      const made = await mixtapes.make(who, { weekOf: parsed.data.week_of, timeZone: parsed.data.tz, limit: parsed.data.limit });
+      log.info({ deviceId: viewer.deviceId, week: made.week_of, created: made.created }, 'weekly mixtape from the crew page');
+      return made;
     }),
   );
   return router;

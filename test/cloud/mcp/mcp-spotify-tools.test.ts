@@ -2,6 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryFeature } from '../../../cloud/history/history-feature.js';
 import { playInput } from '../../../cloud/store/areas/history.js';
+import { MixtapeMaker } from '../../../cloud/history/mixtape-maker.js';
 import { McpFeature } from '../../../cloud/mcp/mcp-feature.js';
 import { memberSpotify } from '../../../cloud/spotify/member-spotify.js';
 import { SpotifyFeature } from '../../../cloud/spotify/spotify-feature.js';
@@ -68,7 +69,8 @@ describe('MCP tools in the member’s own Spotify', () => {
           const spot = new SpotifyFeature(context, { http: { backoffBaseMs: 1 } });
           const history = new HistoryFeature(context, spot.access);
           const assistantSpotify = memberSpotify({ access: spot.access, apiUrl: () => spot.apiUrl });
-          return [spot, history, new McpFeature(context, { history: history.queries, spotify: assistantSpotify })];
+          const mixtapes = new MixtapeMaker({ store: context.store, spotify: assistantSpotify, plays: () => history.queries, now: Date.now });
+          return [spot, history, new McpFeature(context, { history: history.queries, spotify: assistantSpotify, mixtapes })];
         },
       ],
     });

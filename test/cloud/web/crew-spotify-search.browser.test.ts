@@ -171,3 +171,33 @@ describe('Vote to skip on the crew page', () => {
     await page.context().close();
   });
 });
+
+describe('The weekly crew mixtape on the crew page', () => {
+  it("makes it in the member's own Spotify from the Recap card, once a week", async () => {
+    await owner.request(
+      {
+        type: 'message',
+        msg_type: 'song_push',
+        client_msg_id: 'share-mix-1',
+        payload: { spotify_uri: `spotify:track:${id(3)}`, track: 'Midnight City 3', artist: 'M83', album: 'Hurry Up', album_art_url: '', note: '' },
+      },
+      isType('ack'),
+    );
+    const page = await pageAt(ownerLink);
+    await page.getByRole('button', { name: 'Make it in my Spotify' }).click();
+    await expect.poll(() => page.locator('#mixtape-status').textContent()).toMatch(/^Made: LEELOO crew mixtape · week of .*, 1 tracks\./);
+    const [playlist, ...more] = spotify.playlistsOf('olga');
+    expect(more).toEqual([]);
+    expect(playlist).toMatchObject({ public: false, uris: [`spotify:track:${id(3)}`] });
+    expect(await page.locator('#mixtape-link').getAttribute('href')).toBe(`https://open.spotify.com/playlist/${playlist!.id}`);
+    await page.getByRole('button', { name: 'Make it in my Spotify' }).click();
+    await expect.poll(() => page.locator('#mixtape-status').textContent()).toMatch(/^Already made: /);
+    expect(spotify.playlistsOf('olga')).toHaveLength(1);
+    // Ben has no Spotify sign-in: he is told so.
+    const benPage = await pageAt(mateLink);
+    await benPage.getByRole('button', { name: 'Make it in my Spotify' }).click();
+    await expect.poll(() => benPage.locator('#mixtape-status').textContent()).toMatch(/sign/i);
+    await benPage.context().close();
+    await page.context().close();
+  });
+});

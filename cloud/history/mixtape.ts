@@ -1,10 +1,10 @@
-import { CATALOG_TRACK_URI } from '../../protocol/index.js';
+import { CATALOG_TRACK_URI, type MixtapeTrack } from '../../protocol/index.js';
 import { addDays, checkDate, checkTimeZone, localDayRange, localTime } from '../time-zones.js';
 
 /*
  * The weekly crew mixtape, as pure rules: which week, which tracks in which order, and what the
- * playlist is called. The MCP tool (mcp-feature.ts) reads the crew's shares and plays, and makes
- * the playlist through the member's Spotify.
+ * playlist is called. MixtapeMaker (mixtape-maker.ts) reads the crew's shares and plays, and makes
+ * the playlist through the member's Spotify, for the crew page and the MCP tool.
  */
 
 /** A playlist holds at most this many of the week's tracks (the tool's limit argument may lower it). */
@@ -45,9 +45,7 @@ export interface WeekPlay {
   readonly plays: number;
 }
 
-export type MixtapeTrack =
-  | { readonly uri: string; readonly track: string; readonly artist: string; readonly why: 'shared'; readonly shared_by: string }
-  | { readonly uri: string; readonly track: string; readonly artist: string; readonly why: 'played'; readonly plays: number };
+export type { MixtapeTrack };
 
 /**
  * The week's tracks: every share first, in the order they were shared (a track shared twice

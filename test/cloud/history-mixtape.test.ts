@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIXTAPE_MAX_TRACKS, mixtapeTitle, mixtapeWeek, selectMixtape, type WeekPlay, type WeekShare } from '../../../cloud/mcp/mixtape.js';
+import { MIXTAPE_MAX_TRACKS, mixtapeTitle, mixtapeWeek, selectMixtape, type WeekPlay, type WeekShare } from '../../cloud/history/mixtape.js';
 
 /* The weekly mixtape's pure rules: which week, which tracks in which order, what it is called. */
 

@@ -1,33 +1,13 @@
-import { ProtocolError } from '../../protocol/index.js';
-import type { MemberSpotify } from '../ports.js';
-import type { Store } from '../store/store.js';
-import { sharesWithReactions } from './crew-reads.js';
+import { ProtocolError, type CrewMixtape } from '../../protocol/index.js';
+import { visibleEvents } from '../crew-visibility.js';
+import type { CrewMixtapes, MemberSpotify, MixtapeFor } from '../ports.js';
 import type { MixtapeRecord } from '../store/areas/mcp.js';
-import { MIXTAPE_MAX_TRACKS, mixtapeTitle, mixtapeWeek, selectMixtape, type MixtapeTrack, type WeekPlay } from './mixtape.js';
+import type { Store } from '../store/store.js';
+import { MIXTAPE_MAX_TRACKS, mixtapeTitle, mixtapeWeek, selectMixtape, type MixtapeTrack, type WeekPlay, type WeekShare } from './mixtape.js';
 
 /** The crew's most played tracks in a range (the history queries' topTracks). */
 export interface WeekPlays {
   topTracks(scope: { crewId: string; fromSeq: number }, range: { fromMs: number; toMs: number }, options: { limit: number }): Promise<WeekPlay[]>;
-}
-
-/** Who asks, and what of the crew they may read (cloud/crew-visibility.ts). */
-export interface MixtapeFor {
-  readonly deviceId: string;
-  readonly crewId: string;
-  readonly fromSeq: number;
-}
-
-export interface MixtapeAnswer {
-  readonly name: string;
-  readonly playlist_uri: string;
-  readonly url: string | null;
-  /** The Monday of the week, YYYY-MM-DD. */
-  readonly week_of: string;
-  readonly track_count: number;
-  /** False when this member's mixtape of that week already existed: the same playlist is answered. */
-  readonly created: boolean;
-  /** The tracks and why each is in, when the playlist was made by this call. */
-  readonly tracks?: readonly MixtapeTrack[];
 }
 
 /**
@@ -36,8 +16,8 @@ export interface MixtapeAnswer {
  * call repeated (or one that Spotify refused part-way, e.g. with a long 429) answers or
  * finishes the same playlist rather than making a second one.
  */
-export class MixtapeMaker {
-  private readonly making = new Map<string, Promise<MixtapeAnswer>>();
+export class MixtapeMaker implements CrewMixtapes {
+  private readonly making = new Map<string, Promise<CrewMixtape>>();
 
   constructor(
     private readonly deps: {
@@ -49,7 +29,7 @@ export class MixtapeMaker {
   ) {}
 
   /** One make per member and week at a time: a second call while one runs gets its answer. */
-  make(who: MixtapeFor, options: { weekOf?: string; timeZone: string; limit: number }): Promise<MixtapeAnswer> {
+  make(who: MixtapeFor, options: { weekOf?: string; timeZone: string; limit: number }): Promise<CrewMixtape> {
     const week = mixtapeWeek(this.deps.now(), options.timeZone, options.weekOf);
     const key = `${who.deviceId} ${week.monday}`;
     let running = this.making.get(key);
@@ -60,7 +40,7 @@ export class MixtapeMaker {
     return running;
   }
 
-  private async run(who: MixtapeFor, week: ReturnType<typeof mixtapeWeek>, limit: number): Promise<MixtapeAnswer> {
+  private async run(who: MixtapeFor, week: ReturnType<typeof mixtapeWeek>, limit: number): Promise<CrewMixtape> {
     const spotify = this.deps.spotify;
     if (!spotify) throw new ProtocolError('spotify_not_configured');
     const { store } = this.deps;
@@ -71,7 +51,7 @@ export class MixtapeMaker {
       record = existing;
     } else {
       const [shares, plays] = await Promise.all([
-        sharesWithReactions(store, who.crewId, week, 10_000, who.fromSeq),
+        this.sharesOf(who, week),
         this.deps.plays().topTracks({ crewId: who.crewId, fromSeq: who.fromSeq }, week, { limit: MIXTAPE_MAX_TRACKS }),
       ]);
       tracks = selectMixtape(shares, plays, limit);
@@ -111,5 +91,15 @@ export class MixtapeMaker {
       created: !existing,
       ...(tracks ? { tracks } : {}),
     };
+  }
+
+  /** The crew's shares in the week, as far as the member may see them. */
+  private async sharesOf(who: MixtapeFor, week: { fromMs: number; toMs: number }): Promise<WeekShare[]> {
+    const events = visibleEvents(await this.deps.store.crews.readEventsByTime(who.crewId, week.fromMs, week.toMs), who.fromSeq);
+    return events.flatMap(({ event: e }) =>
+      e.type === 'message' && e.msg_type === 'song_push'
+        ? [{ spotify_uri: e.payload.spotify_uri, track: e.payload.track, artist: e.payload.artist, shared_by: e.from_name, shared_at: e.timestamp }]
+        : [],
+    );
   }
 }
