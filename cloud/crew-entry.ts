@@ -58,7 +58,7 @@ export class CrewEntry {
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
     const fromSeq = await this.crews.fromSeqFor(session, (await this.deps.store.crews.getCrew(crew.crewId))?.latestSeq ?? 0);
     answer();
-    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq, alreadyMember);
   }
 
   /**
@@ -70,7 +70,13 @@ export class CrewEntry {
     if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const before = await this.deps.store.crews.getMembership(session.deviceId!);
     const crewName = message.crew_name ?? `${message.display_name}'s crew`;
-    const crew = message.crew_code ? await this.crewUnder(session, message.crew_code, session.deviceId!, crewName) : await this.newCrew(session, crewName);
+    // A retry of the create_crew that made the device's crew (same client_msg_id, answer lost) answers that crew, not a second one.
+    const retried = await this.retriedCreation(before?.crewId, session.deviceId!, message.client_msg_id);
+    const crew =
+      retried ??
+      (message.crew_code
+        ? await this.crewUnder(session, message.crew_code, session.deviceId!, crewName)
+        : await this.newCrew(session, crewName, message.client_msg_id));
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
@@ -84,7 +90,16 @@ export class CrewEntry {
       ...(session.generation === 3 ? { crew: state } : {}),
     });
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
-    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    // A retry, or a create_crew naming the code of the crew the device is already in (a join that changed nothing).
+    const duplicate = retried !== null || (message.crew_code !== undefined && alreadyMember);
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq, duplicate);
+  }
+
+  /** The crew this device owns that its create_crew with this client message id made, or null. */
+  private async retriedCreation(crewId: string | undefined, deviceId: string, clientMsgId: string | undefined): Promise<CrewRecord | null> {
+    if (!crewId || !clientMsgId) return null;
+    const crew = await this.deps.store.crews.getCrew(crewId);
+    return crew && crew.ownerDeviceId === deviceId && crew.createdByMsg === clientMsgId ? crew : null;
   }
 
   async joinCrew(session: Session, message: InboundOf<'join_crew'>): Promise<Acknowledgement | void> {
@@ -113,7 +128,8 @@ export class CrewEntry {
       member_names: online.filter((m) => m.device_id !== session.deviceId).map((m) => m.display_name),
       ...(session.generation === 3 ? { crew: state } : {}),
     });
-    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq);
+    // Joining the crew the device is in changes nothing: a retry is acked as a duplicate.
+    return this.entered(session, crew.crewId, leftCrewId, !(alreadyMember && previous), fromSeq, alreadyMember);
   }
 
   /** Throws `rate_limited` when the address has spent this budget. */
@@ -126,9 +142,9 @@ export class CrewEntry {
     refuseUnless(this.budgets.take(kind, session.remoteAddress));
   }
 
-  private async newCrew(session: Session, crewName: string): Promise<CrewRecord> {
+  private async newCrew(session: Session, crewName: string, createdByMsg?: string): Promise<CrewRecord> {
     this.spend(session, 'new_crews');
-    return this.crews.createCrew(session.deviceId!, crewName);
+    return this.crews.createCrew(session.deviceId!, crewName, createdByMsg);
   }
 
   /** The crew that has `code`, created (owned by `deviceId`) when none has it yet. */
@@ -144,9 +160,13 @@ export class CrewEntry {
     return created ?? (await this.deps.store.crews.getCrewByCode(code)) ?? this.crews.createCrew(deviceId, crewName);
   }
 
-  /** The answer was sent: after its ack, the features' held frames, then the crews hear of the move and the backlog follows. */
-  private entered(session: Session, crewId: string, leftCrewId: string | null, announce: boolean, fromSeq: number): Acknowledgement {
+  /**
+   * The answer was sent: after its ack, the features' held frames, then the crews hear of the
+   * move and the backlog follows. `duplicate`: the entry changed nothing (a retry), as its ack says.
+   */
+  private entered(session: Session, crewId: string, leftCrewId: string | null, announce: boolean, fromSeq: number, duplicate = false): Acknowledgement {
     return {
+      duplicate,
       afterAck: async () => {
         await this.answered(session);
         await this.enter(session, crewId, leftCrewId, announce, fromSeq);

@@ -126,10 +126,10 @@ export class Crews {
     }
   }
 
-  /** Creates a crew under a fresh code. */
-  async createCrew(ownerDeviceId: string, crewName: string): Promise<CrewRecord> {
+  /** Creates a crew under a fresh code; `createdByMsg`: the create_crew's client message id, so a retry finds it. */
+  async createCrew(ownerDeviceId: string, crewName: string, createdByMsg?: string): Promise<CrewRecord> {
     for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt += 1) {
-      const created = await this.tryCreate(ownerDeviceId, crewName, newCrewCode());
+      const created = await this.tryCreate(ownerDeviceId, crewName, newCrewCode(), createdByMsg);
       if (created) return created;
     }
     throw new ProtocolError('conflict', 'The relay could not find a free crew code; try again.');
@@ -140,9 +140,9 @@ export class Crews {
     return this.tryCreate(ownerDeviceId, crewName, crewCode);
   }
 
-  private async tryCreate(ownerDeviceId: string, crewName: string, crewCode: string): Promise<CrewRecord | null> {
+  private async tryCreate(ownerDeviceId: string, crewName: string, crewCode: string, createdByMsg?: string): Promise<CrewRecord | null> {
     try {
-      return await this.store.createCrew({ crewId: newCrewId(), crewCode, crewName, ownerDeviceId });
+      return await this.store.createCrew({ crewId: newCrewId(), crewCode, crewName, ownerDeviceId, ...(createdByMsg ? { createdByMsg } : {}) });
     } catch (error) {
       if (error instanceof ProtocolError && error.code === 'crew_code_taken') return null;
       throw error;

@@ -68,6 +68,8 @@ export const CREW_MIGRATIONS = [
   // they keep seeing everything (0).
   `ALTER TABLE crew_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE crews ADD COLUMN share_history INTEGER NOT NULL DEFAULT 0;`,
+  // The client message id of the create_crew that made the crew: a retry of it answers this crew.
+  `ALTER TABLE crews ADD COLUMN created_by_msg TEXT;`,
 ];
 
 /** Gives every crew's log a new epoch: run on a restored copy, before the relay opens it. */
@@ -92,6 +94,7 @@ interface CrewRow {
   created_at: number;
   epoch: string;
   share_history: number;
+  created_by_msg: string | null;
 }
 interface CrewSummaryRow extends CrewRow {
   owner_name: string;
@@ -131,6 +134,7 @@ const toCrew = (r: CrewRow): CrewRecord => ({
   createdAt: r.created_at,
   epoch: r.epoch,
   shareHistory: r.share_history === 1,
+  createdByMsg: r.created_by_msg ?? null,
 });
 const toCrewSummary = (r: CrewSummaryRow): CrewSummary => ({ ...toCrew(r), ownerName: r.owner_name, memberCount: r.member_count });
 const toMember = (r: MemberRow): MemberRecord => ({
@@ -186,7 +190,7 @@ export class SqliteCrewStore implements CrewStore {
          WHERE (c.created_at, c.crew_id) > (?, ?) ORDER BY c.created_at, c.crew_id LIMIT ?`,
       ),
       insertCrew: db.prepare(
-        'INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, created_at, epoch) VALUES (@crewId, @crewCode, @crewName, @ownerDeviceId, @now, lower(hex(randomblob(8))))',
+        'INSERT INTO crews (crew_id, crew_code, crew_name, owner_device_id, created_at, epoch, created_by_msg) VALUES (@crewId, @crewCode, @crewName, @ownerDeviceId, @now, lower(hex(randomblob(8))), @createdByMsg)',
       ),
       crew: db.prepare('SELECT * FROM crews WHERE crew_id = ?'),
       crewByCode: db.prepare('SELECT * FROM crews WHERE crew_code = ?'),
@@ -244,11 +248,11 @@ export class SqliteCrewStore implements CrewStore {
     return (this.q.listCrews.all(after.createdAt, after.crewId, options.limit) as CrewSummaryRow[]).map(toCrewSummary);
   }
 
-  async createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string }): Promise<CrewRecord> {
+  async createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string; createdByMsg?: string }): Promise<CrewRecord> {
     const now = Date.now();
     try {
       this.db.transaction(() => {
-        this.q.insertCrew.run({ ...crew, now });
+        this.q.insertCrew.run({ ...crew, createdByMsg: crew.createdByMsg ?? null, now });
         this.moveMember(crew.crewId, crew.ownerDeviceId, now);
       })();
     } catch (error) {

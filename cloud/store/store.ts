@@ -37,6 +37,8 @@ export interface CrewRecord {
   readonly epoch: string;
   /** The owner chose to show members who join later the crew's log from its start (off by default). */
   readonly shareHistory: boolean;
+  /** The client message id of the owner's create_crew that made it (a retry answers this crew), or null. */
+  readonly createdByMsg: string | null;
 }
 
 /** One row of the operator's crew listing. */
@@ -123,7 +125,7 @@ export interface CrewStore {
   resetDeviceSecret(deviceId: string): Promise<{ hadSecret: boolean } | null>;
 
   /** Throws ProtocolError('crew_code_taken') when the code is in use. The owner becomes the first member. */
-  createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string }): Promise<CrewRecord>;
+  createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string; createdByMsg?: string }): Promise<CrewRecord>;
   getCrew(crewId: string): Promise<CrewRecord | null>;
   /** Crews in (createdAt, crewId) order, starting after `after`, with owner name and member count. */
   listCrews(options: { limit: number; after?: CrewCursor }): Promise<CrewSummary[]>;

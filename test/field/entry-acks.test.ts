@@ -97,17 +97,29 @@ async function legacySignIn(deviceId: string): Promise<void> {
 }
 
 describe('where the ack of an entry sits', () => {
-  it('current protocol: the answer, then the ack, then nothing else; a retry is answered and acked again', async () => {
+  it('current protocol: the answer, then the ack, then nothing else; a retry is answered again and acked as a duplicate', async () => {
     const owner = await currentDevice('Owner');
-    const created = await framesFor(owner, { type: 'create_crew', display_name: 'Owner', client_msg_id: 'c1' });
+    const create = { type: 'create_crew', display_name: 'Owner', client_msg_id: 'c1' };
+    const created = await framesFor(owner, create);
     expect(created.map(shape)).toEqual(['crew_created', { type: 'ack', client_msg_id: 'c1' }]);
     const code = String(created[0]!.crew_code);
+    // The answer was lost and the gadget sends the same create_crew again: the same crew, no second one.
+    const crews = (await relay.store.crews.listCrews({ limit: 1000 })).length;
+    const again = await framesFor(owner, create);
+    expect(again.map(shape)).toEqual(['crew_created', { type: 'ack', client_msg_id: 'c1', duplicate: true }]);
+    expect(again[0]!.crew_code).toBe(code);
+    expect((await relay.store.crews.listCrews({ limit: 1000 })).length).toBe(crews);
+    // Another create_crew (a new client_msg_id) is a new crew.
+    const other = await framesFor(owner, { ...create, client_msg_id: 'c2' });
+    expect(other[0]!.crew_code).not.toBe(code);
+    expect(other.map(shape)).toEqual(['crew_created', { type: 'ack', client_msg_id: 'c2' }]);
+    await framesFor(owner, { type: 'join_crew', crew_code: code, display_name: 'Owner', client_msg_id: 'back' });
 
     const friend = await currentDevice('Friend');
     const join = { type: 'join_crew', crew_code: code, display_name: 'Friend', client_msg_id: 'j1' };
     expect((await framesFor(friend, join)).map(shape)).toEqual(['crew_joined', { type: 'ack', client_msg_id: 'j1' }]);
-    // Entering is answered again (the answer is what the device needs), not skipped as a duplicate.
-    expect((await framesFor(friend, join)).map(shape)).toEqual(['crew_joined', { type: 'ack', client_msg_id: 'j1' }]);
+    // Entering again is answered again (the answer is what the device needs) and acked as a duplicate: it changed nothing.
+    expect((await framesFor(friend, join)).map(shape)).toEqual(['crew_joined', { type: 'ack', client_msg_id: 'j1', duplicate: true }]);
 
     const registered = await clients.connect();
     const register = { type: 'register', protocol_version: 3, crew_code: code, device_name: 'Third', client_msg_id: 'r1' };
@@ -149,7 +161,8 @@ describe('where the ack of an entry sits', () => {
         gadget = await clients.connect();
         const frames = (await framesFor(gadget, entry.frame(deviceId, code, clientMsgId))).map(shape);
         const backlog = n === 0 ? 'music_shared' : 'message:song_push';
-        const ack = clientMsgId ? [{ type: 'ack', client_msg_id: clientMsgId }] : [];
+        // Back in the crew it was already in: nothing changed, so the ack says duplicate (a create_crew naming the crew's code is a join).
+        const ack = clientMsgId ? [{ type: 'ack', client_msg_id: clientMsgId, duplicate: true }] : [];
         expect(frames).toEqual([entry.answer, ...ack, 'spotify_auth_complete', backlog]);
       });
     }
