@@ -9,7 +9,7 @@ import type { ErrorCounter } from './metrics.js';
 import type { SessionRegistry } from './sessions.js';
 import { readLastBackup, type LastBackup } from './store/backup.js';
 import { SQLITE_FILE_NAME, type Store } from './store/store.js';
-import { cookieValue } from './web/crew-pages.js';
+import { cookieValue } from './http-cookies.js';
 
 /**
  * The operator's status page, `/operator`: crews, gadgets online by generation, store

@@ -14,6 +14,7 @@ import { PAGE_EVENT_TYPES, type CrewEvent } from '../../protocol/messages.js';
 import { describeIssues } from '../../protocol/parse.js';
 import { QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
+import { cookieValue } from '../http-cookies.js';
 import { clientErrorOf, sendError } from '../http-errors.js';
 import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, QueueCommands } from '../ports.js';
 import { KeyedBuckets } from '../token-bucket.js';
@@ -469,19 +470,6 @@ function given<T extends Record<string, unknown>>(input: T): Partial<T> {
 
 function commandAnswer(result: CommandResult): CrewCommandResponse {
   return { ok: true, seq: result.seq ?? null, duplicate: result.duplicate, queue: result.queue ?? null };
-}
-
-export function cookieValue(header: string | undefined, name: string): string | null {
-  for (const part of (header ?? '').split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key !== name) continue;
-    try {
-      return decodeURIComponent(rest.join('='));
-    } catch {
-      return null; // a malformed %-escape: no cookie, so the link must be opened again
-    }
-  }
-  return null;
 }
 
 function isFilled(value: unknown): boolean {
