@@ -39,7 +39,10 @@ async function pageFor(client: TestClient): Promise<Page> {
 
 beforeAll(async () => {
   const port = await freeLoopbackPort();
-  relay = await startInProcessRelay({ env: { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }, features: [composeFeatures] });
+  relay = await startInProcessRelay({
+    env: { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LEELOO_INVITES_PER_HOUR: '2' },
+    features: [composeFeatures],
+  });
   olga = await relay.connect();
   const olgaId = String((await olga.request({ type: 'hello', protocol_version: 3, device_name: 'Olga' }, isType('welcome'))).device_id);
   const crew = await olga.request({ type: 'create_crew', display_name: 'Olga' }, isType('crew_created'));
@@ -152,5 +155,13 @@ describe('inviting someone without a gadget', () => {
     const benId = (await relay.store.crews.listMembers(crewId)).find((m) => m.displayName === 'Ben')!.deviceId;
     expect(await apiFrom(ownerPage, 'DELETE', `/members/${encodeURIComponent(benId)}`)).toMatchObject({ status: 409, body: { code: 'conflict' } });
     expect(await relay.store.crews.getMembership(benId)).toMatchObject({ crewId });
+  });
+
+  it('makes a few invites per crew and hour (LEELOO_INVITES_PER_HOUR), then refuses with the wait', async () => {
+    // The first test made one of this hour's two.
+    expect(await apiFrom(ownerPage, 'POST', '/invites')).toMatchObject({ status: 200, body: { url: expect.stringContaining('/i/i1.') } });
+    const refused = await apiFrom(ownerPage, 'POST', '/invites');
+    expect(refused).toMatchObject({ status: 429, body: { code: 'rate_limited', retry_after_ms: expect.any(Number) } });
+    expect(refused.body.retry_after_ms).toBeGreaterThan(60_000);
   });
 });
