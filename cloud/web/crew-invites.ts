@@ -24,6 +24,8 @@ import type { CrewViewer, MemberLinks } from './member-links.js';
 
 export const PHONE_DEVICE_PREFIX = 'phone:';
 const DEFAULT_HINT = 'Ask the crew owner for a new invite link.';
+// The invite page runs no script and posts only to itself.
+const FORM_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
 
 export interface CrewInvitesDeps {
   readonly context: RelayContext;
@@ -109,7 +111,7 @@ export class CrewInvites {
     try {
       const token = String(req.params.token);
       const invite = await this.unused(token, false);
-      res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+      res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Security-Policy': FORM_CSP });
       res.type('html').send(invitePageHtml(invite.crewName, token, null));
     } catch (error) {
       this.deps.refuse(res, error, DEFAULT_HINT);
@@ -125,9 +127,9 @@ export class CrewInvites {
       if (!parsed.success) {
         res
           .status(400)
-          .set('Cache-Control', 'no-store')
+          .set({ 'Cache-Control': 'no-store', 'Content-Security-Policy': FORM_CSP })
           .type('html')
-          .send(invitePageHtml(invite.crewName, token, `Your name ${describeIssues(parsed.error)}.`));
+          .send(invitePageHtml(invite.crewName, token, `Your name ${describeIssues(parsed.error).replace(/^display_name /, '')}.`));
         return;
       }
       const { deviceId } = invite;

@@ -82,6 +82,13 @@ describe('inviting someone without a gadget', () => {
     inviteUrl = await url.inputValue();
 
     await guestPage.goto(inviteUrl);
+    // A name of blanks is refused on the form, which stays usable.
+    await guestPage.getByLabel('Your name in the crew').fill('   ');
+    const blank = guestPage.waitForResponse((r) => r.request().method() === 'POST');
+    await guestPage.getByRole('button', { name: 'Join the crew' }).click();
+    expect((await blank).status()).toBe(400);
+    await expect.poll(() => guestPage.locator('#invite-error').textContent()).toBe('Your name must not be empty.');
+    expect((await relay.store.crews.listMembers(crewId)).map((m) => m.displayName)).toEqual(['Olga', 'Ben']);
     await guestPage.getByLabel('Your name in the crew').fill('Mia');
     const joined = ben.next((f: Frame) => f.type === 'member_joined');
     await guestPage.getByRole('button', { name: 'Join the crew' }).click();
