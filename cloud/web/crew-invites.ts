@@ -154,6 +154,7 @@ export class CrewInvites {
   /** The owner takes a phone or Telegram member out of the crew; every gadget (the owner's too) hears member_left. */
   private async remove(viewer: CrewViewer, deviceId: string): Promise<CrewMemberRemoveResponse> {
     if (!viewer.isOwner) throw new ProtocolError('not_owner', 'Only the crew owner may remove a member.');
+    if (deviceId === viewer.deviceId) throw new ProtocolError('conflict', 'The owner cannot remove themselves.');
     const { store, publish } = this.deps.context;
     const target = (await store.crews.listMembers(viewer.crewId)).find((m) => m.deviceId === deviceId);
     if (!target) throw new ProtocolError('not_found', 'Nobody in your crew has that device id.');

@@ -158,10 +158,13 @@ describe('inviting someone without a gadget', () => {
     expect(await apiFrom(guestPage, 'GET', '/state')).toMatchObject({ status: 410, body: { code: 'link_expired' } });
   });
 
-  it('a gadget member is removed from a gadget, not from the page', async () => {
+  it('a gadget member is removed from a gadget, not from the page; the owner does not remove themselves', async () => {
     const benId = (await relay.store.crews.listMembers(crewId)).find((m) => m.displayName === 'Ben')!.deviceId;
     expect(await apiFrom(ownerPage, 'DELETE', `/members/${encodeURIComponent(benId)}`)).toMatchObject({ status: 409, body: { code: 'conflict' } });
     expect(await relay.store.crews.getMembership(benId)).toMatchObject({ crewId });
+    const olgaId = (await relay.store.crews.listMembers(crewId)).find((m) => m.isOwner)!.deviceId;
+    expect(await apiFrom(ownerPage, 'DELETE', `/members/${encodeURIComponent(olgaId)}`)).toMatchObject({ status: 409, body: { code: 'conflict' } });
+    expect(await apiFrom(ownerPage, 'DELETE', '/members/phone%3Anobody')).toMatchObject({ status: 404, body: { code: 'not_found' } });
   });
 
   it('makes a few invites per crew and hour (LEELOO_INVITES_PER_HOUR), then refuses with the wait', async () => {
