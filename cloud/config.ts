@@ -194,6 +194,10 @@ const QueueEnv = z.object({
   /** Signs members' crew-page links; unset: generated once and kept in the data dir. */
   LEELOO_LINK_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
   LEELOO_LINK_TTL_HOURS: int(1, 24 * 365).default(24 * 7),
+  /** How long an owner's invite link for a person without a gadget works (cloud/web/crew-invites.ts). */
+  LEELOO_INVITE_TTL_HOURS: int(1, 24 * 30).default(48),
+  /** Invite links an owner may make per hour (per crew). */
+  LEELOO_INVITES_PER_HOUR: int(1, 100).default(5),
   /** The zone "same weekday" means for throwback. */
   LEELOO_TIME_ZONE: z.string().default('UTC').refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris'),
 });
@@ -296,6 +300,8 @@ function toConfig(e: z.output<typeof RelayVariables>) {
       /** LEELOO_LINK_SECRET; undefined: generated once and kept in the data dir. */
       linkSecret: e.LEELOO_LINK_SECRET,
       linkTtlMs: e.LEELOO_LINK_TTL_HOURS * 3_600_000,
+      inviteTtlMs: e.LEELOO_INVITE_TTL_HOURS * 3_600_000,
+      invitesPerHour: e.LEELOO_INVITES_PER_HOUR,
       timeZone: e.LEELOO_TIME_ZONE,
     },
   };

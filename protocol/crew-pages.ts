@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientMsgId, DeviceId, OptionalText } from './common.js';
+import { ClientMsgId, DeviceId, DisplayName, OptionalText } from './common.js';
 import type { ErrorCode } from './errors.js';
 import { CrewMessageBody, type CrewEvent, type OutboundOf } from './messages.js';
 import { QueueInbound, QueueTrack, type QueueSnapshot } from './queue.js';
@@ -93,8 +93,28 @@ export interface CrewPageMember {
   readonly display_name: string;
   readonly is_owner: boolean;
   readonly online: boolean;
-  /** A member who is a Telegram user of the bot (no gadget). */
-  readonly via?: 'telegram';
+  /** A member without a gadget: a Telegram user of the bot, or a phone member the owner invited. */
+  readonly via?: 'telegram' | 'phone';
+}
+
+// ---------------------------------------------------------------------------
+// Phone members: the owner invites a person who has no gadget (cloud/web/crew-invites.ts)
+// ---------------------------------------------------------------------------
+
+/** POST /crew/api/invites (the owner's): a signed, single-use invite link to send the person. */
+export interface CrewInviteResponse {
+  readonly url: string;
+  readonly expires_at: number;
+}
+
+/** POST /i/<invite> (the invite page's form, urlencoded): the newcomer's name in the crew. */
+export const CrewInviteAcceptRequest = z.object({ display_name: DisplayName });
+export type CrewInviteAcceptRequest = z.infer<typeof CrewInviteAcceptRequest>;
+
+/** DELETE /crew/api/members/:deviceId (the owner's): a phone or Telegram member leaves the crew (`member_left {removed: true}`). */
+export interface CrewMemberRemoveResponse {
+  readonly ok: true;
+  readonly seq: number;
 }
 
 /** GET /crew/api/state: what the page draws; `latest_seq` is where its event stream starts (`?after=`). */

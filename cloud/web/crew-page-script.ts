@@ -264,6 +264,9 @@ export const CREW_PAGE_SCRIPT = String.raw`
       api('/state').then(function (state) { takeQueue(state.queue); showRecent(state.recent || []); }, function (e) { toast(e.message); });
     });
     source.addEventListener('message', function (m) { addRecent(JSON.parse(m.data), true); });
+    ['member_joined', 'member_left'].forEach(function (type) {
+      source.addEventListener(type, function () { window.dispatchEvent(new Event('crew-members-changed')); });
+    });
     source.addEventListener('crew_renamed', function (m) { $('crew-name').textContent = JSON.parse(m.data).crew_name; });
     source.addEventListener('crew_settings_changed', function (m) { if (shareHistory) shareHistory.checked = JSON.parse(m.data).share_history; });
     source.addEventListener('expired', function (m) {

@@ -7,6 +7,7 @@ import { MCP_TOKENS_SCRIPT, mcpTokensSectionHtml } from './crew-mcp-tokens.js';
 import { SPOTIFY_APP_SCRIPT, spotifyAppSectionHtml } from './crew-spotify-app.js';
 import { RECAP_SCRIPT, recapSectionHtml } from './crew-recap.js';
 import { SAY_SCRIPT, saySectionHtml } from './crew-say.js';
+import { MEMBERS_SCRIPT, membersSectionHtml } from './crew-members.js';
 import { SPOTIFY_SEARCH_SCRIPT, spotifyDevicesSectionHtml, spotifySearchHtml } from './crew-spotify-search.js';
 import type { CrewViewer } from './member-links.js';
 
@@ -16,7 +17,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function shell(title: string, body: string, script = ''): string {
+export function pageShell(title: string, body: string, script = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -74,6 +75,7 @@ export function crewPageHtml(viewer: CrewViewer): string {
     }
   </section>
   ${saySectionHtml()}
+  ${membersSectionHtml(viewer.isOwner)}
   <section class="card">
     <h2>Recent shares</h2>
     <ul id="recent" class="recent"><li class="empty">No shares yet.</li></ul>
@@ -108,14 +110,24 @@ export function crewPageHtml(viewer: CrewViewer): string {
 </main>
 <div id="horn" class="horn" hidden><div>${icon('airhorn')}</div><p id="horn-from"></p></div>
 <div id="toast" class="toast" role="alert" hidden></div>`;
-  return shell(
+  return pageShell(
     `${viewer.crewName || 'Crew'} · LEELOO`,
     body,
-    CREW_API_SCRIPT + CREW_PAGE_SCRIPT + SAY_SCRIPT + RECAP_SCRIPT + SPOTIFY_SEARCH_SCRIPT + MCP_TOKENS_SCRIPT + (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
+    CREW_API_SCRIPT +
+      CREW_PAGE_SCRIPT +
+      SAY_SCRIPT +
+      MEMBERS_SCRIPT +
+      RECAP_SCRIPT +
+      SPOTIFY_SEARCH_SCRIPT +
+      MCP_TOKENS_SCRIPT +
+      (viewer.isOwner ? SPOTIFY_APP_SCRIPT : ''),
   );
 }
 
-export function linkErrorPageHtml(code: ErrorCode, message: string): string {
+const GADGET_HINT = 'On the gadget: hold any button, choose <b>Crew page</b>, and scan the new QR code.';
+
+/** The page for a link that does not work; `hint` (HTML) says where to get a new one. */
+export function linkErrorPageHtml(code: ErrorCode, message: string, hint = GADGET_HINT): string {
   const title = code === 'link_expired' ? 'This link has expired' : code === 'link_invalid' ? 'This link does not work' : 'Something went wrong';
   const body = `
 <main class="error-page">
@@ -123,9 +135,9 @@ export function linkErrorPageHtml(code: ErrorCode, message: string): string {
     <div class="big">${icon('link')}</div>
     <h1>${escapeHtml(title)}</h1>
     <p>${escapeHtml(message)}</p>
-    <p class="hint">On the gadget: hold any button, choose <b>Crew page</b>, and scan the new QR code.</p>
+    <p class="hint">${hint}</p>
     <p class="code">error code: <code id="error-code">${escapeHtml(code)}</code></p>
   </div>
 </main>`;
-  return shell(title, body);
+  return pageShell(title, body);
 }

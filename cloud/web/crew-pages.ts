@@ -20,6 +20,7 @@ import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, QueueCommands 
 import { KeyedBuckets } from '../token-bucket.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
+import { CrewInvites, isPhoneMember } from './crew-invites.js';
 import { setShareHistory } from '../crew-visibility.js';
 import { recoveryFor } from '../recovery.js';
 
@@ -100,9 +101,18 @@ export class CrewPages {
   private routes(): void {
     const r = this.router;
     const json = express.json({ limit: '16kb' });
+    const invites = new CrewInvites({
+      context: this.deps.context,
+      links: this.deps.links,
+      now: this.deps.now,
+      signIn: (req, res, token, expiresAt) => this.signIn(req, res, token, expiresAt),
+      refuse: (res, error, hint) => this.linkError(res, error, hint),
+    });
     r.get('/c/:token', (req, res) => void this.openLink(req, res));
+    r.use(invites.pageRouter);
     r.get('/crew', (req, res) => void this.page(req, res));
     r.use('/crew/api', (req, res, next) => void this.authorize(req, res, next));
+    r.use('/crew/api', invites.apiRouter);
     r.get(
       '/crew/api/state',
       this.handle((viewer) => this.state(viewer)),
@@ -178,17 +188,22 @@ export class CrewPages {
     try {
       const token = String(req.params.token);
       const viewer = await this.deps.links.authorize(this.deps.context.store, token, this.deps.now());
-      res.cookie(COOKIE, token, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: req.secure,
-        path: '/crew',
-        maxAge: viewer.expiresAt - this.deps.now(),
-      });
-      res.set('Referrer-Policy', 'no-referrer').redirect(303, '/crew');
+      this.signIn(req, res, token, viewer.expiresAt);
     } catch (error) {
       this.linkError(res, error);
     }
+  }
+
+  /** Keeps the member link in a cookie and sends the phone to /crew, so the link leaves the address bar. */
+  private signIn(req: Request, res: Response, token: string, expiresAt: number): void {
+    res.cookie(COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: req.secure,
+      path: '/crew',
+      maxAge: expiresAt - this.deps.now(),
+    });
+    res.set('Referrer-Policy', 'no-referrer').redirect(303, '/crew');
   }
 
   private async page(req: Request, res: Response): Promise<void> {
@@ -201,10 +216,14 @@ export class CrewPages {
     }
   }
 
-  private linkError(res: Response, error: unknown): void {
+  private linkError(res: Response, error: unknown, hint?: string): void {
     const known = clientErrorOf(error) ?? new ProtocolError('internal_error');
     if (known.code === 'internal_error') this.deps.context.log.error({ err: error, requestId: res.locals.requestId }, 'crew page failed');
-    res.status(httpStatusOf(known.code)).set('Cache-Control', 'no-store').type('html').send(linkErrorPageHtml(known.code, known.message));
+    res
+      .status(httpStatusOf(known.code))
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(linkErrorPageHtml(known.code, known.message, hint));
   }
 
   private async viewerOf(req: Request): Promise<CrewViewer> {
@@ -295,7 +314,7 @@ export class CrewPages {
       this.deps.queue.snapshot(viewer.crewId),
     ]);
     const latest = crew?.latestSeq ?? 0;
-    // Members who are Telegram users of the bot (no gadget) are marked as such.
+    // Members without a gadget (Telegram users of the bot, phone members by invite) are marked as such.
     const telegram = await store.telegram.telegramDevices(members.map((m) => m.deviceId));
     const events = await store.crews.readEvents(viewer.crewId, Math.max(viewer.firstVisibleSeq - 1, latest - 500));
     const recent = events
@@ -313,7 +332,7 @@ export class CrewPages {
           display_name: m.displayName,
           is_owner: m.isOwner,
           online: this.deps.context.isOnline(m.deviceId),
-          ...(telegram.has(m.deviceId) ? { via: 'telegram' as const } : {}),
+          ...(telegram.has(m.deviceId) ? { via: 'telegram' as const } : isPhoneMember(m.deviceId) ? { via: 'phone' as const } : {}),
         })),
       },
       queue,

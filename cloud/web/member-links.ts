@@ -36,8 +36,23 @@ export interface CrewViewer {
   readonly shareHistory: boolean;
 }
 
+/**
+ * An owner's invite for a person without a gadget (cloud/web/crew-invites.ts): `i1.<payload>.<mac>`,
+ * MACed under its own prefix so a member link is never an invite nor the other way round. It
+ * names the crew, the inviting owner, a random invite id (the phone member's device id is made
+ * from it, so an invite makes one member) and the crew code's fingerprint.
+ */
+export interface InviteClaims {
+  readonly crewId: string;
+  readonly inviteId: string;
+  readonly invitedBy: string;
+  readonly expiresAt: number;
+}
+
 const SECRET_FILE = 'link-secret';
 const TOKEN_PATTERN = /^v1\.([A-Za-z0-9_-]{10,400})\.([A-Za-z0-9_-]{43})$/;
+const INVITE_PATTERN = /^i1\.([A-Za-z0-9_-]{10,400})\.([A-Za-z0-9_-]{43})$/;
+const INVITE_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** LEELOO_LINK_SECRET when set; otherwise 32 random bytes generated once and kept in the data dir (mode 0600). */
 export async function loadLinkSecret(configured: string | undefined, dataDir: string): Promise<Buffer> {
@@ -65,14 +80,52 @@ export class MemberLinks {
 
   issue(crewId: string, deviceId: string, crewCode: string, now: number): { token: string; expiresAt: number } {
     const expiresAt = now + this.ttlMs;
-    const payload = Buffer.from(JSON.stringify({ c: crewId, d: deviceId, e: expiresAt, f: this.fingerprint(crewCode) })).toString('base64url');
-    return { token: `v1.${payload}.${this.mac(payload)}`, expiresAt };
+    return { token: this.sign('v1', { c: crewId, d: deviceId, e: expiresAt, f: this.fingerprint(crewCode) }), expiresAt };
+  }
+
+  /** An owner's single-use invite to the crew, working for ttlMs. */
+  issueInvite(crewId: string, invitedBy: string, crewCode: string, now: number, ttlMs: number): { token: string; inviteId: string; expiresAt: number } {
+    const expiresAt = now + ttlMs;
+    const inviteId = randomBytes(16).toString('base64url');
+    return { token: this.sign('i1', { c: crewId, n: inviteId, b: invitedBy, e: expiresAt, f: this.fingerprint(crewCode) }), inviteId, expiresAt };
+  }
+
+  /**
+   * Checks an invite's MAC and expiry, that its crew still has the code it was made under and
+   * that whoever made it still owns the crew; throws link_invalid or link_expired. Whether it
+   * was used already is the caller's (the phone member's device exists).
+   */
+  async authorizeInvite(store: Store, token: string, now: number): Promise<InviteClaims & { readonly crewCode: string; readonly crewName: string }> {
+    const match = INVITE_PATTERN.exec(token);
+    const claims =
+      match && this.macMatches('i1', match[1]!, match[2]!)
+        ? (JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8')) as Record<string, unknown>)
+        : null;
+    if (!claims || typeof claims.n !== 'string' || !INVITE_ID_PATTERN.test(claims.n)) {
+      throw new ProtocolError('link_invalid', 'This invite link is not valid (it may have been cut short when copied); ask the crew owner for a new one.');
+    }
+    if (!((claims.e as number) > now)) throw new ProtocolError('link_expired', 'This invite link has expired; ask the crew owner for a new one.');
+    const [crew, inviter] = await Promise.all([store.crews.getCrew(String(claims.c)), store.crews.getMembership(String(claims.b))]);
+    if (!crew || this.fingerprint(crew.crewCode) !== claims.f || inviter?.crewId !== crew.crewId || !inviter.isOwner) {
+      throw new ProtocolError(
+        'link_expired',
+        'This invite no longer works (the crew code changed, or whoever made it no longer owns the crew); ask the crew owner for a new one.',
+      );
+    }
+    return {
+      crewId: crew.crewId,
+      inviteId: claims.n,
+      invitedBy: inviter.deviceId,
+      expiresAt: claims.e as number,
+      crewCode: crew.crewCode,
+      crewName: crew.crewName,
+    };
   }
 
   /** Checks the MAC and the expiry; throws link_invalid or link_expired. */
   verify(token: string, now: number): LinkClaims {
     const match = TOKEN_PATTERN.exec(token);
-    if (!match || !this.macMatches(match[1]!, match[2]!)) {
+    if (!match || !this.macMatches('v1', match[1]!, match[2]!)) {
       throw new ProtocolError('link_invalid', 'This crew link is not valid (it may have been cut short when copied); ask the gadget for a new one.');
     }
     const claims = JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8')) as { c: string; d: string; e: number; f: string };
@@ -107,12 +160,17 @@ export class MemberLinks {
     return createHmac('sha256', this.secret).update(`crew-code:${crewCode}`).digest('base64url').slice(0, 12);
   }
 
-  private mac(payload: string): string {
-    return createHmac('sha256', this.secret).update(`v1.${payload}`).digest('base64url');
+  private sign(prefix: 'v1' | 'i1', claims: Record<string, unknown>): string {
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return `${prefix}.${payload}.${this.mac(prefix, payload)}`;
   }
 
-  private macMatches(payload: string, mac: string): boolean {
-    const expected = Buffer.from(this.mac(payload));
+  private mac(prefix: string, payload: string): string {
+    return createHmac('sha256', this.secret).update(`${prefix}.${payload}`).digest('base64url');
+  }
+
+  private macMatches(prefix: string, payload: string, mac: string): boolean {
+    const expected = Buffer.from(this.mac(prefix, payload));
     const given = Buffer.from(mac);
     return expected.length === given.length && timingSafeEqual(expected, given);
   }

@@ -52,6 +52,8 @@ const BAD: Record<string, readonly [string, string]> = {
   LEELOO_SKIP_VOTE_PERCENT: ['100', 'must be a whole number from 1 to 99'],
   LEELOO_LINK_SECRET: ['short', 'must be at least 32 characters'],
   LEELOO_LINK_TTL_HOURS: ['0', 'must be a whole number from 1 to 8760'],
+  LEELOO_INVITE_TTL_HOURS: ['721', 'must be a whole number from 1 to 720'],
+  LEELOO_INVITES_PER_HOUR: ['0', 'must be a whole number from 1 to 100'],
   LEELOO_TIME_ZONE: ['Mars/Olympus', 'must be an IANA time zone'],
 };
 /** Variables for which no value is wrong: the bot's shared secret is whatever the operator chose. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CrewInviteAcceptRequest,
   CrewQueueAddRequest,
   CrewQueueCommandRequest,
   CrewSettingsRequest,
@@ -30,6 +31,11 @@ describe('crew pages API requests', () => {
     expect(CrewQueueCommandRequest.airhorn.parse({})).toEqual({});
     expect(CrewQueueCommandRequest.queue_throwback.safeParse({ enabled: 'yes' }).success).toBe(false);
     expect(CrewQueueCommandRequest.queue_skip.safeParse({ client_msg_id: 'not valid!' }).success).toBe(false);
+  });
+
+  it("an invited person's name: trimmed, 1–32 printable characters", () => {
+    expect(CrewInviteAcceptRequest.parse({ display_name: '  Mia ', extra: 1 })).toEqual({ display_name: 'Mia' });
+    for (const display_name of ['   ', 'x'.repeat(33), 'Mia\u0000', 7]) expect(CrewInviteAcceptRequest.safeParse({ display_name }).success).toBe(false);
   });
 
   it('crew settings, the crew app and MCP tokens', () => {
