@@ -30,3 +30,6 @@ export function newDeviceId(): string {
 export function isLegacyId(device: DeviceRecord): boolean {
   return !device.secretHash && !device.secretResetAt;
 }
+
+/** The ids of phone members (a person the crew owner invited from the crew page, no gadget): the relay makes them, no gadget may take one. */
+export const PHONE_DEVICE_ID_PREFIX = 'phone:';

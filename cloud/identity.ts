@@ -1,6 +1,6 @@
 import { ProtocolError, type Generation, type InboundOf } from '../protocol/index.js';
 import type { CoreDeps, Crews } from './crews.js';
-import { deviceSecretMatches, hashDeviceSecret, isLegacyId, newDeviceId, newDeviceSecret } from './device-credentials.js';
+import { deviceSecretMatches, hashDeviceSecret, isLegacyId, newDeviceId, newDeviceSecret, PHONE_DEVICE_ID_PREFIX } from './device-credentials.js';
 import type { Session } from './sessions.js';
 
 /** Close code sent after `unauthorized`: the device must not retry without its secret. */
@@ -65,6 +65,14 @@ export class Identity {
     generation: Generation,
     crewCode: string | undefined,
   ): Promise<string | null | false> {
+    // Phone members' ids (crew-page invites) are the relay's to make: no gadget may take one.
+    if (deviceId.startsWith(PHONE_DEVICE_ID_PREFIX)) {
+      return this.refuse(
+        session,
+        deviceId,
+        `Device ids starting with "${PHONE_DEVICE_ID_PREFIX}" are the crew page's phone members; a gadget gets its own id.`,
+      );
+    }
     const existing = await this.deps.store.crews.getDevice(deviceId);
     if (existing?.secretHash && !deviceSecretMatches(secret, existing.secretHash)) return this.refuse(session, deviceId);
     // A reset id waits for a current-protocol gadget: an older one could never hold the new secret.

@@ -8,6 +8,7 @@ import { sendError } from '../http-errors.js';
 import { KeyedBuckets } from '../token-bucket.js';
 import { escapeHtml, pageShell } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
+import { PHONE_DEVICE_ID_PREFIX } from '../device-credentials.js';
 
 /**
  * Phone members: the crew owner invites a person who has no gadget. The owner's page makes a
@@ -22,7 +23,7 @@ import type { CrewViewer, MemberLinks } from './member-links.js';
  * also tells the gadget's socket.
  */
 
-export const PHONE_DEVICE_PREFIX = 'phone:';
+export const PHONE_DEVICE_PREFIX = PHONE_DEVICE_ID_PREFIX;
 const DEFAULT_HINT = 'Ask the crew owner for a new invite link.';
 // The invite page runs no script and posts only to itself.
 const FORM_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";

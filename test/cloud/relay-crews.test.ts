@@ -19,6 +19,22 @@ describe('device credentials and crew operations', () => {
     await relay.close();
   });
 
+  it("refuses an older gadget's own id that names a phone member (the crew page's invites make those)", async () => {
+    for (const frame of [
+      { type: 'register', device_id: 'phone:made-up', crew_code: 'LEELOO-PHON', device_name: 'Poser' },
+      { type: 'create_crew', device_id: 'phone:made-up', display_name: 'Poser' },
+      { type: 'join_crew', device_id: 'phone:made-up', crew_code: 'LEELOO-PHON', display_name: 'Poser' },
+    ]) {
+      const poser = await connect();
+      const refused = await poser.request(
+        frame,
+        (f: Frame) => f.type === 'error' || f.type === 'registered' || f.type === 'crew_created' || f.type === 'crew_joined',
+      );
+      expect(refused, JSON.stringify(frame)).toMatchObject({ type: 'error', code: expect.stringMatching(/unauthorized|invalid_crew_code/) });
+    }
+    expect(await relay.store.crews.getDevice('phone:made-up')).toBeNull();
+  });
+
   it('refuses a device id that holds a secret without it, in every generation', async () => {
     const owner = await connect();
     // A hello without a secret never adopts the id it names: the relay issues its own.
