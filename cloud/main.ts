@@ -3,6 +3,7 @@ import { EXIT_CONFIG } from '../protocol/settings.js';
 import express from 'express';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
 import type { FeatureFactory, RelayContext } from './feature.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { historyFeatureFactory } from './history/history-feature.js';
 import { createLogger } from './log.js';
 import { mcpFeatureFactory } from './mcp/mcp-feature.js';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
+  limitHeapGrowth(config.heapGrowingPercent);
   const log = createLogger(config.logLevel);
   let store: Store;
   try {
