@@ -6,6 +6,7 @@ import { SpotifyClientId, SpotifyClientSecret } from '../protocol/spotify.js';
 import { parseAddressEntry } from './admin-auth.js';
 import { DEFAULT_MIN_PLAY_MS } from './history/spotify-export.js';
 import { DEFAULT_QUEUE_LIMITS } from './queue/crew-queue.js';
+import { DEFAULT_HEAP_GROWING_PERCENT } from './heap-growth.js';
 import { SEND_BUFFER_LIMIT_BYTES } from './sessions.js';
 import { decodeKey, KEY_HOWTO } from './spotify/token-cipher.js';
 
@@ -102,6 +103,8 @@ const ServerEnv = z.object({
   TRUST_PROXY: trustProxy.default(false),
   /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
   EVENT_RETENTION_DAYS: int(0, 36_500).default(0),
+  /** V8's old generation grows at most this percent past its live size between full GCs (cloud/heap-growth.ts); 0: V8 decides (up to 300). */
+  HEAP_GROWING_PERCENT: int(0, 1000).default(DEFAULT_HEAP_GROWING_PERCENT),
 });
 
 /** The socket: heartbeat, frame size, and the budgets that hold under abuse. */
@@ -246,6 +249,7 @@ function toConfig(e: z.output<typeof RelayVariables>) {
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     version: RELAY_VERSION,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,

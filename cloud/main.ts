@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { EXIT_CONFIG } from '../protocol/settings.js';
 import { composeFeatures } from './compose.js';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { createLogger } from './log.js';
 import { createRelay } from './server.js';
 import { openStore } from './store/open-store.js';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
+  limitHeapGrowth(config.heapGrowingPercent);
   const log = createLogger(config.logLevel);
   let store: Store;
   try {

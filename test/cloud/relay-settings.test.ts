@@ -12,6 +12,7 @@ const BAD: Record<string, readonly [string, string]> = {
   LOG_LEVEL: ['loud', 'must be one of "fatal", "error"'],
   TRUST_PROXY: ['nonsense', 'must be false, true, a hop count, or a comma-separated list'],
   EVENT_RETENTION_DAYS: ['-1', 'must be a whole number from 0 to 36500'],
+  HEAP_GROWING_PERCENT: ['-5', 'must be a whole number from 0 to 1000'],
   HEARTBEAT_INTERVAL_MS: ['abc', 'must be a whole number from 1 to 3600000'],
   MAX_PAYLOAD_BYTES: ['0', 'must be a whole number from 1 to 16777216'],
   RATE_LIMIT_PER_SECOND: ['2.5', 'must be a whole number from 1 to 10000'],
