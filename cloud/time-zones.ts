@@ -91,3 +91,16 @@ function localMidnight(midnightUtc: number, timeZone: string): number {
 export function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** A recap's period, YYYY-MM or YYYY, as local midnights in the zone: [its first day, the next period's); anything else is refused with a sentence. */
+export function recapRange(period: string, timeZone: string): { fromMs: number; toMs: number } {
+  checkTimeZone(timeZone);
+  const match = /^(\d{4})(?:-(0[1-9]|1[0-2]))?$/.exec(period);
+  if (!match) throw new ProtocolError('invalid_message', `The recap period "${period.slice(0, 20)}" is not valid: use YYYY-MM or YYYY.`);
+  const year = Number(match[1]);
+  const month = match[2] === undefined ? null : Number(match[2]);
+  const day = (y: number, m: number) => `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-01`;
+  const start = day(year, month ?? 1);
+  const end = month === null || month === 12 ? day(year + 1, 1) : day(year, month + 1);
+  return { fromMs: localDayRange(start, timeZone).fromMs, toMs: localDayRange(end, timeZone).fromMs };
+}

@@ -1,21 +1,8 @@
-import { ProtocolError, type CrewRecap, type RecapMember } from '../../protocol/index.js';
+import type { CrewRecap, RecapMember } from '../../protocol/index.js';
 import { visibleEvents } from '../crew-visibility.js';
 import type { Store } from '../store/store.js';
-import { checkTimeZone, localDayRange } from '../time-zones.js';
+import { recapRange } from '../time-zones.js';
 import type { HistoryQueries } from './queries.js';
-
-/** YYYY-MM or YYYY as local midnights in the zone: [first day, first day of the next period). */
-export function recapRange(period: string, timeZone: string): { fromMs: number; toMs: number } {
-  checkTimeZone(timeZone);
-  const match = /^(\d{4})(?:-(0[1-9]|1[0-2]))?$/.exec(period);
-  if (!match) throw new ProtocolError('invalid_message', `The recap period "${period.slice(0, 20)}" is not valid: use YYYY-MM or YYYY.`);
-  const year = Number(match[1]);
-  const month = match[2] === undefined ? null : Number(match[2]);
-  const day = (y: number, m: number) => `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-01`;
-  const start = month === null ? day(year, 1) : day(year, month);
-  const end = month === null ? day(year + 1, 1) : month === 12 ? day(year + 1, 1) : day(year, month + 1);
-  return { fromMs: localDayRange(start, timeZone).fromMs, toMs: localDayRange(end, timeZone).fromMs };
-}
 
 const sum = (cells: readonly (readonly number[])[]) => cells.reduce((total, row) => total + row.reduce((a, b) => a + b, 0), 0);
 

@@ -10,6 +10,7 @@ import { sendError } from '../http-errors.js';
 import type { Logger } from '../log.js';
 import type { CrewMixtapes, HistoryReads, MemberSpotify, QueueCommand, QueueCommands } from '../ports.js';
 import { crewMessageEvent } from '../crew-messages.js';
+import { recapRange } from '../time-zones.js';
 import { visibleFromSeq } from '../crew-visibility.js';
 import { listensLikeMe, queueNow, shareAt, sharesWithReactions, tasteSummary } from './crew-reads.js';
 import { createMcpToken, hashToken, noteTokenUse } from './mcp-tokens.js';
@@ -350,7 +351,7 @@ export class McpFeature implements Feature {
         mimeType: 'application/json',
       },
       async (uri, variables) => {
-        const period = recapRange(String(variables.period ?? ''));
+        const period = recapRange(String(variables.period ?? ''), 'UTC');
         const queries = this.ports.history;
         const crew = { crewId: caller.crewId, fromSeq: caller.fromSeq };
         const recap = {
@@ -411,14 +412,4 @@ export class McpFeature implements Feature {
     );
     return { seq };
   }
-}
-
-/** YYYY-MM or YYYY as a UTC range; anything else is refused with a sentence. */
-function recapRange(period: string): { fromMs: number; toMs: number } {
-  const match = /^(\d{4})(?:-(0[1-9]|1[0-2]))?$/.exec(period);
-  if (!match) throw new ProtocolError('invalid_message', `The recap period "${period.slice(0, 20)}" is not valid: use YYYY-MM or YYYY.`);
-  const year = Number(match[1]);
-  if (match[2] === undefined) return { fromMs: Date.UTC(year, 0, 1), toMs: Date.UTC(year + 1, 0, 1) };
-  const month = Number(match[2]) - 1;
-  return { fromMs: Date.UTC(year, month, 1), toMs: Date.UTC(year, month + 1, 1) };
 }

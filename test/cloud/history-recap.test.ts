@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeFeatures } from '../../cloud/compose.js';
 import { playInput } from '../../cloud/store/areas/history.js';
 import { RECAP_COLORS, RECAP_HEATMAP, RECAP_IMAGE } from '../../cloud/history/recap-image.js';
-import { recapRange } from '../../cloud/history/recap.js';
+import { recapRange } from '../../cloud/time-zones.js';
 import type { CrewRecap } from '../../protocol/index.js';
 import { crewCookie } from '../helpers/crew-link.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
