@@ -57,3 +57,12 @@ export function sendError(res: Response, error: unknown, log: Logger | undefined
     ...(retry !== undefined ? { retry_after_ms: retry } : {}),
   });
 }
+
+/** Answers with what `work` resolves to, as JSON; a rejection is answered as sendError answers it. */
+export function sendJson(res: Response, work: () => Promise<unknown>, log: Logger | undefined): void {
+  // Async, so a throw inside `work` before its first await is a rejection too.
+  (async () => work())().then(
+    (answer) => res.json(answer),
+    (error: unknown) => sendError(res, error, log),
+  );
+}

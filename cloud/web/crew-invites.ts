@@ -4,7 +4,7 @@ import { CrewInviteAcceptRequest, type CrewInviteResponse, type CrewMemberRemove
 import { ProtocolError } from '../../protocol/errors.js';
 import { describeIssues } from '../../protocol/parse.js';
 import type { RelayContext } from '../feature.js';
-import { sendError } from '../http-errors.js';
+import { sendJson } from '../http-errors.js';
 import { KeyedBuckets } from '../token-bucket.js';
 import { escapeHtml, pageShell } from './crew-page.js';
 import type { CrewViewer, MemberLinks } from './member-links.js';
@@ -59,16 +59,9 @@ export class CrewInvites {
     this.buckets = new KeyedBuckets(invitesPerHour / 3600, invitesPerHour, deps.now);
     this.pageRouter.get('/i/:token', (req, res) => void this.form(req, res));
     this.pageRouter.post('/i/:token', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => void this.accept(req, res));
-    this.apiRouter.post('/invites', (_req, res) => this.answer(res, () => this.invite(res.locals.viewer as CrewViewer)));
+    this.apiRouter.post('/invites', (_req, res) => sendJson(res, () => this.invite(res.locals.viewer as CrewViewer), this.deps.context.log));
     this.apiRouter.delete('/members/:deviceId', (req, res) =>
-      this.answer(res, () => this.remove(res.locals.viewer as CrewViewer, String(req.params.deviceId))),
-    );
-  }
-
-  private answer(res: Response, work: () => Promise<unknown>): void {
-    work().then(
-      (answer) => res.json(answer),
-      (error: unknown) => sendError(res, error, this.deps.context.log),
+      sendJson(res, () => this.remove(res.locals.viewer as CrewViewer, String(req.params.deviceId)), this.deps.context.log),
     );
   }
 

@@ -3,7 +3,7 @@ import { CrewMessageRequest, ProtocolError, type CrewMessageResponse } from '../
 import { describeIssues } from '../../protocol/parse.js';
 import { crewMessageEvent } from '../crew-messages.js';
 import type { RelayContext } from '../feature.js';
-import { sendError } from '../http-errors.js';
+import { sendJson } from '../http-errors.js';
 import type { CrewViewer } from './member-links.js';
 
 /**
@@ -32,10 +32,7 @@ export function crewMessagesRouter(context: RelayContext, now: () => number = Da
       });
       return { seq, duplicate };
     };
-    send().then(
-      (answer) => res.json(answer),
-      (error: unknown) => sendError(res, error, log),
-    );
+    sendJson(res, send, log);
   });
   return router;
 }

@@ -15,7 +15,7 @@ import { describeIssues } from '../../protocol/parse.js';
 import { QueueTrack, spotifyTrackUriFrom } from '../../protocol/queue.js';
 import type { RelayContext } from '../feature.js';
 import { cookieValue } from '../http-cookies.js';
-import { clientErrorOf, sendError } from '../http-errors.js';
+import { clientErrorOf, sendError, sendJson } from '../http-errors.js';
 import type { Actor, CommandResult, CrewSpotifyApp, QueueCommand, QueueCommands } from '../ports.js';
 import { KeyedBuckets } from '../token-bucket.js';
 import { crewPageHtml, linkErrorPageHtml } from './crew-page.js';
@@ -248,12 +248,7 @@ export class CrewPages {
   }
 
   private handle(work: (viewer: CrewViewer, req: Request) => Promise<unknown>) {
-    return (req: Request, res: Response) => {
-      work(res.locals.viewer as CrewViewer, req).then(
-        (answer) => res.json(answer),
-        (error: unknown) => sendError(res, error, this.deps.context.log),
-      );
-    };
+    return (req: Request, res: Response) => sendJson(res, () => work(res.locals.viewer as CrewViewer, req), this.deps.context.log);
   }
 
   /** The crew's Spotify app is the owner's to manage, as on the socket (spotify_app_register). */

@@ -9,7 +9,7 @@ import {
 } from '../../protocol/index.js';
 import { describeIssues } from '../../protocol/parse.js';
 import type { RelayContext } from '../feature.js';
-import { sendError } from '../http-errors.js';
+import { sendJson } from '../http-errors.js';
 import type { CrewMixtapes, MemberSpotify } from '../ports.js';
 import type { CrewViewer } from './member-links.js';
 
@@ -26,13 +26,13 @@ export function crewSpotifyRouter(context: RelayContext, spotify: MemberSpotify 
   const router = express.Router();
   const route = (work: (viewer: CrewViewer, req: Request) => Promise<unknown>) => (req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
-    const run = async () => {
-      if (!spotify) throw new ProtocolError('spotify_not_configured');
-      return work(res.locals.viewer as CrewViewer, req);
-    };
-    run().then(
-      (answer) => res.json(answer),
-      (error: unknown) => sendError(res, error, log),
+    sendJson(
+      res,
+      async () => {
+        if (!spotify) throw new ProtocolError('spotify_not_configured');
+        return work(res.locals.viewer as CrewViewer, req);
+      },
+      log,
     );
   };
 
