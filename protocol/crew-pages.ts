@@ -433,6 +433,9 @@ export interface CrewRecap {
 
 // ----- The weekly crew mixtape, made in the member's own Spotify -----
 
+/** A weekly mixtape holds at most this many tracks (one POST /playlists/{id}/items takes 100). */
+export const MIXTAPE_MAX_TRACKS = 100;
+
 /** POST /crew/api/mixtape: the week holding `week_of` (default today) in `tz`. */
 export const CrewMixtapeRequest = z
   .object({
@@ -441,7 +444,7 @@ export const CrewMixtapeRequest = z
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
       .optional(),
     tz: z.string().max(64).default('UTC'),
-    limit: z.number().int().min(1).max(100).default(50),
+    limit: z.number().int().min(1).max(MIXTAPE_MAX_TRACKS).default(50),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { CATALOG_TRACK_URI, type MixtapeTrack } from '../../protocol/index.js';
+import { CATALOG_TRACK_URI, MIXTAPE_MAX_TRACKS, type MixtapeTrack } from '../../protocol/index.js';
 import { addDays, checkDate, checkTimeZone, localDayRange, localTime } from '../time-zones.js';
 
 /*
@@ -7,8 +7,7 @@ import { addDays, checkDate, checkTimeZone, localDayRange, localTime } from '../
  * the playlist through the member's Spotify, for the crew page and the MCP tool.
  */
 
-/** A playlist holds at most this many of the week's tracks (the tool's limit argument may lower it). */
-export const MIXTAPE_MAX_TRACKS = 100;
+export { MIXTAPE_MAX_TRACKS };
 
 export interface MixtapeWeek {
   /** The Monday the week starts on, YYYY-MM-DD in the time zone. */

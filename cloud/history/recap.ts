@@ -21,11 +21,10 @@ export async function crewRecap(
   const range = recapRange(period, timeZone);
   const { store, queries } = deps;
   const crewScope = { crewId, fromSeq };
-  const [tracks, artists, heatmap, time, members, log] = await Promise.all([
+  const [tracks, artists, heatmap, members, log] = await Promise.all([
     queries.topTracks(crewScope, range, { limit: 10 }),
     queries.topArtists(crewScope, range, { limit: 10 }),
     queries.heatmap(crewScope, range, { timeZone, measure: 'plays' }),
-    queries.heatmap(crewScope, range, { timeZone, measure: 'time' }),
     store.crews.listMembers(crewId),
     store.crews.readEvents(crewId, Math.max(0, fromSeq - 1)),
   ]);
@@ -66,7 +65,8 @@ export async function crewRecap(
     time_zone: timeZone,
     from_ms: range.fromMs,
     to_ms: range.toMs,
-    crew: { plays: sum(heatmap.cells), listening_ms: sum(time.cells), top_tracks: tracks, top_artists: artists },
+    // The crew's plays are its members' (the crew scope is its members): its time is theirs summed.
+    crew: { plays: sum(heatmap.cells), listening_ms: perMember.reduce((total, m) => total + m.listening_ms, 0), top_tracks: tracks, top_artists: artists },
     members: perMember,
     shares: { total: inPeriod.length, first_shares: firstShares.slice(0, 10) },
     heatmap,

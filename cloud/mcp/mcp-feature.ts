@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { DeviceId, MessagePayloads, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
+import { DeviceId, MessagePayloads, MIXTAPE_MAX_TRACKS, ProtocolError, type CrewMessageBody } from '../../protocol/index.js';
 import { QueueItemId, QueueTrack, VoteValue } from '../../protocol/queue.js';
 import { requireAdminToken } from '../admin-auth.js';
 import type { Feature, RelayContext } from '../feature.js';
@@ -334,7 +334,7 @@ export class McpFeature implements Feature {
             .optional()
             .describe('Any day of the week, YYYY-MM-DD (default today: the week so far).'),
           time_zone: z.string().max(64).default('UTC').describe('Where the week starts on Monday 00:00, an IANA name.'),
-          limit: z.number().int().min(1).max(100).default(50).describe('Tracks at most.'),
+          limit: z.number().int().min(1).max(MIXTAPE_MAX_TRACKS).default(50).describe('Tracks at most.'),
         }),
       },
       safely(async (a) => {
