@@ -109,7 +109,7 @@ export function adminRoutes(deps: AdminDeps): express.Router {
         owner_device_id: crew.ownerDeviceId,
         created_at: crew.createdAt,
         latest_seq: crew.latestSeq,
-        first_seq: await store.crews.firstSeq(crew.crewId),
+        first_seq: await store.log.firstSeq(crew.crewId),
         member_count: members.length,
         members_online: views.filter((v) => v.online).length,
         members: views,

@@ -1,6 +1,6 @@
 import { ProtocolError } from '../protocol/index.js';
 import type { PublishFrom } from './feature.js';
-import type { CrewEventInput, CrewRecord, CrewStore, MemberRecord } from './store/store.js';
+import type { CrewEventInput, CrewRecord, CrewStore, EventLog, MemberRecord } from './store/store.js';
 
 /**
  * What a member may read of its crew's log: the events from its join on, unless the crew's
@@ -29,7 +29,8 @@ export function visibleEvents<E extends { readonly seq: number }>(events: readon
 
 /** What changing the setting needs: the store, the relay's publish and who asks. */
 export interface ShareHistoryChange {
-  readonly crews: Pick<CrewStore, 'setShareHistory' | 'handledClientMessage'>;
+  readonly crews: Pick<CrewStore, 'setShareHistory'>;
+  readonly log: Pick<EventLog, 'handledClientMessage'>;
   publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }>;
 }
 
@@ -45,7 +46,7 @@ export async function setShareHistory(
   by: { deviceId: string; clientMsgId?: string },
 ): Promise<{ seq: number; duplicate: boolean }> {
   if (!crew.isOwner) throw new ProtocolError('not_owner', 'Only the crew owner may choose whether newcomers see the crew’s history.');
-  const seen = by.clientMsgId ? await change.crews.handledClientMessage(by.deviceId, by.clientMsgId) : null;
+  const seen = by.clientMsgId ? await change.log.handledClientMessage(by.deviceId, by.clientMsgId) : null;
   if (seen) return { seq: seen.seq, duplicate: true };
   await change.crews.setShareHistory(crew.crewId, share);
   return change.publish(crew.crewId, { type: 'crew_settings_changed', share_history: share }, by);

@@ -195,7 +195,7 @@ export class Crews {
   async setSettings(session: Session, message: InboundOf<'set_crew_settings'>): Promise<Acknowledgement> {
     const crew = requireCrew(session);
     return setShareHistory(
-      { crews: this.store, publish: (crewId, event, from) => this.deps.delivery.publish(crewId, event, from) },
+      { crews: this.store, log: this.deps.store.log, publish: (crewId, event, from) => this.deps.delivery.publish(crewId, event, from) },
       crew,
       message.share_history,
       { deviceId: session.deviceId!, clientMsgId: message.client_msg_id },

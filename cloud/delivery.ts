@@ -266,12 +266,12 @@ export class Delivery {
     const started = process.hrtime.bigint();
     let results: (AppendResult | Error)[];
     try {
-      results = await this.store.crews.appendEvents(batch.map((p) => p.request));
+      results = await this.store.log.appendEvents(batch.map((p) => p.request));
     } catch (error) {
       // One bad request must not fail the others: retry them one by one.
       results = await Promise.all(
         batch.map((p) =>
-          this.store.crews.appendEvents([p.request]).then(
+          this.store.log.appendEvents([p.request]).then(
             (r) => r[0]!,
             (e: Error) => e,
           ),
@@ -443,7 +443,7 @@ export class Delivery {
       const member = await this.store.crews.getMembership(session.deviceId!);
       const floor = record && member?.crewId === crew.crewId ? Math.min(latest, firstVisibleSeq(member, record) - 1) : latest;
       const afterSeq = requestedAfterSeq > latest ? requestedAfterSeq : Math.max(requestedAfterSeq, floor);
-      const firstSeq = await this.store.crews.firstSeq(crew.crewId);
+      const firstSeq = await this.store.log.firstSeq(crew.crewId);
       const verdict = recoveryFor({ afterSeq, latestSeq: latest, firstSeq, sameEpoch: epoch === undefined || epoch === record?.epoch });
       if (overtaken()) return;
       if (!verdict.replay) {
@@ -483,7 +483,7 @@ export class Delivery {
     let sent = 0;
     try {
       for (;;) {
-        const page = await this.store.crews.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
+        const page = await this.store.log.readEvents(session.crew!.crewId, cursor, { toSeq, limit: REPLAY_PAGE });
         if (overtaken()) return;
         for (const stored of page) {
           if (this.sendEvent(session, state, stored.event, includeOwn)) sent += 1;

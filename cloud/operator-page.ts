@@ -66,7 +66,7 @@ export interface OperatorStatus {
 
 export async function collectOperatorStatus(deps: OperatorDeps, now = Date.now()): Promise<OperatorStatus> {
   const { store, registry } = deps;
-  const counts = await store.crews.counts();
+  const counts = { ...(await store.crews.counts()), events: await store.log.countEvents() };
   const crewUsage: CrewUsage[] = [];
   let relayAppUsers = 0;
   for (const crew of await store.crews.listCrews({ limit: CREWS_SHOWN })) {

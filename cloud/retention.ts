@@ -1,6 +1,6 @@
 import { Interval } from './interval.js';
 import type { Logger } from './log.js';
-import type { CrewStore } from './store/store.js';
+import type { EventLog } from './store/store.js';
 
 /** How often crew events past retention are pruned. */
 export const RETENTION_SWEEP_MS = 3_600_000;
@@ -12,14 +12,14 @@ const DAY_MS = 86_400_000;
  * failed later one is logged and tried again at the next sweep.
  */
 export class Retention {
-  private readonly crews: Pick<CrewStore, 'pruneEventsBefore'>;
+  private readonly events: Pick<EventLog, 'pruneEventsBefore'>;
   private readonly log: Logger;
   private readonly days: number;
   private readonly now: () => number;
   private readonly sweeps: Interval;
 
-  constructor(deps: { crews: Pick<CrewStore, 'pruneEventsBefore'>; log: Logger; retentionDays: number; now?: () => number }) {
-    this.crews = deps.crews;
+  constructor(deps: { events: Pick<EventLog, 'pruneEventsBefore'>; log: Logger; retentionDays: number; now?: () => number }) {
+    this.events = deps.events;
     this.log = deps.log;
     this.days = deps.retentionDays;
     this.now = deps.now ?? Date.now;
@@ -45,7 +45,7 @@ export class Retention {
   }
 
   private async prune(): Promise<void> {
-    const removed = await this.crews.pruneEventsBefore(this.now() - this.days * DAY_MS);
+    const removed = await this.events.pruneEventsBefore(this.now() - this.days * DAY_MS);
     if (removed > 0) this.log.info({ removed }, 'pruned crew events past retention');
   }
 }

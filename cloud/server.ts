@@ -109,7 +109,7 @@ export function createRelay(options: RelayOptions): Relay {
     config,
     metrics,
     log,
-    handledBefore: (deviceId, clientMsgId) => store.crews.handledClientMessage(deviceId, clientMsgId),
+    handledBefore: (deviceId, clientMsgId) => store.log.handledClientMessage(deviceId, clientMsgId),
     beforeDispatch: (session, message) => {
       if (message.type !== 'resume') delivery.endResumeWindow(session);
     },
@@ -146,7 +146,7 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   // The relay's timed parts, each with start()/stop(): retention prunes before the relay listens, the socket sweeps run once it does.
-  const retention = new Retention({ crews: store.crews, log, retentionDays: config.eventRetentionDays });
+  const retention = new Retention({ events: store.log, log, retentionDays: config.eventRetentionDays });
   const heartbeat = new Heartbeat({ registry, intervalMs: config.heartbeatIntervalMs });
   const identifySweep = new IdentifySweep({ registry, timeoutMs: config.identifyTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs });
   const listeningParts = [heartbeat, identifySweep];

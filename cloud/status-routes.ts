@@ -65,7 +65,7 @@ export function statusRoutes(source: StatusSource): express.Router {
 
   router.get('/', async (_req, res) => {
     const ready = (await storeProblem(source)) === null;
-    const counts = ready ? await source.store.crews.counts() : { crews: 0, devices: 0, events: 0 };
+    const counts = ready ? await source.store.crews.counts() : { crews: 0, devices: 0 };
     const html = renderLandingPage({
       version: source.version,
       uptimeSeconds: uptime(),

@@ -43,7 +43,7 @@ export async function* memberJson(store: Store, memberId: string, nowMs = Date.n
   first = true;
   const membership = await store.crews.getMembership(memberId);
   if (membership) {
-    const events = await store.crews.readEventsByTime(membership.crewId, 0, nowMs + 1);
+    const events = await store.log.readEventsByTime(membership.crewId, 0, nowMs + 1);
     for (const e of events) {
       if (e.event.type !== 'message' || e.event.from_device !== memberId) continue;
       yield `${first ? '\n' : ',\n'}${JSON.stringify({ at: new Date(e.at).toISOString(), seq: e.seq, event: e.event })}`;

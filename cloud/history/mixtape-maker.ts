@@ -95,7 +95,7 @@ export class MixtapeMaker implements CrewMixtapes {
 
   /** The crew's shares in the week, as far as the member may see them. */
   private async sharesOf(who: MixtapeFor, week: { fromMs: number; toMs: number }): Promise<WeekShare[]> {
-    const events = visibleEvents(await this.deps.store.crews.readEventsByTime(who.crewId, week.fromMs, week.toMs), who.fromSeq);
+    const events = visibleEvents(await this.deps.store.log.readEventsByTime(who.crewId, week.fromMs, week.toMs), who.fromSeq);
     return events.flatMap(({ event: e }) =>
       e.type === 'message' && e.msg_type === 'song_push'
         ? [{ spotify_uri: e.payload.spotify_uri, track: e.payload.track, artist: e.payload.artist, shared_by: e.from_name, shared_at: e.timestamp }]

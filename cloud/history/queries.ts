@@ -154,7 +154,7 @@ export class HistoryQueries implements HistoryReads {
 
   /** The crew's events in the range that the reader may see. */
   private async crewEvents(crewId: string, range: TimeRange, fromSeq = 1): Promise<StoredEvent[]> {
-    return visibleEvents(await this.store.crews.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
+    return visibleEvents(await this.store.log.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
   }
 
   /** A crew's scope is its current members; a member's crew is the one it is in now. */

@@ -26,7 +26,7 @@ export async function crewRecap(
     queries.topArtists(crewScope, range, { limit: 10 }),
     queries.heatmap(crewScope, range, { timeZone, measure: 'plays' }),
     store.crews.listMembers(crewId),
-    store.crews.readEvents(crewId, Math.max(0, fromSeq - 1)),
+    store.log.readEvents(crewId, Math.max(0, fromSeq - 1)),
   ]);
   const shares = visibleEvents(log, fromSeq).flatMap((stored) =>
     stored.event.type === 'message' && stored.event.msg_type === 'song_push' ? [stored.event] : [],

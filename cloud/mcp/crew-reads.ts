@@ -22,7 +22,7 @@ export interface ShareWithReactions {
  * (reactions name the device they answer, not the share).
  */
 export async function sharesWithReactions(store: Store, crewId: string, range: TimeRange, limit: number, fromSeq: number): Promise<ShareWithReactions[]> {
-  const events = visibleEvents(await store.crews.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
+  const events = visibleEvents(await store.log.readEventsByTime(crewId, range.fromMs, range.toMs), fromSeq);
   const shares: (ShareWithReactions & { reactions: { from: string; reaction: string }[] })[] = [];
   const latestBy = new Map<string, (typeof shares)[number]>();
   for (const stored of events) {
@@ -52,7 +52,7 @@ export async function sharesWithReactions(store: Store, crewId: string, range: T
 /** The share with this seq in the crew's log, or null (also when the reader may not see it: seq < fromSeq). */
 export async function shareAt(store: Store, crewId: string, seq: number, fromSeq: number): Promise<StoredEvent | null> {
   if (seq < fromSeq) return null;
-  const [stored] = await store.crews.readEvents(crewId, seq - 1, { toSeq: seq, limit: 1 });
+  const [stored] = await store.log.readEvents(crewId, seq - 1, { toSeq: seq, limit: 1 });
   return stored && stored.event.type === 'message' && stored.event.msg_type === 'song_push' ? stored : null;
 }
 

@@ -9,6 +9,8 @@ import type {
   CrewSummary,
   DeliveredMark,
   DeviceRecord,
+  EventLog,
+  LogPosition,
   MemberRecord,
   StoredEvent,
 } from './store.js';
@@ -162,8 +164,8 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-/** The crews area of the embedded store. better-sqlite3 is synchronous; the interface is async for Redis. */
-export class SqliteCrewStore implements CrewStore {
+/** The directory and the event log of the embedded store (one class: they share transactions). better-sqlite3 is synchronous; the interface is async for Redis. */
+export class SqliteCrewStore implements CrewStore, EventLog {
   private readonly db: SqliteDatabase;
   private readonly q;
 
@@ -218,9 +220,8 @@ export class SqliteCrewStore implements CrewStore {
       markDelivered: db.prepare('UPDATE crew_members SET delivered_seq = MAX(delivered_seq, ?) WHERE crew_id = ? AND device_id = ?'),
       pruneEvents: db.prepare('DELETE FROM crew_events WHERE at < ?'),
       pruneClientMessages: db.prepare('DELETE FROM client_messages WHERE at < ?'),
-      counts: db.prepare(
-        'SELECT (SELECT COUNT(*) FROM crews) AS crews, (SELECT COUNT(*) FROM devices) AS devices, (SELECT COUNT(*) FROM crew_events) AS events',
-      ),
+      counts: db.prepare('SELECT (SELECT COUNT(*) FROM crews) AS crews, (SELECT COUNT(*) FROM devices) AS devices'),
+      countEvents: db.prepare('SELECT COUNT(*) FROM crew_events').pluck(),
     };
   }
 
@@ -385,7 +386,16 @@ export class SqliteCrewStore implements CrewStore {
     })();
   }
 
-  async counts(): Promise<{ crews: number; devices: number; events: number }> {
-    return this.q.counts.get() as { crews: number; devices: number; events: number };
+  async counts(): Promise<{ crews: number; devices: number }> {
+    return this.q.counts.get() as { crews: number; devices: number };
+  }
+
+  async countEvents(): Promise<number> {
+    return this.q.countEvents.get() as number;
+  }
+
+  async position(crewId: string): Promise<LogPosition | null> {
+    const crew = await this.getCrew(crewId);
+    return crew && { latestSeq: crew.latestSeq, firstSeq: await this.firstSeq(crewId), epoch: crew.epoch };
   }
 }

@@ -21,7 +21,7 @@ const MIN_FREE_BYTES = 64 * 1024;
  */
 function openAreas(db: SqliteDatabase, checkpoints: Checkpoints) {
   return {
-    crews: new SqliteCrewStore(db),
+    ...directoryAndLog(new SqliteCrewStore(db)),
     history: new SqliteHistoryStore(db, checkpoints),
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
@@ -70,4 +70,9 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
       if (db.open) db.close();
     },
   };
+}
+
+/** The directory and the event log share one class (and its transactions) in SQLite. */
+function directoryAndLog(crews: SqliteCrewStore) {
+  return { crews, log: crews };
 }

@@ -110,7 +110,10 @@ export interface DeliveredMark {
   readonly seq: number;
 }
 
-/** Devices, crews, memberships and each crew's durable event log. */
+/**
+ * The directory: devices and their credentials, crews, memberships (with each older gadget's
+ * delivered seq). One of the store's ports; SQLite: sqlite-crews.ts, Redis: redis/redis-crews.ts.
+ */
 export interface CrewStore {
   getDevice(deviceId: string): Promise<DeviceRecord | null>;
   /**
@@ -126,6 +129,7 @@ export interface CrewStore {
 
   /** Throws ProtocolError('crew_code_taken') when the code is in use. The owner becomes the first member. */
   createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string; createdByMsg?: string }): Promise<CrewRecord>;
+  /** The crew with its log's latest seq and epoch (the same as EventLog.position's). */
   getCrew(crewId: string): Promise<CrewRecord | null>;
   /** Crews in (createdAt, crewId) order, starting after `after`, with owner name and member count. */
   listCrews(options: { limit: number; after?: CrewCursor }): Promise<CrewSummary[]>;
@@ -148,7 +152,27 @@ export interface CrewStore {
   setShareHistory(crewId: string, share: boolean): Promise<void>;
   /** Throws ProtocolError('crew_code_taken') when the new code is in use. */
   changeCrewCode(crewId: string, crewCode: string): Promise<void>;
+  /** Older gadgets' delivered seqs (memberships that are gone are skipped). */
+  markDelivered(marks: readonly DeliveredMark[]): Promise<void>;
+  /** Numbers for the landing page and metrics. */
+  counts(): Promise<{ crews: number; devices: number }>;
+}
 
+/** Where a crew's log stands. */
+export interface LogPosition {
+  /** The seq of the newest event ever appended (0 before the first; pruning never lowers it). */
+  readonly latestSeq: number;
+  /** The oldest seq still stored, or null when the log is empty. */
+  readonly firstSeq: number | null;
+  /** Names this copy of the log: a restore from backup, or a Redis that lost events, renews it. */
+  readonly epoch: string;
+}
+
+/**
+ * Each crew's durable event log: per-crew seq, deduplicated by (device, client_msg_id).
+ * One of the store's ports; SQLite: sqlite-crews.ts, Redis: redis/redis-crews.ts.
+ */
+export interface EventLog {
   /** Appends events in one transaction: per-crew seq, deduplicated by (device, client_msg_id). */
   appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
   /** The event a device's client_msg_id was stored as (appendEvents), null when it was not. */
@@ -159,16 +183,20 @@ export interface CrewStore {
   readEventsByTime(crewId: string, fromMs: number, toMs: number, options?: { limit?: number }): Promise<StoredEvent[]>;
   /** The oldest seq still stored, or null when the crew's log is empty. */
   firstSeq(crewId: string): Promise<number | null>;
-  markDelivered(marks: readonly DeliveredMark[]): Promise<void>;
+  /** The log's latest seq, oldest stored seq and epoch; null when the crew does not exist. */
+  position(crewId: string): Promise<LogPosition | null>;
   /** Deletes events stored before the cutoff (retention); returns how many. */
   pruneEventsBefore(cutoffMs: number): Promise<number>;
-  /** Numbers for the landing page and metrics. */
-  counts(): Promise<{ crews: number; devices: number; events: number }>;
+  /** How many events are stored over all crews. */
+  countEvents(): Promise<number>;
 }
 
 export interface Store {
   readonly kind: 'sqlite' | 'redis';
+  /** The directory: devices, credentials, crews and memberships. */
   readonly crews: CrewStore;
+  /** Each crew's event log. */
+  readonly log: EventLog;
   /** Members' plays, history imports and collector cursors (cloud/history). */
   readonly history: HistoryStore;
   /** The crew queues and their clocks (cloud/store/areas/queue.ts). */

@@ -278,7 +278,12 @@ export class CrewPages {
     if (!parsed.success) throw new ProtocolError('invalid_message', `${describeIssues(parsed.error)}.`);
     const { context } = this.deps;
     const by = { deviceId: viewer.deviceId, clientMsgId: parsed.data.client_msg_id };
-    const result = await setShareHistory({ crews: context.store.crews, publish: context.publish }, viewer, parsed.data.share_history, by);
+    const result = await setShareHistory(
+      { crews: context.store.crews, log: context.store.log, publish: context.publish },
+      viewer,
+      parsed.data.share_history,
+      by,
+    );
     return { ok: true, seq: result.seq, duplicate: result.duplicate, share_history: parsed.data.share_history };
   }
 
@@ -311,7 +316,7 @@ export class CrewPages {
     const latest = crew?.latestSeq ?? 0;
     // Members without a gadget (Telegram users of the bot, phone members by invite) are marked as such.
     const telegram = await store.telegram.telegramDevices(members.map((m) => m.deviceId));
-    const events = await store.crews.readEvents(viewer.crewId, Math.max(viewer.firstVisibleSeq - 1, latest - 500));
+    const events = await store.log.readEvents(viewer.crewId, Math.max(viewer.firstVisibleSeq - 1, latest - 500));
     const recent = events
       .map((e) => e.event)
       .filter(isRecentItem)
@@ -367,14 +372,14 @@ export class CrewPages {
 
   /** Replays the stored events after `after`, then the live ones that came meanwhile. */
   private async catchUp(stream: Stream, after: number): Promise<void> {
-    const { crews } = this.deps.context.store;
+    const { log } = this.deps.context.store;
     const crewId = stream.viewer.crewId;
-    const [crew, firstSeq] = await Promise.all([crews.getCrew(crewId), crews.firstSeq(crewId)]);
-    const verdict = recoveryFor({ afterSeq: after, latestSeq: crew?.latestSeq ?? 0, firstSeq, replayLimit: REPLAY_LIMIT });
+    const position = await log.position(crewId);
+    const verdict = recoveryFor({ afterSeq: after, latestSeq: position?.latestSeq ?? 0, firstSeq: position?.firstSeq ?? null, replayLimit: REPLAY_LIMIT });
     if (!verdict.replay) {
       this.resync(stream);
     } else {
-      for (const stored of await crews.readEvents(crewId, after, { limit: REPLAY_LIMIT + 1 })) this.deliver(crewId, stream, stored.event);
+      for (const stored of await log.readEvents(crewId, after, { limit: REPLAY_LIMIT + 1 })) this.deliver(crewId, stream, stored.event);
     }
     const backlog = stream.backlog ?? [];
     stream.backlog = null;

@@ -33,7 +33,7 @@ describe('the composition root', () => {
       const crewId = (await relay.store.crews.getMembership(deviceId))!.crewId;
       // Stored without the relay's fan-out, so the share is in the crew's history but was never queued.
       const payload = { spotify_uri: `spotify:track:${'T'.repeat(22)}`, track: 'Old Favourite', artist: 'Band', album: 'LP', album_art_url: '', note: '' };
-      await relay.store.crews.appendEvents([
+      await relay.store.log.appendEvents([
         { crewId, event: { type: 'message', msg_type: 'song_push', from_device: deviceId, from_name: 'Olga', timestamp: Date.now(), payload } },
       ]);
       const filled = owner.next((frame) => frame.type === 'queue_state' && (frame.queue as { now_playing: unknown }).now_playing !== null);

@@ -125,7 +125,7 @@ describe('a member_offline refused by a full disk', () => {
     await ana.next(isType('member_joined'));
 
     // The store's appends fail as SQLite's do on a full disk, until space is freed.
-    const crews = relay.store.crews;
+    const crews = relay.store.log;
     const append = crews.appendEvents.bind(crews);
     let full = true;
     let refused = 0;
@@ -144,7 +144,7 @@ describe('a member_offline refused by a full disk', () => {
     const offline = await ana.next(isType('member_offline'), 10_000);
     const boId = offline.device_id as string;
     const crewId = (await relay.store.crews.getMembership(boId))!.crewId;
-    const stored = (await relay.store.crews.readEvents(crewId, 0)).filter((e) => e.event.type === 'member_offline');
+    const stored = (await relay.store.log.readEvents(crewId, 0)).filter((e) => e.event.type === 'member_offline');
     expect(stored).toHaveLength(1);
   }, 20_000);
 });

@@ -40,7 +40,7 @@ const play = (memberId: string, endMs: number, track: string, artist: string, ms
 async function shareAt(atMs: number, from: string, uri: string, track: string) {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(atMs);
-  await store.crews.appendEvents([
+  await store.log.appendEvents([
     {
       crewId: CREW,
       from: { deviceId: from },

@@ -77,7 +77,7 @@ describe('the crew recap on the crew page', () => {
     await ben.request({ type: 'join_crew', crew_code: crew.crew_code, display_name: 'Ben' }, isType('crew_joined'));
     const crewId = (await relay.store.crews.getMembership(olgaId))!.crewId;
     // Song 3 was shared last month already: sharing it again is no first share.
-    await relay.store.crews.appendEvents([
+    await relay.store.log.appendEvents([
       {
         crewId,
         from: { deviceId: olgaId },

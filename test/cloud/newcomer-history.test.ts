@@ -119,7 +119,7 @@ async function crewWithPast(): Promise<{ owner: Gadget; pastSeqs: number[] }> {
   for (const weeks of [1, 2]) {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() - weeks * WEEK_MS);
-    const [stored] = await relay.store.crews.appendEvents([
+    const [stored] = await relay.store.log.appendEvents([
       {
         crewId,
         from: { deviceId: owner.deviceId },
@@ -298,10 +298,10 @@ describe('a newcomer reads the crew from its join on', () => {
     await g.client.request({ type: 'leave_crew', client_msg_id: 'leave' }, isType('ack'));
     // The share went into the crew queue, announced by a queue_state up to a coalescing interval later: the crew's log settles first.
     const crewId = (await relay.store.crews.getCrewByCode(owner.crewCode))!.crewId;
-    const between = await relay.store.crews.readEvents(crewId, 0);
+    const between = await relay.store.log.readEvents(crewId, 0);
     const shareSeq = [...between].reverse().find((e) => e.event.type === 'message')!.seq;
     await waitUntil(
-      async () => (await relay.store.crews.readEvents(crewId, shareSeq)).some((e) => e.event.type === 'queue_state'),
+      async () => (await relay.store.log.readEvents(crewId, shareSeq)).some((e) => e.event.type === 'queue_state'),
       'the share announced in the queue',
     );
     const latest = (await relay.store.crews.getCrewByCode(owner.crewCode))!.latestSeq;

@@ -134,7 +134,7 @@ describe('event retention', () => {
     const crew = await store.crews.createCrew({ crewId: 'crew-a', crewCode: 'LEELOO-AAAA', crewName: 'Crew', ownerDeviceId: 'dev-a' });
     const text = (n: number) =>
       ({ type: 'message', from_device: 'dev-a', from_name: 'A', timestamp: n, msg_type: 'text', payload: { text: `hi ${n}` } }) as const;
-    await store.crews.appendEvents([
+    await store.log.appendEvents([
       { crewId: crew.crewId, event: text(1) },
       { crewId: crew.crewId, event: text(2) },
     ]);
@@ -147,17 +147,17 @@ describe('event retention', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     let now = Date.now();
     const log = createLogger('info', { write: (line: string) => void lines.push(line) });
-    const retention = new Retention({ crews: store.crews, log, retentionDays: 1, now: () => now });
+    const retention = new Retention({ events: store.log, log, retentionDays: 1, now: () => now });
 
     await retention.start();
-    expect(await store.crews.readEvents(crewId, 0)).toHaveLength(2);
+    expect(await store.log.readEvents(crewId, 0)).toHaveLength(2);
     expect(vi.getTimerCount()).toBe(1);
 
     now += 2 * 86_400_000;
     vi.advanceTimersByTime(RETENTION_SWEEP_MS - 1);
-    expect(await store.crews.readEvents(crewId, 0)).toHaveLength(2);
+    expect(await store.log.readEvents(crewId, 0)).toHaveLength(2);
     vi.advanceTimersByTime(1);
-    await waitUntil(async () => (await store.crews.readEvents(crewId, 0)).length === 0, 'the sweep to prune both events');
+    await waitUntil(async () => (await store.log.readEvents(crewId, 0)).length === 0, 'the sweep to prune both events');
     await waitUntil(() => lines.some((l) => l.includes('pruned crew events past retention') && l.includes('"removed":2')), 'the prune to be logged');
 
     await store.close();
@@ -171,17 +171,17 @@ describe('event retention', () => {
   it('keeps events for ever with 0 days: no prune and no timer', async () => {
     const { store, crewId } = await crewWithEvents();
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const retention = new Retention({ crews: store.crews, log: createLogger('silent'), retentionDays: 0, now: () => Date.now() + 1e12 });
+    const retention = new Retention({ events: store.log, log: createLogger('silent'), retentionDays: 0, now: () => Date.now() + 1e12 });
     await retention.start();
     expect(vi.getTimerCount()).toBe(0);
-    expect(await store.crews.readEvents(crewId, 0)).toHaveLength(2);
+    expect(await store.log.readEvents(crewId, 0)).toHaveLength(2);
   });
 
   it('a first prune that fails fails the start, with no timer left', async () => {
     const { store } = await crewWithEvents();
     await store.close();
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const retention = new Retention({ crews: store.crews, log: createLogger('silent'), retentionDays: 1 });
+    const retention = new Retention({ events: store.log, log: createLogger('silent'), retentionDays: 1 });
     await expect(retention.start()).rejects.toThrow();
     expect(vi.getTimerCount()).toBe(0);
   });

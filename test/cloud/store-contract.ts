@@ -153,7 +153,7 @@ export function storeContract(factory: StoreFactory): void {
     it('appends with per-crew seq and deduplicates by device and client_msg_id', async () => {
       const one = await crewWith('AAAA', 'dev-a');
       const two = await crewWith('BBBB', 'dev-b');
-      const results = await store.crews.appendEvents([
+      const results = await store.log.appendEvents([
         { crewId: one.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
         { crewId: two.crewId, event: text(2) },
         { crewId: one.crewId, event: text(3), from: { deviceId: 'dev-a', clientMsgId: 'm2' } },
@@ -169,48 +169,48 @@ export function storeContract(factory: StoreFactory): void {
       ]);
       expect(results.map((r) => r.crewCode)).toEqual(['LEELOO-AAAA', 'LEELOO-BBBB', 'LEELOO-AAAA', undefined, 'LEELOO-AAAA']);
       expect((await store.crews.getCrew(one.crewId))?.latestSeq).toBe(3);
-      const events = await store.crews.readEvents(one.crewId, 0);
+      const events = await store.log.readEvents(one.crewId, 0);
       expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
       expect(events[0]!.event).toMatchObject({ type: 'message', seq: 1, crew_code: 'LEELOO-AAAA', payload: { text: 'hello 1' } });
-      expect(await store.crews.handledClientMessage('dev-a', 'm2')).toEqual({ crewId: one.crewId, seq: 2 });
-      expect(await store.crews.handledClientMessage('dev-b', 'm2')).toBeNull();
+      expect(await store.log.handledClientMessage('dev-a', 'm2')).toEqual({ crewId: one.crewId, seq: 2 });
+      expect(await store.log.handledClientMessage('dev-b', 'm2')).toBeNull();
     });
 
     it('appends nothing from a batch that fails', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      const bad = store.crews.appendEvents([
+      const bad = store.log.appendEvents([
         { crewId: crew.crewId, event: text(1) },
         { crewId: 'crew-missing', event: text(2) },
       ]);
       await expect(bad).rejects.toMatchObject({ code: 'not_found' });
-      expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
+      expect(await store.log.readEvents(crew.crewId, 0)).toEqual([]);
       expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(0);
     });
 
     it('reads by seq range and by time range, and reports the first seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      expect(await store.crews.firstSeq(crew.crewId)).toBeNull();
+      expect(await store.log.firstSeq(crew.crewId)).toBeNull();
       const before = Date.now();
-      for (let i = 1; i <= 7; i += 1) await store.crews.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
-      expect((await store.crews.readEvents(crew.crewId, 2, { toSeq: 5 })).map((e) => e.seq)).toEqual([3, 4, 5]);
-      expect((await store.crews.readEvents(crew.crewId, 2, { limit: 2 })).map((e) => e.seq)).toEqual([3, 4]);
-      expect(await store.crews.readEvents(crew.crewId, 7)).toEqual([]);
-      const byTime = await store.crews.readEventsByTime(crew.crewId, before, Date.now() + 1);
+      for (let i = 1; i <= 7; i += 1) await store.log.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
+      expect((await store.log.readEvents(crew.crewId, 2, { toSeq: 5 })).map((e) => e.seq)).toEqual([3, 4, 5]);
+      expect((await store.log.readEvents(crew.crewId, 2, { limit: 2 })).map((e) => e.seq)).toEqual([3, 4]);
+      expect(await store.log.readEvents(crew.crewId, 7)).toEqual([]);
+      const byTime = await store.log.readEventsByTime(crew.crewId, before, Date.now() + 1);
       expect(byTime.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      expect(await store.crews.readEventsByTime(crew.crewId, 0, before)).toEqual([]);
-      expect(await store.crews.firstSeq(crew.crewId)).toBe(1);
+      expect(await store.log.readEventsByTime(crew.crewId, 0, before)).toEqual([]);
+      expect(await store.log.firstSeq(crew.crewId)).toBe(1);
     });
 
     it('fills in the current crew code after a rotation', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      await store.log.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
       await store.crews.changeCrewCode(crew.crewId, 'LEELOO-DDDD');
-      expect((await store.crews.readEvents(crew.crewId, 0))[0]!.event.crew_code).toBe('LEELOO-DDDD');
+      expect((await store.log.readEvents(crew.crewId, 0))[0]!.event.crew_code).toBe('LEELOO-DDDD');
     });
 
     it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      await store.crews.appendEvents([
+      await store.log.appendEvents([
         { crewId: crew.crewId, event: text(1) },
         { crewId: crew.crewId, event: text(2) },
       ]);
@@ -225,14 +225,14 @@ export function storeContract(factory: StoreFactory): void {
     it('records where each membership starts in the log; re-joining keeps it, leaving and joining again renews it', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       expect((await store.crews.getMembership('dev-a'))?.joinedSeq).toBe(0);
-      await store.crews.appendEvents([
+      await store.log.appendEvents([
         { crewId: crew.crewId, event: text(1) },
         { crewId: crew.crewId, event: text(2) },
       ]);
       await store.crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
       await store.crews.addMember(crew.crewId, 'dev-b');
       expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(3) }]);
+      await store.log.appendEvents([{ crewId: crew.crewId, event: text(3) }]);
       await store.crews.addMember(crew.crewId, 'dev-b');
       expect((await store.crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
       expect((await store.crews.listMembers(crew.crewId)).map((m) => m.joinedSeq)).toEqual([0, 2]);
@@ -253,20 +253,21 @@ export function storeContract(factory: StoreFactory): void {
 
     it('prunes by age but never lowers latest_seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      await store.crews.appendEvents([
+      await store.log.appendEvents([
         { crewId: crew.crewId, event: text(1) },
         { crewId: crew.crewId, event: text(2) },
       ]);
-      expect(await store.crews.pruneEventsBefore(Date.now() + 1000)).toBe(2);
-      expect(await store.crews.readEvents(crew.crewId, 0)).toEqual([]);
+      expect(await store.log.pruneEventsBefore(Date.now() + 1000)).toBe(2);
+      expect(await store.log.readEvents(crew.crewId, 0)).toEqual([]);
       expect((await store.crews.getCrew(crew.crewId))?.latestSeq).toBe(2);
-      expect((await store.crews.appendEvents([{ crewId: crew.crewId, event: text(3) }]))[0]!.seq).toBe(3);
+      expect((await store.log.appendEvents([{ crewId: crew.crewId, event: text(3) }]))[0]!.seq).toBe(3);
     });
 
     it('counts crews, devices and events', async () => {
       const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
-      expect(await store.crews.counts()).toEqual({ crews: 1, devices: 2, events: 1 });
+      await store.log.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      expect(await store.crews.counts()).toEqual({ crews: 1, devices: 2 });
+      expect(await store.log.countEvents()).toBe(1);
     });
 
     it("keeps members' MCP tokens by hash: lists newest first, notes use, revokes one or all", async () => {
@@ -290,12 +291,12 @@ export function storeContract(factory: StoreFactory): void {
     it('keeps everything across a reopen', async () => {
       if (!factory.reopen) return;
       const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
-      await store.crews.appendEvents([{ crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
+      await store.log.appendEvents([{ crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
       await store.close();
       store = await factory.reopen();
       expect((await store.crews.listMembers(crew.crewId)).map((m) => m.deviceId)).toEqual(['dev-a', 'dev-b']);
-      expect((await store.crews.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual([1]);
-      const again = await store.crews.appendEvents([{ crewId: crew.crewId, event: text(2), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
+      expect((await store.log.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual([1]);
+      const again = await store.log.appendEvents([{ crewId: crew.crewId, event: text(2), from: { deviceId: 'dev-a', clientMsgId: 'k' } }]);
       expect(again[0]).toMatchObject({ seq: 1, duplicate: true });
     });
 

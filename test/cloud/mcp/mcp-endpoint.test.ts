@@ -163,7 +163,7 @@ describe('the MCP endpoint', () => {
     const sent = resultOf(await client.callTool({ name: 'send_crew_text', arguments: { text: 'tonight at 8?' } })) as { seq: number };
     const heard = await bo.client.next(isType('message'));
     expect(heard).toMatchObject({ from_device: ana.deviceId, from_name: 'Ana', msg_type: 'text', payload: { text: 'tonight at 8?' }, seq: sent.seq });
-    const events = await mcpRelay.relay.store.crews.readEvents((await mcpRelay.relay.store.crews.getMembership(other.deviceId))!.crewId, 0);
+    const events = await mcpRelay.relay.store.log.readEvents((await mcpRelay.relay.store.crews.getMembership(other.deviceId))!.crewId, 0);
     expect(events.some((e) => e.event.type === 'message')).toBe(false);
   });
 

@@ -38,7 +38,7 @@ async function share(g: CrewGadget, n: number): Promise<number> {
 /** What a crew holds: its whole log and its queue, to show a refused call stored nothing. */
 async function holdings(crewId: string): Promise<string> {
   const [events, queue, crew] = await Promise.all([
-    mcpRelay.relay.store.crews.readEvents(crewId, 0),
+    mcpRelay.relay.store.log.readEvents(crewId, 0),
     mcpRelay.relay.store.queue.load(crewId),
     mcpRelay.relay.store.crews.getCrew(crewId),
   ]);

@@ -40,7 +40,7 @@ class Host {
       log: createLogger('silent'),
       metrics: createRelayMetrics({ connections: () => 0, devicesOnline: () => 0 }).features,
       publish: async (crewId, event, from) => {
-        const [result] = await store.crews.appendEvents([{ crewId, event, from }]);
+        const [result] = await store.log.appendEvents([{ crewId, event, from }]);
         if (!result!.duplicate) {
           const stored = { ...event, seq: result!.seq, crew_code: 'LEELOO-TEST' } as CrewEvent;
           this.events.push(stored);

@@ -121,7 +121,7 @@ describe('the phone as a crew member', () => {
       body: { code: 'not_found' },
     });
     const crewId = (await relay.store.crews.getMembership(benId))!.crewId;
-    const onces = (await relay.store.crews.readEvents(crewId, 0)).filter(
+    const onces = (await relay.store.log.readEvents(crewId, 0)).filter(
       (e) => e.event.type === 'message' && e.event.msg_type === 'text' && e.event.payload.text === 'once',
     );
     expect(onces).toHaveLength(1);
