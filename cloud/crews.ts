@@ -100,8 +100,23 @@ export class Crews {
     const crew = session.crew;
     const current = this.deps.registry.isCurrent(session);
     this.deps.registry.remove(session);
-    if (!crew || !current || this.deps.stopping()) return;
+    if (!current) return;
+    const offline = await this.deps.registry.wentOffline(session.deviceId!);
+    if (!crew || !offline || this.deps.stopping()) return;
     await this.publishOffline(crew.crewId, session.deviceId!, session.displayName, 0);
+  }
+
+  /** Devices of a relay process that died without a goodbye: each one's crew hears member_offline. */
+  async announceOrphaned(deviceIds: readonly string[]): Promise<void> {
+    for (const deviceId of deviceIds) {
+      if (this.deps.registry.isOnline(deviceId)) continue;
+      try {
+        const member = await this.store.getMembership(deviceId);
+        if (member) await this.publishOffline(member.crewId, deviceId, member.displayName, 0);
+      } catch (error) {
+        this.deps.log.error({ err: error, deviceId }, 'announcing a device of a stopped relay process offline failed');
+      }
+    }
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ProtocolError, renderEvent, type CrewEvent, type CrewState, type Generation } from '../protocol/index.js';
+import type { BusEvent, RelayBus } from './bus.js';
+import { CrewSequencer } from './crew-sequencer.js';
 import { readCrewState } from './crew-state.js';
 import { firstVisibleSeq } from './crew-visibility.js';
 import type { CrewEventListener, PublishFrom } from './feature.js';
@@ -184,7 +186,13 @@ export class Delivery {
   private scheduled = false;
   private marksTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Told of each event this process committed (once-per-event work: the queue). */
   private readonly listeners = new Set<CrewEventListener>();
+  /** Told of every event of the crews, committed here or by another relay process, in seq order (live streams). */
+  private readonly liveListeners = new Set<CrewEventListener>();
+  private readonly bus: RelayBus;
+  /** With other relay processes: puts their events and this process's own in seq order per crew. */
+  private readonly sequencer: CrewSequencer | null;
   private readonly store: Store;
   private readonly registry: SessionRegistry;
   private readonly metrics: RelayMetrics;
@@ -195,12 +203,35 @@ export class Delivery {
   /** Each session's delivery state, written here only. */
   private readonly states = new WeakMap<Session, DeliveryState>();
 
-  constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger; maxHeldEvents: number }) {
+  constructor(deps: { store: Store; registry: SessionRegistry; metrics: RelayMetrics; log: Logger; maxHeldEvents: number; bus: RelayBus }) {
     this.maxHeld = deps.maxHeldEvents;
     this.store = deps.store;
     this.registry = deps.registry;
     this.metrics = deps.metrics;
     this.log = deps.log;
+    this.bus = deps.bus;
+    this.sequencer = deps.bus.shared
+      ? new CrewSequencer({
+          log: deps.store.log,
+          deliver: (crewId, event, sender) => this.deliverLive(crewId, event, sender),
+          hasSessions: (crewId) => deps.registry.crewSessions(crewId).size > 0,
+          logger: deps.log,
+        })
+      : null;
+  }
+
+  /** An event another relay process committed (the bus). */
+  receive(message: BusEvent): void {
+    this.sequencer?.offer(message.crewId, message.event, message.senderDeviceId);
+  }
+
+  /** The bus was away: what the other processes committed meanwhile is read from the log. */
+  catchUp(): void {
+    this.sequencer?.catchUp();
+  }
+
+  close(): void {
+    this.sequencer?.close();
   }
 
   publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }> {
@@ -226,6 +257,11 @@ export class Delivery {
   onCrewEvent(listener: CrewEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onLiveCrewEvent(listener: CrewEventListener): () => void {
+    this.liveListeners.add(listener);
+    return () => this.liveListeners.delete(listener);
   }
 
   /** Resolves when everything published so far is written and delivery marks are saved. */
@@ -298,9 +334,13 @@ export class Delivery {
     }
     if (!result.duplicate) {
       const event = { ...p.request.event, seq: result.seq, crew_code: result.crewCode ?? '' } as CrewEvent;
-      this.fanOut(p.request.crewId, event, p.request.from?.deviceId ?? null);
+      const { crewId } = p.request;
+      const sender = p.request.from?.deviceId ?? null;
+      if (this.sequencer) this.sequencer.offer(crewId, event, sender);
+      else this.deliverLive(crewId, event, sender);
       this.metrics.fanOutSeconds.observe(Number(process.hrtime.bigint() - p.startedAt) / 1e9);
-      this.notify(event, p.request.crewId);
+      this.bus.publishEvent({ crewId, event, senderDeviceId: sender });
+      this.notify(this.listeners, event, crewId);
     }
     p.resolve({ seq: result.seq, duplicate: result.duplicate });
   }
@@ -343,8 +383,14 @@ export class Delivery {
     }
   }
 
-  private notify(event: CrewEvent, crewId: string): void {
-    for (const listener of this.listeners) {
+  /** An event in its crew's seq order: to this process's sockets and live listeners. */
+  private deliverLive(crewId: string, event: CrewEvent, senderDeviceId: string | null): void {
+    this.fanOut(crewId, event, senderDeviceId);
+    this.notify(this.liveListeners, event, crewId);
+  }
+
+  private notify(listeners: ReadonlySet<CrewEventListener>, event: CrewEvent, crewId: string): void {
+    for (const listener of listeners) {
       try {
         listener(event, crewId);
       } catch (error) {
@@ -420,6 +466,7 @@ export class Delivery {
     // Attach first, holding live events, so nothing committed during the read is missed.
     this.stateOf(session).startAttach(fromSeq, awaitResume);
     this.registry.attach(session, session.crew.crewId);
+    this.sequencer?.track(session.crew.crewId);
     await this.replay(session, fromSeq, Number.MAX_SAFE_INTEGER, false, this.stateOf(session).recoveries, () => undefined);
   }
 

@@ -101,8 +101,16 @@ export interface RelayContext {
   /** Sends to one device if it is connected to this process (false if not). */
   sendToDevice(deviceId: string, message: OutboundMessage): boolean;
   isOnline(deviceId: string): boolean;
-  /** Subscribes to committed crew events; returns the unsubscribe function. */
+  /**
+   * Subscribes to the crew events this relay process committed (each event reaches one
+   * process's listeners: once-per-event work); returns the unsubscribe function.
+   */
   onCrewEvent(listener: CrewEventListener): () => void;
+  /**
+   * Subscribes to every crew event, whichever relay process committed it, in each crew's seq
+   * order (what this process's live streams show); returns the unsubscribe function.
+   */
+  onLiveCrewEvent(listener: CrewEventListener): () => void;
   /**
    * Where phones reach the relay, for links: PUBLIC_URL, or else this process's own
    * address (the real port once listening) — right on one machine, wrong behind a proxy.

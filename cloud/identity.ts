@@ -105,6 +105,14 @@ export class Identity {
     return issued;
   }
 
+  /** The device came online on another relay process: its socket here is an older one. */
+  takenOver(deviceId: string): void {
+    const session = this.deps.registry.deviceSession(deviceId);
+    if (!session || session.closing) return;
+    this.crews.detach(session);
+    session.close(CLOSE_REPLACED, 'replaced by a newer connection of this device');
+  }
+
   /**
    * The operator's reset-credential: the stored secret hash is cleared so the device's next
    * hello (with its id, any or no secret) is issued a new one and finds its crew again. The

@@ -24,6 +24,7 @@ import { Retention } from './retention.js';
 import { deliveryProof, Session, SessionRegistry } from './sessions.js';
 import { statusRoutes } from './status-routes.js';
 import type { Store } from './store/store.js';
+import { LocalBus, type RelayBus } from './bus.js';
 
 export interface RelayOptions {
   readonly config: RelayConfig;
@@ -31,6 +32,8 @@ export interface RelayOptions {
   readonly log: Logger;
   /** Feature areas, built in order: cloud/main.ts passes the composition root (cloud/compose.ts). */
   readonly features?: readonly (FeatureFactory | FeatureComposition)[];
+  /** What crosses relay processes (fan-out, presence); one process on its own: LocalBus. */
+  readonly bus?: RelayBus;
 }
 
 export interface Relay {
@@ -52,7 +55,8 @@ const FEATURE_RETRY_MAX_MS = 60_000;
 
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
-  const registry = new SessionRegistry();
+  const bus = options.bus ?? new LocalBus();
+  const registry = new SessionRegistry(bus);
   const metrics = createRelayMetrics(
     {
       connections: () => registry.all.size,
@@ -64,7 +68,7 @@ export function createRelay(options: RelayOptions): Relay {
     { version: config.version },
   );
   const budgets = new EntryBudgets(config.addressBudgets, { log, refusals: metrics.addressBudgetRefusals });
-  const delivery = new Delivery({ store, registry, metrics, log, maxHeldEvents: config.maxHeldEvents });
+  const delivery = new Delivery({ store, registry, metrics, log, maxHeldEvents: config.maxHeldEvents, bus });
   let stopping = false;
   let boundPort = config.port;
   const deps: CoreDeps = { config, store, registry, delivery, log, stopping: () => stopping };
@@ -98,6 +102,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
     isOnline: (deviceId) => registry.isOnline(deviceId),
     onCrewEvent: (listener) => delivery.onCrewEvent(listener),
+    onLiveCrewEvent: (listener) => delivery.onLiveCrewEvent(listener),
     publicUrl() {
       if (config.publicUrl) return config.publicUrl;
       const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
@@ -212,6 +217,12 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   async function start(): Promise<{ port: number }> {
+    await bus.start({
+      event: (message) => delivery.receive(message),
+      takenOver: (deviceId) => identity.takenOver(deviceId),
+      resubscribed: () => delivery.catchUp(),
+      orphaned: (deviceIds) => void crews.announceOrphaned(deviceIds),
+    });
     for (const feature of features) await startFeature(feature, 0);
     await retention.start();
     await new Promise<void>((resolve, reject) => {
@@ -242,6 +253,8 @@ export function createRelay(options: RelayOptions): Relay {
       await feature.stop().catch((error: unknown) => log.error({ err: error, feature: feature.name }, 'feature failed to stop'));
     }
     await delivery.drain();
+    delivery.close();
+    await bus.close();
     await store.close();
   }
 

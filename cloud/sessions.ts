@@ -3,6 +3,7 @@ import { errorFrame, ERROR_CODES, type ErrorCode, type Generation, type Outbound
 import type { SessionCrew, SessionView } from './feature.js';
 import type { RelayMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
+import { LocalBus, type RelayBus } from './bus.js';
 
 export interface SessionOptions {
   readonly rateLimit: { perSecond: number; burst: number };
@@ -151,10 +152,16 @@ export class Session implements SessionView {
 }
 
 /** Every open session, indexed by device and by crew (for fan-out). */
+/**
+ * This process's sockets by device and by crew. Presence spans relay processes: a device is
+ * online when a socket of it is open here or on another process (the bus knows which).
+ */
 export class SessionRegistry {
   readonly all = new Set<Session>();
   private readonly byDevice = new Map<string, Session>();
   private readonly byCrew = new Map<string, Set<Session>>();
+
+  constructor(private readonly presence: Pick<RelayBus, 'deviceOnline' | 'deviceOffline' | 'onlineElsewhere'> = new LocalBus()) {}
 
   add(session: Session): void {
     this.all.add(session);
@@ -164,6 +171,7 @@ export class SessionRegistry {
   bindDevice(session: Session, deviceId: string): Session | null {
     const previous = this.byDevice.get(deviceId);
     this.byDevice.set(deviceId, session);
+    this.presence.deviceOnline(deviceId);
     return previous && previous !== session ? previous : null;
   }
 
@@ -178,7 +186,15 @@ export class SessionRegistry {
 
   isOnline(deviceId: string): boolean {
     const session = this.byDevice.get(deviceId);
-    return session !== undefined && !session.closing;
+    return (session !== undefined && !session.closing) || this.presence.onlineElsewhere(deviceId);
+  }
+
+  /**
+   * The device's current socket here closed (remove() first): true when the device is now
+   * offline, false when it is online on another relay process.
+   */
+  wentOffline(deviceId: string): Promise<boolean> {
+    return this.presence.deviceOffline(deviceId);
   }
 
   attach(session: Session, crewId: string): void {

@@ -1,4 +1,5 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
+import { isRedisUnavailable } from './redis/redis-connection.js';
 import type { HistoryStore } from './areas/history.js';
 import type { McpStore } from './areas/mcp.js';
 import type { QueueStore } from './areas/queue.js';
@@ -221,6 +222,7 @@ export const SQLITE_FILE_NAME = 'leeloo.db';
  */
 export function storeUnavailable(error: unknown): ProtocolError | null {
   if (error instanceof ProtocolError) return error.code === 'unavailable' ? error : null;
+  if (isRedisUnavailable(error)) return new ProtocolError('unavailable', 'The relay cannot reach its Redis store right now; try again shortly.');
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
   return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');

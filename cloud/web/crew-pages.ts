@@ -74,7 +74,7 @@ export class CrewPages {
   }
 
   start(): void {
-    this.unsubscribe = this.deps.context.onCrewEvent((event, crewId) => this.fanOut(event, crewId));
+    this.unsubscribe = this.deps.context.onLiveCrewEvent((event, crewId) => this.fanOut(event, crewId));
     // One interval for every stream: proxies close idle connections, and a stream whose
     // link has expired since it opened is ended even in a quiet crew.
     this.heartbeat = setInterval(() => {

@@ -54,6 +54,7 @@ class Host {
         this.listeners.add(listener);
         return () => this.listeners.delete(listener);
       },
+      onLiveCrewEvent: () => () => undefined,
       publicUrl: () => 'https://leeloo.example',
     };
   }

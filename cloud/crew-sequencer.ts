@@ -1,0 +1,160 @@
+import type { CrewEvent } from '../protocol/index.js';
+import type { Logger } from './log.js';
+import type { EventLog } from './store/store.js';
+
+/** How long a gap waits for its event to come over the bus before the log is read for it. */
+const GAP_GRACE_MS = 15;
+/** A crew with no socket here and no event for this long is forgotten. */
+const IDLE_FORGET_MS = 5 * 60_000;
+const FILL_PAGE = 500;
+
+interface Waiting {
+  readonly event: CrewEvent;
+  readonly senderDeviceId: string | null;
+}
+
+interface Track {
+  /** The next seq to deliver; null until the log's position is known. */
+  expected: number | null;
+  readonly waiting: Map<number, Waiting>;
+  gapTimer: NodeJS.Timeout | null;
+  filling: boolean;
+  touchedAt: number;
+}
+
+/**
+ * Puts one crew's live events in seq order when several relay processes commit them: this
+ * process's own commits come at once, the others' over the bus a little later, so seq 8 may
+ * arrive before 7. Each crew delivers its next seq only; a gap waits GAP_GRACE_MS for the bus,
+ * then is read from the log (every event is committed before anyone hears of it). Each seq is
+ * delivered at most once here; the sockets' own delivery state keeps it at most once per socket.
+ */
+export class CrewSequencer {
+  private readonly crews = new Map<string, Track>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: {
+      readonly log: Pick<EventLog, 'readEvents' | 'position'>;
+      readonly deliver: (crewId: string, event: CrewEvent, senderDeviceId: string | null) => void;
+      /** Whether a socket of this process is attached to the crew (a crew without one is forgotten when idle). */
+      readonly hasSessions: (crewId: string) => boolean;
+      readonly logger: Logger;
+      readonly now?: () => number;
+    },
+  ) {
+    this.sweep = setInterval(() => this.forgetIdle(), IDLE_FORGET_MS / 5);
+    this.sweep.unref();
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  /**
+   * A socket of this process joined the crew: its own replay from the log covers everything up
+   * to now, so live delivery starts after the log's latest seq (read here).
+   */
+  track(crewId: string): void {
+    if (this.crews.has(crewId)) return;
+    const track = this.newTrack(null);
+    this.crews.set(crewId, track);
+    this.deps.log.position(crewId).then(
+      (position) => {
+        if (track.expected !== null) return;
+        const latest = position?.latestSeq ?? 0;
+        for (const seq of track.waiting.keys()) if (seq <= latest) track.waiting.delete(seq);
+        track.expected = latest + 1;
+        this.drain(crewId, track);
+      },
+      (error: unknown) => {
+        this.deps.logger.warn({ err: error, crewId }, 'reading a crew log position failed; starting from the next event');
+        this.crews.delete(crewId);
+      },
+    );
+  }
+
+  /** A committed event, from this process or another: delivered in seq order. */
+  offer(crewId: string, event: CrewEvent, senderDeviceId: string | null): void {
+    const seq = event.seq;
+    if (seq === undefined) return;
+    let track = this.crews.get(crewId);
+    if (!track) {
+      // Nobody here was waiting for this crew: start at this event.
+      track = this.newTrack(seq);
+      this.crews.set(crewId, track);
+    }
+    track.touchedAt = this.now();
+    if (track.expected !== null && seq < track.expected) return;
+    track.waiting.set(seq, { event, senderDeviceId });
+    this.drain(crewId, track);
+  }
+
+  /** The bus dropped and is back: each crew reads what it may have missed from the log. */
+  catchUp(): void {
+    for (const [crewId, track] of this.crews) {
+      if (track.expected === null) continue;
+      void this.fill(crewId, track, Number.MAX_SAFE_INTEGER);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+    for (const track of this.crews.values()) if (track.gapTimer) clearTimeout(track.gapTimer);
+    this.crews.clear();
+  }
+
+  private newTrack(expected: number | null): Track {
+    return { expected, waiting: new Map(), gapTimer: null, filling: false, touchedAt: this.now() };
+  }
+
+  private drain(crewId: string, track: Track): void {
+    if (track.expected === null) return;
+    for (let next = track.waiting.get(track.expected); next; next = track.waiting.get(track.expected)) {
+      track.waiting.delete(track.expected);
+      track.expected += 1;
+      this.deps.deliver(crewId, next.event, next.senderDeviceId);
+    }
+    if (track.waiting.size === 0) {
+      if (track.gapTimer) clearTimeout(track.gapTimer);
+      track.gapTimer = null;
+      return;
+    }
+    if (track.gapTimer || track.filling) return;
+    track.gapTimer = setTimeout(() => {
+      track.gapTimer = null;
+      void this.fill(crewId, track, Math.min(...track.waiting.keys()) - 1);
+    }, GAP_GRACE_MS);
+    track.gapTimer.unref();
+  }
+
+  /** Reads expected..toSeq from the log into the waiting events and delivers what is in order. */
+  private async fill(crewId: string, track: Track, toSeq: number): Promise<void> {
+    if (track.filling || track.expected === null) return;
+    track.filling = true;
+    try {
+      for (;;) {
+        const page = await this.deps.log.readEvents(crewId, track.expected - 1, { toSeq, limit: FILL_PAGE });
+        for (const stored of page) {
+          if (stored.seq >= track.expected && !track.waiting.has(stored.seq)) track.waiting.set(stored.seq, { event: stored.event, senderDeviceId: null });
+        }
+        // What the log no longer has (pruned) cannot be delivered live: go on from the next there is.
+        if (!track.waiting.has(track.expected) && page.length < FILL_PAGE && track.waiting.size > 0) track.expected = Math.min(...track.waiting.keys());
+        this.drain(crewId, track);
+        if (page.length < FILL_PAGE || track.expected > toSeq) break;
+      }
+    } catch (error) {
+      this.deps.logger.warn({ err: error, crewId }, 'reading missed crew events from the log failed; trying again with the next event');
+    } finally {
+      track.filling = false;
+    }
+    this.drain(crewId, track);
+  }
+
+  private forgetIdle(): void {
+    const cutoff = this.now() - IDLE_FORGET_MS;
+    for (const [crewId, track] of this.crews) {
+      if (track.touchedAt < cutoff && track.waiting.size === 0 && !this.deps.hasSessions(crewId)) this.crews.delete(crewId);
+    }
+  }
+}
