@@ -99,6 +99,11 @@ const ServerEnv = z.object({
   /** SQLite's synchronous setting for the embedded store: full (the default) or normal (see README). */
   LEELOO_SQLITE_SYNC: z.enum(['full', 'normal']).default('full'),
   REDIS_URL: optional(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
+  /** Every key the relay keeps in Redis starts with this (several relays, or tests, can share one Redis). */
+  LEELOO_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . -')
+    .default('leeloo:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: trustProxy.default(false),
   /** 0 keeps crew history forever (the default); otherwise events older than this are pruned. */
@@ -246,6 +251,7 @@ function toConfig(e: z.output<typeof RelayVariables>) {
     dataDir: e.LEELOO_DATA_DIR,
     sqliteSync: e.LEELOO_SQLITE_SYNC,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.LEELOO_REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     eventRetentionDays: e.EVENT_RETENTION_DAYS,

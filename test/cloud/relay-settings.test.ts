@@ -9,6 +9,7 @@ const BAD: Record<string, readonly [string, string]> = {
   LEELOO_DATA_DIR: ['', 'must not be empty'],
   LEELOO_SQLITE_SYNC: ['off', 'must be one of "full", "normal"'],
   REDIS_URL: ['http://x', 'must be a redis:// or rediss:// URL'],
+  LEELOO_REDIS_PREFIX: ['a b', 'must be 1 to 64 letters, digits or : _ . -'],
   LOG_LEVEL: ['loud', 'must be one of "fatal", "error"'],
   TRUST_PROXY: ['nonsense', 'must be false, true, a hop count, or a comma-separated list'],
   EVENT_RETENTION_DAYS: ['-1', 'must be a whole number from 0 to 36500'],

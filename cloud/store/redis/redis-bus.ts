@@ -195,8 +195,9 @@ export class RedisBus implements RelayBus {
       const here = this.onlineHere.get(wire.d);
       // A socket here that came online after that one stays; its own message replaces the other.
       if (here !== undefined && here > wire.v) return;
-      this.onlineHere.delete(wire.d);
       this.elsewhere.set(wire.d, wire.p);
+      if (here === undefined) return;
+      this.onlineHere.delete(wire.d);
       this.handlers.takenOver(wire.d);
     } else if (wire.t === 'off' && this.elsewhere.get(wire.d) === wire.p) {
       this.elsewhere.delete(wire.d);
