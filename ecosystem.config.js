@@ -2,7 +2,7 @@
 // The package is an ES module; `apps` is a named export so PM2 finds it whether it
 // require()s this file (Node 20.19+ loads ES modules that way) or import()s it.
 
-/** One process: the embedded SQLite store allows a single writer. */
+/** One process on the embedded SQLite store (a single writer): `pm2 start ecosystem.config.js --only leeloo-relay`. */
 const relay = {
   name: 'leeloo-relay',
   script: 'dist/cloud/main.js',
@@ -29,17 +29,27 @@ const relay = {
   },
 };
 
-// With Redis (REDIS_URL set; not available in this build yet) the relay can run in cluster
-// mode, one process per core, all sharing crew state and fan-out through Redis:
-//
-// const relayCluster = {
-//   ...relay,
-//   name: 'leeloo-relay-cluster',
-//   exec_mode: 'cluster',
-//   instances: 'max',
-//   env: { ...relay.env, REDIS_URL: 'redis://127.0.0.1:6379/0' },
-// };
+/**
+ * Several processes on Redis: `pm2 start ecosystem.config.js --only leeloo-relay-cluster`.
+ * PM2's cluster mode shares the one port among the processes; every process keeps its own
+ * sockets and they reach each other through Redis (crew log, fan-out, presence, leases), so a
+ * gadget may land on any of them (README: several relay processes on Redis). `pm2 reload`
+ * replaces them one at a time: each stops accepting, closes its sockets with 1001 (the
+ * gadgets reconnect to the others and resume), flushes and exits before the next goes.
+ */
+const relayCluster = {
+  ...relay,
+  name: 'leeloo-relay-cluster',
+  exec_mode: 'cluster',
+  instances: 2,
+  // Each new process says ready only once it listens with the store and bus connected.
+  wait_ready: true,
+  listen_timeout: 15000,
+  kill_timeout: 10000,
+  max_memory_restart: '400M',
+  env: { ...relay.env, REDIS_URL: 'redis://127.0.0.1:6379/0', LEELOO_REDIS_PREFIX: 'leeloo:' },
+};
 
-export const apps = [relay];
+export const apps = [relay, relayCluster];
 
 export default { apps };

@@ -142,6 +142,7 @@ export function createRelay(options: RelayOptions): Relay {
   const app = buildApp(config, log, features, admin, {
     version: config.version,
     store,
+    bus,
     metrics,
     startedAt,
     metricsGate: requireMetricsAccess(config.metrics, log),

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { storeUnavailable, type Store } from './store/store.js';
+import type { RelayBus } from './bus.js';
 import type { RelayMetrics } from './metrics.js';
 import { renderLandingPage } from './landing-page.js';
 import { ProtocolError } from '../protocol/index.js';
@@ -8,6 +9,8 @@ import { sendError } from './http-errors.js';
 export interface StatusSource {
   readonly version: string;
   readonly store: Store;
+  /** The link to the other relay processes (Redis Pub/Sub); LocalBus answers at once. */
+  readonly bus: Pick<RelayBus, 'ping'>;
   readonly metrics: RelayMetrics;
   readonly startedAt: number;
   /** Lets a /metrics request through, or answers it (cloud/admin-auth.ts requireMetricsAccess). */
@@ -22,9 +25,14 @@ async function storeProblem(source: StatusSource): Promise<string | null> {
   if (source.stopping()) return 'The relay is shutting down.';
   try {
     await source.store.ping();
-    return null;
   } catch (error) {
     return storeUnavailable(error)?.message ?? 'The relay cannot reach its store right now; try again shortly.';
+  }
+  try {
+    await source.bus.ping();
+    return null;
+  } catch (error) {
+    return `The relay cannot reach the other relay processes right now (${error instanceof Error ? error.message : String(error)}); it is reconnecting.`;
   }
 }
 

@@ -53,7 +53,7 @@ describe('the relay under PM2', () => {
       config,
       `
       const { apps } = require(${JSON.stringify(path.join(ROOT, 'ecosystem.config.js'))});
-      module.exports = { apps: apps.map((app) => ({
+      module.exports = { apps: apps.filter((app) => app.name === 'leeloo-relay').map((app) => ({
         ...app,
         script: ${JSON.stringify(path.join(ROOT, 'cloud', 'main.ts'))},
         interpreter: ${JSON.stringify(process.execPath)},

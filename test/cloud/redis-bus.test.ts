@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BusEvent, BusHandlers } from '../../cloud/bus.js';
+import type { BusEvent } from '../../cloud/bus.js';
 import { createLogger } from '../../cloud/log.js';
 import { RedisBus } from '../../cloud/store/redis/redis-bus.js';
 import type { CrewEvent } from '../../protocol/index.js';
@@ -7,7 +7,7 @@ import { testRedis, type TestRedis } from '../helpers/redis.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 /** What one relay process heard from the bus. */
-class Heard implements BusHandlers {
+class Heard {
   readonly events: BusEvent[] = [];
   readonly takenOver: string[] = [];
   readonly orphans: string[] = [];
