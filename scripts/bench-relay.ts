@@ -12,6 +12,12 @@
  * offered with 2,000 devices in crews of 8), and prints ours as a ratio of the bare one.
  *
  *   npx tsx scripts/bench-relay.ts --baseline [--rates 0.5,10] [--seconds 15]
+ *
+ * `--processes N --redis URL` runs N relay processes on one Redis (their own key prefix, deleted
+ * afterwards) and spreads every crew's devices over them, so most fan-out crosses processes;
+ * `--redis URL` alone runs one process on Redis. RSS is summed over the processes.
+ *
+ *   npx tsx scripts/bench-relay.ts --processes 2 --redis redis://127.0.0.1:6379 --devices 10000 --rate 0.0875
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +26,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +42,10 @@ interface Options {
   baseline: boolean;
   /** With --baseline: the rates each relay is driven at, one after another. */
   rates: number[];
+  /** Relay processes (more than one needs --redis). */
+  processes: number;
+  /** The Redis the relays share (unset: the embedded store). */
+  redis: string | null;
 }
 
 function readOptions(): Options {
@@ -48,6 +59,8 @@ function readOptions(): Options {
       baseline: { type: 'boolean', default: false },
       rates: { type: 'string', default: '0.5,10' },
       'serve-bare': { type: 'boolean', default: false },
+      processes: { type: 'string', default: '1' },
+      redis: { type: 'string' },
     },
   });
   const baseline = values.baseline === true;
@@ -61,6 +74,8 @@ function readOptions(): Options {
     generation: generation as 2 | 3,
     baseline,
     rates,
+    processes: Number(values.processes),
+    redis: values.redis ?? null,
   };
   const problems = [
     !(generation === 2 || generation === 3) && '--generation must be 2 or 3',
@@ -68,6 +83,9 @@ function readOptions(): Options {
     !(Number.isInteger(options.devices) && options.devices >= 2 && options.devices <= LIMITS.devices) && `--devices must be 2–${LIMITS.devices}`,
     !(Number.isInteger(options.crewSize) && options.crewSize >= 2 && options.crewSize <= 64) && '--crew-size must be 2–64',
     !(options.rate > 0 && options.rate <= LIMITS.rate) && `--rate must be above 0 and at most ${LIMITS.rate} shares/s per device`,
+    !(Number.isInteger(options.processes) && options.processes >= 1 && options.processes <= 8) && '--processes must be 1–8',
+    options.processes > 1 && !options.redis && '--processes above 1 needs --redis URL (the embedded store has one writer)',
+    options.redis !== null && !/^rediss?:\/\//.test(options.redis) && '--redis must be a redis:// URL',
     !(options.seconds > 0 && options.seconds <= LIMITS.seconds) && `--seconds must be above 0 and at most ${LIMITS.seconds}`,
   ].filter(Boolean);
   if (problems.length > 0) throw new Error(problems.join('; '));
@@ -100,13 +118,14 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, name: string
   return { child, port };
 }
 
-function startRelay(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+function startRelay(dataDir: string, redis: { url: string; prefix: string } | null = null): Promise<{ child: ChildProcess; port: number }> {
   const env = {
     PORT: '0',
     HOST: '127.0.0.1',
     LEELOO_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
-    REDIS_URL: '',
+    REDIS_URL: redis?.url ?? '',
+    LEELOO_REDIS_PREFIX: redis?.prefix ?? 'leeloo:',
     // Every simulated gadget connects from 127.0.0.1: that one address may hold them all and create all their crews.
     NEW_CREWS_BURST: '100000',
     JOIN_FAILURES_BURST: '100000',
@@ -251,19 +270,23 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function connectAll(url: string, options: Options, stats: Stats): Promise<Device[]> {
+/** Connects the devices in crews; with several URLs (relay processes) each crew's devices go round them. */
+async function connectAll(urls: string | readonly string[], options: Options, stats: Stats): Promise<Device[]> {
+  const list = typeof urls === 'string' ? [urls] : urls;
+  let next = 0;
+  const url = () => list[next++ % list.length]!;
   const devices: Device[] = [];
   const crews = Math.ceil(options.devices / options.crewSize);
   const BATCH = 50;
   for (let crew = 0; crew < crews; crew += 1) {
-    const owner = await openDevice(url, stats);
+    const owner = await openDevice(url(), stats);
     if (options.generation === 3) await request(owner, { type: 'hello', protocol_version: 3, device_name: `Owner ${crew}` }, 'welcome');
     const created = await request(owner, { type: 'create_crew', display_name: `Owner ${crew}` }, 'crew_created');
     devices.push(owner);
     const size = Math.min(options.crewSize, options.devices - crew * options.crewSize);
     for (let start = 1; start < size; start += BATCH) {
       const joiners = Array.from({ length: Math.min(BATCH, size - start) }, async (_, i) => {
-        const d = await openDevice(url, stats);
+        const d = await openDevice(url(), stats);
         if (options.generation === 3) await request(d, { type: 'hello', protocol_version: 3, device_name: `Member ${crew}.${start + i}` }, 'welcome');
         await request(d, { type: 'join_crew', crew_code: created.crew_code, display_name: `Member ${crew}.${start + i}` }, 'crew_joined');
         return d;
@@ -439,20 +462,31 @@ async function main(): Promise<void> {
   const options = readOptions();
   const fileLimit = checkFileLimit(options.devices);
   if (options.baseline) return compareWithBaseline(options, fileLimit);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-bench-'));
-  const relay = await startRelay(dataDir);
+  const dataDirs = Array.from({ length: options.processes }, () => fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-bench-')));
+  const redis = options.redis ? { url: options.redis, prefix: `leeloo-bench:${process.pid}-${Date.now()}:` } : null;
+  const relays: { child: ChildProcess; port: number }[] = [];
   const stats = new Stats();
   let devices: Device[] = [];
   try {
+    for (const dir of dataDirs) relays.push(await startRelay(dir, redis));
+    const pids = relays.map((r) => r.child.pid!);
+    const rss = () => pids.map(rssOf).reduce((a, b) => ({ rssMb: a.rssMb + b.rssMb, peakMb: a.peakMb + b.peakMb }), { rssMb: 0, peakMb: 0 });
+    const idle = rss();
     const connectStarted = performance.now();
-    devices = await connectAll(`ws://127.0.0.1:${relay.port}/ws`, options, stats);
+    devices = await connectAll(
+      relays.map((r) => `ws://127.0.0.1:${r.port}/ws`),
+      options,
+      stats,
+    );
     const connectSeconds = (performance.now() - connectStarted) / 1000;
-    const afterConnect = rssOf(relay.child.pid!);
+    const afterConnect = rss();
+    const connections = devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length;
     const started = performance.now();
     const sent = await share(devices, options);
+    const atStop = stats.deliveries;
     await settle(stats, sent, options.crewSize);
     const elapsed = (performance.now() - started) / 1000;
-    const rss = rssOf(relay.child.pid!);
+    const after = rss();
     const sorted = [...stats.latencies].sort((a, b) => a - b);
     const result = {
       devices: options.devices,
@@ -460,31 +494,57 @@ async function main(): Promise<void> {
       rate_per_device: options.rate,
       seconds: options.seconds,
       generation: options.generation,
+      processes: options.processes,
+      store: redis ? 'redis' : 'sqlite',
       ulimit_n: fileLimit,
-      connections: devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length,
+      load_1min: Number(os.loadavg()[0]!.toFixed(2)),
+      connections,
       connect_seconds: Number(connectSeconds.toFixed(1)),
       shares_sent: sent,
       shares_acked: stats.acks,
       errors: stats.errors,
       deliveries: stats.deliveries,
       deliveries_per_second: Math.round(stats.deliveries / elapsed),
+      delivered_per_second_during_load: Math.round(atStop / options.seconds),
       fanout_p50_ms: Number(percentile(sorted, 50).toFixed(2)),
       fanout_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
+      relay_rss_mb_idle: idle.rssMb,
       relay_rss_mb_after_connect: afterConnect.rssMb,
-      relay_rss_mb: rss.rssMb,
-      relay_peak_rss_mb: rss.peakMb,
+      relay_rss_kb_per_connection: Number((((afterConnect.rssMb - idle.rssMb) * 1024) / Math.max(1, connections)).toFixed(1)),
+      relay_rss_mb: after.rssMb,
+      relay_peak_rss_mb: after.peakMb,
     };
+    const where = `${options.processes} process${options.processes > 1 ? 'es' : ''} on ${redis ? 'Redis' : 'the embedded store'}`;
     console.log(
-      `connections ${result.connections}/${options.devices} (in ${result.connect_seconds} s), shares ${sent} sent / ${stats.acks} acked, errors ${stats.errors}`,
+      `${where}: connections ${connections}/${options.devices} (in ${result.connect_seconds} s), shares ${sent} sent / ${stats.acks} acked, errors ${stats.errors}`,
     );
     console.log(
-      `delivered ${stats.deliveries} (${result.deliveries_per_second}/s), fan-out latency p50 ${result.fanout_p50_ms} ms, p99 ${result.fanout_p99_ms} ms`,
+      `delivered ${stats.deliveries} (${result.deliveries_per_second}/s; ${result.delivered_per_second_during_load}/s during the load), fan-out latency p50 ${result.fanout_p50_ms} ms, p99 ${result.fanout_p99_ms} ms`,
     );
-    console.log(`relay RSS ${rss.rssMb} MB (peak ${rss.peakMb} MB; ${afterConnect.rssMb} MB after connecting)`);
+    console.log(
+      `relay RSS ${after.rssMb} MB (peak ${after.peakMb} MB; ${afterConnect.rssMb} MB after connecting, ${idle.rssMb} MB idle: ${result.relay_rss_kb_per_connection} KB per connection)`,
+    );
     console.log(JSON.stringify(result));
   } finally {
-    await stopRelay(relay.child, devices);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    devices.forEach((d) => d.ws.terminate());
+    for (const relay of relays) await stopRelay(relay.child, []);
+    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+    if (redis) await deleteBenchKeys(redis.url, redis.prefix);
+  }
+}
+
+/** Removes every key the benchmark's relays made (their own prefix; never FLUSHALL). */
+async function deleteBenchKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
   }
 }
 
