@@ -1,5 +1,5 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
-import { isRedisUnavailable } from './redis/redis-connection.js';
+import { isRedisUnavailable } from './redis/redis-errors.js';
 import type { HistoryStore } from './areas/history.js';
 import type { McpStore } from './areas/mcp.js';
 import type { QueueStore } from './areas/queue.js';

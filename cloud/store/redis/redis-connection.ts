@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { ProtocolError } from '../../../protocol/index.js';
 import type { Logger } from '../../log.js';
 
 /** Reconnect waits: doubling from 100 ms up to this, for as long as Redis is away. */
@@ -30,19 +31,31 @@ export function connectRedis(url: string, log: Logger, name: string): Redis {
   return redis;
 }
 
-/** Connects, waiting for the first connection (the relay does not start without its store). */
+/** Connects, waiting for the first connection: the relay does not start without its store. */
 export async function openRedisConnection(url: string, log: Logger, name: string): Promise<Redis> {
   const redis = connectRedis(url, log, name);
-  // The first connection is awaited with the offline queue's help: fail rather than wait forever.
-  await redis.connect();
+  let cause: Error | null = null;
+  const noteCause = (error: Error) => (cause ??= error);
+  redis.on('error', noteCause);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    const first = (cause ?? error) as NodeJS.ErrnoException;
+    const reason = first.code ?? first.message;
+    throw new ProtocolError(
+      'unavailable',
+      `The relay cannot reach its Redis at ${withoutPassword(url)} (${reason}); check REDIS_URL and that Redis is running.`,
+    );
+  } finally {
+    redis.off('error', noteCause);
+  }
   return redis;
 }
 
-/** Whether an error means Redis could not be reached or cannot write now (a client retries), not a bug. */
-export function isRedisUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === 'MaxRetriesPerRequestError') return true;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(code)) return true;
-  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|^(OOM|READONLY|LOADING|MASTERDOWN|MISCONF|BUSY)\b/.test(error.message);
+/** The URL as a log or an error may show it: no password. */
+export function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }
