@@ -18,6 +18,9 @@
  * `--redis URL` alone runs one process on Redis. RSS is summed over the processes.
  *
  *   npx tsx scripts/bench-relay.ts --processes 2 --redis redis://127.0.0.1:6379 --devices 10000 --rate 0.0875
+ *
+ * `--cpu-prof DIR` runs every relay process (ours, not the bare one) under `node --cpu-prof`,
+ * writing one .cpuprofile per process into DIR when it exits (open it in Chrome DevTools).
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,6 +49,8 @@ interface Options {
   processes: number;
   /** The Redis the relays share (unset: the embedded store). */
   redis: string | null;
+  /** Where our relay processes write their CPU profiles (unset: not profiled). */
+  cpuProf: string | null;
 }
 
 function readOptions(): Options {
@@ -61,6 +66,7 @@ function readOptions(): Options {
       'serve-bare': { type: 'boolean', default: false },
       processes: { type: 'string', default: '1' },
       redis: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const baseline = values.baseline === true;
@@ -76,6 +82,7 @@ function readOptions(): Options {
     rates,
     processes: Number(values.processes),
     redis: values.redis ?? null,
+    cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
   };
   const problems = [
     !(generation === 2 || generation === 3) && '--generation must be 2 or 3',
@@ -118,7 +125,11 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, name: string
   return { child, port };
 }
 
-function startRelay(dataDir: string, redis: { url: string; prefix: string } | null = null): Promise<{ child: ChildProcess; port: number }> {
+function startRelay(
+  dataDir: string,
+  redis: { url: string; prefix: string } | null = null,
+  cpuProf: string | null = null,
+): Promise<{ child: ChildProcess; port: number }> {
   const env = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -131,7 +142,8 @@ function startRelay(dataDir: string, redis: { url: string; prefix: string } | nu
     JOIN_FAILURES_BURST: '100000',
     MAX_CONNECTIONS_PER_ADDRESS: '1000000',
   };
-  return startProcess(['--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], env, 'the relay');
+  const profile = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+  return startProcess([...profile, '--import', 'tsx', path.join(ROOT, 'cloud/main.ts')], env, 'the relay');
 }
 
 function startBareRelay(): Promise<{ child: ChildProcess; port: number }> {
@@ -413,7 +425,7 @@ async function compareWithBaseline(options: Options, fileLimit: number): Promise
   const bare = await measure('bare relay', startBareRelay, options, options.rates);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leeloo-bench-'));
   try {
-    const ours = await measure('ours', () => startRelay(dataDir), options, options.rates);
+    const ours = await measure('ours', () => startRelay(dataDir, null, options.cpuProf), options, options.rates);
     const phases = options.rates.map((rate, i) => {
       const b = bare.phases[i]!;
       const o = ours.phases[i]!;
@@ -468,7 +480,7 @@ async function main(): Promise<void> {
   const stats = new Stats();
   let devices: Device[] = [];
   try {
-    for (const dir of dataDirs) relays.push(await startRelay(dir, redis));
+    for (const dir of dataDirs) relays.push(await startRelay(dir, redis, options.cpuProf));
     const pids = relays.map((r) => r.child.pid!);
     const rss = () => pids.map(rssOf).reduce((a, b) => ({ rssMb: a.rssMb + b.rssMb, peakMb: a.peakMb + b.peakMb }), { rssMb: 0, peakMb: 0 });
     const idle = rss();
