@@ -31,8 +31,8 @@ interface LeaseScripts {
 /**
  * Leases in Redis, shared by every relay process on it: `${prefix}lease:<name>` holds the grant
  * `<token>:<owner>` with a PX expiry, `${prefix}lease:<name>:token` the counter its tokens come
- * from (never expiring, so tokens keep growing; a Redis that loses its data restarts them, which is
- * why production runs it with appendonly — README). Take, renew and release are Lua scripts that
+ * from (never expiring, so tokens keep growing; a Redis that loses its data starts them again at 1,
+ * along with everything else it held). Take, renew and release are Lua scripts that
  * check the owner (and the token), so a process never extends or deletes a grant that is not its own.
  */
 export class RedisLeases implements Leases {
