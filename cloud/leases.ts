@@ -73,7 +73,8 @@ export const LEASE_RETRY_MS = 1_000;
 
 /**
  * Runs a piece of work in whichever process holds its lease. It tries to take the lease every
- * retryMs, renews it every ttl/3 while held, starts the work with the grant's token when gained
+ * retryMs, renews it every ttl/3 while held (a renewal that failed or went unanswered for ttl/5,
+ * again after the shorter of retryMs and ttl/5), starts the work with the grant's token when gained
  * and stops it when lost. A renewal that finds the lease someone else's stops the work at once;
  * a holder that cannot reach the store stops the work when no renewal has succeeded for
  * ttl − margin on its own monotonic clock, before the grant can expire and be taken elsewhere.
@@ -91,6 +92,9 @@ export class LeasedWork {
   private readonly ttlMs: number;
   private readonly retryMs: number;
   private readonly marginMs: number;
+  /** How long a take or renewal may go unanswered before it counts as failed. */
+  private readonly askMs: number;
+  private renewFailed = false;
   /** The grant this process holds, with the monotonic instant before its last successful take or renewal. */
   private held: { readonly token: number; renewedAt: number } | null = null;
   /** Work starts and stops, one after another in order. */
@@ -112,6 +116,7 @@ export class LeasedWork {
       throw new Error(`A lease retry interval is a whole number of milliseconds, at least 10; ${this.retryMs} is not.`);
     // Room for the store's clock and the renewal's round trip: a fifth of the TTL, at most a second.
     this.marginMs = Math.min(this.ttlMs / 5, 1_000);
+    this.askMs = Math.floor(this.ttlMs / 5);
   }
 
   /** Whether other processes may hold this lease (RedisLeases), so that its work may run elsewhere. */
@@ -167,7 +172,8 @@ export class LeasedWork {
         this.timer = null;
         void (this.held ? this.renew() : this.take()).finally(() => this.arm());
       },
-      this.held ? Math.floor(this.ttlMs / 3) : this.retryMs,
+      // A renewal that failed is tried again sooner, so that one lost answer does not cost the lease.
+      this.held ? (this.renewFailed ? Math.min(this.retryMs, this.askMs) : Math.floor(this.ttlMs / 3)) : this.retryMs,
     );
     this.timer.unref();
   }
@@ -216,8 +222,10 @@ export class LeasedWork {
     } catch (error) {
       // Not lost yet: the deadline stops the work if this goes on.
       this.log.warn({ err: error, lease: this.name }, 'could not renew a lease; trying again');
+      this.renewFailed = true;
       return;
     }
+    this.renewFailed = false;
     if (this.held !== held) return;
     if (!renewed) {
       this.log.warn({ lease: this.name, token: held.token }, 'a lease was lost to another process; its work stops here');
@@ -264,17 +272,14 @@ export class LeasedWork {
   }
 
   /**
-   * A take or renewal unanswered for a third of the TTL counts as failed, so that a silent link
-   * does not stall the loop. A take that was granted all the same only holds the lease for its
+   * A take or renewal unanswered for a fifth of the TTL counts as failed, so that a silent link
+   * does not stall the loop and a renewal can still be tried again before the deadline. A take that was granted all the same only holds the lease for its
    * TTL: the next take by this owner is granted it again, with a new token.
    */
   private async answered<T>(asked: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const unanswered = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`the store did not answer about the lease within ${Math.floor(this.ttlMs / 3)} ms`)),
-        Math.floor(this.ttlMs / 3),
-      );
+      timer = setTimeout(() => reject(new Error(`the store did not answer about the lease within ${this.askMs} ms`)), this.askMs);
     });
     try {
       return await Promise.race([asked, unanswered]);

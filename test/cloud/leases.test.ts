@@ -100,6 +100,9 @@ describe('LocalLeases (one process on the embedded store)', () => {
 class StallingLeases implements Leases {
   readonly shared = true;
   answering = true;
+  /** Renewals still to go unanswered, however the store answers the rest. */
+  renewalsToDrop = 0;
+  renewals = 0;
   private holder: number | null = null;
   private counter = 0;
 
@@ -112,6 +115,11 @@ class StallingLeases implements Leases {
   }
 
   async renew(_name: string, token: number): Promise<boolean> {
+    this.renewals += 1;
+    if (this.renewalsToDrop > 0) {
+      this.renewalsToDrop -= 1;
+      return new Promise(() => undefined);
+    }
     await this.answer();
     return this.holder === token;
   }
@@ -151,14 +159,21 @@ describe('LeasedWork on a store that stops answering', () => {
     expect(running()).toBe(false);
   });
 
+  it('keeps the work through one unanswered renewal: it is tried again before the deadline', async () => {
+    const leases = new StallingLeases();
+    const { lease, changes, tokens } = watched(leases, 'clock', { ttlMs: 600, retryMs: 20 });
+    await lease.start();
+    leases.renewalsToDrop = 1;
+    const before = leases.renewals;
+    await waitUntil(() => leases.renewals >= before + 4, 'renewals after the unanswered one', 5_000);
+    expect(changes.map((c) => c.kind)).toEqual(['start']);
+    expect(tokens()).toEqual([1]);
+    expect(lease.token).toBe(1);
+    await lease.stop();
+  });
+
   it('keeps renewing while the work is still starting, so a slow start does not lose the grant', async () => {
     const leases = new StallingLeases();
-    let renewals = 0;
-    const renew = leases.renew.bind(leases);
-    leases.renew = async (name, token) => {
-      renewals += 1;
-      return renew(name, token);
-    };
     let finishStart!: () => void;
     const lease = new LeasedWork({
       leases,
@@ -168,7 +183,7 @@ describe('LeasedWork on a store that stops answering', () => {
       work: { start: () => new Promise<void>((resolve) => (finishStart = resolve)), stop: async () => undefined },
     });
     const started = lease.start();
-    await waitUntil(() => renewals >= 3, 'renewals during the slow start', 3_000);
+    await waitUntil(() => leases.renewals >= 3, 'renewals during the slow start', 3_000);
     expect(lease.token).toBe(1);
     finishStart();
     await started;
