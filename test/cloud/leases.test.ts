@@ -37,19 +37,6 @@ function watched(leases: Leases, name = 'clock', timings: LeaseTimings = TIMINGS
 describe('LocalLeases (one process on the embedded store)', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('grants every acquire with a growing token; only the newest grant renews; a release frees it', async () => {
-    const leases = new LocalLeases();
-    const first = await leases.acquire('retention', 1_000);
-    const second = await leases.acquire('retention', 1_000);
-    expect(second).toBeGreaterThan(first);
-    expect(await leases.renew('retention', first, 1_000)).toBe(false);
-    expect(await leases.renew('retention', second, 1_000)).toBe(true);
-    await leases.release('retention', first);
-    expect(await leases.renew('retention', second, 1_000)).toBe(true);
-    await leases.release('retention', second);
-    expect(await leases.renew('retention', second, 1_000)).toBe(false);
-  });
-
   it('starts the work inside start() with its token and runs no timer, as the relay did before leases', async () => {
     vi.useFakeTimers();
     const { lease, changes, running } = watched(new LocalLeases());
@@ -86,13 +73,57 @@ describe('LocalLeases (one process on the embedded store)', () => {
     await lease.stop();
   });
 
-  it('refuses lease names and timings that cannot be right', async () => {
-    const leases = new LocalLeases();
+  it('refuses a retry interval that cannot be right', () => {
+    expect(() => watched(new LocalLeases(), 'clock', { ttlMs: 1_000, retryMs: 0 })).toThrow(/retry interval/);
+    expect(() => watched(new LocalLeases(), 'clock', { ttlMs: 1_000, retryMs: 2.5 })).toThrow(/retry interval/);
+  });
+});
+
+/** What every Leases keeps, one owner on its own: LocalLeases, and RedisLeases on a prefix of its own. */
+describe.each([
+  ['LocalLeases', async () => ({ leases: new LocalLeases() as Leases, close: async () => undefined })],
+  [
+    'RedisLeases',
+    async () => {
+      const redis = await testRedis();
+      return { leases: new RedisLeases(redis.redis, redis.prefix, 'relay-a') as Leases, close: () => redis.cleanup() };
+    },
+  ],
+] as const)('the Leases contract on %s', (_name, open) => {
+  let leases: Leases;
+  let close: () => Promise<unknown>;
+  beforeEach(async () => ({ leases, close } = await open()));
+  afterEach(() => close());
+
+  it('grants every acquire of its owner with a growing token; only the newest grant renews; a stale release leaves it; a release frees it', async () => {
+    const first = (await leases.acquire('retention', 1_000))!;
+    const second = (await leases.acquire('retention', 1_000))!;
+    expect(first).toBeGreaterThan(0);
+    expect(second).toBeGreaterThan(first);
+    expect(await leases.renew('retention', first, 1_000)).toBe(false);
+    expect(await leases.renew('retention', second, 1_000)).toBe(true);
+    await leases.release('retention', first);
+    expect(await leases.renew('retention', second, 1_000)).toBe(true);
+    await leases.release('retention', second);
+    expect(await leases.renew('retention', second, 1_000)).toBe(false);
+    expect(await leases.acquire('retention', 1_000)).toBeGreaterThan(second);
+  });
+
+  it('keeps each name apart', async () => {
+    const clock = (await leases.acquire('queue-clock', 1_000))!;
+    const retention = (await leases.acquire('retention', 1_000))!;
+    await leases.release('retention', retention);
+    expect(await leases.renew('queue-clock', clock, 1_000)).toBe(true);
+    expect(await leases.renew('retention', retention, 1_000)).toBe(false);
+  });
+
+  it('refuses lease names and TTLs that cannot be right, with a sentence', async () => {
     await expect(leases.acquire('Queue Clock', 1_000)).rejects.toThrow(/lower-case letters/);
     await expect(leases.acquire('queue:clock', 1_000)).rejects.toThrow(/lower-case letters/);
+    await expect(leases.acquire('', 1_000)).rejects.toThrow(/lower-case letters/);
     await expect(leases.acquire('clock', 50)).rejects.toThrow(/at least 100/);
     await expect(leases.acquire('clock', 1.5e3 + 0.5)).rejects.toThrow(/whole number/);
-    expect(() => watched(leases, 'clock', { ttlMs: 1_000, retryMs: 0 })).toThrow(/retry interval/);
+    await expect(leases.renew('clock', 1, Number.NaN)).rejects.toThrow(/whole number/);
   });
 });
 
