@@ -292,6 +292,7 @@ export class LeasedWork {
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
     this.held = null;
+    this.renewFailed = false;
   }
 
   private change(run: () => Promise<void>): Promise<void> {
