@@ -2,6 +2,7 @@ import type express from 'express';
 import type { CrewEvent, ErrorCode, Generation, InboundMessage, InboundType, OutboundMessage } from '../protocol/index.js';
 import type { SpotifyCallOutcome } from '../spotify/spotify-http.js';
 import type { RelayConfig } from './config.js';
+import type { Leases } from './leases.js';
 import type { Logger } from './log.js';
 import type { AppendFrom, CrewEventInput, Store } from './store/store.js';
 
@@ -96,6 +97,11 @@ export interface RelayContext {
   readonly store: Store;
   readonly log: Logger;
   readonly metrics: FeatureMetrics;
+  /**
+   * For work that runs in one relay process at a time (the queue clock, history collection): cloud/leases.ts
+   * LeasedWork. createRelay always gives one; none (a feature's own test host): one process, LocalLeases.
+   */
+  readonly leases?: Leases;
   /** Stores the event under the crew's next seq, then fans it out. Resolves after commit. */
   publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }>;
   /** Sends to one device if it is connected to this process (false if not). */

@@ -17,6 +17,7 @@ import { IdentifySweep } from './identify-sweep.js';
 import { Identity } from './identity.js';
 import { requestIds, sendError } from './http-errors.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
+import { LeasedWork, LocalLeases, type Leases } from './leases.js';
 import type { Logger } from './log.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { operatorRoutes } from './operator-page.js';
@@ -34,6 +35,8 @@ export interface RelayOptions {
   readonly features?: readonly (FeatureFactory | FeatureComposition)[];
   /** What crosses relay processes (fan-out, presence); one process on its own: LocalBus. */
   readonly bus?: RelayBus;
+  /** Leases for once-per-relay work (retention, the queue clock, history collection); one process on its own: LocalLeases. */
+  readonly leases?: Leases;
 }
 
 export interface Relay {
@@ -56,6 +59,7 @@ const FEATURE_RETRY_MAX_MS = 60_000;
 export function createRelay(options: RelayOptions): Relay {
   const { config, store, log } = options;
   const bus = options.bus ?? new LocalBus();
+  const leases = options.leases ?? new LocalLeases();
   const registry = new SessionRegistry(bus);
   const metrics = createRelayMetrics(
     {
@@ -93,6 +97,7 @@ export function createRelay(options: RelayOptions): Relay {
     store,
     log,
     metrics: metrics.features,
+    leases,
     publish: (crewId, event, from) => delivery.publish(crewId, event, from),
     sendToDevice(deviceId, message) {
       const session = registry.deviceSession(deviceId);
@@ -152,7 +157,9 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   // The relay's timed parts, each with start()/stop(): retention prunes before the relay listens, the socket sweeps run once it does.
-  const retention = new Retention({ events: store.log, log, retentionDays: config.eventRetentionDays });
+  const pruning = new Retention({ events: store.log, log, retentionDays: config.eventRetentionDays });
+  // Pruning runs in one process of the relay's (pruneEventsBefore is idempotent: a paused former holder only deletes what is due anyway).
+  const retention = new LeasedWork({ leases, name: 'retention', log, work: { start: () => pruning.start(), stop: async () => pruning.stop() } });
   const heartbeat = new Heartbeat({ registry, intervalMs: config.heartbeatIntervalMs });
   const identifySweep = new IdentifySweep({ registry, timeoutMs: config.identifyTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs });
   const listeningParts = [heartbeat, identifySweep];
@@ -242,7 +249,8 @@ export function createRelay(options: RelayOptions): Relay {
   async function stop(): Promise<void> {
     if (stopping) return;
     stopping = true;
-    for (const part of [retention, ...listeningParts].reverse()) part.stop();
+    for (const part of [...listeningParts].reverse()) part.stop();
+    await retention.stop();
     for (const timer of featureRetries) clearTimeout(timer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeSockets(registry, wss);

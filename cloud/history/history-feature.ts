@@ -2,6 +2,7 @@ import path from 'node:path';
 import type express from 'express';
 import { SpotifyHttp } from '../../spotify/spotify-http.js';
 import type { Feature, FeatureFactory, RelayContext } from '../feature.js';
+import { LeasedWork, type LeaseTimings } from '../leases.js';
 import type { ListeningAccess, ThrowbackSource } from '../ports.js';
 import { ListeningCollector } from './collector.js';
 import { ImportJobs } from './import-jobs.js';
@@ -12,6 +13,8 @@ import { adminHistoryRouter, memberHistoryRouter } from './routes.js';
 export interface HistoryFeatureOptions {
   readonly collectIntervalMs?: number;
   readonly collectorTickMs?: number;
+  /** The collection's lease timings (tests shorten them); production uses the defaults of cloud/leases.ts. */
+  readonly collectionLease?: LeaseTimings;
 }
 
 /**
@@ -28,6 +31,8 @@ export class HistoryFeature implements Feature {
   readonly throwback: ThrowbackSource;
   readonly jobs: ImportJobs;
   readonly collector: ListeningCollector;
+  /** The collector runs in the one relay process that holds the history-collection lease. */
+  readonly collection: LeasedWork;
 
   constructor(context: RelayContext, access: ListeningAccess, options: HistoryFeatureOptions = {}) {
     const settings = context.config.history;
@@ -54,6 +59,16 @@ export class HistoryFeature implements Feature {
       intervalMs: options.collectIntervalMs ?? settings.collectIntervalMs,
       tickMs: options.collectorTickMs,
     });
+    // One lease for the whole relay: the collector already walks every member one at a time. Its
+    // writes need no token: plays are matched on adding (a paused former holder's are duplicates)
+    // and a cursor it moves back only makes the next collection fetch plays that are matched again.
+    this.collection = new LeasedWork({
+      leases: context.leases,
+      name: 'history-collection',
+      log,
+      timings: options.collectionLease,
+      work: { start: () => this.collector.start(), stop: () => this.collector.stop() },
+    });
     const deps = { store: context.store, queries: this.queries, jobs: this.jobs, log };
     this.memberRouter = memberHistoryRouter(deps);
     this.router = adminHistoryRouter({ ...deps, adminToken: context.config.adminToken });
@@ -61,11 +76,11 @@ export class HistoryFeature implements Feature {
 
   async start(): Promise<void> {
     await this.jobs.start();
-    await this.collector.start();
+    await this.collection.start();
   }
 
   async stop(): Promise<void> {
-    await this.collector.stop();
+    await this.collection.stop();
     await this.jobs.stop();
   }
 }

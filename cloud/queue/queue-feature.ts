@@ -4,6 +4,7 @@ import type { QueueChange, QueueSnapshot, QueueTrack } from '../../protocol/queu
 import type { CrewEvent } from '../../protocol/messages.js';
 import type { QueueConfig } from '../config.js';
 import type { Acknowledgement, Feature, FeatureFactory, MessageHandler, PublishFrom, RelayContext, SessionView } from '../feature.js';
+import { LeasedWork, type LeaseTimings } from '../leases.js';
 import type { Actor, CommandResult, QueueCommand, QueueCommands, ThrowbackSource, TrackLookup } from '../ports.js';
 import { AirhornLimit } from './airhorn-limit.js';
 import {
@@ -41,6 +42,8 @@ export interface QueueFeatureOptions {
   readonly throwback?: ThrowbackSource;
   /** What Spotify says of a track (the Spotify feature's); none: tracks stay as members sent them. */
   readonly lookupTrack?: TrackLookup;
+  /** The clock's lease timings (tests shorten them); production uses the defaults of cloud/leases.ts. */
+  readonly clockLease?: LeaseTimings;
 }
 
 /** A command stored but not yet announced: `announced` resolves with the seq of the queue_state that carries it. */
@@ -77,7 +80,9 @@ export class QueueFeature implements Feature, QueueCommands {
   private readonly scheduler: QueueScheduler;
   private readonly airhorns: AirhornLimit;
   private readonly announcer: QueueAnnouncer;
-  private unsubscribe: (() => void) | null = null;
+  /** The clock runs in the one relay process that holds the queue-clock lease. */
+  private readonly clock: LeasedWork;
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(context: RelayContext, options: QueueFeatureOptions = {}) {
     this.context = context;
@@ -92,19 +97,48 @@ export class QueueFeature implements Feature, QueueCommands {
       now: this.now,
     });
     this.handlers = this.socketHandlers();
+    this.clock = new LeasedWork({
+      leases: context.leases,
+      name: 'queue-clock',
+      log: context.log,
+      timings: options.clockLease,
+      work: { start: () => this.startClock(), stop: async () => this.scheduler.stop() },
+    });
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.context.onCrewEvent((event, crewId) => this.onCrewEvent(event, crewId));
+    this.unsubscribe.push(this.context.onCrewEvent((event, crewId) => this.onCrewEvent(event, crewId)));
+    // Several processes: a change made in another one reaches the clock's holder as its queue_state.
+    if (this.clock.shared) this.unsubscribe.push(this.context.onLiveCrewEvent((event, crewId) => this.follow(event, crewId)));
+    await this.clock.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    await this.clock.stop();
+    await this.announcer.stop();
+  }
+
+  /**
+   * Gained the clock: every crew whose clock runs is put on the scheduler. One lease for the
+   * whole relay (not one per crew): the clock is one timer for every crew, cheap to run in one
+   * process, and per-crew leases would cost a renewal per crew every few seconds. Its writes
+   * need no token: save() is a compare-and-set on the queue's version, so a paused former holder
+   * that wakes and ticks either finds the crew already advanced (its save is refused, it reloads
+   * and finds nothing due) or makes the very advance the new holder would have made.
+   */
+  private async startClock(): Promise<void> {
     for (const active of await this.context.store.queue.listActive()) await this.restore(active.crewId);
     this.scheduler.start();
   }
 
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    this.scheduler.stop();
-    await this.announcer.stop();
+  /** The clock's holder reschedules a crew whose queue changed (in any process) from what is stored. */
+  private follow(event: CrewEvent, crewId: string): void {
+    if (event.type !== 'queue_state' || this.clock.token === null) return;
+    loadQueue(this.context.store.queue, crewId).then(
+      (stored) => stored && this.schedule(crewId, stored.state, this.now()),
+      (error: unknown) => this.context.log.warn({ err: error, crewId }, 'could not reschedule a queue changed elsewhere; its clock runs from the next change'),
+    );
   }
 
   /** The crew's queue as it is now. */
