@@ -251,24 +251,31 @@ export function historyContract(factory: HistoryStoreFactory): void {
 
     it('keeps a play polled during a sliced commit and counts the imported twin a duplicate', async () => {
       await history.stageImport('job-1', series(12));
+      const twin = (i: number, driftMs: number) => polled(T0 + i * 5 * MIN + driftMs, { track: `Track ${i}`, trackUri: `spotify:track:t${i}` });
       const added: Promise<{ added: number; duplicate: number }>[] = [];
+      let slices = 0;
       const result = await history.commitImport(record('job-1'), {
         sliceRows: 4,
         onSlice: (committed) => {
-          // Twins of a play in an earlier slice and of one in a later slice.
-          if (committed === 4) added.push(history.addPlays([polled(T0 + 1 * 5 * MIN + 4_000, { track: 'Track 1', trackUri: 'spotify:track:t1' })]));
-          if (committed === 8) added.push(history.addPlays([polled(T0 + 10 * 5 * MIN - 4_000, { track: 'Track 10', trackUri: 'spotify:track:t10' })]));
+          slices += 1;
+          // Twins of a play in an earlier slice, of one in a later slice, and after the last slice of one in it.
+          if (committed === 4) added.push(history.addPlays([twin(1, 4_000)]));
+          if (committed === 8) added.push(history.addPlays([twin(10, -4_000)]));
+          if (slices === 6) added.push(history.addPlays([twin(11, 2_000)]));
         },
       });
+      // Slices: polled (empty), extended 4, 8, 12 and an empty one, account (empty).
+      expect(slices).toBe(6);
       expect(await Promise.all(added)).toEqual([
         { added: 1, duplicate: 0 },
         { added: 1, duplicate: 0 },
+        { added: 1, duplicate: 0 },
       ]);
-      expect(result).toEqual({ imported: 10, duplicate: 2 });
+      expect(result).toEqual({ imported: 9, duplicate: 3 });
       expect(await history.countPlays('m1')).toBe(12);
       const sources = (await history.listPlays(['m1'], ALL, 100)).map((p) => p.source);
-      expect(sources.filter((s) => s === 'recently_played')).toHaveLength(2);
-      expect((await history.listImports('m1'))[0]!.counts).toMatchObject({ imported: 10, duplicate: 2 });
+      expect(sources.filter((s) => s === 'recently_played')).toHaveLength(3);
+      expect((await history.listImports('m1'))[0]!.counts).toMatchObject({ imported: 9, duplicate: 3 });
     });
 
     it('stops a commit between slices when its signal aborts; nothing of it shows, and discard clears it', async () => {
@@ -299,6 +306,21 @@ export function historyContract(factory: HistoryStoreFactory): void {
       abort.abort(new Error('gone'));
       await expect(history.commitImport(record('job-1'), { signal: abort.signal })).rejects.toThrow('gone');
       expect(await history.countPlays('m1')).toBe(0);
+    });
+
+    it('refuses a job already recorded, or one whose unfinished commit was not discarded', async () => {
+      await history.stageImport('job-1', series(2));
+      await history.commitImport(record('job-1'));
+      await expect(history.commitImport(record('job-1'))).rejects.toThrow();
+      expect(await history.listImports('m1')).toHaveLength(1);
+      await history.stageImport('job-2', series(4, 'import_account'));
+      const abort = new AbortController();
+      await expect(history.commitImport(record('job-2'), { sliceRows: 2, signal: abort.signal, onSlice: () => abort.abort() })).rejects.toThrow();
+      await expect(history.commitImport(record('job-2'))).rejects.toThrow();
+      expect(await history.countPlays('m1')).toBe(2);
+      await history.discardImport('job-2');
+      await history.stageImport('job-2', series(4, 'import_account'));
+      expect(await history.commitImport(record('job-2'))).toEqual({ imported: 2, duplicate: 2 });
     });
 
     it('discards one job, and everything that unfinished imports left', async () => {
