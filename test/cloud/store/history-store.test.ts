@@ -93,15 +93,31 @@ function seed(next: () => number) {
 
 async function load(history: HistoryStore, data: ReturnType<typeof seed>) {
   const results: unknown[] = [];
-  const half = Math.floor(data.polled.length / 2);
-  for (let from = 0; from < half; from += 150) results.push(await history.addPlays(data.polled.slice(from, from + 150)));
+  const third = Math.floor(data.polled.length / 3);
+  for (let from = 0; from < third; from += 150) results.push(await history.addPlays(data.polled.slice(from, from + 150)));
+  // The second third is polled while the imports commit, a batch after each slice.
+  const during = data.polled.slice(third, 2 * third);
+  const polledDuring: Promise<unknown>[] = [];
+  const onSlice = () => {
+    const batch = during.splice(0, 25);
+    if (batch.length > 0) polledDuring.push(history.addPlays(batch));
+  };
   for (const memberId of MEMBERS) {
     const jobId = `job-${memberId}`;
-    results.push(await history.stageImport(jobId, [...data.account.get(memberId)!, ...data.extended.get(memberId)!]));
-    results.push(await history.commitImport({ jobId, memberId, fileName: 'export.zip', startedAt: START, counts: { records: 1 } }, { sliceRows: 97 }));
+    const record = { jobId, memberId, fileName: 'export.zip', startedAt: START, counts: { records: 1 } };
+    const staged = [...data.account.get(memberId)!, ...data.extended.get(memberId)!];
+    results.push(await history.stageImport(jobId, staged));
+    if (memberId === 'ben') {
+      // A first attempt stopped halfway, discarded and staged again.
+      const abort = new AbortController();
+      await history.commitImport(record, { sliceRows: 97, signal: abort.signal, onSlice: (n) => n > staged.length / 2 && abort.abort() }).catch(() => {});
+      await history.discardImport(jobId);
+      results.push(await history.stageImport(jobId, staged));
+    }
+    results.push(await history.commitImport(record, { sliceRows: 97, onSlice }));
   }
-  // The rest polled after the imports, all three members in each batch.
-  for (let from = half; from < data.polled.length; from += 150) results.push(await history.addPlays(data.polled.slice(from, from + 150)));
+  results.push(await Promise.all(polledDuring), during.length);
+  for (let from = 2 * third; from < data.polled.length; from += 150) results.push(await history.addPlays(data.polled.slice(from, from + 150)));
   return results;
 }
 
