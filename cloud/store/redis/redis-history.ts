@@ -1,17 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { TimeRange, TopMeasure } from '../../ports.js';
-import {
-  trackKey,
-  type CommitOptions,
-  type HistoryStore,
-  type ImportRecord,
-  type Play,
-  type PlayBucket,
-  type PlayInput,
-  type PlaySource,
-  type TopArtistRow,
-  type TopTrackRow,
-} from '../areas/history.js';
+import type { CommitOptions, HistoryStore, ImportRecord, Play, PlayBucket, PlayInput, PlaySource, TopArtistRow, TopTrackRow } from '../areas/history.js';
+import { trackKey } from '../areas/history.js';
 
 /*
  * Keys under `${prefix}history:` (U+001F separates a member from a URI or track key):
