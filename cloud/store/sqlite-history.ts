@@ -544,7 +544,7 @@ function prepare(db: Database.Database) {
     topArtistsByPlays: topArtists('plays'),
     topArtistsByTime: topArtists('ms_played'),
     buckets: db.prepare(
-      `SELECT end_ms / ? AS bucket, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
+      `SELECT end_ms / CAST(? AS INTEGER) AS bucket, COUNT(*) AS plays, SUM(${LISTENED}) AS ms_played
          FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? GROUP BY bucket ORDER BY bucket`,
     ),
     playedUris: db.prepare(`SELECT DISTINCT track_uri FROM history_plays WHERE ${MEMBERS} AND end_ms >= ? AND end_ms < ? AND track_uri IS NOT NULL`).pluck(),

@@ -378,14 +378,11 @@ export class RedisHistoryStore implements HistoryStore {
     );
   }
 
-  /**
-   * As SQLite answers it: better-sqlite3 binds bucketMs as a REAL, so `end_ms / ?` is a real division and
-   * plays fall in one bucket only when their end times divide alike (the heatmap sums them by hour anyway).
-   */
+  /** Each play in the bucket its end time falls in (whole buckets from the epoch, as SQLite's integer division). */
   async playBuckets(memberIds: readonly string[], range: TimeRange, bucketMs: number): Promise<PlayBucket[]> {
     const buckets = new Map<number, { plays: number; msPlayed: number }>();
     for (const p of await this.playsIn(memberIds, range)) {
-      const bucket = p.endMs / bucketMs;
+      const bucket = Math.floor(p.endMs / bucketMs);
       const row = buckets.get(bucket) ?? { plays: 0, msPlayed: 0 };
       buckets.set(bucket, { plays: row.plays + 1, msPlayed: row.msPlayed + listened(p) });
     }

@@ -174,7 +174,9 @@ export function historyContract(factory: HistoryStoreFactory): void {
         polled(T0 + 15 * MIN, { durationMs: 20 }),
         extended(T0 + 2 * hour, { track: 'Other', trackUri: null, msPlayed: 5 }),
       ]);
-      // End times that start a bucket only: SQLite divides end_ms by bucketMs bound as a REAL, so ends within a bucket stay apart.
+      // Plays ending within one bucket count in it, under the bucket's start.
+      await history.addPlays([polled(T0 + 7 * MIN, { durationMs: 1, memberId: 'm2' }), polled(T0 + 59 * MIN, { durationMs: 2, memberId: 'm2' })]);
+      expect(await history.playBuckets(['m2'], ALL, hour)).toEqual([{ startMs: T0, plays: 3, msPlayed: 23 }]);
       expect(await history.playBuckets(['m1', 'm2'], { fromMs: T0, toMs: T0 + 1 }, hour)).toEqual([{ startMs: T0, plays: 2, msPlayed: 30 }]);
       expect(await history.playBuckets(['m1'], { fromMs: T0 + 1, toMs: T0 + 3 * hour }, 15 * MIN)).toEqual([
         { startMs: T0 + 15 * MIN, plays: 1, msPlayed: 20 },
