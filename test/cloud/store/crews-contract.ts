@@ -1,0 +1,273 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../../protocol/index.js';
+import type { CrewEventInput, CrewStore, EventLog } from '../../../cloud/store/store.js';
+
+/** An open directory and event log (one store's): `close` ends it, the factory's `cleanup` removes its data. */
+export interface CrewsUnderTest {
+  readonly crews: CrewStore;
+  readonly log: EventLog;
+  close(): Promise<void>;
+}
+
+/**
+ * The directory and event log contract: SQLite and Redis both run it (crews-store.test.ts). `open` gives an
+ * empty store; `openMore` (optional) opens further connections to the same data, as other relay processes do;
+ * `loseEvents` (optional) rewrites a crew's stored latest seq lower, as a Redis that lost data would have it.
+ */
+export interface CrewsFactory {
+  readonly name: string;
+  open(): Promise<CrewsUnderTest>;
+  openMore?(): Promise<CrewsUnderTest>;
+  loseEvents?(crewId: string, latestSeq: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const text = (n: number): CrewEventInput => ({
+  type: 'message',
+  from_device: 'dev-a',
+  from_name: 'A',
+  timestamp: 1000 + n,
+  msg_type: 'text',
+  payload: { text: `hello ${n}` },
+});
+
+export function crewsContract(factory: CrewsFactory): void {
+  describe(`CrewStore and EventLog contract: ${factory.name}`, () => {
+    let opened: CrewsUnderTest;
+    let crews: CrewStore;
+    let log: EventLog;
+
+    beforeEach(async () => {
+      opened = await factory.open();
+      ({ crews, log } = opened);
+    });
+    afterEach(async () => {
+      await opened.close();
+      await factory.cleanup();
+    });
+
+    async function crewWith(code: string, ...deviceIds: string[]) {
+      for (const id of deviceIds) await crews.saveDevice({ deviceId: id, displayName: id.toUpperCase() });
+      const crew = await crews.createCrew({ crewId: `crew-${code}`, crewCode: `LEELOO-${code}`, crewName: 'Crew', ownerDeviceId: deviceIds[0]! });
+      for (const id of deviceIds.slice(1)) await crews.addMember(crew.crewId, id);
+      return crew;
+    }
+
+    it('saves devices and never clears a secret hash (only the operator reset does)', async () => {
+      expect(await crews.getDevice('dev-a')).toBeNull();
+      await crews.saveDevice({ deviceId: 'dev-a', displayName: 'A', secretHash: 'aa'.repeat(32) });
+      const renamed = await crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: null });
+      expect(renamed).toMatchObject({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'aa'.repeat(32) });
+      const other = await crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'bb'.repeat(32) });
+      expect(other.secretHash).toBe('aa'.repeat(32));
+      expect(other.secretResetAt).toBeNull();
+    });
+
+    it('resets a secret hash; the next secret set ends the reset', async () => {
+      expect(await crews.resetDeviceSecret('dev-a')).toBeNull();
+      await crews.saveDevice({ deviceId: 'dev-a', displayName: 'A', secretHash: 'aa'.repeat(32) });
+      expect(await crews.resetDeviceSecret('dev-a')).toEqual({ hadSecret: true });
+      const reset = await crews.getDevice('dev-a');
+      expect(reset).toMatchObject({ secretHash: null, secretResetAt: expect.any(Number) });
+      // A save without a secret (rename, last seen) keeps the reset; the next secret ends it.
+      expect(await crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna' })).toMatchObject({ secretHash: null, secretResetAt: reset!.secretResetAt });
+      expect(await crews.resetDeviceSecret('dev-a')).toEqual({ hadSecret: false });
+      const reissued = await crews.saveDevice({ deviceId: 'dev-a', displayName: 'Anna', secretHash: 'cc'.repeat(32) });
+      expect(reissued).toMatchObject({ secretHash: 'cc'.repeat(32), secretResetAt: null });
+    });
+
+    it('lists crews in creation order, in pages, with owner name and member count', async () => {
+      await crewWith('AAAA', 'dev-a', 'dev-b');
+      await crewWith('BBBB', 'dev-c');
+      await crewWith('CCCC', 'dev-d', 'dev-e', 'dev-f');
+      const first = await crews.listCrews({ limit: 2 });
+      expect(first.map((c) => [c.crewCode, c.ownerName, c.memberCount])).toEqual([
+        ['LEELOO-AAAA', 'DEV-A', 2],
+        ['LEELOO-BBBB', 'DEV-C', 1],
+      ]);
+      const last = first[first.length - 1]!;
+      const rest = await crews.listCrews({ limit: 2, after: { createdAt: last.createdAt, crewId: last.crewId } });
+      expect(rest.map((c) => [c.crewCode, c.memberCount])).toEqual([['LEELOO-CCCC', 3]]);
+      expect(await crews.listCrews({ limit: 5, after: { createdAt: rest[0]!.createdAt, crewId: rest[0]!.crewId } })).toEqual([]);
+    });
+
+    it('creates crews with unique codes; the owner is the first member', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(crew).toMatchObject({ crewCode: 'LEELOO-AAAA', ownerDeviceId: 'dev-a', latestSeq: 0 });
+      expect((await crews.getCrewByCode('LEELOO-AAAA'))?.crewId).toBe(crew.crewId);
+      expect(await crews.getCrewByCode('LEELOO-BBBB')).toBeNull();
+      await crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      const taken = crews.createCrew({ crewId: 'crew-x', crewCode: 'LEELOO-AAAA', crewName: 'X', ownerDeviceId: 'dev-b' });
+      await expect(taken).rejects.toMatchObject({ code: 'crew_code_taken' });
+      await expect(taken).rejects.toBeInstanceOf(ProtocolError);
+      // The failed create left nothing behind: dev-b is in no crew.
+      expect(await crews.getMembership('dev-b')).toBeNull();
+    });
+
+    it('keeps members in join order, one crew per device', async () => {
+      const one = await crewWith('AAAA', 'dev-a', 'dev-b', 'dev-c');
+      expect((await crews.listMembers(one.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([
+        ['dev-a', true],
+        ['dev-b', false],
+        ['dev-c', false],
+      ]);
+      await crews.saveDevice({ deviceId: 'dev-z', displayName: 'Z' });
+      const two = await crews.createCrew({ crewId: 'crew-two', crewCode: 'LEELOO-BBBB', crewName: 'Two', ownerDeviceId: 'dev-z' });
+      expect(await crews.addMember(two.crewId, 'dev-b')).toEqual({ leftCrewId: one.crewId, alreadyMember: false });
+      expect(await crews.addMember(two.crewId, 'dev-b')).toEqual({ leftCrewId: null, alreadyMember: true });
+      expect((await crews.getMembership('dev-b'))?.crewId).toBe(two.crewId);
+      expect((await crews.listMembers(one.crewId)).map((m) => m.deviceId)).toEqual(['dev-a', 'dev-c']);
+      await expect(crews.addMember('crew-missing', 'dev-a')).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('passes ownership on when the owner leaves', async () => {
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
+      expect(await crews.removeMember(crew.crewId, 'dev-a')).toEqual({ removed: true, newOwnerDeviceId: 'dev-b' });
+      expect((await crews.getCrew(crew.crewId))?.ownerDeviceId).toBe('dev-b');
+      expect(await crews.removeMember(crew.crewId, 'dev-a')).toEqual({ removed: false, newOwnerDeviceId: null });
+    });
+
+    it('transfers ownership to a member only', async () => {
+      const crew = await crewWith('AAAB', 'dev-a', 'dev-b');
+      await crewWith('AAAC', 'dev-c');
+      expect(await crews.transferOwnership(crew.crewId, 'dev-c')).toBe(false);
+      expect((await crews.getCrew(crew.crewId))?.ownerDeviceId).toBe('dev-a');
+      expect(await crews.transferOwnership(crew.crewId, 'dev-b')).toBe(true);
+      expect((await crews.listMembers(crew.crewId)).map((m) => [m.deviceId, m.isOwner])).toEqual([
+        ['dev-a', false],
+        ['dev-b', true],
+      ]);
+    });
+
+    it('renames and changes codes; a taken code is refused', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await crewWith('BBBB', 'dev-b');
+      await crews.renameCrew(crew.crewId, 'Renamed');
+      await crews.changeCrewCode(crew.crewId, 'LEELOO-CCCC');
+      expect(await crews.getCrew(crew.crewId)).toMatchObject({ crewName: 'Renamed', crewCode: 'LEELOO-CCCC' });
+      expect(await crews.getCrewByCode('LEELOO-AAAA')).toBeNull();
+      await expect(crews.changeCrewCode(crew.crewId, 'LEELOO-BBBB')).rejects.toMatchObject({ code: 'crew_code_taken' });
+      await expect(crews.renameCrew('crew-missing', 'x')).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('appends with per-crew seq and deduplicates by device and client_msg_id', async () => {
+      const one = await crewWith('AAAA', 'dev-a');
+      const two = await crewWith('BBBB', 'dev-b');
+      const results = await log.appendEvents([
+        { crewId: one.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
+        { crewId: two.crewId, event: text(2) },
+        { crewId: one.crewId, event: text(3), from: { deviceId: 'dev-a', clientMsgId: 'm2' } },
+        { crewId: one.crewId, event: text(4), from: { deviceId: 'dev-a', clientMsgId: 'm1' } },
+        { crewId: one.crewId, event: text(5), from: { deviceId: 'dev-b', clientMsgId: 'm1' } },
+      ]);
+      expect(results.map((r) => [r.seq, r.duplicate])).toEqual([
+        [1, false],
+        [1, false],
+        [2, false],
+        [1, true],
+        [3, false],
+      ]);
+      expect(results.map((r) => r.crewCode)).toEqual(['LEELOO-AAAA', 'LEELOO-BBBB', 'LEELOO-AAAA', undefined, 'LEELOO-AAAA']);
+      expect((await crews.getCrew(one.crewId))?.latestSeq).toBe(3);
+      const events = await log.readEvents(one.crewId, 0);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(events[0]!.event).toMatchObject({ type: 'message', seq: 1, crew_code: 'LEELOO-AAAA', payload: { text: 'hello 1' } });
+      expect(await log.handledClientMessage('dev-a', 'm2')).toEqual({ crewId: one.crewId, seq: 2 });
+      expect(await log.handledClientMessage('dev-b', 'm2')).toBeNull();
+    });
+
+    it('appends nothing from a batch that fails', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const bad = log.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: 'crew-missing', event: text(2) },
+      ]);
+      await expect(bad).rejects.toMatchObject({ code: 'not_found' });
+      expect(await log.readEvents(crew.crewId, 0)).toEqual([]);
+      expect((await crews.getCrew(crew.crewId))?.latestSeq).toBe(0);
+    });
+
+    it('reads by seq range and by time range, and reports the first seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(await log.firstSeq(crew.crewId)).toBeNull();
+      const before = Date.now();
+      for (let i = 1; i <= 7; i += 1) await log.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
+      expect((await log.readEvents(crew.crewId, 2, { toSeq: 5 })).map((e) => e.seq)).toEqual([3, 4, 5]);
+      expect((await log.readEvents(crew.crewId, 2, { limit: 2 })).map((e) => e.seq)).toEqual([3, 4]);
+      expect(await log.readEvents(crew.crewId, 7)).toEqual([]);
+      const byTime = await log.readEventsByTime(crew.crewId, before, Date.now() + 1);
+      expect(byTime.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await log.readEventsByTime(crew.crewId, 0, before)).toEqual([]);
+      expect(await log.firstSeq(crew.crewId)).toBe(1);
+    });
+
+    it('fills in the current crew code after a rotation', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await log.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      await crews.changeCrewCode(crew.crewId, 'LEELOO-DDDD');
+      expect((await log.readEvents(crew.crewId, 0))[0]!.event.crew_code).toBe('LEELOO-DDDD');
+    });
+
+    it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await log.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
+      await crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      await crews.addMember(crew.crewId, 'dev-b');
+      expect((await crews.getMembership('dev-b'))?.deliveredSeq).toBe(2);
+      await crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 2 }]);
+      await crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 1 }]);
+      expect((await crews.getMembership('dev-a'))?.deliveredSeq).toBe(2);
+    });
+
+    it('records where each membership starts in the log; re-joining keeps it, leaving and joining again renews it', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect((await crews.getMembership('dev-a'))?.joinedSeq).toBe(0);
+      await log.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
+      await crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
+      await crews.addMember(crew.crewId, 'dev-b');
+      expect((await crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
+      await log.appendEvents([{ crewId: crew.crewId, event: text(3) }]);
+      await crews.addMember(crew.crewId, 'dev-b');
+      expect((await crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
+      expect((await crews.listMembers(crew.crewId)).map((m) => m.joinedSeq)).toEqual([0, 2]);
+      await crews.removeMember(crew.crewId, 'dev-b');
+      await crews.addMember(crew.crewId, 'dev-b');
+      expect((await crews.getMembership('dev-b'))?.joinedSeq).toBe(3);
+    });
+
+    it("keeps the owner's share-history setting, off by default", async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      expect(crew.shareHistory).toBe(false);
+      await crews.setShareHistory(crew.crewId, true);
+      expect((await crews.getCrew(crew.crewId))?.shareHistory).toBe(true);
+      await crews.setShareHistory(crew.crewId, false);
+      expect((await crews.getCrewByCode('LEELOO-AAAA'))?.shareHistory).toBe(false);
+      await expect(crews.setShareHistory('crew-missing', true)).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('prunes by age but never lowers latest_seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      await log.appendEvents([
+        { crewId: crew.crewId, event: text(1) },
+        { crewId: crew.crewId, event: text(2) },
+      ]);
+      expect(await log.pruneEventsBefore(Date.now() + 1000)).toBe(2);
+      expect(await log.readEvents(crew.crewId, 0)).toEqual([]);
+      expect((await crews.getCrew(crew.crewId))?.latestSeq).toBe(2);
+      expect((await log.appendEvents([{ crewId: crew.crewId, event: text(3) }]))[0]!.seq).toBe(3);
+    });
+
+    it('counts crews, devices and events', async () => {
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b');
+      await log.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
+      expect(await crews.counts()).toEqual({ crews: 1, devices: 2 });
+      expect(await log.countEvents()).toBe(1);
+    });
+  });
+}
