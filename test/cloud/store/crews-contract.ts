@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../../protocol/index.js';
 import type { CrewEventInput, CrewStore, EventLog } from '../../../cloud/store/store.js';
 
@@ -42,6 +42,7 @@ export function crewsContract(factory: CrewsFactory): void {
       ({ crews, log } = opened);
     });
     afterEach(async () => {
+      vi.useRealTimers();
       await opened.close();
       await factory.cleanup();
     });
@@ -268,6 +269,203 @@ export function crewsContract(factory: CrewsFactory): void {
       await log.appendEvents([{ crewId: crew.crewId, event: text(1) }]);
       expect(await crews.counts()).toEqual({ crews: 1, devices: 2 });
       expect(await log.countEvents()).toBe(1);
+    });
+
+    it('gives concurrent appends from several connections gapless, unique seqs', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const others = factory.openMore ? await Promise.all([1, 2, 3, 4, 5].map(() => factory.openMore!())) : [opened, opened, opened, opened, opened];
+      try {
+        const results = await Promise.all(
+          others.flatMap((other, i) =>
+            Array.from({ length: 20 }, (_, n) =>
+              other.log.appendEvents([
+                { crewId: crew.crewId, event: text(i * 100 + n) },
+                { crewId: crew.crewId, event: text(n) },
+              ]),
+            ),
+          ),
+        );
+        const seqs = results.flat().map((r) => r.seq);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        // A batch's events stay in order.
+        for (const [first, second] of results) expect(second!.seq).toBeGreaterThan(first!.seq);
+        expect((await log.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        expect(await log.position(crew.crewId)).toMatchObject({ latestSeq: 200, firstSeq: 1 });
+      } finally {
+        if (factory.openMore) for (const other of others) await other.close();
+      }
+    });
+
+    it('answers concurrent retries of one client message with one seq', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const others = factory.openMore ? await Promise.all([1, 2, 3, 4, 5].map(() => factory.openMore!())) : [opened, opened, opened, opened, opened];
+      try {
+        const from = { deviceId: 'dev-a', clientMsgId: 'same' };
+        const results = (await Promise.all(others.map((other) => other.log.appendEvents([{ crewId: crew.crewId, event: text(1), from }])))).flat();
+        expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.seq))).toEqual(new Set([1]));
+        expect(new Set(results.map((r) => r.at)).size).toBe(1);
+        expect(await log.countEvents()).toBe(1);
+      } finally {
+        if (factory.openMore) for (const other of others) await other.close();
+      }
+    });
+
+    it('answers the commands an event also answers with its seq; an already answered one keeps its first', async () => {
+      const crew = await crewWith('AAAA', 'dev-a', 'dev-b', 'dev-c');
+      const [first] = await log.appendEvents([{ crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-c', clientMsgId: 'q0' } }]);
+      const [merged] = await log.appendEvents([
+        {
+          crewId: crew.crewId,
+          event: text(2),
+          from: {
+            deviceId: 'dev-a',
+            clientMsgId: 'q1',
+            alsoAnswers: [
+              { deviceId: 'dev-b', clientMsgId: 'q2' },
+              { deviceId: 'dev-c', clientMsgId: 'q0' },
+            ],
+          },
+        },
+      ]);
+      expect(merged).toMatchObject({ seq: 2, duplicate: false });
+      expect(await log.handledClientMessage('dev-b', 'q2')).toEqual({ crewId: crew.crewId, seq: 2 });
+      expect(await log.handledClientMessage('dev-c', 'q0')).toEqual({ crewId: crew.crewId, seq: first!.seq });
+      const retry = await log.appendEvents([{ crewId: crew.crewId, event: text(3), from: { deviceId: 'dev-b', clientMsgId: 'q2' } }]);
+      expect(retry[0]).toMatchObject({ seq: 2, duplicate: true, at: merged!.at });
+      expect(await log.handledClientMessage('dev-a', 'q2')).toBeNull();
+    });
+
+    it('refuses an append to an unknown crew, and reads nothing of it', async () => {
+      await expect(log.appendEvents([{ crewId: 'crew-missing', event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'x' } }])).rejects.toMatchObject({
+        code: 'not_found',
+      });
+      expect(await log.handledClientMessage('dev-a', 'x')).toBeNull();
+      expect(await log.readEvents('crew-missing', 0)).toEqual([]);
+      expect(await log.readEventsByTime('crew-missing', 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+      expect(await log.firstSeq('crew-missing')).toBeNull();
+      expect(await log.position('crew-missing')).toBeNull();
+      expect(await log.countEvents()).toBe(0);
+    });
+
+    it('reads by time from fromMs inclusive to toMs exclusive, in seq order, with a limit', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const crew = await crewWith('AAAA', 'dev-a');
+      for (const [i, at] of [1_000, 2_000, 2_000, 3_000].entries()) {
+        vi.setSystemTime(at);
+        await log.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
+      }
+      const seqs = async (from: number, to: number, limit?: number) => (await log.readEventsByTime(crew.crewId, from, to, { limit })).map((e) => [e.seq, e.at]);
+      expect(await seqs(2_000, 3_000)).toEqual([
+        [2, 2_000],
+        [3, 2_000],
+      ]);
+      expect(await seqs(1_000, 2_000)).toEqual([[1, 1_000]]);
+      expect(await seqs(0, 1_000)).toEqual([]);
+      expect(await seqs(1_001, 3_001, 2)).toEqual([
+        [2, 2_000],
+        [3, 2_000],
+      ]);
+      expect(await seqs(3_000, 2_000)).toEqual([]);
+      expect((await log.readEventsByTime(crew.crewId, 0, 10_000))[3]!.event).toMatchObject({ seq: 4, crew_code: 'LEELOO-AAAA' });
+    });
+
+    it('prunes old events and client messages; firstSeq and position follow, latest seq and epoch stay', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(1_000);
+      const crew = await crewWith('AAAA', 'dev-a');
+      const other = await crewWith('BBBB', 'dev-b');
+      await log.appendEvents([
+        { crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'old' } },
+        { crewId: other.crewId, event: text(2) },
+      ]);
+      vi.setSystemTime(5_000);
+      await log.appendEvents([
+        { crewId: crew.crewId, event: text(3), from: { deviceId: 'dev-a', clientMsgId: 'new' } },
+        { crewId: crew.crewId, event: text(4) },
+      ]);
+      const before = await log.position(crew.crewId);
+      expect(before).toEqual({ latestSeq: 3, firstSeq: 1, epoch: crew.epoch });
+      expect(await log.pruneEventsBefore(1_000)).toBe(0);
+      expect(await log.pruneEventsBefore(5_000)).toBe(2);
+      expect(await log.countEvents()).toBe(2);
+      expect(await log.position(crew.crewId)).toEqual({ latestSeq: 3, firstSeq: 2, epoch: crew.epoch });
+      expect(await log.position(other.crewId)).toEqual({ latestSeq: 1, firstSeq: null, epoch: other.epoch });
+      expect(await log.firstSeq(other.crewId)).toBeNull();
+      expect(await log.handledClientMessage('dev-a', 'old')).toBeNull();
+      expect(await log.handledClientMessage('dev-a', 'new')).toEqual({ crewId: crew.crewId, seq: 2 });
+      // A pruned client message id is new again (SQLite drops its record too).
+      expect((await log.appendEvents([{ crewId: crew.crewId, event: text(5), from: { deviceId: 'dev-a', clientMsgId: 'old' } }]))[0]).toMatchObject({
+        seq: 4,
+        duplicate: false,
+      });
+    });
+
+    it('pages crews created in the same millisecond by crew id', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(7_000);
+      for (const id of ['dev-c', 'dev-a', 'dev-b']) {
+        await crews.saveDevice({ deviceId: id, displayName: id });
+        await crews.createCrew({ crewId: `crew-${id}`, crewCode: `CODE-${id}`, crewName: id, ownerDeviceId: id });
+      }
+      vi.setSystemTime(6_000);
+      await crews.saveDevice({ deviceId: 'dev-early', displayName: 'Early' });
+      await crews.createCrew({ crewId: 'crew-z', crewCode: 'CODE-Z', crewName: 'z', ownerDeviceId: 'dev-early' });
+      const ids = async (limit: number, after?: { createdAt: number; crewId: string }) => (await crews.listCrews({ limit, after })).map((c) => c.crewId);
+      expect(await ids(10)).toEqual(['crew-z', 'crew-dev-a', 'crew-dev-b', 'crew-dev-c']);
+      expect(await ids(2, { createdAt: 7_000, crewId: 'crew-dev-a' })).toEqual(['crew-dev-b', 'crew-dev-c']);
+      expect(await ids(1, { createdAt: 6_000, crewId: 'crew-z' })).toEqual(['crew-dev-a']);
+      expect(await ids(10, { createdAt: 7_000, crewId: 'crew-dev-c' })).toEqual([]);
+      expect(await ids(0)).toEqual([]);
+      expect(await crews.counts()).toEqual({ crews: 4, devices: 4 });
+    });
+
+    it('refuses a crew whose owner is not a device, and a member that is not one', async () => {
+      await expect(crews.createCrew({ crewId: 'crew-x', crewCode: 'LEELOO-XXXX', crewName: 'X', ownerDeviceId: 'dev-ghost' })).rejects.toThrow();
+      expect(await crews.getCrewByCode('LEELOO-XXXX')).toBeNull();
+      const crew = await crewWith('AAAA', 'dev-a');
+      await expect(crews.addMember(crew.crewId, 'dev-ghost')).rejects.toThrow();
+      expect((await crews.listMembers(crew.crewId)).map((m) => m.deviceId)).toEqual(['dev-a']);
+      expect(await crews.counts()).toEqual({ crews: 1, devices: 1 });
+    });
+
+    it('remembers the create_crew message that made a crew', async () => {
+      await crews.saveDevice({ deviceId: 'dev-a', displayName: 'A' });
+      await crews.createCrew({ crewId: 'crew-1', crewCode: 'LEELOO-AAAA', crewName: 'One', ownerDeviceId: 'dev-a', createdByMsg: 'c-1' });
+      await crews.createCrew({ crewId: 'crew-2', crewCode: 'LEELOO-BBBB', crewName: 'Two', ownerDeviceId: 'dev-a' });
+      expect((await crews.getCrew('crew-1'))?.createdByMsg).toBe('c-1');
+      expect((await crews.getCrewByCode('LEELOO-BBBB'))?.createdByMsg).toBeNull();
+      expect((await crews.getMembership('dev-a'))?.crewId).toBe('crew-2');
+      expect((await crews.getCrew('crew-1'))?.epoch).toMatch(/^[0-9a-f]{16}$/);
+      expect((await crews.getCrew('crew-1'))?.epoch).not.toBe((await crews.getCrew('crew-2'))?.epoch);
+    });
+
+    it.runIf(factory.loseEvents)('renews a crew epoch when its stored latest seq falls below one seen (a Redis that lost data)', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      for (let i = 1; i <= 3; i += 1) await log.appendEvents([{ crewId: crew.crewId, event: text(i) }]);
+      expect((await crews.getCrew(crew.crewId))?.epoch).toBe(crew.epoch);
+      await factory.loseEvents!(crew.crewId, 1);
+      const renewed = (await crews.getCrew(crew.crewId))!;
+      expect(renewed).toMatchObject({ latestSeq: 1 });
+      expect(renewed.epoch).not.toBe(crew.epoch);
+      expect((await log.position(crew.crewId))?.epoch).toBe(renewed.epoch);
+      expect((await log.appendEvents([{ crewId: crew.crewId, event: text(4) }]))[0]!.seq).toBe(2);
+      expect((await crews.getCrewByCode('LEELOO-AAAA'))?.epoch).toBe(renewed.epoch);
+
+      // Found by an append first, and by position.
+      const two = await crewWith('BBBB', 'dev-b');
+      await log.appendEvents([
+        { crewId: two.crewId, event: text(1) },
+        { crewId: two.crewId, event: text(2) },
+      ]);
+      await factory.loseEvents!(two.crewId, 0);
+      expect((await log.appendEvents([{ crewId: two.crewId, event: text(3) }]))[0]!.seq).toBe(1);
+      const afterAppend = (await log.position(two.crewId))!;
+      expect(afterAppend.epoch).not.toBe(two.epoch);
+      const three = await crewWith('CCCC', 'dev-c');
+      await log.appendEvents([{ crewId: three.crewId, event: text(1) }]);
+      await factory.loseEvents!(three.crewId, 0);
+      expect((await log.position(three.crewId))?.epoch).not.toBe(three.epoch);
     });
   });
 }
