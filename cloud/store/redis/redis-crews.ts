@@ -256,7 +256,6 @@ interface CrewsScripts {
   crewsChangeCode(crew: string, code: string, prefix: string, crewId: string, crewCode: string): Promise<number>;
   crewsMarkDelivered(member: string, crewId: string, seq: number): Promise<number>;
   crewsRenewEpoch(crew: string, seen: number, epoch: string): Promise<string | null>;
-  crewsAppend(...keysAndArgv: Reply[]): Promise<[string, ...Reply[]]>;
   crewsPrune(all: string, msgs: string, msgTimes: string, prefix: string, cutoff: number): Promise<number>;
 }
 
@@ -464,41 +463,39 @@ export class RedisCrewStore implements CrewStore, EventLog {
   }
 
   async appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
     // Crews are never deleted: checking them all first keeps a batch naming an unknown crew from appending anything.
     const crewIds = [...new Set(batch.map((request) => request.crewId))];
     const known = await Promise.all(crewIds.map((crewId) => this.redis.exists(this.keys.crew(crewId))));
     if (known.includes(0)) throw new ProtocolError('not_found', 'That crew does not exist.');
-    const results: AppendResult[] = [];
-    for (const request of batch) results.push(await this.appendOne(request));
-    return results;
+    // One MULTI: the batch's scripts run back to back, no other process's append between them.
+    const multi = this.redis.multi() as unknown as { crewsAppend(...keysAndArgv: Reply[]): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+    for (const request of batch) multi.crewsAppend(...this.appendArguments(request));
+    const replies = await multi.exec();
+    if (replies === null) throw new Error('The Redis transaction of an append was discarded.');
+    return replies.map(([error, reply], i) => {
+      if (error) throw protocolError(error);
+      return this.appendResult(batch[i]!.crewId, reply as Reply[]);
+    });
   }
 
-  private async appendOne(request: AppendRequest): Promise<AppendResult> {
+  // KEYS and ARGV of APPEND for one request.
+  private appendArguments(request: AppendRequest): Reply[] {
     const { crewId, event, from } = request;
     const dedupe = from?.clientMsgId ? messageField(from.deviceId, from.clientMsgId) : '';
     const answers = (from?.alsoAnswers ?? []).map((other) => messageField(other.deviceId, other.clientMsgId));
-    const reply = await refusing(
-      this.scripts.crewsAppend(
-        this.keys.crew(crewId),
-        this.keys.events(crewId),
-        this.keys.times(crewId),
-        this.keys.all,
-        this.keys.msgs,
-        this.keys.msgTimes,
-        crewId,
-        JSON.stringify(event),
-        Date.now(),
-        dedupe,
-        this.seenSeq.get(crewId) ?? 0,
-        newEpoch(),
-        ...answers,
-      ),
-    );
+    const k = this.keys;
+    const keys = [k.crew(crewId), k.events(crewId), k.times(crewId), k.all, k.msgs, k.msgTimes];
+    return [...keys, crewId, JSON.stringify(event), Date.now(), dedupe, this.seenSeq.get(crewId) ?? 0, newEpoch(), ...answers];
+  }
+
+  private appendResult(crewId: string, reply: Reply[]): AppendResult {
     if (reply[0] === 'dup') {
       const { seq, at } = splitRecord(String(reply[1]));
       return { seq, duplicate: true, at };
     }
     const seq = Number(reply[1]);
+    // The script renewed the epoch if the stored seq had fallen: from here this seq is the one to hold it to.
     this.seenSeq.set(crewId, seq);
     return { seq, duplicate: false, at: Number(reply[2]), crewCode: String(reply[3]) };
   }

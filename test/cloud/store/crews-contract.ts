@@ -460,8 +460,14 @@ export function crewsContract(factory: CrewsFactory): void {
       ]);
       await factory.loseEvents!(two.crewId, 0);
       expect((await log.appendEvents([{ crewId: two.crewId, event: text(3) }]))[0]!.seq).toBe(1);
-      const afterAppend = (await log.position(two.crewId))!;
+      // Read by another process (it saw no seqs of its own): renewed once, later appends keep the new epoch.
+      const reader = factory.openMore ? await factory.openMore() : opened;
+      const afterAppend = (await reader.log.position(two.crewId))!;
       expect(afterAppend.epoch).not.toBe(two.epoch);
+      await log.appendEvents([{ crewId: two.crewId, event: text(4) }]);
+      expect((await reader.log.position(two.crewId))?.epoch).toBe(afterAppend.epoch);
+      expect((await crews.getCrew(two.crewId))?.epoch).toBe(afterAppend.epoch);
+      if (reader !== opened) await reader.close();
       const three = await crewWith('CCCC', 'dev-c');
       await log.appendEvents([{ crewId: three.crewId, event: text(1) }]);
       await factory.loseEvents!(three.crewId, 0);
