@@ -228,21 +228,27 @@ for i = 7, #ARGV do
 end
 return {'new', seq, now, redis.call('HGET', KEYS[1], 'crewCode')}`;
 
-// KEYS: all, msgs, msg-times. ARGV: prefix, cutoff. Drops events and client-message records stored before the cutoff.
+// KEYS: all, msgs, msg-times. ARGV: prefix, cutoff, batch size. Drops up to a batch of the events and of the
+// client-message records stored before the cutoff; returns how many of each it dropped.
 const PRUNE = `
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
 for _, member in ipairs(old) do
   local i = string.find(member, ':', 1, true)
   local seq = string.sub(member, 1, i - 1)
   local crewId = string.sub(member, i + 1)
   redis.call('ZREMRANGEBYSCORE', ARGV[1] .. 'log:events:' .. crewId, seq, seq)
   redis.call('ZREM', ARGV[1] .. 'log:times:' .. crewId, seq)
+  redis.call('ZREM', KEYS[1], member)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-local fields = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])
-for _, field in ipairs(fields) do redis.call('HDEL', KEYS[2], field) end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])
-return #old`;
+local fields = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, field in ipairs(fields) do
+  redis.call('HDEL', KEYS[2], field)
+  redis.call('ZREM', KEYS[3], field)
+end
+return {#old, #fields}`;
+
+/** How many events (and client-message records) one prune script drops: Redis serves nobody else while it runs. */
+const PRUNE_BATCH = 500;
 
 type Reply = string | number;
 interface CrewsScripts {
@@ -256,7 +262,7 @@ interface CrewsScripts {
   crewsChangeCode(crew: string, code: string, prefix: string, crewId: string, crewCode: string): Promise<number>;
   crewsMarkDelivered(member: string, crewId: string, seq: number): Promise<number>;
   crewsRenewEpoch(crew: string, seen: number, epoch: string): Promise<string | null>;
-  crewsPrune(all: string, msgs: string, msgTimes: string, prefix: string, cutoff: number): Promise<number>;
+  crewsPrune(all: string, msgs: string, msgTimes: string, prefix: string, cutoff: number, batch: number): Promise<[number, number]>;
 }
 
 /** The Lua scripts' refusals as the errors the SQLite store throws. */
@@ -542,7 +548,12 @@ export class RedisCrewStore implements CrewStore, EventLog {
   }
 
   async pruneEventsBefore(cutoffMs: number): Promise<number> {
-    return this.scripts.crewsPrune(this.keys.all, this.keys.msgs, this.keys.msgTimes, this.prefix, cutoffMs);
+    let pruned = 0;
+    for (;;) {
+      const [events, messages] = await this.scripts.crewsPrune(this.keys.all, this.keys.msgs, this.keys.msgTimes, this.prefix, cutoffMs, PRUNE_BATCH);
+      pruned += events;
+      if (events < PRUNE_BATCH && messages < PRUNE_BATCH) return pruned;
+    }
   }
 
   async countEvents(): Promise<number> {

@@ -401,6 +401,16 @@ export function crewsContract(factory: CrewsFactory): void {
       });
     });
 
+    it('prunes a log of more than a thousand events, with their client messages, in one call', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const batch = Array.from({ length: 1_201 }, (_, n) => ({ crewId: crew.crewId, event: text(n), from: { deviceId: 'dev-a', clientMsgId: `m${n}` } }));
+      expect((await log.appendEvents(batch)).map((r) => r.seq)).toEqual(Array.from({ length: 1_201 }, (_, n) => n + 1));
+      expect(await log.pruneEventsBefore(Date.now() + 1)).toBe(1_201);
+      expect(await log.countEvents()).toBe(0);
+      expect(await log.handledClientMessage('dev-a', 'm1200')).toBeNull();
+      expect(await log.position(crew.crewId)).toMatchObject({ latestSeq: 1_201, firstSeq: null });
+    });
+
     it('pages crews created in the same millisecond by crew id', async () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(7_000);
