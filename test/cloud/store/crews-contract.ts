@@ -209,29 +209,35 @@ export function crewsContract(factory: CrewsFactory): void {
       expect((await log.readEvents(crew.crewId, 0))[0]!.event.crew_code).toBe('LEELOO-DDDD');
     });
 
-    it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
+    // dev-a's crew with two events, which dev-b joins after them.
+    async function joinedAfterTwoEvents() {
       const crew = await crewWith('AAAA', 'dev-a');
-      await log.appendEvents([
-        { crewId: crew.crewId, event: text(1) },
-        { crewId: crew.crewId, event: text(2) },
-      ]);
+      await log.appendEvents([1, 2].map((n) => ({ crewId: crew.crewId, event: text(n) })));
       await crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
       await crews.addMember(crew.crewId, 'dev-b');
+      return crew;
+    }
+
+    it('tracks delivered seq per member, never backwards; new members start at the latest seq', async () => {
+      const crew = await joinedAfterTwoEvents();
       expect((await crews.getMembership('dev-b'))?.deliveredSeq).toBe(2);
       await crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 2 }]);
       await crews.markDelivered([{ crewId: crew.crewId, deviceId: 'dev-a', seq: 1 }]);
       expect((await crews.getMembership('dev-a'))?.deliveredSeq).toBe(2);
+      // A mark for a membership that is gone (or never was) changes nothing.
+      await crews.removeMember(crew.crewId, 'dev-b');
+      await crews.markDelivered([
+        { crewId: crew.crewId, deviceId: 'dev-b', seq: 9 },
+        { crewId: 'crew-missing', deviceId: 'dev-a', seq: 9 },
+      ]);
+      expect(await crews.getMembership('dev-b')).toBeNull();
+      expect((await crews.getMembership('dev-a'))?.deliveredSeq).toBe(2);
+      await crews.markDelivered([]);
     });
 
     it('records where each membership starts in the log; re-joining keeps it, leaving and joining again renews it', async () => {
-      const crew = await crewWith('AAAA', 'dev-a');
+      const crew = await joinedAfterTwoEvents();
       expect((await crews.getMembership('dev-a'))?.joinedSeq).toBe(0);
-      await log.appendEvents([
-        { crewId: crew.crewId, event: text(1) },
-        { crewId: crew.crewId, event: text(2) },
-      ]);
-      await crews.saveDevice({ deviceId: 'dev-b', displayName: 'B' });
-      await crews.addMember(crew.crewId, 'dev-b');
       expect((await crews.getMembership('dev-b'))?.joinedSeq).toBe(2);
       await log.appendEvents([{ crewId: crew.crewId, event: text(3) }]);
       await crews.addMember(crew.crewId, 'dev-b');
@@ -271,10 +277,19 @@ export function crewsContract(factory: CrewsFactory): void {
       expect(await log.countEvents()).toBe(1);
     });
 
+    // Five relay processes on the same data (each its own connection where the store has them).
+    async function inFiveProcesses(work: (others: CrewsUnderTest[]) => Promise<void>) {
+      const others = factory.openMore ? await Promise.all([1, 2, 3, 4, 5].map(() => factory.openMore!())) : Array.from({ length: 5 }, () => opened);
+      try {
+        await work(others);
+      } finally {
+        if (factory.openMore) for (const other of others) await other.close();
+      }
+    }
+
     it('gives concurrent appends from several connections gapless, unique seqs', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      const others = factory.openMore ? await Promise.all([1, 2, 3, 4, 5].map(() => factory.openMore!())) : [opened, opened, opened, opened, opened];
-      try {
+      await inFiveProcesses(async (others) => {
         const results = await Promise.all(
           others.flatMap((other, i) =>
             Array.from({ length: 20 }, (_, n) =>
@@ -291,24 +306,19 @@ export function crewsContract(factory: CrewsFactory): void {
         for (const [first, second] of results) expect(second!.seq).toBeGreaterThan(first!.seq);
         expect((await log.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
         expect(await log.position(crew.crewId)).toMatchObject({ latestSeq: 200, firstSeq: 1 });
-      } finally {
-        if (factory.openMore) for (const other of others) await other.close();
-      }
+      });
     });
 
     it('answers concurrent retries of one client message with one seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
-      const others = factory.openMore ? await Promise.all([1, 2, 3, 4, 5].map(() => factory.openMore!())) : [opened, opened, opened, opened, opened];
-      try {
+      await inFiveProcesses(async (others) => {
         const from = { deviceId: 'dev-a', clientMsgId: 'same' };
         const results = (await Promise.all(others.map((other) => other.log.appendEvents([{ crewId: crew.crewId, event: text(1), from }])))).flat();
         expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
         expect(new Set(results.map((r) => r.seq))).toEqual(new Set([1]));
         expect(new Set(results.map((r) => r.at)).size).toBe(1);
         expect(await log.countEvents()).toBe(1);
-      } finally {
-        if (factory.openMore) for (const other of others) await other.close();
-      }
+      });
     });
 
     it('answers the commands an event also answers with its seq; an already answered one keeps its first', async () => {
