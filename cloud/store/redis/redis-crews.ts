@@ -192,18 +192,35 @@ if tonumber(redis.call('HGET', KEYS[1], 'deliveredSeq')) >= tonumber(ARGV[2]) th
 redis.call('HSET', KEYS[1], 'deliveredSeq', ARGV[2])
 return 1`;
 
-// KEYS: crew. ARGV: seen seq, new epoch. Renews the epoch only while the stored seq is below what was seen.
-const RENEW_EPOCH = `
+// Events above the stored latestSeq belong to a copy of the log that lost it (an older epoch): they go, so a
+// seq is never stored twice. KEYS-like arguments: events, times, all.
+const FORGET_AFTER_LUA = `
+local function forgetAfter(events, times, all, crewId, latest)
+  local stale = redis.call('ZRANGEBYSCORE', events, '(' .. latest, '+inf')
+  for _, member in ipairs(stale) do
+    local seq = string.sub(member, 1, string.find(member, ':', 1, true) - 1)
+    redis.call('ZREM', times, seq)
+    redis.call('ZREM', all, seq .. ':' .. crewId)
+  end
+  redis.call('ZREMRANGEBYSCORE', events, '(' .. latest, '+inf')
+end
+`;
+
+// KEYS: crew, events, times, all. ARGV: seen seq, new epoch, crewId. Renews the epoch only while the stored
+// seq is below what was seen.
+const RENEW_EPOCH = `${FORGET_AFTER_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if tonumber(redis.call('HGET', KEYS[1], 'latestSeq')) < tonumber(ARGV[1]) then
+local latest = tonumber(redis.call('HGET', KEYS[1], 'latestSeq'))
+if latest < tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+  forgetAfter(KEYS[2], KEYS[3], KEYS[4], ARGV[3], latest)
 end
 return redis.call('HGET', KEYS[1], 'epoch')`;
 
 // KEYS: crew, events, times, all, msgs, msg-times. ARGV: crewId, event JSON, now, dedupe field ('' for none),
 // seen seq, new epoch, then the fields of the further client messages this event answers.
 // A duplicate returns {'dup', '<seq>:<at>:<crewId>'}; a new event {'new', seq, at, crew code}.
-const APPEND = `
+const APPEND = `${FORGET_AFTER_LUA}
 if ARGV[4] ~= '' then
   local seen = redis.call('HGET', KEYS[5], ARGV[4])
   if seen then return {'dup', seen} end
@@ -215,6 +232,7 @@ if latest < tonumber(ARGV[5]) then redis.call('HSET', KEYS[1], 'epoch', ARGV[6])
 local seq = latest + 1
 local now = ARGV[3]
 redis.call('HSET', KEYS[1], 'latestSeq', seq)
+forgetAfter(KEYS[2], KEYS[3], KEYS[4], ARGV[1], latest)
 redis.call('ZADD', KEYS[2], seq, seq .. ':' .. now .. ':' .. ARGV[2])
 redis.call('ZADD', KEYS[3], now, seq)
 redis.call('ZADD', KEYS[4], now, seq .. ':' .. ARGV[1])
@@ -261,7 +279,7 @@ interface CrewsScripts {
   crewsSetField(crew: string, field: string, value: string): Promise<number>;
   crewsChangeCode(crew: string, code: string, prefix: string, crewId: string, crewCode: string): Promise<number>;
   crewsMarkDelivered(member: string, crewId: string, seq: number): Promise<number>;
-  crewsRenewEpoch(crew: string, seen: number, epoch: string): Promise<string | null>;
+  crewsRenewEpoch(crew: string, events: string, times: string, all: string, seen: number, epoch: string, crewId: string): Promise<string | null>;
   crewsPrune(all: string, msgs: string, msgTimes: string, prefix: string, cutoff: number, batch: number): Promise<[number, number]>;
 }
 
@@ -321,7 +339,7 @@ export class RedisCrewStore implements CrewStore, EventLog {
     redis.defineCommand('crewsSetField', { numberOfKeys: 1, lua: SET_FIELD });
     redis.defineCommand('crewsChangeCode', { numberOfKeys: 2, lua: CHANGE_CODE });
     redis.defineCommand('crewsMarkDelivered', { numberOfKeys: 1, lua: MARK_DELIVERED });
-    redis.defineCommand('crewsRenewEpoch', { numberOfKeys: 1, lua: RENEW_EPOCH });
+    redis.defineCommand('crewsRenewEpoch', { numberOfKeys: 4, lua: RENEW_EPOCH });
     redis.defineCommand('crewsAppend', { numberOfKeys: 6, lua: APPEND });
     redis.defineCommand('crewsPrune', { numberOfKeys: 3, lua: PRUNE });
     this.scripts = redis as unknown as CrewsScripts;
@@ -378,7 +396,8 @@ export class RedisCrewStore implements CrewStore, EventLog {
     const seen = this.seenSeq.get(crew.crewId) ?? 0;
     this.seenSeq.set(crew.crewId, crew.latestSeq);
     if (crew.latestSeq >= seen) return crew;
-    const epoch = await this.scripts.crewsRenewEpoch(this.keys.crew(crew.crewId), seen, newEpoch());
+    const k = this.keys;
+    const epoch = await this.scripts.crewsRenewEpoch(k.crew(crew.crewId), k.events(crew.crewId), k.times(crew.crewId), k.all, seen, newEpoch(), crew.crewId);
     return { ...crew, epoch: epoch ?? crew.epoch };
   }
 

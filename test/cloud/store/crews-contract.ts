@@ -468,8 +468,16 @@ export function crewsContract(factory: CrewsFactory): void {
       const renewed = (await crews.getCrew(crew.crewId))!;
       expect(renewed).toMatchObject({ latestSeq: 1 });
       expect(renewed.epoch).not.toBe(crew.epoch);
+      // The old copy's events after the stored seq are gone with its epoch.
+      expect((await log.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual([1]);
+      expect(await log.countEvents()).toBe(1);
       expect((await log.position(crew.crewId))?.epoch).toBe(renewed.epoch);
       expect((await log.appendEvents([{ crewId: crew.crewId, event: text(4) }]))[0]!.seq).toBe(2);
+      // The new seq 2 replaces the old copy's: one event per seq.
+      expect((await log.readEvents(crew.crewId, 0)).map((e) => [e.seq, e.event.type === 'message' && e.event.payload])).toEqual([
+        [1, { text: 'hello 1' }],
+        [2, { text: 'hello 4' }],
+      ]);
       expect((await crews.getCrewByCode('LEELOO-AAAA'))?.epoch).toBe(renewed.epoch);
 
       // Found by an append first, and by position.
