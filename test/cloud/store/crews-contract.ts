@@ -321,6 +321,25 @@ export function crewsContract(factory: CrewsFactory): void {
       });
     });
 
+    it('keeps a device in one crew and a code with one crew when processes race', async () => {
+      for (const n of [1, 2, 3, 4, 5]) await crewWith(`000${n}`, `owner-${n}`);
+      await crews.saveDevice({ deviceId: 'dev-x', displayName: 'X' });
+      await inFiveProcesses(async (others) => {
+        await Promise.all(others.map((other, i) => other.crews.addMember(`crew-000${i + 1}`, 'dev-x')));
+        const holding = await Promise.all([1, 2, 3, 4, 5].map(async (n) => (await crews.listMembers(`crew-000${n}`)).some((m) => m.deviceId === 'dev-x')));
+        expect(holding.filter(Boolean)).toHaveLength(1);
+        expect(`crew-000${holding.indexOf(true) + 1}`).toBe((await crews.getMembership('dev-x'))?.crewId);
+        const created = await Promise.allSettled(
+          others.map((other, i) =>
+            other.crews.createCrew({ crewId: `crew-race-${i}`, crewCode: 'LEELOO-RACE', crewName: 'Race', ownerDeviceId: `owner-${i + 1}` }),
+          ),
+        );
+        expect(created.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+        for (const c of created) if (c.status === 'rejected') expect(c.reason).toMatchObject({ code: 'crew_code_taken' });
+        expect((await crews.counts()).crews).toBe(6);
+      });
+    });
+
     it('answers the commands an event also answers with its seq; an already answered one keeps its first', async () => {
       const crew = await crewWith('AAAA', 'dev-a', 'dev-b', 'dev-c');
       const [first] = await log.appendEvents([{ crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-c', clientMsgId: 'q0' } }]);
