@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type RelayConfig } from './config.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { createLogger } from './log.js';
 import { createRelay } from './server.js';
-import { openStore } from './store/open-store.js';
+import { openStore, sharedParts } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -40,14 +40,16 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   let store: Store;
   try {
-    store = await openStore(config);
+    store = await openStore(config, log);
   } catch (error) {
     log.fatal({ err: error }, error instanceof Error ? error.message : 'cannot open the store');
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(EXIT_CONFIG);
   }
   // The features, built in order by the composition root once the relay's context exists.
-  const relay = createRelay({ config, store, log, features: [composeFeatures] });
+  // With Redis: the bus to the other relay processes and the leases on once-per-relay work.
+  const { bus, leases } = sharedParts(store, log);
+  const relay = createRelay({ config, store, log, features: [composeFeatures], bus, leases });
   const { port } = await relay.start();
   log.info({ port, host: config.host, store: store.kind, dataDir: config.dataDir, version: config.version }, 'listening');
   process.send?.('ready');

@@ -1,16 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
-import { ProtocolError } from '../../protocol/index.js';
+import { LocalBus, type RelayBus } from '../bus.js';
 import type { RelayConfig } from '../config.js';
+import { LocalLeases, type Leases } from '../leases.js';
+import { createLogger, type Logger } from '../log.js';
+import { RedisBus } from './redis/redis-bus.js';
+import { RedisLeases } from './redis/redis-leases.js';
+import { openRedisStore, type RedisStore } from './redis/redis-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 import { SQLITE_FILE_NAME, type Store } from './store.js';
 
-/** Opens the store the configuration names. */
-export async function openStore(config: Pick<RelayConfig, 'dataDir' | 'redisUrl'> & Partial<Pick<RelayConfig, 'sqliteSync'>>): Promise<Store> {
-  if (config.redisUrl) {
-    throw new ProtocolError(
-      'unavailable',
-      'REDIS_URL is set, but the Redis store is not available in this build of the relay; unset REDIS_URL to use the embedded SQLite store.',
-    );
-  }
+type StoreSettings = Pick<RelayConfig, 'dataDir' | 'redisUrl'> & Partial<Pick<RelayConfig, 'sqliteSync' | 'redisPrefix'>>;
+
+/** Opens the store the configuration names: Redis when REDIS_URL is set, else the embedded SQLite file. */
+export async function openStore(config: StoreSettings, log: Logger = createLogger('silent')): Promise<Store> {
+  if (config.redisUrl) return openRedisStore(config.redisUrl, config.redisPrefix ?? 'leeloo:', log);
   return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME), { synchronous: config.sqliteSync ?? 'full' });
+}
+
+/**
+ * What crosses relay processes, on the store's Redis: the bus (fan-out, presence) and the
+ * leases (once-per-relay work), under one id for this process. The embedded store has one
+ * process: LocalBus and LocalLeases.
+ */
+export function sharedParts(store: Store, log: Logger): { bus: RelayBus; leases: Leases } {
+  if (!isRedisStore(store)) return { bus: new LocalBus(), leases: new LocalLeases() };
+  const processId = `${os.hostname().replace(/[^\w.-]/g, '_').slice(0, 60)}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  return {
+    bus: new RedisBus(store.redis, store.prefix, log, { processId }),
+    leases: new RedisLeases(store.redis, store.prefix, processId),
+  };
+}
+
+function isRedisStore(store: Store): store is RedisStore {
+  return store.kind === 'redis';
 }

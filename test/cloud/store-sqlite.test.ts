@@ -7,6 +7,7 @@ import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { CREW_MIGRATIONS } from '../../cloud/store/sqlite-crews.js';
 import { firstVisibleSeq, visibleFromSeq } from '../../cloud/crew-visibility.js';
 import { openStore } from '../../cloud/store/open-store.js';
+import { testRedis, TEST_REDIS_URL } from '../helpers/redis.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { storeContract } from './store-contract.js';
 
@@ -188,7 +189,17 @@ describe('sqlite file and migrations', () => {
     await reopened.close();
   });
 
-  it('refuses REDIS_URL with a sentence saying the Redis store is not in this build', async () => {
-    await expect(openStore({ dataDir: '/nonexistent', redisUrl: 'redis://127.0.0.1:6379' })).rejects.toThrow(/Redis store is not available/);
+  it('opens the Redis store when REDIS_URL is set, its keys under LEELOO_REDIS_PREFIX', async () => {
+    const test = await testRedis();
+    try {
+      const store = await openStore({ dataDir: '/nonexistent', redisUrl: TEST_REDIS_URL, redisPrefix: test.prefix });
+      expect(store.kind).toBe('redis');
+      await store.crews.saveDevice({ deviceId: 'dev-r', displayName: 'R' });
+      await store.ping();
+      await store.close();
+      expect(await test.redis.exists(`${test.prefix}dir:device:dev-r`)).toBe(1);
+    } finally {
+      await test.cleanup();
+    }
   });
 });

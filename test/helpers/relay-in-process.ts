@@ -1,7 +1,7 @@
 import { loadConfig, type RelayConfig } from '../../cloud/config.js';
 import { createLogger, type Logger } from '../../cloud/log.js';
 import { createRelay, type Relay, type RelayOptions } from '../../cloud/server.js';
-import { openStore } from '../../cloud/store/open-store.js';
+import { openStore, sharedParts } from '../../cloud/store/open-store.js';
 import type { Store } from '../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import { TestClient } from './ws-client.js';
@@ -35,8 +35,9 @@ export async function startInProcessRelay(
 ): Promise<InProcessRelay> {
   const dataDir = await makeTempDir('leeloo-relay-');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, ...TEST_ADDRESS_BUDGETS, ...options.env });
-  const store = await openStore(config);
-  const relay = createRelay({ config, store, log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), features: options.features });
+  const log = options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const store = await openStore(config, log);
+  const relay = createRelay({ config, store, log, features: options.features, ...sharedParts(store, log) });
   const { port } = await relay.start();
   let closed = false;
   return {
