@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gen1, gen2 } from '../field/field-frames.js';
 import { deleteKeys, TEST_REDIS_URL } from '../helpers/redis.js';
 import { RelayProcess } from '../helpers/relay-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
 import { Redis } from 'ioredis';
 
@@ -171,6 +172,57 @@ describe('three relay processes on one Redis', () => {
       await a.next(isType('member_offline', { device_id: welcome.device_id }), 20_000);
     } finally {
       await victim.cleanup();
+    }
+  }, 60_000);
+
+  it('the queue clock moves to another process when its holder is killed with SIGKILL', async () => {
+    // Two processes of their own, with tracks of a few seconds (no Spotify: the default duration).
+    // A prefix of their own: the three relays above would hold the lease otherwise.
+    const queuePrefix = `${prefix}q:`;
+    const queueEnv = {
+      ...env,
+      LEELOO_REDIS_PREFIX: queuePrefix,
+      LEELOO_QUEUE_DEFAULT_DURATION_MS: '3000',
+      LEELOO_QUEUE_STATE_INTERVAL_MS: '0',
+      LEELOO_LINK_SECRET: 'q'.repeat(40),
+    };
+    const pair = await Promise.all([RelayProcess.start({ env: queueEnv }), RelayProcess.start({ env: queueEnv })]);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const owner = await connect(pair[0]!);
+      await hello(owner, 'Ana');
+      const code = (await owner.request({ type: 'create_crew', display_name: 'Ana' }, isType('crew_created'))).crew_code as string;
+      const other = await connect(pair[1]!);
+      await hello(other, 'Bo');
+      await other.request({ type: 'join_crew', crew_code: code, display_name: 'Bo' }, isType('crew_joined'));
+      // The clock runs in the process holding the queue-clock lease (one of all the relay's processes).
+      const holderPid = async () => {
+        const grant = await redis.get(`${queuePrefix}lease:queue-clock`);
+        return grant === null ? null : Number(/-(\d+)-[0-9a-f]+$/.exec(grant)?.[1]);
+      };
+      let pid: number | null = null;
+      await waitUntil(async () => (pid = await holderPid()) !== null, 'a holder of the queue clock');
+      const victim = pair.find((r) => r.child.pid === pid);
+      const survivor = pair.find((r) => r !== victim)!;
+      const watcher = survivor === pair[0] ? owner : other;
+      const sharer = await connect(survivor);
+      await hello(sharer, 'Cy');
+      await sharer.request({ type: 'join_crew', crew_code: code, display_name: 'Cy' }, isType('crew_joined'));
+      for (const [i, uri] of ['spotify:track:first', 'spotify:track:second'].entries()) {
+        sharer.send({ type: 'message', msg_type: 'song_push', payload: { spotify_uri: uri, track: `T${i}`, artist: 'A' }, client_msg_id: `share-${i}` });
+        await sharer.next(isType('ack', { client_msg_id: `share-${i}` }));
+      }
+      await victim?.kill();
+      // Whoever held it, the second track comes on once the first's 3 s are up, from a live process.
+      const next = await watcher.next(
+        (f) => f.type === 'queue_state' && (f.queue as { now_playing?: { spotify_uri?: string } }).now_playing?.spotify_uri === 'spotify:track:second',
+        20_000,
+      );
+      expect(next.change).toMatchObject({ kind: expect.stringMatching(/advanced|ended|next/) });
+      expect(await holderPid()).toBe(survivor.child.pid);
+    } finally {
+      redis.disconnect();
+      await Promise.all(pair.map((r) => r.cleanup()));
     }
   }, 60_000);
 });
