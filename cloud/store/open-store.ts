@@ -26,7 +26,10 @@ export async function openStore(config: StoreSettings, log: Logger = createLogge
  */
 export function sharedParts(store: Store, log: Logger): { bus: RelayBus; leases: Leases } {
   if (!isRedisStore(store)) return { bus: new LocalBus(), leases: new LocalLeases() };
-  const processId = `${os.hostname().replace(/[^\w.-]/g, '_').slice(0, 60)}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const processId = `${os
+    .hostname()
+    .replace(/[^\w.-]/g, '_')
+    .slice(0, 60)}-${process.pid}-${randomBytes(4).toString('hex')}`;
   return {
     bus: new RedisBus(store.redis, store.prefix, log, { processId }),
     leases: new RedisLeases(store.redis, store.prefix, processId),
