@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../helpers/free-port.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { isType, type TestClient } from '../helpers/ws-client.js';
 
@@ -81,8 +82,14 @@ describe('relay process lifecycle and HTTP', () => {
     });
   });
 
-  it('refuses to start with REDIS_URL, saying why', async () => {
-    await expect(RelayProcess.start({ env: { REDIS_URL: 'redis://127.0.0.1:6379' } })).rejects.toThrow(/Redis store is not available/);
+  it('refuses to start when the Redis REDIS_URL names cannot be reached, saying where without its password', async () => {
+    const port = await freeLoopbackPort();
+    const refusal = await RelayProcess.start({ env: { REDIS_URL: `redis://:hunter2@127.0.0.1:${port}/0` } }).then(
+      () => null,
+      (error: Error) => error.message,
+    );
+    expect(refusal).toMatch(new RegExp(`cannot reach its Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0 \\(ECONNREFUSED\\)`));
+    expect(refusal).not.toMatch(/hunter2/);
   });
 
   it('reads settings from the .env file, the environment winning', async () => {
