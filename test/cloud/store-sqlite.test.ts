@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { CREW_MIGRATIONS } from '../../cloud/store/sqlite-crews.js';
 import { firstVisibleSeq, visibleFromSeq } from '../../cloud/crew-visibility.js';
 import { openStore } from '../../cloud/store/open-store.js';
-import { testRedis, TEST_REDIS_URL } from '../helpers/redis.js';
+import { testRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { storeContract } from './store-contract.js';
 
@@ -26,6 +26,22 @@ storeContract({
   async cleanup() {
     if (dir) await removeTempDir(dir);
     dir = undefined;
+  },
+});
+
+let redis: TestRedis | undefined;
+storeContract({
+  name: 'redis',
+  async open() {
+    redis = await testRedis();
+    return openStore({ dataDir: '/nonexistent', redisUrl: TEST_REDIS_URL, redisPrefix: redis.prefix });
+  },
+  async reopen() {
+    return openStore({ dataDir: '/nonexistent', redisUrl: TEST_REDIS_URL, redisPrefix: redis!.prefix });
+  },
+  async cleanup() {
+    await redis?.cleanup();
+    redis = undefined;
   },
 });
 
