@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProtocolError } from '../../protocol/index.js';
 import type { CrewEventInput, Store } from '../../cloud/store/store.js';
 
 /**
