@@ -32,6 +32,7 @@ class ReconnectingGadget {
   readonly acked = new Map<string, number>();
   private readonly unacked = new Map<string, string>();
   reconnects = 0;
+  refusals = 0;
   private stopped = false;
 
   constructor(private readonly url: string) {}
@@ -58,6 +59,16 @@ class ReconnectingGadget {
       const frame = JSON.parse(data.toString()) as Frame;
       if (frame.type === 'ack' && typeof frame.client_msg_id === 'string' && this.unacked.delete(frame.client_msg_id)) {
         this.acked.set(frame.client_msg_id, frame.seq as number);
+      }
+      // A process stopping or just started may refuse a message (unavailable, rate_limited): sent again, as a gadget does.
+      const id = frame.client_msg_id;
+      if (frame.type === 'error' && typeof id === 'string' && this.unacked.has(id)) {
+        this.refusals += 1;
+        const wait = typeof frame.retry_after_ms === 'number' ? frame.retry_after_ms : 200;
+        setTimeout(() => {
+          const text = this.unacked.get(id);
+          if (text !== undefined) this.sendNow(id, text);
+        }, wait);
       }
     });
     void client.closed.then(() => this.reconnect());
@@ -134,7 +145,8 @@ describe('the relay cluster on Redis under PM2', () => {
         error_file: ${JSON.stringify(path.join(home, 'error.log'))},
         env: { ...app.env, PORT: '${port}', LEELOO_DATA_DIR: ${JSON.stringify(path.join(home, 'data'))}, LEELOO_ENV_FILE: '',
           REDIS_URL: ${JSON.stringify(TEST_REDIS_URL)}, LEELOO_REDIS_PREFIX: ${JSON.stringify(prefix)}, LOG_LEVEL: 'warn',
-          NEW_CREWS_BURST: '1000', JOIN_FAILURES_BURST: '1000', MAX_CONNECTIONS_PER_ADDRESS: '1000' },
+          NEW_CREWS_BURST: '1000', JOIN_FAILURES_BURST: '1000', MAX_CONNECTIONS_PER_ADDRESS: '1000',
+          RATE_LIMIT_PER_SECOND: '1000', RATE_LIMIT_BURST: '1000' },
       })) };
     `,
     );
@@ -168,7 +180,7 @@ describe('the relay cluster on Redis under PM2', () => {
     while (!reloaded) await sendSome(5);
     await reload;
     await sendSome(20);
-    await waitUntil(() => sender.pending === 0, 'every message acknowledged', 30_000);
+    await waitUntil(() => sender.pending === 0, 'every message acknowledged', 60_000);
     expect(sender.reconnects).toBeGreaterThanOrEqual(1);
     expect(sender.acked.size).toBe(n);
 
