@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CrewEventInput, Store } from '../../cloud/store/store.js';
+import type { Store } from '../../cloud/store/store.js';
+import { text } from './store/crews-contract.js';
 
 /**
  * The whole Store's contract, beside each port's own (test/cloud/store/): every implementation
@@ -13,15 +14,6 @@ export interface StoreFactory {
   reopen?(): Promise<Store>;
   cleanup(): Promise<void>;
 }
-
-const text = (n: number): CrewEventInput => ({
-  type: 'message',
-  from_device: 'dev-a',
-  from_name: 'A',
-  timestamp: 1000 + n,
-  msg_type: 'text',
-  payload: { text: `hello ${n}` },
-});
 
 export function storeContract(factory: StoreFactory): void {
   describe(`Store contract: ${factory.name}`, () => {

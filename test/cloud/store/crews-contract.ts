@@ -22,7 +22,8 @@ export interface CrewsFactory {
   cleanup(): Promise<void>;
 }
 
-const text = (n: number): CrewEventInput => ({
+/** A text message event, numbered (the whole-store contract uses it too). */
+export const text = (n: number): CrewEventInput => ({
   type: 'message',
   from_device: 'dev-a',
   from_name: 'A',

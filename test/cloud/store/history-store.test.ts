@@ -2,36 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playInput, type HistoryStore, type Play, type PlayInput, type PlaySource } from '../../../cloud/store/areas/history.js';
 import { RedisHistoryStore } from '../../../cloud/store/redis/redis-history.js';
 import { openSqliteStore } from '../../../cloud/store/sqlite-store.js';
-import { countKeys, testRedis, type TestRedis } from '../../helpers/redis.js';
+import { testRedis, type TestRedis } from '../../helpers/redis.js';
+import { onBothStores } from './both-stores.js';
 import { historyContract } from './history-contract.js';
 
-let sqlite: ReturnType<typeof openSqliteStore> | undefined;
-historyContract({
-  name: 'sqlite',
-  async open() {
-    sqlite = openSqliteStore(':memory:');
-    return sqlite.history;
-  },
-  async cleanup() {
-    await sqlite?.close();
-  },
-});
-
-let redis: TestRedis | undefined;
-historyContract({
-  name: 'redis',
-  async open() {
-    redis = await testRedis();
-    return new RedisHistoryStore(redis.redis, redis.prefix);
-  },
-  async cleanup() {
-    // Every key the area wrote is under its own name.
-    const all = await countKeys(redis!.redis, redis!.prefix);
-    const own = await countKeys(redis!.redis, `${redis!.prefix}history:`);
-    await redis!.cleanup();
-    expect(all).toBe(own);
-  },
-});
+// Every key the Redis area writes is under its own name.
+onBothStores(historyContract, { sqlite: (store) => store.history, redis: (redis, prefix) => new RedisHistoryStore(redis, prefix), keys: ['history:'] });
 
 /** mulberry32: the same pseudo-random plays on every run. */
 function random(seed: number): () => number {
