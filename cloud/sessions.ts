@@ -151,7 +151,6 @@ export class Session implements SessionView {
   }
 }
 
-/** Every open session, indexed by device and by crew (for fan-out). */
 /**
  * This process's sockets by device and by crew. Presence spans relay processes: a device is
  * online when a socket of it is open here or on another process (the bus knows which).

@@ -7,7 +7,7 @@ import { backupStore, readLastBackup, storeInUse } from '../../cloud/store/backu
 import { openSqliteStore } from '../../cloud/store/sqlite-store.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { collectUntil, hello, isType, type TestClient } from '../helpers/ws-client.js';
 
 /* scripts/backup.ts and scripts/restore.ts against the real relay process, killed with SIGKILL after the backup. */
 
@@ -23,19 +23,6 @@ function runScript(script: string, args: string[]): Promise<{ code: number; stdo
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
-}
-
-async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
-  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
-}
-
-async function collectUntil(client: TestClient, end: (f: Frame) => boolean): Promise<Frame[]> {
-  const frames: Frame[] = [];
-  for (;;) {
-    const frame = await client.next(() => true, 10_000);
-    frames.push(frame);
-    if (end(frame)) return frames;
-  }
 }
 
 /** Sends `count` texts and resolves with client_msg_id → seq once every one is acknowledged. */

@@ -10,7 +10,7 @@ import { freeLoopbackPort } from '../helpers/free-port.js';
 import { deleteKeys, TEST_REDIS_URL } from '../helpers/redis.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { isType, TestClient, type Frame } from '../helpers/ws-client.js';
+import { collectUntil, isType, TestClient, type Frame } from '../helpers/ws-client.js';
 
 /*
  * The cluster of ecosystem.config.js under PM2 (its own PM2 home, killed at the end): two
@@ -190,10 +190,10 @@ describe('the relay cluster on Redis under PM2', () => {
     const welcome = await owner.request({ type: 'hello', protocol_version: 3, device_name: 'Sender', ...sender.credentials }, isType('welcome'));
     expect((welcome.crew as { crew_code: string }).crew_code).toBe(code);
     owner.send({ type: 'resume', crew_code: code, after_seq: 0 });
-    const texts = new Map<string, number>();
-    for (let frame = await owner.next(); frame.type !== 'resumed'; frame = await owner.next()) {
-      if (frame.type === 'message' && frame.msg_type === 'text') texts.set((frame.payload as { text: string }).text, frame.seq as number);
-    }
+    const replay = await collectUntil(owner, isType('resumed'));
+    const texts = new Map(
+      replay.filter((f) => f.type === 'message' && f.msg_type === 'text').map((f) => [(f.payload as { text: string }).text, f.seq as number]),
+    );
     for (const [id, seq] of sender.acked) expect(texts.get(id.replace('-', ' '))).toBe(seq);
     expect(texts.size).toBe(n);
     await owner.terminate();

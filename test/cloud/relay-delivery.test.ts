@@ -1,22 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { collectUntil, hello, isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 const song = { artist: 'Air', track: 'La femme d’argent', album: 'Moon Safari', spotify_uri: 'spotify:track:airmoon1', album_art_url: '', note: 'listen!' };
-
-async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
-  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
-}
-
-/** Collects frames up to and including the first that matches `end`. */
-async function collectUntil(client: TestClient, end: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame[]> {
-  const frames: Frame[] = [];
-  for (;;) {
-    const frame = await client.next(() => true, timeoutMs);
-    frames.push(frame);
-    if (end(frame)) return frames;
-  }
-}
 
 describe('delivery against a real relay process', () => {
   let relay: RelayProcess;

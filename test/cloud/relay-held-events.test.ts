@@ -6,7 +6,7 @@ import { queueWithCrewPages } from '../helpers/queue-features.js';
 import { crewCookie } from '../helpers/crew-link.js';
 import { startInProcessRelay, type InProcessRelay } from '../helpers/relay-in-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { hello, isType, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 /*
  * Clients that take nothing: a socket that says hello and then neither resumes nor reads, and
@@ -36,10 +36,6 @@ async function connect(): Promise<TestClient> {
   const client = await relay!.connect();
   clients.push(client);
   return client;
-}
-
-async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
-  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
 }
 
 /** The relay's /metrics value of a gauge without labels. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisProcess } from '../helpers/redis-process.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { collectUntil, hello, isType, type TestClient } from '../helpers/ws-client.js';
 
 /*
  * Redis goes away in the middle of traffic (SIGKILL: no goodbye) and comes back on the same
@@ -25,10 +25,6 @@ afterAll(async () => {
   await Promise.all((relays ?? []).map((r) => r.cleanup()));
   await redis?.remove();
 });
-
-async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
-  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
-}
 
 async function readyStatus(relay: RelayProcess): Promise<number> {
   return (await fetch(`${relay.httpUrl}/ready`)).status;
@@ -85,8 +81,7 @@ describe('Redis restarts in the middle of traffic', () => {
     const back = await relays[1]!.connect();
     await hello(back, 'Reader', identity);
     back.send({ type: 'resume', crew_code: code, after_seq: 0 });
-    const replay: Frame[] = [];
-    for (let frame = await back.next(); frame.type !== 'resumed'; frame = await back.next()) replay.push(frame);
+    const replay = await collectUntil(back, isType('resumed'));
     const stored = new Map(replay.filter((f) => f.type === 'message').map((f) => [(f.payload as { text: string }).text, f.seq as number]));
     const lost = [...acked.keys()].filter((id) => !stored.has(id.replace('-', ' ')));
     expect(lost).toEqual([]);

@@ -4,7 +4,7 @@ import { gen1, gen2 } from '../field/field-frames.js';
 import { deleteKeys, TEST_REDIS_URL } from '../helpers/redis.js';
 import { RelayProcess } from '../helpers/relay-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { collectUntil, hello, isType, type TestClient } from '../helpers/ws-client.js';
 import { Redis } from 'ioredis';
 
 /*
@@ -21,20 +21,6 @@ async function connect(relay: RelayProcess): Promise<TestClient> {
   const client = await relay.connect();
   open.push(client);
   return client;
-}
-
-async function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
-  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
-}
-
-/** Frames up to and including the first that matches. */
-async function collectUntil(client: TestClient, predicate: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame[]> {
-  const frames: Frame[] = [];
-  for (;;) {
-    const frame = await client.next(() => true, timeoutMs);
-    frames.push(frame);
-    if (predicate(frame)) return frames;
-  }
 }
 
 beforeAll(async () => {

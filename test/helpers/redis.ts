@@ -27,26 +27,27 @@ export async function testRedis(url = TEST_REDIS_URL): Promise<TestRedis> {
   };
 }
 
+/** The keys under `prefix`, a SCAN page at a time (never KEYS, which blocks Redis). */
+async function* keysUnder(redis: Redis, prefix: string): AsyncGenerator<string[]> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) yield keys;
+  } while (cursor !== '0');
+}
+
 /** Deletes every key under `prefix`; returns how many. */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for await (const keys of keysUnder(redis, prefix)) deleted += await redis.unlink(...keys);
   return deleted;
 }
 
 /** How many keys the prefix holds (a test checks it cleaned up, or what a store wrote). */
 export async function countKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let count = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
-    cursor = next;
-    count += keys.length;
-  } while (cursor !== '0');
+  for await (const keys of keysUnder(redis, prefix)) count += keys.length;
   return count;
 }

@@ -158,3 +158,18 @@ export class OpenClients {
     await Promise.all(this.open.splice(0).map((c) => c.close()));
   }
 }
+
+/** A current-generation `hello` (with the identity of a device that has one) and its `welcome`. */
+export function hello(client: TestClient, name: string, identity?: { device_id: string; device_secret: string }): Promise<Frame> {
+  return client.request({ type: 'hello', protocol_version: 3, device_name: name, ...identity }, isType('welcome'));
+}
+
+/** The frames the client receives up to and including the first that `end` matches. */
+export async function collectUntil(client: TestClient, end: FramePredicate, timeoutMs = 10_000): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for (;;) {
+    const frame = await client.next(() => true, timeoutMs);
+    frames.push(frame);
+    if (end(frame)) return frames;
+  }
+}

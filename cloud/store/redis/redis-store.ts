@@ -21,7 +21,7 @@ export interface RedisStore extends Store {
  * every key under `prefix`. Production needs a Redis that keeps what it acknowledged
  * (`appendonly yes`) and never evicts (`maxmemory-policy noeviction`): README.
  */
-export function redisStoreOn(redis: Redis, prefix: string): RedisStore {
+function redisStoreOn(redis: Redis, prefix: string): RedisStore {
   const crews = new RedisCrewStore(redis, prefix);
   return {
     kind: 'redis',
