@@ -53,6 +53,7 @@ export class CrewEntry {
     const crew = await this.crewUnder(session, message.crew_code, session.deviceId!, `${message.device_name}'s crew`);
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
+    await this.deps.delivery.settled();
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
     // Creating the crew may already have moved the device, so the crew it left comes from `before`.
     const leftCrewId = before && before.crewId !== crew.crewId ? before.crewId : null;
@@ -79,6 +80,7 @@ export class CrewEntry {
         : await this.newCrew(session, crewName, message.client_msg_id));
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
+    await this.deps.delivery.settled();
     const { alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
     const state = await this.crews.state(crew.crewId);
     const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);
@@ -115,6 +117,7 @@ export class CrewEntry {
     if (!(await this.identity.identifyForCrew(session, message.device_id, message.display_name, message.crew_code))) return;
     const previous = this.crews.isAttachedTo(session, crew.crewId);
     this.crews.detach(session);
+    await this.deps.delivery.settled();
     const { leftCrewId, alreadyMember } = await this.deps.store.crews.addMember(crew.crewId, session.deviceId!);
     const state = await this.crews.state(crew.crewId);
     const fromSeq = await this.crews.fromSeqFor(session, state.latest_seq);

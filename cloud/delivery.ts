@@ -264,6 +264,20 @@ export class Delivery {
     return () => this.liveListeners.delete(listener);
   }
 
+  /**
+   * Resolves once everything published before the call is committed and sent. A device
+   * entering a crew waits for it, so the seq it joins from counts every event published
+   * before it entered (the writer thread may still hold some: none reaches it afterwards).
+   */
+  async settled(): Promise<void> {
+    if (this.pending.length > 0) {
+      this.schedule();
+      // The scheduled flush joins `flushing` in this check phase, before this continues.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await this.flushing;
+  }
+
   /** Resolves when everything published so far is written and delivery marks are saved. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.delivered.size > 0 || this.scheduled) {

@@ -225,6 +225,8 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   async function start(): Promise<{ port: number }> {
+    // A first write: the store's writer thread starts now rather than at the first message.
+    await store.ping().catch((error: unknown) => log.warn({ err: error }, 'the store cannot write yet; /ready answers 503 until it can'));
     await bus.start({
       event: (message) => delivery.receive(message),
       takenOver: (deviceId) => identity.takenOver(deviceId),
@@ -287,7 +289,11 @@ function coreHandlers(...[crews, identity, entry, messages, delivery]: CoreParts
     message: (s, m) => messages.message(s, m),
     share_music: (s, m) => messages.shareMusic(s, m),
     reaction: (s, m) => messages.reaction(s, m),
-    ping: async (s) => s.send({ type: 'pong', timestamp: Date.now() }),
+    // A barrier too: the pong leaves after every crew event published before the ping was sent.
+    ping: async (s) => {
+      await delivery.settled();
+      s.send({ type: 'pong', timestamp: Date.now() });
+    },
     resume: async (s, m) => {
       const crew = requireCrew(s);
       if (crew.crewCode !== m.crew_code) {

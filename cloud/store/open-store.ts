@@ -16,7 +16,10 @@ type StoreSettings = Pick<RelayConfig, 'dataDir' | 'redisUrl'> & Partial<Pick<Re
 /** Opens the store the configuration names: Redis when REDIS_URL is set, else the embedded SQLite file. */
 export async function openStore(config: StoreSettings, log: Logger = createLogger('silent')): Promise<Store> {
   if (config.redisUrl) return openRedisStore(config.redisUrl, config.redisPrefix ?? 'leeloo:', log);
-  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME), { synchronous: config.sqliteSync ?? 'full' });
+  return openSqliteStore(path.join(config.dataDir, SQLITE_FILE_NAME), {
+    synchronous: config.sqliteSync ?? 'full',
+    onWriterFailure: (error) => log.error({ err: error }, "the store's writer thread failed; the event loop writes the crew log from now on"),
+  });
 }
 
 /**

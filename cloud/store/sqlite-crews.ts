@@ -1,5 +1,6 @@
 import { ProtocolError, type CrewEvent } from '../../protocol/index.js';
-import { runMigrations, type SqliteDatabase } from './sqlite.js';
+import { runMigrations, type SqliteDatabase, writeTransaction } from './sqlite.js';
+import { connectionWriter, type LogWriter } from './sqlite-writer.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -164,15 +165,21 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-/** The directory and the event log of the embedded store (one class: they share transactions). better-sqlite3 is synchronous; the interface is async for Redis. */
+/**
+ * The directory and the event log of the embedded store (one class: they share tables).
+ * better-sqlite3 is synchronous; the interface is async for Redis. The log's writes go through
+ * `writer` (a store in a file: the writer thread, sqlite-writer.ts).
+ */
 export class SqliteCrewStore implements CrewStore, EventLog {
   private readonly db: SqliteDatabase;
   private readonly q;
+  private readonly writer: LogWriter;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, writer?: LogWriter) {
     this.db = db;
     runMigrations(db, 'crews', CREW_MIGRATIONS);
     this.q = this.prepare(db);
+    this.writer = writer ?? connectionWriter(db);
   }
 
   private prepare(db: SqliteDatabase) {
@@ -210,14 +217,9 @@ export class SqliteCrewStore implements CrewStore, EventLog {
       shareHistory: db.prepare('UPDATE crews SET share_history = ? WHERE crew_id = ?'),
       changeCode: db.prepare('UPDATE crews SET crew_code = ? WHERE crew_id = ?'),
       clientMessage: db.prepare('SELECT crew_id, seq, at FROM client_messages WHERE device_id = ? AND client_msg_id = ?'),
-      insertClientMessage: db.prepare('INSERT INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
-      answerClientMessage: db.prepare('INSERT OR IGNORE INTO client_messages (device_id, client_msg_id, crew_id, seq, at) VALUES (?, ?, ?, ?, ?)'),
-      nextSeq: db.prepare('UPDATE crews SET latest_seq = latest_seq + 1 WHERE crew_id = ? RETURNING latest_seq, crew_code'),
-      insertEvent: db.prepare('INSERT INTO crew_events (crew_id, seq, at, type, device_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsAfter: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.seq > ? AND e.seq <= ? ORDER BY e.seq LIMIT ?`),
       eventsByTime: db.prepare(`${EVENT_SELECT} WHERE e.crew_id = ? AND e.at >= ? AND e.at < ? ORDER BY e.seq LIMIT ?`),
       firstSeq: db.prepare('SELECT MIN(seq) FROM crew_events WHERE crew_id = ?').pluck(),
-      markDelivered: db.prepare('UPDATE crew_members SET delivered_seq = MAX(delivered_seq, ?) WHERE crew_id = ? AND device_id = ?'),
       pruneEvents: db.prepare('DELETE FROM crew_events WHERE at < ?'),
       pruneClientMessages: db.prepare('DELETE FROM client_messages WHERE at < ?'),
       counts: db.prepare('SELECT (SELECT COUNT(*) FROM crews) AS crews, (SELECT COUNT(*) FROM devices) AS devices'),
@@ -236,12 +238,12 @@ export class SqliteCrewStore implements CrewStore, EventLog {
   }
 
   async resetDeviceSecret(deviceId: string): Promise<{ hadSecret: boolean } | null> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const row = this.q.device.get(deviceId) as DeviceRow | undefined;
       if (!row) return null;
       this.q.resetSecret.run(Date.now(), deviceId);
       return { hadSecret: row.secret_hash !== null };
-    })();
+    });
   }
 
   async listCrews(options: { limit: number; after?: CrewCursor }): Promise<CrewSummary[]> {
@@ -252,10 +254,10 @@ export class SqliteCrewStore implements CrewStore, EventLog {
   async createCrew(crew: { crewId: string; crewCode: string; crewName: string; ownerDeviceId: string; createdByMsg?: string }): Promise<CrewRecord> {
     const now = Date.now();
     try {
-      this.db.transaction(() => {
+      writeTransaction(this.db, () => {
         this.q.insertCrew.run({ ...crew, createdByMsg: crew.createdByMsg ?? null, now });
         this.moveMember(crew.crewId, crew.ownerDeviceId, now);
-      })();
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ProtocolError('crew_code_taken', `The crew code ${crew.crewCode} is already in use.`);
       throw error;
@@ -283,7 +285,7 @@ export class SqliteCrewStore implements CrewStore, EventLog {
   }
 
   async addMember(crewId: string, deviceId: string): Promise<{ leftCrewId: string | null; alreadyMember: boolean }> {
-    return this.db.transaction(() => this.moveMember(crewId, deviceId, Date.now()))();
+    return writeTransaction(this.db, () => this.moveMember(crewId, deviceId, Date.now()));
   }
 
   // Runs inside a transaction: one crew per device, so joining leaves the old crew.
@@ -307,14 +309,14 @@ export class SqliteCrewStore implements CrewStore, EventLog {
   }
 
   async removeMember(crewId: string, deviceId: string): Promise<{ removed: boolean; newOwnerDeviceId: string | null }> {
-    return this.db.transaction(() => this.leave(crewId, deviceId))();
+    return writeTransaction(this.db, () => this.leave(crewId, deviceId));
   }
 
   async transferOwnership(crewId: string, deviceId: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const member = this.q.membership.get(deviceId) as MemberRow | undefined;
       return member?.crew_id === crewId && this.q.setOwner.run(deviceId, crewId).changes > 0;
-    })();
+    });
   }
 
   async renameCrew(crewId: string, crewName: string): Promise<void> {
@@ -334,29 +336,13 @@ export class SqliteCrewStore implements CrewStore, EventLog {
     }
   }
 
-  async appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
-    return this.db.transaction(() => batch.map((request) => this.appendOne(request)))();
+  appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    return this.writer.append(batch);
   }
 
   async handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null> {
     const row = this.q.clientMessage.get(deviceId, clientMsgId) as { crew_id: string; seq: number } | undefined;
     return row ? { crewId: row.crew_id, seq: row.seq } : null;
-  }
-
-  private appendOne(request: AppendRequest): AppendResult {
-    const { crewId, event, from } = request;
-    if (from?.clientMsgId) {
-      const seen = this.q.clientMessage.get(from.deviceId, from.clientMsgId) as { seq: number; at: number } | undefined;
-      if (seen) return { seq: seen.seq, duplicate: true, at: seen.at };
-    }
-    const next = this.q.nextSeq.get(crewId) as { latest_seq: number; crew_code: string } | undefined;
-    if (next === undefined) throw new ProtocolError('not_found', 'That crew does not exist.');
-    const seq = next.latest_seq;
-    const at = Date.now();
-    this.q.insertEvent.run(crewId, seq, at, event.type, from?.deviceId ?? null, JSON.stringify(event));
-    if (from?.clientMsgId) this.q.insertClientMessage.run(from.deviceId, from.clientMsgId, crewId, seq, at);
-    for (const other of from?.alsoAnswers ?? []) this.q.answerClientMessage.run(other.deviceId, other.clientMsgId, crewId, seq, at);
-    return { seq, duplicate: false, at, crewCode: next.crew_code };
   }
 
   async readEvents(crewId: string, afterSeq: number, options: { toSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
@@ -372,18 +358,20 @@ export class SqliteCrewStore implements CrewStore, EventLog {
     return (this.q.firstSeq.get(crewId) as number | null | undefined) ?? null;
   }
 
-  async markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
-    if (marks.length === 0) return;
-    this.db.transaction(() => {
-      for (const mark of marks) this.q.markDelivered.run(mark.seq, mark.crewId, mark.deviceId);
-    })();
+  markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
+    return this.writer.markDelivered(marks);
+  }
+
+  /** A one-row commit where the log is written (the store's readiness). */
+  probeWriter(): Promise<void> {
+    return this.writer.probe();
   }
 
   async pruneEventsBefore(cutoffMs: number): Promise<number> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       this.q.pruneClientMessages.run(cutoffMs);
       return this.q.pruneEvents.run(cutoffMs).changes;
-    })();
+    });
   }
 
   async counts(): Promise<{ crews: number; devices: number }> {

@@ -14,7 +14,7 @@ import {
   type TopTrackRow,
 } from './areas/history.js';
 import { NO_CHECKPOINTS, type Checkpoints } from './checkpointer.js';
-import { runMigrations, type SqliteDatabase } from './sqlite.js';
+import { runMigrations, type SqliteDatabase, writeTransaction } from './sqlite.js';
 
 const PLAY_COLUMNS = `member_id, source, end_ms, track_uri, track_key, track, artist, album,
   ms_played, duration_ms, skipped, shuffle, offline, reason_start, reason_end`;
@@ -214,11 +214,11 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async addPlays(plays: readonly PlayInput[]): Promise<{ added: number; duplicate: number }> {
     const jobId = `poll:${randomUUID()}`;
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       this.stage(jobId, plays);
       const added = this.moveStaged(jobId);
       return { added, duplicate: plays.length - added };
-    })();
+    });
   }
 
   /** In transactions of STAGE_ROWS plays, the event loop running between them. */
@@ -268,14 +268,14 @@ export class SqliteHistoryStore implements HistoryStore {
       }
     }
     options.signal?.throwIfAborted();
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       imported -= twins.drop();
       const duplicate = staged - imported;
       const counts = { ...record.counts, imported, duplicate: (record.counts.duplicate ?? 0) + duplicate };
       this.q.insertImport.run(record.jobId, record.memberId, record.fileName, record.startedAt, Date.now(), JSON.stringify(counts));
       this.q.closePending.run(pendingId);
       return { imported, duplicate };
-    })();
+    });
   }
 
   async discardImport(jobId: string): Promise<void> {
@@ -389,10 +389,10 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   private unsynced<T>(work: () => T): T {
     const level = this.db.pragma('synchronous', { simple: true }) as number;
-    if (level <= SYNCHRONOUS_NORMAL) return this.db.transaction(work)();
+    if (level <= SYNCHRONOUS_NORMAL) return writeTransaction(this.db, work);
     this.db.pragma(`synchronous = ${SYNCHRONOUS_NORMAL}`);
     try {
-      return this.db.transaction(work)();
+      return writeTransaction(this.db, work);
     } finally {
       this.db.pragma(`synchronous = ${level}`);
     }

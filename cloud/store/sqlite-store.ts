@@ -9,6 +9,7 @@ import { SqliteMcpStore } from './sqlite-mcp.js';
 import { SqliteQueueStore } from './sqlite-queue.js';
 import { SqliteTelegramStore } from './sqlite-telegram.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
+import { ThreadWriter, type LogWriter } from './sqlite-writer.js';
 import { storeUnavailable, type Store } from './store.js';
 
 /** Below this much free space the store counts as unwritable: a commit may need a few new pages. */
@@ -19,9 +20,9 @@ const MIN_FREE_BYTES = 64 * 1024;
  * Database handle, runs its own migrations in its constructor and implements its part of Store.
  * Feature areas add a line below (e.g. `tokens: new SqliteTokenStore(db)`).
  */
-function openAreas(db: SqliteDatabase, checkpoints: Checkpoints) {
+function openAreas(db: SqliteDatabase, checkpoints: Checkpoints, writer: LogWriter | undefined) {
   return {
-    ...directoryAndLog(new SqliteCrewStore(db)),
+    ...directoryAndLog(new SqliteCrewStore(db, writer)),
     history: new SqliteHistoryStore(db, checkpoints),
     queue: new SqliteQueueStore(db),
     tokens: new SqliteTokenStore(db),
@@ -30,32 +31,39 @@ function openAreas(db: SqliteDatabase, checkpoints: Checkpoints) {
   };
 }
 
-export function openSqliteStore(file: string, options: SqliteOptions = {}): Store & { readonly db: SqliteDatabase } {
+export interface SqliteStoreOptions extends SqliteOptions {
+  /** Told when the writer thread fails (the store's connection then writes the log again). */
+  readonly onWriterFailure?: (error: Error) => void;
+}
+
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store & { readonly db: SqliteDatabase } {
   const db = openSqlite(file, options);
+  const inFile = file !== ':memory:';
   // History imports' long runs of writes checkpoint the WAL in a worker, not on the event loop.
-  const checkpoints = file === ':memory:' ? NO_CHECKPOINTS : new WorkerCheckpoints(db, file);
+  const checkpoints = inFile ? new WorkerCheckpoints(db, file) : NO_CHECKPOINTS;
+  // The crew log's commits (and their fsyncs) run on the writer thread, not on the event loop.
+  const writer = inFile ? new ThreadWriter(db, file, { synchronous: options.synchronous }, options.onWriterFailure ?? (() => undefined)) : undefined;
   let areas: ReturnType<typeof openAreas>;
   try {
-    areas = openAreas(db, checkpoints);
+    db.exec('CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
+    areas = openAreas(db, checkpoints, writer);
   } catch (error) {
     db.close();
     throw error;
   }
-  db.exec('CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
-  const probe = db.prepare('INSERT INTO store_probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
   return {
     kind: 'sqlite',
     db,
     ...areas,
     /**
-     * Readiness is the ability to write: a one-row transaction (read-only files, SQLITE_FULL)
-     * and the file system's free space (rewriting a page already on disk succeeds on a full
-     * disk, where the next growing commit fails).
+     * Readiness is the ability to write: a one-row transaction where the crew log is written
+     * (the writer thread; read-only files, SQLITE_FULL) and the file system's free space
+     * (rewriting a page already on disk succeeds on a full disk, where the next growing commit fails).
      */
     async ping() {
       if (!db.open) throw new ProtocolError('unavailable', 'The SQLite store is closed.');
       try {
-        probe.run(Date.now());
+        await areas.crews.probeWriter();
       } catch (error) {
         throw storeUnavailable(error) ?? error;
       }
@@ -66,6 +74,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Stor
       }
     },
     async close() {
+      await writer?.close();
       await checkpoints.close();
       if (db.open) db.close();
     },

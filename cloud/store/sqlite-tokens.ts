@@ -1,5 +1,5 @@
 import type { CrewAppRecord, GrantRecord, SigninSessionRecord, TokenStore, TokenUpdate } from './areas/tokens.js';
-import { runMigrations, type SqliteDatabase } from './sqlite.js';
+import { runMigrations, type SqliteDatabase, writeTransaction } from './sqlite.js';
 
 /** The `tokens` area on SQLite. Columns ending in _enc hold TokenCipher ciphertext only. */
 const MIGRATIONS = [
@@ -179,7 +179,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async createSession(s: SigninSessionRecord): Promise<void> {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       this.db
         .prepare("UPDATE spotify_signin_sessions SET status = 'replaced', verifier_enc = NULL WHERE device_id = ? AND status IN ('open', 'redirected')")
         .run(s.deviceId);
@@ -189,7 +189,7 @@ export class SqliteTokenStore implements TokenStore {
            created_at, expires_at, state_hash, verifier_enc, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(s.code, s.deviceId, s.deviceName, s.crewId, s.crewCode, s.crewName, s.clientId, s.createdAt, s.expiresAt, s.stateHash, s.verifierEnc, s.status);
-    })();
+    });
   }
 
   async getSession(code: string): Promise<SigninSessionRecord | null> {

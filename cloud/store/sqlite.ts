@@ -23,9 +23,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteDat
   if (file !== ':memory:') createPrivateFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  configureConnection(db, options);
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     area TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -33,6 +31,26 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteDat
     PRIMARY KEY (area, version)
   )`);
   return db;
+}
+
+/**
+ * What every connection to the file sets (the store's own and the writer thread's): the
+ * synchronous level, foreign keys, and how long a write waits for the other connection's
+ * write lock before it gives up with SQLITE_BUSY.
+ */
+export function configureConnection(db: SqliteDatabase, options: SqliteOptions): void {
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+}
+
+/**
+ * A transaction that writes: IMMEDIATE takes the write lock before its first read, so the
+ * writer thread's commit (sqlite-writer.ts) cannot land between this one's reads and writes and
+ * fail it with SQLITE_BUSY half-way; it waits for the lock (busy_timeout) instead.
+ */
+export function writeTransaction<T>(db: SqliteDatabase, work: () => T): T {
+  return db.transaction(work).immediate();
 }
 
 /**
@@ -59,10 +77,10 @@ export function runMigrations(db: SqliteDatabase, area: string, sqlList: readonl
   sqlList.forEach((sql, index) => {
     const version = index + 1;
     if (done.has(version)) return;
-    db.transaction(() => {
+    writeTransaction(db, () => {
       db.exec(sql);
       record.run(area, version, Date.now());
-    })();
+    });
     count += 1;
   });
   return count;

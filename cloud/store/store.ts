@@ -224,6 +224,8 @@ export function storeUnavailable(error: unknown): ProtocolError | null {
   if (error instanceof ProtocolError) return error.code === 'unavailable' ? error : null;
   if (isRedisUnavailable(error)) return new ProtocolError('unavailable', 'The relay cannot reach its Redis store right now; try again shortly.');
   const code = (error as { code?: unknown } | null)?.code;
+  // The other connection (the writer thread, a backup) held the write lock past busy_timeout.
+  if (code === 'SQLITE_BUSY') return new ProtocolError('unavailable', "The relay's store is busy right now; try again shortly.");
   if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
   return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');
 }

@@ -1,23 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RelayProcess } from '../helpers/relay-process.js';
-import { collectUntil, hello, isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RelayProcess, relayForSuite } from '../helpers/relay-process.js';
+import { collectUntil, hello, isType, type Frame, type TestClient } from '../helpers/ws-client.js';
 
 const song = { artist: 'Air', track: 'La femme d’argent', album: 'Moon Safari', spotify_uri: 'spotify:track:airmoon1', album_art_url: '', note: 'listen!' };
 
 describe('delivery against a real relay process', () => {
-  let relay: RelayProcess;
-  const clients = new OpenClients(() => relay.connect());
+  const { clients } = relayForSuite();
   const connect = clients.connect;
-
-  beforeAll(async () => {
-    relay = await RelayProcess.start();
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
-  afterAll(async () => {
-    await relay.cleanup();
-  });
 
   it('a mixed-generation crew: each generation sees the others in its own dialect', async () => {
     const g1 = await connect();

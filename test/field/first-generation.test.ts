@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, OpenClients } from '../helpers/ws-client.js';
+import { describe, expect, it } from 'vitest';
+import { relayForSuite } from '../helpers/relay-process.js';
+import { isType } from '../helpers/ws-client.js';
 import { gen1, gen2, sharedTracks } from './field-frames.js';
 
 /**
@@ -9,18 +9,8 @@ import { gen1, gen2, sharedTracks } from './field-frames.js';
  * created), no crew at all (the Spotify sign-in script), and device_name defaulting to LEELOO.
  */
 describe('field conformance: first generation', () => {
-  let relay: RelayProcess;
-  const clients = new OpenClients(() => relay.connect());
-
-  beforeAll(async () => {
-    relay = await RelayProcess.start();
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
-  afterAll(async () => {
-    await relay.cleanup();
-  });
+  const suite = relayForSuite();
+  const { clients } = suite;
 
   it('a crew word such as alpha, any case: the crew is created on first use and shared by everyone naming it', async () => {
     const a = await clients.connect();

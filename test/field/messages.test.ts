@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, OpenClients, type Frame, type TestClient } from '../helpers/ws-client.js';
+import { describe, expect, it } from 'vitest';
+import { relayForSuite } from '../helpers/relay-process.js';
+import { isType, type Frame, type TestClient } from '../helpers/ws-client.js';
 import { gen1, gen2 } from './field-frames.js';
 
 /**
@@ -8,18 +8,8 @@ import { gen1, gen2 } from './field-frames.js';
  * member reads it in its own dialect with the fields (and types) its code reads.
  */
 describe('field conformance: crew messages', () => {
-  let relay: RelayProcess;
-  const clients = new OpenClients(() => relay.connect());
-
-  beforeAll(async () => {
-    relay = await RelayProcess.start();
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
-  afterAll(async () => {
-    await relay.cleanup();
-  });
+  const suite = relayForSuite();
+  const { clients } = suite;
 
   /** A crew of a second-generation sender, a second-generation reader, a first-generation and a current gadget. */
   async function mixedCrew(): Promise<{ sender: TestClient; reader: TestClient; first: TestClient; current: TestClient; code: string }> {

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RelayProcess } from '../helpers/relay-process.js';
-import { isType, OpenClients, TestClient, type Frame } from '../helpers/ws-client.js';
+import { describe, expect, it } from 'vitest';
+import { relayForSuite } from '../helpers/relay-process.js';
+import { isType, TestClient, type Frame } from '../helpers/ws-client.js';
 import { gen2, sharedTracks } from './field-frames.js';
 
 /**
@@ -10,20 +10,11 @@ import { gen2, sharedTracks } from './field-frames.js';
  * and prints `data.get('crew_members', 1)` as a number of members.
  */
 describe('field conformance: second generation', () => {
-  let relay: RelayProcess;
-  const clients = new OpenClients(() => relay.connect());
-  // The brain connects to wss://…/ws; the client's own default is the relay's root.
-  const connectRoot = async (): Promise<TestClient> => TestClient.connect(relay.wsUrl.replace(/\/ws$/, '/'));
+  const suite = relayForSuite();
+  const { clients } = suite;
 
-  beforeAll(async () => {
-    relay = await RelayProcess.start();
-  });
-  afterEach(async () => {
-    await clients.closeAll();
-  });
-  afterAll(async () => {
-    await relay.cleanup();
-  });
+  // The brain connects to wss://…/ws; the client's own default is the relay's root.
+  const connectRoot = async (): Promise<TestClient> => TestClient.connect(suite.relay.wsUrl.replace(/\/ws$/, '/'));
 
   /** What create_crew/join_crew store from the answer, with the types the client relies on. */
   function expectSavable(answer: Frame, type: 'crew_created' | 'crew_joined'): { deviceId: string; crewId: string; crewCode: string } {

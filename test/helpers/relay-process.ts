@@ -4,7 +4,8 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { TEST_ADDRESS_BUDGETS } from './relay-in-process.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
-import { TestClient } from './ws-client.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { OpenClients, TestClient } from './ws-client.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(ROOT, 'cloud/main.ts');
@@ -157,4 +158,28 @@ function parseJson(line: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * One relay process for a describe block: started before its tests, the clients a test opened
+ * closed after it, stopped after them all.
+ */
+export function relayForSuite(options: RelayProcessOptions = {}): { readonly relay: RelayProcess; readonly clients: OpenClients } {
+  let relay: RelayProcess | undefined;
+  const clients = new OpenClients(() => relay!.connect());
+  beforeAll(async () => {
+    relay = await RelayProcess.start(options);
+  });
+  afterEach(async () => {
+    await clients.closeAll();
+  });
+  afterAll(async () => {
+    await relay?.cleanup();
+  });
+  return {
+    get relay() {
+      return relay!;
+    },
+    clients,
+  };
 }

@@ -5,14 +5,15 @@ import { createLogger } from '../../../cloud/log.js';
 import { createRelayMetrics } from '../../../cloud/metrics.js';
 import type { ThrowbackSource } from '../../../cloud/ports.js';
 import { QueueFeature } from '../../../cloud/queue/queue-feature.js';
-import { openStore } from '../../../cloud/store/open-store.js';
+import { openSqliteStore } from '../../../cloud/store/sqlite-store.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { CrewPagesFeature } from '../../../cloud/web/crew-pages-feature.js';
 import type { CrewEvent, OutboundMessage } from '../../../protocol/index.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 
 /*
- * The queue feature on a real SQLite store, with a small relay host that appends events
+ * The queue feature on a real SQLite store (in memory: its appends complete on the event loop,
+ * where a store in a file commits on its writer thread, which fake timers cannot drive), with a small relay host that appends events
  * through the store (real seqs) and calls crew-event listeners like the relay does.
  * Timers and Date are faked: the clock is driven, never slept on.
  */
@@ -124,7 +125,7 @@ async function send(session: Session, message: Record<string, unknown>) {
 beforeEach(async () => {
   n = 0;
   dataDir = await makeTempDir('leeloo-queue-');
-  store = await openStore({ dataDir, redisUrl: undefined });
+  store = openSqliteStore(':memory:');
   for (const [id, name] of [
     ['owner', 'Olga'],
     ['ann', 'Ann'],

@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisCrewStore } from '../../../cloud/store/redis/redis-crews.js';
 import { RedisTelegramStore } from '../../../cloud/store/redis/redis-telegram.js';
 import { openSqliteStore } from '../../../cloud/store/sqlite-store.js';
 import { countKeys, testRedis, type TestRedis } from '../../helpers/redis.js';
+import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
 import { crewsContract } from './crews-contract.js';
 
 crewsContract({
@@ -12,6 +14,21 @@ crewsContract({
     return { crews: store.crews, log: store.log, close: () => store.close() };
   },
   async cleanup() {},
+});
+
+// A store in a file writes the log on its writer thread: the same contract, across the thread.
+let dir: string | undefined;
+crewsContract({
+  name: 'sqlite in a file',
+  async open() {
+    dir = await makeTempDir('leeloo-crews-');
+    const store = openSqliteStore(path.join(dir, 'leeloo.db'));
+    return { crews: store.crews, log: store.log, close: () => store.close() };
+  },
+  async cleanup() {
+    if (dir) await removeTempDir(dir);
+    dir = undefined;
+  },
 });
 
 let redis: TestRedis | undefined;

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SQLITE_FILE_NAME } from '../../cloud/store/store.js';
+import { relayForSuite } from '../helpers/relay-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
+import { hello, isType, type Frame } from '../helpers/ws-client.js';
+
+/*
+ * The relay commits crew events on its store's writer thread, so an event can be on its way to
+ * the disk while other frames are handled. Another connection holding the store's write lock
+ * keeps such an event in flight for as long as the test needs; the relay's frame counters say
+ * when a frame sent meanwhile has been read.
+ */
+describe('frames handled while a crew event is being committed', () => {
+  const suite = relayForSuite();
+  const { clients } = suite;
+
+  async function framesIn(type: string): Promise<number> {
+    const metrics = await (await fetch(`${suite.relay.httpUrl}/metrics`)).text();
+    return Number(new RegExp(`^leeloo_messages_in_total\\{type="${type}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  }
+
+  /** Holds the store's write lock from another connection, as a backup or a stuck disk would. */
+  function holdWriteLock(): () => void {
+    const other = new Database(path.join(suite.relay.dataDir, SQLITE_FILE_NAME));
+    other.exec('BEGIN IMMEDIATE');
+    return () => {
+      other.exec('COMMIT');
+      other.close();
+    };
+  }
+
+  async function crewOf(name: string) {
+    const owner = await clients.connect();
+    await hello(owner, name);
+    const created = await owner.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
+    await owner.barrier();
+    return { owner, code: String(created.crew_code) };
+  }
+
+  it('answers a ping only after the crew events sent before it, so a pong is a barrier', async () => {
+    const { owner: ann, code } = await crewOf('Ann');
+    const ben = await clients.connect();
+    await hello(ben, 'Ben');
+    await ben.request({ type: 'join_crew', crew_code: code, display_name: 'Ben' }, isType('crew_joined'));
+    await ann.next(isType('member_joined'));
+    await ben.barrier();
+
+    const pings = await framesIn('ping');
+    const release = holdWriteLock();
+    ann.send({ type: 'message', msg_type: 'text', payload: { text: 'in flight' }, client_msg_id: 'f1' });
+    ben.send({ type: 'ping' });
+    await waitUntil(async () => (await framesIn('ping')) > pings, 'the relay to read the ping');
+    release();
+    const first = await ben.next(() => true);
+    const second = await ben.next(() => true);
+    expect([first.type, second.type]).toEqual(['message', 'pong']);
+    expect(first).toMatchObject({ payload: { text: 'in flight' } });
+    expect(await ann.next(isType('ack'))).toMatchObject({ client_msg_id: 'f1', seq: first.seq });
+  });
+
+  it('lets a device that joins while an event is committed join after it: the event is in its crew state, not sent to it', async () => {
+    const { owner: ann, code } = await crewOf('Ann');
+    const ben = await clients.connect();
+    await hello(ben, 'Ben');
+
+    const joins = await framesIn('join_crew');
+    const release = holdWriteLock();
+    ann.send({ type: 'message', msg_type: 'text', payload: { text: 'before Ben' }, client_msg_id: 'b1' });
+    ben.send({ type: 'join_crew', crew_code: code, display_name: 'Ben' });
+    await waitUntil(async () => (await framesIn('join_crew')) > joins, 'the relay to read the join');
+    release();
+    const ack = await ann.next(isType('ack'));
+    const joined = await ben.next(isType('crew_joined'));
+    expect((joined.crew as { latest_seq: number }).latest_seq).toBeGreaterThanOrEqual(Number(ack.seq));
+    const after: Frame[] = await ben.barrier();
+    expect(after.filter((f) => f.type === 'message')).toEqual([]);
+  });
+});
