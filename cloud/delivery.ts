@@ -28,6 +28,12 @@ export const CLOSE_TOO_FAR_BEHIND = 1013;
  */
 const MARKS_EVERY_MS = 250;
 
+/** A burst of sends (see Delivery.inBurst): the sockets it corked, and each older gadget's highest seq to prove. */
+interface Burst {
+  readonly sockets: Set<Socket>;
+  readonly proofs: Map<Session, { readonly crewId: string; readonly seq: number }>;
+}
+
 /** One event encoded per dialect, shared by every recipient of that dialect (null: not shown). */
 type Encoded = Map<Generation, { readonly data: Buffer; readonly type: string } | null>;
 
@@ -198,8 +204,8 @@ export class Delivery {
   private readonly metrics: RelayMetrics;
   private readonly log: Logger;
   private readonly maxHeld: number;
-  /** While a batch is settled: the sockets corked so far, uncorked together at its end. */
-  private corked: Set<Socket> | null = null;
+  /** While a batch is settled (or held events released): its sockets and delivery proofs, sent together at its end. */
+  private burst: Burst | null = null;
   /** Each session's delivery state, written here only. */
   private readonly states = new WeakMap<Session, DeliveryState>();
 
@@ -330,13 +336,30 @@ export class Delivery {
       this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
     }
     this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    // Every frame of the batch's fan-out for one socket leaves in one write.
-    const corked = (this.corked = new Set());
-    try {
+    this.inBurst(() => {
       for (const [i, p] of batch.entries()) this.settle(p, results[i]!);
+    });
+  }
+
+  /**
+   * Every frame `send` sends to one socket leaves in one write, with one delivery-proof ping
+   * for the highest seq an older gadget got (its pong proves the frames before it). The
+   * sockets stay corked until the next check phase: the acks of the batch's publishes, sent
+   * as their promises resolve, join that same write.
+   */
+  private inBurst(send: () => void): void {
+    if (this.burst) return send();
+    const burst: Burst = (this.burst = { sockets: new Set(), proofs: new Map() });
+    try {
+      send();
     } finally {
-      this.corked = null;
-      for (const socket of corked) socket.uncork();
+      this.burst = null;
+      for (const [session, proof] of burst.proofs) session.askDeliveryProof(proof.crewId, proof.seq);
+      if (burst.sockets.size > 0) {
+        setImmediate(() => {
+          for (const socket of burst.sockets) socket.uncork();
+        });
+      }
     }
   }
 
@@ -423,7 +446,11 @@ export class Delivery {
       session.sendEncoded(rendered.data, rendered.type);
     }
     // Counted as delivered only once the gadget's pong proves it (see confirmDelivered).
-    if (session.generation < 3 && session.deviceId) session.askDeliveryProof(session.crew.crewId, event.seq);
+    if (session.generation < 3 && session.deviceId) {
+      const proof = { crewId: session.crew.crewId, seq: event.seq };
+      if (this.burst) this.burst.proofs.set(session, proof);
+      else session.askDeliveryProof(proof.crewId, proof.seq);
+    }
     return rendered !== null;
   }
 
@@ -438,10 +465,10 @@ export class Delivery {
   }
 
   private cork(session: Session): void {
-    const socket = this.corked && socketOf(session.ws);
-    if (!socket || this.corked!.has(socket)) return;
+    const socket = this.burst && socketOf(session.ws);
+    if (!socket || this.burst!.sockets.has(socket)) return;
     socket.cork();
-    this.corked!.add(socket);
+    this.burst!.sockets.add(socket);
   }
 
   /**
@@ -531,7 +558,8 @@ export class Delivery {
 
   private release(session: Session): void {
     const state = this.stateOf(session);
-    for (const event of state.release()) this.sendEvent(session, state, event, false);
+    const held = state.release();
+    if (held.length > 0) this.inBurst(() => held.forEach((event) => this.sendEvent(session, state, event, false)));
   }
 
   /** Sends afterSeq < seq ≤ toSeq, then `then`; stops when a resume or resync after `recovery` overtakes it. */

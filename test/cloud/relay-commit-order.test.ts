@@ -77,4 +77,41 @@ describe('frames handled while a crew event is being committed', () => {
     const after: Frame[] = await ben.barrier();
     expect(after.filter((f) => f.type === 'message')).toEqual([]);
   });
+
+  it('asks an older gadget for one delivery proof per burst, for the newest seq in it, and counts it delivered', async () => {
+    const { owner: ann, code } = await crewOf('Ann');
+    const senders = [ann];
+    for (const name of ['Bo', 'Cy', 'Di', 'Ed']) {
+      const member = await clients.connect();
+      await hello(member, name);
+      await member.request({ type: 'join_crew', crew_code: code, display_name: name }, isType('crew_joined'));
+      senders.push(member);
+    }
+    const old = await clients.connect();
+    old.send({ type: 'join_crew', crew_code: code, device_id: 'old-gen2', display_name: 'Old' });
+    await old.next(isType('crew_joined'));
+    await ann.barrier();
+    await old.barrier();
+    old.drain();
+    const proofs: string[] = [];
+    old.ws.on('ping', (payload) => proofs.push(payload.toString()));
+
+    // A text from each while the lock is held: the first batch holds one, the next the four read meanwhile.
+    const messages = await framesIn('message');
+    const release = holdWriteLock();
+    senders.forEach((sender, n) => sender.send({ type: 'message', msg_type: 'text', payload: { text: `t${n}` }, client_msg_id: `p${n}` }));
+    await waitUntil(async () => (await framesIn('message')) >= messages + 5, 'the relay to read the five texts');
+    release();
+    const texts = await Promise.all(senders.map(() => old.next(isType('message'))));
+    expect(texts.map((t) => (t.payload as { text: string }).text).sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+    const acks = await Promise.all(senders.map((sender) => sender.next(isType('ack'))));
+    await old.barrier();
+    const newest = Math.max(...acks.map((a) => Number(a.seq)));
+    expect(proofs.length).toBeLessThanOrEqual(2);
+    expect(proofs.at(-1)).toMatch(new RegExp(`\\n${newest}$`));
+    const db = new Database(path.join(suite.relay.dataDir, SQLITE_FILE_NAME), { readonly: true });
+    const delivered = db.prepare("SELECT delivered_seq FROM crew_members WHERE device_id = 'old-gen2'").pluck();
+    await waitUntil(() => delivered.get() === newest, 'the newest seq to be marked delivered');
+    db.close();
+  });
 });
