@@ -20,6 +20,8 @@ interface Pending {
 }
 
 const REPLAY_PAGE = 500;
+/** One batch commits while the next is handed over to wait its turn, so the store and this loop work at once. */
+const MAX_BATCHES_IN_FLIGHT = 2;
 /** An older gadget (no `resync` in its dialect) past the held-events cap is closed with this; it reconnects from its delivered seq. */
 export const CLOSE_TOO_FAR_BEHIND = 1013;
 /**
@@ -28,10 +30,20 @@ export const CLOSE_TOO_FAR_BEHIND = 1013;
  */
 const MARKS_EVERY_MS = 250;
 
-/** A burst of sends (see Delivery.inBurst): the sockets it corked, and each older gadget's highest seq to prove. */
+/** A burst of sends (see Delivery.inBurst): the sockets it corked, those of its senders, and each older gadget's highest seq to prove. */
 interface Burst {
   readonly sockets: Set<Socket>;
+  readonly senders: Set<Socket>;
   readonly proofs: Map<Session, { readonly crewId: string; readonly seq: number }>;
+}
+
+/**
+ * The senders' sockets go last: a sender's ack reaches the kernel after what its message sent
+ * to the others, so a device that has its ack knows the crew's sockets have the message.
+ */
+function uncorkBurst(burst: Burst): void {
+  for (const socket of burst.sockets) if (!burst.senders.has(socket)) socket.uncork();
+  for (const socket of burst.senders) socket.uncork();
 }
 
 /** One event encoded per dialect, shared by every recipient of that dialect (null: not shown). */
@@ -191,7 +203,14 @@ export class Delivery {
   private delivered = new Map<string, DeliveredMark>();
   private scheduled = false;
   private marksTimer: NodeJS.Timeout | null = null;
+  /** The settling of the batches handed to the store, in order (and delivery-mark writes). */
   private flushing: Promise<void> = Promise.resolve();
+  /** Batches handed to the store and not yet settled. */
+  private inFlight = 0;
+  /** Publishes made and settled so far (they settle in the order they were made): what settled() waits on. */
+  private publishedCount = 0;
+  private settledCount = 0;
+  private readonly settleWaiters: { readonly upTo: number; readonly resolve: () => void }[] = [];
   /** Told of each event this process committed (once-per-event work: the queue). */
   private readonly listeners = new Set<CrewEventListener>();
   /** Told of every event of the crews, committed here or by another relay process, in seq order (live streams). */
@@ -243,6 +262,7 @@ export class Delivery {
   publish(crewId: string, event: CrewEventInput, from?: PublishFrom): Promise<{ seq: number; duplicate: boolean }> {
     return new Promise((resolve, reject) => {
       this.pending.push({ request: { crewId, event, from }, startedAt: process.hrtime.bigint(), resolve, reject });
+      this.publishedCount += 1;
       this.schedule();
     });
   }
@@ -275,13 +295,10 @@ export class Delivery {
    * entering a crew waits for it, so the seq it joins from counts every event published
    * before it entered (the writer thread may still hold some: none reaches it afterwards).
    */
-  async settled(): Promise<void> {
-    if (this.pending.length > 0) {
-      this.schedule();
-      // The scheduled flush joins `flushing` in this check phase, before this continues.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    await this.flushing;
+  settled(): Promise<void> {
+    if (this.settledCount >= this.publishedCount) return Promise.resolve();
+    this.schedule();
+    return new Promise((resolve) => this.settleWaiters.push({ upTo: this.publishedCount, resolve }));
   }
 
   /** Resolves when everything published so far is written and delivery marks are saved. */
@@ -300,14 +317,30 @@ export class Delivery {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.flushing = this.flushing.then(() => this.flush());
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Hands what is pending to the store as one batch, now: the store commits it while this
+   * loop settles the batch before it. With MAX_BATCHES_IN_FLIGHT handed over, what is
+   * pending waits to join the next batch (more would only make the batches smaller).
+   * Batches settle in the order they were made, so each crew's events go out in seq order.
+   */
+  private flush(): void {
+    if (this.pending.length === 0 || this.inFlight >= MAX_BATCHES_IN_FLIGHT) return;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length > 0) await this.commit(batch);
+    this.inFlight += 1;
+    const appended = this.append(batch);
+    this.flushing = this.flushing
+      .then(() => appended)
+      .then((results) => this.settleBatch(batch, results))
+      .catch((error: unknown) => this.log.error({ err: error, batch: batch.length }, 'settling a committed batch failed'))
+      .finally(() => {
+        this.inFlight -= 1;
+        if (this.pending.length > 0) this.schedule();
+      });
   }
 
   /** Writes the delivery marks waiting for their batch now (also when an older gadget comes back). */
@@ -318,13 +351,13 @@ export class Delivery {
     return this.flushing;
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  /** The batch's results in its order; never rejects: one bad request must not fail the others, so a failed batch is retried one by one. */
+  private async append(batch: Pending[]): Promise<(AppendResult | Error)[]> {
     const started = process.hrtime.bigint();
     let results: (AppendResult | Error)[];
     try {
       results = await this.store.log.appendEvents(batch.map((p) => p.request));
     } catch (error) {
-      // One bad request must not fail the others: retry them one by one.
       results = await Promise.all(
         batch.map((p) =>
           this.store.log.appendEvents([p.request]).then(
@@ -336,9 +369,15 @@ export class Delivery {
       this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
     }
     this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return results;
+  }
+
+  private settleBatch(batch: Pending[], results: (AppendResult | Error)[]): void {
     this.inBurst(() => {
       for (const [i, p] of batch.entries()) this.settle(p, results[i]!);
     });
+    this.settledCount += batch.length;
+    while (this.settleWaiters.length > 0 && this.settleWaiters[0]!.upTo <= this.settledCount) this.settleWaiters.shift()!.resolve();
   }
 
   /**
@@ -349,17 +388,13 @@ export class Delivery {
    */
   private inBurst(send: () => void): void {
     if (this.burst) return send();
-    const burst: Burst = (this.burst = { sockets: new Set(), proofs: new Map() });
+    const burst: Burst = (this.burst = { sockets: new Set(), senders: new Set(), proofs: new Map() });
     try {
       send();
     } finally {
       this.burst = null;
       for (const [session, proof] of burst.proofs) session.askDeliveryProof(proof.crewId, proof.seq);
-      if (burst.sockets.size > 0) {
-        setImmediate(() => {
-          for (const socket of burst.sockets) socket.uncork();
-        });
-      }
+      if (burst.sockets.size > 0) setImmediate(() => uncorkBurst(burst));
     }
   }
 
@@ -379,6 +414,9 @@ export class Delivery {
       this.bus.publishEvent({ crewId, event, senderDeviceId: sender });
       this.notify(this.listeners, event, crewId);
     }
+    // Its ack joins the burst too, and leaves after the frames the burst sends to the others.
+    const sender = p.request.from && this.registry.deviceSession(p.request.from.deviceId);
+    if (sender) this.cork(sender, true);
     p.resolve({ seq: result.seq, duplicate: result.duplicate });
   }
 
@@ -464,9 +502,12 @@ export class Delivery {
     return frame;
   }
 
-  private cork(session: Session): void {
+  /** Corks the session's socket for the burst under way (a sender's socket is uncorked after the others: see uncorkBurst). */
+  private cork(session: Session, sender = false): void {
     const socket = this.burst && socketOf(session.ws);
-    if (!socket || this.burst!.sockets.has(socket)) return;
+    if (!socket) return;
+    if (sender) this.burst!.senders.add(socket);
+    if (this.burst!.sockets.has(socket)) return;
     socket.cork();
     this.burst!.sockets.add(socket);
   }

@@ -27,6 +27,16 @@ export type HandledBefore = (deviceId: string, clientMsgId: string) => Promise<{
 const CLIENT_MSG_ID = /"client_msg_id"\s*:\s*"([^"\\]{1,128})"/;
 const CLIENT_MSG_ID_SCAN = 4096;
 
+/**
+ * Crew messages (texts, shares, reactions): what a burst of load is made of, and what a
+ * gadget sends again after retry_after_ms. While the relay runs late they are refused; joining,
+ * resuming and pings are still handled.
+ */
+const REFUSED_WHEN_LATE = new Set<InboundType>(['message', 'share_music', 'reaction']);
+/** A refused sender waits this long, plus up to OVERLOAD_RETRY_SPREAD_MS, so the senders do not all come back at once. */
+const OVERLOAD_RETRY_MS = 500;
+const OVERLOAD_RETRY_SPREAD_MS = 1000;
+
 /** Policy-violation close after sustained flooding. */
 export const CLOSE_POLICY = 1008;
 
@@ -47,6 +57,8 @@ export class InboundRouter {
 
   private readonly beforeDispatch: (session: Session, message: InboundMessage) => void;
   private readonly handledBefore: HandledBefore;
+  /** How late the event loop runs now, in ms (cloud/loop-lag.ts). */
+  private readonly loopLagMs: () => number;
   /** Sockets closing for flooding: frames still queued are handled, new ones dropped. */
   private readonly flooded = new WeakSet<Session>();
 
@@ -56,12 +68,14 @@ export class InboundRouter {
     log: Logger;
     handledBefore: HandledBefore;
     beforeDispatch?: (session: Session, message: InboundMessage) => void;
+    loopLagMs?: () => number;
   }) {
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.handledBefore = deps.handledBefore;
     this.beforeDispatch = deps.beforeDispatch ?? (() => undefined);
+    this.loopLagMs = deps.loopLagMs ?? (() => 0);
   }
 
   /** Registers handlers; a type can have only one (a clash is a programming error). */
@@ -86,6 +100,7 @@ export class InboundRouter {
       session.fail(parsed.code, parsed.message, parsed.client_msg_id, extra);
       return;
     }
+    if (REFUSED_WHEN_LATE.has(parsed.message.type) && this.runningLate()) return this.refuseWhileLate(session, parsed.message);
     void session.enqueue(() => this.dispatch(session, parsed.message));
   }
 
@@ -109,6 +124,22 @@ export class InboundRouter {
       retry_after_ms: taken.retryAfterMs,
     });
     return false;
+  }
+
+  private runningLate(): boolean {
+    const limit = this.config.overloadLagMs;
+    return limit > 0 && this.loopLagMs() > limit;
+  }
+
+  /** Not the sender's fault: it does not count towards RATE_LIMIT_CLOSE_AFTER. */
+  private refuseWhileLate(session: Session, message: InboundMessage): void {
+    const retryAfterMs = OVERLOAD_RETRY_MS + Math.floor(Math.random() * OVERLOAD_RETRY_SPREAD_MS);
+    this.metrics.overloadRefusals.inc();
+    const clientMsgId = 'client_msg_id' in message ? message.client_msg_id : undefined;
+    session.fail('rate_limited', `The relay is busy; send this again in ${retryAfterMs} ms.`, clientMsgId, {
+      ref_type: message.type,
+      retry_after_ms: retryAfterMs,
+    });
   }
 
   private async dispatch(session: Session, message: InboundMessage): Promise<void> {

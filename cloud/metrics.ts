@@ -175,6 +175,11 @@ export function createRelayMetrics(read: MetricsSources, build: { version: strin
       help: 'Sockets dropped because they stopped reading what the relay sent.',
       registers: [registry],
     }),
+    overloadRefusals: new client.Counter({
+      name: 'leeloo_overload_refusals_total',
+      help: 'Crew messages refused (rate_limited, with retry_after_ms) while the event loop ran later than OVERLOAD_LAG_MS.',
+      registers: [registry],
+    }),
     fanOutSeconds: histogram('leeloo_fanout_latency_seconds', 'From publish to the last local send of a crew event.'),
     storeWriteSeconds: histogram('leeloo_store_write_seconds', 'Duration of one group-commit write to the store.'),
   };

@@ -16,6 +16,7 @@ import { Heartbeat } from './heartbeat.js';
 import { IdentifySweep } from './identify-sweep.js';
 import { Identity } from './identity.js';
 import { requestIds, sendError } from './http-errors.js';
+import { LoopLag } from './loop-lag.js';
 import { InboundRouter, type CoreHandlers } from './inbound.js';
 import { LeasedWork, LocalLeases, type Leases } from './leases.js';
 import type { Logger } from './log.js';
@@ -115,10 +116,12 @@ export function createRelay(options: RelayOptions): Relay {
     },
   };
 
+  const loopLag = new LoopLag();
   const router = new InboundRouter({
     config,
     metrics,
     log,
+    loopLagMs: () => loopLag.ms(),
     handledBefore: (deviceId, clientMsgId) => store.log.handledClientMessage(deviceId, clientMsgId),
     beforeDispatch: (session, message) => {
       if (message.type !== 'resume') delivery.endResumeWindow(session);
@@ -153,6 +156,7 @@ export function createRelay(options: RelayOptions): Relay {
     metricsGate: requireMetricsAccess(config.metrics, log),
     connections: () => registry.all.size,
     devicesOnline: () => registry.deviceCount,
+    loopLagMs: () => loopLag.ms(),
     stopping: () => stopping,
   });
 
@@ -162,7 +166,7 @@ export function createRelay(options: RelayOptions): Relay {
   const retention = new LeasedWork({ leases, name: 'retention', log, work: { start: () => pruning.start(), stop: async () => pruning.stop() } });
   const heartbeat = new Heartbeat({ registry, intervalMs: config.heartbeatIntervalMs });
   const identifySweep = new IdentifySweep({ registry, timeoutMs: config.identifyTimeoutMs, heartbeatIntervalMs: config.heartbeatIntervalMs });
-  const listeningParts = [heartbeat, identifySweep];
+  const listeningParts = [heartbeat, identifySweep, loopLag];
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes });
   const server = http.createServer(app);

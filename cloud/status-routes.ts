@@ -17,6 +17,8 @@ export interface StatusSource {
   readonly metricsGate: RequestHandler;
   connections(): number;
   devicesOnline(): number;
+  /** How late the event loop runs now (past OVERLOAD_LAG_MS crew messages are refused). */
+  loopLagMs(): number;
   stopping(): boolean;
 }
 
@@ -55,6 +57,7 @@ export function statusRoutes(source: StatusSource): express.Router {
       connections: source.connections(),
       devices: source.devicesOnline(),
       crews,
+      event_loop_lag_ms: Math.round(source.loopLagMs()),
     });
   });
 

@@ -7,7 +7,7 @@ import { createRelay, type Relay } from '../../cloud/server.js';
 import { openStore } from '../../cloud/store/open-store.js';
 import { RedisLeases } from '../../cloud/store/redis/redis-leases.js';
 import type { Store } from '../../cloud/store/store.js';
-import { TEST_ADDRESS_BUDGETS } from '../helpers/relay-in-process.js';
+import { TEST_RELAY_LIMITS } from '../helpers/relay-in-process.js';
 import { TEST_REDIS_URL, testRedis, type TestRedis } from '../helpers/redis.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 async function start(owner: string): Promise<void> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, EVENT_RETENTION_DAYS: '30', ...TEST_ADDRESS_BUDGETS });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LEELOO_DATA_DIR: dataDir, EVENT_RETENTION_DAYS: '30', ...TEST_RELAY_LIMITS });
   store = await openStore(config);
   relay = createRelay({ config, store, log: createLogger('silent'), features: [composeFeatures], leases: new RedisLeases(redis, shared.prefix, owner) });
   await relay.start();

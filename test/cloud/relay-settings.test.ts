@@ -23,6 +23,7 @@ const BAD: Record<string, readonly [string, string]> = {
   MAX_CONNECTIONS_PER_ADDRESS: ['1e9', 'must be a whole number from 1 to 1000000'],
   SEND_BUFFER_LIMIT_BYTES: ['1000', 'must be a whole number from 65536 to 268435456'],
   MAX_HELD_EVENTS: ['0', 'must be a whole number from 1 to 1000000'],
+  OVERLOAD_LAG_MS: ['-1', 'must be a whole number from 0 to 60000'],
   JOIN_FAILURES_PER_HOUR: ['x', 'must be a whole number from 1 to 100000'],
   JOIN_FAILURES_BURST: ['0', 'must be a whole number from 1 to 100000'],
   NEW_CREWS_PER_HOUR: ['x', 'must be a whole number from 1 to 100000'],

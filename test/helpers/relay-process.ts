@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TEST_ADDRESS_BUDGETS } from './relay-in-process.js';
+import { TEST_RELAY_LIMITS } from './relay-in-process.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { OpenClients, TestClient } from './ws-client.js';
@@ -58,7 +58,7 @@ export class RelayProcess {
       LOG_LEVEL: 'info',
       REDIS_URL: '',
       LEELOO_ENV_FILE: '',
-      ...TEST_ADDRESS_BUDGETS,
+      ...TEST_RELAY_LIMITS,
       ...options.env,
     };
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
