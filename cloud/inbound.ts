@@ -30,9 +30,10 @@ const CLIENT_MSG_ID_SCAN = 4096;
 /**
  * Crew messages (texts, shares, reactions): what a burst of load is made of, and what a
  * gadget sends again after retry_after_ms. While the relay runs late they are refused; joining,
- * resuming and pings are still handled.
+ * resuming and pings are still handled. Their handler only appends, and the append itself
+ * answers a client_msg_id it already stored with its seq: the router reads nothing first.
  */
-const REFUSED_WHEN_LATE = new Set<InboundType>(['message', 'share_music', 'reaction']);
+const CREW_MESSAGES = new Set<InboundType>(['message', 'share_music', 'reaction']);
 /** A refused sender waits this long, plus up to OVERLOAD_RETRY_SPREAD_MS, so the senders do not all come back at once. */
 const OVERLOAD_RETRY_MS = 500;
 const OVERLOAD_RETRY_SPREAD_MS = 1000;
@@ -47,7 +48,7 @@ export const CLOSE_POLICY = 1008;
  * Every message carrying a client_msg_id is acked here, from what its handler returns
  * (then its afterAck runs); a retried state-changing client_msg_id the store already holds
  * is answered `{seq, duplicate: true}` without reaching the handler again (exactly once,
- * across restarts).
+ * across restarts) — a crew message's handler is reached, and its append gives that answer.
  */
 export class InboundRouter {
   private readonly handlers = new Map<InboundType, AnyHandler>();
@@ -100,7 +101,7 @@ export class InboundRouter {
       session.fail(parsed.code, parsed.message, parsed.client_msg_id, extra);
       return;
     }
-    if (REFUSED_WHEN_LATE.has(parsed.message.type) && this.runningLate()) return this.refuseWhileLate(session, parsed.message);
+    if (CREW_MESSAGES.has(parsed.message.type) && this.runningLate()) return this.refuseWhileLate(session, parsed.message);
     void session.enqueue(() => this.dispatch(session, parsed.message));
   }
 
@@ -152,7 +153,7 @@ export class InboundRouter {
       if (!session.identified && !BEFORE_IDENTITY.has(message.type)) {
         throw new ProtocolError('not_registered', `Say hello (or register) before sending "${message.type}".`);
       }
-      const deduplicated = clientMsgId !== undefined && STATE_CHANGING.has(message.type) && !ENTRY.has(message.type);
+      const deduplicated = clientMsgId !== undefined && STATE_CHANGING.has(message.type) && !ENTRY.has(message.type) && !CREW_MESSAGES.has(message.type);
       const before = deduplicated && session.deviceId ? await this.handledBefore(session.deviceId, clientMsgId) : null;
       if (before) {
         session.ack(clientMsgId, before.seq, true);
