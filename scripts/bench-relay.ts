@@ -15,7 +15,10 @@
  *
  * `--processes N --redis URL` runs N relay processes on one Redis (their own key prefix, deleted
  * afterwards) and spreads every crew's devices over them, so most fan-out crosses processes;
- * `--redis URL` alone runs one process on Redis. RSS is summed over the processes.
+ * `--redis URL` alone runs one process on Redis. RSS and CPU are summed over the processes; with
+ * several, the latency of the deliveries whose sender is on another process is printed too. The
+ * load generator's own event-loop delay is printed as well: it shares the machine with the relays,
+ * and its delay is in every latency measured.
  *
  *   npx tsx scripts/bench-relay.ts --processes 2 --redis redis://127.0.0.1:6379 --devices 10000 --rate 0.0875
  *
@@ -28,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -225,15 +229,17 @@ function cpuSecondsOf(pid: number): number {
 interface Device {
   ws: WebSocket;
   waiters: ((frame: Record<string, unknown>) => boolean)[];
+  /** Which relay process it is connected to (the index of its URL). */
+  relay: number;
 }
 
-function openDevice(url: string, stats: Stats): Promise<Device> {
+function openDevice(url: string, stats: Stats, relay = 0): Promise<Device> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
-    const device: Device = { ws, waiters: [] };
+    const device: Device = { ws, waiters: [], relay };
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Record<string, unknown>;
-      if (frame.type === 'message') stats.delivered(frame);
+      if (frame.type === 'message') stats.delivered(frame, relay);
       if (frame.type === 'ack') stats.acks += 1;
       if (frame.type === 'error') stats.errors += 1;
       device.waiters = device.waiters.filter((w) => !w(frame));
@@ -262,18 +268,25 @@ class Stats {
   errors = 0;
   deliveries = 0;
   latencies: number[] = [];
+  /** Deliveries whose sender is connected to another relay process than the receiver. */
+  crossLatencies: number[] = [];
   reset(): void {
     this.acks = 0;
     this.errors = 0;
     this.deliveries = 0;
     this.latencies = [];
+    this.crossLatencies = [];
   }
 
-  delivered(frame: Record<string, unknown>): void {
+  /** A share's text is `b:<sender's relay>:<sent at>`. */
+  delivered(frame: Record<string, unknown>, relay: number): void {
     const text = (frame.payload as { text?: string } | undefined)?.text ?? '';
     if (!text.startsWith('b:')) return;
+    const [, from, sentAt] = text.split(':');
+    const latency = performance.now() - Number(sentAt);
     this.deliveries += 1;
-    this.latencies.push(performance.now() - Number(text.slice(2)));
+    this.latencies.push(latency);
+    if (Number(from) !== relay) this.crossLatencies.push(latency);
   }
 }
 
@@ -286,19 +299,21 @@ function percentile(sorted: number[], p: number): number {
 async function connectAll(urls: string | readonly string[], options: Options, stats: Stats): Promise<Device[]> {
   const list = typeof urls === 'string' ? [urls] : urls;
   let next = 0;
-  const url = () => list[next++ % list.length]!;
+  const url = () => next++ % list.length;
   const devices: Device[] = [];
   const crews = Math.ceil(options.devices / options.crewSize);
   const BATCH = 50;
   for (let crew = 0; crew < crews; crew += 1) {
-    const owner = await openDevice(url(), stats);
+    const relay = url();
+    const owner = await openDevice(list[relay]!, stats, relay);
     if (options.generation === 3) await request(owner, { type: 'hello', protocol_version: 3, device_name: `Owner ${crew}` }, 'welcome');
     const created = await request(owner, { type: 'create_crew', display_name: `Owner ${crew}` }, 'crew_created');
     devices.push(owner);
     const size = Math.min(options.crewSize, options.devices - crew * options.crewSize);
     for (let start = 1; start < size; start += BATCH) {
       const joiners = Array.from({ length: Math.min(BATCH, size - start) }, async (_, i) => {
-        const d = await openDevice(url(), stats);
+        const relay = url();
+        const d = await openDevice(list[relay]!, stats, relay);
         if (options.generation === 3) await request(d, { type: 'hello', protocol_version: 3, device_name: `Member ${crew}.${start + i}` }, 'welcome');
         await request(d, { type: 'join_crew', crew_code: created.crew_code, display_name: `Member ${crew}.${start + i}` }, 'crew_joined');
         return d;
@@ -318,7 +333,9 @@ function share(devices: Device[], options: { rate: number; seconds: number }): P
     const tick = () => {
       if (device.ws.readyState !== WebSocket.OPEN) return;
       sent += 1;
-      device.ws.send(JSON.stringify({ type: 'message', msg_type: 'text', payload: { text: `b:${performance.now()}` }, client_msg_id: `b${index}-${sent}` }));
+      device.ws.send(
+        JSON.stringify({ type: 'message', msg_type: 'text', payload: { text: `b:${device.relay}:${performance.now()}` }, client_msg_id: `b${index}-${sent}` }),
+      );
     };
     timers.push(
       setTimeout(() => {
@@ -493,13 +510,21 @@ async function main(): Promise<void> {
     const connectSeconds = (performance.now() - connectStarted) / 1000;
     const afterConnect = rss();
     const connections = devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length;
+    const cpu = () => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+    const cpuBefore = cpu();
     const started = performance.now();
+    // The load generator shares the machine: its own event-loop delay is in every latency measured.
+    const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
+    generatorDelay.enable();
     const sent = await share(devices, options);
     const atStop = stats.deliveries;
     await settle(stats, sent, options.crewSize);
+    generatorDelay.disable();
     const elapsed = (performance.now() - started) / 1000;
+    const relayCpuSeconds = cpu() - cpuBefore;
     const after = rss();
     const sorted = [...stats.latencies].sort((a, b) => a - b);
+    const cross = [...stats.crossLatencies].sort((a, b) => a - b);
     const result = {
       devices: options.devices,
       crew_size: options.crewSize,
@@ -520,6 +545,12 @@ async function main(): Promise<void> {
       delivered_per_second_during_load: Math.round(atStop / options.seconds),
       fanout_p50_ms: Number(percentile(sorted, 50).toFixed(2)),
       fanout_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
+      cross_process_deliveries: cross.length,
+      cross_process_p50_ms: Number(percentile(cross, 50).toFixed(2)),
+      cross_process_p99_ms: Number(percentile(cross, 99).toFixed(2)),
+      relay_cpu_ms_per_1k_deliveries: Number(((relayCpuSeconds * 1e6) / Math.max(1, stats.deliveries)).toFixed(1)),
+      generator_loop_delay_p99_ms: Number((generatorDelay.percentile(99) / 1e6).toFixed(2)),
+      generator_loop_delay_max_ms: Number((generatorDelay.max / 1e6).toFixed(2)),
       relay_rss_mb_idle: idle.rssMb,
       relay_rss_mb_after_connect: afterConnect.rssMb,
       relay_rss_kb_per_connection: Number((((afterConnect.rssMb - idle.rssMb) * 1024) / Math.max(1, connections)).toFixed(1)),
@@ -533,6 +564,11 @@ async function main(): Promise<void> {
     console.log(
       `delivered ${stats.deliveries} (${result.deliveries_per_second}/s; ${result.delivered_per_second_during_load}/s during the load), fan-out latency p50 ${result.fanout_p50_ms} ms, p99 ${result.fanout_p99_ms} ms`,
     );
+    if (options.processes > 1) {
+      console.log(`across processes: ${cross.length} deliveries, p50 ${result.cross_process_p50_ms} ms, p99 ${result.cross_process_p99_ms} ms`);
+    }
+    console.log(`relay CPU ${result.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries (summed over the processes, load and settling)`);
+    console.log(`load generator's event-loop delay: p99 ${result.generator_loop_delay_p99_ms} ms, max ${result.generator_loop_delay_max_ms} ms`);
     console.log(
       `relay RSS ${after.rssMb} MB (peak ${after.peakMb} MB; ${afterConnect.rssMb} MB after connecting, ${idle.rssMb} MB idle: ${result.relay_rss_kb_per_connection} KB per connection)`,
     );
