@@ -128,8 +128,8 @@ const SocketEnv = z.object({
   SEND_BUFFER_LIMIT_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(SEND_BUFFER_LIMIT_BYTES),
   /** Live events held for one socket (after welcome, until its resume; during a replay); past it: resync too_far_behind. */
   MAX_HELD_EVENTS: int(1, 1_000_000).default(1000),
-  /** While the event loop runs this late, crew messages are refused rate_limited with a retry_after_ms (cloud/loop-lag.ts); 0: never. */
-  OVERLOAD_LAG_MS: int(0, 60_000).default(50),
+  /** While the event loop runs this late, current gadgets' crew messages are refused rate_limited with a retry_after_ms (cloud/loop-lag.ts); 0: never. */
+  OVERLOAD_LAG_MS: int(0, 60_000).default(100),
   /** Per client address (IPv6 by /64), shared by all its connections: failed joins and new crews, then a doubling back-off. */
   JOIN_FAILURES_PER_HOUR: int(1, 100_000).default(60),
   JOIN_FAILURES_BURST: int(1, 100_000).default(10),
@@ -269,7 +269,7 @@ function toConfig(e: z.output<typeof RelayVariables>) {
     sendBufferLimitBytes: e.SEND_BUFFER_LIMIT_BYTES,
     /** Live events held for one socket at most; past it the socket is told to resync (too_far_behind). */
     maxHeldEvents: e.MAX_HELD_EVENTS,
-    /** Crew messages are refused (rate_limited) while the event loop runs this late; 0: never. */
+    /** Current gadgets' crew messages are refused (rate_limited) while the event loop runs this late; 0: never. */
     overloadLagMs: e.OVERLOAD_LAG_MS,
     /** Budgets per client address (cloud/address-budget.ts). */
     addressBudgets: { joinFailures: budget(e.JOIN_FAILURES_PER_HOUR, e.JOIN_FAILURES_BURST), newCrews: budget(e.NEW_CREWS_PER_HOUR, e.NEW_CREWS_BURST) },

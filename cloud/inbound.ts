@@ -28,10 +28,12 @@ const CLIENT_MSG_ID = /"client_msg_id"\s*:\s*"([^"\\]{1,128})"/;
 const CLIENT_MSG_ID_SCAN = 4096;
 
 /**
- * Crew messages (texts, shares, reactions): what a burst of load is made of, and what a
- * gadget sends again after retry_after_ms. While the relay runs late they are refused; joining,
- * resuming and pings are still handled. Their handler only appends, and the append itself
- * answers a client_msg_id it already stored with its seq: the router reads nothing first.
+ * Crew messages (texts, shares, reactions): what a burst of load is made of. While the relay
+ * runs late, a current gadget's are refused (its outbox sends them again after
+ * retry_after_ms); an older gadget never sends a refused message again, so its own wait in
+ * line; joining, resuming and pings are always handled. Their handler only appends, and the
+ * append itself answers a client_msg_id it already stored with its seq: the router reads
+ * nothing first.
  */
 const CREW_MESSAGES = new Set<InboundType>(['message', 'share_music', 'reaction']);
 /** A refused sender waits this long, plus up to OVERLOAD_RETRY_SPREAD_MS, so the senders do not all come back at once. */
@@ -101,7 +103,7 @@ export class InboundRouter {
       session.fail(parsed.code, parsed.message, parsed.client_msg_id, extra);
       return;
     }
-    if (CREW_MESSAGES.has(parsed.message.type) && this.runningLate()) return this.refuseWhileLate(session, parsed.message);
+    if (CREW_MESSAGES.has(parsed.message.type) && session.generation === 3 && this.runningLate()) return this.refuseWhileLate(session, parsed.message);
     void session.enqueue(() => this.dispatch(session, parsed.message));
   }
 

@@ -241,7 +241,11 @@ function openDevice(url: string, stats: Stats, relay = 0): Promise<Device> {
       const frame = JSON.parse(data.toString()) as Record<string, unknown>;
       if (frame.type === 'message') stats.delivered(frame, relay);
       if (frame.type === 'ack') stats.acks += 1;
-      if (frame.type === 'error') stats.errors += 1;
+      if (frame.type === 'error') {
+        stats.errors += 1;
+        // Refused for the relay's own overload (OVERLOAD_LAG_MS): the share is not stored, so it is owed to nobody.
+        if (frame.code === 'rate_limited' && String(frame.message).includes('busy')) stats.refused += 1;
+      }
       device.waiters = device.waiters.filter((w) => !w(frame));
     });
     ws.once('open', () => resolve(device));
@@ -266,6 +270,8 @@ function request(device: Device, message: unknown, type: string): Promise<Record
 class Stats {
   acks = 0;
   errors = 0;
+  /** Shares refused because the relay ran late (not stored, not owed). */
+  refused = 0;
   deliveries = 0;
   latencies: number[] = [];
   /** Deliveries whose sender is connected to another relay process than the receiver. */
@@ -273,6 +279,7 @@ class Stats {
   reset(): void {
     this.acks = 0;
     this.errors = 0;
+    this.refused = 0;
     this.deliveries = 0;
     this.latencies = [];
     this.crossLatencies = [];
@@ -355,7 +362,7 @@ function share(devices: Device[], options: { rate: number; seconds: number }): P
 /** Waits (bounded) until every acknowledged share has reached the rest of its crew. */
 async function settle(stats: Stats, sent: number, crewSize: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && (stats.acks < sent || stats.deliveries < stats.acks * (crewSize - 1))) {
+  while (Date.now() < deadline && (stats.acks + stats.refused < sent || stats.deliveries < stats.acks * (crewSize - 1))) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -365,6 +372,8 @@ interface Phase {
   shares_sent: number;
   shares_acked: number;
   errors: number;
+  /** Of the errors, shares refused because the relay ran late (OVERLOAD_LAG_MS). */
+  refused_overloaded: number;
   deliveries: number;
   /** Deliveries that arrived while the load ran, per second of load. */
   delivered_per_second: number;
@@ -376,14 +385,20 @@ interface Phase {
   relay_rss_mb: number;
   /** The relay's CPU time (user + system) per 1,000 deliveries, load and settling included. */
   relay_cpu_ms_per_1k_deliveries: number;
+  /** The load generator's own event-loop delay during the load (it is in every latency above). */
+  generator_loop_delay_p99_ms: number;
 }
 
 /** One load phase on connected devices: share at `rate` for `seconds`, then settle (bounded). */
 async function drive(devices: Device[], stats: Stats, pid: number, rate: number, options: Options): Promise<Phase> {
   stats.reset();
   const cpuBefore = cpuSecondsOf(pid);
+  // The load generator shares the machine: its own event-loop delay is in every latency measured.
+  const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
+  generatorDelay.enable();
   const sent = await share(devices, { rate, seconds: options.seconds });
   const atStop = stats.deliveries;
+  generatorDelay.disable();
   await settle(stats, sent, options.crewSize);
   const sorted = [...stats.latencies].sort((a, b) => a - b);
   return {
@@ -391,13 +406,15 @@ async function drive(devices: Device[], stats: Stats, pid: number, rate: number,
     shares_sent: sent,
     shares_acked: stats.acks,
     errors: stats.errors,
+    refused_overloaded: stats.refused,
     deliveries: stats.deliveries,
     delivered_per_second: Math.round(atStop / options.seconds),
-    backlog_at_stop: Math.max(0, sent * (options.crewSize - 1) - atStop),
+    backlog_at_stop: Math.max(0, (sent - stats.refused) * (options.crewSize - 1) - atStop),
     fanout_p50_ms: Number(percentile(sorted, 50).toFixed(2)),
     fanout_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
     relay_rss_mb: rssOf(pid).rssMb,
     relay_cpu_ms_per_1k_deliveries: Number((((cpuSecondsOf(pid) - cpuBefore) * 1e6) / Math.max(1, stats.deliveries)).toFixed(1)),
+    generator_loop_delay_p99_ms: Number((generatorDelay.percentile(99) / 1e6).toFixed(1)),
   };
 }
 
@@ -422,9 +439,9 @@ async function measure(name: string, start: () => Promise<{ child: ChildProcess;
     for (const rate of rates) {
       const phase = await drive(devices, stats, relay.child.pid!, rate, options);
       console.log(
-        `${name} at ${rate}/s per device: ${phase.shares_sent} sent / ${phase.shares_acked} acked, errors ${phase.errors}; ` +
+        `${name} at ${rate}/s per device: ${phase.shares_sent} sent / ${phase.shares_acked} acked, errors ${phase.errors} (${phase.refused_overloaded} refused as overload); ` +
           `delivered ${phase.delivered_per_second}/s during the load (${phase.backlog_at_stop} owed at its end), ` +
-          `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB, CPU ${phase.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries`,
+          `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB, CPU ${phase.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries; load generator loop delay p99 ${phase.generator_loop_delay_p99_ms} ms`,
       );
       phases.push(phase);
     }

@@ -22,7 +22,7 @@ function holdTheLoop(ms: number): void {
   }
 }
 
-async function crewOfTwo(env: Record<string, string>): Promise<{ ann: TestClient; ben: TestClient }> {
+async function crewOfTwo(env: Record<string, string>): Promise<{ ann: TestClient; ben: TestClient; code: string }> {
   relay = await startInProcessRelay({ env });
   const ann = await relay.connect();
   await hello(ann, 'Ann');
@@ -31,7 +31,7 @@ async function crewOfTwo(env: Record<string, string>): Promise<{ ann: TestClient
   await hello(ben, 'Ben');
   await ben.request({ type: 'join_crew', crew_code: created.crew_code, display_name: 'Ben' }, isType('crew_joined'));
   await ann.barrier();
-  return { ann, ben };
+  return { ann, ben, code: String(created.crew_code) };
 }
 
 const text = (body: string, clientMsgId: string) => ({ type: 'message', msg_type: 'text', payload: { text: body }, client_msg_id: clientMsgId });
@@ -64,6 +64,18 @@ describe('a relay running late (OVERLOAD_LAG_MS)', () => {
     expect(ann.ws.readyState).toBe(ann.ws.OPEN);
     const metrics = await (await fetch(`${relay!.httpUrl}/metrics`)).text();
     expect(Number(/^leeloo_overload_refusals_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes an older gadget’s crew message however late: it would never send a refused one again', async () => {
+    const { ann, ben, code } = await crewOfTwo({ OVERLOAD_LAG_MS: '50' });
+    const old = await relay!.connect();
+    old.send({ type: 'join_crew', crew_code: code, device_id: 'old-gen2', display_name: 'Old' });
+    await old.next(isType('crew_joined'));
+    await ann.barrier();
+    old.send({ type: 'message', msg_type: 'text', payload: { text: 'from an older gadget' } });
+    holdTheLoop(150);
+    expect(await ben.next(isType('message'))).toMatchObject({ payload: { text: 'from an older gadget' } });
+    expect((await old.barrier()).filter((f) => f.type === 'error')).toEqual([]);
   });
 
   it('still answers what is not a crew message: a ping read late gets its pong', async () => {

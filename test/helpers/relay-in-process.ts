@@ -9,7 +9,7 @@ import { TestClient } from './ws-client.js';
 /**
  * Every test connects from 127.0.0.1, so test relays give that one address room for the
  * crews and failed joins a suite makes; the abuse tests set the production budgets back. A
- * test machine busy with other suites can run a relay's loop 50 ms late: test relays refuse
+ * test machine busy with other suites can run a relay's loop 100 ms late: test relays refuse
  * crew messages for it only past 2 s (test/cloud/overload.test.ts runs the default).
  */
 export const TEST_RELAY_LIMITS: Record<string, string> = {
