@@ -1,4 +1,4 @@
-import { ProtocolError } from '../../protocol/index.js';
+import { ProtocolError } from '../../protocol/errors.js';
 import type { SqliteDatabase } from './sqlite.js';
 import type { AppendRequest, AppendResult, DeliveredMark } from './store.js';
 

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { configureConnection, type SqliteOptions } from './sqlite.js';
 import { SqliteAppender } from './sqlite-append.js';
-import { serializeWriterError, type WriterReply, type WriterRequest } from './sqlite-writer.js';
+import { serializeWriterError, type WriterReply, type WriterRequest } from './sqlite-writer-messages.js';
 
 const { file, options } = workerData as { file: string; options: SqliteOptions };
 const port = parentPort!;

@@ -1,7 +1,10 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ProtocolError, type ErrorCode } from '../../protocol/index.js';
+import { ProtocolError } from '../../protocol/errors.js';
 import type { SqliteDatabase, SqliteOptions } from './sqlite.js';
 import { SqliteAppender } from './sqlite-append.js';
+import { toError, type WriterReply, type WriterRequest } from './sqlite-writer-messages.js';
 import type { AppendRequest, AppendResult, DeliveredMark } from './store.js';
 
 /** The crew log's writes: on the writer thread for a store in a file, on the store's own connection for `:memory:`. */
@@ -12,40 +15,6 @@ export interface LogWriter {
   probe(): Promise<void>;
   /** Waits for what was sent to the thread to be committed, then closes its connection. */
   close(): Promise<void>;
-}
-
-export type WriterRequest =
-  | { readonly id: number; readonly op: 'append'; readonly batch: readonly AppendRequest[]; readonly at: number }
-  | { readonly id: number; readonly op: 'mark'; readonly marks: readonly DeliveredMark[] }
-  | { readonly id: number; readonly op: 'probe'; readonly at: number }
-  | { readonly op: 'close' };
-
-/** The thread's answer to request `id` (-1: it could not open the file, and handled nothing). */
-export interface WriterReply {
-  readonly id: number;
-  readonly results?: AppendResult[];
-  readonly error?: WriterError;
-}
-
-/** An error as it crosses the thread boundary: a ProtocolError keeps its code, an SQLite error its SQLITE_* code. */
-export interface WriterError {
-  readonly protocol: boolean;
-  readonly code?: string;
-  readonly message: string;
-}
-
-export function serializeWriterError(error: unknown): WriterError {
-  const code = (error as { code?: unknown } | null)?.code;
-  return {
-    protocol: error instanceof ProtocolError,
-    ...(typeof code === 'string' ? { code } : {}),
-    message: error instanceof Error ? error.message : String(error),
-  };
-}
-
-function toError(error: WriterError): Error {
-  if (error.protocol) return new ProtocolError(error.code as ErrorCode, error.message);
-  return Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
 }
 
 /** For `:memory:` (no file a second connection could open): the store's connection writes, on the event loop. */
@@ -173,15 +142,35 @@ export class ThreadWriter implements LogWriter {
   }
 }
 
-/**
- * The compiled relay runs the thread's .js file as it is; run from source (tsx, the tests)
- * the thread registers the TypeScript loader before it imports its .ts file.
- */
+/** The compiled relay runs the thread's .js file as it is; run from source (tsx, the tests) it runs the bundle of its .ts modules. */
 function startThread(workerData: { file: string; options: SqliteOptions }): Worker {
-  const source = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./sqlite-writer-thread.${source ? 'ts' : 'js'}`, import.meta.url);
-  if (!source) return new Worker(entry, { workerData });
-  const loader = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(loader)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData });
+  return new Worker(threadFromSource(), { eval: true, workerData });
+}
+
+let bundled: string | null = null;
+
+/**
+ * The thread's few modules bundled once per process with esbuild (tsx's own compiler, a
+ * development dependency) into plain JavaScript: registering tsx in each thread would cost a
+ * quarter of a second per store opened, and the tests open hundreds.
+ */
+function threadFromSource(): string {
+  if (bundled !== null) return bundled;
+  const require = createRequire(import.meta.url);
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const driver = require.resolve('better-sqlite3');
+  const result = esbuild.buildSync({
+    entryPoints: [fileURLToPath(new URL('./sqlite-writer-thread.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    write: false,
+    alias: { 'better-sqlite3': driver },
+    external: [driver],
+    logLevel: 'silent',
+  });
+  bundled = result.outputFiles[0]!.text;
+  return bundled;
 }
