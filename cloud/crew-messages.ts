@@ -54,13 +54,18 @@ export class CrewMessages {
     return this.publish(session, { msg_type: 'reaction', payload: { reaction: message.reaction_type } }, message.client_msg_id);
   }
 
+  /**
+   * Acked once stored (`later`): the socket's next frames are handled while this one is
+   * committed, so a gadget sending fast does not wait a commit per message (its messages still
+   * take seqs in the order they came; the socket is not read while 8 of them wait).
+   */
   private async publish(session: Session, body: CrewMessageBody, clientMsgId: string | undefined): Promise<Acknowledgement> {
     const crew = requireCrew(session);
-    const { seq, duplicate } = await this.deps.delivery.publish(
+    const published = this.deps.delivery.publish(
       crew.crewId,
       crewMessageEvent({ deviceId: session.deviceId!, name: session.displayName }, body, clientMsgId, Date.now()),
       { deviceId: session.deviceId!, clientMsgId },
     );
-    return { seq, duplicate };
+    return { later: published.then(({ seq, duplicate }) => ({ seq, duplicate })) };
   }
 }

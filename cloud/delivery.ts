@@ -301,6 +301,10 @@ export class Delivery {
     return new Promise((resolve) => this.settleWaiters.push({ upTo: this.publishedCount, resolve }));
   }
 
+  private wakeSettleWaiters(): void {
+    while (this.settleWaiters.length > 0 && this.settleWaiters[0]!.upTo <= this.settledCount) this.settleWaiters.shift()!.resolve();
+  }
+
   /** Resolves when everything published so far is written and delivery marks are saved. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.delivered.size > 0 || this.scheduled) {
@@ -377,7 +381,8 @@ export class Delivery {
       for (const [i, p] of batch.entries()) this.settle(p, results[i]!);
     });
     this.settledCount += batch.length;
-    while (this.settleWaiters.length > 0 && this.settleWaiters[0]!.upTo <= this.settledCount) this.settleWaiters.shift()!.resolve();
+    // In the check phase, after the burst's sockets are uncorked: what waited (a pong) leaves after the acks.
+    if (this.settleWaiters.length > 0) setImmediate(() => this.wakeSettleWaiters());
   }
 
   /**

@@ -168,10 +168,12 @@ export class InboundRouter {
         await result.afterAck?.();
         return;
       }
-      // Stored, its crew event still to come: ack it then, and take the socket's next frame now.
-      result.later.then(
-        (done) => session.ack(clientMsgId, done.seq, done.duplicate ?? false),
-        (error: unknown) => this.answerFailure(session, message, clientMsgId, error),
+      // Still to be stored or announced: ack it then, and take the socket's next frame now (it counts as waiting meanwhile).
+      session.holdUntil(
+        result.later.then(
+          (done) => session.ack(clientMsgId, done.seq, done.duplicate ?? false),
+          (error: unknown) => this.answerFailure(session, message, clientMsgId, error),
+        ),
       );
     } catch (error) {
       this.answerFailure(session, message, clientMsgId, error);

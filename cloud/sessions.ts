@@ -85,6 +85,13 @@ export class Session implements SessionView {
     return this.chain;
   }
 
+  /** A handled frame whose answer is still to come counts as waiting until `answered` settles (back-pressure). */
+  holdUntil(answered: Promise<void>): void {
+    this.pending += 1;
+    if (this.pending === PENDING_FRAMES_PAUSE_AT) this.ws.pause();
+    void answered.finally(() => this.handled());
+  }
+
   private handled(): void {
     this.pending -= 1;
     if (this.pending === 0 && this.ws.isPaused) this.ws.resume();

@@ -114,4 +114,26 @@ describe('frames handled while a crew event is being committed', () => {
     await waitUntil(() => delivered.get() === newest, 'the newest seq to be marked delivered');
     db.close();
   });
+
+  it('takes a gadget’s next crew messages while its first is committed: three texts, at most two commits', async () => {
+    const { owner: ann, code } = await crewOf('Ann');
+    const ben = await clients.connect();
+    await hello(ben, 'Ben');
+    await ben.request({ type: 'join_crew', crew_code: code, display_name: 'Ben' }, isType('crew_joined'));
+    await ann.barrier();
+    const commits = async () => Number(/^leeloo_store_write_seconds_count (\d+)$/m.exec(await (await fetch(`${suite.relay.httpUrl}/metrics`)).text())?.[1]);
+    const before = await commits();
+    const messages = await framesIn('message');
+    const release = holdWriteLock();
+    for (const n of [1, 2, 3]) ann.send({ type: 'message', msg_type: 'text', payload: { text: `fast ${n}` }, client_msg_id: `fast-${n}` });
+    await waitUntil(async () => (await framesIn('message')) >= messages + 3, 'the relay to read the three texts');
+    release();
+    const acks = [await ann.next(isType('ack')), await ann.next(isType('ack')), await ann.next(isType('ack'))];
+    expect(acks.map((a) => a.client_msg_id)).toEqual(['fast-1', 'fast-2', 'fast-3']);
+    expect(acks.map((a) => Number(a.seq))).toEqual([Number(acks[0]!.seq), Number(acks[0]!.seq) + 1, Number(acks[0]!.seq) + 2]);
+    const texts = [await ben.next(isType('message')), await ben.next(isType('message')), await ben.next(isType('message'))];
+    expect(texts.map((t) => (t.payload as { text: string }).text)).toEqual(['fast 1', 'fast 2', 'fast 3']);
+    // One commit for the first (held by the lock), one for the two read meanwhile: not one each, one after the other.
+    expect((await commits()) - before).toBeLessThanOrEqual(2);
+  });
 });
