@@ -11,7 +11,7 @@ export interface BusEvent {
 
 /** What the bus tells a relay process about the other processes. */
 export interface BusHandlers {
-  /** An event another process committed and fanned out to its own sockets. */
+  /** An event another process committed (it may not have reached that process's own sockets yet). */
   event(message: BusEvent): void;
   /** A device came online on another process: a socket of it here is stale (replaced). */
   takenOver(deviceId: string): void;
@@ -30,7 +30,10 @@ export interface RelayBus {
   /** Whether other processes exist: events may then arrive out of seq order and are put in order (cloud/crew-sequencer.ts). */
   readonly shared: boolean;
   start(handlers: BusHandlers): Promise<void>;
-  /** Tells the other processes of an event committed here (after this process's own fan-out). */
+  /**
+   * Tells the other processes of an event committed here (after this process's own fan-out). RedisBus
+   * has nothing to do: the append script that stored the event announced it (RedisCrewStore.announceAppends).
+   */
   publishEvent(message: BusEvent): void;
   /** The device is online on this process (a newer socket elsewhere is closed). */
   deviceOnline(deviceId: string): void;

@@ -33,6 +33,7 @@ export function sharedParts(store: Store, log: Logger): { bus: RelayBus; leases:
     .hostname()
     .replace(/[^\w.-]/g, '_')
     .slice(0, 60)}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  store.announceAppends(processId);
   return {
     bus: new RedisBus(store.redis, store.prefix, log, { processId }),
     leases: new RedisLeases(store.redis, store.prefix, processId),

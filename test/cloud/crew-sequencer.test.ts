@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CrewEvent } from '../../protocol/index.js';
 import { CrewSequencer } from '../../cloud/crew-sequencer.js';
 import { createLogger } from '../../cloud/log.js';
@@ -73,6 +73,31 @@ describe('crew sequencer', () => {
     await waitUntil(() => delivered.length === 5, 'the gap read from the log');
     expect(delivered).toEqual([1, 2, 3, 4, 5]);
     expect(reads).toBe(1);
+  });
+
+  it('reads a gap from the log at once: every lower seq is stored, so it waits on no timer for the bus', async () => {
+    const events = await commit(3);
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      sequencer.offer('crew-1', events[0]!, null);
+      sequencer.offer('crew-1', events[2]!, null);
+      await waitUntil(() => delivered.length === 3, 'the gap read from the log while no timer runs');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(reads).toBe(1);
+  });
+
+  it('a gap the bus closes in the same turn of the event loop is not read from the log', async () => {
+    const events = await commit(3);
+    sequencer.offer('crew-1', events[0]!, null);
+    sequencer.offer('crew-1', events[2]!, null);
+    await Promise.resolve();
+    sequencer.offer('crew-1', events[1]!, null);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(reads).toBe(0);
   });
 
   it('a crew a socket joins starts after the log position: what the join replays is not delivered live again', async () => {

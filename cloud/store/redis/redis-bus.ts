@@ -1,18 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CrewEvent } from '../../../protocol/index.js';
-import type { BusHandlers, BusEvent, RelayBus } from '../../bus.js';
+import type { BusHandlers, RelayBus } from '../../bus.js';
 import type { Logger } from '../../log.js';
+import { announcedBy, type Appended, appendedChannel, parseAppended } from './redis-crews.js';
 
 /** A process that has not renewed its liveness key for this long is dead: its devices are offline. */
 const PROCESS_TTL_MS = 6_000;
 const RENEW_EVERY_MS = 2_000;
 
-/** What goes over the channel: an event, or a device online/offline on a process. */
-type Wire =
-  | { readonly t: 'e'; readonly p: string; readonly c: string; readonly e: CrewEvent; readonly s: string | null }
-  | { readonly t: 'on'; readonly p: string; readonly d: string; readonly v: number }
-  | { readonly t: 'off'; readonly p: string; readonly d: string };
+/** What goes over the presence channel: a device online/offline on a process. */
+type Wire = { readonly t: 'on'; readonly p: string; readonly d: string; readonly v: number } | { readonly t: 'off'; readonly p: string; readonly d: string };
 
 // KEYS: presence hash, this process's device set, the presence counter. ARGV: device, process, presence-set prefix.
 // Returns the count of this coming online: of two sockets of one device, the later count is the newer one.
@@ -49,12 +46,16 @@ redis.call('SREM', KEYS[3], ARGV[1])
 return orphaned`;
 
 /**
- * The bus between relay processes on one Redis, over Pub/Sub on one channel: each committed
- * event is published once (after the committing process's own fan-out) and every other process
- * fans it out to its own sockets. Pub/Sub loses what is sent while a subscriber is away, and that
- * is all right here: the log in Redis has every event, so a process puts a gap right from the log
- * (cloud/crew-sequencer.ts) and, after its subscription dropped, reads what it missed. (Streams
- * would keep messages for late readers, which the log already does, at a write per event more.)
+ * The bus between relay processes on one Redis, over Pub/Sub: each committed event is published
+ * once, by the append script that stores it (RedisCrewStore.announceAppends, on the log's channel),
+ * and every other process fans it out to its own sockets. Published with the write, it reaches the
+ * others as soon as the committing process hears its seq, so their own later commits seldom
+ * overtake it; published after the committing process's reply and fan-out, it arrived tens of
+ * milliseconds late under load, and every commit of the same crew meanwhile made a gap. Pub/Sub
+ * loses what is sent while a subscriber is away, and that is all right here: the log in Redis has
+ * every event, so a process puts a gap right from the log (cloud/crew-sequencer.ts) and, after its
+ * subscription dropped, reads what it missed. (Streams would keep messages for late readers, which
+ * the log already does, at a write per event more.)
  *
  * Presence: a hash device → process, a set of devices per process, and a liveness key per process
  * with a TTL. A process that dies without a goodbye (SIGKILL) stops renewing it; the first other
@@ -64,6 +65,9 @@ export class RedisBus implements RelayBus {
   readonly shared = true;
   readonly processId: string;
   private readonly channel: string;
+  /** The log's channel of new events (appendedChannel), and how this process's own announcements start. */
+  private readonly appended: string;
+  private readonly ownAnnouncements: string;
   private readonly keys;
   private subscriber: Redis | null = null;
   private handlers: BusHandlers | null = null;
@@ -82,6 +86,8 @@ export class RedisBus implements RelayBus {
   ) {
     this.processId = options.processId ?? `${process.pid}-${randomBytes(4).toString('hex')}`;
     this.channel = `${prefix}bus`;
+    this.appended = appendedChannel(prefix);
+    this.ownAnnouncements = announcedBy(this.processId);
     this.keys = {
       presence: `${prefix}presence`,
       counter: `${prefix}presence:count`,
@@ -108,7 +114,7 @@ export class RedisBus implements RelayBus {
     const subscriber = this.redis.duplicate({ enableOfflineQueue: true, lazyConnect: true });
     this.subscriber = subscriber;
     subscriber.on('error', () => undefined);
-    subscriber.on('message', (_channel: string, text: string) => this.receive(text));
+    subscriber.on('message', (channel: string, text: string) => (channel === this.appended ? this.receiveEvent(text) : this.receive(text)));
     subscriber.on('ready', () => {
       // ioredis subscribes again by itself after a reconnect; what was published meanwhile is in the log.
       if (!this.subscribedOnce) return;
@@ -116,16 +122,15 @@ export class RedisBus implements RelayBus {
       this.handlers?.resubscribed();
     });
     await subscriber.connect();
-    await subscriber.subscribe(this.channel);
+    await subscriber.subscribe(this.channel, this.appended);
     this.subscribedOnce = true;
     await this.loadPresence();
     this.timer = setInterval(() => void this.tick(), RENEW_EVERY_MS);
     this.timer.unref();
   }
 
-  publishEvent(message: BusEvent): void {
-    this.send({ t: 'e', p: this.processId, c: message.crewId, e: message.event, s: message.senderDeviceId });
-  }
+  /** Nothing to do: the append script announced the event as it stored it. */
+  publishEvent(): void {}
 
   deviceOnline(deviceId: string): void {
     this.elsewhere.delete(deviceId);
@@ -180,6 +185,19 @@ export class RedisBus implements RelayBus {
     this.redis.publish(this.channel, JSON.stringify(wire)).catch((error: unknown) => this.log.warn({ err: error }, 'publishing on the Redis bus failed'));
   }
 
+  /** A new event the log announced: another process's goes to this process's sockets, its own is passed over. */
+  private receiveEvent(text: string): void {
+    if (text.startsWith(this.ownAnnouncements) || !this.handlers) return;
+    let appended: Appended;
+    try {
+      appended = parseAppended(text);
+    } catch (error) {
+      this.log.warn({ err: error, bytes: text.length }, 'an event announcement that could not be read was ignored; the log has the event');
+      return;
+    }
+    this.handlers.event({ crewId: appended.crewId, event: appended.event, senderDeviceId: appended.senderDeviceId });
+  }
+
   private receive(text: string): void {
     let wire: Wire;
     try {
@@ -189,9 +207,7 @@ export class RedisBus implements RelayBus {
       return;
     }
     if (wire.p === this.processId || !this.handlers) return;
-    if (wire.t === 'e') {
-      this.handlers.event({ crewId: wire.c, event: wire.e, senderDeviceId: wire.s });
-    } else if (wire.t === 'on') {
+    if (wire.t === 'on') {
       const here = this.onlineHere.get(wire.d);
       // A socket here that came online after that one stays; its own message replaces the other.
       if (here !== undefined && here > wire.v) return;

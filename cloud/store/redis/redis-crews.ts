@@ -217,34 +217,57 @@ if latest < tonumber(ARGV[1]) then
 end
 return redis.call('HGET', KEYS[1], 'epoch')`;
 
-// KEYS: crew, events, times, all, msgs, msg-times. ARGV: crewId, event JSON, now, dedupe field ('' for none),
-// seen seq, new epoch, then the fields of the further client messages this event answers.
-// A duplicate returns {'dup', '<seq>:<at>:<crewId>'}; a new event {'new', seq, at, crew code}.
+// One batch of appends, in order, in one script: no other process's append comes between them, and the batch
+// costs one round trip. KEYS: all, msgs, msg-times, then crew, events and times of each request. ARGV: the
+// request count, the channel new events are announced on ('' for none), then per request: crewId, event JSON,
+// now, dedupe field ('' for none), seen seq, new epoch, the announcement's head and sender (JSON), how many
+// further client messages the event answers, and their fields. Every crew is checked first (crews are never
+// deleted): a batch naming an unknown crew appends nothing. Replies, per request: a duplicate
+// {'dup', '<seq>:<at>:<crewId>'}, a new event {'new', seq, at, crew code}.
 const APPEND = `${FORGET_AFTER_LUA}
-if ARGV[4] ~= '' then
-  local seen = redis.call('HGET', KEYS[5], ARGV[4])
-  if seen then return {'dup', seen} end
+local all, msgs, msgTimes = KEYS[1], KEYS[2], KEYS[3]
+local count, channel = tonumber(ARGV[1]), ARGV[2]
+for r = 0, count - 1 do
+  if redis.call('EXISTS', KEYS[4 + 3 * r]) == 0 then return redis.error_reply('not_found') end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('not_found') end
-local latest = tonumber(redis.call('HGET', KEYS[1], 'latestSeq'))
--- The stored seq is below one this process saw: the log lost events, so it is another copy of it.
-if latest < tonumber(ARGV[5]) then redis.call('HSET', KEYS[1], 'epoch', ARGV[6]) end
-local seq = latest + 1
-local now = ARGV[3]
-redis.call('HSET', KEYS[1], 'latestSeq', seq)
-forgetAfter(KEYS[2], KEYS[3], KEYS[4], ARGV[1], latest)
-redis.call('ZADD', KEYS[2], seq, seq .. ':' .. now .. ':' .. ARGV[2])
-redis.call('ZADD', KEYS[3], now, seq)
-redis.call('ZADD', KEYS[4], now, seq .. ':' .. ARGV[1])
-local record = seq .. ':' .. now .. ':' .. ARGV[1]
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[5], ARGV[4], record)
-  redis.call('ZADD', KEYS[6], now, ARGV[4])
+
+local function append(crew, events, times, a)
+  local crewId, event, now, dedupe = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  if dedupe ~= '' then
+    local seen = redis.call('HGET', msgs, dedupe)
+    if seen then return {'dup', seen} end
+  end
+  local latest = tonumber(redis.call('HGET', crew, 'latestSeq'))
+  -- The stored seq is below one this process saw: the log lost events, so it is another copy of it.
+  if latest < tonumber(ARGV[a + 4]) then redis.call('HSET', crew, 'epoch', ARGV[a + 5]) end
+  local seq = latest + 1
+  redis.call('HSET', crew, 'latestSeq', seq)
+  forgetAfter(events, times, all, crewId, latest)
+  redis.call('ZADD', events, seq, seq .. ':' .. now .. ':' .. event)
+  redis.call('ZADD', times, now, seq)
+  redis.call('ZADD', all, now, seq .. ':' .. crewId)
+  local record = seq .. ':' .. now .. ':' .. crewId
+  if dedupe ~= '' then
+    redis.call('HSET', msgs, dedupe, record)
+    redis.call('ZADD', msgTimes, now, dedupe)
+  end
+  for i = a + 9, a + 8 + tonumber(ARGV[a + 8]) do
+    if redis.call('HSETNX', msgs, ARGV[i], record) == 1 then redis.call('ZADD', msgTimes, now, ARGV[i]) end
+  end
+  local crewCode = redis.call('HGET', crew, 'crewCode')
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, ARGV[a + 6] .. ',' .. seq .. ',' .. cjson.encode(crewCode) .. ',' .. ARGV[a + 7] .. ',' .. event .. ']')
+  end
+  return {'new', seq, now, crewCode}
 end
-for i = 7, #ARGV do
-  if redis.call('HSETNX', KEYS[5], ARGV[i], record) == 1 then redis.call('ZADD', KEYS[6], now, ARGV[i]) end
+
+local replies = {}
+local a = 3
+for r = 0, count - 1 do
+  replies[r + 1] = append(KEYS[4 + 3 * r], KEYS[5 + 3 * r], KEYS[6 + 3 * r], a)
+  a = a + 9 + tonumber(ARGV[a + 8])
 end
-return {'new', seq, now, redis.call('HGET', KEYS[1], 'crewCode')}`;
+return replies`;
 
 // KEYS: all, msgs, msg-times. ARGV: prefix, cutoff, batch size. Drops up to a batch of the events and of the
 // client-message records stored before the cutoff; returns how many of each it dropped.
@@ -281,6 +304,32 @@ interface CrewsScripts {
   crewsMarkDelivered(member: string, crewId: string, seq: number): Promise<number>;
   crewsRenewEpoch(crew: string, events: string, times: string, all: string, seen: number, epoch: string, crewId: string): Promise<string | null>;
   crewsPrune(all: string, msgs: string, msgTimes: string, prefix: string, cutoff: number, batch: number): Promise<[number, number]>;
+  crewsAppend(keyCount: number, ...keysAndArgv: Reply[]): Promise<Reply[][]>;
+}
+
+/** The channel a Redis event log announces its new events on (RedisCrewStore.announceAppends). */
+export function appendedChannel(prefix: string): string {
+  return `${prefix}log:appended`;
+}
+
+/** A new event as the log announced it: `writer` names the relay process that appended it. */
+export interface Appended {
+  readonly writer: string;
+  readonly crewId: string;
+  /** With its seq and crew code. */
+  readonly event: CrewEvent;
+  readonly senderDeviceId: string | null;
+}
+
+/** The start of every announcement `writer` makes: a process passes over its own without parsing them. */
+export function announcedBy(writer: string): string {
+  return `${JSON.stringify([writer]).slice(0, -1)},`;
+}
+
+/** An announcement (APPEND's PUBLISH): the JSON array [writer, crewId, seq, crew code, sender, event without seq]. */
+export function parseAppended(text: string): Appended {
+  const [writer, crewId, seq, crewCode, sender, event] = JSON.parse(text) as [string, string, number, string, string | null, object];
+  return { writer, crewId, senderDeviceId: sender, event: { ...event, seq, crew_code: crewCode } as CrewEvent };
 }
 
 /** The Lua scripts' refusals as the errors the SQLite store throws. */
@@ -310,6 +359,8 @@ export class RedisCrewStore implements CrewStore, EventLog {
   private readonly keys;
   /** The highest latestSeq this process has seen per crew: a lower one later means the log lost events. */
   private readonly seenSeq = new Map<string, number>();
+  /** Who announces new events, once announceAppends was called. */
+  private writer: string | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -340,7 +391,8 @@ export class RedisCrewStore implements CrewStore, EventLog {
     redis.defineCommand('crewsChangeCode', { numberOfKeys: 2, lua: CHANGE_CODE });
     redis.defineCommand('crewsMarkDelivered', { numberOfKeys: 1, lua: MARK_DELIVERED });
     redis.defineCommand('crewsRenewEpoch', { numberOfKeys: 4, lua: RENEW_EPOCH });
-    redis.defineCommand('crewsAppend', { numberOfKeys: 6, lua: APPEND });
+    // The key count comes first in each call: a batch has three keys per request.
+    redis.defineCommand('crewsAppend', { lua: APPEND });
     redis.defineCommand('crewsPrune', { numberOfKeys: 3, lua: PRUNE });
     this.scripts = redis as unknown as CrewsScripts;
     // Marks the dataset as used; a Redis that comes back empty has no marker.
@@ -487,31 +539,36 @@ export class RedisCrewStore implements CrewStore, EventLog {
     return { crews, devices };
   }
 
-  async appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
-    if (batch.length === 0) return [];
-    // Crews are never deleted: checking them all first keeps a batch naming an unknown crew from appending anything.
-    const crewIds = [...new Set(batch.map((request) => request.crewId))];
-    const known = await Promise.all(crewIds.map((crewId) => this.redis.exists(this.keys.crew(crewId))));
-    if (known.includes(0)) throw new ProtocolError('not_found', 'That crew does not exist.');
-    // One MULTI: the batch's scripts run back to back, no other process's append between them.
-    const multi = this.redis.multi() as unknown as { crewsAppend(...keysAndArgv: Reply[]): unknown; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const request of batch) multi.crewsAppend(...this.appendArguments(request));
-    const replies = await multi.exec();
-    if (replies === null) throw new Error('The Redis transaction of an append was discarded.');
-    return replies.map(([error, reply], i) => {
-      if (error) throw protocolError(error);
-      return this.appendResult(batch[i]!.crewId, reply as Reply[]);
-    });
+  /**
+   * From now on each new event's append script also publishes it on appendedChannel, as `writer`: the other
+   * relay processes hear of it the moment it is stored, not after this process got the reply, fanned it out
+   * and published it, so one of their own later commits seldom overtakes it (cloud/crew-sequencer.ts).
+   */
+  announceAppends(writer: string): void {
+    this.writer = writer;
   }
 
-  // KEYS and ARGV of APPEND for one request.
+  async appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    const k = this.keys;
+    const keys: Reply[] = [k.all, k.msgs, k.msgTimes];
+    const argv: Reply[] = [batch.length, this.writer === null ? '' : appendedChannel(this.prefix)];
+    for (const request of batch) {
+      keys.push(k.crew(request.crewId), k.events(request.crewId), k.times(request.crewId));
+      argv.push(...this.appendArguments(request));
+    }
+    const replies = await refusing(this.scripts.crewsAppend(keys.length, ...keys, ...argv));
+    return replies.map((reply, i) => this.appendResult(batch[i]!.crewId, reply));
+  }
+
+  // APPEND's ARGV for one request.
   private appendArguments(request: AppendRequest): Reply[] {
     const { crewId, event, from } = request;
     const dedupe = from?.clientMsgId ? messageField(from.deviceId, from.clientMsgId) : '';
     const answers = (from?.alsoAnswers ?? []).map((other) => messageField(other.deviceId, other.clientMsgId));
-    const k = this.keys;
-    const keys = [k.crew(crewId), k.events(crewId), k.times(crewId), k.all, k.msgs, k.msgTimes];
-    return [...keys, crewId, JSON.stringify(event), Date.now(), dedupe, this.seenSeq.get(crewId) ?? 0, newEpoch(), ...answers];
+    const head = this.writer === null ? '' : JSON.stringify([this.writer, crewId]).slice(0, -1);
+    const sender = JSON.stringify(from?.deviceId ?? null);
+    return [crewId, JSON.stringify(event), Date.now(), dedupe, this.seenSeq.get(crewId) ?? 0, newEpoch(), head, sender, answers.length, ...answers];
   }
 
   private appendResult(crewId: string, reply: Reply[]): AppendResult {

@@ -14,6 +14,8 @@ import { RedisTokenStore } from './redis-tokens.js';
 export interface RedisStore extends Store {
   readonly redis: Redis;
   readonly prefix: string;
+  /** New events are announced to the other relay processes as they are stored, as `writer` (RedisCrewStore.announceAppends). */
+  announceAppends(writer: string): void;
 }
 
 /**
@@ -34,6 +36,7 @@ function redisStoreOn(redis: Redis, prefix: string): RedisStore {
     tokens: new RedisTokenStore(redis, prefix),
     telegram: new RedisTelegramStore(redis, prefix),
     mcp: new RedisMcpStore(redis, prefix),
+    announceAppends: (writer) => crews.announceAppends(writer),
     async ping() {
       if (redis.status !== 'ready') throw new ProtocolError('unavailable', `The relay's Redis connection is ${redis.status}; it is reconnecting.`);
       await redis.ping();
