@@ -30,11 +30,6 @@ export interface RelayBus {
   /** Whether other processes exist: events may then arrive out of seq order and are put in order (cloud/crew-sequencer.ts). */
   readonly shared: boolean;
   start(handlers: BusHandlers): Promise<void>;
-  /**
-   * Tells the other processes of an event committed here (after this process's own fan-out). RedisBus
-   * has nothing to do: the append script that stored the event announced it (RedisCrewStore.announceAppends).
-   */
-  publishEvent(message: BusEvent): void;
   /** The device is online on this process (a newer socket elsewhere is closed). */
   deviceOnline(deviceId: string): void;
   /**
@@ -53,7 +48,6 @@ export interface RelayBus {
 export class LocalBus implements RelayBus {
   readonly shared = false;
   async start(): Promise<void> {}
-  publishEvent(): void {}
   deviceOnline(): void {}
   async deviceOffline(): Promise<boolean> {
     return true;

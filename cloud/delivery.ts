@@ -215,7 +215,6 @@ export class Delivery {
   private readonly listeners = new Set<CrewEventListener>();
   /** Told of every event of the crews, committed here or by another relay process, in seq order (live streams). */
   private readonly liveListeners = new Set<CrewEventListener>();
-  private readonly bus: RelayBus;
   /** With other relay processes: puts their events and this process's own in seq order per crew. */
   private readonly sequencer: CrewSequencer | null;
   private readonly store: Store;
@@ -234,7 +233,6 @@ export class Delivery {
     this.registry = deps.registry;
     this.metrics = deps.metrics;
     this.log = deps.log;
-    this.bus = deps.bus;
     this.sequencer = deps.bus.shared
       ? new CrewSequencer({
           log: deps.store.log,
@@ -416,7 +414,6 @@ export class Delivery {
       if (this.sequencer) this.sequencer.offer(crewId, event, sender);
       else this.deliverLive(crewId, event, sender);
       this.metrics.fanOutSeconds.observe(Number(process.hrtime.bigint() - p.startedAt) / 1e9);
-      this.bus.publishEvent({ crewId, event, senderDeviceId: sender });
       this.notify(this.listeners, event, crewId);
     }
     // Its ack joins the burst too, and leaves after the frames the burst sends to the others.

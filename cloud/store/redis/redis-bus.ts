@@ -129,9 +129,6 @@ export class RedisBus implements RelayBus {
     this.timer.unref();
   }
 
-  /** Nothing to do: the append script announced the event as it stored it. */
-  publishEvent(): void {}
-
   deviceOnline(deviceId: string): void {
     this.elsewhere.delete(deviceId);
     this.onlineHere.set(deviceId, Number.MAX_SAFE_INTEGER);
