@@ -353,22 +353,15 @@ export class Delivery {
     return this.flushing;
   }
 
-  /** The batch's results in its order; never rejects: one bad request must not fail the others, so a failed batch is retried one by one. */
+  /** The batch's results in its order; never rejects: one bad request fails only itself (the store's appendEach). */
   private async append(batch: Pending[]): Promise<(AppendResult | Error)[]> {
     const started = process.hrtime.bigint();
     let results: (AppendResult | Error)[];
     try {
-      results = await this.store.log.appendEvents(batch.map((p) => p.request));
+      results = await this.store.log.appendEach(batch.map((p) => p.request));
     } catch (error) {
-      results = await Promise.all(
-        batch.map((p) =>
-          this.store.log.appendEvents([p.request]).then(
-            (r) => r[0]!,
-            (e: Error) => e,
-          ),
-        ),
-      );
-      this.log.warn({ err: error, batch: batch.length }, 'group commit failed; appended one by one');
+      // The store could not take the batch at all (closed, unreachable): each request gets that answer.
+      results = batch.map(() => (error instanceof Error ? error : new Error(String(error))));
     }
     this.metrics.storeWriteSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return results;

@@ -40,6 +40,21 @@ export class SqliteAppender {
     return this.appendAll.immediate(batch, at);
   }
 
+  /** The batch in one transaction, or, when that fails, each request in its own: each one's result or its error, in order. */
+  appendEach(batch: readonly AppendRequest[], at: number): (AppendResult | Error)[] {
+    try {
+      return this.append(batch, at);
+    } catch {
+      return batch.map((request) => {
+        try {
+          return this.append([request], at)[0]!;
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+    }
+  }
+
   markDelivered(marks: readonly DeliveredMark[]): void {
     if (marks.length === 0) return;
     this.markAll.immediate(marks);

@@ -340,6 +340,10 @@ export class SqliteCrewStore implements CrewStore, EventLog {
     return this.writer.append(batch);
   }
 
+  appendEach(batch: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    return this.writer.appendEach(batch);
+  }
+
   async handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null> {
     const row = this.q.clientMessage.get(deviceId, clientMsgId) as { crew_id: string; seq: number } | undefined;
     return row ? { crewId: row.crew_id, seq: row.seq } : null;

@@ -4,7 +4,7 @@ import type { AppendRequest, AppendResult, DeliveredMark } from './store.js';
 /* What the store's writer thread (sqlite-writer-thread.ts) and the relay's side of it (sqlite-writer.ts) say to each other. */
 
 export type WriterRequest =
-  | { readonly id: number; readonly op: 'append'; readonly batch: readonly AppendRequest[]; readonly at: number }
+  | { readonly id: number; readonly op: 'append'; readonly batch: readonly AppendRequest[]; readonly at: number; readonly each: boolean }
   | { readonly id: number; readonly op: 'mark'; readonly marks: readonly DeliveredMark[] }
   | { readonly id: number; readonly op: 'probe'; readonly at: number }
   | { readonly op: 'close' };
@@ -12,7 +12,8 @@ export type WriterRequest =
 /** The thread's answer to request `id` (-1: it could not open the file, and handled nothing). */
 export interface WriterReply {
   readonly id: number;
-  readonly results?: AppendResult[];
+  /** An append's results in order; with `each`, a request that failed on its own has its error in its place. */
+  readonly results?: (AppendResult | { readonly error: WriterError })[];
   readonly error?: WriterError;
 }
 

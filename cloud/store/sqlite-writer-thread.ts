@@ -25,7 +25,11 @@ function open(): { db: Database.Database; appender: SqliteAppender } | null {
 
 function handle(appender: SqliteAppender, request: Exclude<WriterRequest, { op: 'close' }>): WriterReply {
   try {
-    if (request.op === 'append') return { id: request.id, results: appender.append(request.batch, request.at) };
+    if (request.op === 'append' && !request.each) return { id: request.id, results: appender.append(request.batch, request.at) };
+    if (request.op === 'append') {
+      const results = appender.appendEach(request.batch, request.at).map((r) => (r instanceof Error ? { error: serializeWriterError(r) } : r));
+      return { id: request.id, results };
+    }
     if (request.op === 'mark') appender.markDelivered(request.marks);
     else appender.probe(request.at);
     return { id: request.id };

@@ -10,6 +10,8 @@ import type { AppendRequest, AppendResult, DeliveredMark } from './store.js';
 /** The crew log's writes: on the writer thread for a store in a file, on the store's own connection for `:memory:`. */
 export interface LogWriter {
   append(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /** EventLog.appendEach: in one step of the writer, so nothing handed over later commits between. */
+  appendEach(batch: readonly AppendRequest[]): Promise<(AppendResult | Error)[]>;
   markDelivered(marks: readonly DeliveredMark[]): Promise<void>;
   /** A one-row commit on the writing connection (the store's readiness). */
   probe(): Promise<void>;
@@ -22,15 +24,19 @@ export function connectionWriter(db: SqliteDatabase): LogWriter {
   const appender = new SqliteAppender(db);
   return {
     append: async (batch) => appender.append(batch, Date.now()),
+    appendEach: async (batch) => appender.appendEach(batch, Date.now()),
     markDelivered: async (marks) => appender.markDelivered(marks),
     probe: async () => appender.probe(Date.now()),
     async close() {},
   };
 }
 
+/** An append's results (with `each`, a failed request's error in its place); nothing for the other requests. */
+type Answer = (AppendResult | Error)[] | undefined;
+
 interface Waiting {
   readonly request: Exclude<WriterRequest, { op: 'close' }>;
-  resolve(results: AppendResult[] | undefined): void;
+  resolve(results: Answer): void;
   reject(error: Error): void;
 }
 
@@ -59,7 +65,11 @@ export class ThreadWriter implements LogWriter {
   ) {}
 
   async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
-    return (await this.request({ id: this.nextId++, op: 'append', batch, at: Date.now() })) as AppendResult[];
+    return (await this.request({ id: this.nextId++, op: 'append', batch, at: Date.now(), each: false })) as AppendResult[];
+  }
+
+  async appendEach(batch: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    return (await this.request({ id: this.nextId++, op: 'append', batch, at: Date.now(), each: true }))!;
   }
 
   async markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
@@ -82,7 +92,7 @@ export class ThreadWriter implements LogWriter {
     this.failWaiting(new ProtocolError('unavailable', 'The relay closed its store before this write was answered; try again.'));
   }
 
-  private request(request: Waiting['request']): Promise<AppendResult[] | undefined> {
+  private request(request: Waiting['request']): Promise<Answer> {
     if (this.closed) return Promise.reject(new ProtocolError('unavailable', 'The SQLite store is closed.'));
     if (this.fallback) return this.runOn(this.fallback, request);
     const worker = this.worker ?? this.start();
@@ -93,8 +103,8 @@ export class ThreadWriter implements LogWriter {
     });
   }
 
-  private async runOn(writer: LogWriter, request: Waiting['request']): Promise<AppendResult[] | undefined> {
-    if (request.op === 'append') return writer.append(request.batch);
+  private async runOn(writer: LogWriter, request: Waiting['request']): Promise<Answer> {
+    if (request.op === 'append') return request.each ? writer.appendEach(request.batch) : writer.append(request.batch);
     await (request.op === 'mark' ? writer.markDelivered(request.marks) : writer.probe());
     return undefined;
   }
@@ -124,7 +134,7 @@ export class ThreadWriter implements LogWriter {
     this.waiting.delete(reply.id);
     if (this.waiting.size === 0) worker.unref();
     if (reply.error) waiting.reject(toError(reply.error));
-    else waiting.resolve(reply.results);
+    else waiting.resolve(reply.results?.map((r) => ('error' in r ? toError(r.error) : r)));
   }
 
   private fail(worker: Worker, error: Error): void {

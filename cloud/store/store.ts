@@ -176,6 +176,13 @@ export interface LogPosition {
 export interface EventLog {
   /** Appends events in one transaction: per-crew seq, deduplicated by (device, client_msg_id). */
   appendEvents(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /**
+   * The batch as appendEvents does, or, when it fails, each request on its own: each request's
+   * result or its error, in order. The relay's group commit uses it, so one bad request fails
+   * only itself. The embedded store answers it in one step of its writer, so no batch handed
+   * over after it gets lower seqs; on Redis the sequencer puts fan-out in seq order anyway.
+   */
+  appendEach(batch: readonly AppendRequest[]): Promise<(AppendResult | Error)[]>;
   /** The event a device's client_msg_id was stored as (appendEvents), null when it was not. */
   handledClientMessage(deviceId: string, clientMsgId: string): Promise<{ crewId: string; seq: number } | null>;
   /** Events with afterSeq < seq <= toSeq (toSeq defaults to the newest), in seq order. */
@@ -228,4 +235,23 @@ export function storeUnavailable(error: unknown): ProtocolError | null {
   if (code === 'SQLITE_BUSY') return new ProtocolError('unavailable', "The relay's store is busy right now; try again shortly.");
   if (typeof code !== 'string' || !/^(SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|ENOSPC|EROFS|EDQUOT)/.test(code)) return null;
   return new ProtocolError('unavailable', 'The relay cannot write to its store right now (its disk is full or read-only); try again shortly.');
+}
+
+/** appendEach from appendEvents: the batch, or one by one when it fails (each request's result or its error, in order). */
+export async function appendOneByOneOnFailure(
+  append: (batch: readonly AppendRequest[]) => Promise<AppendResult[]>,
+  batch: readonly AppendRequest[],
+): Promise<(AppendResult | Error)[]> {
+  try {
+    return await append(batch);
+  } catch {
+    return Promise.all(
+      batch.map((request) =>
+        append([request]).then(
+          (results) => results[0]!,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        ),
+      ),
+    );
+  }
 }

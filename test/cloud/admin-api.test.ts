@@ -57,6 +57,8 @@ describe('admin API', () => {
     const c = await connect();
     const welcome = await helloAs(c, label, name);
     const created = await c.request({ type: 'create_crew', display_name: name }, isType('crew_created'));
+    // Its member_joined follows the answer: a pong comes after it is stored.
+    await c.barrier();
     return { c, secret: welcome.device_secret as string, code: created.crew_code as string };
   }
 
@@ -64,6 +66,7 @@ describe('admin API', () => {
     const c = await connect();
     await helloAs(c, label, name);
     await c.request({ type: 'join_crew', crew_code: code, display_name: name }, isType('crew_joined'));
+    await c.barrier();
     return c;
   }
 

@@ -126,10 +126,10 @@ describe('a member_offline refused by a full disk', () => {
 
     // The store's appends fail as SQLite's do on a full disk, until space is freed.
     const crews = relay.store.log;
-    const append = crews.appendEvents.bind(crews);
+    const append = crews.appendEach.bind(crews);
     let full = true;
     let refused = 0;
-    crews.appendEvents = async (batch) => {
+    crews.appendEach = async (batch) => {
       if (full) {
         refused += 1;
         throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });

@@ -15,6 +15,7 @@ import type {
   MemberRecord,
   StoredEvent,
 } from '../store.js';
+import { appendOneByOneOnFailure } from '../store.js';
 
 /*
  * Keys (after `${prefix}`):
@@ -559,6 +560,10 @@ export class RedisCrewStore implements CrewStore, EventLog {
     }
     const replies = await refusing(this.scripts.crewsAppend(keys.length, ...keys, ...argv));
     return replies.map((reply, i) => this.appendResult(batch[i]!.crewId, reply));
+  }
+
+  appendEach(batch: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    return appendOneByOneOnFailure((requests) => this.appendEvents(requests), batch);
   }
 
   // APPEND's ARGV for one request.

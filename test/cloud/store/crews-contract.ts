@@ -189,6 +189,23 @@ export function crewsContract(factory: CrewsFactory): void {
       expect((await crews.getCrew(crew.crewId))?.latestSeq).toBe(0);
     });
 
+    it('answers each request of a batch that fails on its own: the bad one its error, the others their seqs, in order', async () => {
+      const crew = await crewWith('AAAA', 'dev-a');
+      const results = await log.appendEach([
+        { crewId: crew.crewId, event: text(1), from: { deviceId: 'dev-a', clientMsgId: 'e1' } },
+        { crewId: 'crew-missing', event: text(2) },
+        { crewId: crew.crewId, event: text(3) },
+      ]);
+      expect(results[0]).toMatchObject({ seq: 1, duplicate: false });
+      expect(results[1]).toMatchObject({ code: 'not_found' });
+      expect(results[2]).toMatchObject({ seq: 2, duplicate: false });
+      expect((await log.readEvents(crew.crewId, 0)).map((e) => e.seq)).toEqual([1, 2]);
+      // A batch that does not fail is one append, as appendEvents; a retried client_msg_id is answered with its seq.
+      expect(await log.appendEach([{ crewId: crew.crewId, event: text(4), from: { deviceId: 'dev-a', clientMsgId: 'e1' } }])).toMatchObject([
+        { seq: 1, duplicate: true },
+      ]);
+    });
+
     it('reads by seq range and by time range, and reports the first seq', async () => {
       const crew = await crewWith('AAAA', 'dev-a');
       expect(await log.firstSeq(crew.crewId)).toBeNull();

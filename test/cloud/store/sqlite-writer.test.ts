@@ -86,6 +86,18 @@ describe('the writer thread', () => {
     await store.close();
   });
 
+  it('answers a failed batch one by one before the batch handed over after it: its seqs stay lower', async () => {
+    const store = await storeWithCrew();
+    const lock = holdWriteLock();
+    const failing = store.log.appendEach([text(1), { ...text(2), crewId: 'no-such-crew' }, text(3)]);
+    const next = store.log.appendEach([text(4), text(5)]);
+    lock.release();
+    const [first, second] = await Promise.all([failing, next]);
+    expect(first.map((r) => (r instanceof Error ? (r as Error & { code?: string }).code : r.seq))).toEqual([1, 'not_found', 2]);
+    expect(second.map((r) => (r instanceof Error ? r.message : r.seq))).toEqual([3, 4]);
+    await store.close();
+  });
+
   it('commits what it was handed before the store closes', async () => {
     const store = await storeWithCrew();
     const appends = [1, 2, 3].map((n) => store.log.appendEvents([text(n, `k${n}`)]));
