@@ -341,6 +341,10 @@ export class Delivery {
       .catch((error: unknown) => this.log.error({ err: error, batch: batch.length }, 'settling a committed batch failed'))
       .finally(() => {
         this.inFlight -= 1;
+        // Counted even if settling failed part-way, so a ping or an entry waiting on settled() is not held for ever.
+        this.settledCount += batch.length;
+        // In the check phase, after the burst's sockets are uncorked: what waited (a pong) leaves after the acks.
+        if (this.settleWaiters.length > 0) setImmediate(() => this.wakeSettleWaiters());
         if (this.pending.length > 0) this.schedule();
       });
   }
@@ -371,9 +375,6 @@ export class Delivery {
     this.inBurst(() => {
       for (const [i, p] of batch.entries()) this.settle(p, results[i]!);
     });
-    this.settledCount += batch.length;
-    // In the check phase, after the burst's sockets are uncorked: what waited (a pong) leaves after the acks.
-    if (this.settleWaiters.length > 0) setImmediate(() => this.wakeSettleWaiters());
   }
 
   /**
