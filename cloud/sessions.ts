@@ -78,8 +78,7 @@ export class Session implements SessionView {
 
   /** Runs tasks one after another: a socket's messages are handled in the order they came. */
   enqueue(task: () => Promise<void>): Promise<void> {
-    this.pending += 1;
-    if (this.pending === PENDING_FRAMES_PAUSE_AT) this.ws.pause();
+    this.waitingOneMore();
     const run = () => task().finally(() => this.handled());
     this.chain = this.chain.then(run, run);
     return this.chain;
@@ -87,9 +86,13 @@ export class Session implements SessionView {
 
   /** A handled frame whose answer is still to come counts as waiting until `answered` settles (back-pressure). */
   holdUntil(answered: Promise<void>): void {
+    this.waitingOneMore();
+    void answered.finally(() => this.handled());
+  }
+
+  private waitingOneMore(): void {
     this.pending += 1;
     if (this.pending === PENDING_FRAMES_PAUSE_AT) this.ws.pause();
-    void answered.finally(() => this.handled());
   }
 
   private handled(): void {
