@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SQLITE_FILE_NAME } from '../../cloud/store/store.js';
 import { relayForSuite } from '../helpers/relay-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
+import { holdWriteLock } from '../helpers/write-lock.js';
 import { hello, isType, type Frame } from '../helpers/ws-client.js';
 
 /*
@@ -21,15 +22,7 @@ describe('frames handled while a crew event is being committed', () => {
     return Number(new RegExp(`^leeloo_messages_in_total\\{type="${type}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
   }
 
-  /** Holds the store's write lock from another connection, as a backup or a stuck disk would. */
-  function holdWriteLock(): () => void {
-    const other = new Database(path.join(suite.relay.dataDir, SQLITE_FILE_NAME));
-    other.exec('BEGIN IMMEDIATE');
-    return () => {
-      other.exec('COMMIT');
-      other.close();
-    };
-  }
+  const storeFile = () => path.join(suite.relay.dataDir, SQLITE_FILE_NAME);
 
   async function crewOf(name: string) {
     const owner = await clients.connect();
@@ -48,7 +41,7 @@ describe('frames handled while a crew event is being committed', () => {
     await ben.barrier();
 
     const pings = await framesIn('ping');
-    const release = holdWriteLock();
+    const release = holdWriteLock(storeFile());
     ann.send({ type: 'message', msg_type: 'text', payload: { text: 'in flight' }, client_msg_id: 'f1' });
     ben.send({ type: 'ping' });
     await waitUntil(async () => (await framesIn('ping')) > pings, 'the relay to read the ping');
@@ -66,7 +59,7 @@ describe('frames handled while a crew event is being committed', () => {
     await hello(ben, 'Ben');
 
     const joins = await framesIn('join_crew');
-    const release = holdWriteLock();
+    const release = holdWriteLock(storeFile());
     ann.send({ type: 'message', msg_type: 'text', payload: { text: 'before Ben' }, client_msg_id: 'b1' });
     ben.send({ type: 'join_crew', crew_code: code, display_name: 'Ben' });
     await waitUntil(async () => (await framesIn('join_crew')) > joins, 'the relay to read the join');
@@ -98,7 +91,7 @@ describe('frames handled while a crew event is being committed', () => {
 
     // A text from each while the lock is held: two batches are handed to the store at most, the rest wait to make a third.
     const messages = await framesIn('message');
-    const release = holdWriteLock();
+    const release = holdWriteLock(storeFile());
     senders.forEach((sender, n) => sender.send({ type: 'message', msg_type: 'text', payload: { text: `t${n}` }, client_msg_id: `p${n}` }));
     await waitUntil(async () => (await framesIn('message')) >= messages + 5, 'the relay to read the five texts');
     release();
@@ -109,7 +102,7 @@ describe('frames handled while a crew event is being committed', () => {
     const newest = Math.max(...acks.map((a) => Number(a.seq)));
     expect(proofs.length).toBeLessThanOrEqual(3);
     expect(proofs.at(-1)).toMatch(new RegExp(`\\n${newest}$`));
-    const db = new Database(path.join(suite.relay.dataDir, SQLITE_FILE_NAME), { readonly: true });
+    const db = new Database(storeFile(), { readonly: true });
     const delivered = db.prepare("SELECT delivered_seq FROM crew_members WHERE device_id = 'old-gen2'").pluck();
     await waitUntil(() => delivered.get() === newest, 'the newest seq to be marked delivered');
     db.close();
@@ -124,7 +117,7 @@ describe('frames handled while a crew event is being committed', () => {
     const commits = async () => Number(/^leeloo_store_write_seconds_count (\d+)$/m.exec(await (await fetch(`${suite.relay.httpUrl}/metrics`)).text())?.[1]);
     const before = await commits();
     const messages = await framesIn('message');
-    const release = holdWriteLock();
+    const release = holdWriteLock(storeFile());
     for (const n of [1, 2, 3]) ann.send({ type: 'message', msg_type: 'text', payload: { text: `fast ${n}` }, client_msg_id: `fast-${n}` });
     await waitUntil(async () => (await framesIn('message')) >= messages + 3, 'the relay to read the three texts');
     release();

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../../cloud/store/sqlite-store.js';
 import { storeUnavailable, type AppendRequest } from '../../../cloud/store/store.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
+import { holdWriteLock } from '../../helpers/write-lock.js';
 
 /*
  * The embedded store's writer thread: a store in a file commits the crew log on its own
@@ -35,29 +35,17 @@ async function storeWithCrew(options: Parameters<typeof openSqliteStore>[1] = {}
   return store;
 }
 
-/** A second connection to the file that holds the write lock until released. */
-function holdWriteLock(): { release(): void } {
-  const other = new Database(file);
-  other.exec('BEGIN IMMEDIATE');
-  return {
-    release() {
-      other.exec('COMMIT');
-      other.close();
-    },
-  };
-}
-
 describe('the writer thread', () => {
   it('keeps the event loop running while a commit waits for the write lock, and commits once it is free', async () => {
     const store = await storeWithCrew();
     await store.log.appendEvents([text(1)]);
-    const lock = holdWriteLock();
+    const release = holdWriteLock(file);
     let settled = false;
     const appended = store.log.appendEvents([text(2), text(3)]).finally(() => (settled = true));
     // On the event loop, this append would hold the loop in SQLite's busy wait: nothing else would run.
     for (let turn = 0; turn < 20; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
     expect(settled).toBe(false);
-    lock.release();
+    release();
     expect((await appended).map((r) => r.seq)).toEqual([2, 3]);
     expect((await store.log.readEvents('c1', 0)).map((e) => e.seq)).toEqual([1, 2, 3]);
     await store.close();
@@ -88,10 +76,10 @@ describe('the writer thread', () => {
 
   it('answers a failed batch one by one before the batch handed over after it: its seqs stay lower', async () => {
     const store = await storeWithCrew();
-    const lock = holdWriteLock();
+    const release = holdWriteLock(file);
     const failing = store.log.appendEach([text(1), { ...text(2), crewId: 'no-such-crew' }, text(3)]);
     const next = store.log.appendEach([text(4), text(5)]);
-    lock.release();
+    release();
     const [first, second] = await Promise.all([failing, next]);
     expect(first.map((r) => (r instanceof Error ? (r as Error & { code?: string }).code : r.seq))).toEqual([1, 'not_found', 2]);
     expect(second.map((r) => (r instanceof Error ? r.message : r.seq))).toEqual([3, 4]);
@@ -115,12 +103,12 @@ describe('the writer thread', () => {
     await store.crews.markDelivered([{ crewId: 'c1', deviceId: 'dev-a', seq: 2 }]);
     expect((await store.crews.getMembership('dev-a'))!.deliveredSeq).toBe(2);
     await store.ping();
-    const lock = holdWriteLock();
+    const release = holdWriteLock(file);
     let pinged = false;
     const ping = store.ping().finally(() => (pinged = true));
     for (let turn = 0; turn < 20; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
     expect(pinged).toBe(false);
-    lock.release();
+    release();
     await ping;
     await store.close();
   });
