@@ -368,6 +368,9 @@ async function settle(stats: Stats, sent: number, crewSize: number): Promise<voi
 }
 
 interface Phase {
+  /** The relay's own view (its histograms, ours only): from publish to the local sends, and each group commit. */
+  relay_publish_to_send: string | null;
+  relay_store_write: string | null;
   rate_per_device: number;
   shares_sent: number;
   shares_acked: number;
@@ -389,9 +392,38 @@ interface Phase {
   generator_loop_delay_p99_ms: number;
 }
 
+/** The relay's own histograms (ours answers /metrics from loopback; the bare relay has none): bucket upper bound in ms → count. */
+async function relayHistograms(port: number): Promise<Map<string, Map<number, number>> | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    if (!response.ok) return null;
+    const histograms = new Map<string, Map<number, number>>();
+    for (const match of (await response.text()).matchAll(/^(leeloo_\w+)_bucket\{le="([^"]+)"\} (\d+)$/gm)) {
+      const [, name, le, count] = match;
+      if (!histograms.has(name!)) histograms.set(name!, new Map());
+      histograms.get(name!)!.set(le === '+Inf' ? Infinity : Number(le) * 1000, Number(count));
+    }
+    return histograms;
+  } catch {
+    return null;
+  }
+}
+
+/** The share of a histogram's observations between two scrapes at or under each bound, as "≤1 ms 97%, ≤2.5 ms 99.4%, …". */
+function describeHistogram(before: Map<number, number> | undefined, after: Map<number, number> | undefined): string | null {
+  if (!after) return null;
+  const total = (after.get(Infinity) ?? 0) - (before?.get(Infinity) ?? 0);
+  if (total <= 0) return null;
+  const parts = [...after]
+    .filter(([le]) => Number.isFinite(le) && le >= 0.5 && le <= 50)
+    .map(([le, count]) => `≤${le} ms ${((100 * (count - (before?.get(le) ?? 0))) / total).toFixed(1)}%`);
+  return `${total} observed: ${parts.join(', ')}`;
+}
+
 /** One load phase on connected devices: share at `rate` for `seconds`, then settle (bounded). */
-async function drive(devices: Device[], stats: Stats, pid: number, rate: number, options: Options): Promise<Phase> {
+async function drive(devices: Device[], stats: Stats, pid: number, rate: number, options: Options, port: number): Promise<Phase> {
   stats.reset();
+  const histogramsBefore = await relayHistograms(port);
   const cpuBefore = cpuSecondsOf(pid);
   // The load generator shares the machine: its own event-loop delay is in every latency measured.
   const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -401,7 +433,10 @@ async function drive(devices: Device[], stats: Stats, pid: number, rate: number,
   generatorDelay.disable();
   await settle(stats, sent, options.crewSize);
   const sorted = [...stats.latencies].sort((a, b) => a - b);
+  const histogramsAfter = histogramsBefore && (await relayHistograms(port));
   return {
+    relay_publish_to_send: describeHistogram(histogramsBefore?.get('leeloo_fanout_latency_seconds'), histogramsAfter?.get('leeloo_fanout_latency_seconds')),
+    relay_store_write: describeHistogram(histogramsBefore?.get('leeloo_store_write_seconds'), histogramsAfter?.get('leeloo_store_write_seconds')),
     rate_per_device: rate,
     shares_sent: sent,
     shares_acked: stats.acks,
@@ -437,12 +472,14 @@ async function measure(name: string, start: () => Promise<{ child: ChildProcess;
     const afterConnect = rssOf(relay.child.pid!);
     const phases: Phase[] = [];
     for (const rate of rates) {
-      const phase = await drive(devices, stats, relay.child.pid!, rate, options);
+      const phase = await drive(devices, stats, relay.child.pid!, rate, options, relay.port);
       console.log(
         `${name} at ${rate}/s per device: ${phase.shares_sent} sent / ${phase.shares_acked} acked, errors ${phase.errors} (${phase.refused_overloaded} refused as overload); ` +
           `delivered ${phase.delivered_per_second}/s during the load (${phase.backlog_at_stop} owed at its end), ` +
           `p50 ${phase.fanout_p50_ms} ms, p99 ${phase.fanout_p99_ms} ms, RSS ${phase.relay_rss_mb} MB, CPU ${phase.relay_cpu_ms_per_1k_deliveries} ms per 1,000 deliveries; load generator loop delay p99 ${phase.generator_loop_delay_p99_ms} ms`,
       );
+      if (phase.relay_publish_to_send)
+        console.log(`  ${name}'s own histograms: publish → local sends ${phase.relay_publish_to_send}; group commits ${phase.relay_store_write}`);
       phases.push(phase);
     }
     const connections = devices.filter((d) => d.ws.readyState === WebSocket.OPEN).length;
