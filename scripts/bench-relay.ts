@@ -395,7 +395,8 @@ interface Phase {
 /** The relay's own histograms (ours answers /metrics from loopback; the bare relay has none): bucket upper bound in ms → count. */
 async function relayHistograms(port: number): Promise<Map<string, Map<number, number>> | null> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    // Bounded: a relay that does not answer leaves these figures out instead of holding the benchmark.
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
     if (!response.ok) return null;
     const histograms = new Map<string, Map<number, number>>();
     for (const match of (await response.text()).matchAll(/^(leeloo_\w+)_bucket\{le="([^"]+)"\} (\d+)$/gm)) {
